@@ -38,6 +38,9 @@ WARN    := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
 SP_CFLAGS := -std=gnu99 -fPIC -fvisibility=hidden $(WARN) $(CFLAGS) \
              -I$(LUA_INCDIR) -I$(CURL_INCDIR) -Icsrc
 
+VERSION := $(shell sed -n 's/^return "\(.*\)"$$/\1/p' lua/sendpulse/version.lua)
+SP_CFLAGS += -DSP_VERSION='"$(VERSION)"'
+
 BUILD   := build/$(LUA_IMPL)
 MODULE  := $(BUILD)/sendpulse/core.so
 
@@ -58,7 +61,7 @@ all: $(MODULE)
 
 $(MODULE): $(OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LIBFLAG) -o $@ $(OBJS) -L$(CURL_LIBDIR) $(CURL_LIBS) $(LDFLAGS)
+	$(CC) $(LIBFLAG) -o $@ $(OBJS) -L$(CURL_LIBDIR) $(CURL_LIBS) -lm $(LDFLAGS)
 
 $(BUILD)/obj/%.o: csrc/%.c
 	@mkdir -p $(dir $@)
@@ -71,7 +74,7 @@ CTEST_FLAGS := -std=gnu99 -g -O1 $(WARN) -Icsrc -fsanitize=address,undefined \
                -fno-omit-frame-pointer
 build/ctest/%: spec/c/%.c $(PURE_SRC) spec/c/ctest.h $(wildcard csrc/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CTEST_FLAGS) -o $@ $< $(PURE_SRC)
+	$(CC) $(CTEST_FLAGS) -o $@ $< $(PURE_SRC) -lm
 
 ctest: $(C_TESTS)
 	@for t in $(C_TESTS); do $$t || exit 1; done
@@ -120,6 +123,7 @@ config:
 	@echo "LIBDIR      = $(LIBDIR)"
 	@echo "LUADIR      = $(LUADIR)"
 	@echo "MODULE      = $(MODULE)"
+	@echo "VERSION     = $(VERSION)"
 
 clean:
 	rm -rf build
