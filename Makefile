@@ -4,6 +4,7 @@
 #   make LUA_IMPL=luajit      the same sources for LuaJIT 2.1 (also lua5.3, lua5.1)
 #   make test                 C unit tests + the busted suite against the local sandbox
 #   make memcheck             the busted suite under valgrind (no error, no leak)
+#   make check                test + memcheck, one closing count (what CI runs)
 #   make install PREFIX=/usr/local DESTDIR=/tmp/stage
 #   make config               print the resolved settings
 #
@@ -38,9 +39,6 @@ WARN    := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
 SP_CFLAGS := -std=gnu99 -fPIC -fvisibility=hidden $(WARN) $(CFLAGS) \
              -I$(LUA_INCDIR) -I$(CURL_INCDIR) -Icsrc
 
-VERSION := $(shell sed -n 's/^return "\(.*\)"$$/\1/p' lua/sendpulse/version.lua)
-SP_CFLAGS += -DSP_VERSION='"$(VERSION)"'
-
 BUILD   := build/$(LUA_IMPL)
 MODULE  := $(BUILD)/sendpulse/core.so
 
@@ -54,7 +52,7 @@ DEPS     := $(OBJS:.o=.d)
 
 C_TESTS  := $(patsubst spec/c/%.c,build/ctest/%,$(wildcard spec/c/test_*.c))
 
-.PHONY: all test ctest busted memcheck asan install uninstall config clean lint \
+.PHONY: all test check ctest busted memcheck asan install uninstall config clean lint \
         sandbox quickstart bench
 
 all: $(MODULE)
@@ -70,8 +68,8 @@ $(BUILD)/obj/%.o: csrc/%.c
 -include $(DEPS)
 
 # C unit tests for the Lua-free parts: built with the sanitizers on.
-CTEST_FLAGS := -std=gnu99 -g -O1 $(WARN) -Icsrc -fsanitize=address,undefined \
-               -fno-omit-frame-pointer
+CTEST_FLAGS := -std=gnu99 -g -O1 $(WARN) -Icsrc -fsanitize=address,undefined -fno-sanitize-recover=all \
+               -fno-omit-frame-pointer -pthread
 build/ctest/%: spec/c/%.c $(PURE_SRC) spec/c/ctest.h $(wildcard csrc/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CTEST_FLAGS) -o $@ $< $(PURE_SRC) -lm
@@ -88,6 +86,10 @@ busted: $(MODULE)
 
 memcheck: $(MODULE)
 	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) SP_MEMCHECK=1 sh spec/run.sh
+
+# What CI runs: C unit tests, busted, busted again under valgrind.
+check: $(MODULE) $(C_TESTS)
+	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) SP_MEMCHECK=also sh spec/run.sh $(C_TESTS)
 
 sandbox:
 	$(LUA) lua/sendpulse/sandbox/init.lua
@@ -123,7 +125,6 @@ config:
 	@echo "LIBDIR      = $(LIBDIR)"
 	@echo "LUADIR      = $(LUADIR)"
 	@echo "MODULE      = $(MODULE)"
-	@echo "VERSION     = $(VERSION)"
 
 clean:
 	rm -rf build

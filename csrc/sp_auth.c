@@ -253,10 +253,15 @@ static int auth_gc(lua_State *L)
 static int auth_tostring(lua_State *L)
 {
     sp_auth *a = check_auth(L);
-    const char *id = a->client_id ? a->client_id : "?";
-    lua_pushfstring(L, SP_AUTH_MT " (%s, %.6s%s, %s)",
-                    a->secret ? "client credentials" : "api key",
-                    id, strlen(id) > 6 ? "..." : "",
+    char id[10] = "?";
+    if (a->client_id != NULL) {
+        size_t n = strlen(a->client_id);
+        memcpy(id, a->client_id, n > 6 ? 6 : n + 1);
+        if (n > 6)
+            memcpy(id + 6, "...", 4);
+    }
+    lua_pushfstring(L, SP_AUTH_MT " (%s, %s, %s)",
+                    a->secret ? "client credentials" : "api key", id,
                     a->token ? "token cached" : "no token");
     return 1;
 }

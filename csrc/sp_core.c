@@ -7,9 +7,10 @@
  *   urlencode, base64_encode, base64_decode   (sp_lencode.c) */
 #include "sp_internal.h"
 
-#ifndef SP_VERSION
-#define SP_VERSION "0.1.0"
-#endif
+/* The interface between this core and the Lua files, not a release number
+ * (that is set once, in lua/sendpulse/version.lua). Bumped whenever a
+ * function's contract changes, so a stale core.so is refused at require. */
+#define SP_CORE_ABI 1
 
 __attribute__((visibility("default")))
 int luaopen_sendpulse_core(lua_State *L);
@@ -22,7 +23,7 @@ int luaopen_sendpulse_core(lua_State *L)
     sp_open_rate(L);
     sp_open_json(L);
     sp_open_encode(L);
-    lua_pushliteral(L, SP_VERSION);
-    lua_setfield(L, -2, "_VERSION");
+    lua_pushinteger(L, SP_CORE_ABI);
+    lua_setfield(L, -2, "ABI");
     return 1;
 }

@@ -38,6 +38,8 @@ int sp_base64_encode(sp_buf *out, const unsigned char *s, size_t n)
     size_t i;
     char *p;
 
+    if (n == 0)
+        return 0;
     if (n / 3 >= ((size_t)-1) / 4 - 1 || sp_buf_reserve(out, (n + 2) / 3 * 4) != 0)
         return -1;
     p = out->data + out->len;

@@ -13,9 +13,11 @@ local client = require "sendpulse.client"
 local errors = require "sendpulse.errors"
 local json = require "sendpulse.json"
 
-if core._VERSION ~= VERSION then
-  error(string.format("sendpulse: the C core (sendpulse.core %s) does not match the Lua code (%s): rebuild with make",
-    tostring(core._VERSION), VERSION), 2)
+-- The C core's interface version these Lua files were written against.
+local CORE_ABI = 1
+if core.ABI ~= CORE_ABI then
+  error(string.format("sendpulse: the C core has interface %s but the Lua code needs %d: rebuild it (make)",
+    tostring(core.ABI), CORE_ABI), 2)
 end
 
 local _M = {

@@ -1,3 +1,2 @@
--- The one place the version is set: the Makefile passes it to the C core,
--- which must match (a stale core.so is refused at require time).
+-- The one place the release version is set (User-Agent, sendpulse._VERSION).
 return "0.1.0"
