@@ -18,7 +18,7 @@ local options = require "sendpulse.options"
 local response = require "sendpulse.response"
 local retry = require "sendpulse.retry"
 local accounts = require "sendpulse.accounts"
-local VERSION = require "sendpulse.version"
+local transport = require "sendpulse.transport"
 
 local type, pairs, pcall, error, setmetatable, tostring, tonumber =
       type, pairs, pcall, error, setmetatable, tostring, tonumber
@@ -323,14 +323,7 @@ function _M.new(opts, raise)
   cfg.client_secret, cfg.api_key = nil, nil
   self.cfg = cfg
   self.sleep = cfg.sleep or core.sleep
-  if cfg.transport == nil or cfg.transport == "curl" then
-    self.transport = core.http_session {
-      user_agent = cfg.user_agent or ("lua-sendpulse/" .. VERSION),
-      ca_file = cfg.ca_file, ca_path = cfg.ca_path, proxy = cfg.proxy, http2 = cfg.http2,
-    }
-  else
-    self.transport = cfg.transport
-  end
+  self.transport = transport.new(cfg)
   return self
 end
 
