@@ -56,6 +56,13 @@ local rules = {
   http2 = { function(v) return type(v) == "boolean" end, "a boolean" },
   hook = { function(v) return type(v) == "function" end, "a function(event)" },
   sleep = { function(v) return type(v) == "function" end, "a function(seconds)" },
+  token_store = { function(v)
+      if type(v) ~= "table" then return false end
+      for _, m in ipairs { "get", "set", "delete", "lock", "unlock" } do
+        if type(v[m]) ~= "function" then return false end
+      end
+      return true
+    end, "a store object with get, set, delete, lock and unlock methods" },
   transport = { function(v)
       return v == "curl" or (type(v) == "table" and type(v.perform) == "function")
     end, "\"curl\", or an object with a perform method" },
