@@ -41,25 +41,39 @@ SP_CFLAGS := -std=gnu99 -fPIC -fvisibility=hidden $(WARN) $(CFLAGS) \
 
 BUILD   := build/$(LUA_IMPL)
 MODULE  := $(BUILD)/sendpulse/core.so
+# Redis for the shared token store and rate budget: its own module, so only
+# users of Redis need libhiredis.
+REDIS_MODULE   := $(BUILD)/sendpulse/hiredis.so
+HIREDIS_INCDIR ?= /usr/include
+HIREDIS_LIBS   ?= -lhiredis
 
 # Lua-free parts: no lua.h, unit-tested in C on their own.
-PURE_SRC := csrc/sp_buf.c csrc/sp_clock.c csrc/sp_limiter.c csrc/sp_encode.c
+PURE_SRC := csrc/sp_buf.c csrc/sp_clock.c csrc/sp_limiter.c csrc/sp_encode.c \
+            csrc/sp_fs.c csrc/sp_shm.c
 # Parts that speak the Lua C API.
 LUA_SRC  := csrc/sp_core.c csrc/sp_http.c csrc/sp_auth.c csrc/sp_rate.c \
-            csrc/sp_json.c csrc/sp_lencode.c
+            csrc/sp_json.c csrc/sp_lencode.c csrc/sp_lfs.c
 OBJS     := $(patsubst csrc/%.c,$(BUILD)/obj/%.o,$(PURE_SRC) $(LUA_SRC))
-DEPS     := $(OBJS:.o=.d)
+DEPS     := $(OBJS:.o=.d) $(BUILD)/obj/sp_redis.d
 
 C_TESTS  := $(patsubst spec/c/%.c,build/ctest/%,$(wildcard spec/c/test_*.c))
 
 .PHONY: all test check ctest busted memcheck asan install uninstall config clean lint \
         sandbox quickstart bench
 
-all: $(MODULE)
+all: $(MODULE) $(REDIS_MODULE)
 
 $(MODULE): $(OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LIBFLAG) -o $@ $(OBJS) -L$(CURL_LIBDIR) $(CURL_LIBS) -lm $(LDFLAGS)
+
+$(REDIS_MODULE): $(BUILD)/obj/sp_redis.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LIBFLAG) -o $@ $< $(HIREDIS_LIBS) $(LDFLAGS)
+
+$(BUILD)/obj/sp_redis.o: csrc/sp_redis.c
+	@mkdir -p $(dir $@)
+	$(CC) $(SP_CFLAGS) -I$(HIREDIS_INCDIR) -MMD -MP -c -o $@ $<
 
 $(BUILD)/obj/%.o: csrc/%.c
 	@mkdir -p $(dir $@)
@@ -78,17 +92,17 @@ ctest: $(C_TESTS)
 	@for t in $(C_TESTS); do $$t || exit 1; done
 
 # The whole suite: C unit tests, then busted (which starts the sandbox itself).
-test: $(MODULE) $(C_TESTS)
+test: $(MODULE) $(REDIS_MODULE) $(C_TESTS)
 	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) sh spec/run.sh $(C_TESTS)
 
-busted: $(MODULE)
+busted: $(MODULE) $(REDIS_MODULE)
 	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) sh spec/run.sh
 
-memcheck: $(MODULE)
+memcheck: $(MODULE) $(REDIS_MODULE)
 	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) SP_MEMCHECK=1 sh spec/run.sh
 
 # What CI runs: C unit tests, busted, busted again under valgrind.
-check: $(MODULE) $(C_TESTS)
+check: $(MODULE) $(REDIS_MODULE) $(C_TESTS)
 	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) SP_MEMCHECK=also sh spec/run.sh $(C_TESTS)
 
 sandbox:
@@ -97,14 +111,15 @@ sandbox:
 quickstart: $(MODULE)
 	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) sh examples/run-quickstart.sh
 
-install: $(MODULE)
+install: $(MODULE) $(REDIS_MODULE)
 	install -d $(DESTDIR)$(LIBDIR)/sendpulse $(DESTDIR)$(LUADIR)
 	install -m 0755 $(MODULE) $(DESTDIR)$(LIBDIR)/sendpulse/core.so
+	install -m 0755 $(REDIS_MODULE) $(DESTDIR)$(LIBDIR)/sendpulse/hiredis.so
 	cd lua && find . -name '*.lua' | while read f; do \
 	  install -D -m 0644 "$$f" "$(DESTDIR)$(LUADIR)/$$f"; done
 
 uninstall:
-	rm -f $(DESTDIR)$(LIBDIR)/sendpulse/core.so
+	rm -f $(DESTDIR)$(LIBDIR)/sendpulse/core.so $(DESTDIR)$(LIBDIR)/sendpulse/hiredis.so
 	cd lua && find . -name '*.lua' | while read f; do rm -f "$(DESTDIR)$(LUADIR)/$$f"; done
 
 lint:

@@ -4,7 +4,8 @@
  *   auth{...}            credentials and token cache (sp_auth.c)
  *   limiter{...}         GCRA rate budget, monotonic clock, sleep (sp_rate.c)
  *   json_encode, json_fix_numbers, null   (sp_json.c)
- *   urlencode, base64_encode, base64_decode   (sp_lencode.c) */
+ *   urlencode, base64_encode, base64_decode   (sp_lencode.c)
+ *   private_dir, write_private, try_lock, uid (sp_lfs.c) */
 #include "sp_internal.h"
 
 /* The interface between this core and the Lua files, not a release number
@@ -23,6 +24,7 @@ int luaopen_sendpulse_core(lua_State *L)
     sp_open_rate(L);
     sp_open_json(L);
     sp_open_encode(L);
+    sp_open_fs(L);
     lua_pushinteger(L, SP_CORE_ABI);
     lua_setfield(L, -2, "ABI");
     return 1;

@@ -1,0 +1,119 @@
+#include "sp_fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int fail(char *err, size_t errlen, const char *what, const char *path, int e)
+{
+    snprintf(err, errlen, "%s %s: %s", what, path, strerror(e));
+    return -1;
+}
+
+int sp_fs_private_dir(const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+
+    if (mkdir(path, 0700) != 0 && errno != EEXIST)
+        return fail(err, errlen, "cannot create folder", path, errno);
+    if (lstat(path, &st) != 0)
+        return fail(err, errlen, "cannot inspect folder", path, errno);
+    if (!S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "%s is not a folder (or is a symbolic link)", path);
+        return -1;
+    }
+    if (st.st_uid != geteuid()) {
+        snprintf(err, errlen, "folder %s belongs to another user", path);
+        return -1;
+    }
+    if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+        snprintf(err, errlen, "folder %s is writable by other users", path);
+        return -1;
+    }
+    return 0;
+}
+
+int sp_fs_check_owned(int fd, const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+
+    if (fstat(fd, &st) != 0)
+        return fail(err, errlen, "cannot inspect", path, errno);
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "%s is not a regular file", path);
+        return -1;
+    }
+    if (st.st_uid != geteuid()) {
+        snprintf(err, errlen, "%s belongs to another user", path);
+        return -1;
+    }
+    return 0;
+}
+
+int sp_fs_write_private(const char *path, const char *data, size_t len,
+                        char *err, size_t errlen)
+{
+    static unsigned counter;
+    char tmp[4096];
+    int fd, e;
+    size_t done = 0;
+
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.%ld.%u.tmp", path, (long)getpid(),
+                         __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED)) >= sizeof tmp) {
+        snprintf(err, errlen, "path too long");
+        return -1;
+    }
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return fail(err, errlen, "cannot create", tmp, errno);
+    while (done < len) {
+        ssize_t n = write(fd, data + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            e = n < 0 ? errno : EIO;
+            close(fd);
+            unlink(tmp);
+            return fail(err, errlen, "cannot write", tmp, e);
+        }
+        done += (size_t)n;
+    }
+    if (close(fd) != 0) {
+        e = errno;
+        unlink(tmp);
+        return fail(err, errlen, "cannot write", tmp, e);
+    }
+    if (rename(tmp, path) != 0) {
+        e = errno;
+        unlink(tmp);
+        return fail(err, errlen, "cannot replace", path, e);
+    }
+    return 0;
+}
+
+int sp_fs_try_lock(const char *path, int *fd, char *err, size_t errlen)
+{
+    int f = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+    if (f < 0)
+        return fail(err, errlen, "cannot open lock file", path, errno);
+    if (sp_fs_check_owned(f, path, err, errlen) != 0) {
+        close(f);
+        return -1;
+    }
+    while (flock(f, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        if (e == EINTR)
+            continue;
+        close(f);
+        if (e == EWOULDBLOCK)
+            return 1;
+        return fail(err, errlen, "cannot lock", path, e);
+    }
+    *fd = f;
+    return 0;
+}

@@ -1,0 +1,123 @@
+/* Private files for the file token store (see sp_fs.h):
+ *
+ *   core.private_dir(path)          -> true | nil, message
+ *   core.write_private(path, data)  -> true | nil, message   (atomic, 0600)
+ *   core.try_lock(path)             -> lock | false (held elsewhere) | nil, message
+ *   lock:unlock()                   idempotent; also __gc and __close
+ *   core.uid()                      -> the effective user id (folder names)
+ *
+ * Failures are returned, not raised: the store turns them into a reported
+ * degradation, never a crash. */
+#include <string.h>
+#include <unistd.h>
+
+#include "sp_internal.h"
+#include "sp_fs.h"
+
+#define SP_FILELOCK_MT "sendpulse.filelock"
+
+typedef struct sp_filelock {
+    int fd;   /* -1 once released */
+} sp_filelock;
+
+static const char *check_path(lua_State *L, int i)
+{
+    size_t n;
+    const char *p = luaL_checklstring(L, i, &n);
+    luaL_argcheck(L, n > 0 && strlen(p) == n, i, "path must be non-empty, without NUL bytes");
+    return p;
+}
+
+static int push_failure(lua_State *L, const char *err)
+{
+    lua_pushnil(L);
+    lua_pushstring(L, err);
+    return 2;
+}
+
+static int private_dir(lua_State *L)
+{
+    char err[512];
+    if (sp_fs_private_dir(check_path(L, 1), err, sizeof err) != 0)
+        return push_failure(L, err);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int write_private(lua_State *L)
+{
+    char err[512];
+    size_t n;
+    const char *path = check_path(L, 1);
+    const char *data = luaL_checklstring(L, 2, &n);
+    if (sp_fs_write_private(path, data, n, err, sizeof err) != 0)
+        return push_failure(L, err);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int try_lock(lua_State *L)
+{
+    char err[512];
+    const char *path = check_path(L, 1);
+    sp_filelock *lk = sp_newuserdata(L, sizeof *lk);
+    int rc;
+
+    lk->fd = -1;
+    luaL_getmetatable(L, SP_FILELOCK_MT);
+    lua_setmetatable(L, -2);
+    rc = sp_fs_try_lock(path, &lk->fd, err, sizeof err);
+    if (rc < 0)
+        return push_failure(L, err);
+    if (rc > 0) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    return 1;
+}
+
+static int lock_unlock(lua_State *L)
+{
+    sp_filelock *lk = luaL_checkudata(L, 1, SP_FILELOCK_MT);
+    if (lk->fd >= 0) {
+        close(lk->fd);   /* drops the flock */
+        lk->fd = -1;
+    }
+    return 0;
+}
+
+static int lock_tostring(lua_State *L)
+{
+    sp_filelock *lk = luaL_checkudata(L, 1, SP_FILELOCK_MT);
+    lua_pushstring(L, lk->fd >= 0 ? SP_FILELOCK_MT " (held)" : SP_FILELOCK_MT " (released)");
+    return 1;
+}
+
+static int uid(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)geteuid());
+    return 1;
+}
+
+void sp_open_fs(lua_State *L)
+{
+    static const luaL_Reg methods[] = {
+        { "unlock", lock_unlock },
+        { NULL, NULL }
+    };
+    static const luaL_Reg meta[] = {
+        { "__gc", lock_unlock },
+        { "__close", lock_unlock },
+        { "__tostring", lock_tostring },
+        { NULL, NULL }
+    };
+    static const luaL_Reg funcs[] = {
+        { "private_dir", private_dir },
+        { "write_private", write_private },
+        { "try_lock", try_lock },
+        { "uid", uid },
+        { NULL, NULL }
+    };
+    sp_newclass(L, SP_FILELOCK_MT, methods, meta);
+    sp_setfuncs(L, funcs);
+}

@@ -1,0 +1,222 @@
+/* The host-wide budget: a mapped file shared by real processes (fork), reset
+ * on another boot id or an impossible TAT; and the private-file helpers. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ctest.h"
+#include "sp_fs.h"
+#include "sp_limiter.h"
+#include "sp_shm.h"
+
+#define S 1000000000ull
+#define HOUR (3600ull * S)
+
+static char dir[128];
+static char err[256];
+
+static void path_of(char *out, size_t n, const char *name)
+{
+    snprintf(out, n, "%s/%s", dir, name);
+}
+
+static void test_two_mappings_share_the_word(void)
+{
+    sp_shm a, b;
+    sp_gcra g;
+    uint64_t wait;
+    char p[512];
+
+    path_of(p, sizeof p, "budget");
+    sp_gcra_init(&g, 10, 1, 0);
+    CHECK(sp_shm_open(&a, p, "boot-1", 5 * S, HOUR, err, sizeof err) == 0);
+    CHECK(sp_shm_open(&b, p, "boot-1", 5 * S, HOUR, err, sizeof err) == 0);
+    CHECK_EQ_U64(a.map->tat, 0);
+    CHECK(sp_gcra_reserve(&a.map->tat, &g, 5 * S, SP_GCRA_NO_LIMIT, &wait) == 0);
+    CHECK_EQ_U64(wait, 0);
+    CHECK(sp_gcra_reserve(&b.map->tat, &g, 5 * S, SP_GCRA_NO_LIMIT, &wait) == 0);
+    CHECK_EQ_U64(wait, g.interval_ns);
+    sp_shm_close(&a);
+    sp_shm_close(&a);   /* idempotent */
+    /* Reopened in the same boot: the budget is kept. */
+    CHECK(sp_shm_open(&a, p, "boot-1", 5 * S, HOUR, err, sizeof err) == 0);
+    CHECK_EQ_U64(a.map->tat, 5 * S + 2 * g.interval_ns);
+    sp_shm_close(&a);
+    sp_shm_close(&b);
+}
+
+static void test_reset_after_reboot_or_impossible_tat(void)
+{
+    sp_shm m;
+    char p[512];
+    struct stat st;
+
+    path_of(p, sizeof p, "reboot");
+    CHECK(sp_shm_open(&m, p, "boot-1", 5 * S, HOUR, err, sizeof err) == 0);
+    m.map->tat = 1000 * S;
+    sp_shm_close(&m);
+    CHECK(stat(p, &st) == 0 && (st.st_mode & 0777) == 0600);
+    /* Another boot: the old TAT means nothing on the new clock. */
+    CHECK(sp_shm_open(&m, p, "boot-2", 5 * S, HOUR, err, sizeof err) == 0);
+    CHECK_EQ_U64(m.map->tat, 0);
+    CHECK(strcmp(m.map->boot_id, "boot-2") == 0);
+    m.map->tat = 10 * S;
+    sp_shm_close(&m);
+    /* Same boot, but a TAT far beyond anything a live budget reaches. */
+    CHECK(sp_shm_open(&m, p, "boot-2", 5 * S, 2 * S, err, sizeof err) == 0);
+    CHECK_EQ_U64(m.map->tat, 0);
+    sp_shm_close(&m);
+}
+
+static void test_boot_id_is_read(void)
+{
+    char id[SP_SHM_BOOT_ID_LEN];
+    sp_shm_boot_id(id);
+    /* Linux: 36 characters, no newline. */
+    CHECK(strlen(id) == 36);
+    CHECK(strchr(id, '\n') == NULL);
+}
+
+/* Processes reserving at once from one file never share a slot. */
+#define PROCS 4
+#define PER_PROC 500
+static int cmp_u64(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+static void test_processes_share_one_budget(void)
+{
+    char p[512];
+    sp_gcra g;
+    sp_shm m;
+    int fds[2], i, ok = 1;
+    pid_t kids[PROCS];
+    static uint64_t all[PROCS * PER_PROC];
+    size_t got = 0;
+
+    path_of(p, sizeof p, "procs");
+    sp_gcra_init(&g, 10, 1, 0);
+    CHECK(pipe(fds) == 0);
+    for (i = 0; i < PROCS; i++) {
+        kids[i] = fork();
+        if (kids[i] == 0) {
+            uint64_t out[PER_PROC], wait;
+            int j;
+            close(fds[0]);
+            if (sp_shm_open(&m, p, "boot-1", S, HOUR, err, sizeof err) != 0)
+                _exit(2);
+            for (j = 0; j < PER_PROC; j++) {
+                sp_gcra_reserve(&m.map->tat, &g, S, SP_GCRA_NO_LIMIT, &wait);
+                out[j] = S + wait;
+            }
+            if (write(fds[1], out, sizeof out) != (ssize_t)sizeof out)
+                _exit(3);
+            _exit(0);
+        }
+    }
+    close(fds[1]);
+    for (;;) {
+        ssize_t n = read(fds[0], (char *)all + got, sizeof all - got);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fds[0]);
+    for (i = 0; i < PROCS; i++) {
+        int status;
+        waitpid(kids[i], &status, 0);
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    CHECK(got == sizeof all);
+    qsort(all, PROCS * PER_PROC, sizeof all[0], cmp_u64);
+    for (i = 1; i < PROCS * PER_PROC; i++)
+        if (all[i] - all[i - 1] != g.interval_ns)
+            ok = 0;
+    CHECK(ok);
+}
+
+static void test_refuses_symlink_and_foreign_folder(void)
+{
+    char p[512], target[512];
+    sp_shm m;
+
+    path_of(target, sizeof target, "target");
+    path_of(p, sizeof p, "link");
+    CHECK(symlink(target, p) == 0);
+    CHECK(sp_shm_open(&m, p, "boot-1", S, HOUR, err, sizeof err) == -1);
+    CHECK(m.map == NULL);
+    CHECK(sp_fs_write_private(p, "x", 1, err, sizeof err) == 0);   /* replaces the link itself */
+    path_of(p, sizeof p, "open");
+    CHECK(mkdir(p, 0777) == 0);
+    CHECK(chmod(p, 0777) == 0);
+    CHECK(sp_fs_private_dir(p, err, sizeof err) == -1);
+    CHECK(strstr(err, "writable by other users") != NULL);
+}
+
+static void test_private_files_and_lock(void)
+{
+    char sub[256], p[512], buf[64];
+    struct stat st;
+    int fd, fd2, status;
+    ssize_t n;
+    pid_t kid;
+
+    path_of(sub, sizeof sub, "private");
+    CHECK(sp_fs_private_dir(sub, err, sizeof err) == 0);
+    CHECK(stat(sub, &st) == 0 && (st.st_mode & 0777) == 0700);
+    CHECK(sp_fs_private_dir(sub, err, sizeof err) == 0);   /* exists: fine */
+    snprintf(p, sizeof p, "%s/token", sub);
+    CHECK(sp_fs_write_private(p, "one", 3, err, sizeof err) == 0);
+    CHECK(sp_fs_write_private(p, "second", 6, err, sizeof err) == 0);
+    CHECK(stat(p, &st) == 0 && (st.st_mode & 0777) == 0600);
+    fd = open(p, O_RDONLY);
+    n = read(fd, buf, sizeof buf);
+    close(fd);
+    CHECK(n == 6 && memcmp(buf, "second", 6) == 0);
+
+    snprintf(p, sizeof p, "%s/lock", sub);
+    CHECK(sp_fs_try_lock(p, &fd, err, sizeof err) == 0);
+    CHECK(sp_fs_try_lock(p, &fd2, err, sizeof err) == 1);   /* held, even in this process */
+    close(fd);
+    CHECK(sp_fs_try_lock(p, &fd2, err, sizeof err) == 0);
+    close(fd2);
+    /* A holder that dies releases the lock. */
+    kid = fork();
+    if (kid == 0) {
+        int k;
+        if (sp_fs_try_lock(p, &k, err, sizeof err) != 0)
+            _exit(1);
+        _exit(0);   /* dies holding it */
+    }
+    waitpid(kid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK(sp_fs_try_lock(p, &fd, err, sizeof err) == 0);
+    close(fd);
+}
+
+int main(void)
+{
+    char cmd[300];
+
+    snprintf(dir, sizeof dir, "/tmp/sp-test-shm-XXXXXX");
+    if (mkdtemp(dir) == NULL) {
+        perror("mkdtemp");
+        return 1;
+    }
+    test_two_mappings_share_the_word();
+    test_reset_after_reboot_or_impossible_tat();
+    test_boot_id_is_read();
+    test_processes_share_one_budget();
+    test_refuses_symlink_and_foreign_folder();
+    test_private_files_and_lock();
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+    return ctest_report("test_shm");
+}
