@@ -8,7 +8,7 @@
 local core = require "sendpulse.core"
 local shared_auth = require "sendpulse.shared_auth"
 
-local format = string.format
+local format, type, require = string.format, type, require
 
 local _M = {}
 
@@ -45,6 +45,25 @@ local function local_auth(cfg)
   return a
 end
 
+-- The Redis connection of cfg (a shared sendpulse.redis connection, or the
+-- connection object the user gave).
+local function redis_conn(cfg)
+  local r = cfg.redis
+  if type(r.call) == "function" then return r, "sendpulse:" end
+  return require("sendpulse.redis").connection(r), r.prefix
+end
+
+-- The store object for cfg.token_store ("file", "redis" or the user's own).
+local function token_store(cfg)
+  local s = cfg.token_store
+  if s == "file" then
+    return require("sendpulse.store.file").new { dir = cfg.token_dir }
+  elseif s == "redis" then
+    return require("sendpulse.store.redis").new(redis_conn(cfg))
+  end
+  return s
+end
+
 --- The account's token holder for one client: the shared C object, or, with
 -- a token_store, a wrapper that shares the token with other processes.
 -- report(operation, message) hears of store failures.
@@ -53,14 +72,13 @@ function _M.auth(cfg, report)
   if not cfg.token_store or cfg.api_key then return a end
   local id = cfg.client_id .. "|" .. core.fingerprint(cfg.client_secret)
   local key = "sendpulse:token:" .. core.fingerprint(cfg.base_url .. "|" .. id)
-  return shared_auth.new(a, cfg.token_store, key, report)
+  return shared_auth.new(a, token_store(cfg), key, report)
 end
 
---- The account's limiter, or nil when rate limiting is off. Clients with the
--- same account and the same rate settings share one budget.
-function _M.limiter(cfg)
+-- This process's budget for the account: shared by the clients of this Lua
+-- state with the same account and rate settings.
+local function process_limiter(cfg)
   local rl = cfg.rate_limit
-  if not rl then return nil end
   local key = format("%s|%g/%d", _M.account_key(cfg), rl.rate, rl.burst)
   local l = limiters[key]
   if not l then
@@ -68,6 +86,45 @@ function _M.limiter(cfg)
     limiters[key] = l
   end
   return l
+end
+
+-- The host's budget for the account: a mapped file in the token folder,
+-- named by a fingerprint of the account. Falls back to the process budget
+-- (reported) when the file cannot be used.
+local function host_limiter(cfg, report)
+  local rl = cfg.rate_limit
+  local dir = cfg.token_dir or require("sendpulse.store.file").default_dir()
+  local ok, err = core.private_dir(dir)
+  local l
+  if ok then
+    l, err = core.limiter { rate = rl.rate, burst = rl.burst,
+      file = format("%s/%s.budget", dir, core.fingerprint(_M.account_key(cfg))) }
+  end
+  if l then return l end
+  report { event = "limiter_error", shared = "host", fallback = "process", message = err }
+  return process_limiter(cfg)
+end
+
+--- The account's limiter, or nil when rate limiting is off.
+-- rate_limit.shared: "process" (clients of this Lua state share a budget),
+-- "host" (every process of the host, through a mapped file), "redis" (every
+-- host, through Redis; while Redis fails, the `fallback` budget serves).
+-- report(event) hears of limiter failures and recoveries.
+function _M.limiter(cfg, report)
+  local rl = cfg.rate_limit
+  if not rl then return nil end
+  report = report or function() end
+  if rl.shared == "host" then return host_limiter(cfg, report) end
+  if rl.shared == "redis" then
+    local conn, prefix = redis_conn(cfg)
+    local fallback = rl.fallback == "host" and host_limiter(cfg, report) or process_limiter(cfg)
+    return require("sendpulse.limiter.redis").new {
+      conn = conn, key = prefix .. "rate:" .. core.fingerprint(_M.account_key(cfg)),
+      rate = rl.rate, burst = rl.burst, fallback = fallback,
+      fallback_kind = fallback:shared() and "host" or "process", report = report,
+    }
+  end
+  return process_limiter(cfg)
 end
 
 return _M

@@ -319,11 +319,16 @@ function _M.new(opts, raise)
     -- A failing token store degrades to this process's own token.
     if cfg.hook then cfg.hook { event = "store_error", operation = operation, message = message } end
   end)
-  self.limiter = accounts.limiter(cfg)
+  self.limiter = accounts.limiter(cfg, function(event)
+    -- A shared budget that fails degrades to a local one (limiter_error),
+    -- and recovers (limiter_recovered).
+    if cfg.hook then cfg.hook(event) end
+  end)
   self.identity = cfg.api_key and "api key" or format("client id %.6s...", cfg.client_id)
   -- The secrets now live in the C auth object only: drop them from the
   -- settings, so neither a dump of the client nor an error can show them.
   cfg.client_secret, cfg.api_key = nil, nil
+  if cfg.redis and cfg.redis.password then cfg.redis.password = "(hidden)" end
   self.cfg = cfg
   self.sleep = cfg.sleep or core.sleep
   self.transport = transport.new(cfg)

@@ -45,10 +45,15 @@ local rules = {
   rate_limit = { function(v)
       if v == false then return true end
       if type(v) ~= "table" then return false end
-      for k in pairs(v) do if k ~= "rate" and k ~= "burst" then return false end end
+      for k in pairs(v) do
+        if k ~= "rate" and k ~= "burst" and k ~= "shared" and k ~= "fallback" then return false end
+      end
       return (v.rate == nil or positive(v.rate))
          and (v.burst == nil or (is_integer(v.burst) and v.burst >= 1 and v.burst <= 1000))
-    end, "false, or a table { rate = requests per second > 0, burst = integer >= 1 }" },
+         and (v.shared == nil or v.shared == "process" or v.shared == "host" or v.shared == "redis")
+         and (v.fallback == nil or v.fallback == "process" or v.fallback == "host")
+    end, "false, or a table { rate = requests per second > 0, burst = integer >= 1, "
+      .. "shared = \"process\" | \"host\" | \"redis\", fallback = \"host\" | \"process\" }" },
   ca_file = { nonempty_string, "a path (string)" },
   ca_path = { nonempty_string, "a path (string)" },
   proxy = { nonempty_string, "a proxy URL (string)" },
@@ -57,12 +62,31 @@ local rules = {
   hook = { function(v) return type(v) == "function" end, "a function(event)" },
   sleep = { function(v) return type(v) == "function" end, "a function(seconds)" },
   token_store = { function(v)
+      if v == "memory" or v == "file" or v == "redis" then return true end
       if type(v) ~= "table" then return false end
       for _, m in ipairs { "get", "set", "delete", "lock", "unlock" } do
         if type(v[m]) ~= "function" then return false end
       end
       return true
-    end, "a store object with get, set, delete, lock and unlock methods" },
+    end, "\"memory\", \"file\", \"redis\", or a store object with get, set, delete, lock and unlock methods" },
+  token_dir = { nonempty_string, "a folder path (string)" },
+  redis = { function(v)
+      if type(v) ~= "table" then return false end
+      -- A ready connection (an adapter over another Redis client).
+      if type(v.call) == "function" then return type(v.script) == "function" end
+      for k, x in pairs(v) do
+        local ok = (k == "host" and nonempty_string(x))
+          or (k == "port" and is_integer(x) and x >= 1 and x <= 65535)
+          or (k == "password" and type(x) == "string")
+          or (k == "prefix" and type(x) == "string" and not x:find("[%s%c]"))
+          or (k == "db" and is_integer(x) and x >= 0 and x <= 1000000)
+          or (k == "timeout" and positive(x))
+        if not ok then return false end
+      end
+      return true
+    end, "a table { host = string, port = integer 1-65535, password = string, prefix = string "
+      .. "without spaces, db = integer >= 0, timeout = seconds > 0 }, or a connection object "
+      .. "with call and script methods" },
   transport = { function(v)
       return v == "curl" or (type(v) == "table" and type(v.perform) == "function")
     end, "\"curl\", or an object with a perform method" },
@@ -100,7 +124,19 @@ function _M.check(opts)
   cfg.base_url = cfg.base_url:gsub("/+$", "")
   if cfg.rate_limit ~= false then
     local rl = cfg.rate_limit or {}
-    cfg.rate_limit = { rate = rl.rate or 10, burst = rl.burst or 1 }
+    cfg.rate_limit = { rate = rl.rate or 10, burst = rl.burst or 1, shared = rl.shared or "process",
+                       fallback = rl.fallback or "host" }
+  end
+  if cfg.token_store == "memory" then cfg.token_store = nil end
+  -- A copy with the defaults: the client may drop the password from it,
+  -- never from the caller's table.
+  local r = cfg.redis
+  if not r and (cfg.token_store == "redis" or (cfg.rate_limit and cfg.rate_limit.shared == "redis")) then
+    r = {}
+  end
+  if r and type(r.call) ~= "function" then
+    cfg.redis = { host = r.host or "127.0.0.1", port = r.port or 6379, password = r.password,
+                  prefix = r.prefix or "sendpulse:", db = r.db or 0, timeout = r.timeout or 1 }
   end
   return cfg
 end
