@@ -63,6 +63,14 @@ function SharedAuth:begin_refresh()
   local ok, got = call(self, "lock", self.key, LOCK_TTL)
   if not ok then return true end         -- store down: fetch it ourselves
   if got then
+    -- Another process may have stored a token between our look in the
+    -- store and taking the lock: adopt it rather than fetch a second one.
+    local found, shared, ttl = call(self, "get", self.key)
+    if found and shared and shared ~= self.refused and ttl and ttl > 0 then
+      self.auth:finish_refresh(shared, ttl)
+      call(self, "unlock", self.key)
+      return false   -- the client's next token() finds it
+    end
     self.locked = true
     return true
   end

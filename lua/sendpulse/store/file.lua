@@ -62,8 +62,10 @@ function FileStore:get(key)
   if not f then return nil end   -- none yet
   local text = f:read("*a")
   f:close()
-  local expires, token = (text or ""):match("^" .. FORMAT .. "\n(%d+)\n(.+)$")
-  if not expires then return nil end   -- foreign or damaged: fetch anew
+  text = text or ""
+  if text:sub(1, #FORMAT + 1) ~= FORMAT .. "\n" then return nil end   -- foreign: fetch anew
+  local expires, token = text:match("^(%d+)\n(.+)$", #FORMAT + 2)
+  if not expires then return nil end   -- damaged: fetch anew
   local left = tonumber(expires) - os_time()
   if left <= 0 then return nil end
   return token, left
