@@ -79,10 +79,10 @@ end
 -- state with the same account and rate settings.
 local function process_limiter(cfg)
   local rl = cfg.rate_limit
-  local key = format("%s|%g/%d", _M.account_key(cfg), rl.rate, rl.burst)
+  local key = format("%s|%g/%d/%g", _M.account_key(cfg), rl.rate, rl.burst, rl.guard)
   local l = limiters[key]
   if not l then
-    l = core.limiter { rate = rl.rate, burst = rl.burst }
+    l = core.limiter { rate = rl.rate, burst = rl.burst, guard = rl.guard }
     limiters[key] = l
   end
   return l
@@ -97,7 +97,7 @@ local function host_limiter(cfg, report)
   local ok, err = core.private_dir(dir)
   local l
   if ok then
-    l, err = core.limiter { rate = rl.rate, burst = rl.burst,
+    l, err = core.limiter { rate = rl.rate, burst = rl.burst, guard = rl.guard,
       file = format("%s/%s.budget", dir, core.fingerprint(_M.account_key(cfg))) }
   end
   if l then return l end
@@ -120,7 +120,7 @@ function _M.limiter(cfg, report)
     local fallback = rl.fallback == "host" and host_limiter(cfg, report) or process_limiter(cfg)
     return require("sendpulse.limiter.redis").new {
       conn = conn, key = prefix .. "rate:" .. core.fingerprint(_M.account_key(cfg)),
-      rate = rl.rate, burst = rl.burst, fallback = fallback,
+      rate = rl.rate, burst = rl.burst, guard = rl.guard, fallback = fallback,
       fallback_kind = fallback:shared() and "host" or "process", report = report,
     }
   end

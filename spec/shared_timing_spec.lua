@@ -1,0 +1,195 @@
+-- #timing: the account's budget held by several processes calling the
+-- sandbox flat out for 10 seconds (the sandbox enforces SendPulse's 10
+-- requests per second per account with a sliding window and answers
+-- 429 / 2020202020 to any excess). Two runs only, they are long:
+--   host:  4 processes, token file + budget file, one SIGKILLed mid-run;
+--   redis: 4 processes as 2 hosts (own folders), Redis token + budget, one
+--          SIGKILLed, then Redis stopped for 2 s and started again.
+local socket = require "socket"
+local sandbox = require "support.sandbox_process"
+local redis_process = require "support.redis_process"
+
+local LUA = os.getenv("LUA") or "lua5.4"
+local LUA_IMPL = os.getenv("LUA_IMPL") or "lua5.4"
+local RUN = 10
+local SECRET = "timing-secret"
+
+local function sh_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+local function tmpdir()
+  local d = os.tmpname()
+  os.remove(d)
+  assert(os.execute("mkdir -m 0700 " .. d))
+  return d
+end
+
+-- Starts a worker; returns { pipe, pid }. It prints "ready" once its
+-- client is built, events as they happen, and "done ok=N failed=N".
+local function spawn(url, account, shared, dir, redis_port)
+  local inner = table.concat({ "echo $$; exec env",
+    "LUA_PATH=" .. sh_quote("lua/?.lua;lua/?/init.lua;;"),
+    "LUA_CPATH=" .. sh_quote("build/" .. LUA_IMPL .. "/?.so;;"),
+    LUA, "spec/support/shared_worker.lua", url, account, SECRET, shared, dir,
+    tostring(redis_port or 0), tostring(RUN) }, " ")
+  local pipe = assert(io.popen("exec sh -c " .. sh_quote(inner) .. " 2>&1"))
+  return { pipe = pipe, pid = assert(tonumber(pipe:read("*l"))) }
+end
+
+local function wait_ready(workers)
+  for _, w in ipairs(workers) do
+    local line = w.pipe:read("*l")
+    if line ~= "ready" then
+      error("worker did not start: " .. tostring(line) .. "\n" .. (w.pipe:read("*a") or ""))
+    end
+  end
+end
+
+-- Reads every worker's output to its end (they stop by themselves).
+local function finish(workers)
+  for _, w in ipairs(workers) do
+    w.output = w.pipe:read("*a") or ""
+    w.pipe:close()
+    w.pipe = nil
+  end
+end
+
+local function kill(worker)
+  os.execute("kill -KILL " .. worker.pid)
+  worker.killed = true
+end
+
+-- The account's requests from the stats, as sorted times, and the count of
+-- 429 answers (the sandbox's "too many requests", error 2020202020).
+local function traffic(stats, account, from, to)
+  local times, rejected = {}, 0
+  for _, r in ipairs(stats.requests) do
+    if r.account == account and r.t >= (from or 0) and r.t < (to or math.huge) then
+      times[#times + 1] = r.t
+      if r.status == 429 then rejected = rejected + 1 end
+    end
+  end
+  table.sort(times)
+  return times, rejected
+end
+
+local function max_in_window(times)
+  local best, first = 0, 1
+  for last = 1, #times do
+    while times[last] - times[first] >= 1 do first = first + 1 end
+    if last - first + 1 > best then best = last - first + 1 end
+  end
+  return best
+end
+
+local function rate(times)
+  if #times < 2 then return 0 end
+  return (#times - 1) / (times[#times] - times[1])
+end
+
+describe("#timing one account in several processes", function()
+  local sb, dirs
+  lazy_setup(function() sb = sandbox.start {} end)
+  lazy_teardown(function()
+    if sb then sb:stop() end
+    for _, d in ipairs(dirs or {}) do os.execute("rm -rf " .. sh_quote(d)) end
+  end)
+
+  local workers
+  after_each(function()
+    -- A failed assertion must not leave workers behind.
+    for _, w in ipairs(workers or {}) do
+      if w.pipe then os.execute("kill -KILL " .. w.pid .. " 2>/dev/null"); w.pipe:close() end
+    end
+  end)
+
+  it("host: 4 processes keep one budget and one token, even when one is killed", function()
+    local account = "timing-host"
+    sb:reset()
+    sb:configure { accounts = { { client_id = account, client_secret = SECRET } } }
+    local dir = tmpdir()
+    dirs = { dir }
+    workers = {}
+    for i = 1, 4 do workers[i] = spawn(sb.url, account, "host", dir) end
+    wait_ready(workers)
+    socket.sleep(4)
+    local killed_at = socket.gettime()
+    kill(workers[4])
+    finish(workers)
+
+    local stats = sb:stats()
+    local times, rejected = traffic(stats, account)
+    local after_kill = traffic(stats, account, killed_at + 0.5)
+    local msg = ("requests %d, max in a window %d, rate %.2f/s, after the kill %.2f/s, tokens %d, 429s %d")
+      :format(#times, max_in_window(times), rate(times), rate(after_kill), stats.token_requests, rejected)
+    print("\n  host: " .. msg)
+    assert.is_true(max_in_window(times) <= 10, msg)
+    assert.equal(max_in_window(times), stats.max_in_window[account])
+    assert.equal(0, rejected, msg)
+    assert.is_true(rate(times) >= 9, msg)
+    assert.is_true(rate(after_kill) >= 9, msg)
+    assert.equal(1, stats.token_requests, msg)
+    for i = 1, 3 do
+      local ok, failed = workers[i].output:match("done ok=(%d+) failed=(%d+)")
+      assert.is_not_nil(ok, "worker " .. i .. " did not finish:\n" .. workers[i].output)
+      assert.is_true(tonumber(ok) > 10)
+      assert.equal("0", failed)
+    end
+    assert.is_nil(workers[4].output:match("done"))
+  end)
+
+  it("redis: 2 hosts x 2 processes, a kill and a Redis outage", function()
+    local account = "timing-redis"
+    sb:reset()
+    sb:configure { accounts = { { client_id = account, client_secret = SECRET } } }
+    local rs = redis_process.start { password = "worker-pw" }
+    local ok, err = pcall(function()
+      local host_dirs = { tmpdir(), tmpdir() }
+      dirs = host_dirs
+      workers = {}
+      for i = 1, 4 do workers[i] = spawn(sb.url, account, "redis", host_dirs[(i + 1) // 2], rs.port) end
+      wait_ready(workers)
+      socket.sleep(2)
+      kill(workers[4])
+      socket.sleep(2)
+      local down_at = socket.gettime()
+      rs:stop()
+      socket.sleep(2)
+      rs:launch()
+      local up_at = socket.gettime()
+      finish(workers)
+
+      local stats = sb:stats()
+      local before = traffic(stats, account, 0, down_at)
+      local during, during_rejected = traffic(stats, account, down_at, up_at)
+      -- A second to settle: the fallback's reservations drain while Redis's
+      -- fresh budget starts.
+      local after = traffic(stats, account, up_at + 1)
+      local _, rejected_before = traffic(stats, account, 0, down_at)
+      local _, rejected_after = traffic(stats, account, up_at + 1)
+      local msg = ("before: %d requests, max %d, %.2f/s, %d 429s; outage: %d requests (%d 429s); "
+        .. "after: %d requests, max %d, %.2f/s, %d 429s; tokens %d")
+        :format(#before, max_in_window(before), rate(before), rejected_before, #during, during_rejected,
+                #after, max_in_window(after), rate(after), rejected_after, stats.token_requests)
+      print("\n  redis: " .. msg)
+      assert.is_true(max_in_window(before) <= 10, msg)
+      assert.is_true(max_in_window(after) <= 10, msg)
+      assert.equal(0, rejected_before, msg)
+      assert.equal(0, rejected_after, msg)
+      assert.is_true(rate(before) >= 9, msg)
+      assert.is_true(rate(after) >= 9, msg)
+      assert.is_true(#during >= 10, msg)      -- calls went on during the outage
+      assert.equal(1, stats.token_requests, msg)
+      for i = 1, 3 do
+        local out = workers[i].output
+        assert.matches("event limiter_error redis", out)
+        assert.matches("event limiter_recovered", out)
+        assert.not_matches("worker%-pw", out)
+        local done_ok, failed = out:match("done ok=(%d+) failed=(%d+)")
+        assert.is_not_nil(done_ok, "worker " .. i .. " did not finish:\n" .. out)
+        assert.equal("0", failed, out)
+      end
+    end)
+    rs:remove()
+    assert(ok, err)
+  end)
+end)
