@@ -161,7 +161,7 @@ describe("shared account", function()
       assert.is_nil(none)
       assert.is_true(needed > 0.1)
       assert.equal("600", mode(path))
-      a, b, other = nil, nil, nil
+      a, b, other = nil, nil, nil   -- luacheck: ignore (dropped for the collector)
       collectgarbage(); collectgarbage()   -- unmapped by __gc
       local c = assert(core.limiter { rate = 10, file = path })
       assert.is_true(c:reserve() > 0.1)      -- the budget outlived the mappings

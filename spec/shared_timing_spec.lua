@@ -146,7 +146,7 @@ describe("#timing one account in several processes", function()
       local host_dirs = { tmpdir(), tmpdir() }
       dirs = host_dirs
       workers = {}
-      for i = 1, 4 do workers[i] = spawn(sb.url, account, "redis", host_dirs[(i + 1) // 2], rs.port) end
+      for i = 1, 4 do workers[i] = spawn(sb.url, account, "redis", host_dirs[math.floor((i + 1) / 2)], rs.port) end
       wait_ready(workers)
       socket.sleep(2)
       kill(workers[4])
