@@ -133,6 +133,8 @@ config:
 	@echo "LUA_INCDIR  = $(LUA_INCDIR)"
 	@echo "CURL_INCDIR = $(CURL_INCDIR)"
 	@echo "CURL_LIBS   = $(CURL_LIBS)"
+	@echo "HIREDIS_INCDIR = $(HIREDIS_INCDIR)"
+	@echo "HIREDIS_LIBS   = $(HIREDIS_LIBS)"
 	@echo "CC          = $(CC)"
 	@echo "CFLAGS      = $(SP_CFLAGS)"
 	@echo "LIBFLAG     = $(LIBFLAG)"

@@ -28,6 +28,8 @@ external_dependencies = {
   -- header sits in /usr/include/<triplet>/curl, which the compiler searches
   -- by itself but luarocks does not.
   CURL = { library = "curl" },
+  -- sendpulse.hiredis (Redis for the shared token and budget).
+  HIREDIS = { library = "hiredis" },
 }
 build = {
   type = "make",
@@ -39,6 +41,7 @@ build = {
     LUA_INCDIR = "$(LUA_INCDIR)",
     CURL_INCDIR = "$(CURL_INCDIR)",
     CURL_LIBDIR = "$(CURL_LIBDIR)",
+    HIREDIS_INCDIR = "$(HIREDIS_INCDIR)",
   },
   install_target = "install",
   install_variables = {

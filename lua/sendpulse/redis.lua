@@ -17,7 +17,7 @@
 
 local core = require "sendpulse.core"
 
-local type, tostring, setmetatable, pcall, require = type, tostring, setmetatable, pcall, require
+local tostring, setmetatable, pcall, require = tostring, setmetatable, pcall, require
 local format = string.format
 local monotonic = core.monotonic
 
@@ -26,6 +26,7 @@ local _M = {}
 _M.RETRY_INTERVAL = 1
 
 local hiredis   -- loaded on first use: only users of Redis need libhiredis
+local missing   -- why it could not be loaded
 
 local Conn = {}
 Conn.__index = Conn
@@ -57,10 +58,14 @@ function Conn:connect()
   if hiredis == nil then
     local ok, mod = pcall(require, "sendpulse.hiredis")
     if not ok then
-      return nil, "the Redis module sendpulse.hiredis is not installed: " .. tostring(mod)
+      -- Not installed: say so each time, but look for it only once.
+      hiredis = false
+      missing = "the Redis module sendpulse.hiredis is not installed: " .. tostring(mod)
+    else
+      hiredis = mod
     end
-    hiredis = mod
   end
+  if not hiredis then return nil, missing end
   local o = self.opts
   local sock, err = hiredis.connect { host = o.host, port = o.port, password = o.password,
                                       db = o.db, timeout = o.timeout }
