@@ -105,6 +105,7 @@ describe("token_store", function()
   it("rejects a store without the required methods", function()
     local ok, err = pcall(sendpulse.new, { client_id = "a", client_secret = "b", token_store = { get = print } })
     assert.is_false(ok)
-    assert.matches("option 'token_store' must be \"memory\", \"file\", \"redis\", or a store object with get, set, delete, lock and unlock", err.message, 1, true)
+    assert.matches("option 'token_store' must be \"memory\", \"file\", \"redis\", "
+      .. "or a store object with get, set, delete, lock and unlock", err.message, 1, true)
   end)
 end)
