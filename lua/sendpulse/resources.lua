@@ -209,8 +209,11 @@ local function build_method(service, base, op)
   for _, f in ipairs(query_fields) do
     if not where[f.name] then where[f.name] = "query"; spec[f.name] = f end
   end
+  -- body fields that repeat a path parameter (the spec requires both)
+  local copy_to_body = {}
   for _, f in ipairs(body_fields) do
-    if not where[f.name] then where[f.name] = "body"; spec[f.name] = f end
+    if f.from_path then copy_to_body[#copy_to_body + 1] = f.name
+    elseif not where[f.name] then where[f.name] = "body"; spec[f.name] = f end
   end
   if raw_body then
     where.body = "raw"
@@ -219,7 +222,9 @@ local function build_method(service, base, op)
 
   local required = {}
   for _, f in ipairs(query_fields) do if f.required then required[#required + 1] = f end end
-  for _, f in ipairs(body_fields) do if f.required then required[#required + 1] = f end end
+  for _, f in ipairs(body_fields) do
+    if f.required and not f.from_path then required[#required + 1] = f end
+  end
   if raw_body and body.required then required[#required + 1] = spec.body end
   local needs_args = #path_params > 0 or #required > 0
 
@@ -248,6 +253,9 @@ local function build_method(service, base, op)
       return client:fail(errors.argument(label .. msg), 2)
     end
 
+    if raw_body and type(args) == "table" and args[1] ~= nil then
+      return bad("arguments must be named fields; give the request body (an array) as args.body")
+    end
     if args == nil then
       if needs_args then
         if #path_params > 0 then return bad(required_message(path_params[1])) end
@@ -326,6 +334,10 @@ local function build_method(service, base, op)
       end
     end
 
+    for _, name in ipairs(copy_to_body) do
+      json = json or {}
+      json[name] = args[name]
+    end
     if raw_body and json ~= nil and type(json) == "table" and next(json) == nil and body.type == "array" then
       json = as_array({})
     end

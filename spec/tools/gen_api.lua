@@ -390,13 +390,136 @@ function Doc:example(s, name, depth)
     local out = {}
     local props = s.properties or {}
     for _, r in ipairs(s.required or {}) do
-      local v = self:example(props[r] or {}, r, depth + 1)
-      if v == nil then v = "example" end
-      out[r] = v
+      if props[r] ~= nil or s.properties == nil then
+        local v = self:example(props[r] or {}, r, depth + 1)
+        if v == nil then v = "example" end
+        out[r] = v
+      end
     end
     return out
   end
   return "example"
+end
+
+---------------------------------------------------------------------------
+-- a small JSON-schema check, to pick a spec example that fits its own schema
+-- (several files give examples their schema refuses)
+
+function Doc:valid(s, v, depth)
+  depth = depth or 0
+  if depth > 40 then return true end
+  s = self:schema(s)
+  if is_null(v) then
+    local t = s.type
+    if t == "null" or s.nullable == true then return true end
+    if type(t) == "table" then for _, x in ipairs(t) do if x == "null" then return true end end end
+    return t == nil and s.enum == nil
+  end
+  if s.enum then
+    local ok = false
+    for _, e in ipairs(s.enum) do if e == v then ok = true break end end
+    if not ok then return false end
+  end
+  if s.const ~= nil and not is_null(s.const) and s.const ~= v then return false end
+  if s.oneOf then
+    local n = 0
+    for _, alt in ipairs(s.oneOf) do if self:valid(alt, v, depth + 1) then n = n + 1 end end
+    if n ~= 1 then return false end
+  end
+  if s.anyOf then
+    local ok = false
+    for _, alt in ipairs(s.anyOf) do if self:valid(alt, v, depth + 1) then ok = true break end end
+    if not ok then return false end
+  end
+  local types = s.type
+  if type(types) ~= "table" then types = { types } end
+  if types[1] ~= nil then
+    local ok = false
+    for _, t in ipairs(types) do
+      if t == "string" and type(v) == "string" then ok = true
+      elseif t == "integer" and math.type(v) == "integer" then ok = true
+      elseif t == "number" and type(v) == "number" then ok = true
+      elseif t == "boolean" and type(v) == "boolean" then ok = true
+      elseif t == "array" and type(v) == "table" and is_seq(v) then ok = true
+      elseif t == "object" and type(v) == "table" and (next(v) == nil or not is_seq(v)) then ok = true
+      elseif t == "null" and is_null(v) then ok = true
+      elseif t ~= "string" and t ~= "integer" and t ~= "number" and t ~= "boolean" and t ~= "array"
+          and t ~= "object" and t ~= "null" then ok = true
+      end
+    end
+    if not ok then return false end
+  end
+  if type(v) == "string" then
+    if tonumber(s.minLength) and #v < s.minLength then return false end
+    if tonumber(s.maxLength) and #v > s.maxLength then return false end
+  elseif type(v) == "number" then
+    if tonumber(s.minimum) and v < s.minimum then return false end
+    if tonumber(s.maximum) and v > s.maximum then return false end
+  elseif type(v) == "table" then
+    if is_seq(v) and next(v) ~= nil then
+      if tonumber(s.minItems) and #v < s.minItems then return false end
+      if s.items then
+        for _, x in ipairs(v) do if not self:valid(s.items, x, depth + 1) then return false end end
+      end
+    else
+      -- a required name the schema does not declare is a defect of the
+      -- file (see undeclared_required), not a reason to refuse the example
+      for _, r in ipairs(s.required or {}) do
+        if v[r] == nil and (s.properties == nil or s.properties[r] ~= nil) then return false end
+      end
+      for k, ps in pairs(s.properties or {}) do
+        if v[k] ~= nil and not self:valid(ps, v[k], depth + 1) then return false end
+      end
+    end
+  end
+  return true
+end
+
+-- Lua cannot tell [] from {}: an empty table where the schema wants an
+-- array would be sent as an object. Drop such a property when it is
+-- optional, else give it one item.
+function Doc:fix_empty_arrays(s, v, depth)
+  depth = depth or 0
+  if type(v) ~= "table" or depth > 40 then return v end
+  s = self:schema(s)
+  if is_seq(v) and next(v) ~= nil then
+    if s.items then
+      local out = {}
+      for i, x in ipairs(v) do out[i] = self:fix_empty_arrays(s.items, x, depth + 1) end
+      return out
+    end
+    return v
+  end
+  local props = s.properties or {}
+  local req = {}
+  for _, r in ipairs(s.required or {}) do req[r] = true end
+  local out = {}
+  for k, x in pairs(v) do
+    local ps = props[k] and self:schema(props[k])
+    if ps and type(x) == "table" and next(x) == nil and self:type_of(ps) == "array" then
+      if req[k] then out[k] = { self:example(ps.items or {}, nil, depth + 1) or "example" } end
+    else
+      out[k] = ps and self:fix_empty_arrays(ps, x, depth + 1) or x
+    end
+  end
+  return out
+end
+
+-- The first example of a media type (or parameter) that fits the schema.
+function Doc:valid_example(s, media)
+  local candidates = {}
+  if media.example ~= nil then candidates[#candidates + 1] = media.example end
+  if type(media.examples) == "table" then
+    for _, name in ipairs(sorted_keys(media.examples)) do
+      local e = self:deref(media.examples[name])
+      if type(e) == "table" and e.value ~= nil then candidates[#candidates + 1] = e.value end
+    end
+  end
+  for _, c in ipairs(candidates) do
+    local v = clean_example(c)
+    if v ~= nil and self:valid(s, v) then return self:fix_empty_arrays(s, v) end
+  end
+  return nil
 end
 
 ---------------------------------------------------------------------------
@@ -460,8 +583,20 @@ function Doc:operation(service, path, method, op, path_item)
   for name in path:gmatch("{([^}]+)}") do in_path[#in_path + 1] = name end
   local path_params, query = {}, {}
   local seen_path = {}
+  local path_types = {}
   for _, name in ipairs(in_path) do
     local p = params["path:" .. name]
+    if not p then
+      -- declared with another case (edu: {courseId} declared as CourseId)
+      for _, k in ipairs(order) do
+        if params[k]["in"] == "path" and params[k].name:lower() == name:lower() then
+          p = params[k]
+          self:warn("%s: path parameter {%s} is declared as %s; its schema is used", key, name, p.name)
+          seen_path[p.name] = true
+          break
+        end
+      end
+    end
     if not p then
       self:warn("%s: path parameter {%s} is not declared; taken as a string", key, name)
       p = { name = name, schema = { type = "string" } }
@@ -471,6 +606,7 @@ function Doc:operation(service, path, method, op, path_item)
     if f.type ~= "integer" and f.type ~= "number" then f.type = f.type or "string" end
     path_params[#path_params + 1] = f
     seen_path[name] = true
+    path_types[name] = f.type
   end
   for _, k in ipairs(order) do
     local p = params[k]
@@ -521,13 +657,7 @@ function Doc:operation(service, path, method, op, path_item)
     local s = self:schema(media.schema or {})
     local body = { content = kind, required = rb.required == true or nil }
     local t = self:type_of(s)
-    local media_ex = media.example
-    if media_ex == nil and type(media.examples) == "table" then
-      local names = sorted_keys(media.examples)
-      local first = names[1] and self:deref(media.examples[names[1]])
-      media_ex = type(first) == "table" and first.value or nil
-    end
-    media_ex = clean_example(media_ex)
+    local media_ex = self:valid_example(s, media)
     if t == "object" or s.properties or ((s.oneOf or s.anyOf) and t == nil) or (t == nil and not s.items) then
       body.type = "object"
       -- properties: own, plus those of every oneOf/anyOf branch
@@ -557,6 +687,22 @@ function Doc:operation(service, path, method, op, path_item)
           fields[#fields + 1] = self:field(name, ps, req[name])
         end
       end
+      -- required names the schema never declares: a path parameter of the
+      -- same name is sent in the body too; anything else is a defect of
+      -- the file, noted and not enforced
+      local undeclared = {}
+      for _, r in ipairs(sorted_keys(req)) do
+        if props[r] == nil then
+          if path_types[r] then
+            fields[#fields + 1] = { name = r, type = path_types[r], required = true, from_path = true }
+          else
+            undeclared[#undeclared + 1] = r
+            self:warn("%s: body requires %s, which it does not declare; not enforced", key, r)
+          end
+        end
+      end
+      table.sort(fields, function(a, b) return a.name < b.name end)
+      if #undeclared > 0 then body.undeclared_required = undeclared end
       if #fields > 0 then body.fields = fields end
       body.one_of = one_of
       local ex = type(media_ex) == "table" and not is_seq(media_ex) and media_ex or nil

@@ -36,13 +36,13 @@ return {
       summary = "Delete student from school",
     },
     get_course_tariffs = {
-      example = { courseId = "example" },
+      example = { courseId = 1 },
       method = "GET",
       name = "get_course_tariffs",
       operationId = "getCourseTariffs",
       path = "/courses/{courseId}/tariffs",
       path_params = {
-        { name = "courseId", required = true, type = "string" },
+        { name = "courseId", required = true, type = "integer" },
       },
       summary = "Get course tariffs",
     },

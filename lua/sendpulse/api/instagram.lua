@@ -477,6 +477,7 @@ return {
         },
         required = true,
         type = "object",
+        undeclared_required = { "message" },
       },
       example = {
         contact_id = "xxxxxxxxxxxxxxxxxxxxxxxx",

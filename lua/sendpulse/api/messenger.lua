@@ -457,36 +457,11 @@ return {
         type = "object",
       },
       example = {
-        bot_id = "string",
-        message_notification_type = "REGULAR",
-        message_tag = "HUMAN_AGENT",
+        bot_id = "example",
         messages = {
-          {
-            content_type = "template",
-            data = {
-              attachment = {
-                payload = {
-                  elements = {
-                    {
-                      buttons = {
-                        { title = "Example button", type = "web_url", url = "https://example.com/" },
-                      },
-                      image_url = "https://example.com/image.png",
-                      subtitle = "Example subtitle",
-                      title = "Example title",
-                    },
-                  },
-                  template_type = "generic",
-                },
-                type = "template",
-              },
-            },
-            tag = "CUSTOMER_FEEDBACK",
-            type = "RESPONSE",
-          },
+          {},
         },
-        send_at = "string",
-        title = "string",
+        title = "example",
       },
       method = "POST",
       name = "send_campaign",
@@ -556,13 +531,9 @@ return {
         },
         required = true,
         type = "object",
+        undeclared_required = { "tag" },
       },
-      example = {
-        contact_id = "example",
-        message_type = "RESPONSE",
-        tag = "example",
-        text = "example",
-      },
+      example = { contact_id = "example", message_type = "RESPONSE", text = "example" },
       method = "POST",
       name = "send_text_to_contact",
       operationId = "sendTextToContact",

@@ -501,28 +501,8 @@ return {
         bot_id = "string",
         messages = {
           {
-            message = {
-              carousel = {
-                {
-                  description = "Slide 1 description",
-                  photo = "https://www.cdn.com/photo1.png",
-                  title = "Slide 1 title",
-                },
-                {
-                  description = "Slide 2 description",
-                  photo = "https://www.cdn.com/photo2.png",
-                  reply_markup = {
-                    inline_keyboard = {
-                      {
-                        { text = "Example button", type = "web_url", url = "http://example.url.com/" },
-                      },
-                    },
-                  },
-                  title = "Slide 2 title",
-                },
-              },
-            },
-            type = "carousel",
+            message = { text = "Example text" },
+            type = "text",
           },
         },
         send_at = "string",

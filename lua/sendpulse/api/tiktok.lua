@@ -483,6 +483,7 @@ return {
         },
         required = true,
         type = "object",
+        undeclared_required = { "message" },
       },
       example = {
         contact_id = "xxxxxxxxxxxxxxxxxxxxxxxx",

@@ -602,7 +602,6 @@ return {
         bot_id = "xxxxxxxxxxxxxxxxxxxxxxxx",
         phone = "380931112233",
         template = {
-          components = {},
           language = { code = "en" },
           name = "thanks_for_buying",
         },
@@ -629,17 +628,8 @@ return {
         bot_id = "xxxxxxxxxxxxxxxxxxxxxxxx",
         send_at = "2021-01-21 12:00",
         template = {
-          components = {
-            parameters = {
-              {
-                image = { link = "https://www.example.com/image.jpg" },
-                type = "image",
-              },
-            },
-            type = "header",
-          },
           language = { code = "en" },
-          name = "thanks_for_buying_image",
+          name = "thanks_for_buying",
         },
         title = "Thanks for buying",
       },
@@ -662,7 +652,6 @@ return {
       example = {
         contact_id = "xxxxxxxxxxxxxxxxxxxxxxxx",
         template = {
-          components = {},
           language = { code = "en" },
           name = "thanks_for_buying",
         },
