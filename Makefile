@@ -4,6 +4,7 @@
 #   make LUA_IMPL=luajit      the same sources for LuaJIT 2.1 (also lua5.3, lua5.1)
 #   make test                 C unit tests + the busted suite against the local sandbox
 #   make memcheck             the busted suite under valgrind (no error, no leak)
+#   make check                test + memcheck, one closing count (what CI runs)
 #   make install PREFIX=/usr/local DESTDIR=/tmp/stage
 #   make config               print the resolved settings
 #
@@ -51,14 +52,14 @@ DEPS     := $(OBJS:.o=.d)
 
 C_TESTS  := $(patsubst spec/c/%.c,build/ctest/%,$(wildcard spec/c/test_*.c))
 
-.PHONY: all test ctest busted memcheck asan install uninstall config clean lint \
+.PHONY: all test check ctest busted memcheck asan install uninstall config clean lint \
         sandbox quickstart bench
 
 all: $(MODULE)
 
 $(MODULE): $(OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LIBFLAG) -o $@ $(OBJS) -L$(CURL_LIBDIR) $(CURL_LIBS) $(LDFLAGS)
+	$(CC) $(LIBFLAG) -o $@ $(OBJS) -L$(CURL_LIBDIR) $(CURL_LIBS) -lm $(LDFLAGS)
 
 $(BUILD)/obj/%.o: csrc/%.c
 	@mkdir -p $(dir $@)
@@ -67,11 +68,11 @@ $(BUILD)/obj/%.o: csrc/%.c
 -include $(DEPS)
 
 # C unit tests for the Lua-free parts: built with the sanitizers on.
-CTEST_FLAGS := -std=gnu99 -g -O1 $(WARN) -Icsrc -fsanitize=address,undefined \
-               -fno-omit-frame-pointer
+CTEST_FLAGS := -std=gnu99 -g -O1 $(WARN) -Icsrc -fsanitize=address,undefined -fno-sanitize-recover=all \
+               -fno-omit-frame-pointer -pthread
 build/ctest/%: spec/c/%.c $(PURE_SRC) spec/c/ctest.h $(wildcard csrc/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CTEST_FLAGS) -o $@ $< $(PURE_SRC)
+	$(CC) $(CTEST_FLAGS) -o $@ $< $(PURE_SRC) -lm
 
 ctest: $(C_TESTS)
 	@for t in $(C_TESTS); do $$t || exit 1; done
@@ -85,6 +86,10 @@ busted: $(MODULE)
 
 memcheck: $(MODULE)
 	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) SP_MEMCHECK=1 sh spec/run.sh
+
+# What CI runs: C unit tests, busted, busted again under valgrind.
+check: $(MODULE) $(C_TESTS)
+	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) SP_MEMCHECK=also sh spec/run.sh $(C_TESTS)
 
 sandbox:
 	$(LUA) lua/sendpulse/sandbox/init.lua

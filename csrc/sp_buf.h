@@ -1,0 +1,26 @@
+/* A growable byte buffer. Lua-free: used by the HTTP transport for answer
+ * bodies and headers, and by the encoders. */
+#ifndef SP_BUF_H
+#define SP_BUF_H
+
+#include <stddef.h>
+
+typedef struct sp_buf {
+    char  *data;
+    size_t len;
+    size_t cap;
+} sp_buf;
+
+#define SP_BUF_INIT { NULL, 0, 0 }
+
+/* Each returns 0, or -1 when memory ran out (the buffer is then unchanged). */
+int  sp_buf_reserve(sp_buf *b, size_t extra);
+int  sp_buf_append(sp_buf *b, const void *p, size_t n);
+int  sp_buf_putc(sp_buf *b, char c);
+
+/* Empties the buffer but keeps its memory, unless it grew past keep_max bytes:
+ * one huge answer must not pin its memory for the client's whole life. */
+void sp_buf_clear(sp_buf *b, size_t keep_max);
+void sp_buf_free(sp_buf *b);
+
+#endif

@@ -1,0 +1,368 @@
+/* sendpulse.http: one libcurl easy handle per client.
+ *
+ * Reusing the handle keeps its connection cache, so consecutive calls share
+ * one keep-alive connection (and one TLS session). The handle never calls
+ * into Lua while curl runs: bodies and headers are collected into C buffers
+ * owned by the userdata, so no Lua error can longjmp through libcurl, and
+ * everything a raised error could strand is freed by __gc. */
+#include <curl/curl.h>
+#include <string.h>
+#include <ctype.h>
+
+#include "sp_internal.h"
+#include "sp_buf.h"
+
+#define SP_CURL_VER_GE(maj, min, pat) \
+    (LIBCURL_VERSION_NUM >= (((maj) << 16) | ((min) << 8) | (pat)))
+
+/* Answers bigger than this give their memory back after the call. */
+#define SP_KEEP_BUFFER 65536
+
+typedef struct sp_http {
+    CURL              *curl;
+    struct curl_slist *req_headers;   /* this call's request headers */
+    sp_buf             body;
+    sp_buf             head;
+    int                out_of_memory;
+    long               connects;      /* new connections made, all calls */
+    char               errbuf[CURL_ERROR_SIZE];
+} sp_http;
+
+static sp_http *check_http(lua_State *L)
+{
+    sp_http *h = luaL_checkudata(L, 1, SP_HTTP_MT);
+    if (h->curl == NULL)
+        luaL_error(L, "attempt to use a closed " SP_HTTP_MT);
+    return h;
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+    sp_http *h = ud;
+    if (sp_buf_append(&h->body, p, size * n) != 0) {
+        h->out_of_memory = 1;
+        return 0;   /* curl stops with CURLE_WRITE_ERROR */
+    }
+    return size * n;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+    sp_http *h = ud;
+    size_t len = size * n;
+    /* A new status line (after "100 Continue" or a proxy's CONNECT answer)
+     * starts the headers of the answer we actually keep. */
+    if (len >= 5 && memcmp(p, "HTTP/", 5) == 0)
+        h->head.len = 0;
+    if (sp_buf_append(&h->head, p, len) != 0) {
+        h->out_of_memory = 1;
+        return 0;
+    }
+    return len;
+}
+
+/* Pushes a table of the answer's headers: lower-case names; repeated names
+ * joined with ", " as RFC 9110 allows. The status line is skipped. */
+static void push_headers(lua_State *L, const sp_buf *head)
+{
+    const char *p = head->data, *end = head->data + head->len;
+    luaL_Buffer name;
+
+    lua_newtable(L);
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *colon, *v, *ve;
+        if (eol == NULL)
+            eol = end;
+        colon = memchr(p, ':', (size_t)(eol - p));
+        if (colon != NULL && colon > p && memcmp(p, "HTTP/", 5) != 0) {
+            const char *c;
+            v = colon + 1;
+            ve = eol;
+            while (v < ve && (*v == ' ' || *v == '\t'))
+                v++;
+            while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
+                ve--;
+            luaL_buffinit(L, &name);
+            for (c = p; c < colon; c++)
+                luaL_addchar(&name, (char)tolower((unsigned char)*c));
+            luaL_pushresult(&name);
+            lua_pushvalue(L, -1);
+            lua_rawget(L, -3);
+            if (lua_isstring(L, -1)) {
+                lua_pushliteral(L, ", ");
+                lua_pushlstring(L, v, (size_t)(ve - v));
+                lua_concat(L, 3);
+            } else {
+                lua_pop(L, 1);
+                lua_pushlstring(L, v, (size_t)(ve - v));
+            }
+            lua_rawset(L, -3);
+        }
+        p = eol + 1;
+    }
+}
+
+static void set_string_option(lua_State *L, CURL *c, CURLoption opt,
+                              const char *field)
+{
+    lua_getfield(L, 1, field);
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "http_session: option '%s' must be a string", field);
+        curl_easy_setopt(c, opt, lua_tostring(L, -1));
+    }
+    lua_pop(L, 1);
+}
+
+/* core.http_session{ user_agent=, ca_file=, ca_path=, proxy=, http2= }
+ * The Lua layer validates options for the user; this only guards types. */
+static int http_new(lua_State *L)
+{
+    sp_http *h;
+    CURL *c;
+    int http2;
+
+    luaL_checktype(L, 1, LUA_TTABLE);
+    h = sp_newuserdata(L, sizeof *h);
+    memset(h, 0, sizeof *h);
+    c = curl_easy_init();
+    if (c == NULL)
+        return luaL_error(L, "http_session: curl_easy_init failed");
+    h->curl = c;
+    luaL_getmetatable(L, SP_HTTP_MT);   /* only now: __gc sees a whole object */
+    lua_setmetatable(L, -2);
+
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);   /* threads, nginx: no SIGALRM */
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->errbuf);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, h);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, h);
+    /* TLS verification is always on; there is deliberately no option to
+     * turn it off. A private CA is configured with ca_file / ca_path. */
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");   /* all curl can decode */
+    curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+#if SP_CURL_VER_GE(7, 85, 0)
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+
+    lua_getfield(L, 1, "http2");
+    http2 = lua_isnil(L, -1) || lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (http2 && (curl_version_info(CURLVERSION_NOW)->features & CURL_VERSION_HTTP2))
+        curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    else
+        curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+
+    set_string_option(L, c, CURLOPT_USERAGENT, "user_agent");
+    set_string_option(L, c, CURLOPT_CAINFO, "ca_file");
+    set_string_option(L, c, CURLOPT_CAPATH, "ca_path");
+    set_string_option(L, c, CURLOPT_PROXY, "proxy");
+    return 1;
+}
+
+static const char *failure_kind(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT:
+        return "timeout";
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+        return "tls";
+    default:
+        return "network";
+    }
+}
+
+/* Milliseconds from a seconds argument; 0 means "no limit" to curl, so a
+ * tiny positive timeout becomes 1 ms rather than none. */
+static long ms_arg(lua_State *L, int i)
+{
+    lua_Number s = luaL_checknumber(L, i);
+    luaL_argcheck(L, s > 0 && s < 1e6, i, "timeout must be a positive number of seconds");
+    return s * 1000 < 1 ? 1 : (long)(s * 1000);
+}
+
+/* http:perform(method, url, headers, body, timeout, connect_timeout)
+ *   headers: array of "Name: value" strings; body: string or nil.
+ * Returns status, body, headers, seconds
+ *      or nil, kind, message, sent   (kind: "timeout" | "tls" | "network";
+ *         sent: whether any of the request reached the wire, which decides
+ *         whether a non-idempotent call may be replayed). */
+static int http_perform(lua_State *L)
+{
+    sp_http *h = check_http(L);
+    const char *method = luaL_checkstring(L, 2);
+    const char *url = luaL_checkstring(L, 3);
+    size_t body_len = 0;
+    const char *body;
+    long timeout_ms, connect_ms, status = 0, connects = 0, request_size = 0;
+    double seconds = 0;
+    CURL *c = h->curl;
+    CURLcode rc;
+    int i, n;
+
+    luaL_checktype(L, 4, LUA_TTABLE);
+    body = luaL_optlstring(L, 5, NULL, &body_len);
+    timeout_ms = ms_arg(L, 6);
+    connect_ms = ms_arg(L, 7);
+
+    /* Built into the userdata, so a Lua error part-way leaks nothing. */
+    curl_slist_free_all(h->req_headers);
+    h->req_headers = NULL;
+    n = (int)sp_rawlen(L, 4);
+    for (i = 1; i <= n; i++) {
+        struct curl_slist *next;
+        lua_rawgeti(L, 4, i);
+        if (lua_type(L, -1) != LUA_TSTRING)
+            return luaL_error(L, "perform: header %d is not a string", i);
+        next = curl_slist_append(h->req_headers, lua_tostring(L, -1));
+        lua_pop(L, 1);
+        if (next == NULL)
+            return luaL_error(L, "not enough memory");
+        h->req_headers = next;
+    }
+    /* curl would add "Expect: 100-continue" to large bodies and wait a
+     * round trip for it; SendPulse does not need it. */
+    {
+        struct curl_slist *next = curl_slist_append(h->req_headers, "Expect:");
+        if (next == NULL)
+            return luaL_error(L, "not enough memory");
+        h->req_headers = next;
+    }
+
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h->req_headers);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, NULL);
+    curl_easy_setopt(c, CURLOPT_NOBODY, 0L);
+    if (body != NULL) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        if (strcmp(method, "POST") != 0)
+            curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    } else {
+        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+        if (strcmp(method, "HEAD") == 0)
+            curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+        else if (strcmp(method, "GET") != 0)
+            curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    }
+
+    h->body.len = 0;
+    h->head.len = 0;
+    h->out_of_memory = 0;
+    h->errbuf[0] = '\0';
+    rc = curl_easy_perform(c);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);   /* body is Lua's memory */
+
+    curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &connects);
+    h->connects += connects;
+    if (h->out_of_memory) {
+        sp_buf_clear(&h->body, 0);
+        sp_buf_clear(&h->head, 0);
+        return luaL_error(L, "not enough memory");
+    }
+    if (rc != CURLE_OK) {
+        curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &request_size);
+        lua_pushnil(L);
+        lua_pushstring(L, failure_kind(rc));
+        if (h->errbuf[0] != '\0')
+            lua_pushfstring(L, "%s: %s", curl_easy_strerror(rc), h->errbuf);
+        else
+            lua_pushstring(L, curl_easy_strerror(rc));
+        lua_pushboolean(L, request_size > 0);
+        sp_buf_clear(&h->body, SP_KEEP_BUFFER);
+        sp_buf_clear(&h->head, SP_KEEP_BUFFER);
+        return 4;
+    }
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(c, CURLINFO_TOTAL_TIME, &seconds);
+    lua_pushinteger(L, (lua_Integer)status);
+    lua_pushlstring(L, h->body.data ? h->body.data : "", h->body.len);
+    push_headers(L, &h->head);
+    lua_pushnumber(L, seconds);
+    sp_buf_clear(&h->body, SP_KEEP_BUFFER);
+    sp_buf_clear(&h->head, SP_KEEP_BUFFER);
+    return 4;
+}
+
+/* http:connections() -> number of connections this session has opened. */
+static int http_connections(lua_State *L)
+{
+    sp_http *h = check_http(L);
+    lua_pushinteger(L, (lua_Integer)h->connects);
+    return 1;
+}
+
+static int http_close(lua_State *L)
+{
+    sp_http *h = luaL_checkudata(L, 1, SP_HTTP_MT);
+    if (h->curl != NULL) {
+        curl_easy_cleanup(h->curl);
+        h->curl = NULL;
+    }
+    curl_slist_free_all(h->req_headers);
+    h->req_headers = NULL;
+    sp_buf_free(&h->body);
+    sp_buf_free(&h->head);
+    return 0;
+}
+
+static int http_tostring(lua_State *L)
+{
+    sp_http *h = luaL_checkudata(L, 1, SP_HTTP_MT);
+    if (h->curl == NULL)
+        lua_pushliteral(L, SP_HTTP_MT " (closed)");
+    else
+        lua_pushfstring(L, SP_HTTP_MT " (%p)", (void *)h);
+    return 1;
+}
+
+/* core.curl_version() -> version string, has_http2, has_ssl */
+static int curl_version_of(lua_State *L)
+{
+    const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+    lua_pushstring(L, v->version);
+    lua_pushboolean(L, (v->features & CURL_VERSION_HTTP2) != 0);
+    lua_pushboolean(L, (v->features & CURL_VERSION_SSL) != 0);
+    return 3;
+}
+
+void sp_open_http(lua_State *L)
+{
+    static const luaL_Reg methods[] = {
+        { "perform", http_perform },
+        { "connections", http_connections },
+        { "close", http_close },
+        { NULL, NULL }
+    };
+    static const luaL_Reg meta[] = {
+        { "__gc", http_close },
+        { "__close", http_close },
+        { "__tostring", http_tostring },
+        { NULL, NULL }
+    };
+    static const luaL_Reg funcs[] = {
+        { "http_session", http_new },
+        { "curl_version", curl_version_of },
+        { NULL, NULL }
+    };
+    /* Reference-counted inside libcurl and thread-safe since 7.84, so a host
+     * that also uses libcurl is not disturbed. Never cleaned up here: the
+     * host, not a module, owns the end of the process. */
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    sp_newclass(L, SP_HTTP_MT, methods, meta);
+    sp_setfuncs(L, funcs);
+}

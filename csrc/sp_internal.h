@@ -1,0 +1,29 @@
+/* Declarations shared by the files of the Lua module. Nothing here is
+ * exported from the shared object: only luaopen_sendpulse_core is. */
+#ifndef SP_INTERNAL_H
+#define SP_INTERNAL_H
+
+/* Lua's own headers stay outside the pragma: their functions live in the
+ * host program, and hidden declarations would not link against them. */
+#include "sp_compat.h"
+
+#if defined(__GNUC__)
+#pragma GCC visibility push(hidden)
+#endif
+
+#define SP_HTTP_MT    "sendpulse.http"
+#define SP_AUTH_MT    "sendpulse.auth"
+#define SP_LIMITER_MT "sendpulse.limiter"
+
+/* Each adds its functions to the module table on the top of the stack. */
+void sp_open_http(lua_State *L);
+void sp_open_auth(lua_State *L);
+void sp_open_rate(lua_State *L);
+void sp_open_json(lua_State *L);
+void sp_open_encode(lua_State *L);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
+
+#endif

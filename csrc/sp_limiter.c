@@ -1,0 +1,48 @@
+#include "sp_limiter.h"
+
+#include <math.h>
+
+int sp_gcra_init(sp_gcra *g, double rate, double burst, uint64_t guard_ns)
+{
+    double interval;
+
+    if (!(rate > 0) || !(burst >= 1) || rate > 1e9 || burst > 1e6)
+        return -1;
+    interval = ceil(1e9 / rate) + (double)guard_ns;
+    g->interval_ns = (uint64_t)interval;
+    g->tolerance_ns = (uint64_t)((floor(burst) - 1) * interval);
+    return 0;
+}
+
+/* The earliest time a request may go when the budget's TAT is `tat`. */
+static uint64_t allowed_at(uint64_t tat, const sp_gcra *g)
+{
+    return tat > g->tolerance_ns ? tat - g->tolerance_ns : 0;
+}
+
+int sp_gcra_reserve(uint64_t *tat, const sp_gcra *g, uint64_t now_ns,
+                    uint64_t max_wait_ns, uint64_t *wait_ns)
+{
+    uint64_t old = __atomic_load_n(tat, __ATOMIC_ACQUIRE);
+
+    for (;;) {
+        uint64_t base = old > now_ns ? old : now_ns;
+        uint64_t at = allowed_at(base, g);
+        uint64_t wait = at > now_ns ? at - now_ns : 0;
+
+        *wait_ns = wait;
+        if (wait > max_wait_ns)
+            return -1;
+        if (__atomic_compare_exchange_n(tat, &old, base + g->interval_ns, 0,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            return 0;
+        /* Another thread or process moved the TAT: `old` was reloaded. */
+    }
+}
+
+uint64_t sp_gcra_peek(const uint64_t *tat, const sp_gcra *g, uint64_t now_ns)
+{
+    uint64_t cur = __atomic_load_n(tat, __ATOMIC_ACQUIRE);
+    uint64_t at = allowed_at(cur > now_ns ? cur : now_ns, g);
+    return at > now_ns ? at - now_ns : 0;
+}

@@ -1,0 +1,60 @@
+--- The per-account state that clients of one account share in this Lua
+-- state: the token cache (one token, one refresh at a time) and the rate
+-- budget (10 requests per second is SendPulse's limit per account, not per
+-- client object). Held weakly: it lives as long as a client uses it.
+--
+-- Keys use a fingerprint of the secret or API key, never the secret itself.
+
+local core = require "sendpulse.core"
+
+local format = string.format
+
+local _M = {}
+
+local auths = setmetatable({}, { __mode = "v" })
+local limiters = setmetatable({}, { __mode = "v" })
+
+--- The account's identity: what the rate budget is counted against.
+function _M.account_key(cfg)
+  if cfg.api_key then
+    return format("%s|key:%s", cfg.base_url, core.fingerprint(cfg.api_key))
+  end
+  return format("%s|id:%s", cfg.base_url, cfg.client_id)
+end
+
+function _M.auth(cfg)
+  local key
+  if cfg.api_key then
+    key = _M.account_key(cfg)
+  else
+    key = format("%s|%s", _M.account_key(cfg), core.fingerprint(cfg.client_secret))
+  end
+  key = format("%s|margin:%g", key, cfg.refresh_margin)
+  local a = auths[key]
+  if not a then
+    if cfg.api_key then
+      a = core.auth { api_key = cfg.api_key }
+    else
+      a = core.auth { client_id = cfg.client_id, client_secret = cfg.client_secret,
+                      refresh_margin = cfg.refresh_margin }
+    end
+    auths[key] = a
+  end
+  return a
+end
+
+--- The account's limiter, or nil when rate limiting is off. Clients with the
+-- same account and the same rate settings share one budget.
+function _M.limiter(cfg)
+  local rl = cfg.rate_limit
+  if not rl then return nil end
+  local key = format("%s|%g/%d", _M.account_key(cfg), rl.rate, rl.burst)
+  local l = limiters[key]
+  if not l then
+    l = core.limiter { rate = rl.rate, burst = rl.burst }
+    limiters[key] = l
+  end
+  return l
+end
+
+return _M

@@ -1,0 +1,332 @@
+--- The client object: one call's way from arguments to a decoded answer.
+--
+--   token (cached per account; one refresh at a time)
+--   -> rate budget (per account; wait for a slot)
+--   -> transport:perform (libcurl here; nginx cosockets elsewhere)
+--   -> response.classify (value or error object)
+--   -> on 401: new token, replay once; on a retryable failure: back off, retry
+--
+-- The transport is the only part that does I/O and the sleep function the
+-- only part that waits, so the same code runs blocking, inside nginx, or in
+-- an event loop.
+
+local core = require "sendpulse.core"
+local errors = require "sendpulse.errors"
+local json = require "sendpulse.json"
+local query = require "sendpulse.query"
+local options = require "sendpulse.options"
+local response = require "sendpulse.response"
+local retry = require "sendpulse.retry"
+local accounts = require "sendpulse.accounts"
+local transport = require "sendpulse.transport"
+
+local type, pairs, pcall, error, setmetatable, tostring, tonumber =
+      type, pairs, pcall, error, setmetatable, tostring, tonumber
+local format = string.format
+local monotonic = core.monotonic
+local new_error, argument_error = errors.new, errors.argument
+
+local TOKEN_PATH = "/oauth/access_token"
+
+local _M = {}
+
+local Client = {}
+local mt = { __name = "sendpulse.client" }
+
+-- Service tables (client.email, client.smtp, ...) come from generated data,
+-- created on first use; see sendpulse.resources.
+local resources
+mt.__index = function(self, key)
+  local method = Client[key]
+  if method ~= nil then return method end
+  if resources == nil then
+    local ok, mod = pcall(require, "sendpulse.resources")
+    resources = ok and mod or false
+  end
+  if resources and type(key) == "string" then return resources.get(self, key) end
+  return nil
+end
+
+mt.__tostring = function(self)
+  local cfg = self.cfg
+  local rl = cfg.rate_limit
+  return format("sendpulse.client (%s, %s, %s%s)", cfg.base_url, self.identity,
+    rl and format("%g requests/s", rl.rate) or "no rate limit",
+    self.closed and ", closed" or "")
+end
+
+--- Reports a failure: raises it, or returns nil, err for a safe client.
+function Client:fail(err)
+  if self.raise then error(err, 0) end
+  return nil, err
+end
+
+local function observe(self, event)
+  local hook = self.cfg.hook
+  if hook then hook(event) end
+end
+
+-- Waits for a slot in the account's rate budget.
+local function wait_for_slot(self)
+  local limiter = self.limiter
+  if limiter then
+    local wait = limiter:reserve()
+    if wait > 0 then self.sleep(wait) end
+  end
+end
+
+-- One HTTP exchange. Returns value, meta or nil, err, sent.
+local function exchange(self, method, path, url, headers, body, timeout, connect_timeout, attempt)
+  wait_for_slot(self)
+  local started = monotonic()
+  local status, rbody, rheaders, sent = self.transport:perform(
+    method, url, headers, body, timeout, connect_timeout)
+  local duration = monotonic() - started
+  local value, err
+  if status == nil then
+    -- perform's failure form: nil, kind, message, sent
+    err = new_error {
+      kind = rbody == "timeout" and "timeout" or "network",
+      message = rheaders, method = method, path = path,
+      -- A certificate that failed verification will fail again.
+      retryable = rbody ~= "tls", tls = rbody == "tls" or nil,
+    }
+  else
+    sent = true
+    value, err = response.classify(status, rbody, rheaders, { method = method, path = path })
+  end
+  observe(self, {
+    event = path == TOKEN_PATH and "token" or "request",
+    method = method, path = path, status = status, duration = duration,
+    attempt = attempt, error = err and err.kind or nil,
+  })
+  if err then
+    err.attempts = attempt
+    return nil, err, sent
+  end
+  return value, { status = status, headers = rheaders, duration = duration, attempts = attempt }
+end
+
+-- POST /oauth/access_token, with the same retry rules as any call (asking
+-- for a token again is harmless). Returns token, generation or nil, err.
+local function fetch_token(self)
+  local cfg, auth = self.cfg, self.auth
+  local url = cfg.base_url .. TOKEN_PATH
+  local headers = { "Accept: application/json", "Content-Type: application/x-www-form-urlencoded" }
+  local attempt = 0
+  while true do
+    attempt = attempt + 1
+    local value, err, sent = exchange(self, "POST", TOKEN_PATH, url, headers,
+      auth:token_request(), cfg.timeout, cfg.connect_timeout, attempt)
+    if value then
+      local token = type(value) == "table" and value.access_token
+      if type(token) ~= "string" or token == "" then
+        return nil, new_error { kind = "decode", method = "POST", path = TOKEN_PATH,
+          message = "the token answer has no access_token" }
+      end
+      local ttl = tonumber(value.expires_in) or 3600
+      if ttl <= 0 then ttl = 3600 end
+      return token, auth:finish_refresh(token, ttl)
+    end
+    if err.kind == "auth" and err.oauth_error ~= "invalid_client" then
+      err.message = "the token request was refused: " .. err.message
+    end
+    if attempt > cfg.retries or not retry.can_retry(err, "POST", true, sent) then
+      return nil, err
+    end
+    self.sleep(retry.delay(attempt, cfg, err))
+  end
+end
+
+-- The account's current token, fetching one if needed. When another caller
+-- (a coroutine, an nginx light thread) is already fetching, waits for it
+-- instead of sending a second token request.
+local function current_token(self)
+  local auth = self.auth
+  local token, generation = auth:token()
+  if token then return token, generation end
+  local deadline = monotonic() + self.cfg.timeout
+  while true do
+    if auth:begin_refresh() then
+      local ok, t, g = pcall(fetch_token, self)
+      if not ok or not t then auth:abort_refresh() end
+      if not ok then error(t, 0) end   -- a hook raised, or out of memory
+      return t, g
+    end
+    if monotonic() > deadline then
+      return nil, new_error { kind = "timeout", method = "POST", path = TOKEN_PATH,
+        message = "gave up waiting for another caller's token request" }
+    end
+    self.sleep(0.01)
+    token, generation = auth:token()
+    if token then return token, generation end
+  end
+end
+
+local METHODS = { GET = true, POST = true, PUT = true, PATCH = true, DELETE = true,
+                  HEAD = true, OPTIONS = true }
+local OPTS = { query = true, json = true, form = true, body = true, content_type = true,
+               headers = true, timeout = true, idempotent = true }
+
+-- Checks request's arguments; returns url, body, content type, extra
+-- headers, or nil and an argument error.
+local function prepare(self, method, path, opts)
+  local function bad(rule) return nil, argument_error("request: " .. rule) end
+  if type(method) ~= "string" or not METHODS[method] then
+    return bad("argument 'method' must be one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS (upper case)")
+  end
+  if type(path) ~= "string" or path:sub(1, 1) ~= "/" or path:find("[%s#%c]") then
+    return bad("argument 'path' must be a string starting with '/', without spaces or '#'")
+  end
+  if opts == nil then return self.cfg.base_url .. path end
+  if type(opts) ~= "table" then return bad("argument 'opts' must be a table or nil") end
+  for k in pairs(opts) do
+    if not OPTS[k] then return bad(format("unknown option '%s' in opts", tostring(k))) end
+  end
+  local url = self.cfg.base_url .. path
+  if opts.query ~= nil then
+    if type(opts.query) ~= "table" then return bad("opts.query must be a table") end
+    local qs, err = query.encode(opts.query)
+    if not qs then return bad("opts.query: " .. err) end
+    if qs ~= "" then url = url .. (path:find("?", 1, true) and "&" or "?") .. qs end
+  end
+  local given = (opts.json ~= nil and 1 or 0) + (opts.form ~= nil and 1 or 0) + (opts.body ~= nil and 1 or 0)
+  if given > 1 then return bad("give at most one of opts.json, opts.form and opts.body") end
+  local body, ctype
+  if opts.json ~= nil then
+    local ok, encoded = pcall(json.encode, opts.json)
+    if not ok then return bad("opts.json cannot be encoded: " .. tostring(encoded)) end
+    body, ctype = encoded, "application/json"
+  elseif opts.form ~= nil then
+    if type(opts.form) ~= "table" then return bad("opts.form must be a table") end
+    local encoded, err = query.encode(opts.form)
+    if not encoded then return bad("opts.form: " .. err) end
+    body, ctype = encoded, "application/x-www-form-urlencoded"
+  elseif opts.body ~= nil then
+    if type(opts.body) ~= "string" then return bad("opts.body must be a string") end
+    body, ctype = opts.body, "application/octet-stream"
+  end
+  if opts.content_type ~= nil then
+    if type(opts.content_type) ~= "string" or opts.content_type:find("[\r\n]") then
+      return bad("opts.content_type must be a string without line breaks")
+    end
+    ctype = opts.content_type
+  end
+  local extra
+  if opts.headers ~= nil then
+    if type(opts.headers) ~= "table" then return bad("opts.headers must be a table of name = value") end
+    extra = {}
+    for name, value in pairs(opts.headers) do
+      if type(name) ~= "string" or not name:find("^[%w!#$%%&'*+.^_`|~-]+$") then
+        return bad(format("opts.headers: '%s' is not a header name", tostring(name)))
+      end
+      if name:lower() == "authorization" then
+        return bad("opts.headers: Authorization is set by the client")
+      end
+      if type(value) ~= "string" or value:find("[\r\n]") then
+        return bad(format("opts.headers.%s must be a string without line breaks", name))
+      end
+      extra[#extra + 1] = name .. ": " .. value
+    end
+  end
+  if opts.timeout ~= nil and not (type(opts.timeout) == "number" and opts.timeout > 0 and opts.timeout < 1e6) then
+    return bad("opts.timeout must be a positive number of seconds")
+  end
+  return url, body, ctype, extra
+end
+
+--- client:request(method, path, opts) -> value, meta
+-- Reaches any endpoint. opts: query, json | form | body (+ content_type),
+-- headers, timeout, idempotent. See the README for the full contract.
+function Client:request(method, path, opts)
+  if self.closed then
+    return self:fail(argument_error("attempt to use a closed sendpulse client"))
+  end
+  local url, body, ctype, extra = prepare(self, method, path, opts)
+  if not url then return self:fail(body) end
+  local cfg = self.cfg
+  local timeout = opts and opts.timeout or cfg.timeout
+  local connect_timeout = cfg.connect_timeout < timeout and cfg.connect_timeout or timeout
+  local idempotent = opts and opts.idempotent or false
+  local static_key = self.auth:is_static()
+  local retries_used, replayed = 0, false
+  local attempt = 0
+  while true do
+    attempt = attempt + 1
+    local token, generation = current_token(self)
+    if not token then return self:fail(generation) end
+    local headers = { "Authorization: Bearer " .. token, "Accept: application/json" }
+    if ctype then headers[3] = "Content-Type: " .. ctype end
+    if extra then
+      for i = 1, #extra do headers[#headers + 1] = extra[i] end
+    end
+    local value, meta_or_err, sent = exchange(self, method, path, url, headers, body,
+      timeout, connect_timeout, attempt)
+    if value ~= nil then return value, meta_or_err end
+    local err = meta_or_err
+    if err.kind == "auth" and err.status == 401 and not replayed and not static_key then
+      -- The token expired early or was revoked: one new token, one replay.
+      replayed = true
+      self.auth:invalidate(generation)
+    elseif retries_used < cfg.retries and retry.can_retry(err, method, idempotent, sent) then
+      retries_used = retries_used + 1
+      self.sleep(retry.delay(retries_used, cfg, err))
+    else
+      if err.kind == "auth" and replayed then
+        err.message = err.message .. " (after fetching a new token)"
+      elseif err.kind == "auth" and static_key then
+        err.message = err.message .. " (the API key was refused)"
+      end
+      return self:fail(err)
+    end
+  end
+end
+
+--- Closes the connection. Idempotent; later calls fail with an argument
+-- error. Also run by `<close>` variables on Lua 5.4.
+function Client:close()
+  if not self.closed then
+    self.closed = true
+    local t = self.transport
+    if type(t) == "userdata" or (type(t) == "table" and t.close) then t:close() end
+  end
+end
+mt.__close = function(self) self:close() end
+
+--- Seconds the account's token stays valid (nil: none yet; math.huge for an
+-- API key). Never the token itself.
+function Client:token_expires_in()
+  return self.auth:expires_in()
+end
+
+--- Number of connections the transport has opened (keep-alive check).
+function Client:connections()
+  local t = self.transport
+  if t.connections then return t:connections() end
+  return nil
+end
+
+--- new(opts, raise) -> client, or (safe) nil, err
+function _M.new(opts, raise)
+  local cfg, msg = options.check(opts)
+  if not cfg then
+    local err = argument_error(msg)
+    if raise then error(err, 0) end
+    return nil, err
+  end
+  local self = setmetatable({ raise = raise and true or false }, mt)
+  self.auth = accounts.auth(cfg)
+  self.limiter = accounts.limiter(cfg)
+  self.identity = cfg.api_key and "api key" or format("client id %.6s...", cfg.client_id)
+  -- The secrets now live in the C auth object only: drop them from the
+  -- settings, so neither a dump of the client nor an error can show them.
+  cfg.client_secret, cfg.api_key = nil, nil
+  self.cfg = cfg
+  self.sleep = cfg.sleep or core.sleep
+  self.transport = transport.new(cfg)
+  return self
+end
+
+_M.Client = Client
+_M.metatable = mt
+return _M

@@ -1,0 +1,20 @@
+--- The non-raising form, in the spirit of cjson.safe: the same client, but
+-- every failure (bad options, bad arguments, network, API) is returned as
+-- nil, err instead of raised.
+--
+--   local sendpulse = require "sendpulse.safe"
+--   local client, err = sendpulse.new { api_key = "..." }
+--   local lists, err = client:request("GET", "/addressbooks")
+--   if not lists then print(err.kind, err.code, err) end
+
+local base = require "sendpulse"
+local client = require "sendpulse.client"
+
+local _M = {}
+for k, v in pairs(base) do _M[k] = v end
+
+function _M.new(opts)
+  return client.new(opts, false)
+end
+
+return _M

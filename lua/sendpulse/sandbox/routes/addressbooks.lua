@@ -1,0 +1,315 @@
+-- Mailing lists (address books) and their emails, after the bulk-email
+-- OpenAPI file: paths, parameter names, answer shapes and error examples.
+-- Where the file gives no example, the codes come from SendPulse's error table
+-- (201 empty list name, 906 email syntax).
+local reply = require "sendpulse.sandbox.reply"
+local json = require "sendpulse.sandbox.json"
+
+local type, ipairs, pairs, next = type, ipairs, pairs, next
+local lower = string.lower
+
+local _M = {}
+
+_M.MAX_PAGE = 100
+_M.MAX_REMOVE = 100
+
+-- Email statuses: added without confirmation -> active; with
+-- confirmation ("force", double opt-in) -> new, awaiting confirmation.
+local ACTIVE, NEW = 1, 0
+local STATUS_EXPLAIN = { [ACTIVE] = "Active", [NEW] = "New" }
+
+local function missing(name)
+  return reply.error(422, "Argument " .. name .. " missing", 422)
+end
+
+local function invalid(message)
+  return reply.error(422, message, 422)
+end
+
+local function book_not_found()
+  return reply.error(404, "Book not found", 213)
+end
+
+local function is_array(v)
+  if type(v) ~= "table" then return false end
+  local n = 0
+  for _ in pairs(v) do n = n + 1 end
+  return n == #v
+end
+
+-- Local part without spaces or "@", a dotted domain of letters, digits and
+-- hyphens.
+local function valid_email(s)
+  local domain = s:match("^[^%s@]+@([^%s@]+)$")
+  return domain ~= nil and domain:find("^[%w%-]+%.[%w%-%.]*%w$") ~= nil
+         and not domain:find("..", 1, true)
+end
+
+-- The list named by the {id} path segment, or nil plus the 213 answer.
+local function find_book(ctx)
+  local digits = ctx.params.id:match("^%d+$")
+  local book = digits and ctx.state:book(ctx.account, reply.integer(digits))
+  if not book then return nil, book_not_found() end
+  return book
+end
+
+-- An integer query parameter within bounds, with SendPulse's 422 messages.
+local function int_param(query, name, default, min, max)
+  local raw = query[name]
+  if raw == nil then return default end
+  local v = reply.integer(raw)
+  if not v then return nil, invalid("Argument " .. name .. " must be integer") end
+  if v < min then return nil, invalid("Argument " .. name .. " must be at least " .. min) end
+  if max and v > max then
+    return nil, invalid("Argument " .. name .. " may not be greater than " .. max)
+  end
+  return v
+end
+
+-- {limit, offset} from the query (default 100 and 0, limit at most 100).
+local function page_params(query)
+  local limit, s1, v1 = int_param(query, "limit", _M.MAX_PAGE, 1, _M.MAX_PAGE)
+  if not limit then return nil, s1, v1 end
+  local offset, s2, v2 = int_param(query, "offset", 0, 0)
+  if not offset then return nil, s2, v2 end
+  return { limit = limit, offset = offset }
+end
+
+local BOOLEANS = { ["true"] = true, ["1"] = true, ["false"] = false, ["0"] = false }
+
+-- An optional boolean query parameter: true, false or nil (absent).
+local function bool_param(query, name)
+  local raw = query[name]
+  if raw == nil then return nil end
+  local v = BOOLEANS[lower(raw)]
+  if v == nil then return nil, invalid("Argument " .. name .. " is invalid") end
+  return v
+end
+
+local function slice(list, range)
+  local page = json.array()
+  for i = range.offset + 1, range.offset + range.limit do
+    if not list[i] then break end
+    page[#page + 1] = list[i]
+  end
+  return page
+end
+
+---------------------------------------------------------------------------
+-- Views
+
+local function book_view(book)
+  local active = 0
+  for _, entry in ipairs(book.emails) do
+    if entry.status == ACTIVE then active = active + 1 end
+  end
+  return {
+    id = book.id, name = book.name,
+    all_email_qty = #book.emails, active_email_qty = active,
+    inactive_email_qty = #book.emails - active,
+    creationdate = book.creationdate, status = 0, status_explain = "Active",
+  }
+end
+
+local function email_view(entry)
+  return {
+    email = entry.email, status = entry.status,
+    status_explain = STATUS_EXPLAIN[entry.status], variables = entry.variables,
+  }
+end
+
+---------------------------------------------------------------------------
+-- Mailing lists
+
+-- A new or changed list name from body field `field`; nil plus an answer
+-- when it is missing, not a string or blank.
+local function book_name(body, field)
+  local name = body[field]
+  if name == nil then return nil, missing(field) end
+  if type(name) ~= "string" then
+    return nil, invalid("Argument " .. field .. " must be string")
+  end
+  if not name:find("%S") then return nil, reply.error(400, "Empty mailing list name", 201) end
+  return name
+end
+
+local function name_in_use()
+  return reply.error(422, "Name already in use", 203)
+end
+
+local function list_books(ctx)
+  local range, status, value = page_params(ctx.query)
+  if not range then return status, value end
+  local page = slice(ctx.state:books_of(ctx.account), range)
+  for i, book in ipairs(page) do page[i] = book_view(book) end
+  return 200, page
+end
+
+local function create_book(ctx)
+  local body, status, value = reply.params(ctx.req)
+  if not body then return status, value end
+  local name, nstatus, nvalue = book_name(body, "bookName")
+  if not name then return nstatus, nvalue end
+  local book = ctx.state:create_book(ctx.account, name)
+  if not book then return name_in_use() end
+  return 200, { id = book.id }
+end
+
+-- SendPulse answers a one-element array here, not an object.
+local function get_book(ctx)
+  local book, status, value = find_book(ctx)
+  if not book then return status, value end
+  return 200, json.array { book_view(book) }
+end
+
+local function rename_book(ctx)
+  local book, status, value = find_book(ctx)
+  if not book then return status, value end
+  local body, bstatus, bvalue = reply.params(ctx.req)
+  if not body then return bstatus, bvalue end
+  local name, nstatus, nvalue = book_name(body, "name")
+  if not name then return nstatus, nvalue end
+  if not ctx.state:rename_book(book, name) then return name_in_use() end
+  return 200, { result = true }
+end
+
+local function delete_book(ctx)
+  local book, status, value = find_book(ctx)
+  if not book then return status, value end
+  ctx.state:delete_book(book)
+  return 200, { result = true }
+end
+
+---------------------------------------------------------------------------
+-- Emails
+
+-- The `emails` field of an add request as a list of {email, variables};
+-- nil plus an answer for the first bad element. Nothing is added unless
+-- every element is good.
+local function emails_to_add(body)
+  local emails = body.emails
+  if emails == nil or (type(emails) == "table" and next(emails) == nil) then
+    return nil, missing("emails")
+  end
+  if not is_array(emails) then return nil, invalid("Argument emails must be array") end
+  local items = {}
+  for i, e in ipairs(emails) do
+    local address, variables
+    if type(e) == "string" then
+      address, variables = e, {}
+    elseif type(e) == "table" then
+      address, variables = e.email, e.variables
+      if type(address) ~= "string" then return nil, invalid("Argument email is invalid") end
+      if variables == nil then variables = {} end
+      if type(variables) ~= "table" or #variables > 0 then
+        return nil, invalid("Argument emails.*.variables is invalid")
+      end
+    else
+      return nil, invalid("Argument emails is invalid")
+    end
+    if not valid_email(address) then
+      return nil, reply.error(400, "Email address syntax error", 906)
+    end
+    items[i] = { email = address, variables = variables }
+  end
+  return items
+end
+
+local function add_emails(ctx)
+  local book, status, value = find_book(ctx)
+  if not book then return status, value end
+  local body, bstatus, bvalue = reply.params(ctx.req)
+  if not body then return bstatus, bvalue end
+  local items, istatus, ivalue = emails_to_add(body)
+  if not items then return istatus, ivalue end
+  local email_status = ACTIVE
+  if body.confirmation ~= nil then
+    if body.confirmation ~= "force" then return invalid("Argument confirmation is invalid") end
+    if body.sender_email == nil then return missing("sender_email") end
+    if type(body.sender_email) ~= "string" or not valid_email(body.sender_email) then
+      return invalid("Argument sender_email is invalid")
+    end
+    email_status = NEW
+  end
+  ctx.state:add_emails(book, items, email_status)
+  return 200, { result = true }
+end
+
+local function remove_emails(ctx)
+  local book, status, value = find_book(ctx)
+  if not book then return status, value end
+  local body, bstatus, bvalue = reply.params(ctx.req)
+  if not body then return bstatus, bvalue end
+  local emails = body.emails
+  if emails == nil then return missing("emails") end
+  if not is_array(emails) then return invalid("Argument emails must be array") end
+  if #emails == 0 then return reply.error(422, "No emails", 303) end
+  if #emails > _M.MAX_REMOVE then
+    return invalid("Limit is exceeded. Max count: " .. _M.MAX_REMOVE)
+  end
+  for _, e in ipairs(emails) do
+    if type(e) ~= "string" then return invalid("Argument emails is invalid") end
+  end
+  ctx.state:remove_emails(book, emails)
+  return 200, { result = true }
+end
+
+-- The list's emails, filtered by the `active` / `not_active` parameters.
+local function filtered_emails(book, query)
+  local active, s1, v1 = bool_param(query, "active")
+  if s1 then return nil, s1, v1 end
+  local not_active, s2, v2 = bool_param(query, "not_active")
+  if s2 then return nil, s2, v2 end
+  if active == nil and not_active == nil then return book.emails end
+  local list = {}
+  for _, entry in ipairs(book.emails) do
+    local is_active = entry.status == ACTIVE
+    if (active == nil or active == is_active) and (not_active == nil or not_active ~= is_active) then
+      list[#list + 1] = entry
+    end
+  end
+  return list
+end
+
+local function list_emails(ctx)
+  local book, status, value = find_book(ctx)
+  if not book then return status, value end
+  local range, pstatus, pvalue = page_params(ctx.query)
+  if not range then return pstatus, pvalue end
+  local order = ctx.query.order
+  if order ~= nil and order ~= "asc" and order ~= "desc" then
+    return invalid("Argument order is invalid")
+  end
+  local list, fstatus, fvalue = filtered_emails(book, ctx.query)
+  if not list then return fstatus, fvalue end
+  if order == "desc" then
+    local reversed = {}
+    for i = #list, 1, -1 do reversed[#reversed + 1] = list[i] end
+    list = reversed
+  end
+  local page = slice(list, range)
+  for i, entry in ipairs(page) do page[i] = email_view(entry) end
+  return 200, page
+end
+
+local function total_emails(ctx)
+  local book, status, value = find_book(ctx)
+  if not book then return status, value end
+  local list, fstatus, fvalue = filtered_emails(book, ctx.query)
+  if not list then return fstatus, fvalue end
+  return 200, { total = #list }
+end
+
+function _M.register(router)
+  router:add { method = "GET", path = "/addressbooks", handler = list_books }
+  router:add { method = "POST", path = "/addressbooks", handler = create_book }
+  router:add { method = "GET", path = "/addressbooks/{id}", handler = get_book }
+  router:add { method = "PUT", path = "/addressbooks/{id}", handler = rename_book }
+  router:add { method = "DELETE", path = "/addressbooks/{id}", handler = delete_book }
+  router:add { method = "GET", path = "/addressbooks/{id}/emails", handler = list_emails }
+  router:add { method = "POST", path = "/addressbooks/{id}/emails", handler = add_emails }
+  router:add { method = "DELETE", path = "/addressbooks/{id}/emails", handler = remove_emails }
+  router:add { method = "GET", path = "/addressbooks/{id}/emails/total", handler = total_emails }
+end
+
+return _M

@@ -1,0 +1,29 @@
+--- Picks the transport: the object whose perform method does the HTTP.
+--
+--   transport:perform(method, url, headers, body, timeout, connect_timeout)
+--     -> status, body, headers, seconds
+--     or nil, kind, message, sent   (kind "timeout" | "tls" | "network";
+--        sent: whether the request may have reached the server)
+--   transport:close()          (optional)
+--   transport:connections()    (optional: connections opened so far)
+--
+-- "curl" is the C core's libcurl session (blocking). Any table with a
+-- perform method can be passed as the transport option.
+
+local core = require "sendpulse.core"
+local VERSION = require "sendpulse.version"
+
+local _M = {}
+
+function _M.new(cfg)
+  local t = cfg.transport
+  if t == nil or t == "curl" then
+    return core.http_session {
+      user_agent = cfg.user_agent or ("lua-sendpulse/" .. VERSION),
+      ca_file = cfg.ca_file, ca_path = cfg.ca_path, proxy = cfg.proxy, http2 = cfg.http2,
+    }
+  end
+  return t
+end
+
+return _M

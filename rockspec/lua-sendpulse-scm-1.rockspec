@@ -1,0 +1,50 @@
+-- luarocks make --deps-mode=none rockspec/lua-sendpulse-scm-1.rockspec
+-- The Makefile is the build: luarocks passes its own paths and flags through.
+rockspec_format = "3.0"
+package = "lua-sendpulse"
+version = "scm-1"
+source = {
+  url = "git+https://github.com/lua-sendpulse/lua-sendpulse.git",
+}
+description = {
+  summary = "SendPulse REST API client with a C core (libcurl, OAuth token cache, rate limiter)",
+  detailed = [[
+    Calls every SendPulse REST API operation from Lua: one keep-alive
+    connection per client, a cached OAuth token refreshed before it
+    expires, the 10 requests per second budget kept per account, retries
+    that never replay a POST blindly, and error objects with SendPulse's
+    error codes.
+  ]],
+  license = "MIT",
+  homepage = "https://github.com/lua-sendpulse/lua-sendpulse",
+  labels = { "sendpulse", "email", "http", "api" },
+}
+dependencies = {
+  "lua >= 5.1",
+  "lua-cjson",
+}
+external_dependencies = {
+  -- Only the library is looked up: on Debian-style multiarch systems the
+  -- header sits in /usr/include/<triplet>/curl, which the compiler searches
+  -- by itself but luarocks does not.
+  CURL = { library = "curl" },
+}
+build = {
+  type = "make",
+  build_target = "all",
+  build_variables = {
+    CFLAGS = "$(CFLAGS)",
+    LIBFLAG = "$(LIBFLAG)",
+    LUA = "$(LUA)",
+    LUA_INCDIR = "$(LUA_INCDIR)",
+    CURL_INCDIR = "$(CURL_INCDIR)",
+    CURL_LIBDIR = "$(CURL_LIBDIR)",
+  },
+  install_target = "install",
+  install_variables = {
+    LIBDIR = "$(LIBDIR)",
+    LUADIR = "$(LUADIR)",
+    LUA = "$(LUA)",
+    LUA_INCDIR = "$(LUA_INCDIR)",
+  },
+}

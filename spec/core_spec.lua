@@ -1,0 +1,162 @@
+-- The C core's objects, driven directly: the token state machine and the
+-- limiter that every transport shares.
+local core = require "sendpulse.core"
+
+describe("core.auth", function()
+  local function new_auth(margin)
+    return core.auth { client_id = "id-123456789", client_secret = "p@ss w/rd&=", refresh_margin = margin }
+  end
+
+  it("has no token until one is fetched", function()
+    local a = new_auth()
+    assert.is_nil(a:token())
+    assert.is_nil(a:expires_in())
+  end)
+
+  it("lets only one caller refresh at a time", function()
+    local a = new_auth()
+    assert.is_true(a:begin_refresh())
+    assert.is_false(a:begin_refresh())
+    assert.is_true(a:refreshing())
+    local gen = a:finish_refresh("tok-1", 3600)
+    assert.is_false(a:refreshing())
+    local token, g = a:token()
+    assert.equal("tok-1", token)
+    assert.equal(gen, g)
+    assert.is_true(a:begin_refresh())   -- free again once finished
+    a:abort_refresh()
+    assert.is_false(a:refreshing())
+  end)
+
+  it("drops a refused token only if it is still the current one", function()
+    local a = new_auth()
+    a:begin_refresh()
+    local old = a:finish_refresh("tok-1", 3600)
+    a:begin_refresh()
+    a:finish_refresh("tok-2", 3600)
+    assert.is_false(a:invalidate(old))  -- someone already replaced it
+    assert.equal("tok-2", (a:token()))
+    local _, current = a:token()
+    assert.is_true(a:invalidate(current))
+    assert.is_nil(a:token())
+  end)
+
+  it("stops handing out a token margin seconds before it expires", function()
+    local a = new_auth(300)
+    a:begin_refresh()
+    a:finish_refresh("tok", 3600)
+    assert.is_true(a:expires_in() > 3599)
+    -- for a short lifetime the margin shrinks to half of it
+    a:begin_refresh()
+    a:finish_refresh("short", 0.2)
+    assert.equal("short", (a:token()))
+    core.sleep(0.12)
+    assert.is_nil(a:token())
+    assert.is_number(a:expires_in())     -- still valid, but due for refresh
+  end)
+
+  it("encodes the token request with the secret percent-encoded", function()
+    local body = new_auth():token_request()
+    assert.equal("grant_type=client_credentials&client_id=id-123456789&client_secret=p%40ss%20w%2Frd%26%3D", body)
+  end)
+
+  it("never shows the secret or the token in tostring", function()
+    local a = new_auth()
+    a:begin_refresh()
+    a:finish_refresh("tok-secret-value", 3600)
+    local s = tostring(a)
+    assert.not_matches("p@ss", s, 1, true)
+    assert.not_matches("tok-secret", s, 1, true)
+    assert.matches("id-123...", s, 1, true)
+  end)
+
+  it("treats an api_key as a token that never expires or refreshes", function()
+    local a = core.auth { api_key = "key-1" }
+    assert.equal("key-1", (a:token()))
+    assert.is_true(a:is_static())
+    assert.equal(math.huge, a:expires_in())
+    assert.has_error(function() a:begin_refresh() end, "auth: an api_key is never refreshed")
+    local _, gen = a:token()
+    assert.is_false(a:invalidate(gen))
+  end)
+
+  it("rejects bad construction arguments", function()
+    assert.has_error(function() core.auth {} end, "auth: 'client_id' must be a string")
+    assert.has_error(function() core.auth { client_id = "a", client_secret = "" } end)
+    assert.has_error(function() core.auth { client_id = "a", client_secret = "b", refresh_margin = -1 } end)
+  end)
+end)
+
+describe("core.limiter", function()
+  it("spaces requests at the configured rate", function()
+    local l = core.limiter { rate = 10, burst = 1, guard = 0 }
+    assert.equal(0, l:reserve())
+    local w = l:reserve()
+    assert.is_true(w > 0.09 and w <= 0.1, "wait " .. w)
+    local w2 = l:reserve()
+    assert.is_true(w2 > 0.19 and w2 <= 0.2, "wait " .. w2)
+  end)
+
+  it("lets a burst through at once", function()
+    local l = core.limiter { rate = 1, burst = 3, guard = 0 }
+    assert.equal(0, l:reserve())
+    assert.equal(0, l:reserve())
+    assert.equal(0, l:reserve())
+    assert.is_true(l:reserve() > 0.9)
+  end)
+
+  it("reserves nothing when the wait would exceed max_wait", function()
+    local l = core.limiter { rate = 2, guard = 0 }
+    l:reserve()
+    local ok, needed = l:reserve(0.1)
+    assert.is_nil(ok)
+    assert.is_true(needed > 0.4)
+    assert.is_true(l:peek() > 0.4 and l:peek() <= 0.5)
+  end)
+
+  it("rejects bad settings", function()
+    assert.has_error(function() core.limiter { rate = 0 } end)
+    assert.has_error(function() core.limiter { rate = 10, burst = 0 } end)
+    assert.has_error(function() core.limiter { rate = "10" } end, "limiter: 'rate' must be a number")
+  end)
+end)
+
+describe("core.http_session", function()
+  it("closes idempotently and refuses use afterwards", function()
+    local h = core.http_session {}
+    h:close()
+    h:close()
+    assert.has_error(function() h:perform("GET", "http://127.0.0.1:1/", {}, nil, 1, 1) end,
+      "attempt to use a closed sendpulse.http")
+    assert.equal("sendpulse.http (closed)", tostring(h))
+  end)
+
+  it("reports a refused connection as not sent", function()
+    local h = core.http_session {}
+    local status, kind, message, sent = h:perform("POST", "http://127.0.0.1:1/", {}, "x", 2, 1)
+    assert.is_nil(status)
+    assert.equal("network", kind)
+    assert.is_string(message)
+    assert.is_false(sent)
+    h:close()
+  end)
+
+  it("refuses non-HTTP URLs", function()
+    local h = core.http_session {}
+    local status, kind, message = h:perform("GET", "file:///etc/passwd", {}, nil, 1, 1)
+    assert.is_nil(status)
+    assert.equal("network", kind)
+    assert.matches("[Pp]rotocol", message)
+    h:close()
+  end)
+end)
+
+describe("core encoders", function()
+  it("Base64-encodes and decodes", function()
+    assert.equal("0J/RgNC40LLQtdGC", core.base64_encode("Привет"))
+    assert.equal("Привет", core.base64_decode("0J/RgNC40LLQtdGC"))
+    local v, err = core.base64_decode("a$b")
+    assert.is_nil(v)
+    assert.equal("invalid Base64 at byte 2", err)
+  end)
+end)

@@ -1,0 +1,46 @@
+local sendpulse = require "sendpulse"
+local errors = require "sendpulse.errors"
+
+-- Every code of the seed's table (../shared/seeds), so the map cannot
+-- silently lose one.
+local seed_codes = { 8, 10, 11, 13, 14, 17, 19, 20, 21, 97, 201, 203, 213, 303, 400, 502,
+  602, 701, 703, 704, 707, 711, 720, 721, 722, 799, 800, 802, 901, 902, 903, 904, 905,
+  906, 1101, 1003, 1004, 1005, 1104 }
+-- The extra codes in ../shared/reference/sendpulse-api-notes.md.
+local extra_codes = { 12, 31, 32, 211, 290, 299, 403, 550, 573, 708, 731, 791, 832, 999,
+  21356, 2900, 2020202020, 3030303030 }
+
+describe("sendpulse.errors", function()
+  it("maps every documented code to a name and a description", function()
+    for _, list in ipairs { seed_codes, extra_codes } do
+      for _, code in ipairs(list) do
+        local e = sendpulse.errors[code]
+        assert.is_table(e, "code " .. code)
+        assert.matches("^[a-z_]+$", e.name)
+        assert.is_true(#e.description > 5)
+      end
+    end
+  end)
+
+  it("knows how long the waiting codes ask to wait", function()
+    assert.equal(900, sendpulse.errors[711].wait)
+    assert.equal(3600, sendpulse.errors[791].wait)
+    assert.equal(900, sendpulse.errors[1004].wait)
+  end)
+
+  it("builds error objects with one readable line", function()
+    local e = errors.new { kind = "api", code = 213, status = 404, message = "Book not found",
+                           method = "GET", path = "/addressbooks/5" }
+    assert.equal("list_not_found", e.name)
+    assert.equal("Mailing list not found", e.description)
+    assert.is_false(e.retryable)
+    assert.is_true(sendpulse.is_error(e))
+    assert.equal("sendpulse: api error 213 (list_not_found) on GET /addressbooks/5: Book not found [HTTP 404]",
+      tostring(e))
+  end)
+
+  it("marks 711 with the 15-minute wait", function()
+    local e = errors.new { kind = "rate_limit", code = 711, message = "wait" }
+    assert.equal(900, e.retry_after)
+  end)
+end)

@@ -1,0 +1,90 @@
+local json = require "sendpulse.json"
+local sendpulse = require "sendpulse"
+
+describe("JSON encoding", function()
+  it("keeps integers exact and prints integral floats as integers", function()
+    assert.equal('[1000,9007199254740993,1000,-5]', json.encode({ 1000, 9007199254740993, 1000.0, -5 }))
+  end)
+
+  it("prints other floats so they read back the same", function()
+    local values = { 0.1, 1.5, 1e300, 2^-30, 1/3 }
+    local out = json.encode(values)
+    assert.equal('[0.1,1.5,1e+300,', out:sub(1, 16))
+    assert.same(values, json.decode(out))
+  end)
+
+  it("sends an empty table as an object and sendpulse.array as an array", function()
+    assert.equal('{}', json.encode({}))
+    assert.equal('[]', json.encode(sendpulse.array()))
+    assert.equal('{"emails":[]}', json.encode({ emails = sendpulse.array({}) }))
+    assert.equal('[1,2]', json.encode(sendpulse.array({ 1, 2 })))
+  end)
+
+  it("sends sendpulse.null (which is cjson.null) as null", function()
+    assert.equal(require("cjson").null, sendpulse.null)
+    assert.equal('{"a":null}', json.encode({ a = sendpulse.null }))
+    assert.equal('[1,null,3]', json.encode({ 1, sendpulse.null, 3 }))
+  end)
+
+  it("escapes strings and keeps UTF-8", function()
+    assert.equal('"q\\"\\\\\\n\\u0001Привет"', json.encode('q"\\\n\1Привет'))
+  end)
+
+  it("names the place of what it cannot encode", function()
+    local cases = {
+      { { a = { 1, nil, 3 } }, "array has holes .* at value.a" },
+      { { a = { b = function() end } }, "cannot encode a function at value.a.b" },
+      { { 1, 2, x = 3 }, "mixes array items and string keys at value" },
+      { { [true] = 1 }, "neither strings nor array positions at value" },
+      { { n = 0/0 }, "NaN or infinity cannot be encoded at value.n" },
+      { { list = { { email = 1/0 } } }, "at value.list%[1%].email" },
+    }
+    for _, case in ipairs(cases) do
+      local ok, err = pcall(json.encode, case[1])
+      assert.is_false(ok)
+      assert.matches(case[2], err)
+    end
+  end)
+
+  it("refuses cycles instead of looping", function()
+    local t = {}
+    t.self = t
+    local ok, err = pcall(json.encode, t)
+    assert.is_false(ok)
+    assert.matches("nested too deep", err)
+  end)
+
+  it("does not change the table it encodes", function()
+    local t = { b = { 1, 2 }, c = {} }
+    json.encode(t)
+    assert.same({ b = { 1, 2 }, c = {} }, t)
+    assert.is_nil(getmetatable(t.c))
+  end)
+end)
+
+describe("JSON decoding", function()
+  it("gives integers for integral numbers (never 1000.0)", function()
+    local v = json.decode('{"id":1000,"list":[1,2.5,{"n":-3}],"big":123456789012}')
+    assert.equal("1000", tostring(v.id))
+    assert.equal("-3", tostring(v.list[3].n))
+    assert.equal("123456789012", tostring(v.big))
+    assert.equal(2.5, v.list[2])
+  end)
+
+  it("decodes null as sendpulse.null", function()
+    assert.equal(sendpulse.null, json.decode('{"a":null}').a)
+  end)
+
+  it("returns nil and a message for bad JSON", function()
+    local v, err = json.decode('{"a":')
+    assert.is_nil(v)
+    assert.is_string(err)
+    assert.is_nil(json.decode("NaN"))
+  end)
+
+  it("round-trips ids without turning them into floats", function()
+    local v = json.decode('{"ids":[1,2,3],"id":77}')
+    assert.equal('{"id":77}', json.encode({ id = v.id }))
+    assert.equal('[1,2,3]', json.encode(v.ids))
+  end)
+end)

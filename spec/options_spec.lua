@@ -1,0 +1,97 @@
+local sendpulse = require "sendpulse"
+local safe = require "sendpulse.safe"
+
+local ok_creds = { client_id = "id", client_secret = "s3cr3t-value" }
+
+local function with(extra)
+  local t = {}
+  for k, v in pairs(ok_creds) do t[k] = v end
+  for k, v in pairs(extra) do t[k] = v end
+  return t
+end
+
+describe("sendpulse.new options", function()
+  -- Each bad input with the message it must give (a pattern).
+  local bad = {
+    { "not a table", "options must be a table, got string" },
+    { {}, "'client_id' and 'client_secret' %(or 'api_key'%) are required" },
+    { { client_id = "x" }, "'client_id' and 'client_secret'" },
+    { { api_key = "k", client_id = "x", client_secret = "y" }, "either api_key or client_id and client_secret" },
+    { with { timout = 3 }, "unknown option 'timout'" },
+    { with { timeout = -1 }, "option 'timeout' must be a positive number of seconds" },
+    { with { timeout = "5" }, "option 'timeout' must be a positive number" },
+    { with { connect_timeout = 0 }, "option 'connect_timeout' must be a positive number" },
+    { with { retries = 1.5 }, "option 'retries' must be an integer from 0 to 10" },
+    { with { retries = 11 }, "option 'retries' must be an integer from 0 to 10" },
+    { with { base_url = "ftp://x" }, "option 'base_url' must be an http:// or https:// URL" },
+    { with { base_url = "https://x/?a=1" }, "option 'base_url' must be" },
+    { with { rate_limit = true }, "option 'rate_limit' must be false, or a table" },
+    { with { rate_limit = { rate = 0 } }, "option 'rate_limit' must be" },
+    { with { rate_limit = { rate = 10, burst = 0 } }, "option 'rate_limit' must be" },
+    { with { rate_limit = { rps = 10 } }, "option 'rate_limit' must be" },
+    { with { hook = "print" }, "option 'hook' must be a function" },
+    { with { sleep = 1 }, "option 'sleep' must be a function" },
+    { with { http2 = "yes" }, "option 'http2' must be a boolean" },
+    { with { client_secret = "" }, "option 'client_secret' must be a non%-empty string" },
+    { with { transport = "telnet" }, "option 'transport' must be" },
+  }
+
+  it("raises an argument error that names the option", function()
+    for _, case in ipairs(bad) do
+      local ok, err = pcall(sendpulse.new, case[1])
+      assert.is_false(ok)
+      assert.is_true(sendpulse.is_error(err))
+      assert.equal("argument", err.kind)
+      assert.matches(case[2], err.message)
+    end
+  end)
+
+  it("returns nil, err from the safe form", function()
+    for _, case in ipairs(bad) do
+      local client, err = safe.new(case[1])
+      assert.is_nil(client)
+      assert.matches(case[2], err.message)
+    end
+  end)
+
+  it("never echoes an option's value (it may be the secret)", function()
+    local _, err = safe.new { client_id = "id", client_secret = { "s3cr3t-value" } }
+    assert.not_matches("s3cr3t", tostring(err))
+    _, err = safe.new(with { proxy = 5 })
+    assert.not_matches("s3cr3t", tostring(err))
+  end)
+
+  it("does not change the caller's table", function()
+    local opts = with { timeout = 5, rate_limit = { rate = 5 } }
+    local client = sendpulse.new(opts)
+    assert.same(with { timeout = 5, rate_limit = { rate = 5 } }, opts)
+    client:close()
+  end)
+
+  it("keeps secrets out of the client object and its tostring", function()
+    local client = sendpulse.new(with {})
+    local function scan(t, seen)
+      seen = seen or {}
+      if seen[t] then return end
+      seen[t] = true
+      for k, v in pairs(t) do
+        assert.not_equal("s3cr3t-value", v)
+        if type(v) == "table" then scan(v, seen) end
+      end
+    end
+    scan(client)
+    assert.not_matches("s3cr3t", tostring(client))
+    assert.not_matches("s3cr3t", tostring(client.auth))
+    client:close()
+  end)
+
+  it("closes idempotently and refuses calls afterwards", function()
+    local client = sendpulse.new(with {})
+    client:close()
+    client:close()
+    local ok, err = pcall(client.request, client, "GET", "/addressbooks")
+    assert.is_false(ok)
+    assert.equal("argument", err.kind)
+    assert.matches("closed", err.message)
+  end)
+end)

@@ -1,0 +1,81 @@
+#!/bin/sh
+# Runs the whole suite and ends with one line: "N passed, N failed, N skipped".
+#
+#   sh spec/run.sh [C test binaries...]
+#
+# Environment: LUA_IMPL (lua5.4, lua5.3, lua5.1, luajit) picks the build of
+# the C core; LUA the interpreter; SP_MEMCHECK=1 runs busted under valgrind
+# only, SP_MEMCHECK=also runs it plainly and then under valgrind (any
+# valgrind error or leak is a failure); BUSTED_ARGS adds arguments (a spec
+# file, --filter=...).
+set -u
+cd "$(dirname "$0")/.." || exit 2
+LUA_IMPL=${LUA_IMPL:-lua5.4}
+LUA=${LUA:-$LUA_IMPL}
+BUSTED=${BUSTED:-/usr/bin/busted}
+passed=0 failed=0 skipped=0
+
+count() {  # count <text> <word>: the number before "<word>" on the last match
+  printf '%s\n' "$1" | sed -n "s/.* \([0-9][0-9]*\) $2.*/\1/p" | tail -n 1
+}
+
+for t in "$@"; do
+  out=$("$t"); rc=$?
+  printf '%s\n' "$out"
+  p=$(count "$out" passed); f=$(count "$out" failed)
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+  if [ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then failed=$((failed + 1)); fi
+done
+
+export LUA_CPATH="build/$LUA_IMPL/?.so;;"
+
+# run_busted <label> [valgrind]: runs the busted suite, adds its counts.
+run_busted() {
+  label=$1 log=$(mktemp) vglog=""
+  if [ "${2:-}" = valgrind ]; then
+    vglog=$(mktemp)
+    # Definite and indirect leaks are errors; "possibly lost" and "still
+    # reachable" blocks are libcurl's and OpenSSL's process-wide caches.
+    # Tests tagged "timing" measure rates and are meaningless at valgrind's
+    # speed: they run in the plain pass only.
+    set -- valgrind --quiet --error-exitcode=97 --leak-check=full \
+      --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
+      --log-file="$vglog" "$LUA" "$BUSTED" --exclude-tags=timing
+  else
+    set -- "$LUA" "$BUSTED"
+  fi
+  echo "== $label"
+  # shellcheck disable=SC2086
+  "$@" ${BUSTED_ARGS:-} 2>&1 | tee "$log"
+  summary=$(grep -E '[0-9]+ successes? / [0-9]+ failures? / [0-9]+ errors? / [0-9]+ pending' "$log" | tail -n 1)
+  if [ -z "$summary" ]; then
+    echo "busted did not finish (no summary line)"
+    failed=$((failed + 1))
+  else
+    s=$(printf '%s' "$summary" | sed -n 's/^\([0-9]*\) success.*/\1/p')
+    fl=$(printf '%s' "$summary" | sed -n 's/.* \([0-9]*\) failure.*/\1/p')
+    er=$(printf '%s' "$summary" | sed -n 's/.* \([0-9]*\) error.*/\1/p')
+    pe=$(printf '%s' "$summary" | sed -n 's/.* \([0-9]*\) pending.*/\1/p')
+    passed=$((passed + s)); failed=$((failed + fl + er)); skipped=$((skipped + pe))
+  fi
+  if [ -n "$vglog" ]; then
+    # The valgrind pass counts once more, as one check: clean or not.
+    if [ -s "$vglog" ]; then
+      echo "valgrind found errors or leaks:"; cat "$vglog"
+      failed=$((failed + 1))
+    else
+      echo "valgrind: no errors, no leaks"
+      passed=$((passed + 1))
+    fi
+    rm -f "$vglog"
+  fi
+  rm -f "$log"
+}
+
+case "${SP_MEMCHECK:-0}" in
+  0) run_busted "busted ($LUA)" ;;
+  1) run_busted "busted under valgrind ($LUA)" valgrind ;;
+  also) run_busted "busted ($LUA)"; run_busted "busted under valgrind ($LUA)" valgrind ;;
+esac
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]

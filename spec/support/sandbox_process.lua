@@ -1,0 +1,132 @@
+-- Start the SendPulse sandbox as a separate process for tests.
+--
+--   local sp = require "support.sandbox_process"
+--   local sb = sp.start { token_ttl = 2, rate = 10 }   -- all optional; port = 0
+--   sb.url                                  -- "http://127.0.0.1:PORT"
+--   sb:control("POST", "/_sandbox/reset")   -- decoded answer, status
+--   sb:reset(); sb:configure{ rate = 0 }; sb:fault{ kind = "drop" }
+--   sb:stats()                              -- GET /_sandbox/stats, decoded
+--   sb:log()                                -- the server's log (and stderr)
+--   sb:connect()                            -- a support.rawhttp connection
+--   sb:stop()
+--
+-- The interpreter is `lua5.4` unless SP_SANDBOX_LUA names another one.
+local socket = require "socket"
+local rawhttp = require "support.rawhttp"
+
+local _M = {}
+
+_M.START_TIMEOUT = 5
+
+-- This file is spec/support/sandbox_process.lua; the sandbox script is
+-- lua/sendpulse/sandbox/init.lua from the same root.
+local here = debug.getinfo(1, "S").source:match("^@(.*)[/\\]") or "."
+_M.SCRIPT = here .. "/../../lua/sendpulse/sandbox/init.lua"
+
+local function shell_quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+local function read_file(name)
+  local f = io.open(name)
+  if not f then return "" end
+  local text = f:read("*a")
+  f:close()
+  return text
+end
+
+local Sandbox = {}
+Sandbox.__index = Sandbox
+
+-- Spawn the sandbox and wait until it accepts connections. opts: port (0),
+-- token_ttl, rate, lua (interpreter). Raises with the server's stderr when
+-- it does not come up.
+function _M.start(opts)
+  opts = opts or {}
+  local lua = opts.lua or os.getenv("SP_SANDBOX_LUA") or "lua5.4"
+  local logfile = os.tmpname()
+  local errfile = logfile .. ".stderr"
+  local args = { "exec", lua, shell_quote(_M.SCRIPT), "--host", "127.0.0.1",
+                 "--port", tostring(opts.port or 0), "--log", shell_quote(logfile) }
+  if opts.token_ttl then args[#args + 1] = "--token-ttl " .. tostring(opts.token_ttl) end
+  if opts.rate then args[#args + 1] = "--rate " .. tostring(opts.rate) end
+  args[#args + 1] = "2>" .. shell_quote(errfile)
+  local pipe = assert(io.popen(table.concat(args, " "), "r"))
+  local line = pipe:read("*l")
+  local port, pid = (line or ""):match("^sandbox listening [%d%.]+:(%d+) pid (%d+)$")
+  if not port then
+    pipe:close()
+    local why = read_file(errfile)
+    os.remove(logfile)
+    os.remove(errfile)
+    error("sandbox did not start (first line " .. tostring(line) .. "): " .. why, 2)
+  end
+  local self = setmetatable({
+    host = "127.0.0.1", port = tonumber(port), pid = tonumber(pid), pipe = pipe,
+    logfile = logfile, errfile = errfile,
+  }, Sandbox)
+  self.url = "http://127.0.0.1:" .. port
+  local deadline = socket.gettime() + _M.START_TIMEOUT
+  while true do
+    local conn = socket.connect(self.host, self.port)
+    if conn then
+      conn:close()
+      break
+    end
+    if socket.gettime() > deadline then
+      local log = self:log()
+      self:stop()
+      error("sandbox does not accept connections on port " .. port .. ":\n" .. log, 2)
+    end
+    socket.sleep(0.02)
+  end
+  return self
+end
+
+-- A new keep-alive connection to the sandbox (see support.rawhttp).
+function Sandbox:connect(timeout)
+  return assert(rawhttp.connect(self.host, self.port, timeout))
+end
+
+-- Call the control API on a fresh connection. Returns the decoded answer
+-- and the status; raises when the sandbox does not answer.
+function Sandbox:control(method, path, tbl)
+  local res, err = rawhttp.request(self.host, self.port, method, path,
+                                   { json = tbl, close = true })
+  if not res then error("sandbox control " .. method .. " " .. path .. ": " .. err, 2) end
+  return res.json, res.status
+end
+
+local function checked(self, method, path, tbl)
+  local value, status = self:control(method, path, tbl)
+  if status ~= 200 then
+    error(("sandbox %s %s -> %d: %s"):format(method, path, status,
+          value and value.message or "?"), 3)
+  end
+  return value
+end
+
+function Sandbox:reset() return checked(self, "POST", "/_sandbox/reset") end
+function Sandbox:configure(tbl) return checked(self, "POST", "/_sandbox/config", tbl) end
+function Sandbox:fault(tbl) return checked(self, "POST", "/_sandbox/faults", tbl) end
+function Sandbox:stats() return checked(self, "GET", "/_sandbox/stats") end
+
+-- The server's request log, then anything it wrote to stderr.
+function Sandbox:log()
+  local text = read_file(self.logfile)
+  local err = read_file(self.errfile)
+  if err ~= "" then text = text .. "--- stderr ---\n" .. err end
+  return text
+end
+
+-- Kill the server and wait for it; idempotent.
+function Sandbox:stop()
+  if not self.pipe then return end
+  os.execute("kill " .. self.pid .. " 2>/dev/null")
+  self.pipe:close()
+  self.pipe = nil
+  os.remove(self.logfile)
+  os.remove(self.errfile)
+end
+
+return _M
