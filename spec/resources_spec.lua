@@ -175,13 +175,33 @@ describe("resources", function()
       assert.same({ pipelineId = 3, name = "Budget", type = 1 }, c.calls[1].opts.json)
     end)
 
-    it("send a multipart body as form with multipart = true", function()
+    it("send an upload as a multipart/form-data body", function()
       local c = fake_client()
-      resources.get(c, "files"):upload_file{ ["content[]"] = { "contents" }, pathToStore = "/docs" }
-      assert.equal("POST", c.calls[1].method)
-      assert.is_true(c.calls[1].opts.multipart)
-      assert.same({ ["content[]"] = { "contents" }, pathToStore = "/docs" }, c.calls[1].opts.form)
-      assert.is_nil(c.calls[1].opts.json)
+      resources.get(c, "files"):upload_file{
+        ["content[]"] = { { content = "hello\n", filename = "a.txt", content_type = "text/plain" },
+                          { content = "\0\1\2", filename = 'b"c.bin' } },
+        pathToStore = "/docs", width = 100.0 }
+      local call = c.calls[1]
+      assert.equal("POST", call.method)
+      assert.equal("/fm/public/v1/file", call.path)
+      assert.is_nil(call.opts.json)
+      local boundary = call.opts.content_type:match("^multipart/form%-data; boundary=(%S+)$")
+      assert.is_string(boundary)
+      local b = "--" .. boundary
+      assert.equal(table.concat({
+        b, 'Content-Disposition: form-data; name="content[]"; filename="a.txt"', "Content-Type: text/plain", "", "hello\n",
+        b, 'Content-Disposition: form-data; name="content[]"; filename="b%22c.bin"',
+        "Content-Type: application/octet-stream", "", "\0\1\2",
+        b, 'Content-Disposition: form-data; name="pathToStore"', "", "/docs",
+        b, 'Content-Disposition: form-data; name="width"', "", "100",
+        b .. "--", "" }, "\r\n"), call.opts.body)
+    end)
+
+    it("pick a multipart boundary that is not in the content", function()
+      local c = fake_client()
+      resources.get(c, "files"):upload_file{
+        ["content[]"] = { { content = "--lua-sendpulse-boundary-1\r\n" } }, pathToStore = "/" }
+      assert.equal("multipart/form-data; boundary=lua-sendpulse-boundary-2", c.calls[1].opts.content_type)
     end)
 
     it("send the hand-written calls the files miss", function()
@@ -273,6 +293,8 @@ describe("resources", function()
         "sendpulse: telegram:send_contact_message: argument 'message' must be an object (a table with named fields), got table" },
       { "automation360", "send_event", { email = "x@example.com" },
         "sendpulse: automation360:send_event: argument 'eventName' is required (string)" },
+      { "files", "upload_file", { ["content[]"] = { { filename = "a.txt" } }, pathToStore = "/" },
+        "sendpulse: files:upload_file: argument 'content[]' must be a string, a number or a file { content = ..., filename = ... }, got table" },
       { "smtp", "add_domain", { email = false },
         "sendpulse: smtp:add_domain: argument 'email' must be a string, got boolean" },
     }

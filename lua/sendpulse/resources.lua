@@ -188,6 +188,67 @@ local function percent_encode(s)
 end
 
 ---------------------------------------------------------------------------
+-- multipart/form-data bodies (file uploads). A field's value is a string or
+-- number (a text part), a file { content = "...", filename =, content_type = }
+-- or a sequence of those (one part each, same name).
+
+local function is_file(v)
+  return type(v) == "table" and type(v.content) == "string"
+end
+
+local function header_safe(s)
+  return (string_gsub(string_gsub(tostring(s), "[\r\n]", ""), '"', "%%22"))
+end
+
+-- Returns body, content type; or nil, message.
+local function multipart(fields)
+  local names = {}
+  for k in pairs(fields) do names[#names + 1] = k end
+  table_sort(names)
+  local parts = {}
+  for _, name in ipairs(names) do
+    local v = fields[name]
+    local list = (type(v) == "table" and not is_file(v)) and v or { v }
+    for i = 1, #list do
+      local item = list[i]
+      local head, content
+      if is_file(item) then
+        head = string_format('Content-Disposition: form-data; name="%s"; filename="%s"\r\nContent-Type: %s',
+          header_safe(name), header_safe(item.filename or name),
+          header_safe(item.content_type or "application/octet-stream"))
+        content = item.content
+      elseif type(item) == "string" or type(item) == "boolean" then
+        head = string_format('Content-Disposition: form-data; name="%s"', header_safe(name))
+        content = tostring(item)
+      elseif type(item) == "number" then
+        head = string_format('Content-Disposition: form-data; name="%s"', header_safe(name))
+        content = is_integral(item) and integer_string(item) or string_format("%.17g", item)
+      else
+        return nil, string_format("argument '%s' must be a string, a number or a file"
+          .. " { content = ..., filename = ... }, got %s", name, describe(item))
+      end
+      parts[#parts + 1] = { head, content }
+    end
+  end
+  -- a boundary that occurs in no part
+  local n, boundary = 0, nil
+  repeat
+    n = n + 1
+    boundary = "lua-sendpulse-boundary-" .. n
+    local clash = false
+    for _, p in ipairs(parts) do
+      if p[2]:find(boundary, 1, true) then clash = true break end
+    end
+  until not clash
+  local out = {}
+  for _, p in ipairs(parts) do
+    out[#out + 1] = "--" .. boundary .. "\r\n" .. p[1] .. "\r\n\r\n" .. p[2] .. "\r\n"
+  end
+  out[#out + 1] = "--" .. boundary .. "--\r\n"
+  return table_concat(out), "multipart/form-data; boundary=" .. boundary
+end
+
+---------------------------------------------------------------------------
 -- building a method from a record
 
 local Service = {}
@@ -313,7 +374,8 @@ local function build_method(service, base, op)
       local w = where[k]
       if w ~= "path" then
         local f = spec[k]
-        if f then
+        -- a file given for a string field of an upload
+        if f and not (body_kind == "multipart" and f.type == "string" and is_file(v)) then
           local msg = check_value(f, v)
           if msg then return bad(msg) end
           -- an empty table given for an array must still be sent as [] (copy
@@ -351,8 +413,9 @@ local function build_method(service, base, op)
 
     local opts = { query = query }
     if body_kind == "multipart" then
-      opts.form = json
-      opts.multipart = true
+      local data, ctype = multipart(json or {})
+      if not data then return bad(ctype) end
+      opts.body, opts.content_type = data, ctype
     elseif body_kind == "form" then
       opts.form = json
     else
