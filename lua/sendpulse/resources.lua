@@ -477,6 +477,12 @@ function _M.get(client, name)
 end
 
 _M.Service = Service
+--- The generated (or extra) method of an operation, bypassing helpers: lets a
+--- helper that replaces an operation call the plain one.
+_M.method = method_for
+-- The hand-written helpers (Base64, pagination, batches, waits) attach
+-- themselves with add_helper.
+require("sendpulse.helpers").register(_M)
 -- exposed for the specs
 _M._integer_string = integer_string
 _M._percent_encode = percent_encode
