@@ -67,11 +67,9 @@ local function batched(service_name, name, field, limit, records)
     end
     local list = args[field]
     local n = sequence_length(list)
-    if n == nil then
-      return common.bad(self, name, format("argument '%s' must be a list (a sequence table)", field))
-    end
-    if n <= size then
-      -- One call: the operation's own answer, unchanged.
+    if n == nil or n <= size then
+      -- One call (or a shape the operation's own check refuses, with its
+      -- message): the operation's answer, unchanged.
       local call_args = common.copy(args)
       call_args.batch_size = nil
       return common.call(self, name, call_args)

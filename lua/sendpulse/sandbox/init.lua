@@ -45,6 +45,16 @@ _M.ROUTES = {
   "sendpulse.sandbox.routes.control",
   "sendpulse.sandbox.routes.oauth",
   "sendpulse.sandbox.routes.addressbooks",
+  "sendpulse.sandbox.routes.clock",
+  "sendpulse.sandbox.routes.campaigns",
+  "sendpulse.sandbox.routes.templates",
+  "sendpulse.sandbox.routes.senders",
+  "sendpulse.sandbox.routes.blacklist",
+  "sendpulse.sandbox.routes.smtp",
+  "sendpulse.sandbox.routes.sms",
+  "sendpulse.sandbox.routes.push",
+  -- last: the spec's example for every operation not modelled above
+  "sendpulse.sandbox.routes.examples",
 }
 
 local CONTROL_PREFIX = "/_sandbox/"
