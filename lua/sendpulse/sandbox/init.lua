@@ -205,7 +205,7 @@ function Server:dispatch(req, connection)
   end
   if route and route.control then route, params_or_why = nil, "not found" end
 
-  local entry = { t = now, method = req.method, path = req.path,
+  local entry = { t = now, method = req.method, path = req.path, query = req.query_string,
                   connection = connection, auth = "none", token = route and route.token }
   local fault = self.faults:take(req.method, req.path)
   local answer
