@@ -263,6 +263,7 @@ local function build_method(service, base, op)
   local body_kind = body and body.content
   local body_fields = (body and not raw_body and body.fields) or {}
   local one_of = body and body.one_of
+  local accept = op.accept
 
   -- where each named field goes
   local where, spec = {}, {}
@@ -412,6 +413,7 @@ local function build_method(service, base, op)
     local path = table_concat(path_out)
 
     local opts = { query = query }
+    if accept then opts.headers = { Accept = accept } end
     if body_kind == "multipart" then
       local data, ctype = multipart(json or {})
       if not data then return bad(ctype) end

@@ -721,6 +721,20 @@ function Doc:operation(service, path, method, op, path_item)
     end
     rec.body = body
   end
+  -- an answer that is not JSON (a report file): the caller must ask for it
+  local types, json_answer = {}, false
+  for code, resp in pairs(op.responses or {}) do
+    if tostring(code):match("^2") then
+      resp = self:deref(resp)
+      for ct in pairs(type(resp) == "table" and resp.content or {}) do
+        if ct:match("json") then json_answer = true else types[#types + 1] = ct end
+      end
+    end
+  end
+  if not json_answer and #types > 0 then
+    table.sort(types)
+    rec.accept = types[1]
+  end
   rec.example = example
   return rec
 end
@@ -999,6 +1013,11 @@ local function reference(services, extra, total)
         notes[#notes + 1] = "one of: " .. table.concat(alts, " | ")
       end
       if rec.paging then notes[#notes + 1] = "pagination: " .. rec.paging end
+      if rec.accept then notes[#notes + 1] = "answers " .. rec.accept .. ", not JSON" end
+      if b and b.undeclared_required then
+        notes[#notes + 1] = "the file also requires " .. table.concat(b.undeclared_required, ", ")
+          .. ", which it never declares (not enforced)"
+      end
       if #notes > 0 then w(table.concat(notes, "; ") .. ".") w("") end
       w("```lua")
       local ex = rec.example or {}

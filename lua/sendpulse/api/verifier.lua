@@ -27,6 +27,7 @@ return {
       summary = "Create a mailing list verification report",
     },
     download_verification_report = {
+      accept = "application/octet-stream",
       example = { id = 1 },
       method = "GET",
       name = "download_verification_report",
