@@ -17,27 +17,33 @@ local P = require "contract.prism"
 local index = require "sendpulse.api"
 local resources = require "sendpulse.resources"
 
+local NO_ENTITY = { "declares path parameters entityType, entityId that the path lacks",
+  { "'entitytype'", "'entityid'" } }
+local NO_ATTRIBUTE = { "path has {attribute} but declares attributeId", "'attributeid'" }
+local NO_MESSAGE = { "requires undeclared property 'message'", "'message'" }
+
 local KNOWN_DEFECTS = {
   -- path parameters declared that the path does not have (entityType,
   -- entityId) or under another name ({attribute} declared as attributeId)
-  ["crm:create_company_email"] = { "declares path parameters entityType, entityId that the path lacks", { "'entitytype'", "'entityid'" } },
-  ["crm:create_company_messenger"] = { "declares path parameters entityType, entityId that the path lacks", { "'entitytype'", "'entityid'" } },
-  ["crm:delete_company_messenger"] = { "declares path parameters entityType, entityId that the path lacks", { "'entitytype'", "'entityid'" } },
-  ["crm:delete_company_phone"] = { "declares path parameters entityType, entityId that the path lacks", { "'entitytype'", "'entityid'" } },
-  ["crm:get_company_emails"] = { "declares path parameters entityType, entityId that the path lacks", { "'entitytype'", "'entityid'" } },
-  ["crm:update_company_messenger"] = { "declares path parameters entityType, entityId that the path lacks", { "'entitytype'", "'entityid'" } },
-  ["crm:update_company_phone"] = { "declares path parameters entityType, entityId that the path lacks", { "'entitytype'", "'entityid'" } },
-  ["crm:delete_company_attribute"] = { "path has {attribute} but declares attributeId", "'attributeid'" },
-  ["crm:update_company_attribute"] = { "path has {attribute} but declares attributeId", "'attributeid'" },
+  ["crm:create_company_email"] = NO_ENTITY,
+  ["crm:create_company_messenger"] = NO_ENTITY,
+  ["crm:delete_company_messenger"] = NO_ENTITY,
+  ["crm:delete_company_phone"] = NO_ENTITY,
+  ["crm:get_company_emails"] = NO_ENTITY,
+  ["crm:update_company_messenger"] = NO_ENTITY,
+  ["crm:update_company_phone"] = NO_ENTITY,
+  ["crm:delete_company_attribute"] = NO_ATTRIBUTE,
+  ["crm:update_company_attribute"] = NO_ATTRIBUTE,
   -- oneOf of two schemas that every object matches (AddEmailsSingleOptIn,
   -- AddEmailsDoubleOptIn): "must match exactly one" can never hold
-  ["email:add_emails_to_mailing_list"] = { "oneOf whose branches both match any body", "exactly one schema in oneOf" },
+  ["email:add_emails_to_mailing_list"] = { "oneOf whose branches both match any body",
+    "exactly one schema in oneOf" },
   -- the body requires a property it does not declare (the examples send
   -- "messages", the schema requires "message"; sendText requires "tag")
-  ["instagram:send_message_to_contact"] = { "requires undeclared property 'message'", "'message'" },
-  ["live_chat:send_contact_message"] = { "requires undeclared property 'message'", "'message'" },
-  ["tiktok:send_contact_message"] = { "requires undeclared property 'message'", "'message'" },
-  ["viber_bots:send_contact_message"] = { "requires undeclared property 'message'", "'message'" },
+  ["instagram:send_message_to_contact"] = NO_MESSAGE,
+  ["live_chat:send_contact_message"] = NO_MESSAGE,
+  ["tiktok:send_contact_message"] = NO_MESSAGE,
+  ["viber_bots:send_contact_message"] = NO_MESSAGE,
   ["messenger:send_text_to_contact"] = { "requires undeclared property 'tag'", "'tag'" },
   -- Not the file's defect but prism's: its multipart parser never yields an
   -- array for parts named "content[]" (one part or several, as curl -F sends
@@ -129,8 +135,9 @@ describe("contract: every operation against prism mock of its OpenAPI file", fun
     end
     for _, name in ipairs(services) do
       local h = pending_start[name]
-      local ok, err = P.wait(h, 150)
+      local ok = P.wait(h, 150)
       if not ok then
+        local err
         P.stop(h)
         -- the port was taken in between: once more, on other ports
         h, err = P.start_listening(files[name], dir .. "/prism-" .. name .. ".log", 150)

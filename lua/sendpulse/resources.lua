@@ -231,7 +231,7 @@ local function multipart(fields)
     end
   end
   -- a boundary that occurs in no part
-  local n, boundary = 0, nil
+  local n, boundary = 0, ""
   repeat
     n = n + 1
     boundary = "lua-sendpulse-boundary-" .. n
