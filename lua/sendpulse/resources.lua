@@ -231,15 +231,15 @@ local function multipart(fields)
     end
   end
   -- a boundary that occurs in no part
-  local n, boundary = 0, ""
-  repeat
-    n = n + 1
-    boundary = "lua-sendpulse-boundary-" .. n
-    local clash = false
+  local function unused(boundary)
     for _, p in ipairs(parts) do
-      if p[2]:find(boundary, 1, true) then clash = true break end
+      if p[2]:find(boundary, 1, true) then return false end
     end
-  until not clash
+    return true
+  end
+  local n = 1
+  while not unused("lua-sendpulse-boundary-" .. n) do n = n + 1 end
+  local boundary = "lua-sendpulse-boundary-" .. n
   local out = {}
   for _, p in ipairs(parts) do
     out[#out + 1] = "--" .. boundary .. "\r\n" .. p[1] .. "\r\n\r\n" .. p[2] .. "\r\n"
