@@ -949,6 +949,11 @@ local function reference(services, extra, total)
   w("")
   w("Pagination styles (from the query parameters): `limit_offset`, `start_count`, `size_skip`.")
   w("")
+  w("Uploads (`multipart` bodies) take each file as `{ content = <string>, filename = ..., content_type = ... }`"
+    .. " (a list of them where the field is an array); other values are sent as text parts."
+    .. " The examples below are built from the files' own examples where those fit their schema,"
+    .. " else from the schema; they are what the contract test sends to a mock of each file.")
+  w("")
   w("## Services")
   w("")
   w("| service | base path | source | operations |")
@@ -985,8 +990,12 @@ local function reference(services, extra, total)
       for _, f in ipairs(rec.path_params or {}) do rows[#rows + 1] = { f, "path" } end
       for _, f in ipairs(rec.query or {}) do rows[#rows + 1] = { f, "query" } end
       local b = rec.body
+      local copied = {}
       if b and not b.raw then
-        for _, f in ipairs(b.fields or {}) do rows[#rows + 1] = { f, "body" } end
+        for _, f in ipairs(b.fields or {}) do
+          if f.from_path then copied[#copied + 1] = "`" .. f.name .. "`"
+          else rows[#rows + 1] = { f, "body" } end
+        end
       elseif b then
         rows[#rows + 1] = { { name = "body", type = b.type, required = b.required }, "body (whole)" }
       end
@@ -1002,6 +1011,13 @@ local function reference(services, extra, total)
       end
       local notes = {}
       if b then notes[#notes + 1] = "body: " .. b.content end
+      if b and b.content == "multipart" then
+        notes[#notes + 1] = "a file is given as `{ content = ..., filename = ..., content_type = ... }`"
+      end
+      if #copied > 0 then
+        notes[#notes + 1] = "the file wants " .. table.concat(copied, ", ")
+          .. " in the body too: the path value is copied there"
+      end
       if b and b.one_of then
         local alts = {}
         for _, a in ipairs(b.one_of) do alts[#alts + 1] = table.concat(a, " + ") end
