@@ -162,6 +162,31 @@ describe("generated API data", function()
   end)
 end)
 
+describe("lua/sendpulse/api/REFERENCE.md", function()
+  it("documents every operation, generated and hand-written, once", function()
+    local f = assert(io.open("lua/sendpulse/api/REFERENCE.md"))
+    local text = f:read("*a")
+    f:close()
+    local headings = {}
+    for h in text:gmatch("\n### ([%w_]+:[%w_]+)\n") do
+      assert.is_nil(headings[h], "twice: " .. h)
+      headings[h] = true
+    end
+    local want = 0
+    each_operation(function(service, name)
+      want = want + 1
+      assert.is_true(headings[service .. ":" .. name], service .. ":" .. name)
+    end)
+    for service, x in pairs(extra) do
+      for name in pairs(x.operations) do
+        want = want + 1
+        assert.is_true(headings[service .. ":" .. name], service .. ":" .. name)
+      end
+    end
+    assert.equal(want, count(headings))
+  end)
+end)
+
 describe("spec/tools/gen_api.lua", function()
   local lua = os.getenv("SP_GEN_LUA") or "lua5.4"
 

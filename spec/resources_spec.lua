@@ -1,3 +1,4 @@
+-- luacheck: max line length 160
 -- The generated methods: argument checks before any I/O, what reaches
 -- client:request, and that the caller's table is never changed.
 --

@@ -231,15 +231,15 @@ local function multipart(fields)
     end
   end
   -- a boundary that occurs in no part
-  local n, boundary = 0, nil
-  repeat
-    n = n + 1
-    boundary = "lua-sendpulse-boundary-" .. n
-    local clash = false
+  local function unused(boundary)
     for _, p in ipairs(parts) do
-      if p[2]:find(boundary, 1, true) then clash = true break end
+      if p[2]:find(boundary, 1, true) then return false end
     end
-  until not clash
+    return true
+  end
+  local n = 1
+  while not unused("lua-sendpulse-boundary-" .. n) do n = n + 1 end
+  local boundary = "lua-sendpulse-boundary-" .. n
   local out = {}
   for _, p in ipairs(parts) do
     out[#out + 1] = "--" .. boundary .. "\r\n" .. p[1] .. "\r\n\r\n" .. p[2] .. "\r\n"
@@ -263,6 +263,7 @@ local function build_method(service, base, op)
   local body_kind = body and body.content
   local body_fields = (body and not raw_body and body.fields) or {}
   local one_of = body and body.one_of
+  local accept = op.accept
 
   -- where each named field goes
   local where, spec = {}, {}
@@ -412,6 +413,7 @@ local function build_method(service, base, op)
     local path = table_concat(path_out)
 
     local opts = { query = query }
+    if accept then opts.headers = { Accept = accept } end
     if body_kind == "multipart" then
       local data, ctype = multipart(json or {})
       if not data then return bad(ctype) end

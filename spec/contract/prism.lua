@@ -154,6 +154,30 @@ function _M.start(file, port, log)
   return { pid = pid, port = port, log = log, file = file }
 end
 
+-- A loopback port that is free now (the kernel's choice).
+function _M.free_port()
+  local socket = require "socket"
+  local server = assert(socket.bind("127.0.0.1", 0))
+  local _, port = server:getsockname()
+  server:close()
+  return tonumber(port)
+end
+
+-- Starts prism on a free port, trying another when the port was taken in
+-- between; returns the handle once prism listens, or nil, message.
+function _M.start_listening(file, log, timeout)
+  local last
+  for _ = 1, 5 do
+    local h = _M.start(file, _M.free_port(), log)
+    local ok, err = _M.wait(h, timeout)
+    if ok then return h end
+    _M.stop(h)
+    last = err
+    if not tostring(err):find("EADDRINUSE", 1, true) then break end
+  end
+  return nil, last
+end
+
 -- Waits until prism says it listens (or dies, or the time is up).
 function _M.wait(h, timeout)
   local socket = require "socket"
