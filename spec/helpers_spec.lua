@@ -356,7 +356,8 @@ describe("helpers against the sandbox", function()
 
     it("SMTP status for 1200 ids in batches of 500, records merged in order", function()
       local c = client()
-      local sent = c.smtp:send { subject = "s", from = "shop@example.com", to = { "a@example.com", "b@example.com" }, text = "t" }
+      local sent = c.smtp:send { subject = "s", from = "shop@example.com",
+                                 to = { "a@example.com", "b@example.com" }, text = "t" }
       local ids = {}
       for i = 1, 1200 do ids[i] = "missing-" .. i end
       ids[1], ids[1199] = sent.id, sent.id
@@ -381,7 +382,8 @@ describe("helpers against the sandbox", function()
       assert.equal(900, err.retry_after)
       local t = fake_time()
       local waits = {}
-      local email = c.email:patient { sleep = t.sleep, clock = t.clock, on_wait = function(e) waits[#waits + 1] = e end }
+      local email = c.email:patient { sleep = t.sleep, clock = t.clock,
+                                      on_wait = function(e) waits[#waits + 1] = e end }
       local made = email:create_campaign(campaign(id))
       assert.is_number(made.id)
       assert.same({ 900 }, t.slept)
@@ -424,7 +426,8 @@ describe("helpers against the sandbox", function()
       c.email:add_sender { email = "me@example.com", name = "Me" }
       c.email:request_sender_activation_code { email = "me@example.com" }
       local t = fake_time()
-      local r = c.email:patient({ sleep = t.sleep, clock = t.clock }):request_sender_activation_code { email = "me@example.com" }
+      local email = c.email:patient { sleep = t.sleep, clock = t.clock }
+      local r = email:request_sender_activation_code { email = "me@example.com" }
       assert.is_true(r.result)
       assert.same({ 900 }, t.slept)
       c.email:activate_sender { email = "me@example.com", code = "sandbox-code" }
@@ -469,7 +472,8 @@ describe("helpers against the sandbox", function()
       assert.equal(711, err.code)
 
       local t = fake_time()
-      local second = c.email:patient({ sleep = t.sleep, clock = t.clock }):create_campaign(campaign(list.id, "<h1>Again</h1>"))
+      local email = c.email:patient { sleep = t.sleep, clock = t.clock }
+      local second = email:create_campaign(campaign(list.id, "<h1>Again</h1>"))
       assert.is_true(second.id > first.id)
       assert.same({ 900 }, t.slept)
 

@@ -49,7 +49,7 @@ local function slice(list, first, last)
   return out
 end
 
-local function batched(service_name, name, field, limit, records)
+local function batched(name, field, limit, records)
   return function(self, args)
     common.check_self(self, name)
     -- Leave wrong shapes to the operation's own checks (same messages).
@@ -117,7 +117,7 @@ end
 function _M.register(resources)
   for _, l in ipairs(_M.LIMITS) do
     assert(resources.operation(l[1], l[2]), "sendpulse.helpers.batches: no operation " .. l[1] .. ":" .. l[2])
-    resources.add_helper(l[1], l[2], batched(l[1], l[2], l[3], l[4], l[5]))
+    resources.add_helper(l[1], l[2], batched(l[2], l[3], l[4], l[5]))
   end
 end
 

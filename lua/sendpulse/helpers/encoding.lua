@@ -54,7 +54,7 @@ local function encode_fields(args, fields)
   return out
 end
 
-local function encoding_wrapper(service_name, op_name, fields)
+local function encoding_wrapper(op_name, fields)
   return function(self, args)
     common.check_self(self, op_name)
     local encoded, msg = encode_fields(args, fields)
@@ -145,9 +145,9 @@ end
 
 -- service, operation -> wrapper; the list the README and the reference cite.
 _M.WRAPPED = {
-  { "email", "create_campaign", encoding_wrapper("email", "create_campaign", { "body", "body_amp" }) },
-  { "email", "create_template", encoding_wrapper("email", "create_template", { "body" }) },
-  { "email", "update_template", encoding_wrapper("email", "update_template", { "body" }) },
+  { "email", "create_campaign", encoding_wrapper("create_campaign", { "body", "body_amp" }) },
+  { "email", "create_template", encoding_wrapper("create_template", { "body" }) },
+  { "email", "update_template", encoding_wrapper("update_template", { "body" }) },
   { "email", "get_template_by_id", template_reader("get_template_by_id") },
   { "email", "get_template_by_slug", template_reader("get_template_by_slug") },
   { "email", "add_to_blacklist", blacklist_wrapper("add_to_blacklist") },

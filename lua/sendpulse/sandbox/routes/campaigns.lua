@@ -118,7 +118,8 @@ local function create(ctx)
   if body.send_date ~= nil then
     send_at = type(body.send_date) == "string" and parse_date(body.send_date)
     if not send_at or send_at < now - 60 then
-      return reply.error(400, "Incorrect date format. Use YYYY-MM-DD hh:ii:ss that equals or is more than current date", 799)
+      return reply.error(400, "Incorrect date format. Use YYYY-MM-DD hh:ii:ss that equals or is more"
+        .. " than current date", 799)
     end
   end
 

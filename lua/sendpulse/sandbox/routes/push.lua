@@ -53,7 +53,8 @@ local function subscriptions(ctx) return site_or_404(ctx, function() return 200,
 local function subscriptions_total(ctx) return site_or_404(ctx, function() return 200, { total = 0 } end) end
 local function code(ctx)
   return site_or_404(ctx, function(s)
-    return 200, { script_code = "<script charset=\"UTF-8\" src=\"//web.webpushs.com/js/push/sandbox_" .. s.id .. ".js\" async></script>" }
+    return 200, { script_code = "<script charset=\"UTF-8\" src=\"//web.webpushs.com/js/push/sandbox_"
+      .. s.id .. ".js\" async></script>" }
   end)
 end
 

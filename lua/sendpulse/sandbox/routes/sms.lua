@@ -159,7 +159,8 @@ local function campaign_info(ctx)
   local v = campaign_view(c)
   v.task_phones_info = json.array()
   for i, p in ipairs(c.phones) do
-    v.task_phones_info[i] = { phone = p, status = 1, status_explain = "Delivered", country_code = "UA", money_spent = 0 }
+    v.task_phones_info[i] = { phone = p, status = 1, status_explain = "Delivered", country_code = "UA",
+                              money_spent = 0 }
   end
   return 200, { result = true, data = v }
 end
