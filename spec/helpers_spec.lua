@@ -88,6 +88,8 @@ describe("helpers against the sandbox", function()
       assert.equal(body, got.body)
       assert.equal("welcome", got.name)
       assert.equal(body, c.email:get_template_by_slug { name_slug = "welcome" }.body)
+      assert.equal(body, c.email:get_templates()[1].body)
+      for tpl in c.email:each("get_templates") do assert.equal(body, tpl.body) end
       c.email:update_template { id = t.real_id, body = "<p>второй</p>" }
       assert.equal("<p>второй</p>", c.email:get_template_by_id { template_id = t.real_id }.body)
       c:close()

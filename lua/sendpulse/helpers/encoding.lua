@@ -143,6 +143,18 @@ local function smtp_wrapper(op_name)
   end
 end
 
+-- GET /templates: every template's body decoded (copies).
+local function templates_reader(op_name)
+  return function(self, args)
+    common.check_self(self, op_name)
+    local value, meta = common.call(self, op_name, args)
+    if type(value) ~= "table" then return value, meta end
+    local out = common.copy(value)
+    for i = 1, #out do out[i] = _M.decode_template(out[i]) end
+    return out, meta
+  end
+end
+
 -- service, operation -> wrapper; the list the README and the reference cite.
 _M.WRAPPED = {
   { "email", "create_campaign", encoding_wrapper("create_campaign", { "body", "body_amp" }) },
@@ -150,6 +162,7 @@ _M.WRAPPED = {
   { "email", "update_template", encoding_wrapper("update_template", { "body" }) },
   { "email", "get_template_by_id", template_reader("get_template_by_id") },
   { "email", "get_template_by_slug", template_reader("get_template_by_slug") },
+  { "email", "get_templates", templates_reader("get_templates") },
   { "email", "add_to_blacklist", blacklist_wrapper("add_to_blacklist") },
   { "email", "remove_from_blacklist", blacklist_wrapper("remove_from_blacklist") },
   { "smtp", "send_smtp_email", smtp_wrapper("send_smtp_email") },

@@ -121,7 +121,8 @@ local function plan(self, name, args, opts)
     return nil, "option 'max_items' must be an integer >= 1"
   end
   return {
-    fn = common.plain(self, name), name = name, args = args or {},
+    -- the helper of that name when there is one (get_templates decodes bodies)
+    fn = self[name], name = name, args = args or {},
     size_key = size_key, pos_key = pos_key, size = size, pos = pos,
     items = opts.items or _M.items_of, max_items = opts.max_items,
   }
