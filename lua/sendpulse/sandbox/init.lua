@@ -26,6 +26,7 @@ end
 local socket = require "socket"
 local http = require "sendpulse.sandbox.http"
 local json = require "sendpulse.sandbox.json"
+local reply = require "sendpulse.sandbox.reply"
 local loop = require "sendpulse.sandbox.loop"
 local router = require "sendpulse.sandbox.router"
 local state = require "sendpulse.sandbox.state"
@@ -126,7 +127,7 @@ local function json_answer(status, value, headers)
 end
 
 local function error_answer(status, message, code)
-  return json_answer(status, { message = message, error_code = code or status })
+  return json_answer(reply.error(status, message, code))
 end
 
 local function bearer(req)
@@ -141,10 +142,8 @@ end
 
 local function no_route(why, allowed)
   if why == "method not allowed" then
-    local list = {}
-    for i, m in ipairs(allowed) do list[i] = m end
     return json_answer(405, { message = "Method not allowed", error_code = 405 },
-                       { { "Allow", table.concat(list, ", ") } })
+                       { { "Allow", table.concat(allowed, ", ") } })
   end
   return error_answer(404, "Not found", 404)
 end
@@ -193,8 +192,6 @@ function Server:dispatch(req, connection)
                     answer.status))
     return answer
   end
-  if route and route.control then route, params_or_why = nil, "not found" end
-
   local entry = { t = now, method = req.method, path = req.path,
                   connection = connection, auth = "none", token = route and route.token }
   local fault = self.faults:take(req.method, req.path)

@@ -5,7 +5,7 @@
 local reply = require "sendpulse.sandbox.reply"
 local json = require "sendpulse.sandbox.json"
 
-local type, ipairs, pairs, next = type, ipairs, pairs, next
+local type, ipairs, next = type, ipairs, next
 local lower = string.lower
 
 local _M = {}
@@ -28,13 +28,6 @@ end
 
 local function book_not_found()
   return reply.error(404, "Book not found", 213)
-end
-
-local function is_array(v)
-  if type(v) ~= "table" then return false end
-  local n = 0
-  for _ in pairs(v) do n = n + 1 end
-  return n == #v
 end
 
 -- Local part without spaces or "@", a dotted domain of letters, digits and
@@ -191,7 +184,7 @@ local function emails_to_add(body)
   if emails == nil or (type(emails) == "table" and next(emails) == nil) then
     return nil, missing("emails")
   end
-  if not is_array(emails) then return nil, invalid("Argument emails must be array") end
+  if not json.is_array(emails) then return nil, invalid("Argument emails must be array") end
   local items = {}
   for i, e in ipairs(emails) do
     local address, variables
@@ -242,7 +235,7 @@ local function remove_emails(ctx)
   if not body then return bstatus, bvalue end
   local emails = body.emails
   if emails == nil then return missing("emails") end
-  if not is_array(emails) then return invalid("Argument emails must be array") end
+  if not json.is_array(emails) then return invalid("Argument emails must be array") end
   if #emails == 0 then return reply.error(422, "No emails", 303) end
   if #emails > _M.MAX_REMOVE then
     return invalid("Limit is exceeded. Max count: " .. _M.MAX_REMOVE)
