@@ -6,6 +6,7 @@ local router = require "sendpulse.sandbox.router"
 local faults = require "sendpulse.sandbox.faults"
 local stats = require "sendpulse.sandbox.stats"
 local state = require "sendpulse.sandbox.state"
+local reply = require "sendpulse.sandbox.reply"
 
 -- A reader over `text`, handed out `size` bytes at a time.
 local function reader_of(text, size)
@@ -134,6 +135,37 @@ describe("sandbox router", function()
 
   it("refuses an incomplete route", function()
     assert.has_error(function() r:add { method = "GET", path = "/x" } end)
+  end)
+end)
+
+describe("sandbox reply", function()
+  it("turns a raised answer into the handler's result", function()
+    local function handler(ctx)
+      if ctx.bad then reply.fail(404, "Book not found", 213) end
+      return 200, { ok = true }, { { "X", "1" } }
+    end
+    assert.same({ 200, { ok = true }, { { "X", "1" } } }, { reply.call(handler, {}) })
+    assert.same({ 404, { message = "Book not found", error_code = 213 } },
+                { reply.call(handler, { bad = true }) })
+  end)
+
+  it("lets real errors through, with a traceback", function()
+    local ok, err = pcall(reply.call, function() error("boom") end, {})
+    assert.is_false(ok)
+    assert.matches("boom", err)
+    assert.matches("traceback", err)
+  end)
+
+  it("reads JSON or form bodies and refuses unreadable ones with 21356", function()
+    local form = { headers = { ["content-type"] = "application/x-www-form-urlencoded" },
+                   body = "a=1&b=x+y" }
+    assert.same({ a = "1", b = "x y" }, reply.params(form))
+    assert.same({}, reply.params({ headers = {}, body = "" }))
+    local status, value = reply.call(function(ctx) return 200, reply.params(ctx) end,
+                                     { headers = {}, body = "[1," })
+    assert.equal(422, status)
+    assert.equal(21356, value.error_code)
+    assert.is_nil(reply.try_json({ headers = {}, body = '"just a string"' }))
   end)
 end)
 

@@ -136,8 +136,7 @@ local function bearer(req)
 end
 
 local function route_answer(route, ctx)
-  local status, value, headers = route.handler(ctx)
-  return json_answer(status, value, headers)
+  return json_answer(reply.call(route.handler, ctx))
 end
 
 local function no_route(why, allowed)
