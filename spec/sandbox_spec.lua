@@ -67,6 +67,15 @@ describe("sandbox", function()
       end
     end)
 
+    it("fails to start with the server's own reason", function()
+      local ok, err = pcall(sp.start, { port = sb.port })
+      assert.is_false(ok)
+      assert.matches("address already in use", err, 1, true)
+      ok, err = pcall(sp.start, { rate = 1.5 })
+      assert.is_false(ok)
+      assert.matches("rate must be a whole number", err, 1, true)
+    end)
+
     it("answers JSON with Content-Length on every response", function()
       local res = api("GET", "/addressbooks")
       assert.equal(200, res.status)

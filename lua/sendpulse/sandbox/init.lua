@@ -377,8 +377,14 @@ local function main(args)
     io.stderr:write("sandbox: ", err, "\n", USAGE, "\n")
     os.exit(2)
   end
-  local server = _M.new(opts)
-  local host, port = server:start()
+  -- Bad option values and a busy port end the process with one clear line.
+  local ok, server = pcall(_M.new, opts)
+  local host, port
+  if ok then ok, host, port = pcall(server.start, server) end
+  if not ok then
+    io.stderr:write("sandbox: ", tostring(host or server), "\n")
+    os.exit(1)
+  end
   io.stdout:write(format("sandbox listening %s:%d pid %s\n", host, port, getpid()))
   io.stdout:flush()
   server:run()
