@@ -300,7 +300,7 @@ function Server:start()
   local lp = self.loop
   lp:spawn(function()
     while true do
-      local client = sock:accept()
+      local client, accept_err = sock:accept()
       if client then
         client:settimeout(0)
         client:setoption("tcp-nodelay", true)
@@ -308,8 +308,12 @@ function Server:start()
           lp:forget(client)
           client:close()
         end)
-      else
+      elseif accept_err == "timeout" then
         lp:wait_readable(sock)
+      else
+        -- Out of descriptors, say: back off instead of spinning on select.
+        self:log("accept failed: " .. tostring(accept_err))
+        lp:sleep(0.1)
       end
     end
   end)
