@@ -6,6 +6,7 @@
 -- Keys use a fingerprint of the secret or API key, never the secret itself.
 
 local core = require "sendpulse.core"
+local shared_auth = require "sendpulse.shared_auth"
 
 local format = string.format
 
@@ -22,7 +23,8 @@ function _M.account_key(cfg)
   return format("%s|id:%s", cfg.base_url, cfg.client_id)
 end
 
-function _M.auth(cfg)
+-- The C auth object of the account, shared by its clients in this state.
+local function local_auth(cfg)
   local key
   if cfg.api_key then
     key = _M.account_key(cfg)
@@ -41,6 +43,17 @@ function _M.auth(cfg)
     auths[key] = a
   end
   return a
+end
+
+--- The account's token holder for one client: the shared C object, or, with
+-- a token_store, a wrapper that shares the token with other processes.
+-- report(operation, message) hears of store failures.
+function _M.auth(cfg, report)
+  local a = local_auth(cfg)
+  if not cfg.token_store or cfg.api_key then return a end
+  local id = cfg.client_id .. "|" .. core.fingerprint(cfg.client_secret)
+  local key = "sendpulse:token:" .. core.fingerprint(cfg.base_url .. "|" .. id)
+  return shared_auth.new(a, cfg.token_store, key, report)
 end
 
 --- The account's limiter, or nil when rate limiting is off. Clients with the

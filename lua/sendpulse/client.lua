@@ -315,7 +315,10 @@ function _M.new(opts, raise)
     return nil, err
   end
   local self = setmetatable({ raise = raise and true or false }, mt)
-  self.auth = accounts.auth(cfg)
+  self.auth = accounts.auth(cfg, function(operation, message)
+    -- A failing token store degrades to this process's own token.
+    if cfg.hook then cfg.hook { event = "store_error", operation = operation, message = message } end
+  end)
   self.limiter = accounts.limiter(cfg)
   self.identity = cfg.api_key and "api key" or format("client id %.6s...", cfg.client_id)
   -- The secrets now live in the C auth object only: drop them from the

@@ -1,0 +1,111 @@
+--- A token shared through a store, so that every process (or nginx worker)
+-- of one account uses one token and only one of them fetches it.
+--
+-- It wraps the C auth object (which keeps the secret and a local copy of
+-- the token) and has the same methods, so the client cannot tell them apart.
+-- A store is any object with these methods (each may raise; a failure is
+-- reported through `report` and the client carries on with its local token
+-- and its own fetches, never crashes):
+--
+--   store:get(key)          -> token, seconds_left | nil
+--   store:set(key, token, ttl)
+--   store:delete(key)
+--   store:lock(key, ttl)    -> true if this caller now holds the lock
+--   store:unlock(key)
+--
+-- Keys are derived from the account (a fingerprint of the client id and
+-- secret), never the secret itself. Stores: sendpulse.store.* and user
+-- tables with the methods above.
+
+local pcall, setmetatable, tostring = pcall, setmetatable, tostring
+
+local _M = {}
+
+local SharedAuth = {}
+SharedAuth.__index = SharedAuth
+SharedAuth.__name = "sendpulse.shared_auth"
+
+-- The lock outlives a fetch that hangs, but not a process that died.
+local LOCK_TTL = 30
+
+--- new(auth, store, key, report): report(operation, message) is called on
+-- each store failure.
+function _M.new(auth, store, key, report)
+  return setmetatable({ auth = auth, store = store, key = key, report = report,
+                        locked = false, refused = nil }, SharedAuth)
+end
+
+local function call(self, op, ...)
+  local ok, a, b = pcall(self.store[op], self.store, ...)
+  if not ok then
+    self.report(op, tostring(a))
+    return nil
+  end
+  return true, a, b
+end
+
+function SharedAuth:token()
+  local auth = self.auth
+  local token, generation = auth:token()
+  if token then return token, generation end
+  -- Our copy is missing or due for refresh: another process may have a
+  -- newer one in the store.
+  local ok, shared, ttl = call(self, "get", self.key)
+  if ok and shared and shared ~= self.refused and ttl and ttl > 0 then
+    auth:finish_refresh(shared, ttl)
+    return auth:token()
+  end
+  return nil
+end
+
+function SharedAuth:begin_refresh()
+  if not self.auth:begin_refresh() then return false end
+  local ok, got = call(self, "lock", self.key, LOCK_TTL)
+  if not ok then return true end         -- store down: fetch it ourselves
+  if got then
+    self.locked = true
+    return true
+  end
+  -- Another process is fetching; the client waits and polls token().
+  self.auth:abort_refresh()
+  return false
+end
+
+function SharedAuth:finish_refresh(token, ttl)
+  local generation = self.auth:finish_refresh(token, ttl)
+  call(self, "set", self.key, token, ttl)
+  if self.locked then
+    self.locked = false
+    call(self, "unlock", self.key)
+  end
+  return generation
+end
+
+function SharedAuth:abort_refresh()
+  self.auth:abort_refresh()
+  if self.locked then
+    self.locked = false
+    call(self, "unlock", self.key)
+  end
+end
+
+--- The server refused the token of `generation`: forget it here and in the
+-- store, and never take it from the store again.
+function SharedAuth:invalidate(generation)
+  local current, g = self.auth:token()
+  if not self.auth:invalidate(generation) then return false end
+  if g == generation then self.refused = current end
+  call(self, "delete", self.key)
+  return true
+end
+
+function SharedAuth:refreshing() return self.auth:refreshing() end
+function SharedAuth:token_request() return self.auth:token_request() end
+function SharedAuth:expires_in() return self.auth:expires_in() end
+function SharedAuth:is_static() return self.auth:is_static() end
+
+SharedAuth.__tostring = function(self)
+  return "sendpulse.shared_auth (" .. tostring(self.auth) .. ")"
+end
+
+return _M
