@@ -5,7 +5,8 @@
 -- header when it does not fit. Any violation fails the operation's test.
 --
 -- Needs prism (npm package @stoplight/prism-cli) in build/prism:
---   npm install --prefix build/prism --no-audit --no-fund @stoplight/prism-cli@5.16.0
+--   sh spec/contract/install-prism.sh
+-- (npm ci of spec/contract/npm/package-lock.json: @stoplight/prism-cli 5.14.2)
 -- or SP_PRISM=/path/to/prism. Without it the tests are pending (and fail
 -- under CI=true, so a CI that forgot to install it cannot pass).
 --
@@ -105,12 +106,11 @@ describe("contract: every operation against prism mock of its OpenAPI file", fun
     if os.getenv("CI") then
       it("has prism installed", function()
         error("prism is not installed at " .. prism
-          .. ": npm install --prefix build/prism @stoplight/prism-cli@5.16.0")
+          .. ": run sh spec/contract/install-prism.sh")
       end)
     else
       it("needs prism", function()
-        pending("prism is not installed: npm install --prefix build/prism --no-audit --no-fund"
-          .. " @stoplight/prism-cli@5.16.0")
+        pending("prism is not installed: sh spec/contract/install-prism.sh")
       end)
     end
     return

@@ -78,6 +78,21 @@ describe("resources", function()
       assert.is_nil(email.no_such_operation)
     end)
 
+    it("do not keep a client alive", function()
+      local weak = setmetatable({}, { __mode = "v" })
+      do
+        local c = fake_client()
+        local email = resources.get(c, "email")
+        local _ = email.create_mailing_list
+        email:get_mailing_lists()
+        weak.client, weak.service = c, email
+      end
+      collectgarbage()
+      collectgarbage()
+      assert.is_nil(weak.client)
+      assert.is_nil(weak.service)
+    end)
+
     it("know every service of the issue", function()
       local want = { "automation360", "chatbots", "crm", "edu", "email", "files", "instagram",
         "live_chat", "messenger", "popups", "push", "sms", "smtp", "telegram", "tiktok",
@@ -249,55 +264,55 @@ describe("resources", function()
     -- service, operation, args, expected message (before any request)
     local cases = {
       { "email", "create_mailing_list", {},
-        "sendpulse: email:create_mailing_list: argument 'bookName' is required (string)" },
+        "email:create_mailing_list: argument 'bookName' is required (string)" },
       { "email", "create_mailing_list", nil,
-        "sendpulse: email:create_mailing_list: argument 'bookName' is required (string)" },
+        "email:create_mailing_list: argument 'bookName' is required (string)" },
       { "email", "create_mailing_list", "Newsletter",
-        "sendpulse: email:create_mailing_list: arguments must be a table, got string" },
+        "email:create_mailing_list: arguments must be a table, got string" },
       { "email", "create_mailing_list", { bookName = 12 },
-        "sendpulse: email:create_mailing_list: argument 'bookName' must be a string, got integer 12" },
+        "email:create_mailing_list: argument 'bookName' must be a string, got integer 12" },
       { "email", "create_mailing_list", { bookName = "x", [1] = "y" },
-        "sendpulse: email:create_mailing_list: arguments must be named fields, got a number key" },
+        "email:create_mailing_list: arguments must be named fields, got a number key" },
       { "email", "get_mailing_list_by_id", nil,
-        "sendpulse: email:get_mailing_list_by_id: argument 'id' is required (integer)" },
+        "email:get_mailing_list_by_id: argument 'id' is required (integer)" },
       { "email", "get_mailing_list_by_id", {},
-        "sendpulse: email:get_mailing_list_by_id: argument 'id' is required (integer)" },
+        "email:get_mailing_list_by_id: argument 'id' is required (integer)" },
       { "email", "get_mailing_list_by_id", { id = 1.5 },
-        "sendpulse: email:get_mailing_list_by_id: argument 'id' must be a string or an integer, got number 1.5" },
+        "email:get_mailing_list_by_id: argument 'id' must be a string or an integer, got number 1.5" },
       { "email", "get_mailing_list_by_id", { id = true },
-        "sendpulse: email:get_mailing_list_by_id: argument 'id' must be a string or an integer, got boolean" },
+        "email:get_mailing_list_by_id: argument 'id' must be a string or an integer, got boolean" },
       { "email", "get_mailing_list_by_id", { id = "" },
-        "sendpulse: email:get_mailing_list_by_id: argument 'id' must not be empty" },
+        "email:get_mailing_list_by_id: argument 'id' must not be empty" },
       { "email", "get_mailing_list_by_id", { id = math.huge },
-        "sendpulse: email:get_mailing_list_by_id: argument 'id' must be a string or an integer, got number " .. tostring(math.huge) },
+        "email:get_mailing_list_by_id: argument 'id' must be a string or an integer, got number " .. tostring(math.huge) },
       { "email", "get_mailing_lists", { limit = "10" },
-        "sendpulse: email:get_mailing_lists: argument 'limit' must be an integer, got string" },
+        "email:get_mailing_lists: argument 'limit' must be an integer, got string" },
       { "email", "get_mailing_lists", { limit = 2.5 },
-        "sendpulse: email:get_mailing_lists: argument 'limit' must be an integer, got number 2.5" },
+        "email:get_mailing_lists: argument 'limit' must be an integer, got number 2.5" },
       { "email", "get_emails_from_mailing_list", { id = 1, active = "yes" },
-        "sendpulse: email:get_emails_from_mailing_list: argument 'active' must be a boolean, got string" },
+        "email:get_emails_from_mailing_list: argument 'active' must be a boolean, got string" },
       { "email", "add_emails_to_mailing_list", { id = 1, emails = "a@example.com" },
-        "sendpulse: email:add_emails_to_mailing_list: argument 'emails' must be an array (a sequence table), got string" },
+        "email:add_emails_to_mailing_list: argument 'emails' must be an array (a sequence table), got string" },
       { "email", "add_emails_to_mailing_list", { id = 1, emails = { a = 1 } },
-        "sendpulse: email:add_emails_to_mailing_list: argument 'emails' must be an array (a sequence table), got table" },
+        "email:add_emails_to_mailing_list: argument 'emails' must be an array (a sequence table), got table" },
       { "smtp", "unsubscribe_smtp_recipients", { { email = "a@example.com" } },
-        "sendpulse: smtp:unsubscribe_smtp_recipients: arguments must be named fields; give the request body (an array) as args.body" },
+        "smtp:unsubscribe_smtp_recipients: arguments must be named fields; give the request body (an array) as args.body" },
       { "smtp", "unsubscribe_smtp_recipients", {},
-        "sendpulse: smtp:unsubscribe_smtp_recipients: argument 'body' is required (array)" },
+        "smtp:unsubscribe_smtp_recipients: argument 'body' is required (array)" },
       { "viber", "create_viber_campaign", { message_type = 2, sender_id = 1, message_live_time = 60, send_date = "now" },
-        "sendpulse: viber:create_viber_campaign: one of 'address_book' or 'recipients' is required" },
+        "viber:create_viber_campaign: one of 'address_book' or 'recipients' is required" },
       { "viber", "create_viber_campaign", { sender_id = 1, message_live_time = 60, send_date = "now", recipients = { 1 } },
-        "sendpulse: viber:create_viber_campaign: argument 'message_type' is required (integer)" },
+        "viber:create_viber_campaign: argument 'message_type' is required (integer)" },
       { "telegram", "send_contact_message", { contact_id = "c1", message = "hi" },
-        "sendpulse: telegram:send_contact_message: argument 'message' must be an object (a table with named fields), got string" },
+        "telegram:send_contact_message: argument 'message' must be an object (a table with named fields), got string" },
       { "telegram", "send_contact_message", { contact_id = "c1", message = { "a", "b" } },
-        "sendpulse: telegram:send_contact_message: argument 'message' must be an object (a table with named fields), got table" },
+        "telegram:send_contact_message: argument 'message' must be an object (a table with named fields), got table" },
       { "automation360", "send_event", { email = "x@example.com" },
-        "sendpulse: automation360:send_event: argument 'eventName' is required (string)" },
+        "automation360:send_event: argument 'eventName' is required (string)" },
       { "files", "upload_file", { ["content[]"] = { { filename = "a.txt" } }, pathToStore = "/" },
-        "sendpulse: files:upload_file: argument 'content[]' must be a string, a number or a file { content = ..., filename = ... }, got table" },
+        "files:upload_file: argument 'content[]' must be a string, a number or a file { content = ..., filename = ... }, got table" },
       { "smtp", "add_domain", { email = false },
-        "sendpulse: smtp:add_domain: argument 'email' must be a string, got boolean" },
+        "smtp:add_domain: argument 'email' must be a string, got boolean" },
     }
 
     for i, case in ipairs(cases) do
@@ -332,7 +347,7 @@ describe("resources", function()
       r:get_contact_by_telegram_id{ bot_id = "b", telegram_id = 1, business_connection_id = sp.null }
       assert.equal(sp.null, c.calls[1].opts.query.business_connection_id)
       raises(function() return r:get_contact_by_telegram_id{ bot_id = sp.null, telegram_id = 1 } end,
-        "sendpulse: telegram:get_contact_by_telegram_id: argument 'bot_id' must be a string, got null")
+        "telegram:get_contact_by_telegram_id: argument 'bot_id' must be a string, got null")
     end)
 
     it("refuse a call with '.' instead of ':'", function()
@@ -341,5 +356,44 @@ describe("resources", function()
       assert.is_false(ok)
       assert.matches("call it as a method: client.email:create_mailing_list{...}", tostring(err), 1, true)
     end)
+  end)
+end)
+
+describe("resources with the real client", function()
+  local ok, sendpulse = pcall(require, "sendpulse")
+  local safe = ok and require "sendpulse.safe"
+
+  it("are reached as client.<service>", function()
+    if not ok then pending("the C core is not built: " .. tostring(sendpulse)) return end
+    local client = sendpulse.new { api_key = "test-key", base_url = "http://127.0.0.1:9" }
+    assert.equal(resources.get(client, "email"), client.email)
+    assert.is_nil(client.no_such_service)
+    client:close()
+  end)
+
+  it("raise argument errors from a raising client, before any I/O", function()
+    if not ok then pending("the C core is not built") return end
+    -- port 9 (discard) on loopback: a request would fail as a network error
+    local client = sendpulse.new { api_key = "test-key", base_url = "http://127.0.0.1:9", retries = 0 }
+    local okc, err = pcall(client.email.create_mailing_list, client.email, { bookName = 1 })
+    assert.is_false(okc)
+    assert.is_true(sendpulse.is_error(err))
+    assert.equal("argument", err.kind)
+    assert.equal("email:create_mailing_list: argument 'bookName' must be a string, got integer 1",
+      err.message)
+    assert.equal("sendpulse: argument error: email:create_mailing_list: argument 'bookName' must be a string,"
+      .. " got integer 1", tostring(err))
+    client:close()
+  end)
+
+  it("return nil, err from a safe client", function()
+    if not ok then pending("the C core is not built") return end
+    local client = assert(safe.new { api_key = "test-key", base_url = "http://127.0.0.1:9", retries = 0 })
+    local value, err = client.crm:get_contact_by_id{ contactId = 2.5 }
+    assert.is_nil(value)
+    assert.equal("argument", err.kind)
+    assert.equal("crm:get_contact_by_id: argument 'contactId' must be a string or an integer, got number 2.5",
+      err.message)
+    client:close()
   end)
 end)

@@ -254,7 +254,8 @@ end
 local Service = {}
 
 local function build_method(service, base, op)
-  local label = "sendpulse: " .. service .. ":" .. op.name .. ": "
+  -- the error object's message; its __tostring adds "sendpulse: argument error: "
+  local label = service .. ":" .. op.name .. ": "
   local method = op.method
   local path_params = op.path_params or {}
   local query_fields = op.query or {}
@@ -306,7 +307,7 @@ local function build_method(service, base, op)
 
   return function(self, args)
     if getmetatable(self) ~= Service then
-      error(label .. "call it as a method: client." .. service .. ":" .. op.name .. "{...}", 2)
+      error("sendpulse: " .. label .. "call it as a method: client." .. service .. ":" .. op.name .. "{...}", 2)
     end
     local client = self._client
     local function bad(msg)

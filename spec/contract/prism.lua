@@ -20,7 +20,7 @@ local _M = {}
 local function read_file(path)
   local f = io.open(path, "rb")
   if not f then return nil end
-  local s = f:read("a")
+  local s = f:read("*a")
   f:close()
   return s
 end
@@ -148,7 +148,7 @@ function _M.start(file, port, log)
   local cmd = ("%s mock --host 127.0.0.1 --port %d %s >%s 2>&1 & echo $!"):format(
     shell_quote(_M.prism_bin()), port, shell_quote(file), shell_quote(log))
   local p = assert(io.popen(cmd))
-  local pid = tonumber(p:read("l"))
+  local pid = tonumber(p:read("*l"))
   p:close()
   assert(pid, "could not start prism")
   return { pid = pid, port = port, log = log, file = file }
@@ -191,8 +191,13 @@ function _M.wait(h, timeout)
   return nil, "prism did not start in time:\n" .. (read_file(h.log) or "")
 end
 
+local function run(cmd)
+  local r = os.execute(cmd)
+  return r == true or r == 0   -- Lua 5.2+ / Lua 5.1 and LuaJIT
+end
+
 function _M.alive(h)
-  return os.execute("kill -0 " .. h.pid .. " 2>/dev/null") == true
+  return run("kill -0 " .. h.pid .. " 2>/dev/null")
 end
 
 -- Stops one prism process (the one this module started, by its pid).

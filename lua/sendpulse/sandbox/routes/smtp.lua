@@ -159,7 +159,7 @@ local function outbox(ctx)
                     attachments = files }
     end
   end
-  return reply.not_found()
+  return reply.error(404, "Not found", 404)
 end
 
 function _M.register(router)
