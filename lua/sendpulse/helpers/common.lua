@@ -14,11 +14,11 @@ local _M = {
   resources = nil,
 }
 
---- "sendpulse: <service>:<name>: <message>" as an argument error, raised or
+--- "<service>:<name>: <message>" as an argument error (the generated methods' form), raised or
 -- returned the way the client reports failures.
 function _M.bad(service, name, message)
   local client = rawget(service, "_client")
-  return client:fail(errors.argument(format("sendpulse: %s:%s: %s", rawget(service, "_name"), name, message)))
+  return client:fail(errors.argument(format("%s:%s: %s", rawget(service, "_name"), name, message)))
 end
 
 --- Checks that `service` is a service object (the helper was called with ':').
