@@ -8,6 +8,19 @@ local sandbox = require "support.sandbox_process"
 local SECRET = "sandbox-secret"
 local DELAY = 0.2
 
+-- Calls yield from inside the pipeline's pcall: Lua 5.1 (not LuaJIT) cannot.
+if _VERSION == "Lua 5.1" and not rawget(_G, "jit") then
+  describe("transport multi on Lua 5.1", function()
+    it("is refused at construction, naming the reason", function()
+      local ok, err = pcall(sendpulse.new, { client_id = "a", client_secret = "b", transport = "multi" })
+      assert.is_false(ok)
+      assert.matches("Lua 5.2 or later, or LuaJIT", tostring(err))
+    end)
+    pending("non-blocking calls: they need Lua 5.2+ or LuaJIT")
+  end)
+  return
+end
+
 describe("transport multi", function()
   local sb
 

@@ -99,7 +99,8 @@ function _M.check(opts)
       return nil, "sendpulse.new: option 'transport' = \"multi\" needs Lua 5.2 or later, or LuaJIT"
     end
     if cfg.sleep then
-      return nil, "sendpulse.new: option 'sleep' cannot be combined with transport = \"multi\" (its loop does the waiting)"
+      return nil, "sendpulse.new: option 'sleep' cannot be combined with transport = \"multi\""
+        .. " (its loop does the waiting)"
     end
   end
   for k, v in pairs(defaults) do
