@@ -364,6 +364,37 @@ describe("transport multi", function()
     assert.matches("sleep", tostring(err))
   end)
 
+  it("gives every method and service operation a non-blocking form: client:async()", function()
+    local c = client()
+    -- A service table as sendpulse.resources makes them: operations that
+    -- call client:request.
+    rawset(c, "books", {
+      list = function(svc, limit)
+        assert.equal(c.books, svc)
+        return c:request("GET", "/addressbooks", { query = { limit = limit } })
+      end,
+    })
+    local view = c:async()
+    assert.equal(view, c:async())
+    local h1 = view:request("GET", "/addressbooks")
+    local h2 = view.books:list(5)
+    assert.is_false(h1:done())
+    assert.is_false(h2:done())
+    drain(c)
+    assert.same({}, h1:result())
+    assert.same({}, h2:result())
+    assert.is_nil(view.nothing)
+    assert.is_nil(view.books.nothing)
+    local seen = 0
+    h1:on_done(function(h) seen = seen + 1; assert.equal(h1, h) end)   -- already done: runs now
+    assert.equal(1, seen)
+    h1:on_done(function() error("late callback") end)
+    local ok, err = pcall(c.poll, c)
+    assert.is_false(ok)
+    assert.matches("late callback", err.message)
+    c:close()
+  end)
+
   it("frees everything when a client with calls in flight is collected", function()
     local weak = setmetatable({}, { __mode = "v" })
     do

@@ -6,6 +6,9 @@
 --                                        so generated operations work too
 --   client:poll([timeout]) -> calls in flight
 --   client:pending() -> calls in flight
+--   client:async() -> a view of the client whose every method and generated
+--                     operation starts the call and returns its handle:
+--                     client:async().email:get_mailing_lists()
 --
 -- on_done(handle) runs when the call finishes; what it raises is reported
 -- by the next client:poll (raised, or nil, err for a safe client). See
@@ -13,7 +16,9 @@
 
 local errors = require "sendpulse.errors"
 
-local type = type
+local type, setmetatable, rawget = type, setmetatable, rawget
+local select = select
+local unpack = table.unpack or unpack   -- luacheck: ignore (5.1)
 local argument_error = errors.argument
 
 local _M = {}
@@ -73,6 +78,40 @@ function _M.poll(self, timeout)
   local n, cb_err = lp:poll(timeout)
   if n == nil then return self:fail(cb_err) end
   return n
+end
+
+--- client:async() -> view: view:NAME(...) is client:run of client:NAME(...),
+-- and view.SERVICE:op(...) is client:run of client.SERVICE:op(...).
+function _M.async(self)
+  local lp, err = loop_of(self, "client:async")
+  if not lp then return self:fail(err) end
+  local view = rawget(self, "async_view")
+  if view then return view end
+  local services = {}
+  view = setmetatable({}, { __name = "sendpulse.async", __index = function(_, key)
+    local member = self[key]
+    if type(member) == "function" then
+      return function(_, ...)
+        local args = { n = select("#", ...), ... }
+        return lp:spawn(function() return member(self, unpack(args, 1, args.n)) end)
+      end
+    end
+    if type(member) ~= "table" then return nil end
+    local sv = services[key]
+    if not sv then
+      sv = setmetatable({}, { __index = function(_, op)
+        if type(member[op]) ~= "function" then return nil end
+        return function(_, ...)
+          local args = { n = select("#", ...), ... }
+          return lp:spawn(function() return member[op](member, unpack(args, 1, args.n)) end)
+        end
+      end })
+      services[key] = sv
+    end
+    return sv
+  end })
+  self.async_view = view
+  return view
 end
 
 --- client:pending() -> number of calls in flight (0 for a closed client)

@@ -18,6 +18,7 @@
 --                     nil, err (as the client does)
 --   handle:error()    the error object or nil; never raises
 --   handle:cancel()   stop it now: it finishes with a "cancelled" error
+--   handle:on_done(fn)  fn(handle) when it finishes (errors: see poll)
 --   handle:wait([s])  drive the loop until it finishes (blocks the caller)
 
 local core = require "sendpulse.core"
@@ -82,6 +83,17 @@ local function suspend(h)
   return unpack(r, 1, r.n)
 end
 
+-- Runs a completion callback; what it raises is never lost: the next
+-- client:poll reports it.
+local function run_callback(self, h, cb)
+  local ok, err = pcall(cb, h)
+  if not ok then
+    self.reports[#self.reports + 1] = is_error(err) and err or new_error {
+      kind = "callback", method = h.method, path = h.path,
+      message = "a completion callback raised: " .. tostring(err), cause = err }
+  end
+end
+
 local function finish(self, h, ok, res)
   self.tasks[h.co] = nil
   self.count = self.count - 1
@@ -101,16 +113,10 @@ local function finish(self, h, ok, res)
       message = "the call raised a Lua error: " .. tostring(res), cause = res }
     h.raised = res
   end
-  local cb = h.on_done
+  local cb = h.callback
   if cb then
-    h.on_done = nil
-    local cb_ok, cb_err = pcall(cb, h)
-    if not cb_ok then
-      -- Never lost: the next client:poll reports it.
-      self.reports[#self.reports + 1] = is_error(cb_err) and cb_err or new_error {
-        kind = "callback", method = h.method, path = h.path,
-        message = "a completion callback raised: " .. tostring(cb_err), cause = cb_err }
-    end
+    h.callback = nil
+    run_callback(self, h, cb)
   end
 end
 
@@ -130,7 +136,7 @@ end
 --- spawn(fn, on_done, args...) -> handle: runs fn(args...) as a task, now,
 -- up to its first wait.
 function Loop:spawn(fn, on_done, method, path, ...)
-  local h = setmetatable({ loop = self, on_done = on_done, method = method, path = path,
+  local h = setmetatable({ loop = self, callback = on_done, method = method, path = path,
                            finished = false }, Handle)
   h.co = create(function(...) return pack(fn(...)) end)
   self.tasks[h.co] = h
@@ -314,6 +320,20 @@ end
 
 function Handle:cancel()
   return self.loop:cancel(self)
+end
+
+--- handle:on_done(fn): fn(handle) runs when the call finishes (at once if
+-- it already has); replaces a callback given before. Returns the handle.
+function Handle:on_done(fn)
+  if type(fn) ~= "function" then
+    return fail(self.loop.raise, argument_error("handle:on_done: argument 'fn' must be a function"))
+  end
+  if self.finished then
+    run_callback(self.loop, self, fn)
+  else
+    self.callback = fn
+  end
+  return self
 end
 
 --- handle:wait([seconds]) -> result(); drives the loop (blocking the
