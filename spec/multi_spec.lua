@@ -267,6 +267,18 @@ describe("transport multi", function()
     assert.matches("closed", tostring(err))
   end)
 
+  it("can be closed from a completion callback while other calls are in flight", function()
+    local c = client()
+    c:request("GET", "/addressbooks")
+    sb:fault { kind = "delay", delay = 2, count = 1, method = "POST", path = "^/addressbooks$" }
+    local slow = c:start("POST", "/addressbooks", { json = { bookName = "slow" } })
+    local fast = c:start("GET", "/addressbooks", nil, function() c:close() end)
+    drain(c)
+    assert.is_nil(fast:error())
+    assert.equal("cancelled", slow:error().kind)
+    assert.equal(0, c:pending())
+  end)
+
   it("reports an error raised in a completion callback from poll, and loses nothing", function()
     local c = client()
     local h1 = c:start("GET", "/addressbooks", nil, function() error("boom in callback") end)

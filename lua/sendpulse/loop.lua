@@ -196,7 +196,8 @@ local function round(self, timeout)
     if left < wait then wait = left > 0 and left or 0 end
   end
   self.multi:step(wait)
-  while true do
+  -- A callback may close the client mid-round: stop touching the multi then.
+  while not self.closed do
     local id, a, b, c, d = self.multi:collect()
     if id == nil then break end
     local h = self.transfers[id]
@@ -211,7 +212,7 @@ local function round(self, timeout)
   while timers[1] and timers[1].at <= now do due[#due + 1] = remove(timers, 1) end
   for i = 1, #due do
     local h = due[i].handle
-    if h.waiting == due[i] then
+    if h.waiting == due[i] and not self.closed then
       h.waiting = nil
       step_task(self, h)
     end
@@ -219,7 +220,7 @@ local function round(self, timeout)
   local ready = self.ready
   self.ready = {}
   for i = 1, #ready do
-    if not ready[i].finished then step_task(self, ready[i]) end
+    if not ready[i].finished and not self.closed then step_task(self, ready[i]) end
   end
 end
 
