@@ -92,7 +92,7 @@ $(STATIC): $(OBJS)
 	$(AR) rcs $@ $(BUILD)/obj/sendpulse_all.o
 
 $(HOST): examples/host/host.c $(STATIC)
-	$(CC) -std=gnu99 $(WARN) $(CFLAGS) -I$(LUA_INCDIR) -o $@ $< $(STATIC) \
+	$(CC) -std=gnu99 $(WARN) $(CFLAGS) -I$(LUA_INCDIR) -I$(CURL_INCDIR) -o $@ $< $(STATIC) \
 	  $(HOST_LIBS) -L$(CURL_LIBDIR) $(CURL_LIBS) -lm -ldl $(LDFLAGS)
 
 host: $(HOST)

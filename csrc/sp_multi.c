@@ -121,6 +121,10 @@ static sp_xfer *xfer_get(sp_multi *m)
     curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
     curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
     sp_easy_defaults(x->easy, &m->opts);
+    /* Over HTTP/2, calls started together share one connection as streams
+     * rather than each opening its own (no effect on HTTP/1.1). */
+    if (m->opts.http2)
+        curl_easy_setopt(x->easy, CURLOPT_PIPEWAIT, 1L);
     return x;
 }
 
