@@ -91,8 +91,14 @@ $(STATIC): $(OBJS)
 	rm -f $@
 	$(AR) rcs $@ $(BUILD)/obj/sendpulse_all.o
 
-$(HOST): examples/host/host.c $(STATIC)
-	$(CC) -std=gnu99 $(WARN) $(CFLAGS) -I$(LUA_INCDIR) -I$(CURL_INCDIR) -o $@ $< $(STATIC) \
+# The Lua files as C, for hosts that ship one binary (see the generator).
+EMBED_C := $(BUILD)/sendpulse_embedded.c
+$(EMBED_C): examples/host/embed_lua.lua $(shell find lua -name '*.lua' -not -path '*/sandbox/*')
+	@mkdir -p $(dir $@)
+	$(LUA) examples/host/embed_lua.lua lua $@
+
+$(HOST): examples/host/host.c $(STATIC) $(EMBED_C)
+	$(CC) -std=gnu99 $(WARN) $(CFLAGS) -I$(LUA_INCDIR) -I$(CURL_INCDIR) -o $@ $< $(EMBED_C) $(STATIC) \
 	  $(HOST_LIBS) -L$(CURL_LIBDIR) $(CURL_LIBS) -lm -ldl $(LDFLAGS)
 
 host: $(HOST)

@@ -35,11 +35,17 @@ run_host() {  # run_host LABEL MAX_FRAME_MS [command prefix...]
   control /_sandbox/config '{"rate":0}' &&
   control /_sandbox/faults '{"kind":"delay","delay":0.2,"count":-1,"path":"^/addressbooks"}' || {
     echo "$label: could not configure the sandbox"; failed=$((failed + 1)); return; }
-  if "$@" "$HOST" "$url" lua examples/host/game.lua "$max" 2; then
+  log=$(mktemp)
+  "$@" "$HOST" "$url" lua examples/host/game.lua "$max" 2 >"$log"; rc=$?
+  cat "$log"
+  # State 1 ran the Lua files from lua/, state 2 the copy compiled in.
+  if [ "$rc" -eq 0 ] && grep -q '^state 1: .*library from @lua/sendpulse/safe.lua' "$log" \
+     && grep -q '^state 2: .*library from @sendpulse/safe.lua' "$log"; then
     echo "$label: ok"; passed=$((passed + 1))
   else
     echo "$label: FAILED"; failed=$((failed + 1))
   fi
+  rm -f "$log"
 }
 
 run_host "example host, 2 lua_States, 60 fps" "$MAX_FRAME_MS"

@@ -62,8 +62,10 @@ function game.finish()
   end
   client:close()
   if #errors > 0 then error(table.concat(errors, "; ")) end
-  return ("%d calls done over %d frames; %s"):format(#handles, frames_in_flight,
-    table.concat(story, ", "))
+  -- Where the library's Lua code came from: a file, or the embedded copy.
+  local source = debug.getinfo(sendpulse.new, "S").source
+  return ("%d calls done over %d frames; %s; library from %s"):format(#handles, frames_in_flight,
+    table.concat(story, ", "), source)
 end
 
 return game

@@ -5,7 +5,10 @@
  * script's frame() in every Lua state; the script keeps SendPulse calls in
  * flight through client:poll() and never blocks the frame. Two independent
  * lua_States run side by side (the library keeps no global state beyond
- * libcurl's global init), each with its own client and calls.
+ * libcurl's global init), each with its own client and calls. Odd states
+ * load the library's Lua files from LUA_DIR; even ones from the copy
+ * compiled into this program (sendpulse_embedded.c, made by
+ * examples/host/embed_lua.lua), with an empty package.path.
  *
  *   host BASE_URL [LUA_DIR [SCRIPT [MAX_FRAME_MS [STATES]]]]
  *
@@ -26,6 +29,9 @@
 
 /* From libsendpulse.a: the C core, registered with luaL_requiref. */
 int luaopen_sendpulse_core(lua_State *L);
+/* From the generated sendpulse_embedded.c: the Lua files, into
+ * package.preload. */
+int luaopen_sendpulse_embedded(lua_State *L);
 
 #define FRAME_NS    (1000000000L / 60)
 #define MAX_FRAMES  (60 * 30)      /* give up after 30 s */
@@ -60,7 +66,8 @@ static int call_game(lua_State *L, const char *name, int nargs, int id)
     return 1;
 }
 
-static lua_State *new_state(const char *lua_dir, const char *script, const char *base_url, int id)
+static lua_State *new_state(const char *lua_dir, const char *script, const char *base_url, int id,
+                            int embedded)
 {
     lua_State *L = luaL_newstate();
     if (L == NULL)
@@ -69,11 +76,17 @@ static lua_State *new_state(const char *lua_dir, const char *script, const char 
     /* The C core comes from this program, not from a core.so on disk. */
     luaL_requiref(L, "sendpulse.core", luaopen_sendpulse_core, 0);
     lua_pop(L, 1);
-    /* The Lua half is loaded from the filesystem. package.cpath is left
-     * alone: lua-cjson is still found there (a host could link it in and
-     * luaL_requiref it the same way). */
+    /* The Lua half: from the filesystem, or compiled in (then nothing may
+     * come from disk). package.cpath is left alone: lua-cjson is still
+     * found there (a host could link it in and luaL_requiref it too). */
     lua_getglobal(L, "package");
-    lua_pushfstring(L, "%s/?.lua;%s/?/init.lua", lua_dir, lua_dir);
+    if (embedded) {
+        luaL_requiref(L, "sendpulse.embedded", luaopen_sendpulse_embedded, 0);
+        lua_pop(L, 1);
+        lua_pushliteral(L, "");
+    } else {
+        lua_pushfstring(L, "%s/?.lua;%s/?/init.lua", lua_dir, lua_dir);
+    }
     lua_setfield(L, -2, "path");
     lua_pop(L, 1);
     if (luaL_dofile(L, script) != LUA_OK || !lua_istable(L, -1)) {
@@ -122,7 +135,7 @@ int main(int argc, char **argv)
         return 1;
     }
     for (i = 0; i < n_states; i++) {
-        states[i] = new_state(lua_dir, script, base_url, i + 1);
+        states[i] = new_state(lua_dir, script, base_url, i + 1, (i + 1) % 2 == 0);
         if (states[i] == NULL) {
             while (i-- > 0)
                 lua_close(states[i]);
