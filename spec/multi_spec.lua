@@ -203,6 +203,30 @@ describe("transport multi", function()
     s:close()
   end)
 
+  it("reports timeouts and refused connections like the blocking transport", function()
+    local c = client { retries = 0 }
+    c:request("GET", "/addressbooks")
+    sb:fault { kind = "delay", delay = 1, count = 1, path = "^/addressbooks$" }
+    local slow = c:start("GET", "/addressbooks", { timeout = 0.3 })
+    drain(c)
+    assert.equal("timeout", slow:error().kind)
+    c:close()
+
+    -- A port nothing listens on: bind one, note it, close it.
+    local socket = require "socket"
+    local server = assert(socket.bind("127.0.0.1", 0))
+    local _, port = server:getsockname()
+    server:close()
+    local dead = sendpulse.new { api_key = "k", base_url = "http://127.0.0.1:" .. port,
+                                 transport = "multi", retries = 0 }
+    local h = dead:start("GET", "/addressbooks")
+    drain(dead)
+    local err = h:error()
+    assert.equal("network", err.kind)
+    assert.matches("onnect", err.message)
+    dead:close()
+  end)
+
   it("cancels a call in flight", function()
     local c = client()
     c:request("GET", "/addressbooks")
