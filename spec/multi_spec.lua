@@ -446,3 +446,33 @@ describe("transport multi", function()
     assert.is_nil(weak.h)
   end)
 end)
+
+describe("transport multi over HTTPS", function()
+  local tls = require "support.tls_server"
+  local srv
+  lazy_setup(function() srv = tls.start() end)
+  lazy_teardown(function() if srv then srv.stop() end end)
+
+  it("verifies the certificate, and multiplexes calls started together on one HTTP/2 connection", function()
+    local c = sendpulse.new { api_key = "tls-test-key", base_url = srv.url, ca_file = srv.ca_file,
+                              rate_limit = false, transport = "multi" }
+    local handles = {}
+    for i = 1, 10 do handles[i] = c:start("GET", "/multi") end
+    for _ = 1, 1000 do if c:poll(0.01) == 0 then break end end
+    for i = 1, 10 do
+      local v, meta = handles[i]:result()
+      assert.equal(1000, v.id)
+      assert.equal("gzip", meta.headers["content-encoding"])
+    end
+    assert.equal(1, c:connections())
+    assert.is_true(srv.logged("HTTP/2.0 GET /multi 200"), srv.access_log())
+    c:close()
+
+    local untrusted = sendpulse.new { api_key = "tls-test-key", base_url = srv.url,
+                                      rate_limit = false, transport = "multi" }
+    local h = untrusted:start("GET", "/multi-untrusted")
+    for _ = 1, 1000 do if untrusted:poll(0.01) == 0 then break end end
+    assert.is_true(h:error().tls)
+    untrusted:close()
+  end)
+end)
