@@ -373,6 +373,48 @@ describe("transport multi", function()
     c:close()
   end)
 
+  it("resumes a bare coroutine.yield() on the next poll, and lets a call cancel itself", function()
+    local c = client()
+    local polls_seen = {}
+    local h = c:run(function()
+      for i = 1, 3 do
+        polls_seen[#polls_seen + 1] = i
+        coroutine.yield()
+      end
+      return "yielded 3 times"
+    end)
+    assert.same({ 1 }, polls_seen)
+    c:poll()
+    assert.same({ 1, 2 }, polls_seen)
+    drain(c)
+    assert.equal("yielded 3 times", h:result())
+
+    local self_handle
+    self_handle = c:run(function()
+      coroutine.yield()                  -- so self_handle is set
+      self_handle:cancel()
+      c:request("GET", "/addressbooks")  -- raises: this call was cancelled
+      return "not reached"
+    end)
+    drain(c)
+    assert.equal("cancelled", self_handle:error().kind)
+    assert.equal(0, sb:stats().token_requests)
+    c:close()
+  end)
+
+  it("gives up waiting on a handle after the time given, leaving the call in flight", function()
+    local c = client()
+    c:request("GET", "/addressbooks")
+    sb:fault { kind = "delay", delay = 1, count = 1, path = "^/addressbooks$" }
+    local h = c:start("GET", "/addressbooks")
+    local ok, err = pcall(h.wait, h, 0.1)
+    assert.is_false(ok)
+    assert.equal("timeout", err.kind)
+    assert.is_false(h:done())
+    assert.same({}, h:wait(5))
+    c:close()
+  end)
+
   it("checks its arguments", function()
     local c = client()
     assert.has_error(function() c:poll(-1) end)
