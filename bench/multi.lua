@@ -55,6 +55,15 @@ local ok, err = pcall(function()
   end
   local multi_time = now() - t0
   for i = 1, N do assert(handles[i]:error() == nil, tostring(handles[i]:error())) end
+
+  -- What an idle poll costs a frame: time and garbage per call.
+  local IDLE = 20000
+  collectgarbage(); collectgarbage("stop")
+  local kb0, ti = collectgarbage("count"), now()
+  for _ = 1, IDLE do multi:poll(0) end
+  local idle_us = (now() - ti) / IDLE * 1e6
+  local idle_bytes = (collectgarbage("count") - kb0) * 1024 / IDLE
+  collectgarbage("restart")
   multi:close()
 
   print(("%d calls answered %.0f ms late"):format(N, D * 1000))
@@ -64,6 +73,7 @@ local ok, err = pcall(function()
     :format(multi_time, longest * 1000, polls))
   print(("time ratio multi/baseline: %.3f; stall ratio: %.4f")
     :format(multi_time / base_time, longest / base_stall))
+  print(("idle poll(0): %.2f us and %.1f bytes of garbage per call"):format(idle_us, idle_bytes))
 end)
 sb:stop()
 if not ok then error(err, 0) end

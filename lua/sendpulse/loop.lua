@@ -208,19 +208,26 @@ local function round(self, timeout)
     end
   end
   -- Timers due now; ones set while resuming these wait for the next round.
-  local now, timers, due = monotonic(), self.timers, {}
-  while timers[1] and timers[1].at <= now do due[#due + 1] = remove(timers, 1) end
-  for i = 1, #due do
-    local h = due[i].handle
-    if h.waiting == due[i] and not self.closed then
-      h.waiting = nil
-      step_task(self, h)
+  -- (No table is made in a round where nothing is due: a game polls every
+  -- frame and should not feed the collector for nothing.)
+  local timers = self.timers
+  if timers[1] and timers[1].at <= monotonic() then
+    local now, due = monotonic(), {}
+    while timers[1] and timers[1].at <= now do due[#due + 1] = remove(timers, 1) end
+    for i = 1, #due do
+      local h = due[i].handle
+      if h.waiting == due[i] and not self.closed then
+        h.waiting = nil
+        step_task(self, h)
+      end
     end
   end
   local ready = self.ready
-  self.ready = {}
-  for i = 1, #ready do
-    if not ready[i].finished and not self.closed then step_task(self, ready[i]) end
+  if #ready > 0 then
+    self.ready = {}
+    for i = 1, #ready do
+      if not ready[i].finished and not self.closed then step_task(self, ready[i]) end
+    end
   end
 end
 
