@@ -93,7 +93,12 @@ function _M.async(self)
     if type(member) == "function" then
       return function(_, ...)
         local args = { n = select("#", ...), ... }
-        return lp:spawn(function() return member(self, unpack(args, 1, args.n)) end)
+        -- view:request's handle knows its call, for error messages.
+        local method, path
+        if key == "request" and type(args[1]) == "string" and type(args[2]) == "string" then
+          method, path = args[1], args[2]
+        end
+        return lp:spawn(function() return member(self, unpack(args, 1, args.n)) end, nil, method, path)
       end
     end
     if type(member) ~= "table" then return nil end
