@@ -207,6 +207,16 @@ describe("helper argument checks", function()
     end)
   end
 
+  it("the names helpers add to every service hide no operation of the API", function()
+    local resources = require "sendpulse.resources"
+    for _, service in ipairs(resources.services()) do
+      for _, name in ipairs { "raw", "each", "all", "patient" } do
+        assert.is_nil(resources.operation(service, name), service .. ":" .. name)
+      end
+    end
+    assert.is_nil(resources.operation("smtp", "send"))
+  end)
+
   it("a helper called with '.' instead of ':' says so", function()
     local c = new()
     assert.error_matches(function() c.smtp.send(GOOD_MAIL) end, "call it as a method", 1, true)
