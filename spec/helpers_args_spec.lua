@@ -226,3 +226,28 @@ describe("helper argument checks", function()
     c:close()
   end)
 end)
+
+describe("page shapes", function()
+  local items_of = require("sendpulse.helpers.paging").items_of
+  local A, B = { id = 1 }, { id = 2 }
+  -- answer -> the items a page iterator reads from it (nil: none found)
+  local SHAPES = {
+    { "a JSON array", { A, B }, { A, B } },
+    { "an empty page", {}, {} },
+    { "chatbot envelope", { success = true, data = { A } }, { A } },
+    { "verifier lists", { total = 2, list = { A, B } }, { A, B } },
+    { "items", { items = { B } }, { B } },
+    { "CRM data.list", { data = { list = { A }, total = 1 } }, { A } },
+    { "SMTP bounces", { found = 1, emails = { A }, total = 1, request_limit = 100 }, { A } },
+    { "SMTP bounces, empty page", { found = 0, emails = {}, total = 0 }, {} },
+    { "verifier results", { id = 7, data = { ["0"] = 1, ["1"] = 2 }, email_addresses = { B } }, { B } },
+    { "two arrays: ambiguous", { a = { A }, b = { B } }, nil },
+    { "an object in data", { success = true, data = { id = 1 } }, nil },
+    { "a scalar", true, nil },
+  }
+  for _, case in ipairs(SHAPES) do
+    it(case[1], function()
+      assert.same(case[3], items_of(case[2]))
+    end)
+  end
+end)

@@ -12,7 +12,8 @@
 -- Pages are at most 100 items (SendPulse's maximum, also its usual default).
 -- The end is the first page shorter than the page size (or empty), or the
 -- `total` an answer announces. A page is a JSON array, or an object whose
--- `data` / `list` / `items` (also inside `data`) holds the array; opts.items
+-- `data` / `list` / `items` (also inside `data`), or its only array field,
+-- holds the array; opts.items
 -- = function(answer) -> array handles any other shape.
 --
 -- A failed page: a raising client raises from the loop; a safe client's
@@ -63,7 +64,17 @@ function _M.items_of(value)
       if is_array(data[key]) then return data[key] end
     end
   end
-  return nil
+  -- else the one field that holds an array (SMTP bounces keep them in
+  -- `emails`, verifier results in `email_addresses`); an empty table counts,
+  -- so the empty last page ends the walk
+  local found
+  for _, v in pairs(value) do
+    if is_array(v) then
+      if found then return nil end
+      found = v
+    end
+  end
+  return found
 end
 
 -- The total an answer announces (verifier lists), if any.
