@@ -34,17 +34,15 @@ local Client = {}
 local mt = { __name = "sendpulse.client" }
 
 -- Service tables (client.email, client.smtp, ...) come from generated data,
--- created on first use; see sendpulse.resources.
+-- created on first use; see sendpulse.resources. Loaded on first use too:
+-- a client that only calls request() never loads the operation tables.
 local resources
 mt.__index = function(self, key)
   local method = Client[key]
   if method ~= nil then return method end
-  if resources == nil then
-    local ok, mod = pcall(require, "sendpulse.resources")
-    resources = ok and mod or false
-  end
-  if resources and type(key) == "string" then return resources.get(self, key) end
-  return nil
+  if type(key) ~= "string" then return nil end
+  resources = resources or require "sendpulse.resources"
+  return resources.get(self, key)
 end
 
 mt.__tostring = function(self)
