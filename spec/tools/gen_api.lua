@@ -979,6 +979,13 @@ local function reference(services, extra, total)
     .. " The examples below are built from the files' own examples where those fit their schema,"
     .. " else from the schema; they are what the contract test sends to a mock of each file.")
   w("")
+  w("The operations are data: `lua/sendpulse/api/<service>.lua` (generated; `require(\"sendpulse.resources\")"
+    .. ".operation(service, name)` returns one record) and `lua/sendpulse/api/extra.lua` (by hand). A record"
+    .. " holds `name`, `operationId`, `method`, `path` (without the base path), `summary`, `deprecated`,"
+    .. " `path_params` and `query` (lists of `{ name, type, required, nullable, enum }`), `body` (`content` ="
+    .. " json | form | multipart, `type`, `required`, `fields`, `raw` for an array body, `one_of`,"
+    .. " `undeclared_required`), `paging`, `accept` (an answer that is not JSON) and `example`.")
+  w("")
   w("## Services")
   w("")
   w("| service | base path | source | operations |")
