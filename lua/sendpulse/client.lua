@@ -326,9 +326,17 @@ function _M.new(opts, raise)
   cfg.client_secret, cfg.api_key = nil, nil
   self.cfg = cfg
   self.sleep = cfg.sleep or core.sleep
-  self.transport = transport.new(cfg)
+  local t = transport.new(cfg, self.raise)
+  self.transport = t
+  if not cfg.sleep and type(t) == "table" and type(t.sleep) == "function" then
+    -- The transport waits its own way (a timer in an event loop).
+    self.sleep = function(seconds) return t:sleep(seconds) end
+  end
   return self
 end
+
+-- Non-blocking calls (transport = "multi"): start, run, poll, pending.
+for name, fn in pairs(require "sendpulse.async") do Client[name] = fn end
 
 _M.Client = Client
 _M.metatable = mt
