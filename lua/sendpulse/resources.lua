@@ -424,7 +424,10 @@ local function build_method(service, base, op)
     local path = table_concat(path_out)
 
     local opts = { query = query }
-    if accept then opts.headers = { Accept = accept } end
+    if accept then
+      opts.headers = { Accept = accept }
+      opts.raw = not accept:find("json", 1, true)   -- a file, not a JSON answer
+    end
     if body_kind == "multipart" then
       local data, ctype = multipart(json or {})
       if not data then return bad(ctype) end
