@@ -47,7 +47,7 @@ run_busted() {
   echo "== $label"
   # shellcheck disable=SC2086
   "$@" ${BUSTED_ARGS:-} 2>&1 | tee "$log"
-  summary=$(grep -E '[0-9]+ successes? / [0-9]+ failures? / [0-9]+ errors? / [0-9]+ pending' "$log" | tail -n 1)
+  summary=$(grep -E '[0-9]+ success(es)? / [0-9]+ failures? / [0-9]+ errors? / [0-9]+ pending' "$log" | tail -n 1)
   if [ -z "$summary" ]; then
     echo "busted did not finish (no summary line)"
     failed=$((failed + 1))
@@ -71,6 +71,17 @@ run_busted() {
   fi
   rm -f "$log"
 }
+
+# check <label> <command...>: one counted check (lint and the like).
+check() {
+  label=$1; shift
+  if "$@"; then passed=$((passed + 1)); echo "$label: ok"
+  else failed=$((failed + 1)); echo "$label: FAILED"; fi
+}
+if [ "${SP_LINT:-0}" = 1 ]; then
+  check "luacheck" luacheck --quiet --formatter=plain lua spec examples bench
+  check "luarocks lint" luarocks lint rockspec/lua-sendpulse-scm-1.rockspec
+fi
 
 case "${SP_MEMCHECK:-0}" in
   0) run_busted "busted ($LUA)" ;;

@@ -25,6 +25,7 @@ local function is_integer(v)
   return type(v) == "number" and v == floor(v)
 end
 
+local function within(v, lo, hi) return type(v) == "number" and v >= lo and v <= hi end
 local function positive(v) return type(v) == "number" and v > 0 and v < 1e6 end
 local function nonempty_string(v) return type(v) == "string" and v ~= "" and not v:find("%z") end
 
@@ -39,9 +40,9 @@ local rules = {
   timeout = { positive, "a positive number of seconds" },
   connect_timeout = { positive, "a positive number of seconds" },
   retries = { function(v) return is_integer(v) and v >= 0 and v <= 10 end, "an integer from 0 to 10" },
-  retry_delay = { function(v) return type(v) == "number" and v >= 0 and v <= 60 end, "a number of seconds from 0 to 60" },
-  retry_max_delay = { function(v) return type(v) == "number" and v >= 0 and v <= 3600 end, "a number of seconds from 0 to 3600" },
-  refresh_margin = { function(v) return type(v) == "number" and v >= 0 and v < 3600 end, "a number of seconds from 0 to 3599" },
+  retry_delay = { function(v) return within(v, 0, 60) end, "a number of seconds from 0 to 60" },
+  retry_max_delay = { function(v) return within(v, 0, 3600) end, "a number of seconds from 0 to 3600" },
+  refresh_margin = { function(v) return within(v, 0, 3599) end, "a number of seconds from 0 to 3599" },
   rate_limit = { function(v)
       if v == false then return true end
       if type(v) ~= "table" then return false end
@@ -92,8 +93,8 @@ local rules = {
       .. "without spaces, db = integer >= 0, timeout = seconds > 0 }, or a connection object "
       .. "with call and script methods" },
   transport = { function(v)
-      return v == "curl" or (type(v) == "table" and type(v.perform) == "function")
-    end, "\"curl\", or an object with a perform method" },
+      return v == "curl" or v == "multi" or (type(v) == "table" and type(v.perform) == "function")
+    end, "\"curl\", \"multi\", or an object with a perform method" },
 }
 
 --- Returns a new table of settings, or nil and a message naming the option.
@@ -120,6 +121,16 @@ function _M.check(opts)
     end
   elseif not (cfg.client_id and cfg.client_secret) then
     return nil, "sendpulse.new: options 'client_id' and 'client_secret' (or 'api_key') are required"
+  end
+  if cfg.transport == "multi" then
+    -- Its calls yield from inside the pipeline's pcall: Lua 5.1 cannot.
+    if _VERSION == "Lua 5.1" and not rawget(_G, "jit") then
+      return nil, "sendpulse.new: option 'transport' = \"multi\" needs Lua 5.2 or later, or LuaJIT"
+    end
+    if cfg.sleep then
+      return nil, "sendpulse.new: option 'sleep' cannot be combined with transport = \"multi\""
+        .. " (its loop does the waiting)"
+    end
   end
   for k, v in pairs(defaults) do
     if cfg[k] == nil then cfg[k] = v end

@@ -5,6 +5,7 @@
 -- An account is named by its client_id.
 -- luacheck: ignore 212/self
 local socket = require "socket"
+local json = require "sendpulse.sandbox.json"
 
 local type, ipairs, pairs, setmetatable = type, ipairs, pairs, setmetatable
 local floor, random = math.floor, math.random
@@ -46,20 +47,42 @@ function State:clear()
   self.tokens = {}       -- token -> {account = client_id, expires = time}
   self.books = {}        -- id -> book
   self.next_book_id = _M.FIRST_BOOK_ID
+  self.data = {}         -- service -> account -> the route file's own data
+  self.ids = {}          -- kind -> last id handed out
+  self.clock_offset = 0  -- seconds added to the real time (POST /_sandbox/clock)
+end
+
+-- The sandbox's time: the real time plus the offset tests move it by, so the
+-- 15-minute and one-hour rules (711, 791, 1004) can be crossed at once.
+function State:now(real)
+  return real + self.clock_offset
+end
+
+function State:advance_clock(seconds)
+  self.clock_offset = self.clock_offset + seconds
+end
+
+-- The data a route file keeps for one account (created empty).
+function State:data_of(service, account)
+  local per = self.data[service]
+  if not per then per = {}; self.data[service] = per end
+  local d = per[account]
+  if not d then d = {}; per[account] = d end
+  return d
+end
+
+-- A new id of `kind`, unique across accounts; counts up from `first`.
+function State:new_id(kind, first)
+  local id = (self.ids[kind] or (first or 1) - 1) + 1
+  self.ids[kind] = id
+  return id
 end
 
 ---------------------------------------------------------------------------
 -- Configuration
 
-local function is_array(v)
-  if type(v) ~= "table" then return false end
-  local n = 0
-  for _ in pairs(v) do n = n + 1 end
-  return n == #v
-end
-
 local function check_accounts(list)
-  if not is_array(list) then return nil, "accounts must be an array" end
+  if not json.is_array(list) then return nil, "accounts must be an array" end
   local seen_ids, seen_keys = {}, {}
   for i, a in ipairs(list) do
     local where = "accounts[" .. i .. "]"
@@ -73,7 +96,7 @@ local function check_accounts(list)
     if seen_ids[a.client_id] then return nil, where .. ".client_id is repeated" end
     seen_ids[a.client_id] = true
     if a.api_keys ~= nil then
-      if not is_array(a.api_keys) then return nil, where .. ".api_keys must be an array" end
+      if not json.is_array(a.api_keys) then return nil, where .. ".api_keys must be an array" end
       for _, key in ipairs(a.api_keys) do
         if type(key) ~= "string" or key == "" then
           return nil, where .. ".api_keys must hold non-empty strings"
