@@ -40,6 +40,16 @@ int sp_gcra_reserve(uint64_t *tat, const sp_gcra *g, uint64_t now_ns,
     }
 }
 
+void sp_gcra_defer(uint64_t *tat, uint64_t until_ns)
+{
+    uint64_t old = __atomic_load_n(tat, __ATOMIC_ACQUIRE);
+
+    while (old < until_ns
+           && !__atomic_compare_exchange_n(tat, &old, until_ns, 0,
+                                           __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        ;   /* `old` was reloaded: another caller moved it */
+}
+
 uint64_t sp_gcra_peek(const uint64_t *tat, const sp_gcra *g, uint64_t now_ns)
 {
     uint64_t cur = __atomic_load_n(tat, __ATOMIC_ACQUIRE);

@@ -36,6 +36,11 @@ int sp_gcra_init(sp_gcra *g, double rate, double burst, uint64_t guard_ns);
 int sp_gcra_reserve(uint64_t *tat, const sp_gcra *g, uint64_t now_ns,
                     uint64_t max_wait_ns, uint64_t *wait_ns);
 
+/* Moves the budget's TAT to at least until_ns: no request goes before it.
+ * For a hand-over between budgets (a shared budget that failed, whose slots
+ * are still being used, gives way to a local one). */
+void sp_gcra_defer(uint64_t *tat, uint64_t until_ns);
+
 /* How long a request arriving at now_ns would have to wait; reserves nothing. */
 uint64_t sp_gcra_peek(const uint64_t *tat, const sp_gcra *g, uint64_t now_ns);
 

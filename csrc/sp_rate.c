@@ -7,6 +7,7 @@
  *   limiter:reserve([max_wait]) -> seconds to wait before sending (0: now),
  *                                  or nil, needed_wait when over max_wait
  *   limiter:peek() -> seconds a request would wait now
+ *   limiter:defer(seconds): no request before that long from now
  *
  * The limiter never sleeps itself: the caller waits with whatever its host
  * allows (os-level sleep, ngx.sleep, a coroutine yield), so one limiter
@@ -120,6 +121,15 @@ static int limiter_tostring(lua_State *L)
     return 1;
 }
 
+static int limiter_defer(lua_State *L)
+{
+    sp_limiter *lim = luaL_checkudata(L, 1, SP_LIMITER_MT);
+    lua_Number s = luaL_checknumber(L, 2);
+    luaL_argcheck(L, s >= 0 && s < 3600, 2, "seconds must be within [0, 3600)");
+    sp_gcra_defer(lim->tat, sp_clock_monotonic_ns() + (uint64_t)(s * 1e9));
+    return 0;
+}
+
 /* limiter:shared() -> true when the budget lives in a host-wide file. */
 static int limiter_shared(lua_State *L)
 {
@@ -159,6 +169,7 @@ void sp_open_rate(lua_State *L)
         { "reserve", limiter_reserve },
         { "peek", limiter_peek },
         { "shared", limiter_shared },
+        { "defer", limiter_defer },
         { NULL, NULL }
     };
     static const luaL_Reg meta[] = {

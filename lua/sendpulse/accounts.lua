@@ -77,12 +77,13 @@ end
 
 -- This process's budget for the account: shared by the clients of this Lua
 -- state with the same account and rate settings.
-local function process_limiter(cfg)
+local function process_limiter(cfg, rate)
   local rl = cfg.rate_limit
-  local key = format("%s|%g/%d/%g", _M.account_key(cfg), rl.rate, rl.burst, rl.guard)
+  rate = rate or rl.rate
+  local key = format("%s|%g/%d/%g", _M.account_key(cfg), rate, rl.burst, rl.guard)
   local l = limiters[key]
   if not l then
-    l = core.limiter { rate = rl.rate, burst = rl.burst, guard = rl.guard }
+    l = core.limiter { rate = rate, burst = rl.burst, guard = rl.guard }
     limiters[key] = l
   end
   return l
@@ -91,18 +92,19 @@ end
 -- The host's budget for the account: a mapped file in the token folder,
 -- named by a fingerprint of the account. Falls back to the process budget
 -- (reported) when the file cannot be used.
-local function host_limiter(cfg, report)
+local function host_limiter(cfg, report, rate)
   local rl = cfg.rate_limit
+  rate = rate or rl.rate
   local dir = cfg.token_dir or require("sendpulse.store.file").default_dir()
   local ok, err = core.private_dir(dir)
   local l
   if ok then
-    l, err = core.limiter { rate = rl.rate, burst = rl.burst, guard = rl.guard,
+    l, err = core.limiter { rate = rate, burst = rl.burst, guard = rl.guard,
       file = format("%s/%s.budget", dir, core.fingerprint(_M.account_key(cfg))) }
   end
   if l then return l end
   report { event = "limiter_error", shared = "host", fallback = "process", message = err }
-  return process_limiter(cfg)
+  return process_limiter(cfg, rate)
 end
 
 --- The account's limiter, or nil when rate limiting is off.
@@ -117,7 +119,8 @@ function _M.limiter(cfg, report)
   if rl.shared == "host" then return host_limiter(cfg, report) end
   if rl.shared == "redis" then
     local conn, prefix = redis_conn(cfg)
-    local fallback = rl.fallback == "host" and host_limiter(cfg, report) or process_limiter(cfg)
+    local r = rl.fallback_rate
+    local fallback = rl.fallback == "host" and host_limiter(cfg, report, r) or process_limiter(cfg, r)
     return require("sendpulse.limiter.redis").new {
       conn = conn, key = prefix .. "rate:" .. core.fingerprint(_M.account_key(cfg)),
       rate = rl.rate, burst = rl.burst, guard = rl.guard, fallback = fallback,

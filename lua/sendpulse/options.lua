@@ -47,7 +47,8 @@ local rules = {
       if v == false then return true end
       if type(v) ~= "table" then return false end
       for k in pairs(v) do
-        if k ~= "rate" and k ~= "burst" and k ~= "shared" and k ~= "fallback" and k ~= "guard" then
+        if k ~= "rate" and k ~= "burst" and k ~= "shared" and k ~= "fallback" and k ~= "guard"
+           and k ~= "fallback_rate" then
           return false
         end
       end
@@ -56,9 +57,10 @@ local rules = {
          and (v.shared == nil or v.shared == "process" or v.shared == "host" or v.shared == "redis")
          and (v.fallback == nil or v.fallback == "process" or v.fallback == "host")
          and (v.guard == nil or (type(v.guard) == "number" and v.guard >= 0 and v.guard <= 0.1))
+         and (v.fallback_rate == nil or positive(v.fallback_rate))
     end, "false, or a table { rate = requests per second > 0, burst = integer >= 1, "
       .. "shared = \"process\" | \"host\" | \"redis\", fallback = \"host\" | \"process\", "
-      .. "guard = seconds from 0 to 0.1 }" },
+      .. "fallback_rate = requests per second > 0, guard = seconds from 0 to 0.1 }" },
   ca_file = { nonempty_string, "a path (string)" },
   ca_path = { nonempty_string, "a path (string)" },
   proxy = { nonempty_string, "a proxy URL (string)" },
@@ -148,6 +150,9 @@ function _M.check(opts)
     -- slot is 30 ms a second at 10/s, for 3% of the rate).
     cfg.rate_limit = { rate = rl.rate or 10, burst = rl.burst or 1, shared = shared,
                        fallback = rl.fallback or "host",
+                       -- While Redis fails, each host (or process) has its own
+                       -- budget: with N of them, rate / N keeps the sum right.
+                       fallback_rate = rl.fallback_rate or rl.rate or 10,
                        guard = rl.guard or (shared == "process" and 0.0008 or 0.003) }
   end
   if cfg.token_store == "memory" then cfg.token_store = nil end

@@ -1,6 +1,6 @@
 --- A Redis connection for the shared token store and rate budget: connects
--- on first use, and after a failure waits `retry_interval` before trying
--- again, so a dead Redis costs one refused connection per second, not one
+-- on first use, and after a failure waits RETRY_INTERVAL before trying
+-- again, so a dead Redis costs two refused connections per second, not one
 -- per request.
 --
 --   local conn = require("sendpulse.redis").connection { host =, port =,
@@ -23,7 +23,7 @@ local monotonic = core.monotonic
 
 local _M = {}
 
-_M.RETRY_INTERVAL = 1
+_M.RETRY_INTERVAL = 0.5
 
 local hiredis   -- loaded on first use: only users of Redis need libhiredis
 local missing   -- why it could not be loaded

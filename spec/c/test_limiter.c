@@ -90,6 +90,20 @@ static void test_max_wait_reserves_nothing(void)
     CHECK(sp_gcra_reserve(&tat, &g, S, 100 * MS, &wait) == 0);
 }
 
+static void test_defer(void)
+{
+    sp_gcra g;
+    uint64_t tat = 0, wait;
+
+    sp_gcra_init(&g, 10, 1, 0);
+    sp_gcra_defer(&tat, 5 * S);
+    CHECK_EQ_U64(tat, 5 * S);
+    CHECK(sp_gcra_reserve(&tat, &g, 4 * S, SP_GCRA_NO_LIMIT, &wait) == 0);
+    CHECK_EQ_U64(wait, S);                  /* nothing before 5 s */
+    sp_gcra_defer(&tat, 2 * S);              /* never moves it back */
+    CHECK_EQ_U64(tat, 5 * S + 100 * MS);
+}
+
 static void test_bad_arguments(void)
 {
     sp_gcra g;
@@ -152,6 +166,7 @@ int main(void)
     test_burst();
     test_idle_budget_refills();
     test_max_wait_reserves_nothing();
+    test_defer();
     test_bad_arguments();
     test_concurrent_reservations();
     return ctest_report("test_limiter");

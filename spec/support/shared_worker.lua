@@ -2,7 +2,7 @@
 -- Calls the sandbox flat out until `seconds` have passed, then prints a
 -- summary. Events from the hook are printed as they come, one per line:
 --
---   lua5.4 spec/support/shared_worker.lua URL ACCOUNT SECRET SHARED TOKEN_DIR REDIS_PORT SECONDS
+--   lua5.4 spec/support/shared_worker.lua URL ACCOUNT SECRET SHARED TOKEN_DIR REDIS_PORT SECONDS [FALLBACK_RATE]
 --
 -- SHARED is "host" (file token store, mapped-file budget) or "redis" (Redis
 -- token store and budget). Run from the repository root with LUA_PATH and
@@ -11,13 +11,13 @@ local sendpulse = require "sendpulse"
 local core = require "sendpulse.core"
 
 local unpack = table.unpack or unpack
-local url, account, secret, shared, dir, redis_port, seconds = unpack(arg, 1, 7)
+local url, account, secret, shared, dir, redis_port, seconds, fallback_rate = unpack(arg, 1, 8)
 io.stdout:setvbuf("line")
 
 local opts = {
   client_id = account, client_secret = secret, base_url = url,
   token_dir = dir, retries = 2, retry_delay = 0.2,
-  rate_limit = { shared = shared },
+  rate_limit = { shared = shared, fallback_rate = tonumber(fallback_rate) },
   hook = function(ev)
     if ev.event ~= "request" and ev.event ~= "token" then
       print(("event %s %s"):format(ev.event, ev.message or ""))
