@@ -169,6 +169,16 @@ describe("shared account", function()
       assert.is_true(c:reserve() > 2)      -- the budget outlived the mappings
     end)
 
+    it("can be deferred (a hand-over from another budget), never backwards", function()
+      local l = core.limiter { rate = 10 }
+      l:defer(2)
+      local w = l:reserve()
+      assert.is_true(w > 1.9 and w <= 2, "deferred 2 s, got " .. w)
+      l:defer(0)
+      assert.is_true(l:reserve() > 2)
+      assert.has_error(function() l:defer(-1) end)
+    end)
+
     it("reports a file it cannot use, without raising", function()
       local l, err = core.limiter { rate = 10, file = root .. "/missing-folder/budget" }
       assert.is_nil(l)
@@ -236,6 +246,20 @@ describe("shared account", function()
       c:close()
     end)
 
+    it("give shared budgets a wider guard and a fallback rate", function()
+      local c = client { rate_limit = { shared = "redis", fallback_rate = 5 }, redis = { port = 1 },
+                         token_dir = root .. "/opts-" .. serial }
+      assert.same({ rate = 10, burst = 1, shared = "redis", fallback = "host", fallback_rate = 5,
+                    guard = 0.003 }, c.cfg.rate_limit)
+      c:close()
+      c = client {}
+      assert.same({ rate = 10, burst = 1, shared = "process", fallback = "host", fallback_rate = 10,
+                    guard = 0.0008 }, c.cfg.rate_limit)
+      c:close()
+      assert.matches("option 'rate_limit'", err_of { rate_limit = { fallback_rate = 0 } })
+      assert.matches("option 'rate_limit'", err_of { rate_limit = { guard = 1 } })
+    end)
+
     it("treat 'memory' as the in-process default", function()
       local c = client { token_store = "memory" }
       assert.equal("userdata", type(c.auth))
@@ -252,12 +276,14 @@ describe("shared account", function()
       if rs then rs:remove() end
     end)
 
-    local saved_retry
+    local saved_retry, saved_handover
     before_each(function()
-      saved_retry = redis.RETRY_INTERVAL
-      redis.RETRY_INTERVAL = 0.2
+      saved_retry, saved_handover = redis.RETRY_INTERVAL, redis_limiter.HANDOVER
+      redis.RETRY_INTERVAL, redis_limiter.HANDOVER = 0.2, 0.3
     end)
-    after_each(function() redis.RETRY_INTERVAL = saved_retry end)
+    after_each(function()
+      redis.RETRY_INTERVAL, redis_limiter.HANDOVER = saved_retry, saved_handover
+    end)
 
     local function ropts(extra)
       local o = { host = "127.0.0.1", port = rs.port, password = "test-redis-pw", db = 0,
@@ -363,6 +389,32 @@ describe("shared account", function()
       assert.equal(1, #events_of(events, "limiter_recovered"))
       assert.equal(1, sb:stats().token_requests)
       c:close()
+    end)
+
+    it("hands over without overlap: fallback after Redis's slots, Redis after the fallback's", function()
+      local conn = redis.connection(ropts { timeout = 0.9 })
+      local fallback = core.limiter { rate = 10 }
+      local events = {}
+      local lim = redis_limiter.new { conn = conn, key = "t" .. serial .. ":handover", rate = 10,
+        burst = 1, fallback = fallback, fallback_kind = "process",
+        report = function(ev) events[#events + 1] = ev end }
+      assert.equal(0, lim:reserve())
+      assert.is_true(lim:reserve() > 0.09)        -- Redis's budget now runs ~0.2 s ahead
+      rs:stop()
+      local ok, err = pcall(function()
+        -- The fallback starts after Redis's slots plus HANDOVER (0.3 s).
+        local w = lim:reserve()
+        assert.is_true(w > 0.4 and w < 0.6, "first fallback slot after the hand-over, got " .. w)
+        assert.equal(1, #events_of(events, "limiter_error"))
+      end)
+      rs:launch()
+      assert(ok, err)
+      core.sleep(redis.RETRY_INTERVAL + 0.05)
+      -- Back: no Redis slot before the fallback's next one + RETRY_INTERVAL + HANDOVER.
+      local w = lim:reserve()
+      assert.is_true(w > 0.5 and w < 1.2, "first Redis slot after the outage, got " .. w)
+      assert.equal(1, #events_of(events, "limiter_recovered"))
+      assert.is_true(lim:reserve() > w)           -- and Redis spaces the next ones
     end)
 
     it("treats a token store failure as store_error and fetches its own token", function()
