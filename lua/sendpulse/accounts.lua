@@ -50,24 +50,46 @@ end
 -- report(operation, message) hears of store failures.
 function _M.auth(cfg, report)
   local a = local_auth(cfg)
-  if not cfg.token_store or cfg.api_key then return a end
+  -- shared_dict (inside nginx): the dict is the store of every worker.
+  local store = cfg.token_store
+  if not store and cfg.shared_dict then store = require("sendpulse.store.shdict").new(cfg.shared_dict) end
+  if not store or cfg.api_key then return a end
   local id = cfg.client_id .. "|" .. core.fingerprint(cfg.client_secret)
   local key = "sendpulse:token:" .. core.fingerprint(cfg.base_url .. "|" .. id)
-  return shared_auth.new(a, cfg.token_store, key, report)
+  return shared_auth.new(a, store, key, report)
+end
+
+-- One C limiter per key in this Lua state.
+local function local_limiter(key, rate, burst)
+  local l = limiters[key]
+  if not l then
+    l = core.limiter { rate = rate, burst = burst }
+    limiters[key] = l
+  end
+  return l
 end
 
 --- The account's limiter, or nil when rate limiting is off. Clients with the
 -- same account and the same rate settings share one budget.
-function _M.limiter(cfg)
+-- report(operation, message) hears of shared-dict failures.
+function _M.limiter(cfg, report)
   local rl = cfg.rate_limit
   if not rl then return nil end
   local key = format("%s|%g/%d", _M.account_key(cfg), rl.rate, rl.burst)
-  local l = limiters[key]
-  if not l then
-    l = core.limiter { rate = rl.rate, burst = rl.burst }
-    limiters[key] = l
+  if cfg.shared_dict then
+    -- One budget for all nginx workers, in the dict; if the dict fails, each
+    -- worker keeps to its share.
+    local ngx = require("sendpulse.nginx").host()
+    local workers = ngx.worker and ngx.worker.count and ngx.worker.count() or 1
+    local name = cfg.shared_dict
+    return require("sendpulse.limiter.shdict").new {
+      dict = ngx.shared[name], name = name,
+      key = "sendpulse:rate:" .. core.fingerprint(key),
+      rate = rl.rate, burst = rl.burst, report = report,
+      fallback = local_limiter(key .. "|share", rl.rate / workers, rl.burst),
+    }
   end
-  return l
+  return local_limiter(key, rl.rate, rl.burst)
 end
 
 return _M

@@ -244,6 +244,13 @@ function Client:request(method, path, opts)
   end
   local url, body, ctype, extra = prepare(self, method, path, opts)
   if not url then return self:fail(body) end
+  -- Inside nginx: refuse at once in phases without cosockets, before a
+  -- token or a rate slot is taken.
+  local usable = self.transport.usable
+  if usable then
+    local ok, why = usable(self.transport)
+    if not ok then return self:fail(argument_error(why)) end
+  end
   local cfg = self.cfg
   local timeout = opts and opts.timeout or cfg.timeout
   local connect_timeout = cfg.connect_timeout < timeout and cfg.connect_timeout or timeout
@@ -314,19 +321,26 @@ function _M.new(opts, raise)
     if raise then error(err, 0) end
     return nil, err
   end
+  local t, why = transport.new(cfg)
+  if not t then
+    local err = argument_error(why)
+    if raise then error(err, 0) end
+    return nil, err
+  end
   local self = setmetatable({ raise = raise and true or false }, mt)
-  self.auth = accounts.auth(cfg, function(operation, message)
+  local function report(operation, message)
     -- A failing token store degrades to this process's own token.
     if cfg.hook then cfg.hook { event = "store_error", operation = operation, message = message } end
-  end)
-  self.limiter = accounts.limiter(cfg)
+  end
+  self.auth = accounts.auth(cfg, report)
+  self.limiter = accounts.limiter(cfg, report)
   self.identity = cfg.api_key and "api key" or format("client id %.6s...", cfg.client_id)
   -- The secrets now live in the C auth object only: drop them from the
   -- settings, so neither a dump of the client nor an error can show them.
   cfg.client_secret, cfg.api_key = nil, nil
   self.cfg = cfg
-  self.sleep = cfg.sleep or core.sleep
-  self.transport = transport.new(cfg)
+  self.sleep = transport.sleep(cfg)
+  self.transport = t
   return self
 end
 

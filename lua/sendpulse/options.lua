@@ -64,8 +64,17 @@ local rules = {
       return true
     end, "a store object with get, set, delete, lock and unlock methods" },
   transport = { function(v)
-      return v == "curl" or (type(v) == "table" and type(v.perform) == "function")
-    end, "\"curl\", or an object with a perform method" },
+      return v == "auto" or v == "curl" or v == "cosocket"
+        or (type(v) == "table" and type(v.perform) == "function")
+    end, "\"auto\", \"curl\", \"cosocket\", or an object with a perform method" },
+  -- Inside nginx: the lua_shared_dict that holds the token and the rate
+  -- budget of every worker. Checked here so a typo fails at new.
+  shared_dict = { function(v)
+      if not nonempty_string(v) then return false end
+      local ok, why = require("sendpulse.store.shdict").dict(v)
+      if not ok then return false, why end
+      return true
+    end, "the name of a lua_shared_dict declared in nginx.conf" },
 }
 
 --- Returns a new table of settings, or nil and a message naming the option.
@@ -80,9 +89,11 @@ function _M.check(opts)
     if not rule then
       return nil, format("sendpulse.new: unknown option '%s'", tostring(k))
     end
-    if not rule[1](v) then
+    local ok, why = rule[1](v)
+    if not ok then
       -- Never echo the value: it may be a secret.
-      return nil, format("sendpulse.new: option '%s' must be %s", k, rule[2])
+      return nil, format("sendpulse.new: option '%s' must be %s%s", k, rule[2],
+        why and (": " .. why) or "")
     end
     cfg[k] = v
   end
