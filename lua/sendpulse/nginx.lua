@@ -50,7 +50,7 @@ function _M.can_yield()
   if not ngx then return false, "not running inside nginx" end
   local phase = ngx.get_phase()
   if _M.COSOCKET_PHASES[phase] then return true end
-  return false, format("sendpulse: cannot call the API from nginx's '%s' phase: " ..
+  return false, format("cannot call the API from nginx's '%s' phase: " ..
     "cosockets are disabled there and a blocking call would stall the worker; " ..
     "run the call in a timer (ngx.timer.at(0, function(premature) ... end)) " ..
     "or from rewrite, access or content", phase)

@@ -10,7 +10,7 @@
 --
 -- Connections go back to nginx's keep-alive pool (one pool per scheme,
 -- host and port), so calls of every request of a worker share them. TLS is
--- always verified: sslhandshake(nil, host, true) checks the chain against
+-- always verified: sslhandshake(false, host, true) checks the chain against
 -- nginx's lua_ssl_trusted_certificate and the certificate's name against
 -- the host. No Accept-Encoding is sent, so answers come unencoded; one that
 -- is encoded anyway is reported, not passed on as garbage.
@@ -22,7 +22,7 @@ local nginx = require "sendpulse.nginx"
 local core = require "sendpulse.core"
 local VERSION = require "sendpulse.version"
 
-local type, tonumber, tostring, setmetatable = type, tonumber, tostring, setmetatable
+local type, tonumber, tostring, setmetatable, pcall = type, tonumber, tostring, setmetatable, pcall
 local concat, format = table.concat, string.format
 local lower, find, sub, match, gsub = string.lower, string.find, string.sub, string.match, string.gsub
 local floor = math.floor
@@ -169,17 +169,24 @@ local function exchange(self, method, scheme, host, port, target, host_header,
     return nil, failure(err), msg, false
   end
   local reused = (sock:getreusedtimes() or 0) > 0
+  local handshaked = false
   if not reused then
     self.opened = self.opened + 1
     if scheme == "https" then
       set_timeouts(sock, connect_ms, deadline)
-      local session
-      session, err = sock:sslhandshake(nil, host, true)
+      -- reused_session = false: the pool keeps whole TLS connections, so no
+      -- session object is wanted; it also avoids a path in lua-resty-core
+      -- 0.1.25 that asserts instead of reporting a host mismatch. pcall:
+      -- a raise from that layer is a failed handshake too, not a crash.
+      local done, session
+      done, session, err = pcall(sock.sslhandshake, sock, false, host, true)
+      if not done then session, err = nil, tostring(session) end
       if not session then
         sock:close()
         return nil, err == "timeout" and "timeout" or "tls",
           format("TLS handshake with %s:%d: %s", host, port, err), false
       end
+      handshaked = true
     end
   end
 
@@ -204,6 +211,13 @@ local function exchange(self, method, scheme, host, port, target, host_header,
   bytes, err = sock:send(req)
   if not bytes then
     sock:close()
+    if handshaked and err == "closed" then
+      -- lua-nginx-module 0.10.23 sometimes reports a handshake that failed
+      -- verification as done when it had to wait for the server, and
+      -- closes the connection instead: nothing was sent.
+      return nil, "tls", format("TLS handshake with %s:%d failed: the certificate was refused " ..
+        "(not trusted by lua_ssl_trusted_certificate, or not for this host)", host, port), false
+    end
     -- A pooled connection the server closed while idle: nothing was read.
     return nil, failure(err), format("send to %s:%d: %s", host, port, err), true,
       reused and err ~= "timeout"
