@@ -4,7 +4,7 @@
 #   make LUA_IMPL=luajit      the same sources for LuaJIT 2.1 (also lua5.3, lua5.1)
 #   make test                 C unit tests + the busted suite against the local sandbox
 #   make memcheck             the busted suite under valgrind (no error, no leak)
-#   make check                test + memcheck, one closing count (what CI runs)
+#   make check                test + memcheck + busted on LuaJIT, one closing count (CI)
 #   make install PREFIX=/usr/local DESTDIR=/tmp/stage
 #   make config               print the resolved settings
 #
@@ -53,7 +53,7 @@ DEPS     := $(OBJS:.o=.d)
 C_TESTS  := $(patsubst spec/c/%.c,build/ctest/%,$(wildcard spec/c/test_*.c))
 
 .PHONY: all test check ctest busted memcheck asan install uninstall config clean lint \
-        sandbox quickstart bench
+        sandbox quickstart bench luajit-core
 
 all: $(MODULE)
 
@@ -77,19 +77,28 @@ build/ctest/%: spec/c/%.c $(PURE_SRC) spec/c/ctest.h $(wildcard csrc/*.h)
 ctest: $(C_TESTS)
 	@for t in $(C_TESTS); do $$t || exit 1; done
 
+# nginx embeds LuaJIT: the nginx specs load the C core built for it, and
+# `make check` also runs the busted suite on LuaJIT (ALSO_IMPLS= skips that).
+LUAJIT_INCDIR ?= /usr/include/luajit-2.1
+ALSO_IMPLS    ?= $(filter-out $(LUA_IMPL),luajit)
+
+luajit-core:
+	@$(MAKE) --no-print-directory LUA_IMPL=luajit LUA=luajit LUA_INCDIR=$(LUAJIT_INCDIR) all
+
 # The whole suite: C unit tests, then busted (which starts the sandbox itself).
-test: $(MODULE) $(C_TESTS)
+test: $(MODULE) $(C_TESTS) luajit-core
 	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) sh spec/run.sh $(C_TESTS)
 
-busted: $(MODULE)
+busted: $(MODULE) luajit-core
 	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) sh spec/run.sh
 
-memcheck: $(MODULE)
+memcheck: $(MODULE) luajit-core
 	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) SP_MEMCHECK=1 sh spec/run.sh
 
 # What CI runs: C unit tests, busted, busted again under valgrind.
-check: $(MODULE) $(C_TESTS)
-	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) SP_MEMCHECK=also sh spec/run.sh $(C_TESTS)
+check: $(MODULE) $(C_TESTS) luajit-core
+	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) SP_MEMCHECK=also SP_ALSO_IMPLS="$(ALSO_IMPLS)" \
+	  sh spec/run.sh $(C_TESTS)
 
 sandbox:
 	$(LUA) lua/sendpulse/sandbox/init.lua

@@ -7,7 +7,8 @@
 # the C core; LUA the interpreter; SP_MEMCHECK=1 runs busted under valgrind
 # only, SP_MEMCHECK=also runs it plainly and then under valgrind (any
 # valgrind error or leak is a failure); BUSTED_ARGS adds arguments (a spec
-# file, --filter=...).
+# file, --filter=...); SP_ALSO_IMPLS (below) adds passes on other Lua
+# implementations.
 set -u
 cd "$(dirname "$0")/.." || exit 2
 LUA_IMPL=${LUA_IMPL:-lua5.4}
@@ -77,5 +78,16 @@ case "${SP_MEMCHECK:-0}" in
   1) run_busted "busted under valgrind ($LUA)" valgrind ;;
   also) run_busted "busted ($LUA)"; run_busted "busted under valgrind ($LUA)" valgrind ;;
 esac
+# SP_ALSO_IMPLS: more Lua implementations, one plain busted pass each, with
+# the C core built for them (make check: luajit, OpenResty's Lua). Their
+# counts join the closing line. The nginx specs are left out of these
+# passes: they test the LuaJIT inside nginx whatever interpreter drives them.
+for impl in ${SP_ALSO_IMPLS:-}; do
+  main_lua=$LUA main_args=${BUSTED_ARGS:-}
+  LUA=$impl BUSTED_ARGS="$main_args --exclude-tags=nginx"
+  export LUA_CPATH="build/$impl/?.so;;"
+  run_busted "busted ($impl)"
+  LUA=$main_lua BUSTED_ARGS=$main_args
+done
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
