@@ -206,6 +206,21 @@ describe("inside nginx #nginx", function()
     end)
   end)
 
+  describe("shared dict trouble", function()
+    it("falls back to the worker's share of the budget when the dict lock never frees, and says so", function()
+      local report = call { path = "/addressbooks", jam_rate_lock = true,
+                            client = client_opts { hook = true } }
+      local r = first(report)
+      assert.is_nil(r.err, r.err and r.err.text)
+      local reported
+      for _, e in ipairs(report.events) do
+        if e.event == "store_error" and e.operation == "rate" then reported = e.message end
+      end
+      assert.is_string(reported, "no store_error event for the rate budget")
+      assert.matches("shared dict 'sendpulse': lock: still taken", reported)
+    end)
+  end)
+
   describe("errors", function()
     it("reads {message, error_code} into an api error", function()
       sb:fault { kind = "status", path = "^/addressbooks", status = 400,

@@ -5,14 +5,15 @@
 -- POST /call with a JSON body:
 --   { client = { options of sendpulse.new, plus hook = true to collect the
 --                hook's events },
---     method =, path =, opts = (client:request's), times = n (default 1) }
+--     method =, path =, opts = (client:request's), times = n (default 1),
+--     jam_rate_lock = true (see run) }
 -- answers { pid =, phase =, results = [{ value =, meta =, err = }],
 --           connections =, elapsed =, events = }.
 local cjson = require "cjson.safe"
 local safe = require "sendpulse.safe"
 local core = require "sendpulse.core"
 
-local ngx = ngx
+local ngx = ngx  -- luacheck: read globals ngx
 local pairs, type, tostring = pairs, type, tostring
 
 local _M = {}
@@ -47,6 +48,10 @@ local function run(req)
     report.new_error = plain_error(err)
     return report
   end
+  -- jam_rate_lock: the budget's dict lock is taken and never freed, as if
+  -- a worker had died holding it without its expiry.
+  local jammed = req.jam_rate_lock and client.limiter and client.limiter.lock_key
+  if jammed then ngx.shared.sendpulse:set(jammed, true) end
   local started = core.monotonic()
   for i = 1, req.times or 1 do
     local ok, value, meta_or_err = pcall(client.request, client, req.method or "GET",
@@ -62,6 +67,7 @@ local function run(req)
     report.results[i] = r
   end
   report.elapsed = core.monotonic() - started
+  if jammed then ngx.shared.sendpulse:delete(jammed) end
   report.connections = client:connections()
   client:close()
   return report

@@ -198,13 +198,10 @@ local function exchange(self, method, scheme, host, port, target, host_header,
   end
   if body then
     req[n + 1], req[n + 2], req[n + 3], req[n + 4] = "Content-Length: ", tostring(#body), "\r\n\r\n", body
-    n = n + 4
   elseif method == "POST" or method == "PUT" or method == "PATCH" then
     req[n + 1] = "Content-Length: 0\r\n\r\n"
-    n = n + 1
   else
     req[n + 1] = "\r\n"
-    n = n + 1
   end
   set_timeouts(sock, nil, deadline)
   local bytes
@@ -300,7 +297,7 @@ function Transport:perform(method, url, headers, body, timeout, connect_timeout)
 end
 
 --- Is a call possible now? (false, message in phases without cosockets)
-function Transport:usable()
+function Transport.usable(_)
   return nginx.can_yield()
 end
 
