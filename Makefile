@@ -95,9 +95,10 @@ busted: $(MODULE) luajit-core
 memcheck: $(MODULE) luajit-core
 	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) SP_MEMCHECK=1 sh spec/run.sh
 
-# What CI runs: C unit tests, busted, busted again under valgrind.
+# What CI runs: C unit tests, lint, busted, busted again under valgrind,
+# busted on LuaJIT.
 check: $(MODULE) $(C_TESTS) luajit-core
-	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) SP_MEMCHECK=also SP_ALSO_IMPLS="$(ALSO_IMPLS)" \
+	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) SP_MEMCHECK=also SP_LINT=1 SP_ALSO_IMPLS="$(ALSO_IMPLS)" \
 	  sh spec/run.sh $(C_TESTS)
 
 sandbox:
@@ -117,7 +118,7 @@ uninstall:
 	cd lua && find . -name '*.lua' | while read f; do rm -f "$(DESTDIR)$(LUADIR)/$$f"; done
 
 lint:
-	luacheck lua spec bench examples
+	luacheck lua spec examples bench
 	luarocks lint rockspec/lua-sendpulse-scm-1.rockspec
 
 config:
