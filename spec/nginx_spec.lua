@@ -60,8 +60,14 @@ describe("inside nginx #nginx", function()
   describe("burst from all workers #timing", function()
     it("keeps 100 concurrent calls to <= 10 per second with one token, and nginx keeps answering", function()
       local N = 100
+      -- Every answer takes 0.3 s: a worker blocked on I/O (libcurl) would
+      -- hold its pings that long; cosockets leave it free.
+      -- (SP_BURST_TRANSPORT=curl runs the burst over libcurl instead: the
+      -- pings then take seconds and this test fails, as it should.)
+      sb:fault { kind = "delay", path = "^/addressbooks", delay = 0.3, count = -1 }
       local body = rawhttp.format_request("POST", "/call", {
-        json = { client = client_opts { timeout = 60 }, path = "/addressbooks" }, close = true })
+        json = { client = client_opts { timeout = 60, transport = os.getenv("SP_BURST_TRANSPORT") },
+                 path = "/addressbooks" }, close = true })
       -- All 100 requests are sent before any answer is read: nginx holds
       -- them all at once, spread by reuseport over its 4 workers.
       local conns = {}
@@ -188,6 +194,17 @@ describe("inside nginx #nginx", function()
       local stats = sb:stats()
       assert.equal(9, #stats.requests)
       assert.equal(1, stats.connections_opened)
+    end)
+
+    it("sends again on a new connection when a kept-alive one was closed unanswered", function()
+      -- The token request leaves first, so the GET goes on a reused
+      -- connection, which the sandbox closes without answering.
+      sb:fault { kind = "drop", path = "^/addressbooks", count = 1 }
+      local r = first(call { path = "/addressbooks", client = client_opts { retries = 0 } })
+      assert.is_nil(r.err, r.err and r.err.text)
+      assert.equal(1, r.meta.attempts)
+      local gets = count(sb:stats().requests, function(q) return q.path == "/addressbooks" end)
+      assert.equal(2, gets)
     end)
 
     it("replaces the token once on a 401 and replays the call", function()
