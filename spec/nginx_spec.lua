@@ -118,6 +118,44 @@ describe("inside nginx #nginx", function()
     end)
   end)
 
+  describe("token refresh from all workers #timing", function()
+    it("is single-flight: never two token requests at once, never a 401", function()
+      sb:configure { accounts = { { client_id = account, client_secret = SECRET } }, token_ttl = 2 }
+      local N = 30
+      local body = rawhttp.format_request("POST", "/call", {
+        json = { client = client_opts { timeout = 30, refresh_margin = 1 }, path = "/addressbooks" },
+        close = true })
+      -- Paced at the budget's rate, so no call queues long enough for its
+      -- token to expire while it waits (that one would be replayed after
+      -- a 401, which is not what this test is about).
+      local conns = {}
+      for i = 1, N do
+        conns[i] = assert(rawhttp.connect("127.0.0.1", ng.port, 30))
+        assert(conns[i]:send(body))
+        socket.sleep(0.1)
+      end
+      for i = 1, N do
+        local res = assert(conns[i]:read_response())
+        conns[i]:close()
+        local r = res.json.results[1]
+        assert.is_nil(r.err, r.err and r.err.text)
+      end
+      local stats = sb:stats()
+      local times = {}
+      for _, r in ipairs(stats.requests) do
+        if r.path == "/oauth/access_token" then times[#times + 1] = r.t end
+        assert.are_not.equal(401, r.status)
+      end
+      -- ~3 s of calls with tokens good for 1 s before their refresh: a few
+      -- fetches, each by one worker for all, so never two close together.
+      assert.is_true(#times >= 2, "the token was never refreshed")
+      for i = 2, #times do
+        assert.is_true(times[i] - times[i - 1] > 0.5,
+          ("token requests %.3f s apart"):format(times[i] - times[i - 1]))
+      end
+    end)
+  end)
+
   describe("phases without cosockets", function()
     local function check(report, phase)
       assert.equal(phase, report.got_phase)

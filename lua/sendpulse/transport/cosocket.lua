@@ -259,11 +259,8 @@ local function exchange(self, method, scheme, host, port, target, host_header,
   local connection = lower(rheaders["connection"] or "")
   if minor == 0 then keep = keep and find(connection, "keep-alive", 1, true) ~= nil
   else keep = keep and not find(connection, "close", 1, true) end
-  if keep then
-    sock:setkeepalive(KEEPALIVE_MS, POOL_SIZE)
-  else
-    sock:close()
-  end
+  -- setkeepalive refuses a connection with unread bytes: close that one.
+  if not (keep and sock:setkeepalive(KEEPALIVE_MS, POOL_SIZE)) then sock:close() end
 
   local ce = rheaders["content-encoding"]
   if ce and lower(ce) ~= "identity" then
