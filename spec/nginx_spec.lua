@@ -362,6 +362,21 @@ describe("inside nginx #nginx", function()
       for i, part in ipairs(r.value.parts) do assert.equal(i * 10, #part) end
     end)
 
+    it("reads an answer that ends when the server closes", function()
+      local r = fake(ng.url, "/fake/nolength")
+      assert.is_nil(r.err, r.err and r.err.text)
+      assert.equal("closed", r.value["until"])
+    end)
+
+    it("does not wait for a body after HEAD", function()
+      local report = ng:call("/call", { client = { api_key = "k", base_url = ng.url, retries = 0, timeout = 2 },
+                                        method = "HEAD", path = "/fake/echo" })
+      local r = first(report)
+      assert.is_nil(r.err, r.err and r.err.text)
+      assert.equal(200, r.meta.status)
+      assert.is_true(report.elapsed < 1, "HEAD took " .. report.elapsed)
+    end)
+
     it("sends method, body, Host, User-Agent and no Accept-Encoding", function()
       local r = fake(ng.url, "/fake/echo", { method = "PUT", opts = { json = { a = 1 }, query = { q = "x y" } } })
       local seen = r.value

@@ -186,6 +186,12 @@ function _M.fake()
     end
     ngx.print("]}")
     return
+  elseif uri == "/fake/nolength" then
+    ngx.header.content_type = "application/json"
+    ngx.print('{"until":')
+    ngx.flush(true)
+    ngx.print('"closed"}')
+    return
   elseif uri == "/fake/echo" then
     ngx.req.read_body()
     ngx.header.content_type = "application/json"

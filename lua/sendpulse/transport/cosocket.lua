@@ -226,7 +226,7 @@ local function exchange(self, method, scheme, host, port, target, host_header,
     err = rheaders
     sock:close()
     return nil, failure(err), format("reading the answer from %s:%d: %s", host, port, err), true,
-      reused and not got_any and err == "closed"
+      reused and not got_any and (err == "closed" or find(err, "reset", 1, true) ~= nil)
   end
 
   local rbody = ""
