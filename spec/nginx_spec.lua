@@ -208,6 +208,20 @@ describe("inside nginx #nginx", function()
       assert.is_nil(r.err, r.err and r.err.text)
     end)
 
+    it("send from ssl_certificate_by_lua (during a TLS handshake nginx serves)", function()
+      sb:configure { accounts = { { client_id = account, client_secret = SECRET, api_keys = { "ssl-cert-key" } } } }
+      ng:call("/arm?key=ssl_cert:key&value=ssl-cert-key", {})
+      -- A new TLS connection to nginx's TLS server runs its ssl_cert phase.
+      local tls = first(ng:call("/call", { client = { api_key = "k", base_url = ng.sslcert_url, retries = 0 },
+                                           path = "/fake/echo" }))
+      assert.is_nil(tls.err, tls.err and tls.err.text)
+      local report = ng:result("phase:ssl_cert")
+      assert.equal("ssl_cert", report.phase)
+      local r = first(report)
+      assert.is_nil(r.err, r.err and r.err.text)
+      assert.equal(200, r.meta.status)
+    end)
+
     it("accept a client made in init_worker and used in content", function()
       sb:configure { accounts = { { client_id = "prebuilt", client_secret = SECRET } } }
       local report = ng:call("/call/prebuilt", { path = "/addressbooks" })

@@ -108,6 +108,12 @@ function _M.call_in_timer()
   return reply { started = ok and true or false, err = err }
 end
 
+-- POST /arm?key=K&value=V: sets a key in the results dict.
+function _M.arm()
+  ngx.shared.results:set(ngx.var.arg_key, ngx.var.arg_value)
+  return reply { armed = true }
+end
+
 -- GET /result?key=K -> what a timer or a phase stored (404 until then).
 function _M.result()
   local v = ngx.shared.results:get(ngx.var.arg_key or "")
@@ -152,6 +158,17 @@ function _M.in_init_worker(sandbox_url)
   -- Kept for /call/prebuilt; nothing is sent from here.
   prebuilt = safe.new { client_id = "prebuilt", client_secret = "sandbox-secret",
                         base_url = sandbox_url, shared_dict = "sendpulse" }
+end
+
+-- A real call during a TLS handshake, once the test has asked for it by
+-- setting "ssl_cert:key" (an API key the sandbox knows).
+function _M.in_ssl_cert(sandbox_url)
+  local results = ngx.shared.results
+  local key = results:get("ssl_cert:key")
+  if not key then return end
+  results:delete("ssl_cert:key")
+  local report = run { client = { api_key = key, base_url = sandbox_url, retries = 0 }, path = "/addressbooks" }
+  results:set("phase:ssl_cert", cjson.encode(report))
 end
 
 function _M.in_header_filter()

@@ -137,8 +137,9 @@ function _M.start(opts)
   if uid == "0" then user_line = "user root root;" end
   for attempt = 1, 3 do
     self.port, self.tls_port = free_port(), free_port()
-    self.badname_port, self.self_port = free_port(), free_port()
+    self.badname_port, self.self_port, self.sslcert_port = free_port(), free_port(), free_port()
     local vars = { PREFIX = prefix, ROOT = root, PORT = self.port, TLS_PORT = self.tls_port,
+                   SSLCERT_PORT = self.sslcert_port,
                    BADNAME_PORT = self.badname_port, SELF_PORT = self.self_port,
                    SANDBOX_URL = opts.sandbox_url or "http://127.0.0.1:1", USER_LINE = user_line }
     local conf = template:gsub("%${([%w_]+)}", function(k)
@@ -158,6 +159,7 @@ function _M.start(opts)
   self.tls_url = "https://127.0.0.1:" .. self.tls_port
   self.badname_url = "https://127.0.0.1:" .. self.badname_port
   self.self_url = "https://127.0.0.1:" .. self.self_port
+  self.sslcert_url = "https://127.0.0.1:" .. self.sslcert_port
   local deadline = socket.gettime() + _M.START_TIMEOUT
   while true do
     -- Any answer will do (a config without /ping says 404).
