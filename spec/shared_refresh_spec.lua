@@ -52,3 +52,32 @@ describe("token shared through a store #timing", function()
     a:close(); b:close()
   end)
 end)
+
+describe("token shared through a store, refused by the API", function()
+  local sb
+  lazy_setup(function() sb = sandbox.start {} end)
+  lazy_teardown(function() if sb then sb:stop() end end)
+
+  it("is replaced once for all holders: a late holder adopts the new one", function()
+    sb:configure { accounts = { { client_id = "revoke-acct", client_secret = "s" } } }
+    local store = expiring_store()
+    local function client(margin)
+      return sendpulse.new { client_id = "revoke-acct", client_secret = "s", base_url = sb.url,
+                             token_store = store, refresh_margin = margin }
+    end
+    local a, b = client(100), client(200)   -- two token caches, as two processes
+    a:request("GET", "/addressbooks")
+    b:request("GET", "/addressbooks")
+    assert.equal(1, sb:stats().token_requests)
+    -- The token is refused: a fetches a new one and stores it...
+    sb:fault { kind = "unauthorized", path = "^/addressbooks", count = 1 }
+    a:request("GET", "/addressbooks")
+    assert.equal(2, sb:stats().token_requests)
+    -- ...and b, refused with the old one afterwards, takes that one from the
+    -- store instead of deleting it and fetching a third.
+    sb:fault { kind = "unauthorized", path = "^/addressbooks", count = 1 }
+    b:request("GET", "/addressbooks")
+    assert.equal(2, sb:stats().token_requests)
+    a:close(); b:close()
+  end)
+end)

@@ -108,7 +108,13 @@ function SharedAuth:invalidate(generation)
   local current, g = self.auth:token()
   if not self.auth:invalidate(generation) then return false end
   if g == generation then self.refused = current end
-  call(self, "delete", self.key)
+  -- Delete the store's copy only if it is the refused token: another
+  -- process may already have put a new one there, and deleting that would
+  -- cost every process one more fetch.
+  local ok, shared = call(self, "get", self.key)
+  if ok and (shared == nil or current == nil or shared == current) then
+    call(self, "delete", self.key)
+  end
   return true
 end
 
