@@ -321,7 +321,7 @@ function _M.new(opts, raise)
     if raise then error(err, 0) end
     return nil, err
   end
-  local t, why = transport.new(cfg)
+  local t, why = transport.new(cfg, raise and true or false)
   if not t then
     local err = argument_error(why)
     if raise then error(err, 0) end
@@ -339,10 +339,13 @@ function _M.new(opts, raise)
   -- settings, so neither a dump of the client nor an error can show them.
   cfg.client_secret, cfg.api_key = nil, nil
   self.cfg = cfg
-  self.sleep = transport.sleep(cfg)
+  self.sleep = transport.sleep(cfg, t)
   self.transport = t
   return self
 end
+
+-- Non-blocking calls (transport = "multi"): start, run, poll, pending.
+for name, fn in pairs(require "sendpulse.async") do Client[name] = fn end
 
 _M.Client = Client
 _M.metatable = mt

@@ -65,9 +65,9 @@ local rules = {
       return true
     end, "a store object with get, set, delete, lock and unlock methods" },
   transport = { function(v)
-      return v == "auto" or v == "curl" or v == "cosocket"
+      return v == "auto" or v == "curl" or v == "multi" or v == "cosocket"
         or (type(v) == "table" and type(v.perform) == "function")
-    end, "\"auto\", \"curl\", \"cosocket\", or an object with a perform method" },
+    end, "\"auto\", \"curl\", \"multi\", \"cosocket\", or an object with a perform method" },
   -- Inside nginx: the lua_shared_dict that holds the token and the rate
   -- budget of every worker. Checked here so a typo fails at new.
   shared_dict = { function(v)
@@ -104,6 +104,16 @@ function _M.check(opts)
     end
   elseif not (cfg.client_id and cfg.client_secret) then
     return nil, "sendpulse.new: options 'client_id' and 'client_secret' (or 'api_key') are required"
+  end
+  if cfg.transport == "multi" then
+    -- Its calls yield from inside the pipeline's pcall: Lua 5.1 cannot.
+    if _VERSION == "Lua 5.1" and not rawget(_G, "jit") then
+      return nil, "sendpulse.new: option 'transport' = \"multi\" needs Lua 5.2 or later, or LuaJIT"
+    end
+    if cfg.sleep then
+      return nil, "sendpulse.new: option 'sleep' cannot be combined with transport = \"multi\""
+        .. " (its loop does the waiting)"
+    end
   end
   for k, v in pairs(defaults) do
     if cfg[k] == nil then cfg[k] = v end

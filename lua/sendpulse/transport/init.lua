@@ -8,11 +8,16 @@
 --   transport:connections()    (optional: connections opened so far)
 --   transport:usable()         (optional: true, or false and why a call
 --                               cannot be made now; checked before any work)
+--   transport:sleep(seconds)   (optional: the client then waits (rate
+--                               budget, backoff) through it instead of
+--                               blocking the process)
 --
 -- The option `transport`:
 --   "auto" (default)  inside nginx the cosocket transport, elsewhere libcurl
 --   "curl"            the C core's libcurl session (blocking: inside nginx
 --                     only for init_by_lua or tools, never on the event loop)
+--   "multi"           libcurl's multi interface driven by client:poll (see
+--                     sendpulse.transport.multi)
 --   "cosocket"        ngx.socket.tcp; an error outside nginx
 --   an object         any table with a perform method
 
@@ -20,10 +25,19 @@ local core = require "sendpulse.core"
 local nginx = require "sendpulse.nginx"
 local VERSION = require "sendpulse.version"
 
+local type = type
+
 local _M = {}
 
 local function user_agent(cfg)
   return cfg.user_agent or ("lua-sendpulse/" .. VERSION)
+end
+
+local function session_options(cfg)
+  return {
+    user_agent = user_agent(cfg),
+    ca_file = cfg.ca_file, ca_path = cfg.ca_path, proxy = cfg.proxy, http2 = cfg.http2,
+  }
 end
 
 -- Options the cosocket transport cannot honour fail at construction,
@@ -39,17 +53,18 @@ local function check_cosocket(cfg)
   return true
 end
 
---- new(cfg) -> transport, or nil and a message naming the option.
-function _M.new(cfg)
+--- new(cfg, raise) -> transport, or nil and a message naming the option.
+-- raise: the client's mode, for the multi transport's call handles.
+function _M.new(cfg, raise)
   local t = cfg.transport
   if t == nil or t == "auto" then
     t = nginx.inside() and "cosocket" or "curl"
   end
   if t == "curl" then
-    return core.http_session {
-      user_agent = user_agent(cfg),
-      ca_file = cfg.ca_file, ca_path = cfg.ca_path, proxy = cfg.proxy, http2 = cfg.http2,
-    }
+    return core.http_session(session_options(cfg))
+  end
+  if t == "multi" then
+    return require("sendpulse.transport.multi").new(session_options(cfg), raise)
   end
   if t == "cosocket" then
     if not nginx.inside() then
@@ -63,10 +78,14 @@ function _M.new(cfg)
   return t
 end
 
---- The sleep function of a client whose options give none: inside nginx it
--- yields (ngx.sleep) where nginx allows it, elsewhere it blocks.
-function _M.sleep(cfg)
+--- The client's sleep function: the `sleep` option; else the transport's
+-- own (a timer in an event loop); inside nginx a yielding ngx.sleep where
+-- nginx allows it; elsewhere a blocking sleep.
+function _M.sleep(cfg, t)
   if cfg.sleep then return cfg.sleep end
+  if type(t) == "table" and type(t.sleep) == "function" then
+    return function(seconds) return t:sleep(seconds) end
+  end
   if nginx.inside() then return nginx.sleep end
   return core.sleep
 end
