@@ -41,7 +41,8 @@ describe("transport choice outside nginx", function()
   it("refuses a transport it does not know, naming the choices", function()
     local ok, err = pcall(sendpulse.new, with { transport = "libuv" })
     assert.is_false(ok)
-    assert.matches("option 'transport' must be \"auto\", \"curl\", \"cosocket\", or an object", err.message)
+    assert.matches("option 'transport' must be \"auto\", \"curl\", \"multi\", \"cosocket\", or an object",
+      err.message)
   end)
 
   it("refuses shared_dict outside nginx at new", function()
