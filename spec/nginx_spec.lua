@@ -230,6 +230,18 @@ describe("inside nginx #nginx", function()
     end)
   end)
 
+  describe("generated services", function()
+    it("send an SMTP email with client.smtp:send (Base64 done by the helper)", function()
+      local r = first(call { helper = { service = "smtp", name = "send", args = {
+        subject = "Hello from nginx", from = "shop@example.com", to = { "ann@example.com" },
+        html = "<p>Hi Ann</p>" } } })
+      assert.is_nil(r.err, r.err and r.err.text)
+      local sent = sb:control("GET", "/_sandbox/smtp/" .. r.value.id)
+      assert.equal("<p>Hi Ann</p>", sent.html)
+      assert.equal("ann@example.com", sent.recipient)
+    end)
+  end)
+
   describe("token and connections", function()
     it("fetches one token for calls landing on different workers", function()
       -- Each /call is a new connection to nginx, so reuseport spreads

@@ -6,7 +6,8 @@
 --   { client = { options of sendpulse.new, plus hook = true to collect the
 --                hook's events },
 --     method =, path =, opts = (client:request's), times = n (default 1),
---     jam_rate_lock = true (see run) }
+--     jam_rate_lock = true (see run),
+--     helper = { service =, name =, args = } (a generated method instead) }
 -- answers { pid =, phase =, results = [{ value =, meta =, err = }],
 --           connections =, elapsed =, events = }.
 local cjson = require "cjson.safe"
@@ -54,13 +55,23 @@ local function run(req)
   if jammed then ngx.shared.sendpulse:set(jammed, true) end
   local started = core.monotonic()
   for i = 1, req.times or 1 do
-    local ok, value, meta_or_err = pcall(client.request, client, req.method or "GET",
-      req.path or "/addressbooks", req.opts)
+    local ok, value, meta_or_err
+    if req.helper then
+      -- A generated service method: { service =, name =, args = }.
+      local service = client[req.helper.service]
+      ok, value, meta_or_err = pcall(service[req.helper.name], service, req.helper.args)
+    else
+      ok, value, meta_or_err = pcall(client.request, client, req.method or "GET",
+        req.path or "/addressbooks", req.opts)
+    end
     local r = {}
     if not ok then
       r.err = plain_error(value)
     elseif value ~= nil then
-      r.value, r.meta = value, { status = meta_or_err.status, attempts = meta_or_err.attempts }
+      r.value = value
+      if type(meta_or_err) == "table" then
+        r.meta = { status = meta_or_err.status, attempts = meta_or_err.attempts }
+      end
     else
       r.err = plain_error(meta_or_err)
     end
