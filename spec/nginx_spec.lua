@@ -19,7 +19,12 @@ describe("inside nginx #nginx", function()
   end)
 
   lazy_teardown(function()
-    if ng then ng:stop() end
+    if ng then
+      -- Whatever went wrong, nginx's own complaints are shown.
+      local errs = ng:errors()
+      if #errs > 0 then print("\n--- nginx error log ([error] and worse) ---\n" .. table.concat(errs, "\n")) end
+      ng:stop()
+    end
     if sb then sb:stop() end
   end)
 
