@@ -291,6 +291,9 @@ describe("resources", function()
         "email:get_mailing_lists: argument 'limit' must be an integer, got number 2.5" },
       { "email", "get_emails_from_mailing_list", { id = 1, active = "yes" },
         "email:get_emails_from_mailing_list: argument 'active' must be a boolean, got string" },
+      -- of two bad fields, always the first in the spec's order is named
+      { "email", "get_emails_from_mailing_list", { id = 1, order = 5, limit = "x", active = "y" },
+        "email:get_emails_from_mailing_list: argument 'active' must be a boolean, got string" },
       { "email", "add_emails_to_mailing_list", { id = 1, emails = "a@example.com" },
         "email:add_emails_to_mailing_list: argument 'emails' must be an array (a sequence table), got string" },
       { "email", "add_emails_to_mailing_list", { id = 1, emails = { a = 1 } },

@@ -283,6 +283,13 @@ local function build_method(service, base, op)
     spec.body = { name = "body", type = body.type, required = body.required }
   end
 
+  -- the fields whose type is checked, in a fixed order (so that of two bad
+  -- fields the same one is always named)
+  local typed = {}
+  for _, f in ipairs(query_fields) do if where[f.name] == "query" then typed[#typed + 1] = f end end
+  for _, f in ipairs(body_fields) do if where[f.name] == "body" then typed[#typed + 1] = f end end
+  if raw_body then typed[#typed + 1] = spec.body end
+
   local required = {}
   for _, f in ipairs(query_fields) do if f.required then required[#required + 1] = f end end
   for _, f in ipairs(body_fields) do
@@ -316,9 +323,6 @@ local function build_method(service, base, op)
       return client:fail(errors.argument(label .. msg), 2)
     end
 
-    if raw_body and type(args) == "table" and args[1] ~= nil then
-      return bad("arguments must be named fields; give the request body (an array) as args.body")
-    end
     if args == nil then
       if needs_args then
         if #path_params > 0 then return bad(required_message(path_params[1])) end
@@ -327,6 +331,14 @@ local function build_method(service, base, op)
       args = {}
     elseif type(args) ~= "table" then
       return bad("arguments must be a table, got " .. describe(args))
+    end
+    for k in pairs(args) do
+      if type(k) ~= "string" then
+        if raw_body then
+          return bad("arguments must be named fields; give the request body (an array) as args.body")
+        end
+        return bad("arguments must be named fields, got a " .. type(k) .. " key")
+      end
     end
 
     -- path parameters
@@ -364,27 +376,25 @@ local function build_method(service, base, op)
       end
     end
 
+    for _, f in ipairs(typed) do
+      local v = args[f.name]
+      -- (a file given for a string field of an upload is fine)
+      if v ~= nil and not (body_kind == "multipart" and f.type == "string" and is_file(v)) then
+        local msg = check_value(f, v)
+        if msg then return bad(msg) end
+      end
+    end
+
     local query, json = nil, nil
     local unknown_to_body = body ~= nil and not raw_body
     for k, v in pairs(args) do
-      if type(k) ~= "string" then
-        if raw_body then
-          return bad("arguments must be named fields; give the request body (an array) as args.body")
-        end
-        return bad("arguments must be named fields, got a " .. type(k) .. " key")
-      end
       local w = where[k]
       if w ~= "path" then
+        -- an empty table given for an array must still be sent as [] (a new
+        -- table: the caller's is never changed)
         local f = spec[k]
-        -- a file given for a string field of an upload
-        if f and not (body_kind == "multipart" and f.type == "string" and is_file(v)) then
-          local msg = check_value(f, v)
-          if msg then return bad(msg) end
-          -- an empty table given for an array must still be sent as [] (copy
-          -- it: the caller's table is never changed)
-          if f.type == "array" and type(v) == "table" and next(v) == nil then
-            v = as_array({})
-          end
+        if f and f.type == "array" and type(v) == "table" and next(v) == nil then
+          v = as_array({})
         end
         if w == "query" or (w == nil and not unknown_to_body) then
           query = query or {}
@@ -414,7 +424,10 @@ local function build_method(service, base, op)
     local path = table_concat(path_out)
 
     local opts = { query = query }
-    if accept then opts.headers = { Accept = accept } end
+    if accept then
+      opts.headers = { Accept = accept }
+      opts.raw = not accept:find("json", 1, true)   -- a file, not a JSON answer
+    end
     if body_kind == "multipart" then
       local data, ctype = multipart(json or {})
       if not data then return bad(ctype) end

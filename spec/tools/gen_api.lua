@@ -105,9 +105,34 @@ local function write_file(path, data)
   assert(os.rename(tmp, path))
 end
 
+-- Stops generation: main reports it and exits 2; a spec that loaded this
+-- file as a module sees an error "gen_api: ...".
 local function fail(fmt, ...)
-  io.stderr:write("gen_api: ", string.format(fmt, ...), "\n")
-  os.exit(2)
+  error("gen_api: " .. string.format(fmt, ...), 0)
+end
+
+-- Plain scalars as YAML 1.2's core schema reads them (OpenAPI 3.1 files are
+-- YAML 1.2). lyaml's default is YAML 1.1, where on/off/yes/no are booleans
+-- and 012 is octal: an enum [on, off] would come out as [true, false].
+local function core_scalar(v)
+  if v == "" or v == "~" or v == "null" or v == "Null" or v == "NULL" then return lyaml.null end
+  if v == "true" or v == "True" or v == "TRUE" then return true end
+  if v == "false" or v == "False" or v == "FALSE" then return false end
+  if v:match("^[-+]?%d+$") then return math.tointeger(tonumber(v)) or tonumber(v) end
+  if v:match("^0o[0-7]+$") then return math.tointeger(tonumber(v:sub(3), 8)) end
+  if v:match("^0x%x+$") then return math.tointeger(tonumber(v:sub(3), 16)) end
+  if v:match("^[-+]?%.%d+$") or v:match("^[-+]?%d+%.?%d*$") or v:match("^[-+]?%.?%d+[eE][-+]?%d+$")
+      or v:match("^[-+]?%d+%.%d*[eE][-+]?%d+$") then
+    return tonumber(v)
+  end
+  if v == ".inf" or v == ".Inf" or v == ".INF" or v == "+.inf" then return math.huge end
+  if v == "-.inf" or v == "-.Inf" or v == "-.INF" then return -math.huge end
+  if v == ".nan" or v == ".NaN" or v == ".NAN" then return 0 / 0 end
+  return v
+end
+
+local function load_yaml(text)
+  return lyaml.load(text, { implicit_scalar = core_scalar })
 end
 
 ---------------------------------------------------------------------------
@@ -746,7 +771,7 @@ local function load_service(dir, service, stem)
   local file = "sendpulse-" .. stem .. "-openapi.yml"
   local text = read_file(dir .. "/" .. file)
   if not text then fail("cannot read %s/%s", dir, file) end
-  local ok, tree = pcall(lyaml.load, text)
+  local ok, tree = pcall(load_yaml, text)
   if not ok then fail("%s: %s", file, tostring(tree)) end
   local doc = new_doc(tree, file)
   local server = tree.servers and tree.servers[1] and tree.servers[1].url
@@ -953,6 +978,13 @@ local function reference(services, extra, total)
     .. " (a list of them where the field is an array); other values are sent as text parts."
     .. " The examples below are built from the files' own examples where those fit their schema,"
     .. " else from the schema; they are what the contract test sends to a mock of each file.")
+  w("")
+  w("The operations are data: `lua/sendpulse/api/<service>.lua` (generated; `require(\"sendpulse.resources\")"
+    .. ".operation(service, name)` returns one record) and `lua/sendpulse/api/extra.lua` (by hand). A record"
+    .. " holds `name`, `operationId`, `method`, `path` (without the base path), `summary`, `deprecated`,"
+    .. " `path_params` and `query` (lists of `{ name, type, required, nullable, enum }`), `body` (`content` ="
+    .. " json | form | multipart, `type`, `required`, `fields`, `raw` for an array body, `one_of`,"
+    .. " `undeclared_required`), `paging`, `accept` (an answer that is not JSON) and `example`.")
   w("")
   w("## Services")
   w("")
@@ -1188,4 +1220,20 @@ local function main(argv)
   print(("gen_api: wrote %d files, %d operations"):format(#names, total))
 end
 
-main(arg or {})
+-- Loaded with require "tools.gen_api" (spec/api_data_spec.lua): the parts,
+-- for tests on small hand-made files. Run as a script: generate or check.
+if ... == "tools.gen_api" then
+  return {
+    core_scalar = core_scalar,
+    snake = snake,
+    load_service = load_service,
+    to_lua = to_lua,
+    RENAMES = RENAMES,
+  }
+end
+
+local ok, err = pcall(main, arg or {})
+if not ok then
+  io.stderr:write(tostring(err), "\n")
+  os.exit(2)
+end
