@@ -5,6 +5,7 @@
 #   make test                 C unit tests + the busted suite against the local sandbox
 #   make memcheck             the busted suite under valgrind (no error, no leak)
 #   make check                test + memcheck, one closing count (what CI runs)
+#   make bench                the benchmarks (by hand; bench/setup installs nginx)
 #   make install PREFIX=/usr/local DESTDIR=/tmp/stage
 #   make config               print the resolved settings
 #
@@ -93,6 +94,16 @@ check: $(MODULE) $(C_TESTS)
 
 sandbox:
 	$(LUA) lua/sendpulse/sandbox/init.lua
+
+# Benchmarks, run by hand, not by CI (figures and ratios, see bench/run.sh).
+# Needs nginx beyond .ci/setup: bench/setup installs it.
+BENCH_FLOOR := build/bench/floor
+$(BENCH_FLOOR): bench/floor.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu99 $(WARN) $(CFLAGS) -I$(CURL_INCDIR) -o $@ bench/floor.c -L$(CURL_LIBDIR) $(CURL_LIBS)
+
+bench: $(MODULE) $(BENCH_FLOOR)
+	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) sh bench/run.sh $(BENCHES)
 
 quickstart: $(MODULE)
 	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) sh examples/run-quickstart.sh

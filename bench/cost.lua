@@ -1,0 +1,117 @@
+--- Bench 1: what one call costs the host, rate limiter off, against nginx
+-- serving a fixed SendPulse-like JSON answer on loopback.
+--
+--   lua5.4 bench/cost.lua            (make bench builds bench/floor.c first)
+--
+-- Ways compared, each in its own process (bench/loop.lua, bench/floor.c):
+--   floor        C + libcurl, one reused easy handle: the least any client pays
+--   ours         sendpulse client:request("GET", ...), one client reused
+--   luasocket    socket.http + cjson.decode: what a Lua user writes today
+--   floor_fresh  the floor with CURLOPT_FORBID_REUSE: a new connection per call
+--   ours_fresh   a new sendpulse client (so a new connection) per call
+--
+-- Figures: CPU time per call (user + system of the client process, median of
+-- BENCH_RUNS runs), calls per second (wall clock, the same runs), and
+-- instructions per call counted by callgrind (runs of N and 2N calls, so
+-- start-up cancels; user space only: the kernel's share of a call is in the
+-- CPU time, not here). The server's own cost is in none of them.
+
+local support = require "support"
+local data = require "data"
+
+local format = string.format
+local quote = support.quote
+
+local FLOOR = os.getenv("BENCH_FLOOR") or (support.ROOT .. "/build/bench/floor")
+local CALLS = tonumber(os.getenv("BENCH_CALLS")) or 5000         -- keep-alive ways
+local FRESH_CALLS = tonumber(os.getenv("BENCH_FRESH_CALLS")) or 500
+local WARMUP = 50
+local CG_CALLS = tonumber(os.getenv("BENCH_CG_CALLS")) or 200    -- under callgrind
+local CG_RUNS = tonumber(os.getenv("BENCH_CG_RUNS")) or 3
+
+if not io.open(FLOOR) then
+  error(FLOOR .. " is missing: run `make bench` (it compiles bench/floor.c)")
+end
+
+local WAYS = {
+  { name = "floor", label = "C + libcurl, reused handle (floor)", fresh = false },
+  { name = "ours", label = "lua-sendpulse client:request", fresh = false },
+  { name = "luasocket", label = "LuaSocket socket.http + lua-cjson", fresh = true },
+  { name = "floor_fresh", label = "C + libcurl, new connection per call", fresh = true },
+  { name = "ours_fresh", label = "lua-sendpulse, new client per call", fresh = true },
+}
+
+local body = data.addressbooks(5)
+local nginx = support.nginx { ["/addressbooks"] = body }
+
+-- The program and arguments of one way, and the environment it needs.
+local function program(way, url, calls, warmup)
+  if way == "floor" or way == "floor_fresh" then
+    return format("%s %s %d %d %s", quote(FLOOR), quote(url .. "/addressbooks"), calls, warmup,
+      way == "floor" and "reuse" or "fresh"), ""
+  end
+  return format("%s %s %s %s %d %d", quote(support.LUA), quote(support.DIR .. "/loop.lua"),
+    way, quote(url), calls, warmup), support.lua_env()
+end
+
+local function command(way, url, calls, warmup)
+  local cmd, env = program(way, url, calls, warmup)
+  return env .. " " .. cmd
+end
+
+local results = {}
+local ok, err = pcall(function()
+  print(format("cost per call: GET %s/addressbooks, a %d-byte JSON answer from nginx on loopback",
+    nginx.url, #body))
+  print(format("  medians of %d runs of %d calls (%d for the new-connection ways); "
+    .. "instructions: callgrind, median of %d pairs of %d and %d calls",
+    support.RUNS, CALLS, FRESH_CALLS, CG_RUNS, CG_CALLS, 2 * CG_CALLS))
+  -- Interleaved (every way once, then again), so a burst of load from
+  -- something else on the machine hits all ways alike, not one.
+  local runs = {}
+  for _ = 1, support.RUNS do
+    for _, w in ipairs(WAYS) do
+      local calls = w.fresh and FRESH_CALLS or CALLS
+      local f = support.figures(support.run(command(w.name, nginx.url, calls, WARMUP)))
+      runs[w.name] = runs[w.name] or { cpu_us = {}, rate = {} }
+      table.insert(runs[w.name].cpu_us, f.cpu / f.calls * 1e6)
+      table.insert(runs[w.name].rate, f.calls / f.wall)
+    end
+  end
+  for _, w in ipairs(WAYS) do
+    results[w.name] = {
+      cpu_us = support.median(runs[w.name].cpu_us),
+      rate = support.median(runs[w.name].rate),
+      ir = support.instructions_per_call(function(n)
+        return program(w.name, nginx.url, n, WARMUP)
+      end, CG_CALLS, CG_RUNS),
+    }
+  end
+end)
+nginx:stop()
+if not ok then error(err, 0) end
+
+local floor, ours = results.floor, results.ours
+local rows = { { "way", "CPU us/call", "calls/s", "instr/call", "CPU vs floor", "instr vs floor",
+                 "CPU vs ours" } }
+for _, w in ipairs(WAYS) do
+  local r = results[w.name]
+  rows[#rows + 1] = {
+    w.label, format("%.1f", r.cpu_us), format("%.0f", r.rate), format("%.0f", r.ir),
+    support.ratio(r.cpu_us, floor.cpu_us), support.ratio(r.ir, floor.ir),
+    support.ratio(r.cpu_us, ours.cpu_us),
+  }
+end
+print()
+support.print_table(rows)
+print()
+support.target(ours.cpu_us <= 1.3 * floor.cpu_us,
+  format("CPU per call <= 1.3x the libcurl floor: %.2fx", ours.cpu_us / floor.cpu_us))
+support.target(ours.ir <= 1.3 * floor.ir,
+  format("instructions per call <= 1.3x the libcurl floor: %.2fx", ours.ir / floor.ir))
+local ls = results.luasocket
+support.target(ls.cpu_us >= 2 * ours.cpu_us,
+  format("at least 2x cheaper than LuaSocket + cjson in CPU: %.2fx", ls.cpu_us / ours.cpu_us))
+support.target(ls.ir >= 2 * ours.ir,
+  format("at least 2x cheaper than LuaSocket + cjson in instructions: %.2fx", ls.ir / ours.ir))
+
