@@ -47,7 +47,7 @@ MODULE  := $(BUILD)/sendpulse/core.so
 PURE_SRC := csrc/sp_buf.c csrc/sp_clock.c csrc/sp_limiter.c csrc/sp_encode.c
 # Parts that speak the Lua C API.
 LUA_SRC  := csrc/sp_core.c csrc/sp_http.c csrc/sp_auth.c csrc/sp_rate.c \
-            csrc/sp_json.c csrc/sp_lencode.c
+            csrc/sp_json.c csrc/sp_json_decode.c csrc/sp_lencode.c
 OBJS     := $(patsubst csrc/%.c,$(BUILD)/obj/%.o,$(PURE_SRC) $(LUA_SRC))
 DEPS     := $(OBJS:.o=.d)
 
