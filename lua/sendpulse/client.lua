@@ -95,11 +95,15 @@ local function exchange(self, method, path, url, headers, body, timeout, connect
     sent = true
     value, err = response.classify(status, rbody, rheaders, { method = method, path = path })
   end
-  observe(self, {
-    event = path == TOKEN_PATH and "token" or "request",
-    method = method, path = path, status = status, duration = duration,
-    attempt = attempt, error = err and err.kind or nil,
-  })
+  -- Only built when someone listens: a table per call is measurable
+  -- (bench/cost.lua).
+  if self.cfg.hook then
+    observe(self, {
+      event = path == TOKEN_PATH and "token" or "request",
+      method = method, path = path, status = status, duration = duration,
+      attempt = attempt, error = err and err.kind or nil,
+    })
+  end
   if err then
     err.attempts = attempt
     return nil, err, sent
@@ -168,10 +172,11 @@ local METHODS = { GET = true, POST = true, PUT = true, PATCH = true, DELETE = tr
 local OPTS = { query = true, json = true, form = true, body = true, content_type = true,
                headers = true, timeout = true, idempotent = true }
 
+local function bad(rule) return nil, argument_error("request: " .. rule) end
+
 -- Checks request's arguments; returns url, body, content type, extra
 -- headers, or nil and an argument error.
 local function prepare(self, method, path, opts)
-  local function bad(rule) return nil, argument_error("request: " .. rule) end
   if type(method) ~= "string" or not METHODS[method] then
     return bad("argument 'method' must be one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS (upper case)")
   end
@@ -314,12 +319,14 @@ function _M.new(opts, raise)
     if raise then error(err, 0) end
     return nil, err
   end
-  local self = setmetatable({ raise = raise and true or false }, mt)
+  -- closed and limiter are always set (false, not nil): a missing field
+  -- would go through mt.__index, a function call, on every request.
+  local self = setmetatable({ raise = raise and true or false, closed = false }, mt)
   self.auth = accounts.auth(cfg, function(operation, message)
     -- A failing token store degrades to this process's own token.
     if cfg.hook then cfg.hook { event = "store_error", operation = operation, message = message } end
   end)
-  self.limiter = accounts.limiter(cfg)
+  self.limiter = accounts.limiter(cfg) or false
   self.identity = cfg.api_key and "api key" or format("client id %.6s...", cfg.client_id)
   -- The secrets now live in the C auth object only: drop them from the
   -- settings, so neither a dump of the client nor an error can show them.
