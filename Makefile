@@ -90,7 +90,7 @@ memcheck: $(MODULE)
 
 # What CI runs: C unit tests, busted, busted again under valgrind.
 check: $(MODULE) $(C_TESTS)
-	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) SP_MEMCHECK=also sh spec/run.sh $(C_TESTS)
+	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) SP_MEMCHECK=also SP_LINT=1 sh spec/run.sh $(C_TESTS)
 
 sandbox:
 	$(LUA) lua/sendpulse/sandbox/init.lua
@@ -119,7 +119,7 @@ uninstall:
 	cd lua && find . -name '*.lua' | while read f; do rm -f "$(DESTDIR)$(LUADIR)/$$f"; done
 
 lint:
-	luacheck lua spec bench examples
+	luacheck lua spec examples bench
 	luarocks lint rockspec/lua-sendpulse-scm-1.rockspec
 
 config:

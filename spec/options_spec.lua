@@ -74,7 +74,7 @@ describe("sendpulse.new options", function()
       seen = seen or {}
       if seen[t] then return end
       seen[t] = true
-      for k, v in pairs(t) do
+      for _, v in pairs(t) do
         assert.not_equal("s3cr3t-value", v)
         if type(v) == "table" then scan(v, seen) end
       end

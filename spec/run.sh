@@ -72,6 +72,17 @@ run_busted() {
   rm -f "$log"
 }
 
+# check <label> <command...>: one counted check (lint and the like).
+check() {
+  label=$1; shift
+  if "$@"; then passed=$((passed + 1)); echo "$label: ok"
+  else failed=$((failed + 1)); echo "$label: FAILED"; fi
+}
+if [ "${SP_LINT:-0}" = 1 ]; then
+  check "luacheck" luacheck --quiet --formatter=plain lua spec examples bench
+  check "luarocks lint" luarocks lint rockspec/lua-sendpulse-scm-1.rockspec
+fi
+
 case "${SP_MEMCHECK:-0}" in
   0) run_busted "busted ($LUA)" ;;
   1) run_busted "busted under valgrind ($LUA)" valgrind ;;

@@ -25,6 +25,7 @@ local function is_integer(v)
   return type(v) == "number" and v == floor(v)
 end
 
+local function within(v, lo, hi) return type(v) == "number" and v >= lo and v <= hi end
 local function positive(v) return type(v) == "number" and v > 0 and v < 1e6 end
 local function nonempty_string(v) return type(v) == "string" and v ~= "" and not v:find("%z") end
 
@@ -39,9 +40,9 @@ local rules = {
   timeout = { positive, "a positive number of seconds" },
   connect_timeout = { positive, "a positive number of seconds" },
   retries = { function(v) return is_integer(v) and v >= 0 and v <= 10 end, "an integer from 0 to 10" },
-  retry_delay = { function(v) return type(v) == "number" and v >= 0 and v <= 60 end, "a number of seconds from 0 to 60" },
-  retry_max_delay = { function(v) return type(v) == "number" and v >= 0 and v <= 3600 end, "a number of seconds from 0 to 3600" },
-  refresh_margin = { function(v) return type(v) == "number" and v >= 0 and v < 3600 end, "a number of seconds from 0 to 3599" },
+  retry_delay = { function(v) return within(v, 0, 60) end, "a number of seconds from 0 to 60" },
+  retry_max_delay = { function(v) return within(v, 0, 3600) end, "a number of seconds from 0 to 3600" },
+  refresh_margin = { function(v) return within(v, 0, 3599) end, "a number of seconds from 0 to 3599" },
   rate_limit = { function(v)
       if v == false then return true end
       if type(v) ~= "table" then return false end

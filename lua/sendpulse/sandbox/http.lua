@@ -90,6 +90,7 @@ function Reader:line(limit)
   while true do
     local nl = self.buf:find("\n", self.pos, true)
     if nl then
+      if nl - self.pos > limit then return nil, "too long" end
       local stop = nl - 1
       if stop >= self.pos and self.buf:byte(stop) == 13 then stop = stop - 1 end
       local line = self.buf:sub(self.pos, stop)

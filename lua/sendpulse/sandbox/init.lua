@@ -26,6 +26,7 @@ end
 local socket = require "socket"
 local http = require "sendpulse.sandbox.http"
 local json = require "sendpulse.sandbox.json"
+local reply = require "sendpulse.sandbox.reply"
 local loop = require "sendpulse.sandbox.loop"
 local router = require "sendpulse.sandbox.router"
 local state = require "sendpulse.sandbox.state"
@@ -126,7 +127,7 @@ local function json_answer(status, value, headers)
 end
 
 local function error_answer(status, message, code)
-  return json_answer(status, { message = message, error_code = code or status })
+  return json_answer(reply.error(status, message, code))
 end
 
 local function bearer(req)
@@ -135,16 +136,13 @@ local function bearer(req)
 end
 
 local function route_answer(route, ctx)
-  local status, value, headers = route.handler(ctx)
-  return json_answer(status, value, headers)
+  return json_answer(reply.call(route.handler, ctx))
 end
 
 local function no_route(why, allowed)
   if why == "method not allowed" then
-    local list = {}
-    for i, m in ipairs(allowed) do list[i] = m end
     return json_answer(405, { message = "Method not allowed", error_code = 405 },
-                       { { "Allow", table.concat(list, ", ") } })
+                       { { "Allow", table.concat(allowed, ", ") } })
   end
   return error_answer(404, "Not found", 404)
 end
@@ -193,8 +191,6 @@ function Server:dispatch(req, connection)
                     answer.status))
     return answer
   end
-  if route and route.control then route, params_or_why = nil, "not found" end
-
   local entry = { t = now, method = req.method, path = req.path,
                   connection = connection, auth = "none", token = route and route.token }
   local fault = self.faults:take(req.method, req.path)
@@ -304,7 +300,7 @@ function Server:start()
   local lp = self.loop
   lp:spawn(function()
     while true do
-      local client = sock:accept()
+      local client, accept_err = sock:accept()
       if client then
         client:settimeout(0)
         client:setoption("tcp-nodelay", true)
@@ -312,8 +308,12 @@ function Server:start()
           lp:forget(client)
           client:close()
         end)
-      else
+      elseif accept_err == "timeout" then
         lp:wait_readable(sock)
+      else
+        -- Out of descriptors, say: back off instead of spinning on select.
+        self:log("accept failed: " .. tostring(accept_err))
+        lp:sleep(0.1)
       end
     end
   end)
@@ -381,8 +381,14 @@ local function main(args)
     io.stderr:write("sandbox: ", err, "\n", USAGE, "\n")
     os.exit(2)
   end
-  local server = _M.new(opts)
-  local host, port = server:start()
+  -- Bad option values and a busy port end the process with one clear line.
+  local ok, server = pcall(_M.new, opts)
+  local host, port
+  if ok then ok, host, port = pcall(server.start, server) end
+  if not ok then
+    io.stderr:write("sandbox: ", tostring(host or server), "\n")
+    os.exit(1)
+  end
   io.stdout:write(format("sandbox listening %s:%d pid %s\n", host, port, getpid()))
   io.stdout:flush()
   server:run()

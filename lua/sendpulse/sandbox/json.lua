@@ -23,6 +23,15 @@ function _M.array(t)
   return setmetatable(t or {}, array_mt)
 end
 
+-- Whether `v` is a table holding only the keys 1..n (a decoded JSON array;
+-- an empty table counts, as cjson decodes both [] and {} to one).
+function _M.is_array(v)
+  if type(v) ~= "table" then return false end
+  local n = 0
+  for _ in pairs(v) do n = n + 1 end
+  return n == #v
+end
+
 -- Returns the decoded value, or nil and a message.
 function _M.decode(text)
   return cjson.decode(text)

@@ -1,11 +1,20 @@
--- Helpers shared by route files: SendPulse's error envelope and request
--- bodies.
+-- Helpers shared by route files: SendPulse's error envelope, request bodies,
+-- and raising an answer from deep inside a handler.
+--
+-- A handler returns `status, value [, headers]`. Anywhere below it,
+-- `reply.fail(status, message, code)` ends the handler with that error
+-- answer instead, so validation helpers need no `nil, status, value` chains.
 local json = require "sendpulse.sandbox.json"
 local http = require "sendpulse.sandbox.http"
 
-local type, floor, tonumber = type, math.floor, tonumber
+local type, floor, tonumber, tostring = type, math.floor, tonumber, tostring
+local error, xpcall, setmetatable, getmetatable = error, xpcall, setmetatable, getmetatable
+local traceback = debug.traceback
 
 local _M = {}
+
+-- Marks a raised answer, so it is never mistaken for a Lua error.
+local Raised = {}
 
 -- SendPulse's classic error answer: HTTP `status`,
 -- {"message": message, "error_code": code (default: the status)}.
@@ -13,14 +22,32 @@ function _M.error(status, message, code)
   return status, { message = message, error_code = code or status }
 end
 
-function _M.not_found()
-  return _M.error(404, "Not found", 404)
+-- End the running handler with `status` and `value`.
+function _M.raise(status, value)
+  error(setmetatable({ status = status, value = value }, Raised), 0)
 end
 
--- The request body as a JSON object (memoized on the request). Returns the
--- table, or nil followed by an error answer (status, value) to return as is.
--- An empty body reads as an empty object.
-function _M.json_body(req)
+-- End the running handler with a SendPulse error answer.
+function _M.fail(status, message, code)
+  _M.raise(_M.error(status, message, code))
+end
+
+-- Run `handler(ctx)` and return its status, value, headers, or the answer it
+-- raised. Any other error is raised again with its traceback.
+function _M.call(handler, ctx)
+  local results
+  local ok, err = xpcall(function() results = { handler(ctx) } end, function(e)
+    if getmetatable(e) == Raised then return e end
+    return traceback(tostring(e), 2)
+  end)
+  if ok then return results[1], results[2], results[3] end
+  if getmetatable(err) == Raised then return err.status, err.value end
+  error(err, 0)
+end
+
+-- The request body as a JSON object (memoized on the request), or nil when
+-- it is not one. An empty body reads as an empty object.
+function _M.try_json(req)
   if req.json == nil then
     if req.body:find("^%s*$") then
       req.json = {}
@@ -29,19 +56,31 @@ function _M.json_body(req)
       req.json = type(value) == "table" and value or false
     end
   end
-  if req.json == false then
-    return nil, _M.error(422, "Badly formed data. Check API documentation", 21356)
-  end
-  return req.json
+  return req.json or nil
 end
 
--- Form or JSON parameters, by Content-Type (JSON when unsure).
-function _M.params(req)
+-- Form parameters when the Content-Type says so, else the JSON object; nil
+-- when the body cannot be read.
+function _M.try_params(req)
   local ctype = (req.headers["content-type"] or ""):lower()
   if ctype:find("application/x-www-form-urlencoded", 1, true) then
     return http.form_decode(req.body)
   end
-  return _M.json_body(req)
+  return _M.try_json(req)
+end
+
+local function badly_formed()
+  _M.fail(422, "Badly formed data. Check API documentation", 21356)
+end
+
+-- try_json, failing with SendPulse's 422 / 21356 when the body is unreadable.
+function _M.json_body(req)
+  return _M.try_json(req) or badly_formed()
+end
+
+-- try_params, failing with SendPulse's 422 / 21356 when the body is unreadable.
+function _M.params(req)
+  return _M.try_params(req) or badly_formed()
 end
 
 -- A JSON or query value as an integer (cjson on Lua 5.4 decodes 7 as 7.0;

@@ -7,7 +7,7 @@
 --   path     a template such as "/addressbooks/{id}/emails"; each {name}
 --            matches one path segment and arrives as ctx.params.name
 --   handler  function(ctx) -> status, value [, headers]; value is encoded
---            as JSON
+--            as JSON; reply.fail(...) inside it ends it with an error answer
 --   control  true for /_sandbox/ routes: no auth, no rate limit, no faults,
 --            not logged as traffic
 --   identify optional function(ctx) -> account id or nil, used instead of

@@ -5,6 +5,7 @@
 -- An account is named by its client_id.
 -- luacheck: ignore 212/self
 local socket = require "socket"
+local json = require "sendpulse.sandbox.json"
 
 local type, ipairs, pairs, setmetatable = type, ipairs, pairs, setmetatable
 local floor, random = math.floor, math.random
@@ -51,15 +52,8 @@ end
 ---------------------------------------------------------------------------
 -- Configuration
 
-local function is_array(v)
-  if type(v) ~= "table" then return false end
-  local n = 0
-  for _ in pairs(v) do n = n + 1 end
-  return n == #v
-end
-
 local function check_accounts(list)
-  if not is_array(list) then return nil, "accounts must be an array" end
+  if not json.is_array(list) then return nil, "accounts must be an array" end
   local seen_ids, seen_keys = {}, {}
   for i, a in ipairs(list) do
     local where = "accounts[" .. i .. "]"
@@ -73,7 +67,7 @@ local function check_accounts(list)
     if seen_ids[a.client_id] then return nil, where .. ".client_id is repeated" end
     seen_ids[a.client_id] = true
     if a.api_keys ~= nil then
-      if not is_array(a.api_keys) then return nil, where .. ".api_keys must be an array" end
+      if not json.is_array(a.api_keys) then return nil, where .. ".api_keys must be an array" end
       for _, key in ipairs(a.api_keys) do
         if type(key) ~= "string" or key == "" then
           return nil, where .. ".api_keys must hold non-empty strings"

@@ -5,7 +5,7 @@
 local reply = require "sendpulse.sandbox.reply"
 local json = require "sendpulse.sandbox.json"
 
-local type, ipairs, pairs, next = type, ipairs, pairs, next
+local type, ipairs, next = type, ipairs, next
 local lower = string.lower
 
 local _M = {}
@@ -18,23 +18,14 @@ _M.MAX_REMOVE = 100
 local ACTIVE, NEW = 1, 0
 local STATUS_EXPLAIN = { [ACTIVE] = "Active", [NEW] = "New" }
 
+-- Validation helpers end the handler with reply.fail.
+
 local function missing(name)
-  return reply.error(422, "Argument " .. name .. " missing", 422)
+  reply.fail(422, "Argument " .. name .. " missing", 422)
 end
 
 local function invalid(message)
-  return reply.error(422, message, 422)
-end
-
-local function book_not_found()
-  return reply.error(404, "Book not found", 213)
-end
-
-local function is_array(v)
-  if type(v) ~= "table" then return false end
-  local n = 0
-  for _ in pairs(v) do n = n + 1 end
-  return n == #v
+  reply.fail(422, message, 422)
 end
 
 -- Local part without spaces or "@", a dotted domain of letters, digits and
@@ -45,34 +36,29 @@ local function valid_email(s)
          and not domain:find("..", 1, true)
 end
 
--- The list named by the {id} path segment, or nil plus the 213 answer.
+-- The caller's list named by the {id} path segment, else 404 / 213.
 local function find_book(ctx)
   local digits = ctx.params.id:match("^%d+$")
   local book = digits and ctx.state:book(ctx.account, reply.integer(digits))
-  if not book then return nil, book_not_found() end
-  return book
+  return book or reply.fail(404, "Book not found", 213)
 end
 
 -- An integer query parameter within bounds, with SendPulse's 422 messages.
 local function int_param(query, name, default, min, max)
   local raw = query[name]
   if raw == nil then return default end
-  local v = reply.integer(raw)
-  if not v then return nil, invalid("Argument " .. name .. " must be integer") end
-  if v < min then return nil, invalid("Argument " .. name .. " must be at least " .. min) end
-  if max and v > max then
-    return nil, invalid("Argument " .. name .. " may not be greater than " .. max)
-  end
+  local v = reply.integer(raw) or invalid("Argument " .. name .. " must be integer")
+  if v < min then invalid("Argument " .. name .. " must be at least " .. min) end
+  if max and v > max then invalid("Argument " .. name .. " may not be greater than " .. max) end
   return v
 end
 
 -- {limit, offset} from the query (default 100 and 0, limit at most 100).
 local function page_params(query)
-  local limit, s1, v1 = int_param(query, "limit", _M.MAX_PAGE, 1, _M.MAX_PAGE)
-  if not limit then return nil, s1, v1 end
-  local offset, s2, v2 = int_param(query, "offset", 0, 0)
-  if not offset then return nil, s2, v2 end
-  return { limit = limit, offset = offset }
+  return {
+    limit = int_param(query, "limit", _M.MAX_PAGE, 1, _M.MAX_PAGE),
+    offset = int_param(query, "offset", 0, 0),
+  }
 end
 
 local BOOLEANS = { ["true"] = true, ["1"] = true, ["false"] = false, ["0"] = false }
@@ -82,7 +68,7 @@ local function bool_param(query, name)
   local raw = query[name]
   if raw == nil then return nil end
   local v = BOOLEANS[lower(raw)]
-  if v == nil then return nil, invalid("Argument " .. name .. " is invalid") end
+  if v == nil then invalid("Argument " .. name .. " is invalid") end
   return v
 end
 
@@ -121,134 +107,106 @@ end
 ---------------------------------------------------------------------------
 -- Mailing lists
 
--- A new or changed list name from body field `field`; nil plus an answer
--- when it is missing, not a string or blank.
+-- A new or changed list name from body field `field`.
 local function book_name(body, field)
   local name = body[field]
-  if name == nil then return nil, missing(field) end
-  if type(name) ~= "string" then
-    return nil, invalid("Argument " .. field .. " must be string")
-  end
-  if not name:find("%S") then return nil, reply.error(400, "Empty mailing list name", 201) end
+  if name == nil then missing(field) end
+  if type(name) ~= "string" then invalid("Argument " .. field .. " must be string") end
+  if not name:find("%S") then reply.fail(400, "Empty mailing list name", 201) end
   return name
 end
 
 local function name_in_use()
-  return reply.error(422, "Name already in use", 203)
+  reply.fail(422, "Name already in use", 203)
 end
 
 local function list_books(ctx)
-  local range, status, value = page_params(ctx.query)
-  if not range then return status, value end
-  local page = slice(ctx.state:books_of(ctx.account), range)
+  local page = slice(ctx.state:books_of(ctx.account), page_params(ctx.query))
   for i, book in ipairs(page) do page[i] = book_view(book) end
   return 200, page
 end
 
 local function create_book(ctx)
-  local body, status, value = reply.params(ctx.req)
-  if not body then return status, value end
-  local name, nstatus, nvalue = book_name(body, "bookName")
-  if not name then return nstatus, nvalue end
-  local book = ctx.state:create_book(ctx.account, name)
-  if not book then return name_in_use() end
+  local name = book_name(reply.params(ctx.req), "bookName")
+  local book = ctx.state:create_book(ctx.account, name) or name_in_use()
   return 200, { id = book.id }
 end
 
 -- SendPulse answers a one-element array here, not an object.
 local function get_book(ctx)
-  local book, status, value = find_book(ctx)
-  if not book then return status, value end
-  return 200, json.array { book_view(book) }
+  return 200, json.array { book_view(find_book(ctx)) }
 end
 
 local function rename_book(ctx)
-  local book, status, value = find_book(ctx)
-  if not book then return status, value end
-  local body, bstatus, bvalue = reply.params(ctx.req)
-  if not body then return bstatus, bvalue end
-  local name, nstatus, nvalue = book_name(body, "name")
-  if not name then return nstatus, nvalue end
-  if not ctx.state:rename_book(book, name) then return name_in_use() end
+  local book = find_book(ctx)
+  local name = book_name(reply.params(ctx.req), "name")
+  if not ctx.state:rename_book(book, name) then name_in_use() end
   return 200, { result = true }
 end
 
 local function delete_book(ctx)
-  local book, status, value = find_book(ctx)
-  if not book then return status, value end
-  ctx.state:delete_book(book)
+  ctx.state:delete_book(find_book(ctx))
   return 200, { result = true }
 end
 
 ---------------------------------------------------------------------------
 -- Emails
 
--- The `emails` field of an add request as a list of {email, variables};
--- nil plus an answer for the first bad element. Nothing is added unless
--- every element is good.
+-- The `emails` field of an add request as a list of {email, variables}.
+-- Every element is checked before anything is added.
 local function emails_to_add(body)
   local emails = body.emails
-  if emails == nil or (type(emails) == "table" and next(emails) == nil) then
-    return nil, missing("emails")
-  end
-  if not is_array(emails) then return nil, invalid("Argument emails must be array") end
+  if emails == nil or (type(emails) == "table" and next(emails) == nil) then missing("emails") end
+  if not json.is_array(emails) then invalid("Argument emails must be array") end
   local items = {}
   for i, e in ipairs(emails) do
     local address, variables
     if type(e) == "string" then
       address, variables = e, {}
     elseif type(e) == "table" then
-      address, variables = e.email, e.variables
-      if type(address) ~= "string" then return nil, invalid("Argument email is invalid") end
-      if variables == nil then variables = {} end
+      address, variables = e.email, e.variables or {}
+      if type(address) ~= "string" then invalid("Argument email is invalid") end
       if type(variables) ~= "table" or #variables > 0 then
-        return nil, invalid("Argument emails.*.variables is invalid")
+        invalid("Argument emails.*.variables is invalid")
       end
     else
-      return nil, invalid("Argument emails is invalid")
+      invalid("Argument emails is invalid")
     end
-    if not valid_email(address) then
-      return nil, reply.error(400, "Email address syntax error", 906)
-    end
+    if not valid_email(address) then reply.fail(400, "Email address syntax error", 906) end
     items[i] = { email = address, variables = variables }
   end
   return items
 end
 
-local function add_emails(ctx)
-  local book, status, value = find_book(ctx)
-  if not book then return status, value end
-  local body, bstatus, bvalue = reply.params(ctx.req)
-  if not body then return bstatus, bvalue end
-  local items, istatus, ivalue = emails_to_add(body)
-  if not items then return istatus, ivalue end
-  local email_status = ACTIVE
-  if body.confirmation ~= nil then
-    if body.confirmation ~= "force" then return invalid("Argument confirmation is invalid") end
-    if body.sender_email == nil then return missing("sender_email") end
-    if type(body.sender_email) ~= "string" or not valid_email(body.sender_email) then
-      return invalid("Argument sender_email is invalid")
-    end
-    email_status = NEW
+-- Added emails are active, or new (awaiting confirmation) with
+-- "confirmation": "force", which needs a sender_email.
+local function added_status(body)
+  if body.confirmation == nil then return ACTIVE end
+  if body.confirmation ~= "force" then invalid("Argument confirmation is invalid") end
+  if body.sender_email == nil then missing("sender_email") end
+  if type(body.sender_email) ~= "string" or not valid_email(body.sender_email) then
+    invalid("Argument sender_email is invalid")
   end
-  ctx.state:add_emails(book, items, email_status)
+  return NEW
+end
+
+local function add_emails(ctx)
+  local book = find_book(ctx)
+  local body = reply.params(ctx.req)
+  local items = emails_to_add(body)
+  ctx.state:add_emails(book, items, added_status(body))
   return 200, { result = true }
 end
 
 local function remove_emails(ctx)
-  local book, status, value = find_book(ctx)
-  if not book then return status, value end
-  local body, bstatus, bvalue = reply.params(ctx.req)
-  if not body then return bstatus, bvalue end
-  local emails = body.emails
-  if emails == nil then return missing("emails") end
-  if not is_array(emails) then return invalid("Argument emails must be array") end
-  if #emails == 0 then return reply.error(422, "No emails", 303) end
-  if #emails > _M.MAX_REMOVE then
-    return invalid("Limit is exceeded. Max count: " .. _M.MAX_REMOVE)
-  end
+  local book = find_book(ctx)
+  local emails = reply.params(ctx.req).emails
+  if emails == nil then missing("emails") end
+  if not json.is_array(emails) then invalid("Argument emails must be array") end
+  if #emails == 0 then reply.fail(422, "No emails", 303) end
+  if #emails > _M.MAX_REMOVE then invalid("Limit is exceeded. Max count: " .. _M.MAX_REMOVE) end
   for _, e in ipairs(emails) do
-    if type(e) ~= "string" then return invalid("Argument emails is invalid") end
+    if type(e) ~= "string" then invalid("Argument emails is invalid") end
   end
   ctx.state:remove_emails(book, emails)
   return 200, { result = true }
@@ -256,10 +214,8 @@ end
 
 -- The list's emails, filtered by the `active` / `not_active` parameters.
 local function filtered_emails(book, query)
-  local active, s1, v1 = bool_param(query, "active")
-  if s1 then return nil, s1, v1 end
-  local not_active, s2, v2 = bool_param(query, "not_active")
-  if s2 then return nil, s2, v2 end
+  local active = bool_param(query, "active")
+  local not_active = bool_param(query, "not_active")
   if active == nil and not_active == nil then return book.emails end
   local list = {}
   for _, entry in ipairs(book.emails) do
@@ -272,16 +228,13 @@ local function filtered_emails(book, query)
 end
 
 local function list_emails(ctx)
-  local book, status, value = find_book(ctx)
-  if not book then return status, value end
-  local range, pstatus, pvalue = page_params(ctx.query)
-  if not range then return pstatus, pvalue end
+  local book = find_book(ctx)
+  local range = page_params(ctx.query)
   local order = ctx.query.order
   if order ~= nil and order ~= "asc" and order ~= "desc" then
-    return invalid("Argument order is invalid")
+    invalid("Argument order is invalid")
   end
-  local list, fstatus, fvalue = filtered_emails(book, ctx.query)
-  if not list then return fstatus, fvalue end
+  local list = filtered_emails(book, ctx.query)
   if order == "desc" then
     local reversed = {}
     for i = #list, 1, -1 do reversed[#reversed + 1] = list[i] end
@@ -293,11 +246,7 @@ local function list_emails(ctx)
 end
 
 local function total_emails(ctx)
-  local book, status, value = find_book(ctx)
-  if not book then return status, value end
-  local list, fstatus, fvalue = filtered_emails(book, ctx.query)
-  if not list then return fstatus, fvalue end
-  return 200, { total = #list }
+  return 200, { total = #filtered_emails(find_book(ctx), ctx.query) }
 end
 
 function _M.register(router)

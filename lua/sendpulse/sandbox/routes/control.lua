@@ -13,9 +13,7 @@ local function reset(ctx)
 end
 
 local function configure(ctx)
-  local body, status, value = reply.json_body(ctx.req)
-  if not body then return status, value end
-  local ok, err = ctx.state:configure(body)
+  local ok, err = ctx.state:configure(reply.json_body(ctx.req))
   if not ok then return reply.error(400, err, 400) end
   return 200, { result = true }
 end
@@ -30,9 +28,7 @@ local function show_config(ctx)
 end
 
 local function add_fault(ctx)
-  local body, status, value = reply.json_body(ctx.req)
-  if not body then return status, value end
-  local fault, err = ctx.server.faults:add(body)
+  local fault, err = ctx.server.faults:add(reply.json_body(ctx.req))
   if not fault then return reply.error(400, err, 400) end
   return 200, { result = true, id = fault.id }
 end

@@ -9,28 +9,23 @@ local function oauth_error(status, code, description)
   return status, { error = code, error_description = description, message = description }
 end
 
--- Form or JSON parameters; nil plus an OAuth-style answer when unreadable.
-local function params(req)
-  local p = reply.params(req)
-  if not p then
-    return nil, oauth_error(400, "invalid_request",
-      "The request is missing a required parameter, includes an invalid parameter value, "
-      .. "includes a parameter more than once, or is otherwise malformed.")
-  end
-  return p
+local function invalid_request()
+  return oauth_error(400, "invalid_request",
+    "The request is missing a required parameter, includes an invalid parameter value, "
+    .. "includes a parameter more than once, or is otherwise malformed.")
 end
 
 -- The token request counts against the rate limit of the account its
 -- client_id names (known client_id, whatever the secret).
 local function identify(ctx)
-  local p = params(ctx.req)
+  local p = reply.try_params(ctx.req)
   if p and ctx.state:has_account(p.client_id) then return p.client_id end
   return nil
 end
 
 local function access_token(ctx)
-  local p, status, value = params(ctx.req)
-  if not p then return status, value end
+  local p = reply.try_params(ctx.req)
+  if not p then return invalid_request() end
   if p.grant_type ~= "client_credentials" then
     return oauth_error(400, "unsupported_grant_type",
       "The authorization grant type is not supported by the authorization server.")
