@@ -11,10 +11,16 @@
 --   ours_fresh   a new sendpulse client (so a new connection) per call
 --
 -- Figures: CPU time per call (user + system of the client process, median of
--- BENCH_RUNS runs), calls per second (wall clock, the same runs), and
+-- BENCH_RUNS interleaved runs), calls per second (wall clock, the same runs), and
 -- instructions per call counted by callgrind (runs of N and 2N calls, so
 -- start-up cancels; user space only: the kernel's share of a call is in the
 -- CPU time, not here). The server's own cost is in none of them.
+--
+-- The client and nginx run pinned to the same CPU (taskset; BENCH_PIN=0 to
+-- turn it off): each call is then two plain context switches. Unpinned, on a
+-- small shared machine, every call also pays cross-CPU wake-ups whose cost
+-- swings twofold from run to run with the load of other processes, for the
+-- floor and for us alike, which hides the difference being measured.
 
 local support = require "support"
 local data = require "data"
@@ -44,6 +50,14 @@ local WAYS = {
 local body = data.addressbooks(5)
 local nginx = support.nginx { ["/addressbooks"] = body }
 
+local PIN = ""
+if os.getenv("BENCH_PIN") ~= "0" and os.execute("command -v taskset >/dev/null 2>&1") then
+  local cpu = tonumber((support.run("nproc"))) - 1
+  if os.execute(format("taskset -pc %d %d >/dev/null 2>&1", cpu, nginx.pid)) then
+    PIN = format("taskset -c %d ", cpu)
+  end
+end
+
 -- The program and arguments of one way, and the environment it needs.
 local function program(way, url, calls, warmup)
   if way == "floor" or way == "floor_fresh" then
@@ -56,7 +70,7 @@ end
 
 local function command(way, url, calls, warmup)
   local cmd, env = program(way, url, calls, warmup)
-  return env .. " " .. cmd
+  return env .. " " .. PIN .. cmd
 end
 
 local results = {}
@@ -66,6 +80,8 @@ local ok, err = pcall(function()
   print(format("  medians of %d runs of %d calls (%d for the new-connection ways); "
     .. "instructions: callgrind, median of %d pairs of %d and %d calls",
     support.RUNS, CALLS, FRESH_CALLS, CG_RUNS, CG_CALLS, 2 * CG_CALLS))
+  print(PIN ~= "" and "  client and nginx pinned to one CPU (" .. PIN:gsub("%s+$", "") .. ")"
+    or "  not pinned to a CPU (no taskset, or BENCH_PIN=0)")
   -- Interleaved (every way once, then again), so a burst of load from
   -- something else on the machine hits all ways alike, not one.
   local runs = {}
