@@ -37,6 +37,12 @@ function _M.addressbooks(count)
   return "[" .. concat(items, ",") .. "]"
 end
 
+--- The shortest kind of answer, as SendPulse gives for sending an email
+-- ({"result": true, "id": ...}): per-call overhead without decoding work.
+function _M.result()
+  return '{"result":true,"id":"c2b3f7a4-3f1e-4b8e-9a51-6f0d2e8b7c11"}'
+end
+
 --- GET /addressbooks/{id}/emails: one page of `count` contacts with their
 -- variables (strings, integers, a float, booleans, a null), as a list of
 -- objects the way SendPulse returns them.

@@ -1,7 +1,7 @@
 --- The Lua side of bench/cost.lua and bench/memory.lua: makes the same GET
 -- call over and over, one way, and prints its figures on one line.
 --
---   lua loop.lua WAY URL CALLS WARMUP [CHECKPOINTS]
+--   lua loop.lua WAY URL CALLS WARMUP [CHECKPOINTS] [PATH]
 --
 -- WAY:
 --   ours        one sendpulse client (api_key, rate_limit = false), reused
@@ -14,16 +14,18 @@
 -- calls); cpu is os.clock(), the process's user + system time. With
 -- CHECKPOINTS ("1000,100000") it also prints, after that many timed calls,
 -- rssN (resident set, kB, from /proc/self/status) and heapN (Lua heap after
--- a full collection, kB). Every answer is checked; a wrong one exits 1.
+-- a full collection, kB). PATH (default /addressbooks, a list of mailing
+-- lists) may be /result, a one-line {"result":true,...} answer. Every answer
+-- is checked; a wrong one exits 1.
 
-local way, url, calls, warmup, checkpoints = ...
+local way, url, calls, warmup, checkpoints, path = ...
 calls, warmup = tonumber(calls), tonumber(warmup)
 if not (way and url and calls and warmup) then
   io.stderr:write("usage: loop.lua ours|ours_fresh|luasocket URL CALLS WARMUP [CHECKPOINTS]\n")
   os.exit(2)
 end
 
-local PATH = "/addressbooks"
+local PATH = path or "/addressbooks"
 local API_KEY = "bench-api-key"   -- the static server does not check it
 
 local call
@@ -65,7 +67,7 @@ end
 -- timed as a right one.
 local function checked()
   local value = call()
-  if type(value) ~= "table" or type(value[1]) ~= "table" or value[1].id == nil then
+  if type(value) ~= "table" or not (value.result == true or type(value[1]) == "table" and value[1].id) then
     io.stderr:write("unexpected answer\n")
     os.exit(1)
   end

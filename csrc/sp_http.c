@@ -6,7 +6,9 @@
  * owned by the userdata, so no Lua error can longjmp through libcurl, and
  * everything a raised error could strand is freed by __gc. */
 #include <curl/curl.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 #include <string.h>
 #include <ctype.h>
 
@@ -24,6 +26,7 @@ typedef struct sp_http {
     struct curl_slist *req_headers;   /* the request headers last sent */
     int                n_req_headers; /* how many of them came from Lua */
     char              *user_agent;    /* "User-Agent: ...", or NULL */
+    char               accept_encoding[64];   /* "Accept-Encoding: ...", or "" */
     sp_buf             body;
     sp_buf             head;
     int                out_of_memory;
@@ -143,6 +146,51 @@ static void set_string_option(lua_State *L, CURL *c, CURLoption opt,
     lua_pop(L, 1);
 }
 
+/* Asks for every compression this libcurl can decode, and turns decoding
+ * on for them. The list is what CURLOPT_ACCEPT_ENCODING "" would send, but
+ * it is also kept as a ready header line: given "", libcurl formats the
+ * header anew with its own printf on every request (about 5,000
+ * instructions a call; bench/cost.lua), and it skips that when the request
+ * already has one. Decoding depends on the option, not on who wrote the
+ * header. */
+static void set_accept_encoding(sp_http *h, CURL *c)
+{
+    const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+    char list[40] = "";
+
+    if (v->features & CURL_VERSION_LIBZ)
+        strcat(list, "deflate, gzip");
+#ifdef CURL_VERSION_BROTLI
+    if (v->features & CURL_VERSION_BROTLI)
+        strcat(list, list[0] ? ", br" : "br");
+#endif
+#ifdef CURL_VERSION_ZSTD
+    if (v->features & CURL_VERSION_ZSTD)
+        strcat(list, list[0] ? ", zstd" : "zstd");
+#endif
+    h->accept_encoding[0] = '\0';
+    if (list[0] == '\0')
+        return;   /* nothing to decode with: ask for nothing */
+    curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, list);
+    snprintf(h->accept_encoding, sizeof h->accept_encoding, "Accept-Encoding: %s", list);
+}
+
+/* Whether one of the n caller's header lines at argument 4 is `name`
+ * (with its colon), in any case. */
+static int has_header(lua_State *L, int n, const char *name)
+{
+    size_t len = strlen(name);
+    int i, found = 0;
+    for (i = 1; i <= n && !found; i++) {
+        const char *line;
+        lua_rawgeti(L, 4, i);
+        line = lua_tostring(L, -1);
+        found = line != NULL && strncasecmp(line, name, len) == 0;
+        lua_pop(L, 1);
+    }
+    return found;
+}
+
 /* core.http_session{ user_agent=, ca_file=, ca_path=, proxy=, http2= }
  * The Lua layer validates options for the user; this only guards types. */
 static int http_new(lua_State *L)
@@ -171,7 +219,7 @@ static int http_new(lua_State *L)
      * turn it off. A private CA is configured with ca_file / ca_path. */
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-    curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");   /* all curl can decode */
+    set_accept_encoding(h, c);
     curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 #if SP_CURL_VER_GE(7, 85, 0)
@@ -311,7 +359,14 @@ static int http_perform(lua_State *L)
         h->n_req_headers = n;
         /* curl would add "Expect: 100-continue" to large bodies and wait a
          * round trip for it; SendPulse does not need it. */
-        if (!add_header(h, "Expect:") || (h->user_agent != NULL && !add_header(h, h->user_agent)))
+        if (!add_header(h, "Expect:"))
+            return luaL_error(L, "not enough memory");
+        /* Ours only when the caller did not give their own. */
+        if (h->user_agent != NULL && !has_header(L, n, "User-Agent:") &&
+            !add_header(h, h->user_agent))
+            return luaL_error(L, "not enough memory");
+        if (h->accept_encoding[0] != '\0' && !has_header(L, n, "Accept-Encoding:") &&
+            !add_header(h, h->accept_encoding))
             return luaL_error(L, "not enough memory");
     }
 
