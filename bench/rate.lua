@@ -97,7 +97,8 @@ end
 support.print_table(rows)
 print()
 local rate = support.median(rates)
-print(format("  limiter interval 100 ms + 0.8 ms guard: %.3f calls/s at most in steady state (the first call goes at once)", 1 / 0.1008))
+print(format("  limiter interval 100 ms + 0.8 ms guard: %.3f calls/s at most in steady state"
+  .. " (the first call goes at once)", 1 / 0.1008))
 support.target(rate >= 9.9, format("at least 9.9 calls/s: %.3f (median of runs)", rate))
 support.target(total_rejected == 0, format("0 calls rejected for rate: %d", total_rejected))
 support.target(worst_window <= LIMIT, format("never more than %d in a 1-second window: %d", LIMIT, worst_window))
