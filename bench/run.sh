@@ -16,7 +16,7 @@ export LUA LUA_IMPL=${LUA_IMPL:-lua5.4}
 export LUA_PATH="bench/?.lua;;"
 [ $# -gt 0 ] || set -- cost decode rate memory
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
-echo "machine: $cpu, $(nproc) CPUs; $($LUA -v 2>&1 | head -n 1); libcurl $(curl-config --version | sed 's/libcurl //'); $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "machine: $cpu, $(nproc) CPUs; $($LUA -v 2>&1 | head -n 1 | cut -d' ' -f1-2); libcurl $(curl-config --version | sed 's/libcurl //'); $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for b in "$@"; do
   echo
