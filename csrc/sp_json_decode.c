@@ -3,7 +3,7 @@
  * Why not lua-cjson (which the client used to call, then fix up): bench/
  * measured it. Debian's lua-cjson 2.1.0 decodes every number as a float on
  * Lua 5.3+, so each answer needed a second walk over the whole tree
- * (json_fix_numbers) to turn ids back into integers, 14% more instructions
+ * (json_fix_numbers) to turn ids back into integers, 13% more instructions
  * on a contact list; and it creates every table empty and grows it key by
  * key, so an object of 9 keys is rehashed 5 times: about 700 instructions
  * per key, a third of a whole small call. Here:
