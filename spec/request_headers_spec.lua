@@ -47,6 +47,20 @@ describe("request headers of the curl transport", function()
     assert.same({ "User-Agent: spec-agent/1.0" }, named(answer, "User-Agent"))
   end)
 
+  it("sends each path under its own URL, also past the client's URL cache", function()
+    -- client.lua remembers 64 checked paths, then starts over.
+    for i = 1, 70 do
+      assert.equal("GET /p" .. i .. " HTTP/1.1", client:request("GET", "/p" .. i).lines[1])
+    end
+    assert.equal("GET /p1 HTTP/1.1", client:request("GET", "/p1").lines[1])
+    assert.equal("GET /p70?x=1 HTTP/1.1", client:request("GET", "/p70", { query = { x = 1 } }).lines[1])
+    for _ = 1, 2 do   -- a refused path is never remembered as good
+      local ok, err = pcall(client.request, client, "GET", "/a b")
+      assert.is_false(ok)
+      assert.matches("argument 'path'", tostring(err))
+    end
+  end)
+
   it("rebuilds the header list when a header changes", function()
     local a = client:request("GET", "/d", { headers = { ["X-Trace"] = "one" } })
     local b = client:request("GET", "/d", { headers = { ["X-Trace"] = "two" } })

@@ -172,6 +172,8 @@ local METHODS = { GET = true, POST = true, PUT = true, PATCH = true, DELETE = tr
 local OPTS = { query = true, json = true, form = true, body = true, content_type = true,
                headers = true, timeout = true, idempotent = true }
 
+local URL_CACHE_SIZE = 64
+
 local function bad(rule) return nil, argument_error("request: " .. rule) end
 
 -- Checks request's arguments; returns url, body, content type, extra
@@ -180,15 +182,28 @@ local function prepare(self, method, path, opts)
   if type(method) ~= "string" or not METHODS[method] then
     return bad("argument 'method' must be one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS (upper case)")
   end
-  if type(path) ~= "string" or path:sub(1, 1) ~= "/" or path:find("[%s#%c]") then
-    return bad("argument 'path' must be a string starting with '/', without spaces or '#'")
+  -- Checked paths and their URLs are remembered: programs call a few paths
+  -- over and over, and the check and the concatenation were a sixth of the
+  -- pipeline's own cost (bench/cost.lua). Bounded, for paths holding ids.
+  local urls = self.urls
+  local url = urls[path]
+  if url == nil then
+    if type(path) ~= "string" or path:sub(1, 1) ~= "/" or path:find("[%s#%c]") then
+      return bad("argument 'path' must be a string starting with '/', without spaces or '#'")
+    end
+    url = self.cfg.base_url .. path
+    if self.n_urls >= URL_CACHE_SIZE then
+      urls = {}
+      self.urls, self.n_urls = urls, 0
+    end
+    urls[path] = url
+    self.n_urls = self.n_urls + 1
   end
-  if opts == nil then return self.cfg.base_url .. path end
+  if opts == nil then return url end
   if type(opts) ~= "table" then return bad("argument 'opts' must be a table or nil") end
   for k in pairs(opts) do
     if not OPTS[k] then return bad(format("unknown option '%s' in opts", tostring(k))) end
   end
-  local url = self.cfg.base_url .. path
   if opts.query ~= nil then
     if type(opts.query) ~= "table" then return bad("opts.query must be a table") end
     local qs, err = query.encode(opts.query)
@@ -321,7 +336,8 @@ function _M.new(opts, raise)
   end
   -- closed and limiter are always set (false, not nil): a missing field
   -- would go through mt.__index, a function call, on every request.
-  local self = setmetatable({ raise = raise and true or false, closed = false }, mt)
+  local self = setmetatable({ raise = raise and true or false, closed = false,
+                              urls = {}, n_urls = 0 }, mt)
   self.auth = accounts.auth(cfg, function(operation, message)
     -- A failing token store degrades to this process's own token.
     if cfg.hook then cfg.hook { event = "store_error", operation = operation, message = message } end
