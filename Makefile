@@ -5,6 +5,8 @@
 #   make test                 C unit tests + the busted suite against the local sandbox
 #   make memcheck             the busted suite under valgrind (no error, no leak)
 #   make check                test + memcheck, one closing count (what CI runs)
+#   make static               build/$(LUA_IMPL)/libsendpulse.a, to link into a C host
+#   make host                 build and run the example C host (examples/host/)
 #   make bench                the benchmarks (by hand; bench/setup installs nginx)
 #   make install PREFIX=/usr/local DESTDIR=/tmp/stage
 #   make config               print the resolved settings
@@ -47,14 +49,28 @@ MODULE  := $(BUILD)/sendpulse/core.so
 PURE_SRC := csrc/sp_buf.c csrc/sp_clock.c csrc/sp_limiter.c csrc/sp_encode.c
 # Parts that speak the Lua C API.
 LUA_SRC  := csrc/sp_core.c csrc/sp_http.c csrc/sp_auth.c csrc/sp_rate.c \
-            csrc/sp_json.c csrc/sp_json_decode.c csrc/sp_lencode.c
+            csrc/sp_json.c csrc/sp_json_decode.c csrc/sp_lencode.c csrc/sp_multi.c csrc/sp_easy.c
 OBJS     := $(patsubst csrc/%.c,$(BUILD)/obj/%.o,$(PURE_SRC) $(LUA_SRC))
 DEPS     := $(OBJS:.o=.d)
 
 C_TESTS  := $(patsubst spec/c/%.c,build/ctest/%,$(wildcard spec/c/test_*.c))
 
+# The C core as a static library for programs that embed Lua: one object in
+# which only luaopen_sendpulse_core stays global, so nothing else can clash
+# with the host's own symbols.
+STATIC   := $(BUILD)/libsendpulse.a
+LD       ?= ld
+AR       ?= ar
+OBJCOPY  ?= objcopy
+# The example host (Lua 5.4 only: it uses luaL_requiref).
+HOST     := $(BUILD)/host
+HOST_LIBS ?= -l$(LUA_IMPL)
+ifeq ($(LUA_IMPL),lua5.4)
+HOST_CHECKS := examples/host/check.sh
+endif
+
 .PHONY: all test check ctest busted memcheck asan install uninstall config clean lint \
-        sandbox quickstart bench
+        sandbox quickstart bench static host
 
 all: $(MODULE)
 
@@ -67,6 +83,27 @@ $(BUILD)/obj/%.o: csrc/%.c
 	$(CC) $(SP_CFLAGS) -MMD -MP -c -o $@ $<
 
 -include $(DEPS)
+
+static: $(STATIC)
+
+$(STATIC): $(OBJS)
+	$(LD) -r -o $(BUILD)/obj/sendpulse_all.o $(OBJS)
+	$(OBJCOPY) --keep-global-symbol=luaopen_sendpulse_core $(BUILD)/obj/sendpulse_all.o
+	rm -f $@
+	$(AR) rcs $@ $(BUILD)/obj/sendpulse_all.o
+
+# The Lua files as C, for hosts that ship one binary (see the generator).
+EMBED_C := $(BUILD)/sendpulse_embedded.c
+$(EMBED_C): examples/host/embed_lua.lua $(shell find lua -name '*.lua' -not -path '*/sandbox/*')
+	@mkdir -p $(dir $@)
+	$(LUA) examples/host/embed_lua.lua lua $@
+
+$(HOST): examples/host/host.c $(STATIC) $(EMBED_C)
+	$(CC) -std=gnu99 $(WARN) $(CFLAGS) -I$(LUA_INCDIR) -I$(CURL_INCDIR) -o $@ $< $(EMBED_C) $(STATIC) \
+	  $(HOST_LIBS) -L$(CURL_LIBDIR) $(CURL_LIBS) -lm -ldl $(LDFLAGS)
+
+host: $(HOST)
+	LUA_IMPL=$(LUA_IMPL) examples/host/check.sh
 
 # C unit tests for the Lua-free parts: built with the sanitizers on.
 CTEST_FLAGS := -std=gnu99 -g -O1 $(WARN) -Icsrc -fsanitize=address,undefined -fno-sanitize-recover=all \
@@ -89,8 +126,8 @@ memcheck: $(MODULE)
 	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) SP_MEMCHECK=1 sh spec/run.sh
 
 # What CI runs: C unit tests, busted, busted again under valgrind.
-check: $(MODULE) $(C_TESTS)
-	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) SP_MEMCHECK=also SP_LINT=1 sh spec/run.sh $(C_TESTS)
+check: $(MODULE) $(C_TESTS) $(if $(HOST_CHECKS),$(HOST))
+	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) SP_MEMCHECK=also SP_LINT=1 sh spec/run.sh $(C_TESTS) $(HOST_CHECKS)
 
 sandbox:
 	$(LUA) lua/sendpulse/sandbox/init.lua
@@ -136,6 +173,7 @@ config:
 	@echo "LIBDIR      = $(LIBDIR)"
 	@echo "LUADIR      = $(LUADIR)"
 	@echo "MODULE      = $(MODULE)"
+	@echo "STATIC      = $(STATIC)"
 
 clean:
 	rm -rf build

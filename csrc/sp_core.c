@@ -1,6 +1,7 @@
 /* luaopen_sendpulse_core: assembles the C core. The only exported symbol.
  *
  *   http_session{...}    libcurl transport (sp_http.c)
+ *   multi{...}           non-blocking libcurl transfers (sp_multi.c)
  *   auth{...}            credentials and token cache (sp_auth.c)
  *   limiter{...}         GCRA rate budget, monotonic clock, sleep (sp_rate.c)
  *   json_encode, json_fix_numbers, null   (sp_json.c)
@@ -20,6 +21,7 @@ int luaopen_sendpulse_core(lua_State *L)
 {
     lua_newtable(L);
     sp_open_http(L);
+    sp_open_multi(L);
     sp_open_auth(L);
     sp_open_rate(L);
     sp_open_json(L);

@@ -14,9 +14,7 @@
 
 #include "sp_internal.h"
 #include "sp_buf.h"
-
-#define SP_CURL_VER_GE(maj, min, pat) \
-    (LIBCURL_VERSION_NUM >= (((maj) << 16) | ((min) << 8) | (pat)))
+#include "sp_easy.h"
 
 /* Answers bigger than this give their memory back after the call. */
 #define SP_KEEP_BUFFER 65536
@@ -68,8 +66,9 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 }
 
 /* Pushes a table of the answer's headers: lower-case names; repeated names
- * joined with ", " as RFC 9110 allows. The status line is skipped. */
-static void push_headers(lua_State *L, const sp_buf *head)
+ * joined with ", " as RFC 9110 allows. The status line is skipped. Also
+ * used by sp_multi.c. */
+void sp_push_headers(lua_State *L, const sp_buf *head)
 {
     const char *p = head->data, *end = head->data + head->len;
     luaL_Buffer name;
@@ -134,16 +133,26 @@ static void push_headers(lua_State *L, const sp_buf *head)
     }
 }
 
-static void set_string_option(lua_State *L, CURL *c, CURLoption opt,
-                              const char *field)
+/* Pushes field `field` of the options table at index 1, checked to be a
+ * string or nil; returns it (NULL for nil). It stays on the stack. */
+static const char *string_option(lua_State *L, const char *field)
 {
     lua_getfield(L, 1, field);
-    if (!lua_isnil(L, -1)) {
-        if (lua_type(L, -1) != LUA_TSTRING)
-            luaL_error(L, "http_session: option '%s' must be a string", field);
-        curl_easy_setopt(c, opt, lua_tostring(L, -1));
-    }
-    lua_pop(L, 1);
+    if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
+        luaL_error(L, "http_session: option '%s' must be a string", field);
+    return lua_tostring(L, -1);
+}
+
+/* Reads the session options shared with core.multi from the table at
+ * index 1 into o; pushes 5 values that keep o's strings alive. */
+void sp_easy_options(lua_State *L, sp_easy_opts *o)
+{
+    o->user_agent = string_option(L, "user_agent");
+    o->ca_file = string_option(L, "ca_file");
+    o->ca_path = string_option(L, "ca_path");
+    o->proxy = string_option(L, "proxy");
+    lua_getfield(L, 1, "http2");
+    o->http2 = lua_isnil(L, -1) || lua_toboolean(L, -1);
 }
 
 /* Asks for every compression this libcurl can decode, and turns decoding
@@ -197,7 +206,7 @@ static int http_new(lua_State *L)
 {
     sp_http *h;
     CURL *c;
-    int http2;
+    sp_easy_opts o;
 
     luaL_checktype(L, 1, LUA_TTABLE);
     h = sp_newuserdata(L, sizeof *h);
@@ -209,76 +218,33 @@ static int http_new(lua_State *L)
     luaL_getmetatable(L, SP_HTTP_MT);   /* only now: __gc sees a whole object */
     lua_setmetatable(L, -2);
 
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);   /* threads, nginx: no SIGALRM */
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->errbuf);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, h);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, h);
-    /* TLS verification is always on; there is deliberately no option to
-     * turn it off. A private CA is configured with ca_file / ca_path. */
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-    set_accept_encoding(h, c);
-    curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-#if SP_CURL_VER_GE(7, 85, 0)
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-
-    lua_getfield(L, 1, "http2");
-    http2 = lua_isnil(L, -1) || lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    if (http2 && (curl_version_info(CURLVERSION_NOW)->features & CURL_VERSION_HTTP2))
-        curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-    else
-        curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-
-    /* Also sent as a ready-made header line: with CURLOPT_USERAGENT alone
-     * libcurl formats "User-Agent: ..." anew with its own printf on every
-     * request (about 5,000 instructions a call; bench/cost.lua); it skips
-     * that when the header is given. CURLOPT_USERAGENT stays for a proxy's
+    sp_easy_options(L, &o);
+    sp_easy_defaults(c, &o);
+    /* On top of the shared defaults, for this blocking session: the
+     * user agent and the accepted encodings also as ready header lines
+     * (see set_accept_encoding). With CURLOPT_USERAGENT alone libcurl
+     * formats "User-Agent: ..." anew with its own printf on every request
+     * (about 5,000 instructions a call; bench/cost.lua) and skips that when
+     * the header is given; CURLOPT_USERAGENT stays set for a proxy's
      * CONNECT request, which does not carry our headers. */
-    set_string_option(L, c, CURLOPT_USERAGENT, "user_agent");
-    lua_getfield(L, 1, "user_agent");
-    if (!lua_isnil(L, -1)) {
-        size_t n;
-        const char *ua;
-        if (lua_type(L, -1) != LUA_TSTRING)
-            return luaL_error(L, "http_session: option 'user_agent' must be a string");
-        ua = lua_tolstring(L, -1, &n);
-        if (strcspn(ua, "\r\n") != n)
+    set_accept_encoding(h, c);
+    if (o.user_agent != NULL) {
+        size_t n = strlen(o.user_agent);
+        if (strcspn(o.user_agent, "\r\n") != n)
             return luaL_error(L, "http_session: option 'user_agent' must not contain line breaks");
         h->user_agent = malloc(n + sizeof "User-Agent: ");
         if (h->user_agent == NULL)
             return luaL_error(L, "not enough memory");
         memcpy(h->user_agent, "User-Agent: ", sizeof "User-Agent: " - 1);
-        memcpy(h->user_agent + sizeof "User-Agent: " - 1, ua, n + 1);
+        memcpy(h->user_agent + sizeof "User-Agent: " - 1, o.user_agent, n + 1);
     }
-    lua_pop(L, 1);
-    set_string_option(L, c, CURLOPT_CAINFO, "ca_file");
-    set_string_option(L, c, CURLOPT_CAPATH, "ca_path");
-    set_string_option(L, c, CURLOPT_PROXY, "proxy");
+    lua_pop(L, 5);
     return 1;
-}
-
-static const char *failure_kind(CURLcode rc)
-{
-    switch (rc) {
-    case CURLE_OPERATION_TIMEDOUT:
-        return "timeout";
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_ISSUER_ERROR:
-        return "tls";
-    default:
-        return "network";
-    }
 }
 
 static int add_header(sp_http *h, const char *line)
@@ -311,7 +277,7 @@ static int same_headers(lua_State *L, const sp_http *h, int n)
 
 /* Milliseconds from a seconds argument; 0 means "no limit" to curl, so a
  * tiny positive timeout becomes 1 ms rather than none. */
-static long ms_arg(lua_State *L, int i)
+long sp_ms_arg(lua_State *L, int i)
 {
     lua_Number s = luaL_checknumber(L, i);
     luaL_argcheck(L, s > 0 && s < 1e6, i, "timeout must be a positive number of seconds");
@@ -339,8 +305,8 @@ static int http_perform(lua_State *L)
 
     luaL_checktype(L, 4, LUA_TTABLE);
     body = luaL_optlstring(L, 5, NULL, &body_len);
-    timeout_ms = ms_arg(L, 6);
-    connect_ms = ms_arg(L, 7);
+    timeout_ms = sp_ms_arg(L, 6);
+    connect_ms = sp_ms_arg(L, 7);
 
     n = (int)sp_rawlen(L, 4);
     if (!same_headers(L, h, n)) {
@@ -374,20 +340,7 @@ static int http_perform(lua_State *L)
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h->req_headers);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, NULL);
-    curl_easy_setopt(c, CURLOPT_NOBODY, 0L);
-    if (body != NULL) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        if (strcmp(method, "POST") != 0)
-            curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    } else {
-        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-        if (strcmp(method, "HEAD") == 0)
-            curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-        else if (strcmp(method, "GET") != 0)
-            curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    }
+    sp_easy_request(c, method, body, body_len, 0);
 
     h->body.len = 0;
     h->head.len = 0;
@@ -406,7 +359,7 @@ static int http_perform(lua_State *L)
     if (rc != CURLE_OK) {
         curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &request_size);
         lua_pushnil(L);
-        lua_pushstring(L, failure_kind(rc));
+        lua_pushstring(L, sp_easy_failure_kind(rc));
         if (h->errbuf[0] != '\0')
             lua_pushfstring(L, "%s: %s", curl_easy_strerror(rc), h->errbuf);
         else
@@ -420,7 +373,7 @@ static int http_perform(lua_State *L)
     curl_easy_getinfo(c, CURLINFO_TOTAL_TIME, &seconds);
     lua_pushinteger(L, (lua_Integer)status);
     lua_pushlstring(L, h->body.data ? h->body.data : "", h->body.len);
-    push_headers(L, &h->head);
+    sp_push_headers(L, &h->head);
     lua_pushnumber(L, seconds);
     sp_buf_clear(&h->body, SP_KEEP_BUFFER);
     sp_buf_clear(&h->head, SP_KEEP_BUFFER);

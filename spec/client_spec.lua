@@ -371,6 +371,20 @@ describe("client against the sandbox", function()
       c:close()
     end)
 
+    it("returns the bytes of a file answer with opts.raw, and lets Accept be replaced", function()
+      local c = client()
+      c:request("GET", "/addressbooks")
+      sb:fault { kind = "status", status = 200, body = "id,email\n1,a@example.com\n" }
+      local csv, meta = c:request("GET", "/addressbooks", { raw = true, headers = { Accept = "text/csv" } })
+      assert.equal("id,email\n1,a@example.com\n", csv)
+      assert.equal(200, meta.status)
+      -- errors are still decoded from their envelope
+      local ok, err = pcall(c.request, c, "GET", "/addressbooks/424242", { raw = true })
+      assert.is_false(ok)
+      assert.equal(213, err.code)
+      c:close()
+    end)
+
     it("returns nil, err from a safe client", function()
       local c = client({}, true)
       local v, err = c:request("GET", "/addressbooks/999999")
@@ -400,6 +414,7 @@ describe("client against the sandbox", function()
         { { "GET", "/a", { headers = { X = "a\r\nInjected: 1" } } }, "without line breaks" },
         { { "GET", "/a", { headers = { Authorization = "x" } } }, "Authorization is set by the client" },
         { { "GET", "/a", { timeout = 0 } }, "opts.timeout must be a positive number" },
+        { { "GET", "/a", { raw = "yes" } }, "opts.raw must be a boolean" },
       }
       for _, case in ipairs(bad) do
         local ok, err = pcall(c.request, c, table.unpack(case[1]))

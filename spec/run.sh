@@ -47,7 +47,7 @@ run_busted() {
   echo "== $label"
   # shellcheck disable=SC2086
   "$@" ${BUSTED_ARGS:-} 2>&1 | tee "$log"
-  summary=$(grep -E '[0-9]+ successes? / [0-9]+ failures? / [0-9]+ errors? / [0-9]+ pending' "$log" | tail -n 1)
+  summary=$(grep -E '[0-9]+ success(es)? / [0-9]+ failures? / [0-9]+ errors? / [0-9]+ pending' "$log" | tail -n 1)
   if [ -z "$summary" ]; then
     echo "busted did not finish (no summary line)"
     failed=$((failed + 1))

@@ -34,17 +34,15 @@ local Client = {}
 local mt = { __name = "sendpulse.client" }
 
 -- Service tables (client.email, client.smtp, ...) come from generated data,
--- created on first use; see sendpulse.resources.
+-- created on first use; see sendpulse.resources. Loaded on first use too:
+-- a client that only calls request() never loads the operation tables.
 local resources
 mt.__index = function(self, key)
   local method = Client[key]
   if method ~= nil then return method end
-  if resources == nil then
-    local ok, mod = pcall(require, "sendpulse.resources")
-    resources = ok and mod or false
-  end
-  if resources and type(key) == "string" then return resources.get(self, key) end
-  return nil
+  if type(key) ~= "string" then return nil end
+  resources = resources or require "sendpulse.resources"
+  return resources.get(self, key)
 end
 
 mt.__tostring = function(self)
@@ -76,7 +74,7 @@ local function wait_for_slot(self)
 end
 
 -- One HTTP exchange. Returns value, meta or nil, err, sent.
-local function exchange(self, method, path, url, headers, body, timeout, connect_timeout, attempt)
+local function exchange(self, method, path, url, headers, body, timeout, connect_timeout, attempt, raw)
   wait_for_slot(self)
   local started = monotonic()
   local status, rbody, rheaders, sent = self.transport:perform(
@@ -93,7 +91,7 @@ local function exchange(self, method, path, url, headers, body, timeout, connect
     }
   else
     sent = true
-    value, err = response.classify(status, rbody, rheaders, { method = method, path = path })
+    value, err = response.classify(status, rbody, rheaders, { method = method, path = path }, raw)
   end
   -- Only built when someone listens: a table per call is measurable
   -- (bench/cost.lua).
@@ -170,7 +168,7 @@ end
 local METHODS = { GET = true, POST = true, PUT = true, PATCH = true, DELETE = true,
                   HEAD = true, OPTIONS = true }
 local OPTS = { query = true, json = true, form = true, body = true, content_type = true,
-               headers = true, timeout = true, idempotent = true }
+               headers = true, timeout = true, idempotent = true, raw = true }
 
 local URL_CACHE_SIZE = 64
 
@@ -232,6 +230,7 @@ local function prepare(self, method, path, opts)
     end
     ctype = opts.content_type
   end
+  if opts.raw ~= nil and type(opts.raw) ~= "boolean" then return bad("opts.raw must be a boolean") end
   local extra
   if opts.headers ~= nil then
     if type(opts.headers) ~= "table" then return bad("opts.headers must be a table of name = value") end
@@ -247,6 +246,7 @@ local function prepare(self, method, path, opts)
         return bad(format("opts.headers.%s must be a string without line breaks", name))
       end
       extra[#extra + 1] = name .. ": " .. value
+      if name:lower() == "accept" then extra.accept = true end
     end
   end
   if opts.timeout ~= nil and not (type(opts.timeout) == "number" and opts.timeout > 0 and opts.timeout < 1e6) then
@@ -257,7 +257,8 @@ end
 
 --- client:request(method, path, opts) -> value, meta
 -- Reaches any endpoint. opts: query, json | form | body (+ content_type),
--- headers, timeout, idempotent. See the README for the full contract.
+-- headers, timeout, idempotent, raw (answer bytes undecoded). See the
+-- README for the full contract.
 function Client:request(method, path, opts)
   if self.closed then
     return self:fail(argument_error("attempt to use a closed sendpulse client"))
@@ -268,6 +269,7 @@ function Client:request(method, path, opts)
   local timeout = opts and opts.timeout or cfg.timeout
   local connect_timeout = cfg.connect_timeout < timeout and cfg.connect_timeout or timeout
   local idempotent = opts and opts.idempotent or false
+  local raw = opts and opts.raw or false
   local static_key = self.auth:is_static()
   local retries_used, replayed = 0, false
   local attempt = 0
@@ -275,13 +277,14 @@ function Client:request(method, path, opts)
     attempt = attempt + 1
     local token, generation = current_token(self)
     if not token then return self:fail(generation) end
-    local headers = { "Authorization: Bearer " .. token, "Accept: application/json" }
-    if ctype then headers[3] = "Content-Type: " .. ctype end
+    local headers = { "Authorization: Bearer " .. token }
+    if not (extra and extra.accept) then headers[2] = "Accept: application/json" end
+    if ctype then headers[#headers + 1] = "Content-Type: " .. ctype end
     if extra then
       for i = 1, #extra do headers[#headers + 1] = extra[i] end
     end
     local value, meta_or_err, sent = exchange(self, method, path, url, headers, body,
-      timeout, connect_timeout, attempt)
+      timeout, connect_timeout, attempt, raw)
     if value ~= nil then return value, meta_or_err end
     local err = meta_or_err
     if err.kind == "auth" and err.status == 401 and not replayed and not static_key then
@@ -349,9 +352,17 @@ function _M.new(opts, raise)
   cfg.client_secret, cfg.api_key = nil, nil
   self.cfg = cfg
   self.sleep = cfg.sleep or core.sleep
-  self.transport = transport.new(cfg)
+  local t = transport.new(cfg, self.raise)
+  self.transport = t
+  if not cfg.sleep and type(t) == "table" and type(t.sleep) == "function" then
+    -- The transport waits its own way (a timer in an event loop).
+    self.sleep = function(seconds) return t:sleep(seconds) end
+  end
   return self
 end
+
+-- Non-blocking calls (transport = "multi"): start, run, poll, pending.
+for name, fn in pairs(require "sendpulse.async") do Client[name] = fn end
 
 _M.Client = Client
 _M.metatable = mt

@@ -10,6 +10,9 @@
 --   timeout     no answer within the timeout
 --   decode      an answer that is not the JSON it should be
 --   argument    the call itself is wrong (names the argument and the rule)
+--   cancelled   transport = "multi": the call was cancelled, or its client closed
+--   callback    transport = "multi": Lua code raised (a completion callback, the
+--               function given to client:run); the raised value is in `cause`
 
 local setmetatable, getmetatable, type, pairs = setmetatable, getmetatable, type, pairs
 local concat = table.concat

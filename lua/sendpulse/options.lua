@@ -65,8 +65,8 @@ local rules = {
       return true
     end, "a store object with get, set, delete, lock and unlock methods" },
   transport = { function(v)
-      return v == "curl" or (type(v) == "table" and type(v.perform) == "function")
-    end, "\"curl\", or an object with a perform method" },
+      return v == "curl" or v == "multi" or (type(v) == "table" and type(v.perform) == "function")
+    end, "\"curl\", \"multi\", or an object with a perform method" },
 }
 
 --- Returns a new table of settings, or nil and a message naming the option.
@@ -93,6 +93,16 @@ function _M.check(opts)
     end
   elseif not (cfg.client_id and cfg.client_secret) then
     return nil, "sendpulse.new: options 'client_id' and 'client_secret' (or 'api_key') are required"
+  end
+  if cfg.transport == "multi" then
+    -- Its calls yield from inside the pipeline's pcall: Lua 5.1 cannot.
+    if _VERSION == "Lua 5.1" and not rawget(_G, "jit") then
+      return nil, "sendpulse.new: option 'transport' = \"multi\" needs Lua 5.2 or later, or LuaJIT"
+    end
+    if cfg.sleep then
+      return nil, "sendpulse.new: option 'sleep' cannot be combined with transport = \"multi\""
+        .. " (its loop does the waiting)"
+    end
   end
   for k, v in pairs(defaults) do
     if cfg[k] == nil then cfg[k] = v end

@@ -74,9 +74,11 @@ local function api_error(status, t, ctx)
 end
 
 --- Returns the decoded value, or nil and an error object.
--- ctx = { method =, path = } for the error's place.
-function _M.classify(status, body, headers, ctx)
+-- ctx = { method =, path = } for the error's place. raw: a successful
+-- answer is returned as its bytes (a file download), errors still decoded.
+function _M.classify(status, body, headers, ctx, raw)
   local ctype = headers["content-type"] or ""
+  if raw and status >= 200 and status < 300 then return body end
   if body == "" then
     if status >= 200 and status < 300 then return true end
     return nil, new_error {

@@ -46,6 +46,16 @@ _M.ROUTES = {
   "sendpulse.sandbox.routes.control",
   "sendpulse.sandbox.routes.oauth",
   "sendpulse.sandbox.routes.addressbooks",
+  "sendpulse.sandbox.routes.clock",
+  "sendpulse.sandbox.routes.campaigns",
+  "sendpulse.sandbox.routes.templates",
+  "sendpulse.sandbox.routes.senders",
+  "sendpulse.sandbox.routes.blacklist",
+  "sendpulse.sandbox.routes.smtp",
+  "sendpulse.sandbox.routes.sms",
+  "sendpulse.sandbox.routes.push",
+  -- last: the spec's example for every operation not modelled above
+  "sendpulse.sandbox.routes.examples",
 }
 
 local CONTROL_PREFIX = "/_sandbox/"
@@ -191,7 +201,7 @@ function Server:dispatch(req, connection)
                     answer.status))
     return answer
   end
-  local entry = { t = now, method = req.method, path = req.path,
+  local entry = { t = now, method = req.method, path = req.path, query = req.query_string,
                   connection = connection, auth = "none", token = route and route.token }
   local fault = self.faults:take(req.method, req.path)
   local answer

@@ -93,4 +93,55 @@ function _M.integer(v)
   return nil
 end
 
+-- {limit, offset} (or other names) from the query: defaults `default` and
+-- 0, the size at most `max`. Returns the range, or nil plus a 422 answer.
+function _M.page(query, names, default, max)
+  names = names or { "limit", "offset" }
+  local size_name, pos_name = names[1], names[2]
+  local size, pos = default or 100, 0
+  if query[size_name] ~= nil then
+    size = _M.integer(query[size_name])
+    if not size or size < 1 then
+      return nil, _M.error(422, "Argument " .. size_name .. " must be a positive integer", 422)
+    end
+    if max and size > max then
+      return nil, _M.error(422, "Argument " .. size_name .. " may not be greater than " .. max, 422)
+    end
+  end
+  if query[pos_name] ~= nil then
+    pos = _M.integer(query[pos_name])
+    if not pos or pos < 0 then
+      return nil, _M.error(422, "Argument " .. pos_name .. " must be at least 0", 422)
+    end
+  end
+  return { limit = size, offset = pos }
+end
+
+-- The items of `list` in `range`, through `view` when given, as a JSON array.
+function _M.slice(list, range, view)
+  local page = json.array()
+  for i = range.offset + 1, range.offset + range.limit do
+    local item = list[i]
+    if item == nil then break end
+    page[#page + 1] = view and view(item) or item
+  end
+  return page
+end
+
+-- A string field of a JSON body; nil plus a 422 answer naming it when it is
+-- missing or not a non-empty string.
+function _M.string_field(body, name, code)
+  local v = body[name]
+  if v == nil then return nil, _M.error(422, "Argument " .. name .. " missing", code or 422) end
+  if type(v) ~= "string" or v == "" then
+    return nil, _M.error(422, "Argument " .. name .. " must be a non-empty string", code or 422)
+  end
+  return v
+end
+
+-- A time stamp as SendPulse writes them, "YYYY-MM-DD HH:MM:SS" (UTC).
+function _M.date(t)
+  return os.date("!%Y-%m-%d %H:%M:%S", floor(t))
+end
+
 return _M

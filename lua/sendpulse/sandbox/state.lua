@@ -47,6 +47,35 @@ function State:clear()
   self.tokens = {}       -- token -> {account = client_id, expires = time}
   self.books = {}        -- id -> book
   self.next_book_id = _M.FIRST_BOOK_ID
+  self.data = {}         -- service -> account -> the route file's own data
+  self.ids = {}          -- kind -> last id handed out
+  self.clock_offset = 0  -- seconds added to the real time (POST /_sandbox/clock)
+end
+
+-- The sandbox's time: the real time plus the offset tests move it by, so the
+-- 15-minute and one-hour rules (711, 791, 1004) can be crossed at once.
+function State:now(real)
+  return real + self.clock_offset
+end
+
+function State:advance_clock(seconds)
+  self.clock_offset = self.clock_offset + seconds
+end
+
+-- The data a route file keeps for one account (created empty).
+function State:data_of(service, account)
+  local per = self.data[service]
+  if not per then per = {}; self.data[service] = per end
+  local d = per[account]
+  if not d then d = {}; per[account] = d end
+  return d
+end
+
+-- A new id of `kind`, unique across accounts; counts up from `first`.
+function State:new_id(kind, first)
+  local id = (self.ids[kind] or (first or 1) - 1) + 1
+  self.ids[kind] = id
+  return id
 end
 
 ---------------------------------------------------------------------------

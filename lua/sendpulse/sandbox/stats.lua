@@ -59,6 +59,7 @@ function Stats:summary()
     requests[i] = {
       t = e.t, method = e.method, path = e.path, account = e.account,
       status = e.status, connection = e.connection, auth = e.auth, fault = e.fault,
+      query = e.query,
     }
     if not connections[e.connection] then
       connections[e.connection] = true

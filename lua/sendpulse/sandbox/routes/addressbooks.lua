@@ -15,8 +15,8 @@ _M.MAX_REMOVE = 100
 
 -- Email statuses: added without confirmation -> active; with
 -- confirmation ("force", double opt-in) -> new, awaiting confirmation.
-local ACTIVE, NEW = 1, 0
-local STATUS_EXPLAIN = { [ACTIVE] = "Active", [NEW] = "New" }
+local ACTIVE, NEW, UNSUBSCRIBED = 1, 0, 4
+local STATUS_EXPLAIN = { [ACTIVE] = "Active", [NEW] = "New", [UNSUBSCRIBED] = "Unsubscribed" }
 
 -- Validation helpers end the handler with reply.fail.
 
@@ -212,6 +212,25 @@ local function remove_emails(ctx)
   return 200, { result = true }
 end
 
+-- Unsubscribe addresses from the list (at most 100 a call, as SendPulse):
+-- they stay in the list with status 4. Unknown addresses are ignored.
+local function unsubscribe_emails(ctx)
+  local book = find_book(ctx)
+  local emails = reply.params(ctx.req).emails
+  if emails == nil then missing("emails") end
+  if not json.is_array(emails) then invalid("Argument emails must be array") end
+  if #emails == 0 then reply.fail(422, "No emails", 303) end
+  if #emails > _M.MAX_REMOVE then invalid("Limit is exceeded. Max count: " .. _M.MAX_REMOVE) end
+  for _, e in ipairs(emails) do
+    if type(e) ~= "string" then invalid("Argument emails is invalid") end
+  end
+  for _, e in ipairs(emails) do
+    local entry = book.index[lower(e)]
+    if entry then entry.status = UNSUBSCRIBED end
+  end
+  return 200, { result = true }
+end
+
 -- The list's emails, filtered by the `active` / `not_active` parameters.
 local function filtered_emails(book, query)
   local active = bool_param(query, "active")
@@ -259,6 +278,7 @@ function _M.register(router)
   router:add { method = "POST", path = "/addressbooks/{id}/emails", handler = add_emails }
   router:add { method = "DELETE", path = "/addressbooks/{id}/emails", handler = remove_emails }
   router:add { method = "GET", path = "/addressbooks/{id}/emails/total", handler = total_emails }
+  router:add { method = "POST", path = "/addressbooks/{id}/emails/unsubscribe", handler = unsubscribe_emails }
 end
 
 return _M

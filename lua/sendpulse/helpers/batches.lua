@@ -1,0 +1,124 @@
+--- Inputs over a per-call limit, split into batches. These helpers replace
+-- the operations of the same name, so any input size works:
+--
+--   email:delete_emails_from_mailing_list{ id =, emails = }       100 per call
+--   email:unsubscribe_emails_from_mailing_list{ id =, emails = }  100 per call
+--   email:add_emails_to_mailing_list{ id =, emails = }            500 per call (no
+--       documented maximum; batches keep one failure from losing a large import)
+--   smtp:get_smtp_emails_batch_info{ emails = ids }               500 per call
+--
+-- args.batch_size (1 .. the limit) picks a smaller batch; it is not sent.
+-- Batches go in order and stop at the first failure, so nothing is lost:
+--   success: a report { result = true, batches = { {first =, last =, ok = true}, ... },
+--            done = {items processed}, pending = {} }  (for batch info: the
+--            records of every batch, in order, with the report as meta.batches)
+--   failure: the error of the failed batch, reported the client's way, with
+--            err.batches, err.done (processed) and err.pending (not processed:
+--            the failed batch and all after it); batch info adds err.records.
+-- The caller's tables are never changed.
+
+local type, pairs, ipairs, tostring, assert = type, pairs, ipairs, tostring, assert
+local ceil = math.ceil
+local format = string.format
+
+local common = require "sendpulse.helpers.common"
+
+local _M = {}
+
+-- service, operation, list field, limit, merge records?
+_M.LIMITS = {
+  { "email", "delete_emails_from_mailing_list", "emails", 100 },
+  { "email", "unsubscribe_emails_from_mailing_list", "emails", 100 },
+  { "email", "add_emails_to_mailing_list", "emails", 500 },
+  { "smtp", "get_smtp_emails_batch_info", "emails", 500, true },
+}
+
+local function sequence_length(t)
+  local n = 0
+  for k in pairs(t) do
+    if type(k) ~= "number" or k < 1 or k % 1 ~= 0 then return nil end
+    n = n + 1
+  end
+  if n > 0 and t[n] == nil then return nil end
+  return n
+end
+
+local function slice(list, first, last)
+  local out = {}
+  for i = first, last do out[#out + 1] = list[i] end
+  return out
+end
+
+local function batched(name, field, limit, records)
+  return function(self, args)
+    common.check_self(self, name)
+    -- Leave wrong shapes to the operation's own checks (same messages).
+    if type(args) ~= "table" or type(args[field]) ~= "table" then
+      if type(args) == "table" and args.batch_size ~= nil then
+        args = common.copy(args)
+        args.batch_size = nil
+      end
+      return common.call(self, name, args)
+    end
+    local size = args.batch_size or limit
+    if type(size) ~= "number" or size ~= size or size % 1 ~= 0 or size < 1 or size > limit then
+      return common.bad(self, name, format("argument 'batch_size' must be an integer from 1 to %d, got %s",
+        limit, tostring(size)))
+    end
+    local list = args[field]
+    local n = sequence_length(list)
+    if n == nil or n <= size then
+      -- One call (or a shape the operation's own check refuses, with its
+      -- message): the operation's answer, unchanged.
+      local call_args = common.copy(args)
+      call_args.batch_size = nil
+      return common.call(self, name, call_args)
+    end
+    local report = { result = true, batches = {}, done = {}, pending = {} }
+    local merged = records and {} or nil
+    local last_meta
+    for first = 1, n, size do
+      local last = first + size - 1
+      if last > n then last = n end
+      local chunk = slice(list, first, last)
+      local call_args = common.copy(args)
+      call_args.batch_size = nil
+      call_args[field] = chunk
+      local ok, value, meta, err = common.attempt(common.plain(self, name), self, call_args)
+      if not ok then
+        report.batches[#report.batches + 1] = { first = first, last = last, ok = false, error = err }
+        report.pending = slice(list, first, n)
+        if common.errors.is_error(err) then
+          err.batches, err.done, err.pending = report.batches, report.done, report.pending
+          err.records = merged
+          err.message = format("%s (batch %d of %d, items %d-%d; %d items processed, %d not: see err.pending)",
+            tostring(err.message), #report.batches, ceil(n / size), first, last,
+            #report.done, #report.pending)
+        end
+        return common.fail(self, err)
+      end
+      report.batches[#report.batches + 1] = { first = first, last = last, ok = true }
+      for i = first, last do report.done[#report.done + 1] = list[i] end
+      if merged then
+        local items = type(value) == "table" and value or {}
+        for _, r in ipairs(items) do merged[#merged + 1] = r end
+      end
+      last_meta = meta
+    end
+    if merged then
+      local meta = last_meta and common.copy(last_meta) or {}
+      meta.batches = report.batches
+      return merged, meta
+    end
+    return report, last_meta
+  end
+end
+
+function _M.register(resources)
+  for _, l in ipairs(_M.LIMITS) do
+    assert(resources.operation(l[1], l[2]), "sendpulse.helpers.batches: no operation " .. l[1] .. ":" .. l[2])
+    resources.add_helper(l[1], l[2], batched(l[2], l[3], l[4], l[5]))
+  end
+end
+
+return _M

@@ -1,0 +1,66 @@
+--- What the helper modules share: argument errors in the generated methods'
+-- format, calling the plain (generated) operation, copies that keep the
+-- caller's tables untouched.
+
+local type, pairs, getmetatable, setmetatable, rawget, error, pcall =
+      type, pairs, getmetatable, setmetatable, rawget, error, pcall
+local format = string.format
+
+local errors = require "sendpulse.errors"
+
+local _M = {
+  errors = errors,
+  -- set by sendpulse.helpers.register (no require cycle with resources)
+  resources = nil,
+}
+
+--- "<service>:<name>: <message>" as an argument error (the generated methods' form), raised or
+-- returned the way the client reports failures.
+function _M.bad(service, name, message)
+  local client = rawget(service, "_client")
+  return client:fail(errors.argument(format("%s:%s: %s", rawget(service, "_name"), name, message)))
+end
+
+--- Checks that `service` is a service object (the helper was called with ':').
+function _M.check_self(service, name)
+  local Service = _M.resources.Service
+  if type(service) ~= "table" or getmetatable(service) ~= Service then
+    error(format("sendpulse: %s: call it as a method: client.<service>:%s(...)", name, name), 3)
+  end
+end
+
+--- The plain operation `name` of the service (generated or extra), never a
+-- helper of the same name; nil when the service has no such operation.
+function _M.plain(service, name)
+  return _M.resources.method(rawget(service, "_name"), name)
+end
+
+--- Calls the plain operation: value, meta or the client's failure form.
+function _M.call(service, name, args)
+  return _M.plain(service, name)(service, args)
+end
+
+--- A shallow copy (keeps the metatable, so sendpulse.array marks survive).
+function _M.copy(t)
+  local r = {}
+  for k, v in pairs(t) do r[k] = v end
+  return setmetatable(r, getmetatable(t))
+end
+
+--- Runs fn(...) and returns ok, value, meta, err: ok false with the error
+-- object whatever the client's mode (raising or safe). Lets a helper look at
+-- a failure and then report it the client's way with client:fail(err).
+function _M.attempt(fn, ...)
+  local ok, value, meta = pcall(fn, ...)
+  if not ok then return false, nil, nil, value end
+  if value == nil and meta ~= nil then return false, nil, nil, meta end
+  return true, value, meta
+end
+
+--- Reports `err` the client's way (re-raises non-error-object errors as is).
+function _M.fail(service, err)
+  if not errors.is_error(err) then error(err, 0) end
+  return rawget(service, "_client"):fail(err)
+end
+
+return _M

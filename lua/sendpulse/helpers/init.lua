@@ -1,0 +1,32 @@
+--- Hand-written helpers that sit beside the generated operations, where the
+-- raw API is awkward (see README, "Helpers"):
+--
+--   encoding   Base64 fields encoded and decoded for the caller
+--   smtp_send  client.smtp:send{...}, a checked SMTP message
+--   shapes     quirky answers normalised; service:raw(name, args) for the raw form
+--   paging     service:each(name, args) / service:all(name, args) over pages
+--   batches    inputs over a per-call limit split into batches
+--   patience   service:patient{...}: waits out 711, 791 and 1004
+--
+-- sendpulse.resources calls register(resources) once, when it loads; each
+-- module adds its helpers with resources.add_helper.
+
+local _M = {}
+
+local MODULES = {
+  "sendpulse.helpers.encoding",
+  "sendpulse.helpers.smtp_send",
+  "sendpulse.helpers.shapes",
+  "sendpulse.helpers.paging",
+  "sendpulse.helpers.batches",
+  "sendpulse.helpers.patience",
+}
+
+function _M.register(resources)
+  require("sendpulse.helpers.common").resources = resources
+  for _, name in ipairs(MODULES) do
+    require(name).register(resources)
+  end
+end
+
+return _M

@@ -1,0 +1,219 @@
+--- Iterators over paginated operations, for the three styles SendPulse uses
+-- (the `paging` field of each operation's record):
+--
+--   limit_offset   limit / offset   (mailing lists, campaigns, templates, SMTP, push, ...)
+--   start_count    count / start    (email verifier lists)
+--   size_skip      size / skip      (chatbot channels, CRM)
+--
+--   for list in client.email:each("get_mailing_lists") do print(list.name) end
+--   for e in client.email:each("get_emails_from_mailing_list", { id = 7 }, { page_size = 50 }) do ... end
+--   local all = client.email:all("get_templates", { owner = "me" })
+--
+-- Pages are at most 100 items (SendPulse's maximum, also its usual default).
+-- The end is the first page shorter than the page size (or empty), or the
+-- `total` an answer announces. A page is a JSON array, or an object whose
+-- `data` / `list` / `items` (also inside `data`), or its only array field,
+-- holds the array; opts.items
+-- = function(answer) -> array handles any other shape.
+--
+-- A failed page: a raising client raises from the loop; a safe client's
+-- iterator yields false, err once and then ends, so
+--   for item, err in client.email:each(...) do if not item then ... end end
+
+local type, pairs, ipairs, next, tostring, rawget, error, math_type =
+      type, pairs, ipairs, next, tostring, rawget, error, math.type
+local format = string.format
+
+local common = require "sendpulse.helpers.common"
+
+local _M = {}
+
+_M.MAX_PAGE = 100
+
+-- style -> { page size parameter, position parameter }
+_M.STYLES = {
+  limit_offset = { "limit", "offset" },
+  start_count = { "count", "start" },
+  size_skip = { "size", "skip" },
+}
+
+local function is_count(v, min)
+  if type(v) ~= "number" or v ~= v or v % 1 ~= 0 then return false end
+  if math_type and math_type(v) ~= "integer" and (v > 2^53 or v < -2^53) then return false end
+  return v >= min
+end
+
+local function is_array(v)
+  if type(v) ~= "table" then return false end
+  if next(v) == nil then return true end
+  return v[1] ~= nil and #v > 0
+end
+
+--- The items of one page, or nil when the answer has no array where pages
+--- keep them.
+function _M.items_of(value)
+  if is_array(value) then return value end
+  if type(value) ~= "table" then return nil end
+  for _, key in ipairs { "data", "list", "items" } do
+    local v = value[key]
+    if is_array(v) then return v end
+  end
+  local data = value.data
+  if type(data) == "table" then
+    for _, key in ipairs { "list", "items" } do
+      if is_array(data[key]) then return data[key] end
+    end
+  end
+  -- else the one field that holds an array (SMTP bounces keep them in
+  -- `emails`, verifier results in `email_addresses`); an empty table counts,
+  -- so the empty last page ends the walk
+  local found
+  for _, v in pairs(value) do
+    if is_array(v) then
+      if found then return nil end
+      found = v
+    end
+  end
+  return found
+end
+
+-- The total an answer announces (verifier lists), if any.
+local function total_of(value)
+  if type(value) ~= "table" then return nil end
+  local t = value.total
+  if t == nil and type(value.data) == "table" then t = value.data.total end
+  return type(t) == "number" and t or nil
+end
+
+local OPTS = { page_size = true, items = true, max_items = true }
+
+-- Checks a call; returns the plan { fn, args, size_key, pos_key, size, pos,
+-- items, max_items } or nil, message.
+local function plan(self, name, args, opts)
+  if type(name) ~= "string" then
+    return nil, format("argument 'name' must be an operation name (string), got %s", type(name))
+  end
+  local resources = common.resources
+  local service = rawget(self, "_name")
+  local op = resources.operation(service, name)
+  if not op then return nil, format("no operation '%s' in service '%s'", name, service) end
+  local style = op.paging and _M.STYLES[op.paging]
+  if not style then
+    return nil, format("operation '%s' is not paginated (no limit/offset, start/count or size/skip parameters)", name)
+  end
+  if args ~= nil and type(args) ~= "table" then
+    return nil, format("argument 'args' must be a table or nil, got %s", type(args))
+  end
+  if opts ~= nil and type(opts) ~= "table" then
+    return nil, format("argument 'opts' must be a table or nil, got %s", type(opts))
+  end
+  opts = opts or {}
+  for k in pairs(opts) do
+    if not OPTS[k] then
+      return nil, format("unknown option '%s' (known: page_size, items, max_items)", tostring(k))
+    end
+  end
+  local size_key, pos_key = style[1], style[2]
+  local size = opts.page_size
+  if size == nil and args then size = args[size_key] end
+  if size == nil then size = _M.MAX_PAGE end
+  if not is_count(size, 1) or size > _M.MAX_PAGE then
+    return nil, format("page size ('%s' or opts.page_size) must be an integer from 1 to %d, got %s",
+      size_key, _M.MAX_PAGE, tostring(size))
+  end
+  local pos = args and args[pos_key] or 0
+  if not is_count(pos, 0) then
+    return nil, format("argument '%s' must be an integer >= 0, got %s", pos_key, tostring(pos))
+  end
+  if opts.items ~= nil and type(opts.items) ~= "function" then
+    return nil, "option 'items' must be a function(answer) -> array"
+  end
+  if opts.max_items ~= nil and not is_count(opts.max_items, 1) then
+    return nil, "option 'max_items' must be an integer >= 1"
+  end
+  return {
+    -- the helper of that name when there is one (get_templates decodes bodies)
+    fn = self[name], name = name, args = args or {},
+    size_key = size_key, pos_key = pos_key, size = size, pos = pos,
+    items = opts.items or _M.items_of, max_items = opts.max_items,
+  }
+end
+
+-- Fetches the page at p.pos. Returns items, done or nil, err.
+local function fetch(self, p)
+  local args = common.copy(p.args)
+  args[p.size_key], args[p.pos_key] = p.size, p.pos
+  local ok, value, _, err = common.attempt(p.fn, self, args)
+  if not ok then return nil, err end
+  local items = p.items(value)
+  if type(items) ~= "table" then
+    local errors = require "sendpulse.errors"
+    return nil, errors.new { kind = "decode", message = format(
+      "%s: the answer holds no array of items (pass opts.items = function(answer) ... end)", p.name) }
+  end
+  local n = #items
+  p.pos = p.pos + n
+  local total = total_of(value)
+  local done = n < p.size or (total ~= nil and p.pos >= total)
+  return items, done
+end
+
+--- service:each(name, args, opts) -> iterator over the items of every page.
+local function each(self, name, args, opts)
+  common.check_self(self, "each")
+  local p, msg = plan(self, name, args, opts)
+  if not p then return common.bad(self, "each", msg) end
+  local client = rawget(self, "_client")
+  local page, i, done, finished, count = nil, 0, false, false, 0
+  return function()
+    if finished then return nil end
+    while true do
+      if p.max_items and count >= p.max_items then finished = true return nil end
+      if page and i < #page then
+        i = i + 1
+        count = count + 1
+        return page[i]
+      end
+      if done then finished = true return nil end
+      local items, d_or_err = fetch(self, p)
+      if not items then
+        finished = true
+        if client.raise then error(d_or_err, 0) end
+        return false, d_or_err
+      end
+      page, i, done = items, 0, d_or_err
+    end
+  end
+end
+
+--- service:all(name, args, opts) -> array of every item (or the client's
+--- failure form; a safe client's err carries err.items, the items read
+--- before the failure).
+local function all(self, name, args, opts)
+  common.check_self(self, "all")
+  local p, msg = plan(self, name, args, opts)
+  if not p then return common.bad(self, "all", msg) end
+  local out, pages = {}, 0
+  while true do
+    local items, d_or_err = fetch(self, p)
+    if not items then
+      d_or_err.items = out
+      return common.fail(self, d_or_err)
+    end
+    pages = pages + 1
+    for _, item in ipairs(items) do
+      if p.max_items and #out >= p.max_items then return out, { pages = pages } end
+      out[#out + 1] = item
+    end
+    if d_or_err then return out, { pages = pages } end
+  end
+end
+
+function _M.register(resources)
+  for _, service in ipairs(resources.services()) do
+    resources.add_helper(service, "each", each)
+    resources.add_helper(service, "all", all)
+  end
+end
+
+return _M

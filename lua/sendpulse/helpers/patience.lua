@@ -1,0 +1,146 @@
+--- Waiting out SendPulse's "wait, then try again" answers:
+--   711   wait 15 minutes before sending to the same mailing list again
+--   791   at most 4 API campaigns an hour
+--   1004  sender activation code already sent, wait 15 minutes
+-- By default these are errors of kind "rate_limit" with retry_after (seconds)
+-- set (errors.lua); nothing waits. service:patient(opts) returns the same
+-- service whose calls wait err.retry_after and try again:
+--
+--   local email = client.email:patient{ max_wait = 1800, attempts = 3 }
+--   email:create_campaign{ ... }      -- on 711: sleeps 900 s, sends again
+--
+-- opts (all optional):
+--   max_wait   total seconds one call may spend waiting (default 1800); a wait
+--              that would go past it is not started: the error is reported
+--   attempts   calls in all, the first included (default 3)
+--   codes      the codes to wait on (default { 711, 791, 1004 })
+--   sleep      function(seconds) (default: the client's sleep option, which is
+--              ngx.sleep-friendly; else the C core's sleep)
+--   clock      function() -> seconds, monotonic (default core.monotonic)
+--   on_wait    function{ code =, seconds =, attempt = } called before each wait
+-- Injecting sleep and clock lets a test wait 15 "minutes" in milliseconds.
+-- A reported error carries err.waited (seconds spent waiting) and
+-- err.attempts_made.
+
+local type, pairs, ipairs, rawget, tostring, setmetatable, error =
+      type, pairs, ipairs, rawget, tostring, setmetatable, error
+local format = string.format
+
+local core = require "sendpulse.core"
+local common = require "sendpulse.helpers.common"
+
+local _M = {}
+
+_M.DEFAULT_CODES = { 711, 791, 1004 }
+_M.DEFAULT_MAX_WAIT = 1800
+_M.DEFAULT_ATTEMPTS = 3
+
+local OPTS = { max_wait = true, attempts = true, codes = true, sleep = true, clock = true, on_wait = true }
+
+-- Returns the settings or nil, message.
+local function settings(self, opts)
+  if opts ~= nil and type(opts) ~= "table" then
+    return nil, format("argument 'opts' must be a table or nil, got %s", type(opts))
+  end
+  opts = opts or {}
+  for k in pairs(opts) do
+    if not OPTS[k] then
+      return nil, format("unknown option '%s' (known: max_wait, attempts, codes, sleep, clock, on_wait)", tostring(k))
+    end
+  end
+  local s = {
+    max_wait = opts.max_wait or _M.DEFAULT_MAX_WAIT,
+    attempts = opts.attempts or _M.DEFAULT_ATTEMPTS,
+    sleep = opts.sleep or rawget(self, "_client").sleep or core.sleep,
+    clock = opts.clock or core.monotonic,
+    on_wait = opts.on_wait,
+    codes = {},
+  }
+  if type(s.max_wait) ~= "number" or s.max_wait ~= s.max_wait or s.max_wait < 0 or s.max_wait > 86400 then
+    return nil, "option 'max_wait' must be a number of seconds from 0 to 86400"
+  end
+  if type(s.attempts) ~= "number" or s.attempts % 1 ~= 0 or s.attempts < 1 or s.attempts > 100 then
+    return nil, "option 'attempts' must be an integer from 1 to 100"
+  end
+  for _, k in ipairs { "sleep", "clock" } do
+    if type(s[k]) ~= "function" then return nil, format("option '%s' must be a function", k) end
+  end
+  if s.on_wait ~= nil and type(s.on_wait) ~= "function" then
+    return nil, "option 'on_wait' must be a function"
+  end
+  local codes = opts.codes or _M.DEFAULT_CODES
+  if type(codes) ~= "table" or codes[1] == nil then
+    return nil, "option 'codes' must be a non-empty list of error codes"
+  end
+  for _, c in ipairs(codes) do
+    if type(c) ~= "number" then return nil, "option 'codes' must hold numbers (error codes)" end
+    s.codes[c] = true
+  end
+  return s
+end
+
+-- Calls fn(service, ...) until it succeeds, fails otherwise, or the budget
+-- of attempts and waiting runs out.
+local function call_patiently(s, service, fn, ...)
+  local deadline = s.clock() + s.max_wait
+  local waited, attempt = 0, 0
+  while true do
+    attempt = attempt + 1
+    local ok, value, meta, err = common.attempt(fn, service, ...)
+    if ok then return value, meta end
+    if not common.errors.is_error(err) then error(err, 0) end
+    local wait = err.retry_after
+    local waitable = err.kind == "rate_limit" and s.codes[err.code] and type(wait) == "number"
+    if not waitable or attempt >= s.attempts or s.clock() + wait > deadline then
+      err.waited, err.attempts_made = waited, attempt
+      if waitable then
+        err.message = format("%s (gave up after %d attempt(s) and %g s of waiting: the next wait of %g s %s)",
+          tostring(err.message), attempt, waited, wait,
+          attempt >= s.attempts and "would exceed attempts" or "would pass max_wait")
+      end
+      return common.fail(service, err)
+    end
+    if s.on_wait then s.on_wait { code = err.code, seconds = wait, attempt = attempt } end
+    s.sleep(wait)
+    waited = waited + wait
+  end
+end
+
+local Patient = { __name = "sendpulse.patient_service" }
+
+Patient.__index = function(proxy, key)
+  local service = rawget(proxy, "_service")
+  local fn = service[key]
+  if type(fn) ~= "function" then return fn end
+  local s = rawget(proxy, "_settings")
+  local wrapped = function(self, ...)
+    if self ~= proxy then
+      error(format("sendpulse: %s: call it as a method (with ':')", tostring(key)), 2)
+    end
+    return call_patiently(s, service, fn, ...)
+  end
+  proxy[key] = wrapped
+  return wrapped
+end
+
+Patient.__tostring = function(proxy)
+  return "sendpulse.patient_service: " .. tostring(rawget(rawget(proxy, "_service"), "_name"))
+end
+
+local function patient(self, opts)
+  common.check_self(self, "patient")
+  local s, msg = settings(self, opts)
+  if not s then return common.bad(self, "patient", msg) end
+  return setmetatable({ _service = self, _settings = s }, Patient)
+end
+
+_M.call = call_patiently
+_M.settings = settings
+
+function _M.register(resources)
+  for _, service in ipairs(resources.services()) do
+    resources.add_helper(service, "patient", patient)
+  end
+end
+
+return _M

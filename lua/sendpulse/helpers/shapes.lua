@@ -1,0 +1,53 @@
+--- Answers whose shape surprises, normalised, and the way back to the raw
+-- form.
+--
+--   GET /addressbooks/{id} answers a one-element array; get_mailing_list_by_id
+--   returns that element (the list object). An empty array (no such list in a
+--   200 answer) stays an empty table.
+--
+-- service:raw(name, args) calls the plain operation: no Base64, no
+-- normalising, the answer as SendPulse sent it.
+
+local type, rawget, ipairs = type, rawget, ipairs
+local format = string.format
+
+local common = require "sendpulse.helpers.common"
+
+local _M = {}
+
+local function raw(self, name, args)
+  common.check_self(self, "raw")
+  if type(name) ~= "string" then
+    return common.bad(self, "raw", format("argument 'name' must be an operation name (string), got %s", type(name)))
+  end
+  local fn = common.plain(self, name)
+  if not fn then
+    return common.bad(self, "raw", format("no operation '%s' in service '%s'", name, rawget(self, "_name")))
+  end
+  return fn(self, args)
+end
+
+--- The list object out of GET /addressbooks/{id}'s one-element array (any
+--- other shape is returned as it came).
+function _M.single(value)
+  if type(value) == "table" and #value == 1 and type(value[1]) == "table" then
+    return value[1]
+  end
+  return value
+end
+
+local function get_mailing_list_by_id(self, args)
+  common.check_self(self, "get_mailing_list_by_id")
+  local value, meta = common.call(self, "get_mailing_list_by_id", args)
+  if value == nil then return value, meta end
+  return _M.single(value), meta
+end
+
+function _M.register(resources)
+  for _, service in ipairs(resources.services()) do
+    resources.add_helper(service, "raw", raw)
+  end
+  resources.add_helper("email", "get_mailing_list_by_id", get_mailing_list_by_id)
+end
+
+return _M

@@ -1,0 +1,1239 @@
+#!/usr/bin/env lua
+-- Generates the operation tables of lua-sendpulse from SendPulse's OpenAPI files.
+--
+--   lua spec/tools/gen_api.lua [--check] [OPENAPI_DIR]
+--
+-- Reads ../shared/sendpulse-openapi/*.yml (the folder beside the repository;
+-- overridden by the argument or by $SP_OPENAPI_DIR) and writes:
+--   lua/sendpulse/api/<service>.lua   one pure data table per service
+--   lua/sendpulse/api/init.lua        the list of services and their base paths
+--   lua/sendpulse/api/REFERENCE.md    the reference of every operation
+-- The calls the files miss are written by hand in lua/sendpulse/api/extra.lua;
+-- the generator reads that file too, so the reference lists them.
+--
+-- --check regenerates everything in memory and exits 1, naming the files, when
+-- the committed output differs (or a generated file is missing or stale).
+--
+-- Needs lyaml (Debian: lua-yaml). The output depends only on the input files:
+-- keys are sorted, numbers printed one way, nothing depends on hash order.
+
+local lyaml = require "lyaml"
+
+local SERVICES = {
+  -- service name   file stem            title used in the reference
+  { "email",          "bulk-email" },
+  { "smtp",           "smtp" },
+  { "sms",            "sms" },
+  { "push",           "web-push" },
+  { "viber",          "viber" },
+  { "automation360",  "a360" },
+  { "verifier",       "verifier" },
+  { "chatbots",       "chatbots" },
+  { "telegram",       "telegram" },
+  { "whatsapp",       "whatsapp" },
+  { "messenger",      "facebook" },
+  { "instagram",      "instagram" },
+  { "viber_bots",     "viber-chatbot" },
+  { "live_chat",      "live-chat" },
+  { "tiktok",         "tiktok" },
+  { "crm",            "crm" },
+  { "edu",            "edu" },
+  { "files",          "file-manager" },
+  { "popups",         "popups" },
+}
+
+-- Operations whose snake_case operationId would collide inside one service,
+-- or that have no operationId at all. Keyed by "service METHOD path". The
+-- generator stops on any collision not settled here, so a new version of the
+-- files forces a person to choose a name.
+local RENAMES = {
+  -- Two POSTs are createContact; this one is marked "(Deprecated). Use POST
+  -- /contacts/create instead", which keeps the plain name.
+  ["crm POST /contacts"] = "create_contact_deprecated",
+  -- Two GETs are getContactAttributes; this one reads one contact's values.
+  ["crm GET /contacts/{contactId}/attributes"] = "get_contact_attribute_values",
+  -- POST and PUT are both updateProductSections; the POST answers
+  -- 201 "Sections successfully created".
+  ["crm POST /products/{productId}/sections"] = "create_product_sections",
+  -- No operationId in the file; every other chatbot file calls the same
+  -- call deleteContactNote.
+  ["messenger POST /contacts/deleteNote"] = "delete_contact_note",
+}
+local SYNTH_OPERATION_ID = {
+  ["messenger POST /contacts/deleteNote"] = "deleteContactNote",
+}
+
+-- The bulk-email file refers to #/components/schemas/Error but never defines it.
+local MISSING_SCHEMAS = {
+  Error = {
+    type = "object",
+    properties = {
+      message = { type = "string" },
+      error_code = { type = "integer" },
+    },
+  },
+}
+
+local METHODS = { "get", "put", "post", "delete", "patch", "head", "options" }
+local SMALL_ENUM = 20
+
+---------------------------------------------------------------------------
+-- paths and files
+
+local function script_dir()
+  local src = debug.getinfo(1, "S").source
+  if src:sub(1, 1) == "@" then
+    local dir = src:sub(2):match("^(.*)/[^/]*$")
+    return dir or "."
+  end
+  return "."
+end
+
+local function read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+local function write_file(path, data)
+  local tmp = path .. ".tmp"
+  local f = assert(io.open(tmp, "wb"))
+  assert(f:write(data))
+  assert(f:close())
+  assert(os.rename(tmp, path))
+end
+
+-- Stops generation: main reports it and exits 2; a spec that loaded this
+-- file as a module sees an error "gen_api: ...".
+local function fail(fmt, ...)
+  error("gen_api: " .. string.format(fmt, ...), 0)
+end
+
+-- Plain scalars as YAML 1.2's core schema reads them (OpenAPI 3.1 files are
+-- YAML 1.2). lyaml's default is YAML 1.1, where on/off/yes/no are booleans
+-- and 012 is octal: an enum [on, off] would come out as [true, false].
+local function core_scalar(v)
+  if v == "" or v == "~" or v == "null" or v == "Null" or v == "NULL" then return lyaml.null end
+  if v == "true" or v == "True" or v == "TRUE" then return true end
+  if v == "false" or v == "False" or v == "FALSE" then return false end
+  if v:match("^[-+]?%d+$") then return math.tointeger(tonumber(v)) or tonumber(v) end
+  if v:match("^0o[0-7]+$") then return math.tointeger(tonumber(v:sub(3), 8)) end
+  if v:match("^0x%x+$") then return math.tointeger(tonumber(v:sub(3), 16)) end
+  if v:match("^[-+]?%.%d+$") or v:match("^[-+]?%d+%.?%d*$") or v:match("^[-+]?%.?%d+[eE][-+]?%d+$")
+      or v:match("^[-+]?%d+%.%d*[eE][-+]?%d+$") then
+    return tonumber(v)
+  end
+  if v == ".inf" or v == ".Inf" or v == ".INF" or v == "+.inf" then return math.huge end
+  if v == "-.inf" or v == "-.Inf" or v == "-.INF" then return -math.huge end
+  if v == ".nan" or v == ".NaN" or v == ".NAN" then return 0 / 0 end
+  return v
+end
+
+local function load_yaml(text)
+  return lyaml.load(text, { implicit_scalar = core_scalar })
+end
+
+---------------------------------------------------------------------------
+-- helpers
+
+local function sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys, function(a, b)
+    local ta, tb = type(a), type(b)
+    if ta ~= tb then return ta == "number" end
+    return a < b
+  end)
+  return keys
+end
+
+local function snake(id)
+  local s = id:gsub("[^%w]+", "_")
+  s = s:gsub("(%u+)(%u%l)", "%1_%2")
+  s = s:gsub("([%l%d])(%u)", "%1_%2")
+  s = s:lower():gsub("_+", "_"):gsub("^_", ""):gsub("_$", "")
+  return s
+end
+
+local function is_null(v)
+  return v == lyaml.null
+end
+
+local function is_seq(t)
+  if type(t) ~= "table" then return false end
+  local n = 0
+  for _ in pairs(t) do n = n + 1 end
+  for i = 1, n do if t[i] == nil then return false end end
+  return true
+end
+
+local function deep_copy(v)
+  if type(v) ~= "table" or is_null(v) then return v end
+  local r = {}
+  for k, x in pairs(v) do r[k] = deep_copy(x) end
+  return r
+end
+
+---------------------------------------------------------------------------
+-- $ref resolution
+
+local Doc = {}
+Doc.__index = Doc
+
+local function new_doc(tree, file)
+  return setmetatable({ tree = tree, file = file, warnings = {} }, Doc)
+end
+
+function Doc:warn(fmt, ...)
+  self.warnings[#self.warnings + 1] = string.format(fmt, ...)
+end
+
+function Doc:pointer(ref)
+  if ref:sub(1, 2) ~= "#/" then
+    fail("%s: external $ref %q is not supported", self.file, ref)
+  end
+  local node = self.tree
+  local parts = {}
+  for part in ref:sub(3):gmatch("[^/]+") do
+    part = part:gsub("~1", "/"):gsub("~0", "~")
+    parts[#parts + 1] = part
+  end
+  for _, part in ipairs(parts) do
+    node = type(node) == "table" and node[part] or nil
+    if node == nil then break end
+  end
+  if node == nil and parts[1] == "components" and parts[2] == "schemas"
+      and MISSING_SCHEMAS[parts[3]] and #parts == 3 then
+    return MISSING_SCHEMAS[parts[3]]
+  end
+  if node == nil then fail("%s: unresolved $ref %q", self.file, ref) end
+  return node
+end
+
+-- Follows a chain of $ref (siblings of $ref are merged over the target, as
+-- OpenAPI 3.1 allows).
+function Doc:deref(node, depth)
+  depth = depth or 0
+  if depth > 32 then fail("%s: $ref loop", self.file) end
+  if type(node) ~= "table" or node["$ref"] == nil then return node end
+  local target = self:deref(self:pointer(node["$ref"]), depth + 1)
+  local extra = false
+  for k in pairs(node) do if k ~= "$ref" then extra = true break end end
+  if not extra then return target end
+  local merged = {}
+  for k, v in pairs(target) do merged[k] = v end
+  for k, v in pairs(node) do if k ~= "$ref" then merged[k] = v end end
+  return merged
+end
+
+-- A schema with $ref resolved and allOf merged, one level deep (properties
+-- are normalised on demand).
+function Doc:schema(s, depth)
+  depth = depth or 0
+  if depth > 32 then fail("%s: schema nesting too deep", self.file) end
+  s = self:deref(s)
+  if type(s) ~= "table" or is_null(s) then return {} end
+  if not s.allOf then return s end
+  local out = { properties = {}, required = {} }
+  local req = {}
+  local function merge(part)
+    part = self:schema(part, depth + 1)
+    for k, v in pairs(part) do
+      if k == "properties" then
+        for pk, pv in pairs(v) do out.properties[pk] = pv end
+      elseif k == "required" then
+        for _, r in ipairs(v) do
+          if not req[r] then req[r] = true; out.required[#out.required + 1] = r end
+        end
+      elseif k ~= "allOf" and out[k] == nil then
+        out[k] = v
+      end
+    end
+  end
+  local own = {}
+  for k, v in pairs(s) do if k ~= "allOf" then own[k] = v end end
+  merge(own)
+  for _, part in ipairs(s.allOf) do merge(part) end
+  if next(out.properties) == nil then out.properties = nil end
+  if #out.required == 0 then out.required = nil end
+  return out
+end
+
+-- The JSON type of a schema, or nil when it is not one simple type; the
+-- second result is true when null is allowed too.
+function Doc:type_of(s)
+  s = self:schema(s)
+  local t = s.type
+  local nullable = s.nullable == true
+  if type(t) == "table" then
+    local rest = {}
+    for _, x in ipairs(t) do
+      if x == "null" then nullable = true else rest[#rest + 1] = x end
+    end
+    t = #rest == 1 and rest[1] or nil
+  end
+  local known = { string = 1, integer = 1, number = 1, boolean = 1, array = 1, object = 1 }
+  if t ~= nil and not known[t] then t = nil end
+  if t == nil then
+    local alts = s.oneOf or s.anyOf
+    if alts then
+      local common
+      for _, alt in ipairs(alts) do
+        local at, an = self:type_of(alt)
+        if an then nullable = true end
+        if at == nil and an then -- the {type: null} branch
+          at = common
+        end
+        if common == nil then common = at
+        elseif at ~= common then
+          if (at == "integer" and common == "number") or (at == "number" and common == "integer") then
+            common = "number"
+          else
+            common = false
+          end
+        end
+      end
+      t = common or nil
+    elseif s.properties then t = "object"
+    elseif s.items then t = "array"
+    elseif s.enum and s.enum[1] ~= nil and not is_null(s.enum[1]) then
+      local v = s.enum[1]
+      t = type(v) == "string" and "string" or type(v) == "boolean" and "boolean"
+        or math.type(v) == "integer" and "integer" or type(v) == "number" and "number" or nil
+    end
+  end
+  return t, nullable
+end
+
+function Doc:small_enum(s)
+  s = self:schema(s)
+  if type(s.enum) ~= "table" or #s.enum == 0 or #s.enum > SMALL_ENUM then return nil end
+  local out = {}
+  for _, v in ipairs(s.enum) do
+    if not is_null(v) then out[#out + 1] = v end
+  end
+  return #out > 0 and out or nil
+end
+
+---------------------------------------------------------------------------
+-- example values, built to satisfy the schema (the contract test sends them)
+
+local function clean_example(v)
+  -- lyaml's null and tables holding it are left out of examples.
+  if is_null(v) then return nil end
+  if type(v) == "table" then
+    local r = {}
+    for k, x in pairs(v) do r[k] = clean_example(x) end
+    return r
+  end
+  if type(v) == "number" and math.type(v) == "float" and v == math.floor(v)
+      and v >= -2^53 and v <= 2^53 then
+    return math.tointeger(v)
+  end
+  return v
+end
+
+local function string_example(s, name)
+  local fmt = s.format
+  local v
+  if fmt == "email" or (name and name:lower():match("email$")) then v = "user@example.com"
+  elseif fmt == "date-time" then v = "2026-01-01T00:00:00Z"
+  elseif fmt == "date" then v = "2026-01-01"
+  elseif fmt == "time" then v = "12:00:00"
+  elseif fmt == "uri" or fmt == "url" or (name and name:lower():match("url$")) then
+    v = "https://example.com/"
+  elseif fmt == "uuid" then v = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+  elseif fmt == "binary" then v = "file contents"
+  elseif fmt == "byte" then v = "ZXhhbXBsZQ=="
+  elseif fmt == "ipv4" then v = "192.0.2.1"
+  elseif name and name:lower():match("phone") then v = "380931234567"
+  else v = "example" end
+  local minl, maxl = tonumber(s.minLength), tonumber(s.maxLength)
+  if minl and #v < minl then v = v .. string.rep("x", minl - #v) end
+  if maxl and #v > maxl then v = v:sub(1, math.max(maxl, 1)) end
+  return v
+end
+
+function Doc:example(s, name, depth)
+  depth = depth or 0
+  s = self:schema(s)
+  if depth > 8 then return nil end
+  local ex = s.example
+  if ex == nil and type(s.examples) == "table" then ex = s.examples[1] end
+  if ex ~= nil and not is_null(ex) then return clean_example(ex) end
+  if s.const ~= nil and not is_null(s.const) then return clean_example(s.const) end
+  if s.default ~= nil and not is_null(s.default) then return clean_example(s.default) end
+  if type(s.enum) == "table" then
+    for _, v in ipairs(s.enum) do
+      if not is_null(v) then return clean_example(v) end
+    end
+  end
+  local alts = s.oneOf or s.anyOf
+  if alts and alts[1] then
+    -- a branch that is not "null"
+    for _, alt in ipairs(alts) do
+      local at = self:schema(alt)
+      if at.type ~= "null" then
+        local merged = {}
+        for k, v in pairs(s) do if k ~= "oneOf" and k ~= "anyOf" then merged[k] = v end end
+        for k, v in pairs(at) do merged[k] = v end
+        if s.properties and at.properties then
+          merged.properties = {}
+          for k, v in pairs(s.properties) do merged.properties[k] = v end
+          for k, v in pairs(at.properties) do merged.properties[k] = v end
+        end
+        if s.required and at.required then
+          merged.required = {}
+          for _, r in ipairs(s.required) do merged.required[#merged.required + 1] = r end
+          for _, r in ipairs(at.required) do merged.required[#merged.required + 1] = r end
+        end
+        return self:example(merged, name, depth + 1)
+      end
+    end
+  end
+  local t = self:type_of(s)
+  if t == "string" then return string_example(s, name)
+  elseif t == "integer" then
+    local v = tonumber(s.minimum) or (tonumber(s.exclusiveMinimum) and s.exclusiveMinimum + 1) or 1
+    if tonumber(s.maximum) and v > s.maximum then v = s.maximum end
+    return math.tointeger(math.ceil(v)) or 1
+  elseif t == "number" then
+    local v = tonumber(s.minimum) or 1
+    if tonumber(s.maximum) and v > s.maximum then v = s.maximum end
+    return clean_example(v)
+  elseif t == "boolean" then return true
+  elseif t == "array" then
+    local n = math.max(tonumber(s.minItems) or 1, 1)
+    local item = self:example(s.items or {}, nil, depth + 1)
+    if item == nil then item = "example" end
+    local out = {}
+    for i = 1, n do out[i] = deep_copy(item) end
+    return out
+  elseif t == "object" or s.properties then
+    local out = {}
+    local props = s.properties or {}
+    for _, r in ipairs(s.required or {}) do
+      if props[r] ~= nil or s.properties == nil then
+        local v = self:example(props[r] or {}, r, depth + 1)
+        if v == nil then v = "example" end
+        out[r] = v
+      end
+    end
+    return out
+  end
+  return "example"
+end
+
+---------------------------------------------------------------------------
+-- a small JSON-schema check, to pick a spec example that fits its own schema
+-- (several files give examples their schema refuses)
+
+function Doc:valid(s, v, depth)
+  depth = depth or 0
+  if depth > 40 then return true end
+  s = self:schema(s)
+  if is_null(v) then
+    local t = s.type
+    if t == "null" or s.nullable == true then return true end
+    if type(t) == "table" then for _, x in ipairs(t) do if x == "null" then return true end end end
+    return t == nil and s.enum == nil
+  end
+  if s.enum then
+    local ok = false
+    for _, e in ipairs(s.enum) do if e == v then ok = true break end end
+    if not ok then return false end
+  end
+  if s.const ~= nil and not is_null(s.const) and s.const ~= v then return false end
+  if s.oneOf then
+    local n = 0
+    for _, alt in ipairs(s.oneOf) do if self:valid(alt, v, depth + 1) then n = n + 1 end end
+    if n ~= 1 then return false end
+  end
+  if s.anyOf then
+    local ok = false
+    for _, alt in ipairs(s.anyOf) do if self:valid(alt, v, depth + 1) then ok = true break end end
+    if not ok then return false end
+  end
+  local types = s.type
+  if type(types) ~= "table" then types = { types } end
+  if types[1] ~= nil then
+    local ok = false
+    for _, t in ipairs(types) do
+      if t == "string" and type(v) == "string" then ok = true
+      elseif t == "integer" and math.type(v) == "integer" then ok = true
+      elseif t == "number" and type(v) == "number" then ok = true
+      elseif t == "boolean" and type(v) == "boolean" then ok = true
+      elseif t == "array" and type(v) == "table" and is_seq(v) then ok = true
+      elseif t == "object" and type(v) == "table" and (next(v) == nil or not is_seq(v)) then ok = true
+      elseif t == "null" and is_null(v) then ok = true
+      elseif t ~= "string" and t ~= "integer" and t ~= "number" and t ~= "boolean" and t ~= "array"
+          and t ~= "object" and t ~= "null" then ok = true
+      end
+    end
+    if not ok then return false end
+  end
+  if type(v) == "string" then
+    if tonumber(s.minLength) and #v < s.minLength then return false end
+    if tonumber(s.maxLength) and #v > s.maxLength then return false end
+  elseif type(v) == "number" then
+    if tonumber(s.minimum) and v < s.minimum then return false end
+    if tonumber(s.maximum) and v > s.maximum then return false end
+  elseif type(v) == "table" then
+    if is_seq(v) and next(v) ~= nil then
+      if tonumber(s.minItems) and #v < s.minItems then return false end
+      if s.items then
+        for _, x in ipairs(v) do if not self:valid(s.items, x, depth + 1) then return false end end
+      end
+    else
+      -- a required name the schema does not declare is a defect of the
+      -- file (see undeclared_required), not a reason to refuse the example
+      for _, r in ipairs(s.required or {}) do
+        if v[r] == nil and (s.properties == nil or s.properties[r] ~= nil) then return false end
+      end
+      for k, ps in pairs(s.properties or {}) do
+        if v[k] ~= nil and not self:valid(ps, v[k], depth + 1) then return false end
+      end
+    end
+  end
+  return true
+end
+
+-- Lua cannot tell [] from {}: an empty table where the schema wants an
+-- array would be sent as an object. Drop such a property when it is
+-- optional, else give it one item.
+function Doc:fix_empty_arrays(s, v, depth)
+  depth = depth or 0
+  if type(v) ~= "table" or depth > 40 then return v end
+  s = self:schema(s)
+  if is_seq(v) and next(v) ~= nil then
+    if s.items then
+      local out = {}
+      for i, x in ipairs(v) do out[i] = self:fix_empty_arrays(s.items, x, depth + 1) end
+      return out
+    end
+    return v
+  end
+  local props = s.properties or {}
+  local req = {}
+  for _, r in ipairs(s.required or {}) do req[r] = true end
+  local out = {}
+  for k, x in pairs(v) do
+    local ps = props[k] and self:schema(props[k])
+    if ps and type(x) == "table" and next(x) == nil and self:type_of(ps) == "array" then
+      if req[k] then out[k] = { self:example(ps.items or {}, nil, depth + 1) or "example" } end
+    else
+      out[k] = ps and self:fix_empty_arrays(ps, x, depth + 1) or x
+    end
+  end
+  return out
+end
+
+-- The first example of a media type (or parameter) that fits the schema.
+function Doc:valid_example(s, media)
+  local candidates = {}
+  if media.example ~= nil then candidates[#candidates + 1] = media.example end
+  if type(media.examples) == "table" then
+    for _, name in ipairs(sorted_keys(media.examples)) do
+      local e = self:deref(media.examples[name])
+      if type(e) == "table" and e.value ~= nil then candidates[#candidates + 1] = e.value end
+    end
+  end
+  for _, c in ipairs(candidates) do
+    local v = clean_example(c)
+    if v ~= nil and self:valid(s, v) then return self:fix_empty_arrays(s, v) end
+  end
+  return nil
+end
+
+---------------------------------------------------------------------------
+-- reading one operation
+
+local function body_kind(content_type)
+  if content_type:match("json") then return "json" end
+  if content_type == "application/x-www-form-urlencoded" then return "form" end
+  if content_type:match("^multipart/") then return "multipart" end
+  return nil
+end
+
+local PAGING = {
+  { "limit_offset", "limit", "offset" },
+  { "start_count", "start", "count" },
+  { "size_skip", "size", "skip" },
+}
+
+function Doc:field(name, s, required)
+  local t, nullable = self:type_of(s)
+  return {
+    name = name,
+    type = t,
+    nullable = nullable or nil,
+    required = required or nil,
+    enum = self:small_enum(s),
+  }
+end
+
+function Doc:operation(service, path, method, op, path_item)
+  local key = service .. " " .. method:upper() .. " " .. path
+  local op_id = op.operationId
+  if op_id == nil then
+    op_id = SYNTH_OPERATION_ID[key]
+    if not op_id then fail("%s: %s has no operationId and no name in RENAMES", self.file, key) end
+  end
+  local rec = {
+    name = RENAMES[key] or snake(op_id),
+    operationId = op_id,
+    method = method:upper(),
+    path = path,
+    summary = op.summary and (op.summary:gsub("%s+", " "):gsub("^ ", ""):gsub(" $", "")) or nil,
+    deprecated = (op.deprecated == true or (op.summary or ""):match("^%(Deprecated%)")) and true or nil,
+  }
+  if SYNTH_OPERATION_ID[key] then rec.operationId_missing = true end
+
+  -- parameters: the path item's, overridden by the operation's
+  local params, order = {}, {}
+  local function add(list)
+    for _, p in ipairs(list or {}) do
+      p = self:deref(p)
+      local k = p["in"] .. ":" .. p.name
+      if not params[k] then order[#order + 1] = k end
+      params[k] = p
+    end
+  end
+  add(path_item.parameters)
+  add(op.parameters)
+
+  local in_path = {}
+  for name in path:gmatch("{([^}]+)}") do in_path[#in_path + 1] = name end
+  local path_params, query = {}, {}
+  local seen_path = {}
+  local path_types = {}
+  for _, name in ipairs(in_path) do
+    local p = params["path:" .. name]
+    if not p then
+      -- declared with another case (edu: {courseId} declared as CourseId)
+      for _, k in ipairs(order) do
+        if params[k]["in"] == "path" and params[k].name:lower() == name:lower() then
+          p = params[k]
+          self:warn("%s: path parameter {%s} is declared as %s; its schema is used", key, name, p.name)
+          seen_path[p.name] = true
+          break
+        end
+      end
+    end
+    if not p then
+      self:warn("%s: path parameter {%s} is not declared; taken as a string", key, name)
+      p = { name = name, schema = { type = "string" } }
+    end
+    local f = self:field(name, p.schema or {}, true)
+    f.example = clean_example(p.example) or self:example(p.schema or {}, name)
+    if f.type ~= "integer" and f.type ~= "number" then f.type = f.type or "string" end
+    path_params[#path_params + 1] = f
+    seen_path[name] = true
+    path_types[name] = f.type
+  end
+  for _, k in ipairs(order) do
+    local p = params[k]
+    if p["in"] == "path" and not seen_path[p.name] then
+      self:warn("%s: path parameter %s is not in the path; ignored", key, p.name)
+    elseif p["in"] == "query" then
+      local f = self:field(p.name, p.schema or {}, p.required == true)
+      local ex = p.example
+      if ex == nil and type(p.examples) == "table" then
+        local _, first = next(p.examples)
+        ex = type(first) == "table" and first.value or nil
+      end
+      f.example = clean_example(ex)
+      if f.example == nil and f.required then f.example = self:example(p.schema or {}, p.name) end
+      query[#query + 1] = f
+    elseif p["in"] == "header" or p["in"] == "cookie" then
+      self:warn("%s: %s parameter %s not supported; ignored", key, p["in"], p.name)
+    end
+  end
+  table.sort(query, function(a, b) return a.name < b.name end)
+  if #path_params > 0 then rec.path_params = path_params end
+  if #query > 0 then rec.query = query end
+
+  local qnames = {}
+  for _, f in ipairs(query) do qnames[f.name] = true end
+  for _, style in ipairs(PAGING) do
+    if qnames[style[2]] and qnames[style[3]] then rec.paging = style[1] break end
+  end
+
+  -- request body
+  local example = {}
+  for _, f in ipairs(path_params) do example[f.name] = f.example end
+  for _, f in ipairs(query) do
+    if f.example ~= nil and f.required then example[f.name] = f.example end
+  end
+  for _, f in ipairs(path_params) do f.example = nil end
+  for _, f in ipairs(query) do f.example = nil end
+
+  local rb = op.requestBody and self:deref(op.requestBody)
+  if rb and rb.content then
+    local cts = sorted_keys(rb.content)
+    local ct
+    for _, c in ipairs(cts) do if c:match("json") then ct = c break end end
+    ct = ct or cts[1]
+    local kind = body_kind(ct)
+    if not kind then fail("%s: %s: unsupported content type %s", self.file, key, ct) end
+    local media = rb.content[ct]
+    local s = self:schema(media.schema or {})
+    local body = { content = kind, required = rb.required == true or nil }
+    local t = self:type_of(s)
+    local media_ex = self:valid_example(s, media)
+    if t == "object" or s.properties or ((s.oneOf or s.anyOf) and t == nil) or (t == nil and not s.items) then
+      body.type = "object"
+      -- properties: own, plus those of every oneOf/anyOf branch
+      local props, req = {}, {}
+      for k, v in pairs(s.properties or {}) do props[k] = v end
+      for _, r in ipairs(s.required or {}) do req[r] = true end
+      local alts = s.oneOf or s.anyOf
+      local one_of
+      if alts then
+        one_of = {}
+        for _, alt in ipairs(alts) do
+          local a = self:schema(alt)
+          for k, v in pairs(a.properties or {}) do if props[k] == nil then props[k] = v end end
+          if a.required and #a.required > 0 then
+            local r = {}
+            for _, x in ipairs(a.required) do if not req[x] then r[#r + 1] = x end end
+            table.sort(r)
+            if #r > 0 then one_of[#one_of + 1] = r end
+          end
+        end
+        if #one_of ~= #alts then one_of = nil end
+      end
+      local fields = {}
+      for _, name in ipairs(sorted_keys(props)) do
+        local ps = self:schema(props[name])
+        if not ps.readOnly then
+          fields[#fields + 1] = self:field(name, ps, req[name])
+        end
+      end
+      -- required names the schema never declares: a path parameter of the
+      -- same name is sent in the body too; anything else is a defect of
+      -- the file, noted and not enforced
+      local undeclared = {}
+      for _, r in ipairs(sorted_keys(req)) do
+        if props[r] == nil then
+          if path_types[r] then
+            fields[#fields + 1] = { name = r, type = path_types[r], required = true, from_path = true }
+          else
+            undeclared[#undeclared + 1] = r
+            self:warn("%s: body requires %s, which it does not declare; not enforced", key, r)
+          end
+        end
+      end
+      table.sort(fields, function(a, b) return a.name < b.name end)
+      if #undeclared > 0 then body.undeclared_required = undeclared end
+      if #fields > 0 then body.fields = fields end
+      body.one_of = one_of
+      local ex = type(media_ex) == "table" and not is_seq(media_ex) and media_ex or nil
+      if not ex then ex = self:example(s, nil) end
+      if type(ex) ~= "table" then ex = {} end
+      for k, v in pairs(ex) do
+        if example[k] == nil then example[k] = v end
+      end
+    else
+      -- an array (or a scalar) body: the caller gives it as args.body
+      body.type = t or "array"
+      body.raw = true
+      local ex = media_ex
+      if ex == nil then ex = self:example(s, nil) end
+      example.body = ex
+    end
+    rec.body = body
+  end
+  -- an answer that is not JSON (a report file): the caller must ask for it
+  local types, json_answer = {}, false
+  for code, resp in pairs(op.responses or {}) do
+    if tostring(code):match("^2") then
+      resp = self:deref(resp)
+      for ct in pairs(type(resp) == "table" and resp.content or {}) do
+        if ct:match("json") then json_answer = true else types[#types + 1] = ct end
+      end
+    end
+  end
+  if not json_answer and #types > 0 then
+    table.sort(types)
+    rec.accept = types[1]
+  end
+  rec.example = example
+  return rec
+end
+
+---------------------------------------------------------------------------
+-- one service
+
+local function load_service(dir, service, stem)
+  local file = "sendpulse-" .. stem .. "-openapi.yml"
+  local text = read_file(dir .. "/" .. file)
+  if not text then fail("cannot read %s/%s", dir, file) end
+  local ok, tree = pcall(load_yaml, text)
+  if not ok then fail("%s: %s", file, tostring(tree)) end
+  local doc = new_doc(tree, file)
+  local server = tree.servers and tree.servers[1] and tree.servers[1].url
+  if not server then fail("%s: no servers entry", file) end
+  local base = server:match("^https?://[^/]+(/.*)$") or ""
+  base = base:gsub("/$", "")
+  local ops, names = {}, {}
+  for _, path in ipairs(sorted_keys(tree.paths or {})) do
+    local item = doc:deref(tree.paths[path])
+    for _, m in ipairs(METHODS) do
+      local op = item[m]
+      if type(op) == "table" then
+        local rec = doc:operation(service, path, m, op, item)
+        local prev = names[rec.name]
+        if prev then
+          fail("%s: operation name %s is used by %s %s and %s %s; settle it in RENAMES",
+            file, rec.name, prev.method, prev.path, rec.method, rec.path)
+        end
+        names[rec.name] = rec
+        ops[#ops + 1] = rec
+      end
+    end
+  end
+  return {
+    service = service,
+    source = file,
+    title = tree.info and tree.info.title or service,
+    base = base,
+    operations = names,
+    count = #ops,
+    warnings = doc.warnings,
+  }
+end
+
+---------------------------------------------------------------------------
+-- Lua literal writer: sorted keys, one number format, plain escapes
+
+local KEYWORDS = {}
+for w in ([[and break do else elseif end false for function goto if in local
+  nil not or repeat return then true until while]]):gmatch("%a+") do KEYWORDS[w] = true end
+
+local function lua_string(s)
+  return '"' .. s:gsub('[%c"\\]', function(c)
+    if c == '"' then return '\\"' elseif c == "\\" then return "\\\\"
+    elseif c == "\n" then return "\\n" elseif c == "\t" then return "\\t"
+    elseif c == "\r" then return "\\r" end
+    return string.format("\\%03d", c:byte())
+  end) .. '"'
+end
+
+local function lua_number(v)
+  if math.type(v) == "integer" then return string.format("%d", v) end
+  if v ~= v then return "0/0" end
+  if v == math.huge then return "math.huge" elseif v == -math.huge then return "-math.huge" end
+  local s = string.format("%.17g", v)
+  for p = 1, 17 do
+    local t = string.format("%." .. p .. "g", v)
+    if tonumber(t) == v then s = t break end
+  end
+  if not s:find("[%.eEn]") then s = s .. ".0" end
+  return s
+end
+
+local function lua_key(k)
+  if type(k) == "string" and k:match("^[%a_][%w_]*$") and not KEYWORDS[k] then return k end
+  if type(k) == "number" then return "[" .. lua_number(k) .. "]" end
+  return "[" .. lua_string(k) .. "]"
+end
+
+local function lua_value(v, indent, out, inline)
+  local tv = type(v)
+  if tv == "string" then out[#out + 1] = lua_string(v)
+  elseif tv == "number" then out[#out + 1] = lua_number(v)
+  elseif tv == "boolean" then out[#out + 1] = tostring(v)
+  elseif tv == "table" then
+    if next(v) == nil then out[#out + 1] = "{}" return end
+    local seq = is_seq(v)
+    local keys = seq and nil or sorted_keys(v)
+    local n = seq and #v or #keys
+    -- short tables of scalars stay on one line
+    local flat = inline
+    if not flat then
+      local simple, len = true, 0
+      for i = 1, n do
+        local x = seq and v[i] or v[keys[i]]
+        if type(x) == "table" then simple = false break end
+        len = len + #tostring(x) + (seq and 0 or #tostring(keys[i])) + 4
+      end
+      flat = simple and len < 70
+    end
+    local pad = string.rep("  ", indent + 1)
+    out[#out + 1] = "{"
+    for i = 1, n do
+      if flat then out[#out + 1] = i == 1 and " " or ", "
+      else out[#out + 1] = "\n" .. pad end
+      if not seq then out[#out + 1] = lua_key(keys[i]) .. " = " end
+      lua_value(seq and v[i] or v[keys[i]], indent + 1, out, flat)
+      if not flat then out[#out + 1] = "," end
+    end
+    out[#out + 1] = flat and " }" or ("\n" .. string.rep("  ", indent) .. "}")
+  else
+    error("cannot write a " .. tv)
+  end
+end
+
+local function to_lua(v, indent)
+  local out = {}
+  lua_value(v, indent or 0, out, false)
+  return table.concat(out)
+end
+
+---------------------------------------------------------------------------
+-- outputs
+
+local HEADER = "-- generated by spec/tools/gen_api.lua from %s; do not edit.\n"
+  .. "-- (the OpenAPI files are in ../shared/sendpulse-openapi beside the repository)\n"
+  .. "-- luacheck: no max line length\n"
+
+local function operation_record(rec)
+  local r = {}
+  for k, v in pairs(rec) do r[k] = v end
+  return r
+end
+
+local function service_file(svc)
+  local ops = {}
+  for name, rec in pairs(svc.operations) do ops[name] = operation_record(rec) end
+  local data = {
+    service = svc.service,
+    source = svc.source,
+    title = svc.title,
+    base = svc.base,
+    operations = ops,
+  }
+  return string.format(HEADER, svc.source)
+    .. "-- Operations of the " .. svc.service .. " service, one record each; see REFERENCE.md.\n"
+    .. "return " .. to_lua(data) .. "\n"
+end
+
+local function index_file(services, total)
+  local list = {}
+  for _, svc in ipairs(services) do
+    list[svc.service] = {
+      module = "sendpulse.api." .. svc.service,
+      base = svc.base,
+      source = svc.source,
+      count = svc.count,
+    }
+  end
+  return string.format(HEADER, "sendpulse-*-openapi.yml")
+    .. "-- The services of the SendPulse API and their base paths.\n"
+    .. "return " .. to_lua({ services = list, operations = total, extra = "sendpulse.api.extra" }) .. "\n"
+end
+
+local function md_escape(s)
+  return (tostring(s):gsub("|", "\\|"):gsub("\n", " "))
+end
+
+local function type_label(f)
+  local t = f.type or "any"
+  if f.nullable then t = t .. " or null" end
+  if f.enum then
+    local vs = {}
+    for _, v in ipairs(f.enum) do vs[#vs + 1] = "`" .. tostring(v) .. "`" end
+    t = t .. ": " .. table.concat(vs, ", ")
+  end
+  return t
+end
+
+local function reference(services, extra, total)
+  local out = {}
+  local function w(s) out[#out + 1] = s end
+  w("<!-- generated by spec/tools/gen_api.lua from ../shared/sendpulse-openapi/*.yml"
+    .. " and lua/sendpulse/api/extra.lua; do not edit. -->")
+  w("# lua-sendpulse API reference")
+  w("")
+  w(("Every operation of the SendPulse REST API as a method of the client: %d operations from"
+    .. " SendPulse's OpenAPI files, plus the calls written by hand that the files miss (marked"
+    .. " *hand-written*)."):format(total))
+  w("")
+  w("```lua")
+  w('local sendpulse = require "sendpulse"')
+  w("local client = sendpulse.new{ ... }")
+  w('local list = client.email:create_mailing_list{ bookName = "Newsletter" }')
+  w("```")
+  w("")
+  w("A method takes one table holding the path, query and body fields by their names in the"
+    .. " spec. Missing required fields and fields of the wrong type raise an argument error"
+    .. " before anything is sent (or return `nil, err` from a safe client). Fields not listed"
+    .. " here are passed on: in the body for methods with a body, else in the query. A body"
+    .. " that is a JSON array (not an object) is given as `args.body`. Path parameters may be"
+    .. " strings or integers; they are percent-encoded into the path.")
+  w("")
+  w("Names are the operationId in snake_case. Where two operations of one file share an"
+    .. " operationId, or one has none, the generator names them by hand:")
+  w("")
+  for _, k in ipairs(sorted_keys(RENAMES)) do
+    w(("- `%s` → `%s`"):format(k, RENAMES[k]))
+  end
+  w("")
+  w("Pagination styles (from the query parameters): `limit_offset`, `start_count`, `size_skip`.")
+  w("")
+  w("Uploads (`multipart` bodies) take each file as `{ content = <string>, filename = ..., content_type = ... }`"
+    .. " (a list of them where the field is an array); other values are sent as text parts."
+    .. " The examples below are built from the files' own examples where those fit their schema,"
+    .. " else from the schema; they are what the contract test sends to a mock of each file.")
+  w("")
+  w("The operations are data: `lua/sendpulse/api/<service>.lua` (generated; `require(\"sendpulse.resources\")"
+    .. ".operation(service, name)` returns one record) and `lua/sendpulse/api/extra.lua` (by hand). A record"
+    .. " holds `name`, `operationId`, `method`, `path` (without the base path), `summary`, `deprecated`,"
+    .. " `path_params` and `query` (lists of `{ name, type, required, nullable, enum }`), `body` (`content` ="
+    .. " json | form | multipart, `type`, `required`, `fields`, `raw` for an array body, `one_of`,"
+    .. " `undeclared_required`), `paging`, `accept` (an answer that is not JSON) and `example`.")
+  w("")
+  w("## Services")
+  w("")
+  w("| service | base path | source | operations |")
+  w("|---|---|---|---|")
+  for _, svc in ipairs(services) do
+    local n = svc.count
+    local x = extra[svc.service] and extra[svc.service].operations
+    local nx = 0
+    for _ in pairs(x or {}) do nx = nx + 1 end
+    w(("| [`%s`](#%s) | `%s` | %s | %d%s |"):format(svc.service, svc.service,
+      svc.base == "" and "/" or svc.base, svc.source, n, nx > 0 and (" + " .. nx .. " hand-written") or ""))
+  end
+  w("")
+  for _, svc in ipairs(services) do
+    w("## " .. svc.service)
+    w("")
+    w(("%s — `%s`, base path `%s`."):format(svc.title, svc.source, svc.base == "" and "/" or svc.base))
+    w("")
+    local all = {}
+    for name, rec in pairs(svc.operations) do all[name] = { rec = rec } end
+    local x = extra[svc.service] and extra[svc.service].operations or {}
+    for name, rec in pairs(x) do all[name] = { rec = rec, hand = true } end
+    for _, name in ipairs(sorted_keys(all)) do
+      local rec, hand = all[name].rec, all[name].hand
+      w(("### %s:%s"):format(svc.service, name))
+      w("")
+      w(("`%s %s%s`%s%s"):format(rec.method, svc.base, rec.path,
+        rec.operationId and (" — operationId `" .. rec.operationId .. "`"
+          .. (rec.operationId_missing and " (not in the file)" or "")) or "",
+        hand and " — *hand-written*" or ""))
+      w("")
+      if rec.summary then w(md_escape(rec.summary) .. (rec.deprecated and " (deprecated)" or "")) w("") end
+      local rows = {}
+      for _, f in ipairs(rec.path_params or {}) do rows[#rows + 1] = { f, "path" } end
+      for _, f in ipairs(rec.query or {}) do rows[#rows + 1] = { f, "query" } end
+      local b = rec.body
+      local copied = {}
+      if b and not b.raw then
+        for _, f in ipairs(b.fields or {}) do
+          if f.from_path then copied[#copied + 1] = "`" .. f.name .. "`"
+          else rows[#rows + 1] = { f, "body" } end
+        end
+      elseif b then
+        rows[#rows + 1] = { { name = "body", type = b.type, required = b.required }, "body (whole)" }
+      end
+      if #rows > 0 then
+        w("| field | in | type | required |")
+        w("|---|---|---|---|")
+        for _, r in ipairs(rows) do
+          local f = r[1]
+          w(("| `%s` | %s | %s | %s |"):format(md_escape(f.name), r[2], md_escape(type_label(f)),
+            f.required and "yes" or ""))
+        end
+        w("")
+      end
+      local notes = {}
+      if b then notes[#notes + 1] = "body: " .. b.content end
+      if b and b.content == "multipart" then
+        notes[#notes + 1] = "a file is given as `{ content = ..., filename = ..., content_type = ... }`"
+      end
+      if #copied > 0 then
+        notes[#notes + 1] = "the file wants " .. table.concat(copied, ", ")
+          .. " in the body too: the path value is copied there"
+      end
+      if b and b.one_of then
+        local alts = {}
+        for _, a in ipairs(b.one_of) do alts[#alts + 1] = table.concat(a, " + ") end
+        notes[#notes + 1] = "one of: " .. table.concat(alts, " | ")
+      end
+      if rec.paging then notes[#notes + 1] = "pagination: " .. rec.paging end
+      if rec.accept then notes[#notes + 1] = "answers " .. rec.accept .. ", not JSON" end
+      if b and b.undeclared_required then
+        notes[#notes + 1] = "the file also requires " .. table.concat(b.undeclared_required, ", ")
+          .. ", which it never declares (not enforced)"
+      end
+      if #notes > 0 then w(table.concat(notes, "; ") .. ".") w("") end
+      w("```lua")
+      local ex = rec.example or {}
+      if next(ex) == nil then
+        w(("client.%s:%s()"):format(svc.service, name))
+      else
+        w(("client.%s:%s%s"):format(svc.service, name, to_lua(ex)))
+      end
+      w("```")
+      w("")
+    end
+  end
+  return table.concat(out, "\n")
+end
+
+-- LuaLS annotations of every method, for editors (never required at run time)
+local LUALS_TYPES = { string = "string", integer = "integer", number = "number", boolean = "boolean",
+  array = "any[]", object = "table" }
+
+local function luals_type(f)
+  local t = LUALS_TYPES[f.type] or "any"
+  if f.nullable and t ~= "any" then t = t .. "|sendpulse.null" end
+  return t
+end
+
+local function meta(services, extra)
+  local out = {}
+  local function w(s) out[#out + 1] = s end
+  w("---@meta")
+  w("-- generated by spec/tools/gen_api.lua from sendpulse-*-openapi.yml and extra.lua; do not edit.")
+  w("-- LuaLS (lua-language-server) annotations of client.<service>:<operation>(args); see REFERENCE.md.")
+  w("-- Nothing requires this file: it only helps editors.")
+  w("")
+  w("---@class sendpulse.null")
+  w("")
+  w("---@class sendpulse.error")
+  w("---@field kind string \"argument\", \"api\", \"auth\", \"rate_limit\", \"network\", ...")
+  w("---@field message string")
+  w("")
+  w("---@class sendpulse.client")
+  for _, svc in ipairs(services) do
+    w(("---@field %s sendpulse.api.%s %s"):format(svc.service, svc.service, svc.title))
+  end
+  w("")
+  for _, svc in ipairs(services) do
+    local cls = "sendpulse.api." .. svc.service
+    w(("---@class %s"):format(cls))
+    w(("local %s = {}"):format(svc.service))
+    w("")
+    local all = {}
+    for name, rec in pairs(svc.operations) do all[name] = rec end
+    for name, rec in pairs(extra[svc.service] and extra[svc.service].operations or {}) do all[name] = rec end
+    for _, name in ipairs(sorted_keys(all)) do
+      local rec = all[name]
+      if rec.summary then w("--- " .. rec.summary:gsub("\n", " ")) end
+      w(("--- `%s %s%s`"):format(rec.method, svc.base, rec.path))
+      local fields, required = {}, false
+      local function add(f)
+        if f.name:match("^[%a_][%w_]*$") and not KEYWORDS[f.name] then
+          fields[#fields + 1] = ("%s%s: %s"):format(f.name, f.required and "" or "?", luals_type(f))
+        end
+        if f.required then required = true end
+      end
+      for _, f in ipairs(rec.path_params or {}) do add(f) end
+      for _, f in ipairs(rec.query or {}) do add(f) end
+      local b = rec.body
+      if b and b.raw then add({ name = "body", type = b.type, required = b.required })
+      elseif b then
+        for _, f in ipairs(b.fields or {}) do if not f.from_path then add(f) end end
+      end
+      fields[#fields + 1] = "[string]: any"
+      w(("---@param args%s { %s }"):format(required and "" or "?", table.concat(fields, ", ")))
+      w("---@return any value the decoded answer (nil on failure from a safe client)")
+      w("---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error")
+      w(("function %s:%s(args) end"):format(svc.service, name))
+      w("")
+    end
+  end
+  return table.concat(out, "\n")
+end
+
+---------------------------------------------------------------------------
+-- main
+
+local function generate(dir, root)
+  local services, total = {}, 0
+  local extra_path = root .. "/lua/sendpulse/api/extra.lua"
+  local extra = {}
+  if read_file(extra_path) then extra = dofile(extra_path) end
+  local files = {}
+  for _, s in ipairs(SERVICES) do
+    local svc = load_service(dir, s[1], s[2])
+    services[#services + 1] = svc
+    total = total + svc.count
+    for _, msg in ipairs(svc.warnings) do io.stderr:write("gen_api: warning: ", svc.source, ": ", msg, "\n") end
+    for name in pairs((extra[svc.service] or {}).operations or {}) do
+      if svc.operations[name] then
+        fail("extra.lua: %s:%s is also generated from %s", svc.service, name, svc.source)
+      end
+    end
+    files["lua/sendpulse/api/" .. svc.service .. ".lua"] = service_file(svc)
+  end
+  for name in pairs(extra) do
+    local known = false
+    for _, s in ipairs(SERVICES) do if s[1] == name then known = true end end
+    if not known then fail("extra.lua: unknown service %s", name) end
+  end
+  files["lua/sendpulse/api/init.lua"] = index_file(services, total)
+  files["lua/sendpulse/api/REFERENCE.md"] = reference(services, extra, total) .. "\n"
+  files["lua/sendpulse/api/meta.lua"] = meta(services, extra)
+  return files, total
+end
+
+local function main(argv)
+  local check, dir = false, nil
+  for _, a in ipairs(argv) do
+    if a == "--check" then check = true
+    elseif a == "-h" or a == "--help" then
+      print("usage: lua spec/tools/gen_api.lua [--check] [OPENAPI_DIR]")
+      os.exit(0)
+    else dir = a end
+  end
+  local root = script_dir() .. "/../.."
+  dir = dir or os.getenv("SP_OPENAPI_DIR") or (root .. "/../shared/sendpulse-openapi")
+  local files, total = generate(dir, root)
+  local names = sorted_keys(files)
+  if check then
+    local bad = {}
+    for _, rel in ipairs(names) do
+      if read_file(root .. "/" .. rel) ~= files[rel] then bad[#bad + 1] = rel end
+    end
+    -- generated files that no longer have a source
+    local p = io.popen('ls "' .. root .. '/lua/sendpulse/api" 2>/dev/null')
+    if p then
+      for f in p:lines() do
+        local rel = "lua/sendpulse/api/" .. f
+        if f ~= "extra.lua" and not files[rel] then
+          local text = read_file(root .. "/" .. rel) or ""
+          if text:find("generated by spec/tools/gen_api.lua", 1, true) then bad[#bad + 1] = rel .. " (stale)" end
+        end
+      end
+      p:close()
+    end
+    if #bad > 0 then
+      io.stderr:write("gen_api: out of date (run lua spec/tools/gen_api.lua):\n")
+      for _, f in ipairs(bad) do io.stderr:write("  ", f, "\n") end
+      os.exit(1)
+    end
+    print(("gen_api: %d files up to date, %d operations"):format(#names, total))
+    return
+  end
+  os.execute('mkdir -p "' .. root .. '/lua/sendpulse/api"')
+  for _, rel in ipairs(names) do
+    local path = root .. "/" .. rel
+    if read_file(path) ~= files[rel] then write_file(path, files[rel]) end
+  end
+  print(("gen_api: wrote %d files, %d operations"):format(#names, total))
+end
+
+-- Loaded with require "tools.gen_api" (spec/api_data_spec.lua): the parts,
+-- for tests on small hand-made files. Run as a script: generate or check.
+if ... == "tools.gen_api" then
+  return {
+    core_scalar = core_scalar,
+    snake = snake,
+    load_service = load_service,
+    to_lua = to_lua,
+    RENAMES = RENAMES,
+  }
+end
+
+local ok, err = pcall(main, arg or {})
+if not ok then
+  io.stderr:write(tostring(err), "\n")
+  os.exit(2)
+end
