@@ -7,6 +7,7 @@
 #   make check                test + memcheck + busted on LuaJIT, one closing count (CI)
 #   make static               build/$(LUA_IMPL)/libsendpulse.a, to link into a C host
 #   make host                 build and run the example C host (examples/host/)
+#   make bench                the benchmarks (by hand; bench/setup installs nginx)
 #   make install PREFIX=/usr/local DESTDIR=/tmp/stage
 #   make config               print the resolved settings
 #
@@ -48,7 +49,7 @@ MODULE  := $(BUILD)/sendpulse/core.so
 PURE_SRC := csrc/sp_buf.c csrc/sp_clock.c csrc/sp_limiter.c csrc/sp_encode.c
 # Parts that speak the Lua C API.
 LUA_SRC  := csrc/sp_core.c csrc/sp_http.c csrc/sp_auth.c csrc/sp_rate.c \
-            csrc/sp_json.c csrc/sp_lencode.c csrc/sp_multi.c csrc/sp_easy.c
+            csrc/sp_json.c csrc/sp_json_decode.c csrc/sp_lencode.c csrc/sp_multi.c csrc/sp_easy.c
 OBJS     := $(patsubst csrc/%.c,$(BUILD)/obj/%.o,$(PURE_SRC) $(LUA_SRC))
 DEPS     := $(OBJS:.o=.d)
 
@@ -140,6 +141,16 @@ check: $(MODULE) $(C_TESTS) luajit-core $(if $(HOST_CHECKS),$(HOST))
 
 sandbox:
 	$(LUA) lua/sendpulse/sandbox/init.lua
+
+# Benchmarks, run by hand, not by CI (figures and ratios, see bench/run.sh).
+# Needs nginx beyond .ci/setup: bench/setup installs it.
+BENCH_FLOOR := build/bench/floor
+$(BENCH_FLOOR): bench/floor.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu99 $(WARN) $(CFLAGS) -I$(CURL_INCDIR) -o $@ bench/floor.c -L$(CURL_LIBDIR) $(CURL_LIBS)
+
+bench: $(MODULE) $(BENCH_FLOOR)
+	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) sh bench/run.sh $(BENCHES)
 
 quickstart: $(MODULE)
 	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) sh examples/run-quickstart.sh
