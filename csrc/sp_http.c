@@ -25,9 +25,7 @@ typedef struct sp_http {
     int                n_req_headers; /* how many of them came from Lua */
     char              *user_agent;    /* "User-Agent: ...", or NULL */
     char               accept_encoding[64];   /* "Accept-Encoding: ...", or "" */
-    sp_buf             body;
-    sp_buf             head;
-    int                out_of_memory;
+    sp_answer          answer;        /* body and headers of this call */
     long               connects;      /* new connections made, all calls */
     char               errbuf[CURL_ERROR_SIZE];
 } sp_http;
@@ -38,31 +36,6 @@ static sp_http *check_http(lua_State *L)
     if (h->curl == NULL)
         luaL_error(L, "attempt to use a closed " SP_HTTP_MT);
     return h;
-}
-
-static size_t on_body(char *p, size_t size, size_t n, void *ud)
-{
-    sp_http *h = ud;
-    if (sp_buf_append(&h->body, p, size * n) != 0) {
-        h->out_of_memory = 1;
-        return 0;   /* curl stops with CURLE_WRITE_ERROR */
-    }
-    return size * n;
-}
-
-static size_t on_header(char *p, size_t size, size_t n, void *ud)
-{
-    sp_http *h = ud;
-    size_t len = size * n;
-    /* A new status line (after "100 Continue" or a proxy's CONNECT answer)
-     * starts the headers of the answer we actually keep. */
-    if (len >= 5 && memcmp(p, "HTTP/", 5) == 0)
-        h->head.len = 0;
-    if (sp_buf_append(&h->head, p, len) != 0) {
-        h->out_of_memory = 1;
-        return 0;
-    }
-    return len;
 }
 
 /* Pushes a table of the answer's headers: lower-case names; repeated names
@@ -219,10 +192,7 @@ static int http_new(lua_State *L)
     lua_setmetatable(L, -2);
 
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->errbuf);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, h);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, h);
+    sp_easy_collect(c, &h->answer);
     sp_easy_options(L, &o);
     sp_easy_defaults(c, &o);
     /* On top of the shared defaults, for this blocking session: the
@@ -342,18 +312,18 @@ static int http_perform(lua_State *L)
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
     sp_easy_request(c, method, body, body_len, 0);
 
-    h->body.len = 0;
-    h->head.len = 0;
-    h->out_of_memory = 0;
+    h->answer.body.len = 0;
+    h->answer.head.len = 0;
+    h->answer.out_of_memory = 0;
     h->errbuf[0] = '\0';
     rc = curl_easy_perform(c);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);   /* body is Lua's memory */
 
     curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &connects);
     h->connects += connects;
-    if (h->out_of_memory) {
-        sp_buf_clear(&h->body, 0);
-        sp_buf_clear(&h->head, 0);
+    if (h->answer.out_of_memory) {
+        sp_buf_clear(&h->answer.body, 0);
+        sp_buf_clear(&h->answer.head, 0);
         return luaL_error(L, "not enough memory");
     }
     if (rc != CURLE_OK) {
@@ -365,18 +335,18 @@ static int http_perform(lua_State *L)
         else
             lua_pushstring(L, curl_easy_strerror(rc));
         lua_pushboolean(L, request_size > 0);
-        sp_buf_clear(&h->body, SP_KEEP_BUFFER);
-        sp_buf_clear(&h->head, SP_KEEP_BUFFER);
+        sp_buf_clear(&h->answer.body, SP_KEEP_BUFFER);
+        sp_buf_clear(&h->answer.head, SP_KEEP_BUFFER);
         return 4;
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(c, CURLINFO_TOTAL_TIME, &seconds);
     lua_pushinteger(L, (lua_Integer)status);
-    lua_pushlstring(L, h->body.data ? h->body.data : "", h->body.len);
-    sp_push_headers(L, &h->head);
+    lua_pushlstring(L, h->answer.body.data ? h->answer.body.data : "", h->answer.body.len);
+    sp_push_headers(L, &h->answer.head);
     lua_pushnumber(L, seconds);
-    sp_buf_clear(&h->body, SP_KEEP_BUFFER);
-    sp_buf_clear(&h->head, SP_KEEP_BUFFER);
+    sp_buf_clear(&h->answer.body, SP_KEEP_BUFFER);
+    sp_buf_clear(&h->answer.head, SP_KEEP_BUFFER);
     return 4;
 }
 
@@ -400,8 +370,8 @@ static int http_close(lua_State *L)
     h->n_req_headers = 0;
     free(h->user_agent);
     h->user_agent = NULL;
-    sp_buf_free(&h->body);
-    sp_buf_free(&h->head);
+    sp_buf_free(&h->answer.body);
+    sp_buf_free(&h->answer.head);
     return 0;
 }
 
