@@ -4,9 +4,10 @@
 #   make LUA_IMPL=luajit      the same sources for LuaJIT 2.1 (also lua5.3, lua5.1)
 #   make test                 C unit tests + the busted suite against the local sandbox
 #   make memcheck             the busted suite under valgrind (no error, no leak)
-#   make check                test + memcheck, one closing count (what CI runs)
+#   make check                test + memcheck + busted on LuaJIT, one closing count (CI)
 #   make static               build/$(LUA_IMPL)/libsendpulse.a, to link into a C host
 #   make host                 build and run the example C host (examples/host/)
+#   make bench                the benchmarks (by hand; bench/setup installs nginx)
 #   make install PREFIX=/usr/local DESTDIR=/tmp/stage
 #   make config               print the resolved settings
 #
@@ -54,7 +55,7 @@ PURE_SRC := csrc/sp_buf.c csrc/sp_clock.c csrc/sp_limiter.c csrc/sp_encode.c \
             csrc/sp_fs.c csrc/sp_shm.c
 # Parts that speak the Lua C API.
 LUA_SRC  := csrc/sp_core.c csrc/sp_http.c csrc/sp_auth.c csrc/sp_rate.c \
-            csrc/sp_json.c csrc/sp_lencode.c csrc/sp_multi.c csrc/sp_easy.c \
+            csrc/sp_json.c csrc/sp_json_decode.c csrc/sp_lencode.c csrc/sp_multi.c csrc/sp_easy.c \
             csrc/sp_lfs.c
 OBJS     := $(patsubst csrc/%.c,$(BUILD)/obj/%.o,$(PURE_SRC) $(LUA_SRC))
 DEPS     := $(OBJS:.o=.d) $(BUILD)/obj/sp_redis.d
@@ -76,7 +77,7 @@ HOST_CHECKS := examples/host/check.sh
 endif
 
 .PHONY: all test check ctest busted memcheck asan install uninstall config clean lint \
-        sandbox quickstart bench static host
+        sandbox quickstart bench static host luajit-core
 
 all: $(MODULE) $(REDIS_MODULE)
 
@@ -129,22 +130,42 @@ build/ctest/%: spec/c/%.c $(PURE_SRC) spec/c/ctest.h $(wildcard csrc/*.h)
 ctest: $(C_TESTS)
 	@for t in $(C_TESTS); do $$t || exit 1; done
 
+# nginx embeds LuaJIT: the nginx specs load the C core built for it, and
+# `make check` also runs the busted suite on LuaJIT (ALSO_IMPLS= skips that).
+LUAJIT_INCDIR ?= /usr/include/luajit-2.1
+ALSO_IMPLS    ?= $(filter-out $(LUA_IMPL),luajit)
+
+luajit-core:
+	@$(MAKE) --no-print-directory LUA_IMPL=luajit LUA=luajit LUA_INCDIR=$(LUAJIT_INCDIR) all
+
 # The whole suite: C unit tests, then busted (which starts the sandbox itself).
-test: $(MODULE) $(REDIS_MODULE) $(C_TESTS)
+test: $(MODULE) $(REDIS_MODULE) $(C_TESTS) luajit-core
 	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) sh spec/run.sh $(C_TESTS)
 
-busted: $(MODULE) $(REDIS_MODULE)
+busted: $(MODULE) $(REDIS_MODULE) luajit-core
 	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) sh spec/run.sh
 
-memcheck: $(MODULE) $(REDIS_MODULE)
+memcheck: $(MODULE) $(REDIS_MODULE) luajit-core
 	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) SP_MEMCHECK=1 sh spec/run.sh
 
-# What CI runs: C unit tests, busted, busted again under valgrind.
-check: $(MODULE) $(REDIS_MODULE) $(C_TESTS) $(if $(HOST_CHECKS),$(HOST))
-	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) SP_MEMCHECK=also SP_LINT=1 sh spec/run.sh $(C_TESTS) $(HOST_CHECKS)
+# What CI runs: C unit tests, lint, busted, busted again under valgrind,
+# busted on LuaJIT.
+check: $(MODULE) $(REDIS_MODULE) $(C_TESTS) luajit-core $(if $(HOST_CHECKS),$(HOST))
+	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) SP_MEMCHECK=also SP_LINT=1 SP_ALSO_IMPLS="$(ALSO_IMPLS)" \
+	  sh spec/run.sh $(C_TESTS) $(HOST_CHECKS)
 
 sandbox:
 	$(LUA) lua/sendpulse/sandbox/init.lua
+
+# Benchmarks, run by hand, not by CI (figures and ratios, see bench/run.sh).
+# Needs nginx beyond .ci/setup: bench/setup installs it.
+BENCH_FLOOR := build/bench/floor
+$(BENCH_FLOOR): bench/floor.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu99 $(WARN) $(CFLAGS) -I$(CURL_INCDIR) -o $@ bench/floor.c -L$(CURL_LIBDIR) $(CURL_LIBS)
+
+bench: $(MODULE) $(BENCH_FLOOR)
+	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) sh bench/run.sh $(BENCHES)
 
 quickstart: $(MODULE)
 	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) sh examples/run-quickstart.sh

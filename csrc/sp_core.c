@@ -5,6 +5,7 @@
  *   auth{...}            credentials and token cache (sp_auth.c)
  *   limiter{...}         GCRA rate budget, monotonic clock, sleep (sp_rate.c)
  *   json_encode, json_fix_numbers, null   (sp_json.c)
+ *   json_decode          (sp_json_decode.c)
  *   urlencode, base64_encode, base64_decode   (sp_lencode.c)
  *   private_dir, write_private, try_lock, uid (sp_lfs.c) */
 #include "sp_internal.h"
@@ -25,6 +26,7 @@ int luaopen_sendpulse_core(lua_State *L)
     sp_open_auth(L);
     sp_open_rate(L);
     sp_open_json(L);
+    sp_open_json_decode(L);
     sp_open_encode(L);
     sp_open_fs(L);
     lua_pushinteger(L, SP_CORE_ABI);

@@ -72,3 +72,36 @@ const char *sp_easy_failure_kind(CURLcode rc)
         return "network";
     }
 }
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+    sp_answer *a = ud;
+    if (sp_buf_append(&a->body, p, size * n) != 0) {
+        a->out_of_memory = 1;
+        return 0;   /* curl stops with CURLE_WRITE_ERROR */
+    }
+    return size * n;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+    sp_answer *a = ud;
+    size_t len = size * n;
+    /* A new status line (after "100 Continue" or a proxy's CONNECT answer)
+     * starts the headers of the answer we actually keep. */
+    if (len >= 5 && memcmp(p, "HTTP/", 5) == 0)
+        a->head.len = 0;
+    if (sp_buf_append(&a->head, p, len) != 0) {
+        a->out_of_memory = 1;
+        return 0;
+    }
+    return len;
+}
+
+void sp_easy_collect(CURL *c, sp_answer *a)
+{
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, a);
+}

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <curl/curl.h>
 
+#include "sp_buf.h"
+
 #if defined(__GNUC__)
 #pragma GCC visibility push(hidden)
 #endif
@@ -24,6 +26,19 @@ typedef struct sp_easy_opts {
     const char *proxy;
     int         http2;
 } sp_easy_opts;
+
+/* Where a transfer's answer is collected. curl's callbacks only append to
+ * these C buffers, never call into Lua: no Lua error can longjmp through
+ * libcurl. out_of_memory is set when an append failed (curl then stops the
+ * transfer with CURLE_WRITE_ERROR). */
+typedef struct sp_answer {
+    sp_buf body;
+    sp_buf head;    /* header lines of the last answer (after any 100 Continue) */
+    int    out_of_memory;
+} sp_answer;
+
+/* Points the handle's body and header callbacks at `a`. */
+void sp_easy_collect(CURL *c, sp_answer *a);
 
 /* Settings every handle gets once: no signals, TLS verification on (there is
  * deliberately no way to turn it off), http/https only, no redirects. curl

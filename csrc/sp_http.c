@@ -6,6 +6,9 @@
  * owned by the userdata, so no Lua error can longjmp through libcurl, and
  * everything a raised error could strand is freed by __gc. */
 #include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
 #include <string.h>
 #include <ctype.h>
 
@@ -18,10 +21,11 @@
 
 typedef struct sp_http {
     CURL              *curl;
-    struct curl_slist *req_headers;   /* this call's request headers */
-    sp_buf             body;
-    sp_buf             head;
-    int                out_of_memory;
+    struct curl_slist *req_headers;   /* the request headers last sent */
+    int                n_req_headers; /* how many of them came from Lua */
+    char              *user_agent;    /* "User-Agent: ...", or NULL */
+    char               accept_encoding[64];   /* "Accept-Encoding: ...", or "" */
+    sp_answer          answer;        /* body and headers of this call */
     long               connects;      /* new connections made, all calls */
     char               errbuf[CURL_ERROR_SIZE];
 } sp_http;
@@ -34,31 +38,6 @@ static sp_http *check_http(lua_State *L)
     return h;
 }
 
-static size_t on_body(char *p, size_t size, size_t n, void *ud)
-{
-    sp_http *h = ud;
-    if (sp_buf_append(&h->body, p, size * n) != 0) {
-        h->out_of_memory = 1;
-        return 0;   /* curl stops with CURLE_WRITE_ERROR */
-    }
-    return size * n;
-}
-
-static size_t on_header(char *p, size_t size, size_t n, void *ud)
-{
-    sp_http *h = ud;
-    size_t len = size * n;
-    /* A new status line (after "100 Continue" or a proxy's CONNECT answer)
-     * starts the headers of the answer we actually keep. */
-    if (len >= 5 && memcmp(p, "HTTP/", 5) == 0)
-        h->head.len = 0;
-    if (sp_buf_append(&h->head, p, len) != 0) {
-        h->out_of_memory = 1;
-        return 0;
-    }
-    return len;
-}
-
 /* Pushes a table of the answer's headers: lower-case names; repeated names
  * joined with ", " as RFC 9110 allows. The status line is skipped. Also
  * used by sp_multi.c. */
@@ -66,8 +45,20 @@ void sp_push_headers(lua_State *L, const sp_buf *head)
 {
     const char *p = head->data, *end = head->data + head->len;
     luaL_Buffer name;
+    char lower[64];
 
-    lua_newtable(L);
+    /* Sized for the header lines up front: filled key by key from empty,
+     * a table is rehashed at 1, 2, 4 and 8 keys, which made each insert
+     * cost ~750 instructions (bench/cost.lua). */
+    {
+        const char *q = p;
+        int lines = 0;
+        while ((q = memchr(q, '\n', (size_t)(end - q))) != NULL) {
+            lines++;
+            q++;
+        }
+        lua_createtable(L, 0, lines > 1 ? lines - 1 : 0);   /* minus the status line */
+    }
     while (p < end) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
         const char *colon, *v, *ve;
@@ -82,10 +73,23 @@ void sp_push_headers(lua_State *L, const sp_buf *head)
                 v++;
             while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
                 ve--;
-            luaL_buffinit(L, &name);
-            for (c = p; c < colon; c++)
-                luaL_addchar(&name, (char)tolower((unsigned char)*c));
-            luaL_pushresult(&name);
+            /* Names are short: lower-cased on the C stack, which costs a
+             * tenth of a luaL_Buffer filled a character at a time through
+             * the locale's tolower (bench/cost.lua). ASCII is all a header
+             * name may hold. */
+            if ((size_t)(colon - p) <= sizeof lower) {
+                size_t k, len = (size_t)(colon - p);
+                for (k = 0; k < len; k++) {
+                    char ch = p[k];
+                    lower[k] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + ('a' - 'A')) : ch;
+                }
+                lua_pushlstring(L, lower, len);
+            } else {
+                luaL_buffinit(L, &name);
+                for (c = p; c < colon; c++)
+                    luaL_addchar(&name, (char)tolower((unsigned char)*c));
+                luaL_pushresult(&name);
+            }
             lua_pushvalue(L, -1);
             lua_rawget(L, -3);
             if (lua_isstring(L, -1)) {
@@ -124,6 +128,51 @@ void sp_easy_options(lua_State *L, sp_easy_opts *o)
     o->http2 = lua_isnil(L, -1) || lua_toboolean(L, -1);
 }
 
+/* Asks for every compression this libcurl can decode, and turns decoding
+ * on for them. The list is what CURLOPT_ACCEPT_ENCODING "" would send, but
+ * it is also kept as a ready header line: given "", libcurl formats the
+ * header anew with its own printf on every request (about 5,000
+ * instructions a call; bench/cost.lua), and it skips that when the request
+ * already has one. Decoding depends on the option, not on who wrote the
+ * header. */
+static void set_accept_encoding(sp_http *h, CURL *c)
+{
+    const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+    char list[40] = "";
+
+    if (v->features & CURL_VERSION_LIBZ)
+        strcat(list, "deflate, gzip");
+#ifdef CURL_VERSION_BROTLI
+    if (v->features & CURL_VERSION_BROTLI)
+        strcat(list, list[0] ? ", br" : "br");
+#endif
+#ifdef CURL_VERSION_ZSTD
+    if (v->features & CURL_VERSION_ZSTD)
+        strcat(list, list[0] ? ", zstd" : "zstd");
+#endif
+    h->accept_encoding[0] = '\0';
+    if (list[0] == '\0')
+        return;   /* nothing to decode with: ask for nothing */
+    curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, list);
+    snprintf(h->accept_encoding, sizeof h->accept_encoding, "Accept-Encoding: %s", list);
+}
+
+/* Whether one of the n caller's header lines at argument 4 is `name`
+ * (with its colon), in any case. */
+static int has_header(lua_State *L, int n, const char *name)
+{
+    size_t len = strlen(name);
+    int i, found = 0;
+    for (i = 1; i <= n && !found; i++) {
+        const char *line;
+        lua_rawgeti(L, 4, i);
+        line = lua_tostring(L, -1);
+        found = line != NULL && strncasecmp(line, name, len) == 0;
+        lua_pop(L, 1);
+    }
+    return found;
+}
+
 /* core.http_session{ user_agent=, ca_file=, ca_path=, proxy=, http2= }
  * The Lua layer validates options for the user; this only guards types. */
 static int http_new(lua_State *L)
@@ -143,14 +192,57 @@ static int http_new(lua_State *L)
     lua_setmetatable(L, -2);
 
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->errbuf);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, h);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, h);
+    sp_easy_collect(c, &h->answer);
     sp_easy_options(L, &o);
     sp_easy_defaults(c, &o);
+    /* On top of the shared defaults, for this blocking session: the
+     * user agent and the accepted encodings also as ready header lines
+     * (see set_accept_encoding). With CURLOPT_USERAGENT alone libcurl
+     * formats "User-Agent: ..." anew with its own printf on every request
+     * (about 5,000 instructions a call; bench/cost.lua) and skips that when
+     * the header is given; CURLOPT_USERAGENT stays set for a proxy's
+     * CONNECT request, which does not carry our headers. */
+    set_accept_encoding(h, c);
+    if (o.user_agent != NULL) {
+        size_t n = strlen(o.user_agent);
+        if (strcspn(o.user_agent, "\r\n") != n)
+            return luaL_error(L, "http_session: option 'user_agent' must not contain line breaks");
+        h->user_agent = malloc(n + sizeof "User-Agent: ");
+        if (h->user_agent == NULL)
+            return luaL_error(L, "not enough memory");
+        memcpy(h->user_agent, "User-Agent: ", sizeof "User-Agent: " - 1);
+        memcpy(h->user_agent + sizeof "User-Agent: " - 1, o.user_agent, n + 1);
+    }
     lua_pop(L, 5);
     return 1;
+}
+
+static int add_header(sp_http *h, const char *line)
+{
+    struct curl_slist *next = curl_slist_append(h->req_headers, line);
+    if (next == NULL)
+        return 0;
+    h->req_headers = next;
+    return 1;
+}
+
+/* Whether the n header strings at argument 4 are those of the list built
+ * for the previous call. Consecutive calls mostly send the same headers
+ * (same token, same Accept), and comparing is cheaper than the 2n
+ * allocations and frees of rebuilding the list. */
+static int same_headers(lua_State *L, const sp_http *h, int n)
+{
+    const struct curl_slist *node = h->req_headers;
+    int i, same = 1;
+
+    if (node == NULL || n != h->n_req_headers)
+        return 0;
+    for (i = 1; i <= n && same; i++, node = node->next) {
+        lua_rawgeti(L, 4, i);
+        same = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), node->data) == 0;
+        lua_pop(L, 1);
+    }
+    return same;
 }
 
 /* Milliseconds from a seconds argument; 0 means "no limit" to curl, so a
@@ -186,28 +278,32 @@ static int http_perform(lua_State *L)
     timeout_ms = sp_ms_arg(L, 6);
     connect_ms = sp_ms_arg(L, 7);
 
-    /* Built into the userdata, so a Lua error part-way leaks nothing. */
-    curl_slist_free_all(h->req_headers);
-    h->req_headers = NULL;
     n = (int)sp_rawlen(L, 4);
-    for (i = 1; i <= n; i++) {
-        struct curl_slist *next;
-        lua_rawgeti(L, 4, i);
-        if (lua_type(L, -1) != LUA_TSTRING)
-            return luaL_error(L, "perform: header %d is not a string", i);
-        next = curl_slist_append(h->req_headers, lua_tostring(L, -1));
-        lua_pop(L, 1);
-        if (next == NULL)
+    if (!same_headers(L, h, n)) {
+        /* Built into the userdata, so a Lua error part-way leaks nothing. */
+        curl_slist_free_all(h->req_headers);
+        h->req_headers = NULL;
+        h->n_req_headers = -1;   /* incomplete until the end: never reused */
+        for (i = 1; i <= n; i++) {
+            lua_rawgeti(L, 4, i);
+            if (lua_type(L, -1) != LUA_TSTRING)
+                return luaL_error(L, "perform: header %d is not a string", i);
+            if (!add_header(h, lua_tostring(L, -1)))
+                return luaL_error(L, "not enough memory");
+            lua_pop(L, 1);
+        }
+        h->n_req_headers = n;
+        /* curl would add "Expect: 100-continue" to large bodies and wait a
+         * round trip for it; SendPulse does not need it. */
+        if (!add_header(h, "Expect:"))
             return luaL_error(L, "not enough memory");
-        h->req_headers = next;
-    }
-    /* curl would add "Expect: 100-continue" to large bodies and wait a
-     * round trip for it; SendPulse does not need it. */
-    {
-        struct curl_slist *next = curl_slist_append(h->req_headers, "Expect:");
-        if (next == NULL)
+        /* Ours only when the caller did not give their own. */
+        if (h->user_agent != NULL && !has_header(L, n, "User-Agent:") &&
+            !add_header(h, h->user_agent))
             return luaL_error(L, "not enough memory");
-        h->req_headers = next;
+        if (h->accept_encoding[0] != '\0' && !has_header(L, n, "Accept-Encoding:") &&
+            !add_header(h, h->accept_encoding))
+            return luaL_error(L, "not enough memory");
     }
 
     curl_easy_setopt(c, CURLOPT_URL, url);
@@ -216,18 +312,18 @@ static int http_perform(lua_State *L)
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
     sp_easy_request(c, method, body, body_len, 0);
 
-    h->body.len = 0;
-    h->head.len = 0;
-    h->out_of_memory = 0;
+    h->answer.body.len = 0;
+    h->answer.head.len = 0;
+    h->answer.out_of_memory = 0;
     h->errbuf[0] = '\0';
     rc = curl_easy_perform(c);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);   /* body is Lua's memory */
 
     curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &connects);
     h->connects += connects;
-    if (h->out_of_memory) {
-        sp_buf_clear(&h->body, 0);
-        sp_buf_clear(&h->head, 0);
+    if (h->answer.out_of_memory) {
+        sp_buf_clear(&h->answer.body, 0);
+        sp_buf_clear(&h->answer.head, 0);
         return luaL_error(L, "not enough memory");
     }
     if (rc != CURLE_OK) {
@@ -239,18 +335,18 @@ static int http_perform(lua_State *L)
         else
             lua_pushstring(L, curl_easy_strerror(rc));
         lua_pushboolean(L, request_size > 0);
-        sp_buf_clear(&h->body, SP_KEEP_BUFFER);
-        sp_buf_clear(&h->head, SP_KEEP_BUFFER);
+        sp_buf_clear(&h->answer.body, SP_KEEP_BUFFER);
+        sp_buf_clear(&h->answer.head, SP_KEEP_BUFFER);
         return 4;
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(c, CURLINFO_TOTAL_TIME, &seconds);
     lua_pushinteger(L, (lua_Integer)status);
-    lua_pushlstring(L, h->body.data ? h->body.data : "", h->body.len);
-    sp_push_headers(L, &h->head);
+    lua_pushlstring(L, h->answer.body.data ? h->answer.body.data : "", h->answer.body.len);
+    sp_push_headers(L, &h->answer.head);
     lua_pushnumber(L, seconds);
-    sp_buf_clear(&h->body, SP_KEEP_BUFFER);
-    sp_buf_clear(&h->head, SP_KEEP_BUFFER);
+    sp_buf_clear(&h->answer.body, SP_KEEP_BUFFER);
+    sp_buf_clear(&h->answer.head, SP_KEEP_BUFFER);
     return 4;
 }
 
@@ -271,8 +367,11 @@ static int http_close(lua_State *L)
     }
     curl_slist_free_all(h->req_headers);
     h->req_headers = NULL;
-    sp_buf_free(&h->body);
-    sp_buf_free(&h->head);
+    h->n_req_headers = 0;
+    free(h->user_agent);
+    h->user_agent = NULL;
+    sp_buf_free(&h->answer.body);
+    sp_buf_free(&h->answer.head);
     return 0;
 }
 

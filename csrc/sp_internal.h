@@ -21,6 +21,7 @@ void sp_open_http(lua_State *L);
 void sp_open_auth(lua_State *L);
 void sp_open_rate(lua_State *L);
 void sp_open_json(lua_State *L);
+void sp_open_json_decode(lua_State *L);
 void sp_open_encode(lua_State *L);
 void sp_open_fs(lua_State *L);
 void sp_open_multi(lua_State *L);

@@ -34,11 +34,9 @@ typedef struct sp_xfer {
     struct sp_xfer    *next;
     CURL              *easy;
     struct curl_slist *headers;
-    sp_buf             body;
-    sp_buf             head;
+    sp_answer          answer;        /* body and headers, see sp_easy.h */
     lua_Integer        id;
     CURLcode           rc;
-    int                out_of_memory;
     char               errbuf[CURL_ERROR_SIZE];
 } sp_xfer;
 
@@ -62,37 +60,13 @@ static sp_multi *check_multi(lua_State *L)
     return m;
 }
 
-static size_t on_body(char *p, size_t size, size_t n, void *ud)
-{
-    sp_xfer *x = ud;
-    if (sp_buf_append(&x->body, p, size * n) != 0) {
-        x->out_of_memory = 1;
-        return 0;   /* curl stops with CURLE_WRITE_ERROR */
-    }
-    return size * n;
-}
-
-static size_t on_header(char *p, size_t size, size_t n, void *ud)
-{
-    sp_xfer *x = ud;
-    size_t len = size * n;
-    /* A new status line starts the headers of the answer we keep. */
-    if (len >= 5 && memcmp(p, "HTTP/", 5) == 0)
-        x->head.len = 0;
-    if (sp_buf_append(&x->head, p, len) != 0) {
-        x->out_of_memory = 1;
-        return 0;
-    }
-    return len;
-}
-
 static void xfer_free(sp_xfer *x)
 {
     if (x->easy != NULL)
         curl_easy_cleanup(x->easy);
     curl_slist_free_all(x->headers);
-    sp_buf_free(&x->body);
-    sp_buf_free(&x->head);
+    sp_buf_free(&x->answer.body);
+    sp_buf_free(&x->answer.head);
     free(x);
 }
 
@@ -115,10 +89,7 @@ static sp_xfer *xfer_get(sp_multi *m)
         return NULL;
     }
     curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
-    curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
-    curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
+    sp_easy_collect(x->easy, &x->answer);
     curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
     sp_easy_defaults(x->easy, &m->opts);
     /* Over HTTP/2, calls started together share one connection as streams
@@ -133,8 +104,8 @@ static void xfer_put(sp_multi *m, sp_xfer *x)
 {
     curl_slist_free_all(x->headers);
     x->headers = NULL;
-    sp_buf_clear(&x->body, SP_KEEP_BUFFER);
-    sp_buf_clear(&x->head, SP_KEEP_BUFFER);
+    sp_buf_clear(&x->answer.body, SP_KEEP_BUFFER);
+    sp_buf_clear(&x->answer.head, SP_KEEP_BUFFER);
     x->id = 0;
     if (m->n_idle >= SP_POOL_MAX) {
         xfer_free(x);
@@ -265,10 +236,10 @@ static int multi_start(lua_State *L)
         return luaL_error(L, "not enough memory");
     }
     x->headers = list;
-    x->out_of_memory = 0;
+    x->answer.out_of_memory = 0;
     x->errbuf[0] = '\0';
-    x->body.len = 0;
-    x->head.len = 0;
+    x->answer.body.len = 0;
+    x->answer.head.len = 0;
     curl_easy_setopt(x->easy, CURLOPT_URL, url);
     curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers);
     curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
@@ -364,7 +335,7 @@ static int multi_collect(lua_State *L)
     /* x stays in the done list while its answer is pushed: if a push runs
      * out of memory and raises, x is still owned (and freed by close). */
     lua_pushinteger(L, x->id);
-    if (x->out_of_memory) {
+    if (x->answer.out_of_memory) {
         lua_pushnil(L);
         lua_pushliteral(L, "network");
         lua_pushliteral(L, "not enough memory to hold the answer");
@@ -382,8 +353,8 @@ static int multi_collect(lua_State *L)
         curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
         curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME, &seconds);
         lua_pushinteger(L, (lua_Integer)status);
-        lua_pushlstring(L, x->body.data ? x->body.data : "", x->body.len);
-        sp_push_headers(L, &x->head);
+        lua_pushlstring(L, x->answer.body.data ? x->answer.body.data : "", x->answer.body.len);
+        sp_push_headers(L, &x->answer.head);
         lua_pushnumber(L, seconds);
     }
     m->done = x->next;

@@ -417,7 +417,7 @@ describe("client against the sandbox", function()
         { { "GET", "/a", { raw = "yes" } }, "opts.raw must be a boolean" },
       }
       for _, case in ipairs(bad) do
-        local ok, err = pcall(c.request, c, table.unpack(case[1]))
+        local ok, err = pcall(c.request, c, (table.unpack or unpack)(case[1]))
         assert.is_false(ok)
         assert.equal("argument", err.kind)
         assert.matches(case[2], err.message)

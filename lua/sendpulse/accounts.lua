@@ -69,10 +69,23 @@ end
 -- report(operation, message) hears of store failures.
 function _M.auth(cfg, report)
   local a = local_auth(cfg)
-  if not cfg.token_store or cfg.api_key then return a end
+  local store = token_store(cfg)
+  -- shared_dict (inside nginx): the dict is the store of every worker.
+  if not store and cfg.shared_dict then store = require("sendpulse.store.shdict").new(cfg.shared_dict) end
+  if not store or cfg.api_key then return a end
   local id = cfg.client_id .. "|" .. core.fingerprint(cfg.client_secret)
   local key = "sendpulse:token:" .. core.fingerprint(cfg.base_url .. "|" .. id)
-  return shared_auth.new(a, token_store(cfg), key, report)
+  return shared_auth.new(a, store, key, report)
+end
+
+-- One C limiter per key in this Lua state.
+local function local_limiter(key, rate, burst, guard)
+  local l = limiters[key]
+  if not l then
+    l = core.limiter { rate = rate, burst = burst, guard = guard }
+    limiters[key] = l
+  end
+  return l
 end
 
 -- This process's budget for the account: shared by the clients of this Lua
@@ -80,19 +93,14 @@ end
 local function process_limiter(cfg, rate)
   local rl = cfg.rate_limit
   rate = rate or rl.rate
-  local key = format("%s|%g/%d/%g", _M.account_key(cfg), rate, rl.burst, rl.guard)
-  local l = limiters[key]
-  if not l then
-    l = core.limiter { rate = rate, burst = rl.burst, guard = rl.guard }
-    limiters[key] = l
-  end
-  return l
+  return local_limiter(format("%s|%g/%d/%g", _M.account_key(cfg), rate, rl.burst, rl.guard),
+                       rate, rl.burst, rl.guard)
 end
 
 -- The host's budget for the account: a mapped file in the token folder,
 -- named by a fingerprint of the account. Falls back to the process budget
 -- (reported) when the file cannot be used.
-local function host_limiter(cfg, report, rate)
+local function host_limiter(cfg, observe, rate)
   local rl = cfg.rate_limit
   rate = rate or rl.rate
   local dir = cfg.token_dir or require("sendpulse.store.file").default_dir()
@@ -103,7 +111,7 @@ local function host_limiter(cfg, report, rate)
       file = format("%s/%s.budget", dir, core.fingerprint(_M.account_key(cfg))) }
   end
   if l then return l end
-  report { event = "limiter_error", shared = "host", fallback = "process", message = err }
+  observe { event = "limiter_error", shared = "host", fallback = "process", message = err }
   return process_limiter(cfg, rate)
 end
 
@@ -111,20 +119,37 @@ end
 -- rate_limit.shared: "process" (clients of this Lua state share a budget),
 -- "host" (every process of the host, through a mapped file), "redis" (every
 -- host, through Redis; while Redis fails, the `fallback` budget serves).
--- report(event) hears of limiter failures and recoveries.
-function _M.limiter(cfg, report)
+-- With shared_dict (inside nginx) the dict holds the budget of all workers.
+-- report(operation, message) hears of shared-dict failures; observe(event)
+-- of host and Redis budget failures and recoveries (limiter_error,
+-- limiter_recovered).
+function _M.limiter(cfg, report, observe)
   local rl = cfg.rate_limit
   if not rl then return nil end
-  report = report or function() end
-  if rl.shared == "host" then return host_limiter(cfg, report) end
+  observe = observe or function() end
+  if cfg.shared_dict then
+    -- One budget for all nginx workers, in the dict; if the dict fails, each
+    -- worker keeps to its share.
+    local key = format("%s|%g/%d", _M.account_key(cfg), rl.rate, rl.burst)
+    local ngx = require("sendpulse.nginx").host()
+    local workers = ngx.worker and ngx.worker.count and ngx.worker.count() or 1
+    local name = cfg.shared_dict
+    return require("sendpulse.limiter.shdict").new {
+      dict = ngx.shared[name], name = name,
+      key = "sendpulse:rate:" .. core.fingerprint(key),
+      rate = rl.rate, burst = rl.burst, report = report,
+      fallback = local_limiter(key .. "|share", rl.rate / workers, rl.burst, rl.guard),
+    }
+  end
+  if rl.shared == "host" then return host_limiter(cfg, observe) end
   if rl.shared == "redis" then
     local conn, prefix = redis_conn(cfg)
     local r = rl.fallback_rate
-    local fallback = rl.fallback == "host" and host_limiter(cfg, report, r) or process_limiter(cfg, r)
+    local fallback = rl.fallback == "host" and host_limiter(cfg, observe, r) or process_limiter(cfg, r)
     return require("sendpulse.limiter.redis").new {
       conn = conn, key = prefix .. "rate:" .. core.fingerprint(_M.account_key(cfg)),
       rate = rl.rate, burst = rl.burst, guard = rl.guard, fallback = fallback,
-      fallback_kind = fallback:shared() and "host" or "process", report = report,
+      fallback_kind = fallback:shared() and "host" or "process", report = observe,
     }
   end
   return process_limiter(cfg)

@@ -93,11 +93,15 @@ local function exchange(self, method, path, url, headers, body, timeout, connect
     sent = true
     value, err = response.classify(status, rbody, rheaders, { method = method, path = path }, raw)
   end
-  observe(self, {
-    event = path == TOKEN_PATH and "token" or "request",
-    method = method, path = path, status = status, duration = duration,
-    attempt = attempt, error = err and err.kind or nil,
-  })
+  -- Only built when someone listens: a table per call is measurable
+  -- (bench/cost.lua).
+  if self.cfg.hook then
+    observe(self, {
+      event = path == TOKEN_PATH and "token" or "request",
+      method = method, path = path, status = status, duration = duration,
+      attempt = attempt, error = err and err.kind or nil,
+    })
+  end
   if err then
     err.attempts = attempt
     return nil, err, sent
@@ -166,22 +170,38 @@ local METHODS = { GET = true, POST = true, PUT = true, PATCH = true, DELETE = tr
 local OPTS = { query = true, json = true, form = true, body = true, content_type = true,
                headers = true, timeout = true, idempotent = true, raw = true }
 
+local URL_CACHE_SIZE = 64
+
+local function bad(rule) return nil, argument_error("request: " .. rule) end
+
 -- Checks request's arguments; returns url, body, content type, extra
 -- headers, or nil and an argument error.
 local function prepare(self, method, path, opts)
-  local function bad(rule) return nil, argument_error("request: " .. rule) end
   if type(method) ~= "string" or not METHODS[method] then
     return bad("argument 'method' must be one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS (upper case)")
   end
-  if type(path) ~= "string" or path:sub(1, 1) ~= "/" or path:find("[%s#%c]") then
-    return bad("argument 'path' must be a string starting with '/', without spaces or '#'")
+  -- Checked paths and their URLs are remembered: programs call a few paths
+  -- over and over, and the check and the concatenation were a sixth of the
+  -- pipeline's own cost (bench/cost.lua). Bounded, for paths holding ids.
+  local urls = self.urls
+  local url = urls[path]
+  if url == nil then
+    if type(path) ~= "string" or path:sub(1, 1) ~= "/" or path:find("[%s#%c]") then
+      return bad("argument 'path' must be a string starting with '/', without spaces or '#'")
+    end
+    url = self.cfg.base_url .. path
+    if self.n_urls >= URL_CACHE_SIZE then
+      urls = {}
+      self.urls, self.n_urls = urls, 0
+    end
+    urls[path] = url
+    self.n_urls = self.n_urls + 1
   end
-  if opts == nil then return self.cfg.base_url .. path end
+  if opts == nil then return url end
   if type(opts) ~= "table" then return bad("argument 'opts' must be a table or nil") end
   for k in pairs(opts) do
     if not OPTS[k] then return bad(format("unknown option '%s' in opts", tostring(k))) end
   end
-  local url = self.cfg.base_url .. path
   if opts.query ~= nil then
     if type(opts.query) ~= "table" then return bad("opts.query must be a table") end
     local qs, err = query.encode(opts.query)
@@ -245,6 +265,13 @@ function Client:request(method, path, opts)
   end
   local url, body, ctype, extra = prepare(self, method, path, opts)
   if not url then return self:fail(body) end
+  -- Inside nginx: refuse at once in phases without cosockets, before a
+  -- token or a rate slot is taken.
+  local usable = self.transport.usable
+  if usable then
+    local ok, why = usable(self.transport)
+    if not ok then return self:fail(argument_error(why)) end
+  end
   local cfg = self.cfg
   local timeout = opts and opts.timeout or cfg.timeout
   local connect_timeout = cfg.connect_timeout < timeout and cfg.connect_timeout or timeout
@@ -317,29 +344,34 @@ function _M.new(opts, raise)
     if raise then error(err, 0) end
     return nil, err
   end
-  local self = setmetatable({ raise = raise and true or false }, mt)
-  self.auth = accounts.auth(cfg, function(operation, message)
+  local t, why = transport.new(cfg, raise and true or false)
+  if not t then
+    local err = argument_error(why)
+    if raise then error(err, 0) end
+    return nil, err
+  end
+  -- closed and limiter are always set (false, not nil): a missing field
+  -- would go through mt.__index, a function call, on every request.
+  local self = setmetatable({ raise = raise and true or false, closed = false,
+                              urls = {}, n_urls = 0 }, mt)
+  local function report(operation, message)
     -- A failing token store degrades to this process's own token.
     if cfg.hook then cfg.hook { event = "store_error", operation = operation, message = message } end
-  end)
-  self.limiter = accounts.limiter(cfg, function(event)
-    -- A shared budget that fails degrades to a local one (limiter_error),
-    -- and recovers (limiter_recovered).
+  end
+  self.auth = accounts.auth(cfg, report)
+  -- A shared budget that fails degrades to a local one (limiter_error),
+  -- and recovers (limiter_recovered).
+  self.limiter = accounts.limiter(cfg, report, function(event)
     if cfg.hook then cfg.hook(event) end
-  end)
+  end) or false
   self.identity = cfg.api_key and "api key" or format("client id %.6s...", cfg.client_id)
   -- The secrets now live in the C auth object only: drop them from the
   -- settings, so neither a dump of the client nor an error can show them.
   cfg.client_secret, cfg.api_key = nil, nil
   if cfg.redis and cfg.redis.password then cfg.redis.password = "(hidden)" end
   self.cfg = cfg
-  self.sleep = cfg.sleep or core.sleep
-  local t = transport.new(cfg, self.raise)
+  self.sleep = transport.sleep(cfg, t)
   self.transport = t
-  if not cfg.sleep and type(t) == "table" and type(t.sleep) == "function" then
-    -- The transport waits its own way (a timer in an event loop).
-    self.sleep = function(seconds) return t:sleep(seconds) end
-  end
   return self
 end
 

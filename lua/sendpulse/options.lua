@@ -95,8 +95,17 @@ local rules = {
       .. "without spaces, db = integer >= 0, timeout = seconds > 0 }, or a connection object "
       .. "with call and script methods" },
   transport = { function(v)
-      return v == "curl" or v == "multi" or (type(v) == "table" and type(v.perform) == "function")
-    end, "\"curl\", \"multi\", or an object with a perform method" },
+      return v == "auto" or v == "curl" or v == "multi" or v == "cosocket"
+        or (type(v) == "table" and type(v.perform) == "function")
+    end, "\"auto\", \"curl\", \"multi\", \"cosocket\", or an object with a perform method" },
+  -- Inside nginx: the lua_shared_dict that holds the token and the rate
+  -- budget of every worker. Checked here so a typo fails at new.
+  shared_dict = { function(v)
+      if not nonempty_string(v) then return false end
+      local ok, why = require("sendpulse.store.shdict").dict(v)
+      if not ok then return false, why end
+      return true
+    end, "the name of a lua_shared_dict declared in nginx.conf" },
 }
 
 --- Returns a new table of settings, or nil and a message naming the option.
@@ -111,9 +120,11 @@ function _M.check(opts)
     if not rule then
       return nil, format("sendpulse.new: unknown option '%s'", tostring(k))
     end
-    if not rule[1](v) then
+    local ok, why = rule[1](v)
+    if not ok then
       -- Never echo the value: it may be a secret.
-      return nil, format("sendpulse.new: option '%s' must be %s", k, rule[2])
+      return nil, format("sendpulse.new: option '%s' must be %s%s", k, rule[2],
+        why and (": " .. why) or "")
     end
     cfg[k] = v
   end

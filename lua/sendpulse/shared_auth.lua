@@ -21,6 +21,10 @@ local pcall, setmetatable, tostring = pcall, setmetatable, tostring
 
 local _M = {}
 
+-- The last token each C auth object held, by object: clients come and go
+-- (one per nginx request, say) but share the account's auth object.
+local seen = setmetatable({}, { __mode = "k" })
+
 local SharedAuth = {}
 SharedAuth.__index = SharedAuth
 SharedAuth.__name = "sendpulse.shared_auth"
@@ -47,13 +51,21 @@ end
 function SharedAuth:token()
   local auth = self.auth
   local token, generation = auth:token()
-  if token then return token, generation end
+  if token then
+    seen[auth] = token
+    return token, generation
+  end
   -- Our copy is missing or due for refresh: another process may have a
-  -- newer one in the store.
+  -- newer one in the store. Not the one we already hold and found due:
+  -- adopting that again would restart its refresh margin on what is left
+  -- of its life (the margin is at most half the life given), pushing the
+  -- refresh towards expiry, until every process meets a 401. Refresh it.
   local ok, shared, ttl = call(self, "get", self.key)
-  if ok and shared and shared ~= self.refused and ttl and ttl > 0 then
+  if ok and shared and shared ~= self.refused and shared ~= seen[auth] and ttl and ttl > 0 then
     auth:finish_refresh(shared, ttl)
-    return auth:token()
+    token, generation = auth:token()
+    if token then seen[auth] = token end
+    return token, generation
   end
   return nil
 end
@@ -81,6 +93,7 @@ end
 
 function SharedAuth:finish_refresh(token, ttl)
   local generation = self.auth:finish_refresh(token, ttl)
+  seen[self.auth] = token
   call(self, "set", self.key, token, ttl)
   if self.locked then
     self.locked = false
@@ -103,7 +116,13 @@ function SharedAuth:invalidate(generation)
   local current, g = self.auth:token()
   if not self.auth:invalidate(generation) then return false end
   if g == generation then self.refused = current end
-  call(self, "delete", self.key)
+  -- Delete the store's copy only if it is the refused token: another
+  -- process may already have put a new one there, and deleting that would
+  -- cost every process one more fetch.
+  local ok, shared = call(self, "get", self.key)
+  if ok and (shared == nil or current == nil or shared == current) then
+    call(self, "delete", self.key)
+  end
   return true
 end
 

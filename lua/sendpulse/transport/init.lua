@@ -6,35 +6,88 @@
 --        sent: whether the request may have reached the server)
 --   transport:close()          (optional)
 --   transport:connections()    (optional: connections opened so far)
+--   transport:usable()         (optional: true, or false and why a call
+--                               cannot be made now; checked before any work)
+--   transport:sleep(seconds)   (optional: the client then waits (rate
+--                               budget, backoff) through it instead of
+--                               blocking the process)
 --
--- "curl" is the C core's libcurl session (blocking). "multi" is libcurl's
--- multi interface driven by client:poll (see sendpulse.transport.multi).
--- Any table with a perform method can be passed as the transport option.
--- A transport may also have sleep(seconds): the client then waits (rate
--- budget, backoff) through it instead of blocking the process.
+-- The option `transport`:
+--   "auto" (default)  inside nginx the cosocket transport, elsewhere libcurl
+--   "curl"            the C core's libcurl session (blocking: inside nginx
+--                     only for init_by_lua or tools, never on the event loop)
+--   "multi"           libcurl's multi interface driven by client:poll (see
+--                     sendpulse.transport.multi)
+--   "cosocket"        ngx.socket.tcp; an error outside nginx
+--   an object         any table with a perform method
 
 local core = require "sendpulse.core"
+local nginx = require "sendpulse.nginx"
 local VERSION = require "sendpulse.version"
+
+local type = type
 
 local _M = {}
 
+local function user_agent(cfg)
+  return cfg.user_agent or ("lua-sendpulse/" .. VERSION)
+end
+
 local function session_options(cfg)
   return {
-    user_agent = cfg.user_agent or ("lua-sendpulse/" .. VERSION),
+    user_agent = user_agent(cfg),
     ca_file = cfg.ca_file, ca_path = cfg.ca_path, proxy = cfg.proxy, http2 = cfg.http2,
   }
 end
 
+-- Options the cosocket transport cannot honour fail at construction,
+-- naming what to do instead.
+local function check_cosocket(cfg)
+  if cfg.proxy then
+    return nil, "sendpulse.new: option 'proxy' is not supported by the cosocket transport (inside nginx)"
+  end
+  if cfg.ca_file or cfg.ca_path then
+    return nil, "sendpulse.new: options 'ca_file' and 'ca_path' do not apply inside nginx: " ..
+      "set lua_ssl_trusted_certificate in nginx.conf"
+  end
+  return true
+end
+
+--- new(cfg, raise) -> transport, or nil and a message naming the option.
 -- raise: the client's mode, for the multi transport's call handles.
 function _M.new(cfg, raise)
   local t = cfg.transport
-  if t == nil or t == "curl" then
+  if t == nil or t == "auto" then
+    t = nginx.inside() and "cosocket" or "curl"
+  end
+  if t == "curl" then
     return core.http_session(session_options(cfg))
   end
   if t == "multi" then
     return require("sendpulse.transport.multi").new(session_options(cfg), raise)
   end
+  if t == "cosocket" then
+    if not nginx.inside() then
+      return nil, "sendpulse.new: option 'transport' is \"cosocket\", which needs nginx with " ..
+        "the lua module (ngx.socket.tcp); use \"auto\" or \"curl\" outside nginx"
+    end
+    local ok, msg = check_cosocket(cfg)
+    if not ok then return nil, msg end
+    return require("sendpulse.transport.cosocket").new { user_agent = user_agent(cfg) }
+  end
   return t
+end
+
+--- The client's sleep function: the `sleep` option; else the transport's
+-- own (a timer in an event loop); inside nginx a yielding ngx.sleep where
+-- nginx allows it; elsewhere a blocking sleep.
+function _M.sleep(cfg, t)
+  if cfg.sleep then return cfg.sleep end
+  if type(t) == "table" and type(t.sleep) == "function" then
+    return function(seconds) return t:sleep(seconds) end
+  end
+  if nginx.inside() then return nginx.sleep end
+  return core.sleep
 end
 
 return _M

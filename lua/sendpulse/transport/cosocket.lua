@@ -1,0 +1,313 @@
+--- HTTP/1.1 over nginx cosockets (ngx.socket.tcp): the transport inside
+-- nginx, where a blocking libcurl call would stall every request of the
+-- worker. Same contract as the C core's http_session:
+--
+--   t:perform(method, url, headers, body, timeout, connect_timeout)
+--     -> status, body, headers (lower-case names), seconds
+--     or nil, kind ("timeout" | "tls" | "network"), message, sent
+--   t:connections() -> connections this transport opened (not reused ones)
+--   t:close()
+--
+-- Connections go back to nginx's keep-alive pool (one pool per scheme,
+-- host and port), so calls of every request of a worker share them. TLS is
+-- always verified: sslhandshake(false, host, true) checks the chain against
+-- nginx's lua_ssl_trusted_certificate and the certificate's name against
+-- the host. No Accept-Encoding is sent, so answers come unencoded; one that
+-- is encoded anyway is reported, not passed on as garbage.
+--
+-- A cosocket object lives only as long as the nginx request (or timer) that
+-- made it, so one is made per call and never kept in this object.
+
+local nginx = require "sendpulse.nginx"
+local core = require "sendpulse.core"
+local VERSION = require "sendpulse.version"
+
+local type, tonumber, tostring, setmetatable, pcall = type, tonumber, tostring, setmetatable, pcall
+local concat, format = table.concat, string.format
+local lower, find, sub, match, gsub = string.lower, string.find, string.sub, string.match, string.gsub
+local floor = math.floor
+local monotonic = core.monotonic
+
+local _M = {}
+
+local Transport = {}
+Transport.__index = Transport
+Transport.__name = "sendpulse.transport.cosocket"
+
+-- Idle connections are kept this long in the pool, at most this many per
+-- pool and worker.
+local KEEPALIVE_MS = 60000
+local POOL_SIZE = 16
+-- A chunk-size line longer than this is not HTTP.
+local MAX_LINE = 8192
+
+--- new{ user_agent = } -> transport. Raises outside nginx.
+function _M.new(opts)
+  opts = opts or {}
+  if not nginx.inside() then
+    error("sendpulse: the cosocket transport needs nginx with the lua module (ngx.socket.tcp)", 2)
+  end
+  return setmetatable({
+    user_agent = opts.user_agent or ("lua-sendpulse/" .. VERSION),
+    opened = 0, closed = false,
+  }, Transport)
+end
+
+-- "https://host:port/path?q" -> scheme, host, port, target, Host header.
+local function parse_url(url)
+  local scheme, authority, target = match(url, "^(https?)://([^/?#]+)(.*)$")
+  if not scheme then return nil end
+  local host, port = match(authority, "^%[([^%]]+)%]:?(%d*)$")     -- [IPv6]:port
+  if not host then host, port = match(authority, "^([^:]+):?(%d*)$") end
+  if not host then return nil end
+  local default = scheme == "https" and 443 or 80
+  port = port ~= "" and tonumber(port) or default
+  if target == "" then target = "/" end
+  local host_header = authority
+  if port == default then host_header = gsub(authority, ":%d+$", "") end
+  return scheme, host, port, target, host_header
+end
+
+-- Milliseconds left before `deadline` (at least 1: 0 would mean "no
+-- timeout" to some cosocket calls).
+local function ms_left(deadline)
+  local left = floor((deadline - monotonic()) * 1000)
+  return left > 0 and left or 1
+end
+
+-- Sets all three cosocket timeouts from the deadlines (a nil argument
+-- would mean nginx's lua_socket_*_timeout, not "unchanged").
+local function set_timeouts(sock, connect_ms, deadline)
+  local left = ms_left(deadline)
+  sock:settimeouts(connect_ms or left, left, left)
+end
+
+local function failure(err)
+  if err == "timeout" then return "timeout" end
+  return "network"
+end
+
+-- Reads the status line and headers. Returns status, headers, http minor
+-- version, or nil, err, got_any (whether any byte of an answer arrived).
+local function read_head(sock, deadline)
+  set_timeouts(sock, nil, deadline)
+  local line, err = sock:receive("*l")
+  if not line then return nil, err, false end
+  local minor, status
+  while true do
+    minor, status = match(line, "^HTTP/1%.(%d) (%d%d%d)")
+    if not status then return nil, "not an HTTP/1.x status line", true end
+    status = tonumber(status)
+    local headers = {}
+    while true do
+      local h
+      set_timeouts(sock, nil, deadline)
+      h, err = sock:receive("*l")
+      if not h then return nil, err, true end
+      if h == "" then break end
+      local name, value = match(h, "^([^:%s]+)%s*:%s*(.-)%s*$")
+      if name then
+        name = lower(name)
+        local old = headers[name]
+        headers[name] = old and (old .. ", " .. value) or value
+      end
+    end
+    -- 1xx answers (100 Continue, 103 Early Hints) precede the real one.
+    if status >= 200 or status < 100 then return status, headers, tonumber(minor) end
+    set_timeouts(sock, nil, deadline)
+    line, err = sock:receive("*l")
+    if not line then return nil, err, true end
+  end
+end
+
+local function read_chunked(sock, deadline)
+  local parts, n = {}, 0
+  while true do
+    set_timeouts(sock, nil, deadline)
+    local line, err = sock:receive("*l")
+    if not line then return nil, err end
+    if #line > MAX_LINE then return nil, "chunk size line too long" end
+    local size = tonumber(match(line, "^%s*(%x+)"), 16)
+    if not size then return nil, "bad chunk size line" end
+    if size == 0 then
+      -- Trailers, up to the empty line.
+      repeat
+        line, err = sock:receive("*l")
+        if not line then return nil, err end
+      until line == ""
+      return concat(parts, "", 1, n)
+    end
+    local data
+    data, err = sock:receive(size)
+    if not data then return nil, err end
+    n = n + 1
+    parts[n] = data
+    local crlf
+    crlf, err = sock:receive(2)
+    if crlf ~= "\r\n" then return nil, err or "chunk not followed by CRLF" end
+  end
+end
+
+-- One attempt on one connection. Returns status, body, headers, or
+-- nil, kind, message, sent, retry_fresh (a reused connection the server
+-- had closed: safe to try once more on a new one).
+local function exchange(self, method, scheme, host, port, target, host_header,
+                        headers, body, deadline, connect_deadline)
+  local ngx = nginx.host()
+  local sock, err = ngx.socket.tcp()
+  if not sock then return nil, "network", "cannot create a cosocket: " .. tostring(err), false end
+  local pool = format("sendpulse:%s:%s:%d", scheme, host, port)
+  local connect_ms = ms_left(connect_deadline < deadline and connect_deadline or deadline)
+  set_timeouts(sock, connect_ms, deadline)
+  local ok
+  ok, err = sock:connect(host, port, { pool = pool, pool_size = POOL_SIZE })
+  if not ok then
+    local msg = format("connect to %s:%d: %s", host, port, err)
+    if find(err, "no resolver defined", 1, true) then
+      msg = msg .. " (add a 'resolver' directive to nginx.conf)"
+    end
+    return nil, failure(err), msg, false
+  end
+  local reused = (sock:getreusedtimes() or 0) > 0
+  local handshaked = false
+  if not reused then
+    self.opened = self.opened + 1
+    if scheme == "https" then
+      set_timeouts(sock, connect_ms, deadline)
+      -- reused_session = false: the pool keeps whole TLS connections, so no
+      -- session object is wanted; it also avoids a path in lua-resty-core
+      -- 0.1.25 that asserts instead of reporting a host mismatch. pcall:
+      -- a raise from that layer is a failed handshake too, not a crash.
+      local done, session
+      done, session, err = pcall(sock.sslhandshake, sock, false, host, true)
+      if not done then session, err = nil, tostring(session) end
+      if not session then
+        sock:close()
+        return nil, err == "timeout" and "timeout" or "tls",
+          format("TLS handshake with %s:%d: %s", host, port, err), false
+      end
+      handshaked = true
+    end
+  end
+
+  local req, n = { method, " ", target, " HTTP/1.1\r\nHost: ", host_header,
+                   "\r\nUser-Agent: ", self.user_agent, "\r\n" }, 8
+  for i = 1, #headers do
+    req[n + 1], req[n + 2] = headers[i], "\r\n"
+    n = n + 2
+  end
+  if body then
+    req[n + 1], req[n + 2], req[n + 3], req[n + 4] = "Content-Length: ", tostring(#body), "\r\n\r\n", body
+  elseif method == "POST" or method == "PUT" or method == "PATCH" then
+    req[n + 1] = "Content-Length: 0\r\n\r\n"
+  else
+    req[n + 1] = "\r\n"
+  end
+  set_timeouts(sock, nil, deadline)
+  local bytes
+  bytes, err = sock:send(req)
+  if not bytes then
+    sock:close()
+    if handshaked and err == "closed" then
+      -- lua-nginx-module 0.10.23 sometimes reports a handshake that failed
+      -- verification as done when it had to wait for the server, and
+      -- closes the connection instead: nothing was sent.
+      return nil, "tls", format("TLS handshake with %s:%d failed: the certificate was refused " ..
+        "(not trusted by lua_ssl_trusted_certificate, or not for this host)", host, port), false
+    end
+    -- A pooled connection the server closed while idle: nothing was read.
+    return nil, failure(err), format("send to %s:%d: %s", host, port, err), true,
+      reused and err ~= "timeout"
+  end
+
+  local status, rheaders, minor = read_head(sock, deadline)
+  if not status then
+    local got_any = minor
+    err = rheaders
+    sock:close()
+    return nil, failure(err), format("reading the answer from %s:%d: %s", host, port, err), true,
+      reused and not got_any and (err == "closed" or find(err, "reset", 1, true) ~= nil)
+  end
+
+  local rbody = ""
+  local te = rheaders["transfer-encoding"]
+  local cl = rheaders["content-length"]
+  local keep = true
+  if method == "HEAD" or status == 204 or status == 304 then
+    rbody = ""
+  elseif te and find(lower(te), "chunked", 1, true) then
+    rbody, err = read_chunked(sock, deadline)
+  elseif cl then
+    local len = tonumber(cl)
+    if not len or len < 0 or len ~= floor(len) then
+      rbody, err = nil, "bad Content-Length"
+    elseif len > 0 then
+      set_timeouts(sock, nil, deadline)
+      rbody, err = sock:receive(len)
+    end
+  else
+    -- No length: the answer ends when the server closes the connection.
+    set_timeouts(sock, nil, deadline)
+    rbody, err = sock:receive("*a")
+    keep = false
+  end
+  if not rbody then
+    sock:close()
+    return nil, failure(err), format("reading the answer body from %s:%d: %s", host, port, err), true
+  end
+
+  local connection = lower(rheaders["connection"] or "")
+  if minor == 0 then keep = keep and find(connection, "keep-alive", 1, true) ~= nil
+  else keep = keep and not find(connection, "close", 1, true) end
+  -- setkeepalive refuses a connection with unread bytes: close that one.
+  if not (keep and sock:setkeepalive(KEEPALIVE_MS, POOL_SIZE)) then sock:close() end
+
+  local ce = rheaders["content-encoding"]
+  if ce and lower(ce) ~= "identity" then
+    return nil, "network", format("the answer is %s-encoded, but no encoding was asked for", ce), true
+  end
+  return status, rbody, rheaders
+end
+
+function Transport:perform(method, url, headers, body, timeout, connect_timeout)
+  if self.closed then error("attempt to use a closed " .. Transport.__name, 2) end
+  if type(method) ~= "string" or type(url) ~= "string" or type(headers) ~= "table" then
+    error("perform: method, url (strings) and headers (table) expected", 2)
+  end
+  local ok, why = nginx.can_yield()
+  if not ok then error(why, 2) end
+  local scheme, host, port, target, host_header = parse_url(url)
+  if not scheme then return nil, "network", "not an http(s) URL: " .. sub(url, 1, 200), false end
+  local started = monotonic()
+  local deadline = started + (timeout or 30)
+  local connect_deadline = started + (connect_timeout or timeout or 30)
+  local status, rbody, rheaders, sent, fresh = exchange(self, method, scheme, host, port, target,
+    host_header, headers, body, deadline, connect_deadline)
+  if status == nil and fresh and monotonic() < deadline then
+    -- What libcurl does too: a keep-alive connection the server had
+    -- already closed is not a failure of the request; try a new one.
+    status, rbody, rheaders, sent = exchange(self, method, scheme, host, port, target,
+      host_header, headers, body, deadline, monotonic() + (connect_timeout or timeout or 30))
+  end
+  if status == nil then return nil, rbody, rheaders, sent end
+  return status, rbody, rheaders, monotonic() - started
+end
+
+--- Is a call possible now? (false, message in phases without cosockets)
+function Transport.usable(_)
+  return nginx.can_yield()
+end
+
+function Transport:connections()
+  return self.opened
+end
+
+function Transport:close()
+  self.closed = true
+end
+
+Transport.__tostring = function(self)
+  return format("%s (%d opened%s)", Transport.__name, self.opened, self.closed and ", closed" or "")
+end
+
+return _M
