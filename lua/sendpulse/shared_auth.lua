@@ -76,10 +76,12 @@ function SharedAuth:begin_refresh()
   if not ok then return true end         -- store down: fetch it ourselves
   if got then
     -- Another process may have stored a token between our look in the
-    -- store and taking the lock: adopt it rather than fetch a second one.
+    -- store and taking the lock: adopt it rather than fetch a second one
+    -- (not the one we hold and found due: see token()).
     local found, shared, ttl = call(self, "get", self.key)
-    if found and shared and shared ~= self.refused and ttl and ttl > 0 then
+    if found and shared and shared ~= self.refused and shared ~= seen[self.auth] and ttl and ttl > 0 then
       self.auth:finish_refresh(shared, ttl)
+      seen[self.auth] = shared
       call(self, "unlock", self.key)
       return false   -- the client's next token() finds it
     end
