@@ -1,4 +1,4 @@
-/* JSON for request bodies, and the one fix answers need after lua-cjson.
+/* JSON for request bodies (answers are decoded by sp_json_decode.c).
  *
  * Encoding is ours rather than lua-cjson's because the Debian build of
  * lua-cjson (2.1.0) prints numbers with 14 significant digits and always
@@ -10,11 +10,7 @@
  *     (sendpulse.array, the dkjson convention), then [];
  *   - a table whose keys are exactly 1..n is an array, one with only string
  *     keys an object, anything else an error that names the place;
- *   - the JSON null is the NULL light userdata (the same value as cjson.null).
- *
- * Decoding stays with lua-cjson, but that build decodes every number as a
- * float on Lua 5.3+, so tostring(id) gives "1000.0". json_fix_numbers turns
- * every integral float of a decoded tree back into an integer, in place. */
+ *   - the JSON null is the NULL light userdata (the same value as cjson.null). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,50 +248,6 @@ static int buffer_gc(lua_State *L)
     return 0;
 }
 
-#if LUA_VERSION_NUM >= 503
-static void fix_numbers(lua_State *L, int idx, int depth)
-{
-    if (depth > 1000)
-        luaL_error(L, "json: answer nested too deep");
-    luaL_checkstack(L, 4, "json: answer nested too deep");
-    lua_pushnil(L);
-    while (lua_next(L, idx) != 0) {
-        int t = lua_type(L, -1);
-        if (t == LUA_TNUMBER && !lua_isinteger(L, -1)) {
-            lua_Number d = lua_tonumber(L, -1);
-            if (d == floor(d) && fabs(d) <= SP_MAX_SAFE_INTEGER) {
-                lua_pop(L, 1);
-                lua_pushvalue(L, -1);
-                lua_pushinteger(L, (lua_Integer)d);
-                lua_rawset(L, idx);   /* assigning an existing key: allowed mid-traversal */
-                continue;
-            }
-        } else if (t == LUA_TTABLE) {
-            fix_numbers(L, lua_gettop(L), depth + 1);
-        }
-        lua_pop(L, 1);
-    }
-}
-#endif
-
-/* core.json_fix_numbers(value) -> value, with integral floats made integers
- * (a no-op on Lua 5.1 and LuaJIT, which have no integer subtype). */
-static int json_fix_numbers(lua_State *L)
-{
-    luaL_checkany(L, 1);
-    lua_settop(L, 1);
-#if LUA_VERSION_NUM >= 503
-    if (lua_type(L, 1) == LUA_TTABLE) {
-        fix_numbers(L, 1, 0);
-    } else if (lua_type(L, 1) == LUA_TNUMBER && !lua_isinteger(L, 1)) {
-        lua_Number d = lua_tonumber(L, 1);
-        if (d == floor(d) && fabs(d) <= SP_MAX_SAFE_INTEGER)
-            lua_pushinteger(L, (lua_Integer)d);
-    }
-#endif
-    return 1;
-}
-
 void sp_open_json(lua_State *L)
 {
     sp_buf *out;
@@ -308,8 +260,6 @@ void sp_open_json(lua_State *L)
     lua_setmetatable(L, -2);
     lua_pushcclosure(L, json_encode, 1);
     lua_setfield(L, -2, "json_encode");
-    lua_pushcfunction(L, json_fix_numbers);
-    lua_setfield(L, -2, "json_fix_numbers");
     /* The JSON null: NULL light userdata, equal to lua-cjson's cjson.null. */
     lua_pushlightuserdata(L, NULL);
     lua_setfield(L, -2, "null");

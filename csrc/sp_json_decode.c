@@ -3,12 +3,12 @@
  * Why not lua-cjson (which the client used to call, then fix up): bench/
  * measured it. Debian's lua-cjson 2.1.0 decodes every number as a float on
  * Lua 5.3+, so each answer needed a second walk over the whole tree
- * (json_fix_numbers) to turn ids back into integers, 13% more instructions
+ * (a second walk over the tree) to turn ids back into integers, 13% more instructions
  * on a contact list; and it creates every table empty and grows it key by
  * key, so an object of 9 keys is rehashed 5 times: about 700 instructions
  * per key, a third of a whole small call. Here:
  *   - integers are exact (any that fit in a lua_Integer) and integral
- *     floats (1000.0) become integers, as json_fix_numbers did; other
+ *     floats (1000.0) become integers, as that walk did; other
  *     numbers are floats. On Lua 5.1 / LuaJIT every number is a double.
  *   - each table is created at its final size: items are parsed onto the
  *     Lua stack first, then moved into a table sized for them (in batches,
