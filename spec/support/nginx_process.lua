@@ -22,31 +22,9 @@ _M.START_TIMEOUT = 10
 
 local here = debug.getinfo(1, "S").source:match("^@(.*)[/\\]") or "."
 
-local function shell_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function read_file(name)
-  local f = io.open(name)
-  if not f then return "" end
-  local text = f:read("*a")
-  f:close()
-  return text
-end
-
-local function write_file(name, text)
-  local f = assert(io.open(name, "w"))
-  f:write(text)
-  f:close()
-end
-
--- Runs a shell command; returns true, or false and its output.
-local function run(cmd)
-  local p = io.popen(cmd .. " 2>&1")
-  local out = p:read("*a")
-  local ok = p:close()
-  return ok and true or false, out
-end
+local sys = require "support.sys"
+local shell_quote, read_file, write_file, run, free_port, exists =
+  sys.shell_quote, sys.read_file, sys.write_file, sys.run, sys.free_port, sys.exists
 
 local function abspath(p)
   local pipe = io.popen("cd " .. shell_quote(p) .. " && pwd")
@@ -55,21 +33,7 @@ local function abspath(p)
   return out
 end
 
--- A port nothing listens on right now (the kernel's choice).
-local function free_port()
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return tonumber(port)
-end
-
 --- What is missing to run nginx tests, or nil when all is there.
-local function exists(path)
-  local f = io.open(path)
-  if f then f:close() end
-  return f ~= nil
-end
-
 function _M.missing()
   if not exists(_M.NGINX) then return _M.NGINX .. " (Debian package nginx)" end
   if not exists("/usr/lib/nginx/modules/ngx_http_lua_module.so") then
@@ -81,32 +45,16 @@ function _M.missing()
   return nil
 end
 
--- A test CA and certificates (EC keys: quick to make): server.pem for
--- 127.0.0.1 and badname.pem for another name, both signed by the CA, and
--- self.pem signed by itself.
+-- The test CA with server.pem for 127.0.0.1 and badname.pem for another
+-- name, both signed by it, and self.pem signed by itself.
 local function make_certs(dir)
+  sys.make_test_ca(dir, { { name = "server", cn = "127.0.0.1", san = "DNS:127.0.0.1,IP:127.0.0.1" },
+                          { name = "badname", cn = "other.example", san = "DNS:other.example" } })
   local q = function(name) return shell_quote(dir .. "/" .. name) end
-  local key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
-  local cmds = {
-    "openssl req -x509 " .. key .. " -days 2 -subj /CN=sendpulse-test-ca -keyout " .. q("ca.key") ..
-      " -out " .. q("ca.pem"),
-    "openssl req -x509 " .. key .. " -days 2 -subj /CN=127.0.0.1 -keyout " .. q("self.key") ..
-      " -out " .. q("self.pem"),
-  }
-  for _, c in ipairs { { "server", "127.0.0.1", "DNS:127.0.0.1,IP:127.0.0.1" },
-                       { "badname", "other.example", "DNS:other.example" } } do
-    local name, cn, san = c[1], c[2], c[3]
-    cmds[#cmds + 1] = "openssl req " .. key .. " -subj /CN=" .. cn .. " -keyout " .. q(name .. ".key") ..
-      " -out " .. q(name .. ".csr")
-    cmds[#cmds + 1] = "printf 'subjectAltName=" .. san .. "\\n' > " .. q(name .. ".ext")
-    cmds[#cmds + 1] = "openssl x509 -req -days 2 -in " .. q(name .. ".csr") .. " -CA " .. q("ca.pem") ..
-      " -CAkey " .. q("ca.key") .. " -CAcreateserial -extfile " .. q(name .. ".ext") ..
-      " -out " .. q(name .. ".pem")
-  end
-  for _, c in ipairs(cmds) do
-    local ok, out = run(c)
-    if not ok then error("making test certificates failed: " .. c .. "\n" .. out, 3) end
-  end
+  local cmd = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2"
+    .. " -subj /CN=127.0.0.1 -keyout " .. q("self.key") .. " -out " .. q("self.pem")
+  local ok, out = run(cmd)
+  if not ok then error("making test certificates failed: " .. cmd .. "\n" .. out, 2) end
 end
 
 local Nginx = {}

@@ -13,23 +13,8 @@ local _M = {}
 _M.START_TIMEOUT = 5
 _M.BINARY = os.getenv("SP_REDIS_SERVER") or "redis-server"
 
-local function sh_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
-local function read_file(name)
-  local f = io.open(name)
-  if not f then return "" end
-  local text = f:read("*a")
-  f:close()
-  return text
-end
-
--- A port nobody listens on right now (bind to 0, read it, let it go).
-local function free_port()
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return tonumber(port)
-end
+local sys = require "support.sys"
+local sh_quote, read_file, free_port = sys.shell_quote, sys.read_file, sys.free_port
 
 -- Sends one command in RESP and returns the first line of the answer.
 local function raw_command(port, password, ...)

@@ -23,17 +23,8 @@ _M.START_TIMEOUT = 5
 local here = debug.getinfo(1, "S").source:match("^@(.*)[/\\]") or "."
 _M.SCRIPT = here .. "/../../lua/sendpulse/sandbox/init.lua"
 
-local function shell_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function read_file(name)
-  local f = io.open(name)
-  if not f then return "" end
-  local text = f:read("*a")
-  f:close()
-  return text
-end
+local sys = require "support.sys"
+local shell_quote, read_file = sys.shell_quote, sys.read_file
 
 local Sandbox = {}
 Sandbox.__index = Sandbox

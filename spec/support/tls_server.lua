@@ -10,25 +10,10 @@ local socket = require "socket"
 
 local _M = {}
 
-local function sh(cmd)
-  local ok = os.execute("(" .. cmd .. ") >/dev/null 2>&1")
-  return ok == true or ok == 0
-end
+local sys = require "support.sys"
+local read, free_port = sys.read_file, sys.free_port
 
-local function read(path)
-  local f = io.open(path)
-  if not f then return "" end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function free_port()
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return tonumber(port)
-end
+local function sh(cmd) return (sys.run(cmd)) end
 
 local CONF = [[
 daemon on;
@@ -50,7 +35,7 @@ http {
   server {
     listen 127.0.0.1:%d ssl http2;
     server_name localhost;
-    ssl_certificate %s/server.crt;
+    ssl_certificate %s/server.pem;
     ssl_certificate_key %s/server.key;
     location / {
       default_type application/json;
@@ -66,20 +51,9 @@ function _M.start()
   assert(sh("mkdir -p " .. dir .. "/tmp " .. dir .. "/cadir"))
   -- A CA, and a server certificate for "localhost" only (no IP in it), so
   -- that https://127.0.0.1 must fail host-name verification.
-  local steps = {
-    "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1"
-      .. " -subj /CN=lua-sendpulse-test-ca -keyout %s/ca.key -out %s/ca.crt",
-    "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
-      .. " -subj /CN=localhost -keyout %s/server.key -out %s/server.csr",
-    "printf 'subjectAltName=DNS:localhost\\nbasicConstraints=CA:FALSE\\n' > %s/ext.cnf",
-    "openssl x509 -req -days 1 -in %s/server.csr -CA %s/ca.crt -CAkey %s/ca.key"
-      .. " -CAcreateserial -extfile %s/ext.cnf -out %s/server.crt",
-    "cp %s/ca.crt %s/cadir/ && openssl rehash %s/cadir",
-  }
-  for _, step in ipairs(steps) do
-    local cmd = step:gsub("%%s", dir)
-    assert(sh(cmd), "failed: " .. cmd)
-  end
+  sys.make_test_ca(dir, { { name = "server", cn = "localhost", san = "DNS:localhost" } })
+  local cadir = dir .. "/cadir"
+  assert(sh(("cp %s/ca.pem %s/ && openssl rehash %s"):format(dir, cadir, cadir)), "openssl rehash failed")
   local port = free_port()
   local conf = CONF:format(dir, dir, dir, dir, dir, dir, dir, dir, port, dir, dir, ("x"):rep(2000))
   local f = assert(io.open(dir .. "/nginx.conf", "w"))
@@ -97,7 +71,7 @@ function _M.start()
   end
   local srv = { dir = dir, port = port, url = "https://localhost:" .. port,
                 ip_url = "https://127.0.0.1:" .. port,
-                ca_file = dir .. "/ca.crt", ca_dir = dir .. "/cadir" }
+                ca_file = dir .. "/ca.pem", ca_dir = dir .. "/cadir" }
   -- nginx writes the line after the answer has left: wait for it a moment.
   function srv.logged(line)
     local until_t = socket.gettime() + 2

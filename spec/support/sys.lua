@@ -1,0 +1,73 @@
+-- Small OS helpers the server-process helpers of the specs share: quoting,
+-- files, shell commands, a free loopback port, and a throw-away CA.
+local socket = require "socket"
+
+local _M = {}
+
+function _M.shell_quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+--- The file's text, or "" when it cannot be read.
+function _M.read_file(name)
+  local f = io.open(name)
+  if not f then return "" end
+  local text = f:read("*a")
+  f:close()
+  return text
+end
+
+function _M.write_file(name, text)
+  local f = assert(io.open(name, "w"))
+  f:write(text)
+  f:close()
+end
+
+function _M.exists(path)
+  local f = io.open(path)
+  if f then f:close() end
+  return f ~= nil
+end
+
+--- Runs a shell command; returns true, or false and its output.
+function _M.run(cmd)
+  local p = io.popen("(" .. cmd .. ") 2>&1")
+  local out = p:read("*a")
+  local ok = p:close()
+  return ok and true or false, out
+end
+
+--- A port nothing listens on right now (bind to 0, read it, let it go).
+function _M.free_port()
+  local s = assert(socket.bind("127.0.0.1", 0))
+  local _, port = s:getsockname()
+  s:close()
+  return tonumber(port)
+end
+
+--- Makes dir/ca.key + dir/ca.pem (a test CA) and, for each
+-- { name =, cn =, san = } of certs, dir/<name>.key + dir/<name>.pem signed
+-- by that CA (EC keys: quick to make). Raises with openssl's output.
+function _M.make_test_ca(dir, certs)
+  local q = function(name) return _M.shell_quote(dir .. "/" .. name) end
+  local key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+  local cmds = {
+    "openssl req -x509 " .. key .. " -days 2 -subj /CN=sendpulse-test-ca -keyout " .. q("ca.key") ..
+      " -out " .. q("ca.pem"),
+  }
+  for _, c in ipairs(certs) do
+    cmds[#cmds + 1] = "openssl req " .. key .. " -subj /CN=" .. c.cn .. " -keyout " .. q(c.name .. ".key") ..
+      " -out " .. q(c.name .. ".csr")
+    cmds[#cmds + 1] = "printf 'subjectAltName=" .. c.san .. "\\nbasicConstraints=CA:FALSE\\n' > "
+      .. q(c.name .. ".ext")
+    cmds[#cmds + 1] = "openssl x509 -req -days 2 -in " .. q(c.name .. ".csr") .. " -CA " .. q("ca.pem") ..
+      " -CAkey " .. q("ca.key") .. " -CAcreateserial -extfile " .. q(c.name .. ".ext") ..
+      " -out " .. q(c.name .. ".pem")
+  end
+  for _, c in ipairs(cmds) do
+    local ok, out = _M.run(c)
+    if not ok then error("making test certificates failed: " .. c .. "\n" .. out, 2) end
+  end
+end
+
+return _M
