@@ -63,4 +63,38 @@ function _M.fail(service, err)
   return rawget(service, "_client"):fail(err)
 end
 
+--- Checks a helper's opts table against `known` (its option names, in the
+-- order the message lists them). Returns opts (or {}), or nil, message.
+function _M.check_options(opts, known)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then
+    return nil, format("argument 'opts' must be a table or nil, got %s", type(opts))
+  end
+  for k in pairs(opts) do
+    local found = false
+    for i = 1, #known do if known[i] == k then found = true end end
+    if not found then
+      return nil, format("unknown option '%s' (known: %s)", tostring(k), table.concat(known, ", "))
+    end
+  end
+  return opts
+end
+
+--- Checks a file-name -> content map (attachments, attachments_binary).
+-- Returns true, or nil and a message naming `field`.
+function _M.check_file_map(map, field)
+  if type(map) ~= "table" then
+    return nil, format("argument '%s' must be a table of file name = content, got %s", field, type(map))
+  end
+  for name, content in pairs(map) do
+    if type(name) ~= "string" or name == "" then
+      return nil, format("argument '%s' must map file names (strings) to contents", field)
+    end
+    if type(content) ~= "string" then
+      return nil, format("argument '%s': the content of '%s' must be a string, got %s", field, name, type(content))
+    end
+  end
+  return true
+end
+
 return _M

@@ -21,19 +21,10 @@ local _M = {}
 -- Encodes every value of an attachments_binary map (file name -> bytes).
 -- Returns the new map, or nil and the message for the first bad entry.
 local function encode_attachments(map, field)
-  if type(map) ~= "table" then
-    return nil, format("argument '%s' must be a table of file name = content, got %s", field, type(map))
-  end
+  local ok, msg = common.check_file_map(map, field)
+  if not ok then return nil, msg end
   local out = {}
-  for name, content in pairs(map) do
-    if type(name) ~= "string" or name == "" then
-      return nil, format("argument '%s' must map file names (strings) to contents", field)
-    end
-    if type(content) ~= "string" then
-      return nil, format("argument '%s': the content of '%s' must be a string, got %s", field, name, type(content))
-    end
-    out[name] = b64encode(content)
-  end
+  for name, content in pairs(map) do out[name] = b64encode(content) end
   return out
 end
 _M.encode_attachments = encode_attachments

@@ -85,7 +85,7 @@ local function total_of(value)
   return type(t) == "number" and t or nil
 end
 
-local OPTS = { page_size = true, items = true, max_items = true }
+local OPTS = { "page_size", "items", "max_items" }
 
 -- Checks a call; returns the plan { fn, args, size_key, pos_key, size, pos,
 -- items, max_items } or nil, message.
@@ -104,15 +104,9 @@ local function plan(self, name, args, opts)
   if args ~= nil and type(args) ~= "table" then
     return nil, format("argument 'args' must be a table or nil, got %s", type(args))
   end
-  if opts ~= nil and type(opts) ~= "table" then
-    return nil, format("argument 'opts' must be a table or nil, got %s", type(opts))
-  end
-  opts = opts or {}
-  for k in pairs(opts) do
-    if not OPTS[k] then
-      return nil, format("unknown option '%s' (known: page_size, items, max_items)", tostring(k))
-    end
-  end
+  local msg
+  opts, msg = common.check_options(opts, OPTS)
+  if not opts then return nil, msg end
   local size_key, pos_key = style[1], style[2]
   local size = opts.page_size
   if size == nil and args then size = args[size_key] end

@@ -22,8 +22,8 @@
 -- A reported error carries err.waited (seconds spent waiting) and
 -- err.attempts_made.
 
-local type, pairs, ipairs, rawget, tostring, setmetatable, error =
-      type, pairs, ipairs, rawget, tostring, setmetatable, error
+local type, ipairs, rawget, tostring, setmetatable, error =
+      type, ipairs, rawget, tostring, setmetatable, error
 local format = string.format
 
 local core = require "sendpulse.core"
@@ -35,19 +35,13 @@ _M.DEFAULT_CODES = { 711, 791, 1004 }
 _M.DEFAULT_MAX_WAIT = 1800
 _M.DEFAULT_ATTEMPTS = 3
 
-local OPTS = { max_wait = true, attempts = true, codes = true, sleep = true, clock = true, on_wait = true }
+local OPTS = { "max_wait", "attempts", "codes", "sleep", "clock", "on_wait" }
 
 -- Returns the settings or nil, message.
 local function settings(self, opts)
-  if opts ~= nil and type(opts) ~= "table" then
-    return nil, format("argument 'opts' must be a table or nil, got %s", type(opts))
-  end
-  opts = opts or {}
-  for k in pairs(opts) do
-    if not OPTS[k] then
-      return nil, format("unknown option '%s' (known: max_wait, attempts, codes, sleep, clock, on_wait)", tostring(k))
-    end
-  end
+  local msg
+  opts, msg = common.check_options(opts, OPTS)
+  if not opts then return nil, msg end
   local s = {
     max_wait = opts.max_wait or _M.DEFAULT_MAX_WAIT,
     attempts = opts.attempts or _M.DEFAULT_ATTEMPTS,

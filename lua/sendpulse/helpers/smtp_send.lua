@@ -86,17 +86,8 @@ end
 
 -- A map of file name -> string contents; nil, message.
 local function file_map(v, field)
-  if type(v) ~= "table" then
-    return nil, format("argument '%s' must be a table of file name = content, got %s", field, type(v))
-  end
-  for name, content in pairs(v) do
-    if type(name) ~= "string" or name == "" then
-      return nil, format("argument '%s' must map file names (strings) to contents", field)
-    end
-    if type(content) ~= "string" then
-      return nil, format("argument '%s': the content of '%s' must be a string, got %s", field, name, type(content))
-    end
-  end
+  local ok, msg = common.check_file_map(v, field)
+  if not ok then return nil, msg end
   return v
 end
 
