@@ -59,11 +59,6 @@ function Client:fail(err)
   return nil, err
 end
 
-local function observe(self, event)
-  local hook = self.cfg.hook
-  if hook then hook(event) end
-end
-
 -- Waits for a slot in the account's rate budget.
 local function wait_for_slot(self)
   local limiter = self.limiter
@@ -95,12 +90,13 @@ local function exchange(self, method, path, url, headers, body, timeout, connect
   end
   -- Only built when someone listens: a table per call is measurable
   -- (bench/cost.lua).
-  if self.cfg.hook then
-    observe(self, {
+  local hook = self.cfg.hook
+  if hook then
+    hook {
       event = path == TOKEN_PATH and "token" or "request",
       method = method, path = path, status = status, duration = duration,
       attempt = attempt, error = err and err.kind or nil,
-    })
+    }
   end
   if err then
     err.attempts = attempt
