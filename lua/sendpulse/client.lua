@@ -13,10 +13,10 @@
 local core = require "sendpulse.core"
 local errors = require "sendpulse.errors"
 local json = require "sendpulse.json"
-local query = require "sendpulse.query"
+local query = require "sendpulse.wire.query"
 local options = require "sendpulse.options"
-local response = require "sendpulse.response"
-local retry = require "sendpulse.retry"
+local response = require "sendpulse.wire.response"
+local retry = require "sendpulse.wire.retry"
 local accounts = require "sendpulse.accounts"
 local transport = require "sendpulse.transport"
 
