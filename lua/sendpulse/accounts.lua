@@ -131,7 +131,7 @@ function _M.limiter(cfg, report, observe)
     -- One budget for all nginx workers, in the dict; if the dict fails, each
     -- worker keeps to its share.
     local key = format("%s|%g/%d", _M.account_key(cfg), rl.rate, rl.burst)
-    local ngx = require("sendpulse.nginx").host()
+    local ngx = require("sendpulse.transport.nginx").host()
     local workers = ngx.worker and ngx.worker.count and ngx.worker.count() or 1
     local name = cfg.shared_dict
     return require("sendpulse.limiter.shdict").new {

@@ -372,7 +372,7 @@ function _M.new(opts, raise)
 end
 
 -- Non-blocking calls (transport = "multi"): start, run, poll, pending.
-for name, fn in pairs(require "sendpulse.async") do Client[name] = fn end
+for name, fn in pairs(require "sendpulse.transport.async") do Client[name] = fn end
 
 _M.Client = Client
 _M.metatable = mt

@@ -22,7 +22,7 @@
 -- account's total stays within budget, and reports it (hook store_error).
 
 local core = require "sendpulse.core"
-local nginx = require "sendpulse.nginx"
+local nginx = require "sendpulse.transport.nginx"
 
 local setmetatable, format, tostring, ceil, floor = setmetatable, string.format, tostring, math.ceil, math.floor
 local huge = math.huge

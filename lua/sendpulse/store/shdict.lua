@@ -19,7 +19,7 @@
 -- The value keeps its own expiry (wall clock, ngx.now) in front of the
 -- token, so get needs neither resty.core's ttl() nor a second key.
 
-local nginx = require "sendpulse.nginx"
+local nginx = require "sendpulse.transport.nginx"
 
 local type, tonumber, tostring, error, setmetatable = type, tonumber, tostring, error, setmetatable
 local format = string.format

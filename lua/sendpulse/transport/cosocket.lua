@@ -18,7 +18,7 @@
 -- A cosocket object lives only as long as the nginx request (or timer) that
 -- made it, so one is made per call and never kept in this object.
 
-local nginx = require "sendpulse.nginx"
+local nginx = require "sendpulse.transport.nginx"
 local core = require "sendpulse.core"
 local VERSION = require "sendpulse.version"
 

@@ -22,7 +22,7 @@
 --   an object         any table with a perform method
 
 local core = require "sendpulse.core"
-local nginx = require "sendpulse.nginx"
+local nginx = require "sendpulse.transport.nginx"
 local VERSION = require "sendpulse.version"
 
 local type = type

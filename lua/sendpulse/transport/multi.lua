@@ -7,7 +7,7 @@
 -- still works and lets the other calls in flight progress meanwhile.
 
 local core = require "sendpulse.core"
-local loop = require "sendpulse.loop"
+local loop = require "sendpulse.transport.loop"
 
 local setmetatable = setmetatable
 
