@@ -17,7 +17,7 @@ local query = require "sendpulse.wire.query"
 local options = require "sendpulse.options"
 local response = require "sendpulse.wire.response"
 local retry = require "sendpulse.wire.retry"
-local accounts = require "sendpulse.accounts"
+local account = require "sendpulse.account"
 local transport = require "sendpulse.transport"
 
 local type, pairs, pcall, error, setmetatable, tostring, tonumber =
@@ -354,10 +354,10 @@ function _M.new(opts, raise)
     -- A failing token store degrades to this process's own token.
     if cfg.hook then cfg.hook { event = "store_error", operation = operation, message = message } end
   end
-  self.auth = accounts.auth(cfg, report)
+  self.auth = account.auth(cfg, report)
   -- A shared budget that fails degrades to a local one (limiter_error),
   -- and recovers (limiter_recovered).
-  self.limiter = accounts.limiter(cfg, report, function(event)
+  self.limiter = account.limiter(cfg, report, function(event)
     if cfg.hook then cfg.hook(event) end
   end) or false
   self.identity = cfg.api_key and "api key" or format("client id %.6s...", cfg.client_id)

@@ -1,8 +1,8 @@
 --- A token store over an nginx shared dict (lua_shared_dict), so that all
 -- workers of one nginx use one token per account and only one of them
--- fetches it (see sendpulse.shared_auth for the protocol).
+-- fetches it (see sendpulse.account.shared_token for the protocol).
 --
---   local store = require("sendpulse.store.shdict").new("sendpulse")
+--   local store = require("sendpulse.account.token_store.shared_dict").new("sendpulse")
 --   store:get(key) -> token, seconds_left | nil
 --   store:set(key, token, ttl)
 --   store:delete(key)
@@ -13,7 +13,7 @@
 -- is guarded by one shared-memory mutex) and fails with "exists" while
 -- another worker holds it; its expiry frees the lock of a worker that died
 -- while fetching. Failures raise an error that names the dict and the
--- operation (never the token): shared_auth reports it and carries on with
+-- operation (never the token): shared_token reports it and carries on with
 -- the worker's own token.
 --
 -- The value keeps its own expiry (wall clock, ngx.now) in front of the
@@ -29,7 +29,7 @@ local _M = {}
 
 local Store = {}
 Store.__index = Store
-Store.__name = "sendpulse.store.shdict"
+Store.__name = "sendpulse.account.token_store.shared_dict"
 
 --- The dict named `name`, or nil and a message saying why there is none.
 function _M.dict(name)
@@ -47,7 +47,7 @@ end
 --- new(name) -> store; raises when the dict does not exist.
 function _M.new(name)
   local dict, why = _M.dict(name)
-  if not dict then error("sendpulse.store.shdict: " .. why, 2) end
+  if not dict then error("sendpulse.account.token_store.shared_dict: " .. why, 2) end
   return setmetatable({ dict = dict, name = name, ngx = nginx.host() }, Store)
 end
 

@@ -6,7 +6,7 @@
 -- Keys use a fingerprint of the secret or API key, never the secret itself.
 
 local core = require "sendpulse.core"
-local shared_auth = require "sendpulse.shared_auth"
+local shared_token = require "sendpulse.account.shared_token"
 
 local format, type, require = string.format, type, require
 
@@ -45,21 +45,21 @@ local function local_auth(cfg)
   return a
 end
 
--- The Redis connection of cfg (a shared sendpulse.redis connection, or the
--- connection object the user gave).
+-- The Redis connection of cfg (a shared sendpulse.account.redis_connection,
+-- or the connection object the user gave).
 local function redis_conn(cfg)
   local r = cfg.redis
   if type(r.call) == "function" then return r, "sendpulse:" end
-  return require("sendpulse.redis").connection(r), r.prefix
+  return require("sendpulse.account.redis_connection").connection(r), r.prefix
 end
 
 -- The store object for cfg.token_store ("file", "redis" or the user's own).
 local function token_store(cfg)
   local s = cfg.token_store
   if s == "file" then
-    return require("sendpulse.store.file").new { dir = cfg.token_dir }
+    return require("sendpulse.account.token_store.file").new { dir = cfg.token_dir }
   elseif s == "redis" then
-    return require("sendpulse.store.redis").new(redis_conn(cfg))
+    return require("sendpulse.account.token_store.redis").new(redis_conn(cfg))
   end
   return s
 end
@@ -71,11 +71,13 @@ function _M.auth(cfg, report)
   local a = local_auth(cfg)
   local store = token_store(cfg)
   -- shared_dict (inside nginx): the dict is the store of every worker.
-  if not store and cfg.shared_dict then store = require("sendpulse.store.shdict").new(cfg.shared_dict) end
+  if not store and cfg.shared_dict then
+    store = require("sendpulse.account.token_store.shared_dict").new(cfg.shared_dict)
+  end
   if not store or cfg.api_key then return a end
   local id = cfg.client_id .. "|" .. core.fingerprint(cfg.client_secret)
   local key = "sendpulse:token:" .. core.fingerprint(cfg.base_url .. "|" .. id)
-  return shared_auth.new(a, store, key, report)
+  return shared_token.new(a, store, key, report)
 end
 
 -- One C limiter per key in this Lua state.
@@ -103,7 +105,7 @@ end
 local function host_limiter(cfg, observe, rate)
   local rl = cfg.rate_limit
   rate = rate or rl.rate
-  local dir = cfg.token_dir or require("sendpulse.store.file").default_dir()
+  local dir = cfg.token_dir or require("sendpulse.account.token_store.file").default_dir()
   local ok, err = core.private_dir(dir)
   local l
   if ok then
@@ -134,7 +136,7 @@ function _M.limiter(cfg, report, observe)
     local ngx = require("sendpulse.transport.nginx").host()
     local workers = ngx.worker and ngx.worker.count and ngx.worker.count() or 1
     local name = cfg.shared_dict
-    return require("sendpulse.limiter.shdict").new {
+    return require("sendpulse.account.limiter.shared_dict").new {
       dict = ngx.shared[name], name = name,
       key = "sendpulse:rate:" .. core.fingerprint(key),
       rate = rl.rate, burst = rl.burst, report = report,
@@ -146,7 +148,7 @@ function _M.limiter(cfg, report, observe)
     local conn, prefix = redis_conn(cfg)
     local r = rl.fallback_rate
     local fallback = rl.fallback == "host" and host_limiter(cfg, observe, r) or process_limiter(cfg, r)
-    return require("sendpulse.limiter.redis").new {
+    return require("sendpulse.account.limiter.redis").new {
       conn = conn, key = prefix .. "rate:" .. core.fingerprint(_M.account_key(cfg)),
       rate = rl.rate, burst = rl.burst, guard = rl.guard, fallback = fallback,
       fallback_kind = fallback:shared() and "host" or "process", report = observe,

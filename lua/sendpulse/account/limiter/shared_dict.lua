@@ -32,7 +32,7 @@ local _M = {}
 
 local Limiter = {}
 Limiter.__index = Limiter
-Limiter.__name = "sendpulse.limiter.shdict"
+Limiter.__name = "sendpulse.account.limiter.shared_dict"
 
 -- Same default as core.limiter: absorbs jitter between our clock and the
 -- server's one-second windows.
