@@ -133,11 +133,12 @@ function _M.limiter(cfg, report, observe)
     -- One budget for all nginx workers, in the dict; if the dict fails, each
     -- worker keeps to its share.
     local key = format("%s|%g/%d", _M.account_key(cfg), rl.rate, rl.burst)
-    local ngx = require("sendpulse.transport.nginx").host()
+    local nginx = require "sendpulse.transport.nginx"
+    local ngx = nginx.host()
     local workers = ngx.worker and ngx.worker.count and ngx.worker.count() or 1
     local name = cfg.shared_dict
     return require("sendpulse.account.limiter.shared_dict").new {
-      dict = ngx.shared[name], name = name,
+      dict = (nginx.shared_dict(name)), name = name,
       key = "sendpulse:rate:" .. core.fingerprint(key),
       rate = rl.rate, burst = rl.burst, report = report,
       fallback = local_limiter(key .. "|share", rl.rate / workers, rl.burst, rl.guard),

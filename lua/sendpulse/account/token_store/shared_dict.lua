@@ -21,7 +21,7 @@
 
 local nginx = require "sendpulse.transport.nginx"
 
-local type, tonumber, tostring, error, setmetatable = type, tonumber, tostring, error, setmetatable
+local tonumber, tostring, error, setmetatable = tonumber, tostring, error, setmetatable
 local format = string.format
 local match = string.match
 
@@ -31,22 +31,9 @@ local Store = {}
 Store.__index = Store
 Store.__name = "sendpulse.account.token_store.shared_dict"
 
---- The dict named `name`, or nil and a message saying why there is none.
-function _M.dict(name)
-  local ngx = nginx.host()
-  if not ngx or type(ngx.shared) ~= "table" then
-    return nil, "there is no ngx.shared here: shared dicts exist only inside nginx"
-  end
-  local dict = ngx.shared[name]
-  if not dict then
-    return nil, format("nginx.conf declares no 'lua_shared_dict %s <size>;'", name)
-  end
-  return dict
-end
-
 --- new(name) -> store; raises when the dict does not exist.
 function _M.new(name)
-  local dict, why = _M.dict(name)
+  local dict, why = nginx.shared_dict(name)
   if not dict then error("sendpulse.account.token_store.shared_dict: " .. why, 2) end
   return setmetatable({ dict = dict, name = name, ngx = nginx.host() }, Store)
 end
