@@ -2,8 +2,10 @@
 -- A bad option fails here, at construction, with a message that names it:
 -- nothing is discovered later on the first call.
 
-local type, pairs, format, math_type = type, pairs, string.format, math.type
-local floor = math.floor
+local number = require "sendpulse.wire.number"
+
+local type, pairs, format = type, pairs, string.format
+local is_integer = number.is_integer
 
 local _M = {}
 
@@ -19,11 +21,6 @@ local defaults = {
   refresh_margin = 300,     -- refresh a token this long before it expires
   http2 = true,
 }
-
-local function is_integer(v)
-  if math_type then return math_type(v) == "integer" or (type(v) == "number" and v == floor(v)) end
-  return type(v) == "number" and v == floor(v)
-end
 
 local function within(v, lo, hi) return type(v) == "number" and v >= lo and v <= hi end
 local function positive(v) return type(v) == "number" and v > 0 and v < 1e6 end

@@ -18,8 +18,9 @@
 local type, pairs, ipairs, next, tostring, rawget, rawset, setmetatable, getmetatable, error, require =
       type, pairs, ipairs, next, tostring, rawget, rawset, setmetatable, getmetatable, error, require
 local string_format, string_gsub, table_concat, table_sort = string.format, string.gsub, table.concat, table.sort
-local math_huge = math.huge
-local math_type = math.type
+
+local number = require "sendpulse.wire.number"
+local is_integer, integer_string = number.is_integer, number.integer_string
 
 local _M = {}
 
@@ -109,28 +110,10 @@ local function as_array(t)
   return t
 end
 
-local function is_integral(v)
-  if math_type then
-    local mt = math_type(v)
-    if mt == "integer" then return true end
-    if mt ~= "float" then return false end
-  elseif type(v) ~= "number" then
-    return false
-  end
-  return v == v and v ~= math_huge and v ~= -math_huge and v % 1 == 0
-end
-
--- the string of an integral number, "1000" and never "1000.0"
-local function integer_string(v)
-  if math_type and math_type(v) == "integer" then return string_format("%d", v) end
-  if v == 0 then return "0" end
-  return string_format("%.0f", v)
-end
-
 local function describe(v)
   local tv = type(v)
   if tv == "number" then
-    if is_integral(v) then return "integer " .. integer_string(v) end
+    if is_integer(v) then return "integer " .. integer_string(v) end
     return "number " .. tostring(v)
   end
   if v ~= nil and v == null_value() then return "null" end
@@ -149,7 +132,7 @@ end
 
 local TYPE_CHECKS = {
   string = function(v) return type(v) == "string" end,
-  integer = function(v) return type(v) == "number" and is_integral(v) end,
+  integer = is_integer,
   number = function(v) return type(v) == "number" and v == v end,
   boolean = function(v) return type(v) == "boolean" end,
   array = function(v) return type(v) == "table" and is_sequence(v) end,
@@ -222,7 +205,7 @@ local function multipart(fields)
         content = tostring(item)
       elseif type(item) == "number" then
         head = string_format('Content-Disposition: form-data; name="%s"', header_safe(name))
-        content = is_integral(item) and integer_string(item) or string_format("%.17g", item)
+        content = is_integer(item) and integer_string(item) or string_format("%.17g", item)
       else
         return nil, string_format("argument '%s' must be a string, a number or a file"
           .. " { content = ..., filename = ... }, got %s", name, describe(item))
@@ -350,7 +333,7 @@ local function build_method(service, base, op)
       if type(v) == "string" then
         if v == "" then return bad(string_format("argument '%s' must not be empty", f.name)) end
         s = v
-      elseif type(v) == "number" and is_integral(v) then
+      elseif is_integer(v) then
         s = integer_string(v)
       else
         return bad(string_format("argument '%s' must be a string or an integer, got %s", f.name, describe(v)))
@@ -499,8 +482,5 @@ _M.method = method_for
 -- The hand-written helpers (Base64, pagination, batches, waits) attach
 -- themselves with add_helper.
 require("sendpulse.helpers").register(_M)
--- exposed for the specs
-_M._integer_string = integer_string
-_M._percent_encode = percent_encode
 
 return _M

@@ -22,6 +22,7 @@ local ceil = math.ceil
 local format = string.format
 
 local common = require "sendpulse.helpers.common"
+local number = require "sendpulse.wire.number"
 
 local _M = {}
 
@@ -61,7 +62,7 @@ local function batched(name, field, limit, records)
       return common.call(self, name, args)
     end
     local size = args.batch_size or limit
-    if type(size) ~= "number" or size ~= size or size % 1 ~= 0 or size < 1 or size > limit then
+    if not number.is_integer(size) or size < 1 or size > limit then
       return common.bad(self, name, format("argument 'batch_size' must be an integer from 1 to %d, got %s",
         limit, tostring(size)))
     end

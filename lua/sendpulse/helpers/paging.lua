@@ -25,6 +25,7 @@ local type, pairs, ipairs, next, tostring, rawget, error, math_type =
 local format = string.format
 
 local common = require "sendpulse.helpers.common"
+local number = require "sendpulse.wire.number"
 
 local _M = {}
 
@@ -37,9 +38,13 @@ _M.STYLES = {
   size_skip = { "size", "skip" },
 }
 
+-- Positions are counted up page by page: a float beyond MAX_EXACT cannot
+-- be (checked where Lua has an integer subtype to use instead).
 local function is_count(v, min)
-  if type(v) ~= "number" or v ~= v or v % 1 ~= 0 then return false end
-  if math_type and math_type(v) ~= "integer" and (v > 2^53 or v < -2^53) then return false end
+  if not number.is_integer(v) then return false end
+  if math_type and math_type(v) ~= "integer" and (v > number.MAX_EXACT or v < -number.MAX_EXACT) then
+    return false
+  end
   return v >= min
 end
 
