@@ -11,6 +11,12 @@ local _M = {}
 
 _M.DEFAULT_BASE_URL = "https://api.sendpulse.com"
 
+-- rate_limit.guard, seconds added to every interval of the budget (why:
+-- see check below): a process's own budget, and a budget shared between
+-- processes. The C limiter's default (csrc/sp_rate.c) is DEFAULT_GUARD too.
+_M.DEFAULT_GUARD = 0.0008
+_M.DEFAULT_SHARED_GUARD = 0.003
+
 local defaults = {
   base_url = _M.DEFAULT_BASE_URL,
   timeout = 30,             -- seconds for a whole call
@@ -161,7 +167,7 @@ function _M.check(opts)
                        -- While Redis fails, each host (or process) has its own
                        -- budget: with N of them, rate / N keeps the sum right.
                        fallback_rate = rl.fallback_rate or rl.rate or 10,
-                       guard = rl.guard or (shared == "process" and 0.0008 or 0.003) }
+                       guard = rl.guard or (shared == "process" and _M.DEFAULT_GUARD or _M.DEFAULT_SHARED_GUARD) }
   end
   if cfg.token_store == "memory" then cfg.token_store = nil end
   -- A copy with the defaults: the client may drop the password from it,

@@ -21,6 +21,7 @@
 -- of an outage, so the budget never overflows a server window.
 
 local core = require "sendpulse.core"
+local options = require "sendpulse.options"
 local redis_connection = require "sendpulse.account.redis_connection"
 
 local tonumber, setmetatable, tostring = tonumber, setmetatable, tostring
@@ -58,10 +59,10 @@ local RedisLimiter = {}
 RedisLimiter.__index = RedisLimiter
 RedisLimiter.__name = "sendpulse.account.limiter.redis"
 
---- new{ conn, key, rate, burst, guard (seconds, default 0.0008), fallback,
+--- new{ conn, key, rate, burst, guard (seconds, default options.DEFAULT_GUARD), fallback,
 -- fallback_kind ("host" or "process", for the report), report }
 function _M.new(o)
-  local guard = o.guard or 0.0008
+  local guard = o.guard or options.DEFAULT_GUARD
   local interval = ceil(1e6 / o.rate) + floor(guard * 1e6)
   return setmetatable({
     conn = o.conn, key = o.key, interval = interval,
