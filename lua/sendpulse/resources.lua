@@ -19,7 +19,9 @@ local type, pairs, ipairs, next, tostring, rawget, rawset, setmetatable, getmeta
       type, pairs, ipairs, next, tostring, rawget, rawset, setmetatable, getmetatable, error, require
 local string_format, string_gsub, table_concat, table_sort = string.format, string.gsub, table.concat, table.sort
 
+local core = require "sendpulse.core"
 local number = require "sendpulse.wire.number"
+local urlencode = core.urlencode   -- RFC 3986, as query strings (csrc/sp_encode.c)
 local is_integer, integer_string = number.is_integer, number.integer_string
 
 local _M = {}
@@ -162,12 +164,6 @@ local function required_message(f)
     return string_format("argument '%s' is required (%s)", f.name, f.type)
   end
   return string_format("argument '%s' is required", f.name)
-end
-
-local function percent_encode(s)
-  return (string_gsub(s, "[^%w%-%._~]", function(c)
-    return string_format("%%%02X", c:byte())
-  end))
 end
 
 ---------------------------------------------------------------------------
@@ -338,7 +334,7 @@ local function build_method(service, base, op)
       else
         return bad(string_format("argument '%s' must be a string or an integer, got %s", f.name, describe(v)))
       end
-      segments[f.name] = percent_encode(s)
+      segments[f.name] = urlencode(s)
     end
 
     -- required fields, then the types of all fields given
