@@ -34,15 +34,15 @@ local Client = {}
 local mt = { __name = "sendpulse.client" }
 
 -- Service tables (client.email, client.smtp, ...) come from generated data,
--- created on first use; see sendpulse.resources. Loaded on first use too:
+-- created on first use; see sendpulse.operations. Loaded on first use too:
 -- a client that only calls request() never loads the operation tables.
-local resources
+local operations
 mt.__index = function(self, key)
   local method = Client[key]
   if method ~= nil then return method end
   if type(key) ~= "string" then return nil end
-  resources = resources or require "sendpulse.resources"
-  return resources.get(self, key)
+  operations = operations or require "sendpulse.operations"
+  return operations.get(self, key)
 end
 
 mt.__tostring = function(self)

@@ -24,6 +24,7 @@ local type, pairs, ipairs, next, tostring, rawget, error, math_type =
       type, pairs, ipairs, next, tostring, rawget, error, math.type
 local format = string.format
 
+local catalog = require "sendpulse.operations.catalog"
 local common = require "sendpulse.helpers.common"
 local number = require "sendpulse.wire.number"
 
@@ -98,9 +99,8 @@ local function plan(self, name, args, opts)
   if type(name) ~= "string" then
     return nil, format("argument 'name' must be an operation name (string), got %s", type(name))
   end
-  local resources = common.resources
   local service = rawget(self, "_name")
-  local op = resources.operation(service, name)
+  local op = catalog.operation(service, name)
   if not op then return nil, format("no operation '%s' in service '%s'", name, service) end
   local style = op.paging and _M.STYLES[op.paging]
   if not style then
@@ -208,10 +208,10 @@ local function all(self, name, args, opts)
   end
 end
 
-function _M.register(resources)
-  for _, service in ipairs(resources.services()) do
-    resources.add_helper(service, "each", each)
-    resources.add_helper(service, "all", all)
+function _M.register(add)
+  for _, service in ipairs(catalog.services()) do
+    add(service, "each", each)
+    add(service, "all", all)
   end
 end
 

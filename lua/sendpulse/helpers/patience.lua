@@ -27,6 +27,7 @@ local type, ipairs, rawget, tostring, setmetatable, error =
 local format = string.format
 
 local core = require "sendpulse.core"
+local catalog = require "sendpulse.operations.catalog"
 local common = require "sendpulse.helpers.common"
 local number = require "sendpulse.wire.number"
 
@@ -132,9 +133,9 @@ end
 _M.call = call_patiently
 _M.settings = settings
 
-function _M.register(resources)
-  for _, service in ipairs(resources.services()) do
-    resources.add_helper(service, "patient", patient)
+function _M.register(add)
+  for _, service in ipairs(catalog.services()) do
+    add(service, "patient", patient)
   end
 end
 
