@@ -17,6 +17,9 @@ _M.DEFAULT_BASE_URL = "https://api.sendpulse.com"
 _M.DEFAULT_GUARD = 0.0008
 _M.DEFAULT_SHARED_GUARD = 0.003
 
+-- What the Redis keys of the shared token and budget start with.
+_M.DEFAULT_REDIS_PREFIX = "sendpulse:"
+
 local defaults = {
   base_url = _M.DEFAULT_BASE_URL,
   timeout = 30,             -- seconds for a whole call
@@ -178,7 +181,7 @@ function _M.check(opts)
   end
   if r and type(r.call) ~= "function" then
     cfg.redis = { host = r.host or "127.0.0.1", port = r.port or 6379, password = r.password,
-                  prefix = r.prefix or "sendpulse:", db = r.db or 0, timeout = r.timeout or 1 }
+                  prefix = r.prefix or _M.DEFAULT_REDIS_PREFIX, db = r.db or 0, timeout = r.timeout or 1 }
   end
   return cfg
 end

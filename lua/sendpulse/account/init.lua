@@ -6,6 +6,7 @@
 -- Keys use a fingerprint of the secret or API key, never the secret itself.
 
 local core = require "sendpulse.core"
+local options = require "sendpulse.options"
 local shared_token = require "sendpulse.account.shared_token"
 
 local format, type, require = string.format, type, require
@@ -49,7 +50,7 @@ end
 -- or the connection object the user gave).
 local function redis_conn(cfg)
   local r = cfg.redis
-  if type(r.call) == "function" then return r, "sendpulse:" end
+  if type(r.call) == "function" then return r, options.DEFAULT_REDIS_PREFIX end
   return require("sendpulse.account.redis_connection").connection(r), r.prefix
 end
 
