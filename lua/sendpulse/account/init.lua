@@ -4,6 +4,14 @@
 -- client object). Held weakly: it lives as long as a client uses it.
 --
 -- Keys use a fingerprint of the secret or API key, never the secret itself.
+--
+-- Beyond this Lua state (options token_store, rate_limit.shared,
+-- shared_dict) the pieces beside this file take over:
+--   shared_token.lua     the token through a store, one fetch for all
+--   token_store/         where: file (one host), redis (many), shared_dict (nginx)
+--   limiter/             the budget: redis (many hosts), shared_dict (nginx);
+--                        one host's budget is a file the C limiter maps
+--   redis_connection.lua the Redis link of the Redis store and budget
 
 local core = require "sendpulse.core"
 local options = require "sendpulse.options"
