@@ -3,7 +3,6 @@
 -- The file and Redis stores are raced by several processes: exactly one
 -- of them may see each key as new.
 local webhooks = require "sendpulse.webhooks"
-local dedupe = require "sendpulse.webhooks.dedupe"
 local redis_process = require "support.redis_process"
 local sys = require "support.sys"
 local socket = require "socket"
@@ -211,8 +210,8 @@ describe("webhooks Redis store", function()
   end)
 
   it("4 processes racing on 200 keys: each key new exactly once", function()
-    local outputs = race(4, 200, ("webhooks.stores.redis { port = %d, password = 'webhook-redis-pw', prefix = 'race:' }")
-      :format(rs.port))
+    local outputs = race(4, 200,
+      ("webhooks.stores.redis { port = %d, password = 'webhook-redis-pw', prefix = 'race:' }"):format(rs.port))
     exactly_once(outputs, 200)
   end)
 
