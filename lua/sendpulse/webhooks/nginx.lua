@@ -21,6 +21,9 @@
 --
 -- An error raised by on_event goes to on_error(err, event); by default it
 -- is logged at ERR with the event (its original JSON object), never lost.
+-- Refused requests are counted and summed up in the error log at most once
+-- a second, from a timer (nginx_report.lua): a line logged while nginx
+-- handles the request would carry the URL, and with it the secret.
 -- The timer backlog is bounded: at most max_pending batches (per worker)
 -- wait for their timer; beyond, and when nginx refuses another timer
 -- (lua_max_pending_timers), the request is answered 503 so that SendPulse
@@ -30,6 +33,7 @@ local receiver = require "sendpulse.webhooks.receiver"
 local parse = require "sendpulse.webhooks.parse"
 local secret = require "sendpulse.webhooks.secret"
 local shdict = require "sendpulse.webhooks.stores.shdict"
+local report = require "sendpulse.webhooks.nginx_report"
 
 local type, pairs, ipairs, tostring, tonumber, error, pcall, setmetatable, floor =
   type, pairs, ipairs, tostring, tonumber, error, pcall, setmetatable, math.floor
@@ -100,6 +104,7 @@ function _M.new(opts)
   local self = setmetatable(s, Handler)
   self.ngx, self.on_event, self.secret_in, self.secret_arg = ngx, opts.on_event, secret_in, arg
   self.max_pending, self.pending = max_pending, 0
+  self.report = report.new(ngx)
   self.on_error = opts.on_error or function(err, event)
     ngx.log(ngx.ERR, "sendpulse.webhooks: on_event failed: ", tostring(err), "; event: ",
       receiver.describe(event))
@@ -173,8 +178,7 @@ function Handler:handle()
   end
   local ok, why = self:authenticate(given, ngx.var.remote_addr)
   if not ok then
-    ngx.log(ngx.WARN, "sendpulse.webhooks: refused a request from ", tostring(ngx.var.remote_addr),
-      ": ", why.message)
+    self.report:add("forbidden (403)", why.message, ngx.var.remote_addr, ngx.WARN)
     return answer(ngx, 403, "forbidden")
   end
   local length = tonumber(ngx.var.http_content_length)
@@ -190,21 +194,20 @@ function Handler:handle()
     end
   end
   if not events then
-    ngx.log(ngx.WARN, "sendpulse.webhooks: refused a body from ", tostring(ngx.var.remote_addr), ": ",
-      err.message)
+    self.report:add("bad body (400)", err.message, ngx.var.remote_addr, ngx.WARN)
     return answer(ngx, 400, err.message)
   end
   if #events == 0 then return answer(ngx, 200, "ok") end
   if self.pending >= self.max_pending then
-    ngx.log(ngx.ERR, "sendpulse.webhooks: ", self.pending, " batches wait for processing (max_pending): "
-      .. "answering 503 so that SendPulse sends this one again later")
+    self.report:add("busy (503)", self.pending .. " batches wait for processing (max_pending); "
+      .. "SendPulse will send them again", ngx.var.remote_addr, ngx.ERR)
     ngx.header["Retry-After"] = "5"
     return answer(ngx, 503, "busy")
   end
   local scheduled, terr = ngx.timer.at(0, run, self, events)
   if not scheduled then
-    ngx.log(ngx.ERR, "sendpulse.webhooks: cannot start a timer (", tostring(terr),
-      "): answering 503 so that SendPulse sends this batch again later")
+    self.report:add("busy (503)", "cannot start a timer (" .. tostring(terr) .. "); SendPulse will send "
+      .. "the batch again", ngx.var.remote_addr, ngx.ERR)
     ngx.header["Retry-After"] = "5"
     return answer(ngx, 503, "busy")
   end
