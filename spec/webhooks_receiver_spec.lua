@@ -82,7 +82,14 @@ describe("webhooks.receiver", function()
     os.remove(script)
     assert.truthy(out:find("on_event failed: boom for a@example.com (and on_error failed too: "
       .. "on_error broke too); event: {", 1, true), out)
-    assert.truthy(out:find('on_event failed: plain boom; event: {"email":"b@example.com"', 1, true), out)
+    local found
+    for line in out:gmatch("[^\n]+") do
+      if line:find("on_event failed: plain boom; event: {", 1, true)
+         and line:find('"email":"b@example.com"', 1, true) then
+        found = line
+      end
+    end
+    assert.truthy(found, out)
   end)
 
   it("options are checked when the receiver is made, naming the bad one", function()
