@@ -13,8 +13,9 @@
 --
 -- Per request, in the content phase: POST only (405); the source address
 -- against `allow` and the URL's secret (403); the body, also when nginx
--- buffered it to a file (client_body_buffer_size), parsed (400 when it is
--- not a JSON array of objects, is over max_body or holds over max_events);
+-- buffered it to a file (client_body_buffer_size; 500 if that file cannot
+-- be read), parsed (400 when it is not a JSON array of objects, is over
+-- max_body or holds over max_events);
 -- then 200 at once, and a zero-delay ngx.timer.at runs the rest: repeats
 -- are dropped through the shared dict, and on_event(event) is called once
 -- per new event. on_event runs where cosockets work: it may call the API.
@@ -188,10 +189,12 @@ function Handler:handle()
     events, err = parse.too_large(length, self.limits.max_body)
   else
     body, err = read_body(self, ngx)
-    if body then
-      events, err = parse.checked(body, { ["content-encoding"] = ngx.var.http_content_encoding },
-        self.limits)
+    if not body then
+      -- Our failure, not the sender's: 500, so that SendPulse tries again.
+      self.report:add("unreadable body (500)", err.message, ngx.var.remote_addr, ngx.ERR)
+      return answer(ngx, 500, "cannot read the body")
     end
+    events, err = parse.checked(body, { ["content-encoding"] = ngx.var.http_content_encoding }, self.limits)
   end
   if not events then
     self.report:add("bad body (400)", err.message, ngx.var.remote_addr, ngx.WARN)

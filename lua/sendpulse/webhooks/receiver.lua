@@ -26,6 +26,7 @@ local memory = require "sendpulse.webhooks.stores.memory"
 local type, pairs, ipairs, tostring, error, pcall, setmetatable =
   type, pairs, ipairs, tostring, error, pcall, setmetatable
 local format, concat, sort = string.format, table.concat, table.sort
+local stderr = io.stderr
 
 local errors = platform.errors
 
@@ -151,7 +152,7 @@ function _M.describe(event)
 end
 
 local function default_on_error(err, event)
-  io.stderr:write(format("sendpulse.webhooks: on_event failed: %s; event: %s\n",
+  stderr:write(format("sendpulse.webhooks: on_event failed: %s; event: %s\n",
     tostring(err), _M.describe(event)))
 end
 _M.default_on_error = default_on_error

@@ -9,8 +9,8 @@
 --
 -- One round trip per event: SET key 1 NX PX ttl. NX makes Redis the
 -- arbiter, so among any number of processes exactly one gets true; PX lets
--- Redis forget the key after ttl (Redis's memory is the bound: about 90
--- bytes per key). Without `connection` the library's hiredis connection
+-- Redis forget the key after ttl (Redis's memory is the bound: a 50-byte
+-- key plus the prefix and Redis's own overhead per event). Without `connection` the library's hiredis connection
 -- is used: it blocks, so inside nginx pass a cosocket client instead (an
 -- object whose call(self, command, ...) answers like lua-resty-redis).
 local platform = require "sendpulse.webhooks.platform"
