@@ -7,7 +7,7 @@
 --   errors     error objects (sendpulse.errors)
 --   json       JSON as the client speaks it (null, encode, decode)
 --   ngx()      nginx's ngx table when running inside nginx, else nil
---   redis(o)   a shared hiredis connection (sendpulse.redis), loaded on use
+--   redis(o)   a shared hiredis connection (sendpulse.account.redis_connection), loaded on use
 local rawget, type, require = rawget, type, require
 
 local _M = {
@@ -28,7 +28,7 @@ end
 -- ({ host, port, password, db, timeout }), shared within the Lua state.
 -- Loaded on first use: only users of Redis need libhiredis.
 function _M.redis(opts)
-  return require("sendpulse.redis").connection(opts)
+  return require("sendpulse.account.redis_connection").connection(opts)
 end
 
 return _M
