@@ -51,7 +51,7 @@ HIREDIS_INCDIR ?= /usr/include
 HIREDIS_LIBS   ?= -lhiredis
 
 # Lua-free parts: no lua.h, unit-tested in C on their own.
-PURE_SRC := csrc/sp_buf.c csrc/sp_clock.c csrc/sp_limiter.c csrc/sp_encode.c \
+PURE_SRC := csrc/sp_buf.c csrc/sp_clock.c csrc/sp_limiter.c csrc/sp_window.c csrc/sp_encode.c \
             csrc/sp_fs.c csrc/sp_shm.c
 # Parts that speak the Lua C API.
 LUA_SRC  := csrc/sp_core.c csrc/sp_http.c csrc/sp_auth.c csrc/sp_rate.c \

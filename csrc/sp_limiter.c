@@ -2,15 +2,18 @@
 
 #include <math.h>
 
-int sp_gcra_init(sp_gcra *g, double rate, double burst, uint64_t guard_ns)
+int sp_gcra_init(sp_gcra *g, double rate, double burst, uint64_t guard_ns, uint64_t lateness_ns)
 {
     double interval;
 
     if (!(rate > 0) || !(burst >= 1) || rate > 1e9 || burst > 1e6)
         return -1;
     interval = ceil(1e9 / rate) + (double)guard_ns;
+    if ((double)lateness_ns >= interval)
+        return -1;
     g->interval_ns = (uint64_t)interval;
-    g->tolerance_ns = (uint64_t)((floor(burst) - 1) * interval);
+    g->tolerance_ns = (uint64_t)((floor(burst) - 1) * interval) + lateness_ns;
+    g->burst = (uint32_t)floor(burst);
     return 0;
 }
 
@@ -20,19 +23,19 @@ static uint64_t allowed_at(uint64_t tat, const sp_gcra *g)
     return tat > g->tolerance_ns ? tat - g->tolerance_ns : 0;
 }
 
-int sp_gcra_reserve(uint64_t *tat, const sp_gcra *g, uint64_t now_ns,
-                    uint64_t max_wait_ns, uint64_t *wait_ns)
+int sp_gcra_take(uint64_t *tat, const sp_gcra *g, uint64_t now_ns, uint64_t *wait_ns)
 {
     uint64_t old = __atomic_load_n(tat, __ATOMIC_ACQUIRE);
 
     for (;;) {
         uint64_t base = old > now_ns ? old : now_ns;
         uint64_t at = allowed_at(base, g);
-        uint64_t wait = at > now_ns ? at - now_ns : 0;
 
-        *wait_ns = wait;
-        if (wait > max_wait_ns)
+        if (at > now_ns) {
+            *wait_ns = at - now_ns;
             return -1;
+        }
+        *wait_ns = 0;
         if (__atomic_compare_exchange_n(tat, &old, base + g->interval_ns, 0,
                                         __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
             return 0;
@@ -40,10 +43,11 @@ int sp_gcra_reserve(uint64_t *tat, const sp_gcra *g, uint64_t now_ns,
     }
 }
 
-void sp_gcra_defer(uint64_t *tat, uint64_t until_ns)
+void sp_gcra_defer(uint64_t *tat, const sp_gcra *g, uint64_t until_ns)
 {
     uint64_t old = __atomic_load_n(tat, __ATOMIC_ACQUIRE);
 
+    until_ns += g->tolerance_ns;
     while (old < until_ns
            && !__atomic_compare_exchange_n(tat, &old, until_ns, 0,
                                            __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
@@ -55,4 +59,18 @@ uint64_t sp_gcra_peek(const uint64_t *tat, const sp_gcra *g, uint64_t now_ns)
     uint64_t cur = __atomic_load_n(tat, __ATOMIC_ACQUIRE);
     uint64_t at = allowed_at(cur > now_ns ? cur : now_ns, g);
     return at > now_ns ? at - now_ns : 0;
+}
+
+uint32_t sp_gcra_left(const uint64_t *tat, const sp_gcra *g, uint64_t now_ns)
+{
+    uint64_t cur = __atomic_load_n(tat, __ATOMIC_ACQUIRE);
+    uint64_t base = cur > now_ns ? cur : now_ns, room, n;
+
+    /* Room ahead of the schedule: now + tolerance - TAT; each request
+     * uses one interval of it, the first none. */
+    if (now_ns + g->tolerance_ns < base)
+        return 0;
+    room = now_ns + g->tolerance_ns - base;
+    n = room / g->interval_ns + 1;
+    return n < g->burst ? (uint32_t)n : g->burst;
 }
