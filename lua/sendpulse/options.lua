@@ -4,7 +4,8 @@
 
 local number = require "sendpulse.wire.number"
 
-local type, pairs, format = type, pairs, string.format
+local type, pairs, format, tostring = type, pairs, string.format, tostring
+local ceil, min = math.ceil, math.min
 local is_integer = number.is_integer
 
 local _M = {}
@@ -12,10 +13,42 @@ local _M = {}
 _M.DEFAULT_BASE_URL = "https://api.sendpulse.com"
 
 -- rate_limit.guard, seconds added to every interval of the budget (why:
--- see check below): a process's own budget, and a budget shared between
--- processes. The C limiter's default (csrc/sp_rate.c) is DEFAULT_GUARD too.
+-- see check below): a process's own budget called by blocking calls, and a
+-- budget whose callers may leave late (other processes, an event loop that
+-- polls once a frame, nginx workers). The C limiter's default
+-- (csrc/sp_rate.c) is DEFAULT_GUARD too.
 _M.DEFAULT_GUARD = 0.0008
 _M.DEFAULT_SHARED_GUARD = 0.003
+
+-- Of the room the guard makes in each second, this much is kept for the
+-- network's jitter (requests do not reach the server exactly as far apart
+-- as they left); the rest is the lateness allowance (see lateness below).
+_M.JITTER_MARGIN = 0.004
+
+-- The most lateness allowed, whatever the rate: a 20 fps frame. (At low
+-- rates the formula below would allow far more, letting two requests of a
+-- 0.5/s budget leave a second apart.)
+_M.MAX_LATENESS = 0.05
+
+-- The plan quotas rate_limit accepts besides the per-second rate, and their
+-- periods in seconds.
+_M.QUOTA_WINDOWS = { per_minute = 60, per_hour = 3600, per_day = 86400 }
+
+--- How late a request may leave after its slot without pushing the slots
+-- after it: a request may leave this long before the budget's next
+-- theoretical time. With N = ceil(rate) and T = 1/rate + guard, the N-th
+-- request after any other leaves at least N*T - lateness later; keeping
+-- that at 1 s plus JITTER_MARGIN means no second ever holds more than N.
+-- 0.004 s for the default blocking budget (10/s, guard 0.8 ms), 0.026 s for
+-- the shared one (guard 3 ms): more than a 60 fps frame. At most half an
+-- interval (a burst of 1 stays one request at a time) and MAX_LATENESS.
+function _M.lateness(rate, guard)
+  local interval = ceil(1e9 / rate) / 1e9 + guard   -- as csrc/sp_limiter.c rounds it
+  local n = ceil(rate - 1e-9)
+  local l = n * interval - 1 - _M.JITTER_MARGIN
+  if l < 0 then return 0 end
+  return min(l, interval / 2, _M.MAX_LATENESS)
+end
 
 -- What the Redis keys of the shared token and budget start with.
 _M.DEFAULT_REDIS_PREFIX = "sendpulse:"
@@ -54,8 +87,14 @@ local rules = {
       if type(v) ~= "table" then return false end
       for k in pairs(v) do
         if k ~= "rate" and k ~= "burst" and k ~= "shared" and k ~= "fallback" and k ~= "guard"
-           and k ~= "fallback_rate" then
-          return false
+           and k ~= "fallback_rate" and not _M.QUOTA_WINDOWS[k] then
+          return false, format("unknown field '%s'", tostring(k))
+        end
+      end
+      for k in pairs(_M.QUOTA_WINDOWS) do
+        local n = v[k]
+        if n ~= nil and not (is_integer(n) and n >= 1 and n <= 2 ^ 31) then
+          return false, format("rate_limit.%s must be a whole number of requests from 1 to 2^31", k)
         end
       end
       return (v.rate == nil or positive(v.rate))
@@ -65,6 +104,7 @@ local rules = {
          and (v.guard == nil or (type(v.guard) == "number" and v.guard >= 0 and v.guard <= 0.1))
          and (v.fallback_rate == nil or positive(v.fallback_rate))
     end, "false, or a table { rate = requests per second > 0, burst = integer >= 1, "
+      .. "per_minute, per_hour, per_day = requests (whole numbers >= 1), "
       .. "shared = \"process\" | \"host\" | \"redis\", fallback = \"host\" | \"process\", "
       .. "fallback_rate = requests per second > 0, guard = seconds from 0 to 0.1 }" },
   ca_file = { nonempty_string, "a path (string)" },
@@ -159,18 +199,33 @@ function _M.check(opts)
   if cfg.rate_limit ~= false then
     local rl = cfg.rate_limit or {}
     local shared = rl.shared or "process"
-    -- The guard is added to every interval, so one request that leaves late
-    -- cannot put rate + 1 in a server's one-second window. Requests of one
-    -- process go one after another, and a late one delays the rest; slots
-    -- of a shared budget are taken ahead by waiting processes, so one late
-    -- sender (a busy CPU) meets on-time ones: it needs more room (3 ms a
-    -- slot is 30 ms a second at 10/s, for 3% of the rate).
-    cfg.rate_limit = { rate = rl.rate or 10, burst = rl.burst or 1, shared = shared,
+    -- The guard is added to every interval; of the room it makes in a
+    -- second, JITTER_MARGIN absorbs the network's jitter and the rest lets
+    -- a request leave late (see lateness) without another one meeting it
+    -- in a server's one-second window. Blocking calls of one process leave
+    -- within a fraction of a millisecond of their slot; other processes, a
+    -- frame loop (transport = "multi": a timer fires at the next poll) and
+    -- nginx workers leave later: they get more room (3 ms a slot, 30 ms a
+    -- second at 10/s: 26 ms of lateness, for 3% of the rate).
+    local late_callers = shared ~= "process" or cfg.transport == "multi" or cfg.transport == "cosocket"
+      or cfg.shared_dict ~= nil or require("sendpulse.transport.nginx").inside()
+    local rate = rl.rate or 10
+    local guard = rl.guard or (late_callers and _M.DEFAULT_SHARED_GUARD or _M.DEFAULT_GUARD)
+    local windows
+    for k in pairs(_M.QUOTA_WINDOWS) do
+      if rl[k] then
+        windows = windows or {}
+        windows[k] = rl[k]
+      end
+    end
+    cfg.rate_limit = { rate = rate, burst = rl.burst or 1, shared = shared,
                        fallback = rl.fallback or "host",
                        -- While Redis fails, each host (or process) has its own
                        -- budget: with N of them, rate / N keeps the sum right.
-                       fallback_rate = rl.fallback_rate or rl.rate or 10,
-                       guard = rl.guard or (shared == "process" and _M.DEFAULT_GUARD or _M.DEFAULT_SHARED_GUARD) }
+                       fallback_rate = rl.fallback_rate or rate,
+                       guard = guard, lateness = _M.lateness(rate, guard),
+                       windows = windows,
+                       per_minute = rl.per_minute, per_hour = rl.per_hour, per_day = rl.per_day }
   end
   if cfg.token_store == "memory" then cfg.token_store = nil end
   -- A copy with the defaults: the client may drop the password from it,
