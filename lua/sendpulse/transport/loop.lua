@@ -152,6 +152,11 @@ function Loop:transfer(h, method, url, headers, body, timeout, connect_timeout)
   local id = self.multi:start(method, url, headers, body, timeout, connect_timeout)
   h.waiting = id
   self.transfers[id] = h
+  -- Send it now, not at the next poll: its rate slot was taken now, and a
+  -- request leaving a frame after its slot is what the budget's lateness
+  -- allowance would otherwise have to cover. (A transfer that needs a new
+  -- connection still leaves once it is connected.)
+  self.multi:step(0)
   return suspend(h)
 end
 
@@ -284,8 +289,10 @@ end
 function Loop:cancel(h, reason)
   if h.finished then return false end
   h.cancelled = true
+  -- A transfer in flight may have reached the server.
   h.cancel_err = h.cancel_err or new_error { kind = "cancelled", method = h.method, path = h.path,
-    message = reason or "the call was cancelled", retryable = false }
+    message = reason or "the call was cancelled", retryable = false,
+    maybe_sent = type(h.waiting) == "number" }
   drop_wait(self, h)
   -- Resume it so its wait raises and it unwinds now; a task that is running
   -- (cancelling itself) raises at its next wait instead.
