@@ -330,10 +330,10 @@ static int http_perform(lua_State *L)
         curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &request_size);
         lua_pushnil(L);
         lua_pushstring(L, sp_easy_failure_kind(rc));
-        if (h->errbuf[0] != '\0')
-            lua_pushfstring(L, "%s: %s", curl_easy_strerror(rc), h->errbuf);
-        else
-            lua_pushstring(L, curl_easy_strerror(rc));
+        /* curl's own account of this failure (it names the host, the
+         * port, the time taken) already says what its generic text for the
+         * code says: one of them, never both. */
+        lua_pushstring(L, h->errbuf[0] != '\0' ? h->errbuf : curl_easy_strerror(rc));
         lua_pushboolean(L, request_size > 0);
         sp_buf_clear(&h->answer.body, SP_KEEP_BUFFER);
         sp_buf_clear(&h->answer.head, SP_KEEP_BUFFER);

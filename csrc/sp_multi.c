@@ -344,10 +344,10 @@ static int multi_collect(lua_State *L)
         curl_easy_getinfo(x->easy, CURLINFO_REQUEST_SIZE, &request_size);
         lua_pushnil(L);
         lua_pushstring(L, sp_easy_failure_kind(x->rc));
-        if (x->errbuf[0] != '\0')
-            lua_pushfstring(L, "%s: %s", curl_easy_strerror(x->rc), x->errbuf);
-        else
-            lua_pushstring(L, curl_easy_strerror(x->rc));
+        /* curl's own account of this failure (it names the host, the
+         * port, the time taken) already says what its generic text for the
+         * code says: one of them, never both. */
+        lua_pushstring(L, x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(x->rc));
         lua_pushboolean(L, request_size > 0);
     } else {
         curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);

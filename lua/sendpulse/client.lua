@@ -96,10 +96,13 @@ local function retry_wait(self, call, err, retries_used)
   return d
 end
 
--- One HTTP exchange, its slot taken: perform with the time left, classify,
--- tell the hook. Returns value, meta or nil, err.
+-- One HTTP exchange, its slot taken: perform with the time left (at most
+-- the call's attempt_timeout), classify, tell the hook. Returns value, meta
+-- or nil, err.
 local function send(self, call, method, path, url, headers, body, attempt, raw, idempotent)
   local left = call.deadline - monotonic()
+  local limit = call.attempt_timeout
+  if limit and limit < left then left = limit end
   if left <= 0 then
     return nil, new_error { kind = "timeout", method = method, path = path, attempts = attempt - 1,
       message = format("not sent: the %g s timeout passed before it could be", call.timeout),
@@ -141,8 +144,9 @@ end
 
 -- POST /oauth/access_token for `call`, within its deadline, with the same
 -- retry rules as any call (asking for a token again is harmless). Returns
--- token, generation or nil, err.
-local function fetch_token(self, call)
+-- token, generation or nil, err. slot_held: the first attempt uses a slot
+-- the call already took.
+local function fetch_token(self, call, slot_held)
   local cfg, auth = self.cfg, self.auth
   local url = cfg.base_url .. TOKEN_PATH
   local headers = { "Accept: application/json", "Content-Type: application/x-www-form-urlencoded" }
@@ -150,7 +154,8 @@ local function fetch_token(self, call)
   while true do
     attempt = attempt + 1
     -- The token request is a request: it takes a slot of its own.
-    local ok, err = take_slot(self, call)
+    local ok, err = true, nil
+    if not (slot_held and attempt == 1) then ok, err = take_slot(self, call) end
     if not ok then return nil, err end
     local value
     value, err = send(self, call, "POST", TOKEN_PATH, url, headers, auth:token_request(), attempt,
@@ -174,13 +179,13 @@ end
 -- The account's current token, fetching one if needed. When another caller
 -- (a coroutine, an nginx light thread) is already fetching, waits for it
 -- instead of sending a second token request, until the call's deadline.
-local function current_token(self, call)
+local function current_token(self, call, slot_held)
   local auth = self.auth
   local token, generation = auth:token()
   if token then return token, generation end
   while true do
     if auth:begin_refresh() then
-      local ok, t, g = pcall(fetch_token, self, call)
+      local ok, t, g = pcall(fetch_token, self, call, slot_held)
       if not ok or not t then auth:abort_refresh() end
       if not ok then error(t, 0) end   -- a hook raised, or out of memory
       return t, g
@@ -210,23 +215,26 @@ end
 -- for the slot, so a call queued past the refresh margin never sends a
 -- token that came due meanwhile. Returns token, generation or nil, err.
 local function token_and_slot(self, call)
+  local slot_held = false
   while true do
-    local token, generation = current_token(self, call)
+    local token, generation = current_token(self, call, slot_held)
     if not token then return nil, token_failure(generation, call) end
     local ok, waited = take_slot(self, call)
     if not ok then return nil, waited end
     if not waited then return token, generation end
     token, generation = self.auth:token()
     if token then return token, generation end
-    -- Due (or dropped after a 401 elsewhere) while this call waited: its
-    -- slot is given up; a new token first, then a slot again.
+    -- Due (or dropped after a 401 elsewhere) while this call waited: the
+    -- slot it holds carries the token request (unless another caller is
+    -- already fetching one), then the call takes a slot again.
+    slot_held = true
   end
 end
 
 local METHODS = { GET = true, POST = true, PUT = true, PATCH = true, DELETE = true,
                   HEAD = true, OPTIONS = true }
 local OPTS = { query = true, json = true, form = true, body = true, content_type = true,
-               headers = true, timeout = true, idempotent = true, raw = true }
+               headers = true, timeout = true, attempt_timeout = true, idempotent = true, raw = true }
 
 local URL_CACHE_SIZE = 64
 
@@ -310,6 +318,10 @@ local function prepare(self, method, path, opts)
   if opts.timeout ~= nil and not (type(opts.timeout) == "number" and opts.timeout > 0 and opts.timeout < 1e6) then
     return bad("opts.timeout must be a positive number of seconds")
   end
+  local at = opts.attempt_timeout
+  if at ~= nil and not (type(at) == "number" and at > 0 and at < 1e6) then
+    return bad("opts.attempt_timeout must be a positive number of seconds")
+  end
   return url, body, ctype, extra
 end
 
@@ -332,7 +344,8 @@ function Client:request(method, path, opts)
   end
   local cfg = self.cfg
   local timeout = opts and opts.timeout or cfg.timeout
-  local call = { method = method, path = path, timeout = timeout, deadline = monotonic() + timeout }
+  local call = { method = method, path = path, timeout = timeout, deadline = monotonic() + timeout,
+                 attempt_timeout = opts and opts.attempt_timeout or cfg.attempt_timeout }
   local idempotent = opts and opts.idempotent or false
   local raw = opts and opts.raw or false
   local static_key = self.auth:is_static()
@@ -389,6 +402,21 @@ mt.__close = function(self) self:close() end
 -- API key). Never the token itself.
 function Client:token_expires_in()
   return self.auth:expires_in()
+end
+
+--- What is left of the account's budget in each window, as the budget
+-- this client uses sees it (shared or not): { per_second = { limit, burst,
+-- left, wait }, per_minute = { limit, used, left, wait, period }, per_hour
+-- = ..., per_day = ..., queued = calls of this Lua state waiting for a
+-- slot }; a window without a limit is absent. wait: seconds until a request
+-- may leave. nil when rate_limit = false. Takes nothing.
+function Client:quota()
+  if self.closed then
+    return self:fail(argument_error("attempt to use a closed sendpulse client"))
+  end
+  local budget = self.limiter
+  if not budget then return nil end
+  return budget:state()
 end
 
 --- Number of connections the transport has opened (keep-alive check).

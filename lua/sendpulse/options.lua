@@ -77,6 +77,7 @@ local rules = {
       return type(v) == "string" and v:find("^https?://[^/%s]+") ~= nil and not v:find("[%s?#]")
     end, "an http:// or https:// URL without query or fragment" },
   timeout = { positive, "a positive number of seconds" },
+  attempt_timeout = { positive, "a positive number of seconds" },
   connect_timeout = { positive, "a positive number of seconds" },
   retries = { function(v) return is_integer(v) and v >= 0 and v <= 10 end, "an integer from 0 to 10" },
   retry_delay = { function(v) return within(v, 0, 60) end, "a number of seconds from 0 to 60" },

@@ -55,7 +55,8 @@ function _M.new(limiter, rl, line)
 end
 
 local function seconds(s)
-  if s < 120 then return format("%.2f s", s) end
+  if s < 10 then return format("%.2f s", s) end
+  if s < 120 then return format("%.0f s", s) end
   if s < 7200 then return format("%d min", ceil(s / 60)) end
   return format("%.1f h", s / 3600)
 end
