@@ -256,10 +256,13 @@ long sp_ms_arg(lua_State *L, int i)
 
 /* http:perform(method, url, headers, body, timeout, connect_timeout)
  *   headers: array of "Name: value" strings; body: string or nil.
- * Returns status, body, headers, seconds
- *      or nil, kind, message, sent   (kind: "timeout" | "tls" | "network";
- *         sent: whether any of the request reached the wire, which decides
- *         whether a non-idempotent call may be replayed). */
+ * Returns status, body, headers, seconds, left_after
+ *      or nil, kind, message, sent, left_after   (kind: "timeout" | "tls" |
+ *         "network"; sent: whether any of the request reached the wire,
+ *         which decides whether a non-idempotent call may be replayed).
+ *   left_after: seconds from the start until the request was about to be
+ *   sent (the connection and TLS set up), 0 if it never was: the rate
+ *   budget counts the request from then. */
 static int http_perform(lua_State *L)
 {
     sp_http *h = check_http(L);
@@ -268,7 +271,7 @@ static int http_perform(lua_State *L)
     size_t body_len = 0;
     const char *body;
     long timeout_ms, connect_ms, status = 0, connects = 0, request_size = 0;
-    double seconds = 0;
+    double seconds = 0, left_after = 0;
     CURL *c = h->curl;
     CURLcode rc;
     int i, n;
@@ -320,6 +323,7 @@ static int http_perform(lua_State *L)
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);   /* body is Lua's memory */
 
     curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &connects);
+    curl_easy_getinfo(c, CURLINFO_PRETRANSFER_TIME, &left_after);
     h->connects += connects;
     if (h->answer.out_of_memory) {
         sp_buf_clear(&h->answer.body, 0);
@@ -335,9 +339,10 @@ static int http_perform(lua_State *L)
          * code says: one of them, never both. */
         lua_pushstring(L, h->errbuf[0] != '\0' ? h->errbuf : curl_easy_strerror(rc));
         lua_pushboolean(L, request_size > 0);
+        lua_pushnumber(L, left_after);
         sp_buf_clear(&h->answer.body, SP_KEEP_BUFFER);
         sp_buf_clear(&h->answer.head, SP_KEEP_BUFFER);
-        return 4;
+        return 5;
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(c, CURLINFO_TOTAL_TIME, &seconds);
@@ -345,9 +350,10 @@ static int http_perform(lua_State *L)
     lua_pushlstring(L, h->answer.body.data ? h->answer.body.data : "", h->answer.body.len);
     sp_push_headers(L, &h->answer.head);
     lua_pushnumber(L, seconds);
+    lua_pushnumber(L, left_after);
     sp_buf_clear(&h->answer.body, SP_KEEP_BUFFER);
     sp_buf_clear(&h->answer.head, SP_KEEP_BUFFER);
-    return 4;
+    return 5;
 }
 
 /* http:connections() -> number of connections this session has opened. */

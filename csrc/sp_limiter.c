@@ -54,6 +54,11 @@ void sp_gcra_defer(uint64_t *tat, const sp_gcra *g, uint64_t until_ns)
         ;   /* `old` was reloaded: another caller moved it */
 }
 
+void sp_gcra_push(uint64_t *tat, uint64_t add_ns)
+{
+    __atomic_add_fetch(tat, add_ns, __ATOMIC_ACQ_REL);
+}
+
 uint64_t sp_gcra_peek(const uint64_t *tat, const sp_gcra *g, uint64_t now_ns)
 {
     uint64_t cur = __atomic_load_n(tat, __ATOMIC_ACQUIRE);

@@ -47,6 +47,11 @@ int sp_gcra_take(uint64_t *tat, const sp_gcra *g, uint64_t now_ns, uint64_t *wai
  * way to a local one). */
 void sp_gcra_defer(uint64_t *tat, const sp_gcra *g, uint64_t until_ns);
 
+/* Moves the whole schedule on by add_ns: a request left that much later
+ * than its slot (its connection had to be set up first), so every slot
+ * after it, taken or not, counts from its real departure. */
+void sp_gcra_push(uint64_t *tat, uint64_t add_ns);
+
 /* How long a request at now_ns would have to wait; takes nothing. */
 uint64_t sp_gcra_peek(const uint64_t *tat, const sp_gcra *g, uint64_t now_ns);
 

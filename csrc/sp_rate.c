@@ -14,6 +14,8 @@
  *                    "per_day" (nothing counted)
  *   limiter:peek() -> seconds a request would wait now
  *   limiter:defer(seconds): no request before that long from now
+ *   limiter:push(seconds): a request left that much after its slot: the
+ *                          schedule moves on by as much
  *   limiter:state() -> { per_second = { limit, burst, left, wait },
  *                        per_minute = { limit, used, left, wait, period }, ... }
  *
@@ -273,6 +275,15 @@ static int limiter_defer(lua_State *L)
     return 0;
 }
 
+static int limiter_push(lua_State *L)
+{
+    sp_limiter *lim = luaL_checkudata(L, 1, SP_LIMITER_MT);
+    lua_Number s = luaL_checknumber(L, 2);
+    luaL_argcheck(L, s >= 0 && s < 3600, 2, "seconds must be within [0, 3600)");
+    sp_gcra_push(lim->tat, (uint64_t)(s * 1e9));
+    return 0;
+}
+
 /* limiter:shared() -> true when the budget lives in a host-wide file. */
 static int limiter_shared(lua_State *L)
 {
@@ -315,6 +326,7 @@ void sp_open_rate(lua_State *L)
         { "state", limiter_state },
         { "shared", limiter_shared },
         { "defer", limiter_defer },
+        { "push", limiter_push },
         { NULL, NULL }
     };
     static const luaL_Reg meta[] = {

@@ -7,8 +7,14 @@
 -- timer fires at the first poll after it is due, up to a frame late). The
 -- budget must hold anyway: never more than 10 in a second at the server.
 -- (The rate achieved is measured by bench/loop_rate.lua, not asserted here.)
+-- #timing: what the server counts depends on when requests really leave;
+-- under valgrind the first one, on a new connection, leaves ~160 ms after
+-- its slot and the server's clock and ours disagree by more than the
+-- jitter margin, so these run in the plain passes only, as the other rate
+-- tests do.
 local sendpulse = require "sendpulse"
 local sandbox = require "support.sandbox_process"
+local redis_process = require "support.redis_process"
 local frame_loop = require "support.frame_loop"
 
 if _VERSION == "Lua 5.1" and not rawget(_G, "jit") then
@@ -20,7 +26,7 @@ end
 
 local SECRET = "loop-secret"
 
-describe("the rate budget in a frame loop", function()
+describe("the rate budget in a frame loop #timing", function()
   local sb
   lazy_setup(function() sb = sandbox.start {} end)
   lazy_teardown(function() if sb then sb:stop() end end)
@@ -65,5 +71,21 @@ describe("the rate budget in a frame loop", function()
 
   it("also when the loop runs late: 20 fps, calls queued ten deep", function()
     check_run(account(), nil, { calls = 40, chains = 10, fps = 20 })
+  end)
+
+  it("with the host's budget file", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    check_run(account(), { rate_limit = { shared = "host" }, token_dir = dir },
+      { calls = 40, chains = 5, fps = 60 })
+    os.execute("rm -rf " .. dir)
+  end)
+
+  it("with the budget in Redis", function()
+    local rs = redis_process.start {}
+    local ok, err = pcall(check_run, account(),
+      { rate_limit = { shared = "redis" }, redis = { port = rs.port } }, { calls = 40, chains = 5, fps = 60 })
+    rs:remove()
+    assert(ok, err)
   end)
 end)

@@ -75,7 +75,9 @@ end
 local function take_slot(self, call)
   local budget = self.limiter
   if not budget then return true, false end
-  return budget:take(call.deadline, self.sleep, call)
+  local ok, waited = budget:take(call.deadline, self.sleep, call)
+  if ok then call.taken_at = monotonic() end
+  return ok, waited
 end
 
 -- Whether to try again after `err` (retries_used so far), and after how
@@ -111,9 +113,15 @@ local function send(self, call, method, path, url, headers, body, attempt, raw, 
   local connect_timeout = self.cfg.connect_timeout
   if connect_timeout > left then connect_timeout = left end
   local started = monotonic()
-  local status, rbody, rheaders, sent = self.transport:perform(
+  local status, rbody, rheaders, sent, left_after = self.transport:perform(
     method, url, headers, body, left, connect_timeout)
   local duration = monotonic() - started
+  local budget = self.limiter
+  if budget then
+    -- When the request really left: a connection set up first, or a slow
+    -- Lua state, count from then (sendpulse.account.budget).
+    budget:late(started - call.taken_at + (tonumber(left_after) or 0))
+  end
   local value, err
   if status == nil then
     -- perform's failure form: nil, kind, message, sent

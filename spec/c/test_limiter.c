@@ -147,6 +147,19 @@ static void test_defer(void)
     CHECK_EQ_U64(tat, 5 * S + 10 * MS + 100 * MS);
 }
 
+static void test_push(void)
+{
+    sp_gcra g;
+    uint64_t tat = 0, wait;
+
+    sp_gcra_init(&g, 10, 1, 0, 0);
+    CHECK(sp_gcra_take(&tat, &g, S, &wait) == 0);
+    /* It left 250 ms late: the next slot is one interval after that. */
+    sp_gcra_push(&tat, 250 * MS);
+    CHECK(sp_gcra_take(&tat, &g, S + 300 * MS, &wait) == -1);
+    CHECK_EQ_U64(wait, 50 * MS);
+}
+
 static void test_bad_arguments(void)
 {
     sp_gcra g;
@@ -198,6 +211,7 @@ int main(void)
     test_idle_budget_refills();
     test_lateness_lets_a_late_slot_be_caught_up();
     test_defer();
+    test_push();
     test_bad_arguments();
     test_concurrent_takes();
     return ctest_report("test_limiter");

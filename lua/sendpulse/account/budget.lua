@@ -4,6 +4,7 @@
 --
 --   local b = budget.new(limiter, cfg.rate_limit, line)   -- line: budget.line()
 --   b:take(deadline, sleep, call) -> true, waited | nil, err
+--   b:late(seconds)    the request left that long after taking its slot
 --   b:state() -> { per_second = {...}, per_minute = {...}, ..., queued = n }
 --
 -- The limiter (csrc/sp_rate.c for a process or a host, limiter/redis.lua,
@@ -12,6 +13,9 @@
 -- loop polls once a frame, a worker is busy) cannot meet a call whose slot
 -- was computed from the late one's, in any transport and any shared budget.
 -- Leaving up to rate_limit.lateness late does not even slow the schedule.
+-- A request that leaves well after taking its slot (its connection and TLS
+-- set up first: the transport says how long) moves the schedule on by as
+-- much (b:late), so the budget counts it from when the server sees it.
 --
 -- Taking only at the last moment would make every waiting call of this Lua
 -- state try at once whenever a slot frees. So calls of this Lua state
@@ -34,6 +38,11 @@ local new_error = errors.new
 
 local _M = {}
 
+-- A request that leaves more than this after its slot moves the schedule
+-- on (Budget:late); up to it, the jitter margin of sendpulse.options covers
+-- it.
+_M.LATE = 0.001
+
 local Budget = {}
 Budget.__index = Budget
 Budget.__name = "sendpulse.account.budget"
@@ -54,7 +63,7 @@ function _M.new(limiter, rl, line)
   }, Budget)
 end
 
-local function seconds(s)
+local function duration(s)
   if s < 10 then return format("%.2f s", s) end
   if s < 120 then return format("%.0f s", s) end
   if s < 7200 then return format("%d min", ceil(s / 60)) end
@@ -66,11 +75,11 @@ local function too_late(self, which, wait, left, call)
   local message
   if which == "per_second" then
     message = format("not sent: the account's budget of %g requests/s has no slot for it for %s"
-      .. " (%d calls of this process ahead), and its timeout leaves %s", self.rate, seconds(wait),
-      self.line.queued, seconds(left > 0 and left or 0))
+      .. " (%d calls of this process ahead), and its timeout leaves %s", self.rate, duration(wait),
+      self.line.queued, duration(left > 0 and left or 0))
   else
     message = format("not sent: the account's %s quota is used up, room again in %s (rate_limit.%s)",
-      which, seconds(wait), which)
+      which, duration(wait), which)
   end
   return new_error {
     -- A quota used up is a limit, whatever the timeout; a queue longer
@@ -119,6 +128,14 @@ function Budget:take(deadline, sleep, call)
   line.queued = line.queued - 1
   if not ok then error(taken, 0) end
   return taken, err
+end
+
+--- The request of a slot taken `seconds` ago has only now left (its
+-- connection had to be set up, or this Lua state was slow): the slots
+-- after it, taken or not, move on by as much, so none of them can meet it
+-- in a server's second. Small delays are what the lateness allowance is for.
+function Budget:late(seconds)
+  if seconds > _M.LATE then self.limiter:push(seconds) end
 end
 
 --- What is left in each window: the limiter's state (see csrc/sp_rate.c),

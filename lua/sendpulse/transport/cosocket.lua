@@ -3,8 +3,9 @@
 -- worker. Same contract as the C core's http_session:
 --
 --   t:perform(method, url, headers, body, timeout, connect_timeout)
---     -> status, body, headers (lower-case names), seconds
---     or nil, kind ("timeout" | "tls" | "network"), message, sent
+--     -> status, body, headers (lower-case names), seconds, left_after
+--     or nil, kind ("timeout" | "tls" | "network"), message, sent, left_after
+--   (left_after: seconds until the request was sent, its connection set up)
 --   t:connections() -> connections this transport opened (not reused ones)
 --   t:close()
 --
@@ -150,9 +151,10 @@ local function read_chunked(sock, deadline)
   end
 end
 
--- One attempt on one connection. Returns status, body, headers, or
--- nil, kind, message, sent, retry_fresh (a reused connection the server
--- had closed: safe to try once more on a new one).
+-- One attempt on one connection. Returns status, body, headers, sent_at,
+-- or nil, kind, message, sent, retry_fresh (a reused connection the server
+-- had closed: safe to try once more on a new one), sent_at (monotonic
+-- time the request was sent, once its connection was set up; nil before).
 local function exchange(self, method, scheme, host, port, target, host_header,
                         headers, body, deadline, connect_deadline)
   local ngx = nginx.host()
@@ -206,6 +208,7 @@ local function exchange(self, method, scheme, host, port, target, host_header,
     req[n + 1] = "\r\n"
   end
   set_timeouts(sock, nil, deadline)
+  local sent_at = monotonic()
   local bytes
   bytes, err = sock:send(req)
   if not bytes then
@@ -219,7 +222,7 @@ local function exchange(self, method, scheme, host, port, target, host_header,
     end
     -- A pooled connection the server closed while idle: nothing was read.
     return nil, failure(err), format("send to %s:%d: %s", host, port, err), true,
-      reused and err ~= "timeout"
+      reused and err ~= "timeout", sent_at
   end
 
   local status, rheaders, minor = read_head(sock, deadline)
@@ -228,7 +231,7 @@ local function exchange(self, method, scheme, host, port, target, host_header,
     err = rheaders
     sock:close()
     return nil, failure(err), format("reading the answer from %s:%d: %s", host, port, err), true,
-      reused and not got_any and (err == "closed" or find(err, "reset", 1, true) ~= nil)
+      reused and not got_any and (err == "closed" or find(err, "reset", 1, true) ~= nil), sent_at
   end
 
   local rbody = ""
@@ -255,7 +258,8 @@ local function exchange(self, method, scheme, host, port, target, host_header,
   end
   if not rbody then
     sock:close()
-    return nil, failure(err), format("reading the answer body from %s:%d: %s", host, port, err), true
+    return nil, failure(err), format("reading the answer body from %s:%d: %s", host, port, err), true,
+      false, sent_at
   end
 
   local connection = lower(rheaders["connection"] or "")
@@ -266,9 +270,10 @@ local function exchange(self, method, scheme, host, port, target, host_header,
 
   local ce = rheaders["content-encoding"]
   if ce and lower(ce) ~= "identity" then
-    return nil, "network", format("the answer is %s-encoded, but no encoding was asked for", ce), true
+    return nil, "network", format("the answer is %s-encoded, but no encoding was asked for", ce), true,
+      false, sent_at
   end
-  return status, rbody, rheaders
+  return status, rbody, rheaders, sent_at
 end
 
 function Transport:perform(method, url, headers, body, timeout, connect_timeout)
@@ -283,16 +288,23 @@ function Transport:perform(method, url, headers, body, timeout, connect_timeout)
   local started = monotonic()
   local deadline = started + (timeout or 30)
   local connect_deadline = started + (connect_timeout or timeout or 30)
-  local status, rbody, rheaders, sent, fresh = exchange(self, method, scheme, host, port, target,
-    host_header, headers, body, deadline, connect_deadline)
+  local function attempt(connect_deadline_)
+    return exchange(self, method, scheme, host, port, target, host_header, headers, body,
+      deadline, connect_deadline_)
+  end
+  local status, rbody, rheaders, fourth, fresh, sent_at = attempt(connect_deadline)
   if status == nil and fresh and monotonic() < deadline then
     -- What libcurl does too: a keep-alive connection the server had
     -- already closed is not a failure of the request; try a new one.
-    status, rbody, rheaders, sent = exchange(self, method, scheme, host, port, target,
-      host_header, headers, body, deadline, monotonic() + (connect_timeout or timeout or 30))
+    local _
+    status, rbody, rheaders, fourth, _, sent_at = attempt(monotonic() + (connect_timeout or timeout or 30))
   end
-  if status == nil then return nil, rbody, rheaders, sent end
-  return status, rbody, rheaders, monotonic() - started
+  if status == nil then
+    -- fourth: whether the request was sent
+    return nil, rbody, rheaders, fourth, sent_at and sent_at - started or 0
+  end
+  -- fourth: when the request was sent
+  return status, rbody, rheaders, monotonic() - started, fourth - started
 end
 
 --- Is a call possible now? (false, message in phases without cosockets)

@@ -3,8 +3,8 @@
 --
 --   local t = require("sendpulse.transport.curl").new(settings)
 --   t:perform(method, url, headers, body, timeout, connect_timeout)
---     -> status, body, headers (lower-case names), seconds
---     or nil, kind ("timeout" | "tls" | "network"), message, sent
+--     -> status, body, headers (lower-case names), seconds, left_after
+--     or nil, kind ("timeout" | "tls" | "network"), message, sent, left_after
 --   t:connections() -> connections opened so far (1 while keep-alive works)
 --   t:close()       idempotent; also __gc
 --

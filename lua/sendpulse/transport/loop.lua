@@ -203,13 +203,13 @@ local function round(self, timeout)
   self.multi:step(wait)
   -- A callback may close the client mid-round: stop touching the multi then.
   while not self.closed do
-    local id, a, b, c, d = self.multi:collect()
+    local id, a, b, c, d, e = self.multi:collect()
     if id == nil then break end
     local h = self.transfers[id]
     if h then
       self.transfers[id] = nil
       h.waiting = nil
-      step_task(self, h, a, b, c, d)
+      step_task(self, h, a, b, c, d, e)
     end
   end
   -- Timers due now; ones set while resuming these wait for the next round.

@@ -10,6 +10,7 @@
 --     guard = 0.003, lateness = 0.026, windows = { per_day = 500000 },
 --     fallback = limiter, report = function(event) end }
 --   lim:take() -> true | nil, wait, window     (the limiter interface)
+--   lim:push(seconds)                           (a request left that late)
 --   lim:state() -> { per_second = {...}, per_day = {...} }
 --
 -- When Redis fails, requests go on through the fallback limiter (the host
@@ -131,6 +132,18 @@ end
 return out
 ]]
 
+-- Moves the schedule on by ARGV[1] microseconds (a request left that much
+-- after its slot): KEYS[1] the budget.
+_M.PUSH_SCRIPT = [[
+local v = tonumber(redis.call('GET', KEYS[1]) or '')
+if not v then return 0 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local new = v + tonumber(ARGV[1])
+redis.call('SET', KEYS[1], string.format('%.0f', new), 'PX', math.max(1, math.floor((new - now) / 1000) + 1000))
+return 1
+]]
+
 local WINDOWS = { "per_minute", "per_hour", "per_day" }
 local PERIODS = { 60, 3600, 86400 }
 
@@ -211,6 +224,14 @@ function RedisLimiter:take()
   end
   failed(self, err, now)
   return self.fallback:take()
+end
+
+--- A request left `seconds` after its slot: the schedule moves on by as
+-- much (in Redis, or in the fallback while Redis is down).
+function RedisLimiter:push(seconds)
+  if self.down then return self.fallback:push(seconds) end
+  local reply, err = self.conn:script(_M.PUSH_SCRIPT, 1, self.key, floor(seconds * 1e6))
+  if not reply then failed(self, err, monotonic()) end
 end
 
 --- Seconds a request would wait now (the fallback's while Redis is down).

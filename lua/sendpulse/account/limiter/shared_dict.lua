@@ -5,6 +5,7 @@
 -- that expires when the bucket has aged out).
 --
 --   limiter:take() -> true | nil, wait, window   (see sendpulse.account.budget)
+--   limiter:push(seconds)    a request left that much after its slot
 --   limiter:peek() -> seconds a request would wait now
 --   limiter:state() -> what is left in each window
 --
@@ -151,6 +152,23 @@ function Limiter:take()
   dict:delete(self.lock_key)
   if not stored then return degrade(self, "set: " .. tostring(err)) end
   return true
+end
+
+--- A request left `seconds` after its slot: the schedule moves on by as
+-- much.
+function Limiter:push(seconds)
+  local ok, err = acquire(self)
+  if not ok then
+    if self.report then self.report("rate", format("shared dict '%s': %s", self.name, err)) end
+    return self.fallback:push(seconds)
+  end
+  local dict = self.dict
+  local tat = dict:get(self.key)
+  if tat then
+    local now = monotonic()
+    dict:set(self.key, tat + seconds, tat + seconds - now + 1)
+  end
+  dict:delete(self.lock_key)
 end
 
 --- Seconds a request would wait now; takes nothing.
