@@ -237,7 +237,10 @@ static int limiter_state(lua_State *L)
 
     lua_createtable(L, 0, 1 + lim->n_windows);
     lua_createtable(L, 0, 4);
-    set_number(L, "limit", lim->rate);
+    if (lim->rate == (lua_Number)(lua_Integer)lim->rate)
+        set_integer(L, "limit", (lua_Integer)lim->rate);   /* 10, not 10.0 */
+    else
+        set_number(L, "limit", lim->rate);
     set_integer(L, "burst", (lua_Integer)lim->gcra.burst);
     set_integer(L, "left", (lua_Integer)left);
     set_number(L, "wait", (lua_Number)wait / 1e9);
