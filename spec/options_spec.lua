@@ -28,7 +28,12 @@ describe("sendpulse.new options", function()
     { with { rate_limit = true }, "option 'rate_limit' must be false, or a table" },
     { with { rate_limit = { rate = 0 } }, "option 'rate_limit' must be" },
     { with { rate_limit = { rate = 10, burst = 0 } }, "option 'rate_limit' must be" },
-    { with { rate_limit = { rps = 10 } }, "option 'rate_limit' must be" },
+    { with { rate_limit = { rps = 10 } }, "option 'rate_limit' must be .*: unknown field 'rps'" },
+    { with { rate_limit = { per_minute = 0 } },
+      "option 'rate_limit' must be .*: rate_limit.per_minute must be a whole number of requests from 1 to 2%^31" },
+    { with { rate_limit = { per_day = 1.5 } }, "rate_limit.per_day must be a whole number" },
+    { with { rate_limit = { per_month = 5 } }, "unknown field 'per_month'" },
+    { with { attempt_timeout = 0 }, "option 'attempt_timeout' must be a positive number of seconds" },
     { with { hook = "print" }, "option 'hook' must be a function" },
     { with { sleep = 1 }, "option 'sleep' must be a function" },
     { with { http2 = "yes" }, "option 'http2' must be a boolean" },
@@ -62,10 +67,28 @@ describe("sendpulse.new options", function()
   end)
 
   it("does not change the caller's table", function()
-    local opts = with { timeout = 5, rate_limit = { rate = 5 } }
+    local opts = with { timeout = 5, rate_limit = { rate = 5, per_minute = 100, per_day = 1000 } }
     local client = sendpulse.new(opts)
-    assert.same(with { timeout = 5, rate_limit = { rate = 5 } }, opts)
+    assert.same(with { timeout = 5, rate_limit = { rate = 5, per_minute = 100, per_day = 1000 } }, opts)
     client:close()
+  end)
+
+  it("derives the lateness allowance from the rate and the guard", function()
+    local options = require "sendpulse.options"
+    assert.near(0.004, options.lateness(10, 0.0008), 1e-9)     -- 10 * 100.8 ms - 1 s - 4 ms
+    assert.near(0.026, options.lateness(10, 0.003), 1e-9)
+    assert.equal(0, options.lateness(10, 0))
+    assert.near(0.05, options.lateness(0.5, 0.003), 1e-9)       -- capped: 50 ms
+    assert.near(0.0065, options.lateness(100, 0.003), 1e-9)    -- half an interval
+    -- A frame loop, nginx and shared budgets get the wider guard.
+    local c = sendpulse.new(with { rate_limit = { shared = "host" } })
+    assert.equal(0.003, c.cfg.rate_limit.guard)
+    c:close()
+    if not (_VERSION == "Lua 5.1" and not rawget(_G, "jit")) then
+      c = sendpulse.new(with { transport = "multi" })
+      assert.equal(0.003, c.cfg.rate_limit.guard)
+      c:close()
+    end
   end)
 
   it("keeps secrets out of the client object and its tostring", function()
