@@ -20,6 +20,7 @@ local MODULES = {
   "sendpulse.helpers.paging",
   "sendpulse.helpers.batches",
   "sendpulse.helpers.patience",
+  "sendpulse.bulk",            -- email:import, email:export
 }
 
 function _M.register(resources)
