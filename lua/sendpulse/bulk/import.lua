@@ -167,7 +167,8 @@ end
 function CsvSource:next()
   local fields, where = self.reader:next()
   if fields == nil then return nil end
-  self.offset, self.line = where.next_offset, where.line + 1
+  -- (the reader counts the lines of records that hold line breaks)
+  self.offset, self.line = where.next_offset, self.reader.line
   if fields == false then return "reject", where.reason, where.line, {} end
   local contact, reason = contacts.from_record(self.map, fields)
   if contact then return "contact", contact, where.line, fields end
