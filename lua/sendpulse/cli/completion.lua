@@ -80,7 +80,7 @@ _sendpulse() {
   COMPREPLY=($(compgen -W "$candidates" -- "$cur"))
   # a field name ends in "=": let the value follow without a space
   if [ ${#COMPREPLY[@]} -eq 1 ] && [[ "${COMPREPLY[0]}" == *= ]]; then
-    type compopt >/dev/null 2>&1 && compopt -o nospace
+    type compopt >/dev/null 2>&1 && compopt -o nospace 2>/dev/null
   fi
   return 0
 }
