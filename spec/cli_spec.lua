@@ -172,6 +172,7 @@ describe("sendpulse command #cli", function()
 
       _, e, rc = run("email no_such_operation")
       assert.equal(exits.BY_KIND.usage, rc)
+      assert.matches("no operation 'no_such_operation' in service 'email'", e)
       _, _, rc = run("--nope")
       assert.equal(2, rc)
 
@@ -187,7 +188,7 @@ describe("sendpulse command #cli", function()
       assert.matches("; wait 900 seconds\n$", e)
 
       _, e, rc = run("email get_balance", { SENDPULSE_BASE_URL = "http://127.0.0.1:" .. sys.free_port() })
-      assert.equal(exits.BY_KIND.network, rc)
+      assert.equal(exits.BY_KIND.network, rc, e)
 
       sb:fault { kind = "delay", delay = 2, path = "^/balance$", count = 3 }
       _, e, rc = run("--timeout 0.5 email get_balance")
@@ -342,7 +343,8 @@ describe("sendpulse command #cli", function()
       assert.equal(2970, summary.added)
       assert.equal(30, summary.rejected)
       local id3 = decode(ok("email create_mailing_list bookName=Json")).id
-      _, e = run(("import %d %s --batch 500 --no-journal --progress json"):format(id3, file))
+      o, e = run(("import %d %s --batch 500 --no-journal --progress json"):format(id3, file))
+      assert.equal(2970, decode(o).added)
       local lines = {}
       for line in e:gmatch("[^\n]+") do lines[#lines + 1] = decode(line) end
       assert.equal(6, #lines)   -- one a batch: 2970 contacts in batches of 500
