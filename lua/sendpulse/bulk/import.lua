@@ -362,8 +362,8 @@ local function run(service, args)
     current.position = extra.position or current.position
     current.in_flight = extra.in_flight
     current.complete = extra.complete or nil
-    current.input = src:identity(current.position)
     if not args.journal then return true end
+    current.input = src:identity(current.position)
     local ok, err = journal.save(args.journal, current)
     if not ok then return nil, errors.new { kind = "argument", message = "email:import: " .. err } end
     return true
