@@ -52,6 +52,14 @@ local function client_for(a, ctx)
   }
 end
 
+-- The --json option's object (nil without it); a usage error when unreadable.
+local function json_arg(a)
+  if not a.json then return nil end
+  local value, why = fields.json_option(a.json)
+  if not value then usage(why) end
+  return value
+end
+
 local commands = {}
 
 function commands.version(_, ctx)
@@ -109,12 +117,7 @@ function commands.request(a, ctx)
     query = query or {}
     query[k] = v
   end
-  local body
-  if a.json then
-    local why
-    body, why = fields.json_option(a.json)
-    if not body then usage(why) end
-  end
+  local body = json_arg(a)
   local client = client_for(a, ctx)
   local value = client:request(a.method:upper(), a.path, { query = query, json = body })
   ctx.out:value(value)
@@ -133,13 +136,7 @@ local function call(service, a, ctx)
     usage(format("no operation '%s' in service '%s'%s (sendpulse help %s lists them)", a.operation, service,
       #near > 0 and (" (did you mean " .. table.concat(near, ", ") .. "?)") or "", service))
   end
-  local base
-  if a.json then
-    local why
-    base, why = fields.json_option(a.json)
-    if not base then usage(why) end
-  end
-  local args, why = fields.parse(a.fields or {}, op, base)
+  local args, why = fields.parse(a.fields or {}, op, json_arg(a))
   if not args then usage(why) end
   local client = client_for(a, ctx)
   local svc = client[service]
