@@ -9,37 +9,43 @@
  * A slot is taken when the request leaves (sp_gcra_take), never reserved
  * ahead: a caller that is late (a game loop that polls once a frame, a busy
  * worker) cannot meet an on-time caller whose slot was computed from its
- * own. Being late by up to `lateness` does not move the schedule: the next
- * slot still comes one interval after the one the late caller was due at.
+ * own. A caller that can only ever leave late (a loop that wakes at its
+ * next poll) may pass a lateness L: it may then leave up to L before the
+ * budget's next theoretical time (TAT), so being that late does not move
+ * the schedule: the next slot still comes one interval after the one it
+ * was due at.
  *
- * SendPulse counts requests per account in one-second windows. With rate r,
- * interval T = 1/r + guard and lateness L, a request may leave at TAT - L,
- * so the N-th request after any other (N = ceil(r)) leaves at least N * T -
- * L later. Choosing L below N * T - 1 s (sendpulse.options does, keeping a
- * margin for the network's jitter) means no one-second window ever holds
- * more than N + burst - 1. */
+ * SendPulse counts requests per account in one-second windows. With rate r
+ * and interval T = 1/r + guard, the N-th request after any other (N =
+ * ceil(r)) leaves at least N * T - L later. With L below N * T - 1 s
+ * (sendpulse.options keeps a margin for the network's jitter besides) no
+ * one-second window ever holds more than N + burst - 1. */
 #ifndef SP_LIMITER_H
 #define SP_LIMITER_H
 
 #include <stdint.h>
 
 typedef struct sp_gcra {
-    uint64_t interval_ns;   /* T: spacing of requests at the sustained rate   */
-    uint64_t tolerance_ns;  /* (burst - 1) * T + lateness: how early one may go */
+    uint64_t interval_ns;   /* T: spacing of requests at the sustained rate */
+    uint64_t tolerance_ns;  /* (burst - 1) * T: how far ahead one may run  */
     uint32_t burst;
 } sp_gcra;
 
 /* rate: requests per second (> 0); burst: requests allowed at once (>= 1);
- * guard_ns: added to every interval; lateness_ns: how late a request may
- * leave without pushing the ones after it (below one interval). Returns 0,
- * or -1 on a bad argument. */
-int sp_gcra_init(sp_gcra *g, double rate, double burst, uint64_t guard_ns, uint64_t lateness_ns);
+ * guard_ns: added to every interval. Returns 0, or -1 on a bad argument. */
+int sp_gcra_init(sp_gcra *g, double rate, double burst, uint64_t guard_ns);
 
-/* Takes a slot on the budget *tat for a request leaving at now_ns: returns
- * 0, or -1 when none is free yet, with *wait_ns = how long until one is
- * (nothing taken). *tat may be shared between threads or processes: it is
- * only accessed atomically. A *tat of 0 means "idle". */
-int sp_gcra_take(uint64_t *tat, const sp_gcra *g, uint64_t now_ns, uint64_t *wait_ns);
+/* Makes the interval 1/rate + guard_ns if that is longer than it is: a
+ * client that needs a wider guard joins a budget others already use. */
+void sp_gcra_widen(sp_gcra *g, double rate, uint64_t guard_ns);
+
+/* Takes a slot on the budget *tat for a request leaving at now_ns, whose
+ * caller may be up to lateness_ns late (see above; below one interval):
+ * returns 0, or -1 when none is free yet, with *wait_ns = how long until
+ * one is (nothing taken). *tat may be shared between threads or processes:
+ * it is only accessed atomically. A *tat of 0 means "idle". */
+int sp_gcra_take(uint64_t *tat, const sp_gcra *g, uint64_t now_ns, uint64_t lateness_ns,
+                 uint64_t *wait_ns);
 
 /* No request goes before until_ns (the TAT moves to until_ns plus the
  * tolerance, unless it is later already). For a hand-over between budgets

@@ -1,14 +1,16 @@
 /* sendpulse.limiter: one account's request budget (see sp_limiter.h) and
  * its quota windows (see sp_window.h).
  *
- *   core.limiter{ rate = 10, burst = 1, guard = 0.0008, lateness = 0,
+ *   core.limiter{ rate = 10, burst = 1, guard = 0.0008,
  *                 windows = { per_minute = n, per_hour = n, per_day = n },
  *                 file = path }
  *     -> limiter | nil, message (the file cannot be used)
  *   With `file`, the budget and the window counts live in that
  *   memory-mapped file and are shared by every process of the host that
  *   opens it (see sp_shm.h).
- *   limiter:take() -> true: a request may leave now (counted everywhere)
+ *   limiter:take([lateness]) -> true: a request may leave now (counted
+ *                    everywhere); lateness: seconds this caller may be late
+ *                    without moving the schedule (see sp_limiter.h)
  *                  | nil, wait, window: not before `wait` seconds, held up
  *                    by window "per_second", "per_minute", "per_hour" or
  *                    "per_day" (nothing counted)
@@ -16,6 +18,8 @@
  *   limiter:defer(seconds): no request before that long from now
  *   limiter:push(seconds): a request left that much after its slot: the
  *                          schedule moves on by as much
+ *   limiter:guard([guard]) -> the guard in force (seconds), after widening
+ *                          it to `guard` if that is wider (never narrower)
  *   limiter:state() -> { per_second = { limit, burst, left, wait },
  *                        per_minute = { limit, used, left, wait, period }, ... }
  *
@@ -23,6 +27,7 @@
  * allows (os-level sleep, ngx.sleep, a coroutine yield), so one limiter
  * serves the blocking, nginx and event-loop transports alike. */
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -70,7 +75,7 @@ static lua_Number opt_number(lua_State *L, int t, const char *field, lua_Number 
 static int limiter_new(lua_State *L)
 {
     sp_limiter *lim;
-    lua_Number rate, burst, guard, lateness, limits[SP_SHM_WINDOWS] = { 0, 0, 0 };
+    lua_Number rate, burst, guard, limits[SP_SHM_WINDOWS] = { 0, 0, 0 };
     const char *file = NULL;
     char boot_id[SP_SHM_BOOT_ID_LEN], err[512];
     int i;
@@ -79,9 +84,7 @@ static int limiter_new(lua_State *L)
     rate = opt_number(L, 1, "rate", 10);
     burst = opt_number(L, 1, "burst", 1);
     guard = opt_number(L, 1, "guard", 0.0008);
-    lateness = opt_number(L, 1, "lateness", 0);
     luaL_argcheck(L, guard >= 0 && guard < 1, 1, "guard must be within [0, 1) seconds");
-    luaL_argcheck(L, lateness >= 0 && lateness < 1, 1, "lateness must be within [0, 1) seconds");
     lua_getfield(L, 1, "windows");
     if (!lua_isnil(L, -1)) {
         luaL_argcheck(L, lua_type(L, -1) == LUA_TTABLE, 1, "windows must be a table");
@@ -100,8 +103,8 @@ static int limiter_new(lua_State *L)
     }
     lim = sp_newuserdata(L, sizeof *lim);
     memset(lim, 0, sizeof *lim);
-    if (sp_gcra_init(&lim->gcra, rate, burst, (uint64_t)(guard * 1e9), (uint64_t)(lateness * 1e9)) != 0)
-        return luaL_error(L, "limiter: rate must be > 0, burst >= 1, lateness below one interval");
+    if (sp_gcra_init(&lim->gcra, rate, burst, (uint64_t)(guard * 1e9)) != 0)
+        return luaL_error(L, "limiter: rate must be > 0 and burst >= 1");
     lim->rate = rate;
     for (i = 0; i < SP_SHM_WINDOWS; i++) {
         if (limits[i] == 0)
@@ -165,13 +168,15 @@ static uint64_t window_wait(const sp_limiter *lim, uint64_t now, int *which)
 static int limiter_take(lua_State *L)
 {
     sp_limiter *lim = luaL_checkudata(L, 1, SP_LIMITER_MT);
+    lua_Number late = luaL_optnumber(L, 2, 0);
     uint64_t now, wait;
     int which = -1, i;
 
+    luaL_argcheck(L, late >= 0 && late < 1, 2, "lateness must be within [0, 1) seconds");
     lock_counts(L, lim);
     now = sp_clock_monotonic_ns();
     wait = window_wait(lim, now, &which);
-    if (wait == 0 && sp_gcra_take(lim->tat, &lim->gcra, now, &wait) == 0) {
+    if (wait == 0 && sp_gcra_take(lim->tat, &lim->gcra, now, (uint64_t)(late * 1e9), &wait) == 0) {
         for (i = 0; i < SP_SHM_WINDOWS; i++)
             if (lim->window[i].limit != 0)
                 sp_window_add(&lim->counts[i], &lim->window[i], now);
@@ -287,6 +292,19 @@ static int limiter_push(lua_State *L)
     return 0;
 }
 
+static int limiter_guard(lua_State *L)
+{
+    sp_limiter *lim = luaL_checkudata(L, 1, SP_LIMITER_MT);
+    double base = ceil(1e9 / lim->rate);
+    if (!lua_isnoneornil(L, 2)) {
+        lua_Number g = luaL_checknumber(L, 2);
+        luaL_argcheck(L, g >= 0 && g < 1, 2, "guard must be within [0, 1) seconds");
+        sp_gcra_widen(&lim->gcra, lim->rate, (uint64_t)(g * 1e9));
+    }
+    lua_pushnumber(L, ((double)lim->gcra.interval_ns - base) / 1e9);
+    return 1;
+}
+
 /* limiter:shared() -> true when the budget lives in a host-wide file. */
 static int limiter_shared(lua_State *L)
 {
@@ -330,6 +348,7 @@ void sp_open_rate(lua_State *L)
         { "shared", limiter_shared },
         { "defer", limiter_defer },
         { "push", limiter_push },
+        { "guard", limiter_guard },
         { NULL, NULL }
     };
     static const luaL_Reg meta[] = {

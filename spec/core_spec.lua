@@ -113,13 +113,24 @@ describe("core.limiter", function()
     assert.equal(0, l:state().per_second.left)
   end)
 
-  it("lets a request that comes late by up to `lateness` keep the schedule", function()
-    -- Allowed 40 ms before the budget's next time: two requests 60 ms apart.
-    local l = core.limiter { rate = 10, guard = 0, lateness = 0.04 }
+  it("lets a caller that may be late by `lateness` leave that much early on the schedule", function()
+    local l = core.limiter { rate = 10, guard = 0 }
     assert.is_true(l:take())
     local _, w = l:take()
-    assert.is_true(w > 0.05 and w <= 0.06, "wait " .. w)
-    assert.has_error(function() core.limiter { rate = 10, lateness = 0.2 } end)
+    assert.is_true(w > 0.09 and w <= 0.1, "wait " .. w)
+    local _, w2 = l:take(0.04)
+    assert.is_true(w2 > 0.05 and w2 <= 0.06, "wait " .. w2)
+    assert.has_error(function() l:take(2) end)
+  end)
+
+  it("widens its guard for a client that needs more, never narrows it", function()
+    local l = core.limiter { rate = 10, guard = 0.0008 }
+    assert.near(0.0008, l:guard(), 1e-9)
+    assert.near(0.003, l:guard(0.003), 1e-9)
+    assert.near(0.003, l:guard(0.001), 1e-9)
+    assert.is_true(l:take())
+    local _, w = l:take()
+    assert.is_true(w > 0.1 and w <= 0.103, "one interval of 103 ms: " .. w)
   end)
 
   it("counts quota windows and refuses past their limit, naming the window", function()

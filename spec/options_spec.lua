@@ -75,19 +75,30 @@ describe("sendpulse.new options", function()
 
   it("derives the lateness allowance from the rate and the guard", function()
     local options = require "sendpulse.options"
-    assert.near(0.004, options.lateness(10, 0.0008), 1e-9)     -- 10 * 100.8 ms - 1 s - 4 ms
-    assert.near(0.026, options.lateness(10, 0.003), 1e-9)
+    assert.equal(0, options.lateness(10, 0.0008))              -- 10 * 100.8 ms - 1 s < 12 ms
+    assert.near(0.018, options.lateness(10, 0.003), 1e-9)      -- 10 * 103 ms - 1 s - 12 ms
     assert.equal(0, options.lateness(10, 0))
     assert.near(0.05, options.lateness(0.5, 0.003), 1e-9)       -- capped: 50 ms
     assert.near(0.0065, options.lateness(100, 0.003), 1e-9)    -- half an interval
-    -- A frame loop, nginx and shared budgets get the wider guard.
+    -- A frame loop and shared budgets get the wider guard; only a frame
+    -- loop's calls may leave late.
     local c = sendpulse.new(with { rate_limit = { shared = "host" } })
     assert.equal(0.003, c.cfg.rate_limit.guard)
+    assert.is_false(c.cfg.rate_limit.late)
     c:close()
     if not (_VERSION == "Lua 5.1" and not rawget(_G, "jit")) then
-      c = sendpulse.new(with { transport = "multi" })
+      local blocking = sendpulse.new(with { client_id = "widen-id" })
+      assert.near(0.0008, blocking.limiter.limiter:guard(), 1e-9)
+      c = sendpulse.new(with { client_id = "widen-id", transport = "multi" })
       assert.equal(0.003, c.cfg.rate_limit.guard)
+      assert.is_true(c.cfg.rate_limit.late)
+      -- One budget for the account in this process, with the wider guard.
+      assert.equal(blocking.limiter.limiter, c.limiter.limiter)
+      assert.near(0.003, blocking.limiter.limiter:guard(), 1e-9)
+      assert.near(0.018, c.limiter.lateness, 1e-9)
+      assert.equal(0, blocking.limiter.lateness)
       c:close()
+      blocking:close()
     end
   end)
 

@@ -7,11 +7,11 @@
 -- timer fires at the first poll after it is due, up to a frame late). The
 -- budget must hold anyway: never more than 10 in a second at the server.
 -- (The rate achieved is measured by bench/loop_rate.lua, not asserted here.)
--- #timing: what the server counts depends on when requests really leave;
--- under valgrind the first one, on a new connection, leaves ~160 ms after
--- its slot and the server's clock and ours disagree by more than the
--- jitter margin, so these run in the plain passes only, as the other rate
--- tests do.
+-- #timing: what the server counts depends on when requests really leave
+-- and when the sandbox gets the CPU to count them; under valgrind the
+-- first one, on a new connection, leaves ~160 ms after its slot and the
+-- two clocks part by more than the jitter margin, so these run in the
+-- plain passes only, as the other rate tests do.
 local sendpulse = require "sendpulse"
 local sandbox = require "support.sandbox_process"
 local redis_process = require "support.redis_process"

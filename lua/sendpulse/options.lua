@@ -13,17 +13,17 @@ local _M = {}
 _M.DEFAULT_BASE_URL = "https://api.sendpulse.com"
 
 -- rate_limit.guard, seconds added to every interval of the budget (why:
--- see check below): a process's own budget called by blocking calls, and a
--- budget whose callers may leave late (other processes, an event loop that
--- polls once a frame, nginx workers). The C limiter's default
+-- see check below): a process's own budget, and a budget shared between
+-- processes or used by a frame loop. The C limiter's default
 -- (csrc/sp_rate.c) is DEFAULT_GUARD too.
 _M.DEFAULT_GUARD = 0.0008
 _M.DEFAULT_SHARED_GUARD = 0.003
 
 -- Of the room the guard makes in each second, this much is kept for the
--- network's jitter (requests do not reach the server exactly as far apart
--- as they left); the rest is the lateness allowance (see lateness below).
-_M.JITTER_MARGIN = 0.004
+-- jitter between when requests leave and when the server counts them
+-- (the network, the server's own scheduling); a frame loop may use the
+-- rest to leave late (see lateness below).
+_M.JITTER_MARGIN = 0.012
 
 -- The most lateness allowed, whatever the rate: a 20 fps frame. (At low
 -- rates the formula below would allow far more, letting two requests of a
@@ -34,14 +34,15 @@ _M.MAX_LATENESS = 0.05
 -- periods in seconds.
 _M.QUOTA_WINDOWS = { per_minute = 60, per_hour = 3600, per_day = 86400 }
 
---- How late a request may leave after its slot without pushing the slots
--- after it: a request may leave this long before the budget's next
--- theoretical time. With N = ceil(rate) and T = 1/rate + guard, the N-th
--- request after any other leaves at least N*T - lateness later; keeping
--- that at 1 s plus JITTER_MARGIN means no second ever holds more than N.
--- 0.004 s for the default blocking budget (10/s, guard 0.8 ms), 0.026 s for
--- the shared one (guard 3 ms): more than a 60 fps frame. At most half an
--- interval (a burst of 1 stays one request at a time) and MAX_LATENESS.
+--- How late a frame loop's request may leave after its slot without
+-- pushing the slots after it (transport = "multi": a timer fires at the
+-- first poll after it is due): such a request may leave this long before
+-- the budget's next theoretical time. With N = ceil(rate) and T = 1/rate +
+-- guard, the N-th request after any other leaves at least N*T - lateness
+-- later; keeping that at 1 s plus JITTER_MARGIN means no second ever holds
+-- more than N. 0.018 s with the frame loop's guard (3 ms at 10/s): more
+-- than a 60 fps frame; 0 with the blocking default (0.8 ms). At most half
+-- an interval (a burst of 1 stays one request at a time) and MAX_LATENESS.
 function _M.lateness(rate, guard)
   local interval = ceil(1e9 / rate) / 1e9 + guard   -- as csrc/sp_limiter.c rounds it
   local n = ceil(rate - 1e-9)
@@ -200,18 +201,18 @@ function _M.check(opts)
   if cfg.rate_limit ~= false then
     local rl = cfg.rate_limit or {}
     local shared = rl.shared or "process"
-    -- The guard is added to every interval; of the room it makes in a
-    -- second, JITTER_MARGIN absorbs the network's jitter and the rest lets
-    -- a request leave late (see lateness) without another one meeting it
-    -- in a server's one-second window. Blocking calls of one process leave
-    -- within a fraction of a millisecond of their slot; other processes, a
-    -- frame loop (transport = "multi": a timer fires at the next poll) and
-    -- nginx workers leave later: they get more room (3 ms a slot, 30 ms a
-    -- second at 10/s: 26 ms of lateness, for 3% of the rate).
-    local late_callers = shared ~= "process" or cfg.transport == "multi" or cfg.transport == "cosocket"
-      or cfg.shared_dict ~= nil or require("sendpulse.transport.nginx").inside()
+    -- The guard is added to every interval, room in each second for the
+    -- jitter between when requests leave and when the server counts them.
+    -- Requests of several processes (a shared budget) meet more of it and
+    -- get more room; so does a frame loop (transport = "multi"), whose
+    -- requests may use the room beyond JITTER_MARGIN to leave late (see
+    -- lateness): 3 ms a slot, 30 ms a second at 10/s, for 3% of the rate.
+    -- (A process budget is one per account whatever its clients' guards:
+    -- the widest in use applies, see sendpulse.account.)
+    local late = cfg.transport == "multi"
+    local wide = late or shared ~= "process" or cfg.shared_dict ~= nil
     local rate = rl.rate or 10
-    local guard = rl.guard or (late_callers and _M.DEFAULT_SHARED_GUARD or _M.DEFAULT_GUARD)
+    local guard = rl.guard or (wide and _M.DEFAULT_SHARED_GUARD or _M.DEFAULT_GUARD)
     local windows
     for k in pairs(_M.QUOTA_WINDOWS) do
       if rl[k] then
@@ -224,7 +225,9 @@ function _M.check(opts)
                        -- While Redis fails, each host (or process) has its own
                        -- budget: with N of them, rate / N keeps the sum right.
                        fallback_rate = rl.fallback_rate or rate,
-                       guard = guard, lateness = _M.lateness(rate, guard),
+                       -- Whether this client's calls leave late by nature
+                       -- (a frame loop): they get the lateness allowance.
+                       guard = guard, late = late,
                        windows = windows,
                        per_minute = rl.per_minute, per_hour = rl.per_hour, per_day = rl.per_day }
   end

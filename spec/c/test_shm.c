@@ -32,14 +32,14 @@ static void test_two_mappings_share_the_word(void)
     char p[512];
 
     path_of(p, sizeof p, "budget");
-    sp_gcra_init(&g, 10, 1, 0, 0);
+    sp_gcra_init(&g, 10, 1, 0);
     CHECK(sp_shm_open(&a, p, "boot-1", 5 * S, HOUR, err, sizeof err) == 0);
     CHECK(sp_shm_open(&b, p, "boot-1", 5 * S, HOUR, err, sizeof err) == 0);
     CHECK_EQ_U64(a.map->tat, 0);
-    CHECK(sp_gcra_take(&a.map->tat, &g, 5 * S, &wait) == 0);
-    CHECK(sp_gcra_take(&b.map->tat, &g, 5 * S, &wait) == -1);
+    CHECK(sp_gcra_take(&a.map->tat, &g, 5 * S, 0, &wait) == 0);
+    CHECK(sp_gcra_take(&b.map->tat, &g, 5 * S, 0, &wait) == -1);
     CHECK_EQ_U64(wait, g.interval_ns);
-    CHECK(sp_gcra_take(&b.map->tat, &g, 5 * S + wait, &wait) == 0);
+    CHECK(sp_gcra_take(&b.map->tat, &g, 5 * S + wait, 0, &wait) == 0);
     sp_shm_close(&a);
     sp_shm_close(&a);   /* idempotent */
     /* Reopened in the same boot: the budget is kept. */
@@ -103,7 +103,7 @@ static void test_processes_share_one_budget(void)
     int took = 0, counted = 0;
 
     path_of(p, sizeof p, "procs");
-    sp_gcra_init(&g, 10, PROCS * PER_PROC / 2, 0, 0);
+    sp_gcra_init(&g, 10, PROCS * PER_PROC / 2, 0);
     sp_window_init(&w, 60, PROCS * PER_PROC / 4);
     CHECK(pipe(fds) == 0);
     for (i = 0; i < PROCS; i++) {
@@ -115,7 +115,7 @@ static void test_processes_share_one_budget(void)
             if (sp_shm_open(&m, p, "boot-1", S, HOUR, err, sizeof err) != 0)
                 _exit(2);
             for (j = 0; j < PER_PROC; j++) {
-                if (sp_gcra_take(&m.map->tat, &g, S, &wait) == 0)
+                if (sp_gcra_take(&m.map->tat, &g, S, 0, &wait) == 0)
                     out[0]++;
                 if (sp_shm_lock(&m) != 0)
                     _exit(4);

@@ -12,7 +12,9 @@
 -- (limiter:take()), never ahead of time: a call that leaves late (a game
 -- loop polls once a frame, a worker is busy) cannot meet a call whose slot
 -- was computed from the late one's, in any transport and any shared budget.
--- Leaving up to rate_limit.lateness late does not even slow the schedule.
+-- A frame loop's calls (rate_limit.late) may leave up to the lateness of
+-- sendpulse.options early on the schedule, so that waking at the next
+-- poll does not even slow it.
 -- A request that leaves well after taking its slot (its connection and TLS
 -- set up first: the transport says how long) moves the schedule on by as
 -- much (b:late), so the budget counts it from when the server sees it.
@@ -30,6 +32,7 @@
 
 local core = require "sendpulse.core"
 local errors = require "sendpulse.errors"
+local options = require "sendpulse.options"
 
 local setmetatable, pcall, error, tostring = setmetatable, pcall, error, tostring
 local format, ceil = string.format, math.ceil
@@ -58,8 +61,13 @@ end
 
 --- new(limiter, rate_limit settings (sendpulse.options), line)
 function _M.new(limiter, rl, line)
+  -- The limiter's guard, not rl's: a process budget takes the widest of
+  -- its clients'. (It only ever widens, so a lateness worked out now stays
+  -- safe.)
+  local guard = limiter:guard()
   return setmetatable({
-    limiter = limiter, rate = rl.rate, interval = 1 / rl.rate + rl.guard, line = line,
+    limiter = limiter, rate = rl.rate, interval = 1 / rl.rate + guard, line = line,
+    lateness = rl.late and options.lateness(rl.rate, guard) or 0,
   }, Budget)
 end
 
@@ -92,11 +100,11 @@ local function too_late(self, which, wait, left, call)
 end
 
 local function wait_in_line(self, turn, deadline, sleep, call)
-  local lim = self.limiter
+  local lim, lateness = self.limiter, self.lateness
   local now = monotonic()
   if turn > now then sleep(turn - now) end
   while true do
-    local ok, wait, which = lim:take()
+    local ok, wait, which = lim:take(lateness)
     if ok then return true, true end
     now = monotonic()
     if now + wait > deadline then return nil, too_late(self, which, wait, deadline - now, call) end
@@ -112,7 +120,7 @@ function Budget:take(deadline, sleep, call)
   local wait, which
   if line.queued == 0 then
     local ok
-    ok, wait, which = self.limiter:take()
+    ok, wait, which = self.limiter:take(self.lateness)
     if ok then return true, false end
   end
   local now = monotonic()
@@ -133,7 +141,7 @@ end
 --- The request of a slot taken `seconds` ago has only now left (its
 -- connection had to be set up, or this Lua state was slow): the slots
 -- after it, taken or not, move on by as much, so none of them can meet it
--- in a server's second. Small delays are what the lateness allowance is for.
+-- in a server's second. Delays up to LATE are left to the jitter margin.
 function Budget:late(seconds)
   if seconds > _M.LATE then self.limiter:push(seconds) end
 end

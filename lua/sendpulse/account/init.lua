@@ -104,10 +104,12 @@ local function scaled(windows, share)
   return out
 end
 
--- What names one budget's settings in a key.
+-- What names one budget's settings in a key. Not the guard: clients of
+-- one account whose guards differ (a frame loop's and a blocking one's)
+-- must still share one budget; it takes the widest (local_limiter).
 local function settings_key(rl, rate, windows)
   windows = windows or {}
-  return format("%g/%d/%g/%g/%s/%s/%s", rate, rl.burst, rl.guard, rl.lateness,
+  return format("%g/%d/%s/%s/%s", rate, rl.burst,
     windows.per_minute or "-", windows.per_hour or "-", windows.per_day or "-")
 end
 
@@ -115,9 +117,10 @@ end
 local function local_limiter(key, rl, rate, windows)
   local l = limiters[key]
   if not l then
-    l = core.limiter { rate = rate, burst = rl.burst, guard = rl.guard,
-                       lateness = options.lateness(rate, rl.guard), windows = windows }
+    l = core.limiter { rate = rate, burst = rl.burst, guard = rl.guard, windows = windows }
     limiters[key] = l
+  else
+    l:guard(rl.guard)
   end
   return l
 end
@@ -142,7 +145,7 @@ local function host_limiter(cfg, observe, rate)
   local l
   if ok then
     l, err = core.limiter { rate = rate, burst = rl.burst, guard = rl.guard,
-      lateness = options.lateness(rate, rl.guard), windows = scaled(rl.windows, rate / rl.rate),
+      windows = scaled(rl.windows, rate / rl.rate),
       file = format("%s/%s.budget", dir, core.fingerprint(_M.account_key(cfg))) }
   end
   if l then return l end
@@ -166,7 +169,7 @@ local function new_limiter(cfg, report, observe)
     return require("sendpulse.account.limiter.shared_dict").new {
       dict = (nginx.shared_dict(name)), name = name,
       key = "sendpulse:rate:" .. core.fingerprint(key),
-      rate = rl.rate, burst = rl.burst, guard = rl.guard, lateness = rl.lateness,
+      rate = rl.rate, burst = rl.burst, guard = rl.guard,
       windows = rl.windows, report = report,
       fallback = local_limiter(key .. "|share|" .. settings_key(rl, share, share_windows), rl, share,
                                share_windows),
@@ -179,7 +182,7 @@ local function new_limiter(cfg, report, observe)
     local fallback = rl.fallback == "host" and host_limiter(cfg, observe, r) or process_limiter(cfg, r)
     return require("sendpulse.account.limiter.redis").new {
       conn = conn, key = prefix .. "rate:" .. core.fingerprint(_M.account_key(cfg)),
-      rate = rl.rate, burst = rl.burst, guard = rl.guard, lateness = rl.lateness,
+      rate = rl.rate, burst = rl.burst, guard = rl.guard,
       windows = rl.windows, fallback = fallback,
       fallback_kind = fallback:shared() and "host" or "process", report = observe,
     }

@@ -7,9 +7,9 @@
 --
 --   local lim = require("sendpulse.account.limiter.redis").new {
 --     conn = conn, key = "sendpulse:rate:<account>", rate = 10, burst = 1,
---     guard = 0.003, lateness = 0.026, windows = { per_day = 500000 },
+--     guard = 0.003, windows = { per_day = 500000 },
 --     fallback = limiter, report = function(event) end }
---   lim:take() -> true | nil, wait, window     (the limiter interface)
+--   lim:take([lateness]) -> true | nil, wait, window   (the limiter interface)
 --   lim:push(seconds)                           (a request left that late)
 --   lim:state() -> { per_second = {...}, per_day = {...} }
 --
@@ -151,10 +151,9 @@ local RedisLimiter = {}
 RedisLimiter.__index = RedisLimiter
 RedisLimiter.__name = "sendpulse.account.limiter.redis"
 
---- new{ conn, key, rate, burst, guard, lateness (seconds; defaults
--- options.DEFAULT_GUARD and none), windows = { per_minute =, per_hour =,
--- per_day = }, fallback, fallback_kind ("host" or "process", for the
--- report), report }
+--- new{ conn, key, rate, burst, guard (seconds; default
+-- options.DEFAULT_GUARD), windows = { per_minute =, per_hour =, per_day =
+-- }, fallback, fallback_kind ("host" or "process", for the report), report }
 function _M.new(o)
   local guard = o.guard or options.DEFAULT_GUARD
   local interval = ceil(1e6 / o.rate) + floor(guard * 1e6)
@@ -163,18 +162,25 @@ function _M.new(o)
   for i = 1, 3 do limits[i] = windows[WINDOWS[i]] or 0 end
   return setmetatable({
     conn = o.conn, key = o.key, interval = interval, rate = o.rate, burst = floor(o.burst),
-    tolerance = (floor(o.burst) - 1) * interval + floor((o.lateness or 0) * 1e6),
+    guard_s = guard, tolerance = (floor(o.burst) - 1) * interval,
     limits = limits,
     fallback = o.fallback, fallback_kind = o.fallback_kind, report = o.report or function() end,
     down = false, reported_at = -1e9, redis_free_at = 0,
   }, RedisLimiter)
 end
 
--- Runs one of the scripts with the budget's keys and arguments.
-local function run(self, script, not_before)
+-- Runs one of the scripts with the budget's keys and arguments; lateness
+-- (seconds) widens the tolerance for this call (see csrc/sp_limiter.h).
+local function run(self, script, not_before, lateness)
   local l, key = self.limits, self.key
+  local late = min(floor((lateness or 0) * 1e6), self.interval - 1)
   return self.conn:script(script, 4, key, key .. ":per_minute", key .. ":per_hour", key .. ":per_day",
-    self.interval, self.tolerance, not_before, l[1], l[2], l[3])
+    self.interval, self.tolerance + late, not_before, l[1], l[2], l[3])
+end
+
+--- The guard in force (seconds): this limiter's own.
+function RedisLimiter:guard()
+  return self.guard_s
 end
 
 -- Redis failed: tell (once, then every REPORT_EVERY s) and hand over to
@@ -201,7 +207,7 @@ local function recovered(self)
   end
 end
 
-function RedisLimiter:take()
+function RedisLimiter:take(lateness)
   local not_before = 0
   if self.down then
     -- Back from an outage: the other processes may stay on their fallback
@@ -211,7 +217,7 @@ function RedisLimiter:take()
     -- never add up within one server window.
     not_before = floor((self.fallback:peek() + redis_connection.RETRY_INTERVAL + _M.HANDOVER) * 1e6)
   end
-  local reply, err = run(self, _M.SCRIPT, not_before)
+  local reply, err = run(self, _M.SCRIPT, not_before, lateness)
   local now = monotonic()
   if reply and tonumber(reply[2]) then
     recovered(self)
@@ -223,7 +229,7 @@ function RedisLimiter:take()
     return nil, tonumber(reply[2]) / 1e6, WINDOWS[tonumber(reply[3])] or "per_second"
   end
   failed(self, err, now)
-  return self.fallback:take()
+  return self.fallback:take(lateness)
 end
 
 --- A request left `seconds` after its slot: the schedule moves on by as

@@ -4,7 +4,7 @@
 -- quota windows of csrc/sp_window.h as one dict key per bucket (a count
 -- that expires when the bucket has aged out).
 --
---   limiter:take() -> true | nil, wait, window   (see sendpulse.account.budget)
+--   limiter:take([lateness]) -> true | nil, wait, window   (see sendpulse.account.budget)
 --   limiter:push(seconds)    a request left that much after its slot
 --   limiter:peek() -> seconds a request would wait now
 --   limiter:state() -> what is left in each window
@@ -49,11 +49,12 @@ local WINDOWS = { per_minute = 60, per_hour = 3600, per_day = 86400 }
 local BUCKETS = 60
 
 --- new{ dict = shared dict, name = dict name, key = string, rate =, burst =,
---       guard =, lateness = (seconds; defaults options.DEFAULT_GUARD, 0),
+--       guard = (seconds; default options.DEFAULT_GUARD),
 --       windows = { per_minute =, per_hour =, per_day = },
 --       fallback = limiter, report = function(operation, message) }
 function _M.new(o)
-  local interval = ceil(1e9 / o.rate) / 1e9 + (o.guard or options.DEFAULT_GUARD)
+  local guard = o.guard or options.DEFAULT_GUARD
+  local interval = ceil(1e9 / o.rate) / 1e9 + guard
   local windows = {}
   for name, period in pairs(WINDOWS) do
     local limit = o.windows and o.windows[name]
@@ -64,8 +65,8 @@ function _M.new(o)
   end
   return setmetatable({
     dict = o.dict, name = o.name, key = o.key, lock_key = o.key .. ":lock",
-    rate = o.rate, burst = floor(o.burst), interval = interval,
-    tolerance = (floor(o.burst) - 1) * interval + (o.lateness or 0),
+    rate = o.rate, burst = floor(o.burst), interval = interval, guard_s = guard,
+    tolerance = (floor(o.burst) - 1) * interval,
     windows = windows, fallback = o.fallback, report = o.report,
   }, Limiter)
 end
@@ -88,12 +89,12 @@ local function acquire(self)
   end
 end
 
-local function degrade(self, why)
+local function degrade(self, why, lateness)
   if self.report then
     self.report("rate", format("shared dict '%s': %s; using this worker's share of the budget",
       self.name, why))
   end
-  return self.fallback:take()
+  return self.fallback:take(lateness)
 end
 
 -- A window at now: requests counted in the buckets a period touches, and
@@ -117,9 +118,14 @@ local function window(self, w, now)
   return used, (cur + k + 1) * w.size - now, cur
 end
 
-function Limiter:take()
+--- The guard in force (seconds): this limiter's own.
+function Limiter:guard()
+  return self.guard_s
+end
+
+function Limiter:take(lateness)
   local ok, err = acquire(self)
-  if not ok then return degrade(self, err) end
+  if not ok then return degrade(self, err, lateness) end
   local dict = self.dict
   local now = monotonic()
   local worst, which, buckets = 0, nil, {}
@@ -134,7 +140,7 @@ function Limiter:take()
   end
   local tat = dict:get(self.key) or 0
   local base = tat > now and tat or now
-  local at = base - self.tolerance
+  local at = base - self.tolerance - min(lateness or 0, self.interval / 2)
   if at > now then
     dict:delete(self.lock_key)
     return nil, at - now, "per_second"
@@ -150,7 +156,7 @@ function Limiter:take()
     end
   end
   dict:delete(self.lock_key)
-  if not stored then return degrade(self, "set: " .. tostring(err)) end
+  if not stored then return degrade(self, "set: " .. tostring(err), lateness) end
   return true
 end
 
