@@ -380,6 +380,11 @@ describe("shared account", function()
       assert.is_true(w2 > 1.5, "reloaded, same budget, got " .. tostring(w2))
       assert.equal(0, fallback:peek())         -- the fallback was never used
       assert.equal(0, a:state().per_second.left)
+      -- A request that left 3 s after its slot moves the schedule on by as much.
+      local _, before = b:take()
+      a:push(3)
+      local _, after = b:take()
+      assert.is_true(after > before + 2.9, ("waits %g, then %g"):format(before, after))
     end)
 
     it("counts quota windows in Redis for every limiter of the account", function()
