@@ -102,7 +102,8 @@ end
 -- the call's attempt_timeout), classify, tell the hook. Returns value, meta
 -- or nil, err.
 local function send(self, call, method, path, url, headers, body, attempt, raw, idempotent)
-  local left = call.deadline - monotonic()
+  local started = monotonic()
+  local left = call.deadline - started
   local limit = call.attempt_timeout
   if limit and limit < left then left = limit end
   if left <= 0 then
@@ -112,7 +113,6 @@ local function send(self, call, method, path, url, headers, body, attempt, raw, 
   end
   local connect_timeout = self.cfg.connect_timeout
   if connect_timeout > left then connect_timeout = left end
-  local started = monotonic()
   local status, rbody, rheaders, sent, left_after = self.transport:perform(
     method, url, headers, body, left, connect_timeout)
   local duration = monotonic() - started
@@ -223,6 +223,11 @@ end
 -- for the slot, so a call queued past the refresh margin never sends a
 -- token that came due meanwhile. Returns token, generation or nil, err.
 local function token_and_slot(self, call)
+  if not self.limiter then
+    -- No budget (rate_limit = false): the cached token is all there is to it.
+    local token, generation = self.auth:token()
+    if token then return token, generation end
+  end
   local slot_held = false
   while true do
     local token, generation = current_token(self, call, slot_held)
