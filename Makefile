@@ -50,15 +50,19 @@ REDIS_MODULE   := $(BUILD)/sendpulse/hiredis.so
 HIREDIS_INCDIR ?= /usr/include
 HIREDIS_LIBS   ?= -lhiredis
 
-# Lua-free parts: no lua.h, unit-tested in C on their own.
+# Lua-free parts (sp_x.c with its header sp_x.h): no lua.h, no libcurl,
+# unit-tested in C on their own.
 PURE_SRC := csrc/sp_buf.c csrc/sp_clock.c csrc/sp_limiter.c csrc/sp_encode.c \
             csrc/sp_fs.c csrc/sp_shm.c
-# Parts that speak the Lua C API.
-LUA_SRC  := csrc/sp_core.c csrc/sp_http.c csrc/sp_auth.c csrc/sp_rate.c \
-            csrc/sp_json.c csrc/sp_json_decode.c csrc/sp_lencode.c csrc/sp_multi.c csrc/sp_easy.c \
-            csrc/sp_lfs.c
-OBJS     := $(patsubst csrc/%.c,$(BUILD)/obj/%.o,$(PURE_SRC) $(LUA_SRC))
-DEPS     := $(OBJS:.o=.d) $(BUILD)/obj/sp_redis.d
+# Lua-free but built on libcurl: the easy-handle settings both transports share.
+CURL_SRC := csrc/sp_easy.c
+# Parts that speak the Lua C API: sp_x_lua.c binds the Lua-free sp_x.c.
+LUA_SRC  := csrc/sp_core_lua.c csrc/sp_http_lua.c csrc/sp_multi_lua.c csrc/sp_easy_lua.c \
+            csrc/sp_auth_lua.c csrc/sp_limiter_lua.c csrc/sp_clock_lua.c \
+            csrc/sp_json_encode_lua.c csrc/sp_json_decode_lua.c csrc/sp_encode_lua.c \
+            csrc/sp_fs_lua.c
+OBJS     := $(patsubst csrc/%.c,$(BUILD)/obj/%.o,$(PURE_SRC) $(CURL_SRC) $(LUA_SRC))
+DEPS     := $(OBJS:.o=.d) $(BUILD)/obj/sp_hiredis_lua.d
 
 C_TESTS  := $(patsubst spec/c/%.c,build/ctest/%,$(wildcard spec/c/test_*.c))
 
@@ -85,11 +89,11 @@ $(MODULE): $(OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LIBFLAG) -o $@ $(OBJS) -L$(CURL_LIBDIR) $(CURL_LIBS) -lm $(LDFLAGS)
 
-$(REDIS_MODULE): $(BUILD)/obj/sp_redis.o
+$(REDIS_MODULE): $(BUILD)/obj/sp_hiredis_lua.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LIBFLAG) -o $@ $< $(HIREDIS_LIBS) $(LDFLAGS)
 
-$(BUILD)/obj/sp_redis.o: csrc/sp_redis.c
+$(BUILD)/obj/sp_hiredis_lua.o: csrc/sp_hiredis_lua.c
 	@mkdir -p $(dir $@)
 	$(CC) $(SP_CFLAGS) -I$(HIREDIS_INCDIR) -MMD -MP -c -o $@ $<
 

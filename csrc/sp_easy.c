@@ -73,7 +73,7 @@ const char *sp_easy_failure_kind(CURLcode rc)
     }
 }
 
-static size_t on_body(char *p, size_t size, size_t n, void *ud)
+static size_t collect_body(char *p, size_t size, size_t n, void *ud)
 {
     sp_answer *a = ud;
     if (sp_buf_append(&a->body, p, size * n) != 0) {
@@ -83,7 +83,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     return size * n;
 }
 
-static size_t on_header(char *p, size_t size, size_t n, void *ud)
+static size_t collect_header(char *p, size_t size, size_t n, void *ud)
 {
     sp_answer *a = ud;
     size_t len = size * n;
@@ -100,8 +100,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 
 void sp_easy_collect(CURL *c, sp_answer *a)
 {
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, a);
 }

@@ -1,6 +1,6 @@
 /* What every libcurl easy handle of this module shares, whichever object
- * drives it (the blocking session in sp_http.c, the multi handle in
- * sp_multi.c): TLS and protocol settings, how a request's method and body
+ * drives it (the blocking session in sp_http_lua.c, the multi handle in
+ * sp_multi_lua.c): TLS and protocol settings, how a request's method and body
  * are set, and how a failure is named. Lua-free. Kept in one place so the
  * security settings cannot drift apart between the two transports. */
 #ifndef SP_EASY_H

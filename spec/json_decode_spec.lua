@@ -1,4 +1,4 @@
--- The C JSON decoder behind sendpulse.json.decode (csrc/sp_json_decode.c):
+-- The C JSON decoder behind sendpulse.json.decode (csrc/sp_json_decode_lua.c):
 -- the same trees lua-cjson + an integer fix gave, strict JSON, clear
 -- errors, and no raise for any broken input.
 local json = require "sendpulse.json"

@@ -21,14 +21,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sp_internal.h"
+#include "sp_lua.h"
 #include "sp_buf.h"
 #include "sp_easy.h"
 
 /* Idle easy handles kept for reuse; more are freed when they finish. */
 #define SP_POOL_MAX 16
-/* Answers bigger than this give their memory back once collected. */
-#define SP_KEEP_BUFFER 65536
 
 typedef struct sp_xfer {
     struct sp_xfer    *next;
@@ -60,7 +58,7 @@ static sp_multi *check_multi(lua_State *L)
     return m;
 }
 
-static void xfer_free(sp_xfer *x)
+static void free_xfer(sp_xfer *x)
 {
     if (x->easy != NULL)
         curl_easy_cleanup(x->easy);
@@ -71,7 +69,7 @@ static void xfer_free(sp_xfer *x)
 }
 
 /* A configured easy handle: from the pool, or new. NULL when out of memory. */
-static sp_xfer *xfer_get(sp_multi *m)
+static sp_xfer *take_xfer(sp_multi *m)
 {
     sp_xfer *x = m->idle;
     if (x != NULL) {
@@ -100,7 +98,7 @@ static sp_xfer *xfer_get(sp_multi *m)
 }
 
 /* Back to the pool (not in the multi handle, in no list). */
-static void xfer_put(sp_multi *m, sp_xfer *x)
+static void release_xfer(sp_multi *m, sp_xfer *x)
 {
     curl_slist_free_all(x->headers);
     x->headers = NULL;
@@ -108,7 +106,7 @@ static void xfer_put(sp_multi *m, sp_xfer *x)
     sp_buf_clear(&x->answer.head, SP_KEEP_BUFFER);
     x->id = 0;
     if (m->n_idle >= SP_POOL_MAX) {
-        xfer_free(x);
+        free_xfer(x);
         return;
     }
     x->next = m->idle;
@@ -230,7 +228,7 @@ static int multi_start(lua_State *L)
         }
         list = next;
     }
-    x = xfer_get(m);
+    x = take_xfer(m);
     if (x == NULL) {
         curl_slist_free_all(list);
         return luaL_error(L, "not enough memory");
@@ -246,11 +244,11 @@ static int multi_start(lua_State *L)
     curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
     /* The body is copied: the Lua string may be collected mid-transfer. */
     if (sp_easy_request(x->easy, method, body, body_len, 1) != 0) {
-        xfer_put(m, x);
+        release_xfer(m, x);
         return luaL_error(L, "not enough memory");
     }
     if (curl_multi_add_handle(m->multi, x->easy) != CURLM_OK) {
-        xfer_put(m, x);
+        release_xfer(m, x);
         return luaL_error(L, "start: curl_multi_add_handle failed");
     }
     x->id = ++m->next_id;
@@ -360,7 +358,7 @@ static int multi_collect(lua_State *L)
     m->done = x->next;
     m->n_done--;
     x->next = NULL;
-    xfer_put(m, x);
+    release_xfer(m, x);
     return 5;
 }
 
@@ -380,7 +378,7 @@ static int multi_cancel(lua_State *L)
         m->n_done--;
     }
     if (x != NULL)
-        xfer_put(m, x);
+        release_xfer(m, x);
     lua_pushboolean(L, x != NULL);
     return 1;
 }
@@ -408,7 +406,7 @@ static void free_list(sp_multi *m, sp_xfer *x, int attached)
         sp_xfer *next = x->next;
         if (attached)
             curl_multi_remove_handle(m->multi, x->easy);
-        xfer_free(x);
+        free_xfer(x);
         x = next;
     }
 }

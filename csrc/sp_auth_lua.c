@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sp_internal.h"
+#include "sp_lua.h"
 #include "sp_buf.h"
 #include "sp_clock.h"
 #include "sp_encode.h"

@@ -7,14 +7,13 @@
  *                             not a cryptographic hash */
 #include <string.h>
 
-#include "sp_internal.h"
+#include "sp_lua.h"
 #include "sp_buf.h"
 #include "sp_encode.h"
 
 /* The scratch buffer is upvalue 1 of each function (freed by its __gc), so a
  * raised error leaks nothing and calls reuse its memory. */
 #define SCRATCH(L) ((sp_buf *)lua_touserdata((L), lua_upvalueindex(1)))
-#define SP_KEEP_SCRATCH 65536
 
 static int push_scratch(lua_State *L, sp_buf *b, int failed)
 {
@@ -23,11 +22,11 @@ static int push_scratch(lua_State *L, sp_buf *b, int failed)
         return luaL_error(L, "not enough memory");
     }
     lua_pushlstring(L, b->data ? b->data : "", b->len);
-    sp_buf_clear(b, SP_KEEP_SCRATCH);
+    sp_buf_clear(b, SP_KEEP_BUFFER);
     return 1;
 }
 
-static int l_urlencode(lua_State *L)
+static int core_urlencode(lua_State *L)
 {
     size_t n;
     const char *s = luaL_checklstring(L, 1, &n);
@@ -36,7 +35,7 @@ static int l_urlencode(lua_State *L)
     return push_scratch(L, b, sp_percent_encode(b, s, n) != 0);
 }
 
-static int l_base64_encode(lua_State *L)
+static int core_base64_encode(lua_State *L)
 {
     size_t n;
     const char *s = luaL_checklstring(L, 1, &n);
@@ -45,14 +44,14 @@ static int l_base64_encode(lua_State *L)
     return push_scratch(L, b, sp_base64_encode(b, (const unsigned char *)s, n) != 0);
 }
 
-static int l_base64_decode(lua_State *L)
+static int core_base64_decode(lua_State *L)
 {
     size_t n, bad_at = 0;
     const char *s = luaL_checklstring(L, 1, &n);
     sp_buf *b = SCRATCH(L);
     b->len = 0;
     if (sp_base64_decode(b, s, n, &bad_at) != 0) {
-        sp_buf_clear(b, SP_KEEP_SCRATCH);
+        sp_buf_clear(b, SP_KEEP_BUFFER);
         if (b->data == NULL && bad_at == 0 && n > 0)
             return luaL_error(L, "not enough memory");
         lua_pushnil(L);
@@ -62,7 +61,7 @@ static int l_base64_decode(lua_State *L)
     return push_scratch(L, b, 0);
 }
 
-static int l_fingerprint(lua_State *L)
+static int core_fingerprint(lua_State *L)
 {
     size_t n, i;
     const unsigned char *s = (const unsigned char *)luaL_checklstring(L, 1, &n);
@@ -87,9 +86,9 @@ static int scratch_gc(lua_State *L)
 void sp_open_encode(lua_State *L)
 {
     static const luaL_Reg funcs[] = {
-        { "urlencode", l_urlencode },
-        { "base64_encode", l_base64_encode },
-        { "base64_decode", l_base64_decode },
+        { "urlencode", core_urlencode },
+        { "base64_encode", core_base64_encode },
+        { "base64_decode", core_base64_decode },
         { NULL, NULL }
     };
     const luaL_Reg *f;
@@ -105,6 +104,6 @@ void sp_open_encode(lua_State *L)
         lua_setfield(L, -3, f->name);
     }
     lua_pop(L, 1);
-    lua_pushcfunction(L, l_fingerprint);
+    lua_pushcfunction(L, core_fingerprint);
     lua_setfield(L, -2, "fingerprint");
 }

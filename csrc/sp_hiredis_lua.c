@@ -22,18 +22,17 @@
 
 #include <hiredis/hiredis.h>
 
-#include "sp_internal.h"
+#include "sp_lua.h"
 
-#define SP_REDIS_MT "sendpulse.redis"
-#define SP_REDIS_MAX_ARGS 64
+#define SP_HIREDIS_MAX_ARGS 64
 
 __attribute__((visibility("default")))
 int luaopen_sendpulse_hiredis(lua_State *L);
 
-typedef struct sp_redis {
+typedef struct sp_hiredis {
     redisContext *c;        /* NULL once closed */
     redisReply   *pending;  /* a reply being converted; freed in one place */
-} sp_redis;
+} sp_hiredis;
 
 /* hiredis writes with write(2): a peer that went away would raise SIGPIPE
  * and kill the host process. Block it for the duration of a call and
@@ -66,7 +65,7 @@ static void sigpipe_restore(sigpipe_guard *g)
     pthread_sigmask(SIG_SETMASK, &g->old, NULL);
 }
 
-static void drop(sp_redis *r)
+static void drop(sp_hiredis *r)
 {
     if (r->pending != NULL) {
         freeReplyObject(r->pending);
@@ -109,7 +108,7 @@ static void push_reply(lua_State *L, const redisReply *rep, int depth)
 
 /* Runs one command; leaves the reply in r->pending, or returns the values
  * of a failure (nil, message) already pushed. */
-static int command(lua_State *L, sp_redis *r, int argc, const char **argv, const size_t *lens)
+static int run_command(lua_State *L, sp_hiredis *r, int argc, const char **argv, const size_t *lens)
 {
     sigpipe_guard g;
     redisReply *rep;
@@ -162,14 +161,14 @@ static double opt_seconds(lua_State *L, const char *field, double dflt)
     return v;
 }
 
-static int redis_connect(lua_State *L)
+static int hiredis_connect(lua_State *L)
 {
     const char *host, *password = NULL;
     size_t plen = 0;
     lua_Integer port, db;
     double timeout;
     struct timeval tv;
-    sp_redis *r;
+    sp_hiredis *r;
 
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_getfield(L, 1, "host");
@@ -191,7 +190,7 @@ static int redis_connect(lua_State *L)
 
     r = sp_newuserdata(L, sizeof *r);
     memset(r, 0, sizeof *r);
-    luaL_getmetatable(L, SP_REDIS_MT);
+    luaL_getmetatable(L, SP_HIREDIS_MT);
     lua_setmetatable(L, -2);
     r->c = redisConnectWithTimeout(host, (int)port, tv);
     if (r->c == NULL || r->c->err) {
@@ -205,7 +204,7 @@ static int redis_connect(lua_State *L)
     if (password != NULL) {
         const char *argv[2] = { "AUTH", password };
         size_t lens[2] = { 4, plen };
-        if (command(L, r, 2, argv, lens))
+        if (run_command(L, r, 2, argv, lens))
             return 2;
         if (r->pending->type == REDIS_REPLY_ERROR) {
             lua_pushnil(L);
@@ -220,7 +219,7 @@ static int redis_connect(lua_State *L)
         const char *argv[2] = { "SELECT", num };
         size_t lens[2] = { 6, 0 };
         lens[1] = (size_t)snprintf(num, sizeof num, "%lld", (long long)db);
-        if (command(L, r, 2, argv, lens))
+        if (run_command(L, r, 2, argv, lens))
             return 2;
         if (r->pending->type == REDIS_REPLY_ERROR) {
             lua_pushnil(L);
@@ -232,15 +231,15 @@ static int redis_connect(lua_State *L)
     return 1;
 }
 
-static int redis_call(lua_State *L)
+static int hiredis_call(lua_State *L)
 {
-    sp_redis *r = luaL_checkudata(L, 1, SP_REDIS_MT);
-    const char *argv[SP_REDIS_MAX_ARGS];
-    size_t lens[SP_REDIS_MAX_ARGS];
+    sp_hiredis *r = luaL_checkudata(L, 1, SP_HIREDIS_MT);
+    const char *argv[SP_HIREDIS_MAX_ARGS];
+    size_t lens[SP_HIREDIS_MAX_ARGS];
     int argc = lua_gettop(L) - 1, i, n = 1;
 
     luaL_argcheck(L, argc >= 1, 2, "a Redis command is required");
-    luaL_argcheck(L, argc <= SP_REDIS_MAX_ARGS, SP_REDIS_MAX_ARGS + 2, "too many arguments");
+    luaL_argcheck(L, argc <= SP_HIREDIS_MAX_ARGS, SP_HIREDIS_MAX_ARGS + 2, "too many arguments");
     for (i = 0; i < argc; i++) {
         int t = lua_type(L, i + 2);
         luaL_argcheck(L, t == LUA_TSTRING || t == LUA_TNUMBER, i + 2, "string or number expected");
@@ -251,7 +250,7 @@ static int redis_call(lua_State *L)
         lua_pushliteral(L, "redis: connection closed");
         return 2;
     }
-    if (command(L, r, argc, argv, lens))
+    if (run_command(L, r, argc, argv, lens))
         return 2;
     if (r->pending->type == REDIS_REPLY_ERROR) {
         lua_pushboolean(L, 0);
@@ -263,43 +262,43 @@ static int redis_call(lua_State *L)
     return n;
 }
 
-static int redis_close(lua_State *L)
+static int hiredis_close(lua_State *L)
 {
-    drop(luaL_checkudata(L, 1, SP_REDIS_MT));
+    drop(luaL_checkudata(L, 1, SP_HIREDIS_MT));
     return 0;
 }
 
-static int redis_closed(lua_State *L)
+static int hiredis_closed(lua_State *L)
 {
-    sp_redis *r = luaL_checkudata(L, 1, SP_REDIS_MT);
+    sp_hiredis *r = luaL_checkudata(L, 1, SP_HIREDIS_MT);
     lua_pushboolean(L, r->c == NULL);
     return 1;
 }
 
-static int redis_tostring(lua_State *L)
+static int hiredis_tostring(lua_State *L)
 {
-    sp_redis *r = luaL_checkudata(L, 1, SP_REDIS_MT);
-    lua_pushstring(L, r->c ? SP_REDIS_MT " (connected)" : SP_REDIS_MT " (closed)");
+    sp_hiredis *r = luaL_checkudata(L, 1, SP_HIREDIS_MT);
+    lua_pushstring(L, r->c ? SP_HIREDIS_MT " (connected)" : SP_HIREDIS_MT " (closed)");
     return 1;
 }
 
 int luaopen_sendpulse_hiredis(lua_State *L)
 {
     static const luaL_Reg methods[] = {
-        { "call", redis_call },
-        { "close", redis_close },
-        { "closed", redis_closed },
+        { "call", hiredis_call },
+        { "close", hiredis_close },
+        { "closed", hiredis_closed },
         { NULL, NULL }
     };
     static const luaL_Reg meta[] = {
-        { "__gc", redis_close },
-        { "__close", redis_close },
-        { "__tostring", redis_tostring },
+        { "__gc", hiredis_close },
+        { "__close", hiredis_close },
+        { "__tostring", hiredis_tostring },
         { NULL, NULL }
     };
-    sp_newclass(L, SP_REDIS_MT, methods, meta);
+    sp_newclass(L, SP_HIREDIS_MT, methods, meta);
     lua_newtable(L);
-    lua_pushcfunction(L, redis_connect);
+    lua_pushcfunction(L, hiredis_connect);
     lua_setfield(L, -2, "connect");
     lua_pushlightuserdata(L, NULL);
     lua_setfield(L, -2, "null");

@@ -1,4 +1,4 @@
-/* JSON for request bodies (answers are decoded by sp_json_decode.c).
+/* JSON for request bodies (answers are decoded by sp_json_decode_lua.c).
  *
  * Encoding is ours rather than lua-cjson's because the Debian build of
  * lua-cjson (2.1.0) prints numbers with 14 significant digits and always
@@ -16,14 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sp_internal.h"
+#include "sp_lua.h"
 #include "sp_buf.h"
 #include "sp_encode.h"
 
 #define SP_JSON_MAX_DEPTH 128
-#define SP_JSON_KEEP_BUFFER 65536
-/* 2^53: beyond it a double no longer holds every integer. */
-#define SP_MAX_SAFE_INTEGER 9007199254740992.0
 
 typedef struct encoder {
     lua_State *L;
@@ -225,7 +222,7 @@ static void encode_value(encoder *e, int idx)
 
 /* core.json_encode(value) -> string. The output buffer is upvalue 1, a
  * userdata that frees it on __gc: a raised error strands nothing. */
-static int json_encode(lua_State *L)
+static int core_json_encode(lua_State *L)
 {
     sp_buf *out = lua_touserdata(L, lua_upvalueindex(1));
     encoder e;
@@ -238,7 +235,7 @@ static int json_encode(lua_State *L)
     out->len = 0;
     encode_value(&e, 1);
     lua_pushlstring(L, out->data ? out->data : "", out->len);
-    sp_buf_clear(out, SP_JSON_KEEP_BUFFER);
+    sp_buf_clear(out, SP_KEEP_BUFFER);
     return 1;
 }
 
@@ -248,7 +245,7 @@ static int buffer_gc(lua_State *L)
     return 0;
 }
 
-void sp_open_json(lua_State *L)
+void sp_open_json_encode(lua_State *L)
 {
     sp_buf *out;
 
@@ -258,7 +255,7 @@ void sp_open_json(lua_State *L)
     lua_pushcfunction(L, buffer_gc);
     lua_setfield(L, -2, "__gc");
     lua_setmetatable(L, -2);
-    lua_pushcclosure(L, json_encode, 1);
+    lua_pushcclosure(L, core_json_encode, 1);
     lua_setfield(L, -2, "json_encode");
     /* The JSON null: NULL light userdata, equal to lua-cjson's cjson.null. */
     lua_pushlightuserdata(L, NULL);

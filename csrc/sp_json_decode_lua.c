@@ -23,14 +23,12 @@
 #include <math.h>
 #include <string.h>
 
-#include "sp_internal.h"
+#include "sp_lua.h"
 
 #define SP_JSON_MAX_NESTING 1000
 /* Items parsed onto the stack before they are moved into their table. */
 #define SP_ARRAY_BATCH 256
 #define SP_OBJECT_BATCH 64
-/* 2^53: beyond it a double no longer holds every integer. */
-#define SP_MAX_SAFE_INTEGER 9007199254740992.0
 
 typedef struct decoder {
     lua_State  *L;
@@ -53,7 +51,7 @@ static void skip_space(decoder *d)
     d->p = p;
 }
 
-static int hex_digit(char c)
+static int hex_value(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -74,7 +72,7 @@ static unsigned read_hex4(decoder *d, const char *at)
         fail(d, "truncated \\u escape");
     }
     for (i = 0; i < 4; i++) {
-        int h = hex_digit(at[i]);
+        int h = hex_value(at[i]);
         if (h < 0) {
             d->p = at + i;
             fail(d, "invalid \\u escape");
@@ -454,7 +452,7 @@ static void parse_value(decoder *d)
     }
 }
 
-static int json_decode(lua_State *L)
+static int core_json_decode(lua_State *L)
 {
     size_t len;
     decoder d;
@@ -474,6 +472,6 @@ static int json_decode(lua_State *L)
 
 void sp_open_json_decode(lua_State *L)
 {
-    lua_pushcfunction(L, json_decode);
+    lua_pushcfunction(L, core_json_decode);
     lua_setfield(L, -2, "json_decode");
 }

@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "sp_internal.h"
+#include "sp_lua.h"
 #include "sp_clock.h"
 #include "sp_limiter.h"
 #include "sp_shm.h"
@@ -147,23 +147,7 @@ static int limiter_gc(lua_State *L)
     return 0;
 }
 
-/* core.monotonic() -> seconds on the monotonic clock. */
-static int monotonic(lua_State *L)
-{
-    lua_pushnumber(L, sp_clock_monotonic());
-    return 1;
-}
-
-/* core.sleep(seconds): blocks the thread (the default sleep outside nginx). */
-static int sleep_for(lua_State *L)
-{
-    lua_Number s = luaL_checknumber(L, 1);
-    luaL_argcheck(L, s >= 0 && s < 1e7, 1, "seconds out of range");
-    sp_clock_sleep(s);
-    return 0;
-}
-
-void sp_open_rate(lua_State *L)
+void sp_open_limiter(lua_State *L)
 {
     static const luaL_Reg methods[] = {
         { "reserve", limiter_reserve },
@@ -179,8 +163,6 @@ void sp_open_rate(lua_State *L)
     };
     static const luaL_Reg funcs[] = {
         { "limiter", limiter_new },
-        { "monotonic", monotonic },
-        { "sleep", sleep_for },
         { NULL, NULL }
     };
     sp_newclass(L, SP_LIMITER_MT, methods, meta);

@@ -11,10 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "sp_internal.h"
+#include "sp_lua.h"
 #include "sp_fs.h"
-
-#define SP_FILELOCK_MT "sendpulse.filelock"
 
 typedef struct sp_filelock {
     int fd;   /* -1 once released */
@@ -35,7 +33,7 @@ static int push_failure(lua_State *L, const char *err)
     return 2;
 }
 
-static int private_dir(lua_State *L)
+static int core_private_dir(lua_State *L)
 {
     char err[512];
     if (sp_fs_private_dir(check_path(L, 1), err, sizeof err) != 0)
@@ -44,7 +42,7 @@ static int private_dir(lua_State *L)
     return 1;
 }
 
-static int write_private(lua_State *L)
+static int core_write_private(lua_State *L)
 {
     char err[512];
     size_t n;
@@ -56,7 +54,7 @@ static int write_private(lua_State *L)
     return 1;
 }
 
-static int try_lock(lua_State *L)
+static int core_try_lock(lua_State *L)
 {
     char err[512];
     const char *path = check_path(L, 1);
@@ -76,7 +74,7 @@ static int try_lock(lua_State *L)
     return 1;
 }
 
-static int lock_unlock(lua_State *L)
+static int filelock_unlock(lua_State *L)
 {
     sp_filelock *lk = luaL_checkudata(L, 1, SP_FILELOCK_MT);
     if (lk->fd >= 0) {
@@ -86,14 +84,14 @@ static int lock_unlock(lua_State *L)
     return 0;
 }
 
-static int lock_tostring(lua_State *L)
+static int filelock_tostring(lua_State *L)
 {
     sp_filelock *lk = luaL_checkudata(L, 1, SP_FILELOCK_MT);
     lua_pushstring(L, lk->fd >= 0 ? SP_FILELOCK_MT " (held)" : SP_FILELOCK_MT " (released)");
     return 1;
 }
 
-static int uid(lua_State *L)
+static int core_uid(lua_State *L)
 {
     lua_pushinteger(L, (lua_Integer)geteuid());
     return 1;
@@ -102,20 +100,20 @@ static int uid(lua_State *L)
 void sp_open_fs(lua_State *L)
 {
     static const luaL_Reg methods[] = {
-        { "unlock", lock_unlock },
+        { "unlock", filelock_unlock },
         { NULL, NULL }
     };
     static const luaL_Reg meta[] = {
-        { "__gc", lock_unlock },
-        { "__close", lock_unlock },
-        { "__tostring", lock_tostring },
+        { "__gc", filelock_unlock },
+        { "__close", filelock_unlock },
+        { "__tostring", filelock_tostring },
         { NULL, NULL }
     };
     static const luaL_Reg funcs[] = {
-        { "private_dir", private_dir },
-        { "write_private", write_private },
-        { "try_lock", try_lock },
-        { "uid", uid },
+        { "private_dir", core_private_dir },
+        { "write_private", core_write_private },
+        { "try_lock", core_try_lock },
+        { "uid", core_uid },
         { NULL, NULL }
     };
     sp_newclass(L, SP_FILELOCK_MT, methods, meta);
