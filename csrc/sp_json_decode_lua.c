@@ -29,6 +29,12 @@
 /* Items parsed onto the stack before they are moved into their table. */
 #define SP_ARRAY_BATCH 256
 #define SP_OBJECT_BATCH 64
+/* Above this many stack slots, the pending items of the current table are
+ * moved into it before another value is parsed: nested tables each holding
+ * a part batch would otherwise add up (LuaJIT lets a C function use 8000
+ * slots; 32 levels of 255 pending items overflowed it). What stays per
+ * level is the table and a key, so 1000 levels fit too. */
+#define SP_STACK_BUDGET 2000
 
 typedef struct decoder {
     lua_State  *L;
@@ -256,20 +262,28 @@ static void parse_number(decoder *d)
     }
     {
         /* Lua's own conversion (locale-proof since 5.3) on a NUL-terminated
-         * copy; the syntax was checked above, so no hex or "inf" gets here. */
+         * copy; the syntax was checked above, so no hex or "inf" gets here.
+         * A number too long for the copy on the C stack (any length is
+         * valid JSON) is copied into a Lua string instead. */
         char tmp[72];
+        const char *text = tmp;
         size_t n = (size_t)(p - s);
-        if (n >= sizeof tmp) {
-            d->p = s;
-            fail(d, "number too long");
+        int on_stack = 0;
+        if (n < sizeof tmp) {
+            memcpy(tmp, s, n);
+            tmp[n] = '\0';
+        } else {
+            lua_pushlstring(d->L, s, n);
+            text = lua_tostring(d->L, -1);
+            on_stack = 1;
         }
-        memcpy(tmp, s, n);
-        tmp[n] = '\0';
 #if LUA_VERSION_NUM >= 503
-        if (lua_stringtonumber(d->L, tmp) == 0) {
+        if (lua_stringtonumber(d->L, text) == 0) {
             d->p = s;
             fail(d, "invalid number");
         }
+        if (on_stack)
+            lua_remove(d->L, -2);
         /* A 19-digit integer that fits stays exact; any float that is a
          * whole number within 2^53 becomes an integer. */
         if (!lua_isinteger(d->L, -1)) {
@@ -278,7 +292,8 @@ static void parse_number(decoder *d)
             push_float(d->L, f);
         }
 #else
-        lua_pushlstring(d->L, tmp, n);
+        if (!on_stack)
+            lua_pushlstring(d->L, text, n);
         {
             lua_Number f = lua_tonumber(d->L, -1);
             lua_pop(d->L, 1);
@@ -326,6 +341,10 @@ static void parse_array(decoder *d)
         return;
     }
     for (;;) {
+        if (pending > 0 && lua_gettop(L) > SP_STACK_BUDGET) {
+            flush_array(d, base, &created, &done, pending);
+            pending = 0;
+        }
         luaL_checkstack(L, 4, "json: answer nested too deep");
         parse_value(d);
         if (++pending == SP_ARRAY_BATCH) {
@@ -381,6 +400,10 @@ static void parse_object(decoder *d)
         return;
     }
     for (;;) {
+        if (pending > 0 && lua_gettop(L) > SP_STACK_BUDGET) {
+            flush_object(d, base, &created, pending);
+            pending = 0;
+        }
         luaL_checkstack(L, 6, "json: answer nested too deep");
         if (d->p >= d->end || *d->p != '"')
             fail(d, "expected a string key");

@@ -44,13 +44,17 @@ static void put(encoder *e, const char *s, size_t n)
         out_of_memory(e);
 }
 
-/* Raises "json: <what> at <path>", the path built from the key stack. */
+/* Raises "json: <what> at <path>", the path built from the key stack. The
+ * stack may be as full as the encoder left it: room for the buffer (which
+ * boxes itself once the path outgrows LUAL_BUFFERSIZE), one piece of the
+ * path and luaL_error's own values is made first. */
 static void encode_error(encoder *e, const char *what)
 {
     lua_State *L = e->L;
     luaL_Buffer b;
     int i;
 
+    luaL_checkstack(L, 8, "json: nested too deep");
     luaL_buffinit(L, &b);
     luaL_addstring(&b, "value");
     for (i = 0; i < e->depth; i++) {
@@ -110,8 +114,11 @@ static lua_Integer classify(encoder *e, int idx)
 
     if (lua_getmetatable(L, idx)) {
         const char *kind;
-        lua_getfield(L, -1, "__jsontype");
-        kind = lua_tostring(L, -1);
+        /* Raw: no Lua code runs while a value is encoded (a metatable's
+         * __index could call the encoder again). */
+        lua_pushliteral(L, "__jsontype");
+        lua_rawget(L, -2);
+        kind = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
         if (kind != NULL && strcmp(kind, "array") == 0) {
             lua_pop(L, 2);
             return (lua_Integer)sp_rawlen(L, idx);
@@ -220,25 +227,66 @@ static void encode_value(encoder *e, int idx)
     }
 }
 
+/* The encoder proper, run under lua_pcall by core_json_encode: value at 1,
+ * the output buffer (light userdata) at 2. */
+static int encode_protected(lua_State *L)
+{
+    encoder e;
+    e.L = L;
+    e.out = lua_touserdata(L, 2);
+    e.depth = 0;
+    lua_settop(L, 1);
+    encode_value(&e, 1);
+    return 0;
+}
+
+/* The output buffer shared by the calls of core.json_encode (upvalue 1). */
+typedef struct json_out {
+    sp_buf buf;
+    int    busy;   /* a call is using buf */
+} json_out;
+
 /* core.json_encode(value) -> string. The output buffer is upvalue 1, a
- * userdata that frees it on __gc: a raised error strands nothing. */
+ * userdata that frees it on __gc: a raised error strands nothing. A call
+ * made while another one runs (from a finaliser the collector ran mid-way)
+ * gets a buffer of its own instead of emptying the running call's; the
+ * encoding runs under lua_pcall so the buffer is marked free again however
+ * it ends. */
 static int core_json_encode(lua_State *L)
 {
-    sp_buf *out = lua_touserdata(L, lua_upvalueindex(1));
-    encoder e;
+    json_out *shared = lua_touserdata(L, lua_upvalueindex(1));
+    sp_buf *out;
+    int status;
 
     luaL_checkany(L, 1);
     lua_settop(L, 1);
-    e.L = L;
-    e.out = out;
-    e.depth = 0;
+    if (shared->busy) {
+        out = sp_newuserdata(L, sizeof *out);   /* at 2, freed by its __gc */
+        memset(out, 0, sizeof *out);
+        lua_getmetatable(L, lua_upvalueindex(1));
+        lua_setmetatable(L, -2);
+    } else {
+        out = &shared->buf;
+        shared->busy = 1;
+    }
     out->len = 0;
-    encode_value(&e, 1);
+    lua_pushcfunction(L, encode_protected);
+    lua_pushvalue(L, 1);
+    lua_pushlightuserdata(L, out);
+    status = lua_pcall(L, 2, 0, 0);
+    if (out == &shared->buf)
+        shared->busy = 0;
+    if (status != 0) {
+        sp_buf_clear(out, SP_KEEP_BUFFER);
+        return lua_error(L);
+    }
     lua_pushlstring(L, out->data ? out->data : "", out->len);
     sp_buf_clear(out, SP_KEEP_BUFFER);
     return 1;
 }
 
+/* __gc of the shared json_out and of a nested call's sp_buf: both start
+ * with the buffer. */
 static int buffer_gc(lua_State *L)
 {
     sp_buf_free(lua_touserdata(L, 1));
@@ -247,10 +295,10 @@ static int buffer_gc(lua_State *L)
 
 void sp_open_json_encode(lua_State *L)
 {
-    sp_buf *out;
+    json_out *shared;
 
-    out = sp_newuserdata(L, sizeof *out);
-    memset(out, 0, sizeof *out);
+    shared = sp_newuserdata(L, sizeof *shared);
+    memset(shared, 0, sizeof *shared);
     lua_newtable(L);
     lua_pushcfunction(L, buffer_gc);
     lua_setfield(L, -2, "__gc");
