@@ -22,6 +22,7 @@ typedef struct sp_http {
     char              *user_agent;    /* "User-Agent: ...", or NULL */
     char               accept_encoding[64];   /* "Accept-Encoding: ...", or "" */
     sp_answer          answer;        /* body and headers of this call */
+    sp_sockets         sockets;       /* of the handle's connection cache */
     long               connects;      /* new connections made, all calls */
     char               errbuf[CURL_ERROR_SIZE];
 } sp_http;
@@ -79,7 +80,8 @@ static int has_header(lua_State *L, int n, const char *name)
     return found;
 }
 
-/* core.http_session{ user_agent=, ca_file=, ca_path=, proxy=, http2= }
+/* core.http_session{ user_agent=, ca_file=, ca_path=, proxy=, http2=,
+ *                    max_answer_size= }
  * The Lua layer validates options for the user; this only guards types. */
 static int http_new(lua_State *L)
 {
@@ -98,9 +100,11 @@ static int http_new(lua_State *L)
     lua_setmetatable(L, -2);
 
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->errbuf);
-    sp_easy_collect(c, &h->answer);
+    sp_easy_sockets(c, &h->sockets);
+    sp_easy_collect(c, &h->answer, &h->sockets);
     sp_easy_options(L, &o);
     sp_easy_defaults(c, &o);
+    h->answer.max_body = o.max_answer;
     /* On top of the shared defaults, for this blocking session: the
      * user agent and the accepted encodings also as ready header lines
      * (see set_accept_encoding). With CURLOPT_USERAGENT alone libcurl
@@ -154,9 +158,9 @@ static int same_headers(lua_State *L, const sp_http *h, int n)
 /* http:perform(method, url, headers, body, timeout, connect_timeout)
  *   headers: array of "Name: value" strings; body: string or nil.
  * Returns status, body, headers, seconds
- *      or nil, kind, message, sent   (kind: "timeout" | "tls" | "network";
- *         sent: whether any of the request reached the wire, which decides
- *         whether a non-idempotent call may be replayed). */
+ *      or nil, kind, message, sent   (kind: "timeout" | "tls" | "network" |
+ *         "too_large"; sent: whether any of the request reached the wire,
+ *         which decides whether a non-idempotent call may be replayed). */
 static int http_perform(lua_State *L)
 {
     sp_http *h = check_http(L);
@@ -164,11 +168,11 @@ static int http_perform(lua_State *L)
     const char *url = luaL_checkstring(L, 3);
     size_t body_len = 0;
     const char *body;
-    long timeout_ms, connect_ms, status = 0, connects = 0, request_size = 0;
+    long timeout_ms, connect_ms, status = 0;
     double seconds = 0;
     CURL *c = h->curl;
     CURLcode rc;
-    int i, n;
+    int i, n, attempt;
 
     luaL_checktype(L, 4, LUA_TTABLE);
     body = luaL_optlstring(L, 5, NULL, &body_len);
@@ -209,33 +213,28 @@ static int http_perform(lua_State *L)
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
     sp_easy_request(c, method, body, body_len, 0);
 
-    h->answer.body.len = 0;
-    h->answer.head.len = 0;
-    h->answer.out_of_memory = 0;
-    h->errbuf[0] = '\0';
-    rc = curl_easy_perform(c);
+    /* A kept-alive connection found with unread bytes is refused before
+     * the request is sent (sp_sockets.h), and curl closes it: the request
+     * goes again, on another connection. Twice at most. */
+    for (attempt = 0;; attempt++) {
+        long connects = 0;
+        sp_easy_begin(&h->answer);
+        h->errbuf[0] = '\0';
+        rc = curl_easy_perform(c);
+        curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &connects);
+        h->connects += connects;
+        if (rc != CURLE_ABORTED_BY_CALLBACK || h->answer.failure != SP_ANSWER_UNREAD || attempt == 2)
+            break;
+    }
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);   /* body is Lua's memory */
 
-    curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &connects);
-    h->connects += connects;
-    if (h->answer.out_of_memory) {
-        sp_buf_clear(&h->answer.body, 0);
-        sp_buf_clear(&h->answer.head, 0);
-        return luaL_error(L, "not enough memory");
-    }
-    if (rc != CURLE_OK) {
-        curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &request_size);
-        lua_pushnil(L);
-        lua_pushstring(L, sp_easy_failure_kind(rc));
-        if (h->errbuf[0] != '\0')
-            lua_pushfstring(L, "%s: %s", curl_easy_strerror(rc), h->errbuf);
-        else
-            lua_pushstring(L, curl_easy_strerror(rc));
-        lua_pushboolean(L, request_size > 0);
+    if (rc != CURLE_OK || h->answer.failure != SP_ANSWER_OK) {
+        int pushed = sp_push_failure(L, c, &h->answer, rc, h->errbuf);
         sp_buf_clear(&h->answer.body, SP_KEEP_BUFFER);
         sp_buf_clear(&h->answer.head, SP_KEEP_BUFFER);
-        return 4;
+        return pushed;
     }
+    sp_easy_rested(c, &h->answer);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(c, CURLINFO_TOTAL_TIME, &seconds);
     lua_pushinteger(L, (lua_Integer)status);
@@ -259,9 +258,10 @@ static int http_close(lua_State *L)
 {
     sp_http *h = luaL_checkudata(L, 1, SP_HTTP_MT);
     if (h->curl != NULL) {
-        curl_easy_cleanup(h->curl);
+        curl_easy_cleanup(h->curl);   /* closes its sockets through h->sockets */
         h->curl = NULL;
     }
+    sp_sockets_free(&h->sockets);
     curl_slist_free_all(h->req_headers);
     h->req_headers = NULL;
     h->n_req_headers = 0;

@@ -45,14 +45,18 @@ void sp_open_json_encode(lua_State *L);   /* sp_json_encode_lua.c */
 void sp_open_json_decode(lua_State *L);   /* sp_json_decode_lua.c */
 void sp_open_encode(lua_State *L);        /* sp_encode_lua.c */
 void sp_open_fs(lua_State *L);            /* sp_fs_lua.c */
+void sp_open_easy(lua_State *L);          /* sp_easy_lua.c: core.limits */
 
 /* The Lua side of sp_easy.h, shared by the two libcurl transports
  * (sp_http_lua.c, sp_multi_lua.c): see sp_easy_lua.c. */
 struct sp_buf;
 struct sp_easy_opts;
+struct sp_answer;
 void sp_push_headers(lua_State *L, const struct sp_buf *head);
 void sp_easy_options(lua_State *L, struct sp_easy_opts *o);
 long sp_ms_arg(lua_State *L, int i);
+/* c is a CURL *: kept opaque here so Lua-only files need no curl.h. */
+int  sp_push_failure(lua_State *L, void *c, const struct sp_answer *a, int rc, const char *errbuf);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

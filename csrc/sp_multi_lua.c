@@ -1,6 +1,6 @@
 /* sendpulse.multi: many transfers at once on one libcurl multi handle.
  *
- *   m = core.multi{ user_agent=, ca_file=, ca_path=, proxy=, http2= }
+ *   m = core.multi{ user_agent=, ca_file=, ca_path=, proxy=, http2=, max_answer_size= }
  *   id = m:start(method, url, headers, body, timeout, connect_timeout)
  *   done, running = m:step(seconds)   -- drive transfers, wait at most seconds
  *   id, status, body, headers, seconds = m:collect()        -- one finished
@@ -35,6 +35,7 @@ typedef struct sp_xfer {
     sp_answer          answer;        /* body and headers, see sp_easy.h */
     lua_Integer        id;
     CURLcode           rc;
+    int                restarts;      /* on a fresh connection, see gather_done */
     char               errbuf[CURL_ERROR_SIZE];
 } sp_xfer;
 
@@ -48,6 +49,7 @@ typedef struct sp_multi {
     long         connects;   /* new connections made, all transfers */
     sp_easy_opts opts;       /* points into owned[] */
     char        *owned[4];   /* user agent, CA file, CA path, proxy */
+    sp_sockets   sockets;    /* of the multi handle's connection cache */
 } sp_multi;
 
 static sp_multi *check_multi(lua_State *L)
@@ -87,9 +89,13 @@ static sp_xfer *take_xfer(sp_multi *m)
         return NULL;
     }
     curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
-    sp_easy_collect(x->easy, &x->answer);
+    /* Connections belong to the multi handle and outlive this easy handle:
+     * their sockets are the multi's. */
+    sp_easy_sockets(x->easy, &m->sockets);
+    sp_easy_collect(x->easy, &x->answer, &m->sockets);
     curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
     sp_easy_defaults(x->easy, &m->opts);
+    x->answer.max_body = m->opts.max_answer;
     /* Over HTTP/2, calls started together share one connection as streams
      * rather than each opening its own (no effect on HTTP/1.1). */
     if (m->opts.http2)
@@ -158,8 +164,8 @@ static void free_opts(sp_multi *m)
     memset(&m->opts, 0, sizeof m->opts);
 }
 
-/* core.multi{ user_agent=, ca_file=, ca_path=, proxy=, http2= }: the same
- * options as core.http_session. */
+/* core.multi{ user_agent=, ca_file=, ca_path=, proxy=, http2=,
+ * max_answer_size= }: the same options as core.http_session. */
 static int multi_new(lua_State *L)
 {
     sp_multi *m;
@@ -172,6 +178,7 @@ static int multi_new(lua_State *L)
     luaL_getmetatable(L, SP_MULTI_MT);  /* zeroed: __gc is safe from here on */
     lua_setmetatable(L, -2);
     m->opts.http2 = o.http2;
+    m->opts.max_answer = o.max_answer;
     m->opts.user_agent = m->owned[0] = dup_or_null(o.user_agent);
     m->opts.ca_file = m->owned[1] = dup_or_null(o.ca_file);
     m->opts.ca_path = m->owned[2] = dup_or_null(o.ca_path);
@@ -234,10 +241,9 @@ static int multi_start(lua_State *L)
         return luaL_error(L, "not enough memory");
     }
     x->headers = list;
-    x->answer.out_of_memory = 0;
+    x->restarts = 0;
     x->errbuf[0] = '\0';
-    x->answer.body.len = 0;
-    x->answer.head.len = 0;
+    sp_easy_begin(&x->answer);
     curl_easy_setopt(x->easy, CURLOPT_URL, url);
     curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers);
     curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
@@ -275,7 +281,20 @@ static void gather_done(sp_multi *m)
         x->rc = msg->data.result;   /* msg dies with remove_handle */
         curl_easy_getinfo(x->easy, CURLINFO_NUM_CONNECTS, &connects);
         m->connects += connects;
+        if (x->rc == CURLE_OK && x->answer.failure == SP_ANSWER_OK)
+            sp_easy_rested(x->easy, &x->answer);
         curl_multi_remove_handle(m->multi, x->easy);
+        /* Refused a kept-alive connection with unread bytes before sending
+         * (sp_sockets.h); curl closed it. Start again, on another. */
+        if (x->rc == CURLE_ABORTED_BY_CALLBACK && x->answer.failure == SP_ANSWER_UNREAD
+            && x->restarts < 2) {
+            x->restarts++;
+            x->errbuf[0] = '\0';
+            sp_easy_begin(&x->answer);
+            if (curl_multi_add_handle(m->multi, x->easy) == CURLM_OK)
+                continue;
+            x->answer.failure = SP_ANSWER_UNREAD;   /* report the refusal */
+        }
         if (unlink_xfer(&m->running, x))
             m->n_running--;
         for (tail = &m->done; *tail != NULL; tail = &(*tail)->next)
@@ -323,7 +342,7 @@ static int multi_collect(lua_State *L)
 {
     sp_multi *m = check_multi(L);
     sp_xfer *x = m->done;
-    long status = 0, request_size = 0;
+    long status = 0;
     double seconds = 0;
 
     if (x == NULL) {
@@ -333,20 +352,8 @@ static int multi_collect(lua_State *L)
     /* x stays in the done list while its answer is pushed: if a push runs
      * out of memory and raises, x is still owned (and freed by close). */
     lua_pushinteger(L, x->id);
-    if (x->answer.out_of_memory) {
-        lua_pushnil(L);
-        lua_pushliteral(L, "network");
-        lua_pushliteral(L, "not enough memory to hold the answer");
-        lua_pushboolean(L, 1);
-    } else if (x->rc != CURLE_OK) {
-        curl_easy_getinfo(x->easy, CURLINFO_REQUEST_SIZE, &request_size);
-        lua_pushnil(L);
-        lua_pushstring(L, sp_easy_failure_kind(x->rc));
-        if (x->errbuf[0] != '\0')
-            lua_pushfstring(L, "%s: %s", curl_easy_strerror(x->rc), x->errbuf);
-        else
-            lua_pushstring(L, curl_easy_strerror(x->rc));
-        lua_pushboolean(L, request_size > 0);
+    if (x->rc != CURLE_OK || x->answer.failure != SP_ANSWER_OK) {
+        sp_push_failure(L, x->easy, &x->answer, x->rc, x->errbuf);
     } else {
         curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
         curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME, &seconds);
@@ -425,6 +432,7 @@ static int multi_close(lua_State *L)
     m->running = m->done = m->idle = NULL;
     m->n_running = m->n_done = m->n_idle = 0;
     free_opts(m);
+    sp_sockets_free(&m->sockets);   /* after cleanup closed the sockets */
     return 0;
 }
 

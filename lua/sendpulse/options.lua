@@ -2,6 +2,8 @@
 -- A bad option fails here, at construction, with a message that names it:
 -- nothing is discovered later on the first call.
 
+local core = require "sendpulse.core"
+
 local type, pairs, format, math_type = type, pairs, string.format, math.type
 local floor = math.floor
 
@@ -18,6 +20,8 @@ local defaults = {
   retry_max_delay = 8,
   refresh_margin = 300,     -- refresh a token this long before it expires
   http2 = true,
+  -- bytes of one answer's body, decoded: a bigger one is a too_large error
+  max_answer_size = core.limits.max_answer_size,   -- 64 MiB
 }
 
 local function is_integer(v)
@@ -66,6 +70,8 @@ local rules = {
   proxy = { nonempty_string, "a proxy URL (string)" },
   user_agent = { nonempty_string, "a non-empty string" },
   http2 = { function(v) return type(v) == "boolean" end, "a boolean" },
+  max_answer_size = { function(v) return is_integer(v) and v >= 1 and v <= 2 ^ 40 end,
+    "a whole number of bytes from 1 to 2^40" },
   hook = { function(v) return type(v) == "function" end, "a function(event)" },
   sleep = { function(v) return type(v) == "function" end, "a function(seconds)" },
   token_store = { function(v)
