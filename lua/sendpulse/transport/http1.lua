@@ -145,8 +145,9 @@ local function begin_body(self)
   if self.lengths then
     self.need = self.lengths
     if self.need > self.max_body then
+      -- (the digits as sent: past 15 of them the number is math.huge)
       return fail(self, "too_large", format("the answer is larger than max_answer_size (%d bytes): "
-        .. "its Content-Length says %d", self.max_body, self.need))
+        .. "its Content-Length says %s", self.max_body, sub(self.length_text, 1, 40)))
     end
     self.state = self.need > 0 and "length" or "done"
     return true
@@ -167,7 +168,7 @@ local function add_length(self, value)
   if self.lengths and self.lengths ~= n then
     return fail(self, "protocol", "the answer has two different Content-Length values")
   end
-  self.lengths = n
+  self.lengths, self.length_text = n, value
   return true
 end
 
