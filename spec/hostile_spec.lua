@@ -165,6 +165,7 @@ describe("a hostile server", function()
           local out = run(transport, mode, nil, { timeout = 1.5 })
           local err = first_error(out, transport, mode)
           assert.equal("timeout", err.kind, err.message)
+          print(("\n  %s, %s: %s after %.2f s (timeout = 1.5)"):format(transport, mode, err.kind, out.elapsed))
           assert.is_true(out.elapsed >= 1.4 and out.elapsed < 1.5 + SLACK,
             ("%s on %s took %.2f s with timeout = 1.5"):format(mode, transport, out.elapsed))
         end)
