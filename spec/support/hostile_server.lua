@@ -50,7 +50,9 @@ local CHUNK_SIZE = 65536
 -- Bytes for endless bodies: pseudo-random, so that no two pieces of a body
 -- are equal (LuaJIT interns every string: a body of one repeated piece
 -- would cost a client one copy, and measure nothing).
-local POOL = (function()
+local POOL   -- 2 MiB, made by the server process when it starts
+local function make_pool()
+  local unpack = table.unpack or unpack   -- (Lua 5.1 and LuaJIT: unpack)
   local seed, parts = 12345, {}
   for i = 1, 2 * CHUNK_SIZE do
     local bytes = {}
@@ -58,10 +60,10 @@ local POOL = (function()
       seed = (seed * 1103515245 + 12345) % 2147483648
       bytes[k] = 32 + seed % 95
     end
-    parts[i] = string.char(table.unpack(bytes))
+    parts[i] = string.char(unpack(bytes))
   end
-  return table.concat(parts)   -- 2 MiB
-end)()
+  return table.concat(parts)
+end
 local BAD_CHUNKS = { "0x10", "-1", "zz", "", "1 0", "+5", "5;;=x\1" }
 
 local here = debug.getinfo(1, "S").source:match("^@(.*)[/\\]") or "."
@@ -304,6 +306,7 @@ local function remove(list, sock)
 end
 
 local function run()
+  POOL = make_pool()
   local srv = assert(socket.bind("127.0.0.1", 0))
   srv:settimeout(0)
   local _, port = srv:getsockname()
