@@ -11,6 +11,7 @@
 local type, rawget, ipairs = type, rawget, ipairs
 local format = string.format
 
+local catalog = require "sendpulse.operations.catalog"
 local common = require "sendpulse.helpers.common"
 
 local _M = {}
@@ -43,11 +44,11 @@ local function get_mailing_list_by_id(self, args)
   return _M.single(value), meta
 end
 
-function _M.register(resources)
-  for _, service in ipairs(resources.services()) do
-    resources.add_helper(service, "raw", raw)
+function _M.register(add)
+  for _, service in ipairs(catalog.services()) do
+    add(service, "raw", raw)
   end
-  resources.add_helper("email", "get_mailing_list_by_id", get_mailing_list_by_id)
+  add("email", "get_mailing_list_by_id", get_mailing_list_by_id)
 end
 
 return _M

@@ -30,10 +30,9 @@
 -- strictly. An answer followed by bytes nobody asked for leaves its
 -- connection closed, never pooled. The path is sent exactly as given.
 
-local nginx = require "sendpulse.nginx"
+local nginx = require "sendpulse.transport.nginx"
 local core = require "sendpulse.core"
 local http1 = require "sendpulse.transport.http1"
-local VERSION = require "sendpulse.version"
 
 local type, tonumber, tostring, setmetatable, pcall = type, tonumber, tostring, setmetatable, pcall
 local concat, format = table.concat, string.format
@@ -56,14 +55,18 @@ local POOL_SIZE = 16
 local READ_SIZE = 65536
 local SEND_PIECE = 16384
 
---- new{ user_agent =, max_answer_size = } -> transport. Raises outside nginx.
+--- new{ user_agent = string, max_answer_size = bytes } -> transport
+-- (sendpulse.transport gives the User-Agent, its default included; the
+-- bound defaults to core.limits.max_answer_size). Raises outside nginx.
 function _M.new(opts)
-  opts = opts or {}
   if not nginx.inside() then
     error("sendpulse: the cosocket transport needs nginx with the lua module (ngx.socket.tcp)", 2)
   end
+  if type(opts) ~= "table" or type(opts.user_agent) ~= "string" then
+    error("sendpulse.transport.cosocket.new: argument must be a table { user_agent = string }", 2)
+  end
   return setmetatable({
-    user_agent = opts.user_agent or ("lua-sendpulse/" .. VERSION),
+    user_agent = opts.user_agent,
     max_answer_size = opts.max_answer_size or core.limits.max_answer_size,
     opened = 0, closed = false,
   }, Transport)

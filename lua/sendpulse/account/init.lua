@@ -1,0 +1,170 @@
+--- The per-account state that clients of one account share in this Lua
+-- state: the token cache (one token, one refresh at a time) and the rate
+-- budget (10 requests per second is SendPulse's limit per account, not per
+-- client object). Held weakly: it lives as long as a client uses it.
+--
+-- Keys use a fingerprint of the secret or API key, never the secret itself.
+--
+-- Beyond this Lua state (options token_store, rate_limit.shared,
+-- shared_dict) the pieces beside this file take over:
+--   shared_token.lua     the token through a store, one fetch for all
+--   token_store/         where: file (one host), redis (many), shared_dict (nginx)
+--   limiter/             the budget: redis (many hosts), shared_dict (nginx);
+--                        one host's budget is a file the C limiter maps
+--   redis_connection.lua the Redis link of the Redis store and budget
+
+local core = require "sendpulse.core"
+local options = require "sendpulse.options"
+local shared_token = require "sendpulse.account.shared_token"
+
+local format, type, require = string.format, type, require
+
+local _M = {}
+
+local auths = setmetatable({}, { __mode = "v" })
+local limiters = setmetatable({}, { __mode = "v" })
+
+--- The account's identity: what the rate budget is counted against.
+function _M.account_key(cfg)
+  if cfg.api_key then
+    return format("%s|key:%s", cfg.base_url, core.fingerprint(cfg.api_key))
+  end
+  return format("%s|id:%s", cfg.base_url, cfg.client_id)
+end
+
+-- The C auth object of the account, shared by its clients in this state.
+local function local_auth(cfg)
+  local key
+  if cfg.api_key then
+    key = _M.account_key(cfg)
+  else
+    key = format("%s|%s", _M.account_key(cfg), core.fingerprint(cfg.client_secret))
+  end
+  key = format("%s|margin:%g", key, cfg.refresh_margin)
+  local a = auths[key]
+  if not a then
+    if cfg.api_key then
+      a = core.auth { api_key = cfg.api_key }
+    else
+      a = core.auth { client_id = cfg.client_id, client_secret = cfg.client_secret,
+                      refresh_margin = cfg.refresh_margin }
+    end
+    auths[key] = a
+  end
+  return a
+end
+
+-- The Redis connection of cfg (a shared sendpulse.account.redis_connection,
+-- or the connection object the user gave).
+local function redis_conn(cfg)
+  local r = cfg.redis
+  if type(r.call) == "function" then return r, options.DEFAULT_REDIS_PREFIX end
+  return require("sendpulse.account.redis_connection").connection(r), r.prefix
+end
+
+-- The store object for cfg.token_store ("file", "redis" or the user's own).
+local function token_store(cfg)
+  local s = cfg.token_store
+  if s == "file" then
+    return require("sendpulse.account.token_store.file").new { dir = cfg.token_dir }
+  elseif s == "redis" then
+    return require("sendpulse.account.token_store.redis").new(redis_conn(cfg))
+  end
+  return s
+end
+
+--- The account's token holder for one client: the shared C object, or, with
+-- a token_store, a wrapper that shares the token with other processes.
+-- report(operation, message) hears of store failures.
+function _M.auth(cfg, report)
+  local a = local_auth(cfg)
+  local store = token_store(cfg)
+  -- shared_dict (inside nginx): the dict is the store of every worker.
+  if not store and cfg.shared_dict then
+    store = require("sendpulse.account.token_store.shared_dict").new(cfg.shared_dict)
+  end
+  if not store or cfg.api_key then return a end
+  local id = cfg.client_id .. "|" .. core.fingerprint(cfg.client_secret)
+  local key = "sendpulse:token:" .. core.fingerprint(cfg.base_url .. "|" .. id)
+  return shared_token.new(a, store, key, report)
+end
+
+-- One C limiter per key in this Lua state.
+local function local_limiter(key, rate, burst, guard)
+  local l = limiters[key]
+  if not l then
+    l = core.limiter { rate = rate, burst = burst, guard = guard }
+    limiters[key] = l
+  end
+  return l
+end
+
+-- This process's budget for the account: shared by the clients of this Lua
+-- state with the same account and rate settings.
+local function process_limiter(cfg, rate)
+  local rl = cfg.rate_limit
+  rate = rate or rl.rate
+  return local_limiter(format("%s|%g/%d/%g", _M.account_key(cfg), rate, rl.burst, rl.guard),
+                       rate, rl.burst, rl.guard)
+end
+
+-- The host's budget for the account: a mapped file in the token folder,
+-- named by a fingerprint of the account. Falls back to the process budget
+-- (reported) when the file cannot be used.
+local function host_limiter(cfg, observe, rate)
+  local rl = cfg.rate_limit
+  rate = rate or rl.rate
+  local dir = cfg.token_dir or require("sendpulse.account.token_store.file").default_dir()
+  local ok, err = core.private_dir(dir)
+  local l
+  if ok then
+    l, err = core.limiter { rate = rate, burst = rl.burst, guard = rl.guard,
+      file = format("%s/%s.budget", dir, core.fingerprint(_M.account_key(cfg))) }
+  end
+  if l then return l end
+  observe { event = "limiter_error", shared = "host", fallback = "process", message = err }
+  return process_limiter(cfg, rate)
+end
+
+--- The account's limiter, or nil when rate limiting is off.
+-- rate_limit.shared: "process" (clients of this Lua state share a budget),
+-- "host" (every process of the host, through a mapped file), "redis" (every
+-- host, through Redis; while Redis fails, the `fallback` budget serves).
+-- With shared_dict (inside nginx) the dict holds the budget of all workers.
+-- report(operation, message) hears of shared-dict failures; observe(event)
+-- of host and Redis budget failures and recoveries (limiter_error,
+-- limiter_recovered).
+function _M.limiter(cfg, report, observe)
+  local rl = cfg.rate_limit
+  if not rl then return nil end
+  observe = observe or function() end
+  if cfg.shared_dict then
+    -- One budget for all nginx workers, in the dict; if the dict fails, each
+    -- worker keeps to its share.
+    local key = format("%s|%g/%d", _M.account_key(cfg), rl.rate, rl.burst)
+    local nginx = require "sendpulse.transport.nginx"
+    local ngx = nginx.host()
+    local workers = ngx.worker and ngx.worker.count and ngx.worker.count() or 1
+    local name = cfg.shared_dict
+    return require("sendpulse.account.limiter.shared_dict").new {
+      dict = (nginx.shared_dict(name)), name = name,
+      key = "sendpulse:rate:" .. core.fingerprint(key),
+      rate = rl.rate, burst = rl.burst, report = report,
+      fallback = local_limiter(key .. "|share", rl.rate / workers, rl.burst, rl.guard),
+    }
+  end
+  if rl.shared == "host" then return host_limiter(cfg, observe) end
+  if rl.shared == "redis" then
+    local conn, prefix = redis_conn(cfg)
+    local r = rl.fallback_rate
+    local fallback = rl.fallback == "host" and host_limiter(cfg, observe, r) or process_limiter(cfg, r)
+    return require("sendpulse.account.limiter.redis").new {
+      conn = conn, key = prefix .. "rate:" .. core.fingerprint(_M.account_key(cfg)),
+      rate = rl.rate, burst = rl.burst, guard = rl.guard, fallback = fallback,
+      fallback_kind = fallback:shared() and "host" or "process", report = observe,
+    }
+  end
+  return process_limiter(cfg)
+end
+
+return _M
