@@ -34,6 +34,7 @@ CURL_LIBS   ?= -lcurl
 PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/lib/lua/$(LUA_ABI)
 LUADIR  ?= $(PREFIX)/share/lua/$(LUA_ABI)
+BINDIR  ?= $(PREFIX)/bin
 DESTDIR ?=
 
 CC      ?= cc
@@ -239,13 +240,18 @@ install: $(MODULE) $(REDIS_MODULE)
 	install -m 0755 $(REDIS_MODULE) $(DESTDIR)$(LIBDIR)/sendpulse/hiredis.so
 	cd lua && find . -name '*.lua' | while read f; do \
 	  install -D -m 0644 "$$f" "$(DESTDIR)$(LUADIR)/$$f"; done
+	# the sendpulse command, run by the interpreter it was built for
+	install -d $(DESTDIR)$(BINDIR)
+	sed '1s|.*|#!/usr/bin/env $(LUA)|' bin/sendpulse > $(DESTDIR)$(BINDIR)/sendpulse
+	chmod 0755 $(DESTDIR)$(BINDIR)/sendpulse
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/sendpulse/core.so $(DESTDIR)$(LIBDIR)/sendpulse/hiredis.so
+	rm -f $(DESTDIR)$(BINDIR)/sendpulse
 	cd lua && find . -name '*.lua' | while read f; do rm -f "$(DESTDIR)$(LUADIR)/$$f"; done
 
 lint:
-	luacheck lua spec examples bench
+	luacheck lua spec examples bench bin/sendpulse
 	luarocks lint rockspec/lua-sendpulse-scm-1.rockspec
 
 config:
@@ -263,6 +269,7 @@ config:
 	@echo "PREFIX      = $(PREFIX)"
 	@echo "LIBDIR      = $(LIBDIR)"
 	@echo "LUADIR      = $(LUADIR)"
+	@echo "BINDIR      = $(BINDIR)"
 	@echo "MODULE      = $(MODULE)"
 	@echo "STATIC      = $(STATIC)"
 

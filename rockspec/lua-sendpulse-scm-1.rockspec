@@ -22,6 +22,9 @@ description = {
 dependencies = {
   "lua >= 5.1",
   "lua-cjson",
+  -- the sendpulse command (Debian: lua-argparse) and its CSV parser (lua-lpeg)
+  "argparse",
+  "lpeg",
 }
 external_dependencies = {
   -- Only the library is looked up: on Debian-style multiarch systems the
@@ -47,6 +50,8 @@ build = {
   install_variables = {
     LIBDIR = "$(LIBDIR)",
     LUADIR = "$(LUADIR)",
+    -- the sendpulse command (luarocks wraps what lands in its bin folder)
+    BINDIR = "$(BINDIR)",
     LUA = "$(LUA)",
     LUA_INCDIR = "$(LUA_INCDIR)",
   },
