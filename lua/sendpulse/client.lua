@@ -36,6 +36,10 @@ local new_error, argument_error = errors.new, errors.argument
 
 local TOKEN_PATH = "/oauth/access_token"
 
+-- A transport's failure kind -> the error kind ("tls" is a network error
+-- with err.tls set).
+local transport_kinds = { timeout = "timeout", too_large = "too_large", protocol = "protocol" }
+
 local _M = {}
 
 local Client = {}
@@ -126,7 +130,7 @@ local function send(self, call, method, path, url, headers, body, attempt, raw, 
   if status == nil then
     -- perform's failure form: nil, kind, message, sent
     err = retry.settle(new_error {
-      kind = rbody == "timeout" and "timeout" or "network",
+      kind = transport_kinds[rbody] or "network",
       message = rheaders, method = method, path = path, tls = rbody == "tls" or nil,
     }, method, idempotent, sent)
   else

@@ -7,7 +7,7 @@
 --   b:late(seconds)    the request left that long after taking its slot
 --   b:state() -> { per_second = {...}, per_minute = {...}, ..., queued = n }
 --
--- The limiter (csrc/sp_rate.c for a process or a host, limiter/redis.lua,
+-- The limiter (csrc/sp_limiter_lua.c for a process or a host, limiter/redis.lua,
 -- limiter/shared_dict.lua) counts a request only when it leaves
 -- (limiter:take()), never ahead of time: a call that leaves late (a game
 -- loop polls once a frame, a worker is busy) cannot meet a call whose slot
@@ -146,7 +146,7 @@ function Budget:late(seconds)
   if seconds > _M.LATE then self.limiter:push(seconds) end
 end
 
---- What is left in each window: the limiter's state (see csrc/sp_rate.c),
+--- What is left in each window: the limiter's state (see csrc/sp_limiter_lua.c),
 -- plus the calls of this Lua state waiting in line.
 function Budget:state()
   local s = self.limiter:state()

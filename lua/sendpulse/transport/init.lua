@@ -3,7 +3,9 @@
 --   transport:perform(method, url, headers, body, timeout, connect_timeout)
 --     -> status, body, headers, seconds, left_after
 --     or nil, kind, message, sent, left_after   (kind "timeout" | "tls" |
---        "network"; sent: whether the request may have reached the server)
+--        "network" | "too_large" (the answer or its headers over a bound) |
+--        "protocol" (the server broke HTTP framing); sent: whether the
+--        request may have reached the server)
 --     left_after (optional): seconds from the call until the request was
 --     sent, its connection set up (TLS included); the rate budget is moved
 --     on by as much when the request left late (see sendpulse.account.budget)
@@ -43,6 +45,7 @@ local function libcurl_settings(cfg)
   return {
     user_agent = user_agent(cfg),
     ca_file = cfg.ca_file, ca_path = cfg.ca_path, proxy = cfg.proxy, http2 = cfg.http2,
+    max_answer_size = cfg.max_answer_size,
   }
 end
 
@@ -79,7 +82,8 @@ function _M.new(cfg, raise)
     end
     local ok, msg = check_cosocket(cfg)
     if not ok then return nil, msg end
-    return require("sendpulse.transport.cosocket").new { user_agent = user_agent(cfg) }
+    return require("sendpulse.transport.cosocket").new { user_agent = user_agent(cfg),
+      max_answer_size = cfg.max_answer_size }
   end
   return t
 end
