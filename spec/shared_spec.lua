@@ -454,10 +454,12 @@ describe("shared account", function()
       assert.is_true(lim:take())                 -- Redis's budget now runs ~0.1 s ahead
       rs:stop()
       local ok, err = pcall(function()
-        -- The fallback starts after Redis's slot plus HANDOVER (0.3 s).
+        -- The fallback starts after Redis's slot (if it is still to come:
+        -- under valgrind it may have passed) plus HANDOVER (0.3 s), counted
+        -- from the failure.
         local none, w = lim:take()
         assert.is_nil(none)
-        assert.is_true(w > 0.3 and w < 0.5, "first fallback slot after the hand-over, got " .. tostring(w))
+        assert.is_true(w > 0.29 and w < 0.5, "first fallback slot after the hand-over, got " .. tostring(w))
         assert.equal(1, #events_of(events, "limiter_error"))
         core.sleep(w)
         assert.is_true(lim:take())                -- the fallback's slot
