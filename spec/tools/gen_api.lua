@@ -1,10 +1,10 @@
 #!/usr/bin/env lua
 -- Generates the operation tables of lua-sendpulse from SendPulse's OpenAPI files.
 --
---   lua spec/tools/gen_api.lua [--check] [OPENAPI_DIR]
+--   lua5.4 spec/tools/gen_api.lua [--check]
 --
--- Reads ../shared/sendpulse-openapi/*.yml (the folder beside the repository;
--- overridden by the argument or by $SP_OPENAPI_DIR) and writes:
+-- Reads the contract extracted from the files (spec/contract/openapi/, see
+-- spec/tools/extract_contract.lua) and writes:
 --   lua/sendpulse/api/<service>.lua   one pure data table per service
 --   lua/sendpulse/api/init.lua        the list of services and their base paths
 --   lua/sendpulse/api/REFERENCE.md    the reference of every operation
@@ -14,10 +14,22 @@
 -- --check regenerates everything in memory and exits 1, naming the files, when
 -- the committed output differs (or a generated file is missing or stale).
 --
--- Needs lyaml (Debian: lua-yaml). The output depends only on the input files:
--- keys are sorted, numbers printed one way, nothing depends on hash order.
+-- Runs on Lua 5.3+ (integers and floats apart). The output depends only on
+-- the input: keys are sorted, numbers printed one way, nothing depends on
+-- hash order.
 
-local lyaml = require "lyaml"
+local function script_dir()
+  local src = debug.getinfo(1, "S").source
+  if src:sub(1, 1) == "@" then
+    local dir = src:sub(2):match("^(.*)/[^/]*$")
+    return dir or "."
+  end
+  return "."
+end
+package.path = script_dir() .. "/../?.lua;" .. package.path
+
+local openapi = require "contract.openapi"
+local luadata = require "tools.luadata"
 
 local SERVICES = {
   -- service name   file stem            title used in the reference
@@ -80,15 +92,6 @@ local SMALL_ENUM = 20
 ---------------------------------------------------------------------------
 -- paths and files
 
-local function script_dir()
-  local src = debug.getinfo(1, "S").source
-  if src:sub(1, 1) == "@" then
-    local dir = src:sub(2):match("^(.*)/[^/]*$")
-    return dir or "."
-  end
-  return "."
-end
-
 local function read_file(path)
   local f = io.open(path, "rb")
   if not f then return nil end
@@ -111,43 +114,10 @@ local function fail(fmt, ...)
   error("gen_api: " .. string.format(fmt, ...), 0)
 end
 
--- Plain scalars as YAML 1.2's core schema reads them (OpenAPI 3.1 files are
--- YAML 1.2). lyaml's default is YAML 1.1, where on/off/yes/no are booleans
--- and 012 is octal: an enum [on, off] would come out as [true, false].
-local function core_scalar(v)
-  if v == "" or v == "~" or v == "null" or v == "Null" or v == "NULL" then return lyaml.null end
-  if v == "true" or v == "True" or v == "TRUE" then return true end
-  if v == "false" or v == "False" or v == "FALSE" then return false end
-  if v:match("^[-+]?%d+$") then return math.tointeger(tonumber(v)) or tonumber(v) end
-  if v:match("^0o[0-7]+$") then return math.tointeger(tonumber(v:sub(3), 8)) end
-  if v:match("^0x%x+$") then return math.tointeger(tonumber(v:sub(3), 16)) end
-  if v:match("^[-+]?%.%d+$") or v:match("^[-+]?%d+%.?%d*$") or v:match("^[-+]?%.?%d+[eE][-+]?%d+$")
-      or v:match("^[-+]?%d+%.%d*[eE][-+]?%d+$") then
-    return tonumber(v)
-  end
-  if v == ".inf" or v == ".Inf" or v == ".INF" or v == "+.inf" then return math.huge end
-  if v == "-.inf" or v == "-.Inf" or v == "-.INF" then return -math.huge end
-  if v == ".nan" or v == ".NaN" or v == ".NAN" then return 0 / 0 end
-  return v
-end
-
-local function load_yaml(text)
-  return lyaml.load(text, { implicit_scalar = core_scalar })
-end
-
 ---------------------------------------------------------------------------
 -- helpers
 
-local function sorted_keys(t)
-  local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
-  table.sort(keys, function(a, b)
-    local ta, tb = type(a), type(b)
-    if ta ~= tb then return ta == "number" end
-    return a < b
-  end)
-  return keys
-end
+local sorted_keys, is_seq = luadata.sorted_keys, luadata.is_seq
 
 local function snake(id)
   local s = id:gsub("[^%w]+", "_")
@@ -158,15 +128,7 @@ local function snake(id)
 end
 
 local function is_null(v)
-  return v == lyaml.null
-end
-
-local function is_seq(t)
-  if type(t) ~= "table" then return false end
-  local n = 0
-  for _ in pairs(t) do n = n + 1 end
-  for i = 1, n do if t[i] == nil then return false end end
-  return true
+  return v == openapi.null
 end
 
 local function deep_copy(v)
@@ -321,7 +283,7 @@ end
 -- example values, built to satisfy the schema (the contract test sends them)
 
 local function clean_example(v)
-  -- lyaml's null and tables holding it are left out of examples.
+  -- JSON's null and tables holding it are left out of examples.
   if is_null(v) then return nil end
   if type(v) == "table" then
     local r = {}
@@ -767,12 +729,15 @@ end
 ---------------------------------------------------------------------------
 -- one service
 
-local function load_service(dir, service, stem)
+-- The operations of one file: `tree` is its extracted contract (default:
+-- the committed extraction of sendpulse-<stem>-openapi.yml).
+local function load_service(service, stem, tree)
   local file = "sendpulse-" .. stem .. "-openapi.yml"
-  local text = read_file(dir .. "/" .. file)
-  if not text then fail("cannot read %s/%s", dir, file) end
-  local ok, tree = pcall(load_yaml, text)
-  if not ok then fail("%s: %s", file, tostring(tree)) end
+  if tree == nil then
+    local ok, loaded = pcall(openapi.load, stem)
+    if not ok then fail("%s: %s", file, tostring(loaded)) end
+    tree = loaded
+  end
   local doc = new_doc(tree, file)
   local server = tree.servers and tree.servers[1] and tree.servers[1].url
   if not server then fail("%s: no servers entry", file) end
@@ -806,88 +771,17 @@ local function load_service(dir, service, stem)
   }
 end
 
----------------------------------------------------------------------------
--- Lua literal writer: sorted keys, one number format, plain escapes
-
-local KEYWORDS = {}
-for w in ([[and break do else elseif end false for function goto if in local
-  nil not or repeat return then true until while]]):gmatch("%a+") do KEYWORDS[w] = true end
-
-local function lua_string(s)
-  return '"' .. s:gsub('[%c"\\]', function(c)
-    if c == '"' then return '\\"' elseif c == "\\" then return "\\\\"
-    elseif c == "\n" then return "\\n" elseif c == "\t" then return "\\t"
-    elseif c == "\r" then return "\\r" end
-    return string.format("\\%03d", c:byte())
-  end) .. '"'
-end
-
-local function lua_number(v)
-  if math.type(v) == "integer" then return string.format("%d", v) end
-  if v ~= v then return "0/0" end
-  if v == math.huge then return "math.huge" elseif v == -math.huge then return "-math.huge" end
-  local s = string.format("%.17g", v)
-  for p = 1, 17 do
-    local t = string.format("%." .. p .. "g", v)
-    if tonumber(t) == v then s = t break end
-  end
-  if not s:find("[%.eEn]") then s = s .. ".0" end
-  return s
-end
-
-local function lua_key(k)
-  if type(k) == "string" and k:match("^[%a_][%w_]*$") and not KEYWORDS[k] then return k end
-  if type(k) == "number" then return "[" .. lua_number(k) .. "]" end
-  return "[" .. lua_string(k) .. "]"
-end
-
-local function lua_value(v, indent, out, inline)
-  local tv = type(v)
-  if tv == "string" then out[#out + 1] = lua_string(v)
-  elseif tv == "number" then out[#out + 1] = lua_number(v)
-  elseif tv == "boolean" then out[#out + 1] = tostring(v)
-  elseif tv == "table" then
-    if next(v) == nil then out[#out + 1] = "{}" return end
-    local seq = is_seq(v)
-    local keys = seq and nil or sorted_keys(v)
-    local n = seq and #v or #keys
-    -- short tables of scalars stay on one line
-    local flat = inline
-    if not flat then
-      local simple, len = true, 0
-      for i = 1, n do
-        local x = seq and v[i] or v[keys[i]]
-        if type(x) == "table" then simple = false break end
-        len = len + #tostring(x) + (seq and 0 or #tostring(keys[i])) + 4
-      end
-      flat = simple and len < 70
-    end
-    local pad = string.rep("  ", indent + 1)
-    out[#out + 1] = "{"
-    for i = 1, n do
-      if flat then out[#out + 1] = i == 1 and " " or ", "
-      else out[#out + 1] = "\n" .. pad end
-      if not seq then out[#out + 1] = lua_key(keys[i]) .. " = " end
-      lua_value(seq and v[i] or v[keys[i]], indent + 1, out, flat)
-      if not flat then out[#out + 1] = "," end
-    end
-    out[#out + 1] = flat and " }" or ("\n" .. string.rep("  ", indent) .. "}")
-  else
-    error("cannot write a " .. tv)
-  end
-end
+local KEYWORDS = luadata.KEYWORDS
 
 local function to_lua(v, indent)
-  local out = {}
-  lua_value(v, indent or 0, out, false)
-  return table.concat(out)
+  return luadata.write(v, { indent = indent })
 end
 
 ---------------------------------------------------------------------------
 -- outputs
 
 local HEADER = "-- generated by spec/tools/gen_api.lua from %s; do not edit.\n"
-  .. "-- (the OpenAPI files are in ../shared/sendpulse-openapi beside the repository)\n"
+  .. "-- (the contract of SendPulse's OpenAPI files, extracted into spec/contract/openapi/)\n"
   .. "-- luacheck: no max line length\n"
 
 local function operation_record(rec)
@@ -944,7 +838,7 @@ end
 local function reference(services, extra, total)
   local out = {}
   local function w(s) out[#out + 1] = s end
-  w("<!-- generated by spec/tools/gen_api.lua from ../shared/sendpulse-openapi/*.yml"
+  w("<!-- generated by spec/tools/gen_api.lua from spec/contract/openapi/ (SendPulse's OpenAPI files)"
     .. " and lua/sendpulse/api/extra.lua; do not edit. -->")
   w("# lua-sendpulse API reference")
   w("")
@@ -1145,14 +1039,14 @@ end
 ---------------------------------------------------------------------------
 -- main
 
-local function generate(dir, root)
+local function generate(root)
   local services, total = {}, 0
   local extra_path = root .. "/lua/sendpulse/api/extra.lua"
   local extra = {}
   if read_file(extra_path) then extra = dofile(extra_path) end
   local files = {}
   for _, s in ipairs(SERVICES) do
-    local svc = load_service(dir, s[1], s[2])
+    local svc = load_service(s[1], s[2])
     services[#services + 1] = svc
     total = total + svc.count
     for _, msg in ipairs(svc.warnings) do io.stderr:write("gen_api: warning: ", svc.source, ": ", msg, "\n") end
@@ -1175,17 +1069,16 @@ local function generate(dir, root)
 end
 
 local function main(argv)
-  local check, dir = false, nil
+  local check = false
   for _, a in ipairs(argv) do
     if a == "--check" then check = true
-    elseif a == "-h" or a == "--help" then
-      print("usage: lua spec/tools/gen_api.lua [--check] [OPENAPI_DIR]")
-      os.exit(0)
-    else dir = a end
+    else
+      print("usage: lua5.4 spec/tools/gen_api.lua [--check]")
+      os.exit(a == "-h" or a == "--help" and 0 or 2)
+    end
   end
   local root = script_dir() .. "/../.."
-  dir = dir or os.getenv("SP_OPENAPI_DIR") or (root .. "/../shared/sendpulse-openapi")
-  local files, total = generate(dir, root)
+  local files, total = generate(root)
   local names = sorted_keys(files)
   if check then
     local bad = {}
@@ -1224,7 +1117,6 @@ end
 -- for tests on small hand-made files. Run as a script: generate or check.
 if ... == "tools.gen_api" then
   return {
-    core_scalar = core_scalar,
     snake = snake,
     load_service = load_service,
     to_lua = to_lua,
