@@ -68,11 +68,20 @@ return {
     ["viber_bots:send_contact_message"] = NO_MESSAGE,
     ["messenger:send_text_to_contact"] = { why = "the body requires a property 'tag' it never declares",
       violations = { "'tag'" } },
+    -- the same in the CRM file: 'emails' and 'attributesValues' are declared,
+    -- 'email' and 'attributeId' + 'value' required at the top
+    ["crm:add_contact_emails"] = { why = "the body requires a property 'email' it never declares",
+      violations = { "'email'" } },
+    ["crm:batch_store_contact_attribute_values"] = {
+      why = "the body requires properties 'attributeId' and 'value' it never declares",
+      violations = { "'attributeId'", "'value'" } },
     -- Not the file's defect but prism's: its multipart parser never yields an
     -- array for parts named "content[]" (one part or several, as curl -F
     -- sends them too), so the array the file asks for cannot be given.
     ["files:upload_file"] = { why = "prism cannot read repeated multipart parts content[] as an array",
       violations = { "content[] must be array" } },
+    ["crm:upload_files"] = { why = "prism cannot read repeated multipart parts files[] as an array",
+      violations = { "files[] must be array" } },
   },
 
   -- "METHOD /path" (with the service's base path) of calls no file has

@@ -318,18 +318,26 @@ local function string_example(s, name)
   return v
 end
 
-function Doc:example(s, name, depth)
+-- `fill`: an object none of whose properties is required shows them all
+-- (for a body whose required fields alone would show nothing of it), and an
+-- array's items take their name from the array's ("emails" -> "email").
+function Doc:example(s, name, depth, fill)
   depth = depth or 0
   s = self:schema(s)
   if depth > 8 then return nil end
   local ex = s.example
   if ex == nil and type(s.examples) == "table" then ex = s.examples[1] end
-  if ex ~= nil and not is_null(ex) then return clean_example(ex) end
-  if s.const ~= nil and not is_null(s.const) then return clean_example(s.const) end
-  if s.default ~= nil and not is_null(s.default) then return clean_example(s.default) end
+  -- (filling, a value its schema refuses is passed over: the CRM file gives
+  -- arrays the example "[ 1,2 ]", a string, and objects an enum of strings)
+  local function fits(v)
+    return v ~= nil and not is_null(v) and not (fill and not self:valid(s, clean_example(v)))
+  end
+  if fits(ex) then return clean_example(ex) end
+  if fits(s.const) then return clean_example(s.const) end
+  if fits(s.default) then return clean_example(s.default) end
   if type(s.enum) == "table" then
     for _, v in ipairs(s.enum) do
-      if not is_null(v) then return clean_example(v) end
+      if fits(v) then return clean_example(v) end
     end
   end
   local alts = s.oneOf or s.anyOf
@@ -351,7 +359,7 @@ function Doc:example(s, name, depth)
           for _, r in ipairs(s.required) do merged.required[#merged.required + 1] = r end
           for _, r in ipairs(at.required) do merged.required[#merged.required + 1] = r end
         end
-        return self:example(merged, name, depth + 1)
+        return self:example(merged, name, depth + 1, fill)
       end
     end
   end
@@ -368,7 +376,7 @@ function Doc:example(s, name, depth)
   elseif t == "boolean" then return true
   elseif t == "array" then
     local n = math.max(tonumber(s.minItems) or 1, 1)
-    local item = self:example(s.items or {}, nil, depth + 1)
+    local item = self:example(s.items or {}, fill and name and name:gsub("s$", "") or nil, depth + 1, fill)
     if item == nil then item = "example" end
     local out = {}
     for i = 1, n do out[i] = deep_copy(item) end
@@ -376,14 +384,31 @@ function Doc:example(s, name, depth)
   elseif t == "object" or s.properties then
     local out = {}
     local props = s.properties or {}
+    local names, optional = {}, false
     for _, r in ipairs(s.required or {}) do
-      if props[r] ~= nil or s.properties == nil then
-        local v = self:example(props[r] or {}, r, depth + 1)
-        if v == nil then v = "example" end
-        out[r] = v
+      if props[r] ~= nil or s.properties == nil then names[#names + 1] = r end
+    end
+    -- (a required name the schema does not declare shows nothing)
+    if fill and #names == 0 then
+      names, optional = {}, true
+      for _, k in ipairs(sorted_keys(props)) do
+        if not self:schema(props[k]).readOnly then names[#names + 1] = k end
       end
     end
+    for _, r in ipairs(names) do
+      local v = self:example(props[r] or {}, r, depth + 1, fill)
+      if v == nil then v = "example" end
+      -- an optional property no value fits (the CRM file's sortBy is an
+      -- object whose enum holds strings) is left out
+      if not (optional and not self:valid(props[r], v)) then out[r] = v end
+    end
     return out
+  end
+  -- (filling, an untyped value named like an address, a phone, a URL or an id)
+  if fill and name then
+    local lower = name:lower()
+    if lower:match("email$") or lower:match("phone") or lower:match("url$") then return string_example(s, name) end
+    if lower:match("id$") then return 1 end
   end
   return "example"
 end
@@ -693,7 +718,16 @@ function Doc:operation(service, path, method, op, path_item)
       if #fields > 0 then body.fields = fields end
       body.one_of = one_of
       local ex = type(media_ex) == "table" and not is_seq(media_ex) and media_ex or nil
-      if not ex then ex = self:example(s, nil) end
+      if not ex then
+        ex = self:example(s, nil)
+        -- nothing of the body is required: show its fields (the reference's
+        -- examples, and what the contract test sends, then have a body)
+        local shows = false
+        for _, f in ipairs(fields) do
+          if not f.from_path and type(ex) == "table" and ex[f.name] ~= nil then shows = true end
+        end
+        if not shows and #fields > 0 then ex = self:example(s, nil, 0, true) end
+      end
       if type(ex) ~= "table" then ex = {} end
       for k, v in pairs(ex) do
         if example[k] == nil then example[k] = v end
@@ -835,7 +869,98 @@ local function type_label(f)
   return t
 end
 
-local function reference(services, extra, total)
+---------------------------------------------------------------------------
+-- the hand-written helpers, read from their modules (lua/sendpulse/helpers/)
+
+local function code_list(list)
+  local out = {}
+  for i, v in ipairs(list) do out[i] = "`" .. tostring(v) .. "`" end
+  return table.concat(out, ", ")
+end
+
+-- What the reference says of the helpers: the modules' own tables (which
+-- operations batch, which fields are Base64, which answers are normalised,
+-- page sizes, the codes patience waits on). They load the C core: the
+-- build of this checkout (make) when LUA_CPATH does not find one.
+local function helper_facts(root)
+  package.path = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;" .. package.path
+  package.cpath = package.cpath .. ";" .. root .. "/build/lua" .. _VERSION:match("%d+%.%d+") .. "/?.so"
+  local ok, err = pcall(require, "sendpulse.core")
+  if not ok then fail("the helpers need the C core: build it first (make): %s", tostring(err)) end
+  local batches = require "sendpulse.helpers.batches"
+  local encoding = require "sendpulse.helpers.encoding"
+  local shapes = require "sendpulse.helpers.shapes"
+  local paging = require "sendpulse.helpers.paging"
+  local patience = require "sendpulse.helpers.patience"
+  local facts = { ops = {}, rows = {}, max_page = paging.MAX_PAGE, styles = paging.STYLES,
+    codes = patience.DEFAULT_CODES, max_wait = patience.DEFAULT_MAX_WAIT, attempts = patience.DEFAULT_ATTEMPTS }
+  local function add(service, name, text)
+    facts.ops[service] = facts.ops[service] or {}
+    local notes = facts.ops[service][name] or {}
+    facts.ops[service][name] = notes
+    notes[#notes + 1] = text
+    facts.rows[#facts.rows + 1] = { service .. ":" .. name, text }
+  end
+  local BASE64 = {
+    encode = function(fields)
+      return "Base64 done for you: give " .. code_list(fields) .. " and every value of `attachments_binary` as plain"
+        .. " text"
+    end,
+    decode = function(fields) return "the answer's " .. code_list(fields) .. " comes back decoded from Base64" end,
+    decode_each = function(fields)
+      return "every template's " .. code_list(fields) .. " comes back decoded from Base64"
+    end,
+    blacklist = function(fields)
+      return code_list(fields) .. " is a list of addresses (or one comma-separated string), sent as the Base64"
+        .. " of one comma-separated string"
+    end,
+    smtp = function(fields)
+      return "Base64 done for you: give " .. code_list(fields) .. " and every value of `email.attachments_binary`"
+        .. " as plain text"
+    end,
+  }
+  for _, w in ipairs(encoding.WRAPPED) do add(w[1], w[2], BASE64[w[3]](w[4])) end
+  for _, l in ipairs(batches.LIMITS) do
+    add(l[1], l[2], ("any number of `%s`, sent in batches of %d per call, in order (`batch_size` picks smaller"
+      .. " batches); a failure part-way reports what was done and what was not"):format(l[3], l[4]))
+  end
+  for _, n in ipairs(shapes.NORMALISED) do add(n[1], n[2], "returns " .. n[3]) end
+  table.sort(facts.rows, function(a, b) return a[1] < b[1] end)
+  return facts
+end
+
+local function helpers_section(w, facts)
+  local styles = {}
+  for _, k in ipairs(sorted_keys(facts.styles)) do
+    styles[#styles + 1] = ("`%s` (%s)"):format(k, code_list(facts.styles[k]))
+  end
+  w("## Helpers")
+  w("")
+  w("Hand-written helpers (`lua/sendpulse/helpers/`) sit beside the generated operations where the raw API is"
+    .. " awkward; the README's \"Helpers\" section has examples that run. On every service:")
+  w("")
+  w(("- `service:each(name, args, opts)` iterates over the items of every page of a paginated operation (marked"
+    .. " *pagination* below; styles %s), pages of at most %d items (`opts.page_size`), up to `opts.max_items`;"
+    .. " `service:all(name, args, opts)` returns them in one array. `opts.items = function(answer) return"
+    .. " array end` reads an answer whose items are elsewhere."):format(table.concat(styles, ", "), facts.max_page))
+  w(("- `service:patient(opts)` is the same service whose calls wait out the answers %s (`err.retry_after`"
+    .. " seconds) and try again, within `max_wait` seconds (default %d) and `attempts` calls (default %d)."):format(
+    code_list(facts.codes), facts.max_wait, facts.attempts))
+  w("- `service:raw(name, args)` calls an operation without its helper: no Base64, no batches, the answer as"
+    .. " SendPulse sent it.")
+  w("- `client.smtp:send{ subject =, from =, to =, html = | text = | template =, cc =, bcc =, reply_to =,"
+    .. " attachments =, attachments_binary = }` sends one email through `smtp:send_smtp_email`, checked"
+    .. " before any I/O (addresses, a subject, a body, no unknown field), with the Base64 done for you.")
+  w("")
+  w("These operations are replaced by a helper of the same name (the plain one stays reachable with `raw`):")
+  w("")
+  w("| operation | the helper |")
+  w("|---|---|")
+  for _, r in ipairs(facts.rows) do w(("| `%s` | %s |"):format(r[1], md_escape(r[2]))) end
+  w("")
+end
+
+local function reference(services, extra, total, facts)
   local out = {}
   local function w(s) out[#out + 1] = s end
   w("<!-- generated by spec/tools/gen_api.lua from spec/contract/openapi/ (SendPulse's OpenAPI files)"
@@ -880,6 +1005,7 @@ local function reference(services, extra, total)
     .. " json | form | multipart, `type`, `required`, `fields`, `raw` for an array body, `one_of`,"
     .. " `undeclared_required`), `paging`, `accept` (an answer that is not JSON) and `example`.")
   w("")
+  helpers_section(w, facts)
   w("## Services")
   w("")
   w("| service | base path | source | operations |")
@@ -949,7 +1075,13 @@ local function reference(services, extra, total)
         for _, a in ipairs(b.one_of) do alts[#alts + 1] = table.concat(a, " + ") end
         notes[#notes + 1] = "one of: " .. table.concat(alts, " | ")
       end
-      if rec.paging then notes[#notes + 1] = "pagination: " .. rec.paging end
+      if rec.paging then
+        notes[#notes + 1] = ("pagination: %s (every item: `client.%s:each(\"%s\", {...})`)"):format(rec.paging,
+          svc.service, name)
+      end
+      for _, h in ipairs(facts.ops[svc.service] and facts.ops[svc.service][name] or {}) do
+        notes[#notes + 1] = "helper: " .. h
+      end
       if rec.accept then notes[#notes + 1] = "answers " .. rec.accept .. ", not JSON" end
       if b and b.undeclared_required then
         notes[#notes + 1] = "the file also requires " .. table.concat(b.undeclared_required, ", ")
@@ -1063,7 +1195,7 @@ local function generate(root)
     if not known then fail("extra.lua: unknown service %s", name) end
   end
   files["lua/sendpulse/api/init.lua"] = index_file(services, total)
-  files["lua/sendpulse/api/REFERENCE.md"] = reference(services, extra, total) .. "\n"
+  files["lua/sendpulse/api/REFERENCE.md"] = reference(services, extra, total, helper_facts(root)) .. "\n"
   files["lua/sendpulse/api/meta.lua"] = meta(services, extra)
   return files, total
 end

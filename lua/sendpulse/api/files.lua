@@ -47,7 +47,7 @@ return {
         required = true,
         type = "object",
       },
-      example = {},
+      example = { path = "/directory/file_name.txt" },
       method = "DELETE",
       name = "delete_file",
       operationId = "deleteFile",
