@@ -881,10 +881,10 @@ end
 -- What the reference says of the helpers: the modules' own tables (which
 -- operations batch, which fields are Base64, which answers are normalised,
 -- page sizes, the codes patience waits on). They load the C core: the
--- build of this checkout (make) when LUA_CPATH does not find one.
+-- build of this checkout for this Lua (make), first.
 local function helper_facts(root)
   package.path = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;" .. package.path
-  package.cpath = package.cpath .. ";" .. root .. "/build/lua" .. _VERSION:match("%d+%.%d+") .. "/?.so"
+  package.cpath = root .. "/build/lua" .. _VERSION:match("%d+%.%d+") .. "/?.so;" .. package.cpath
   local ok, err = pcall(require, "sendpulse.core")
   if not ok then fail("the helpers need the C core: build it first (make): %s", tostring(err)) end
   local batches = require "sendpulse.helpers.batches"
@@ -996,7 +996,8 @@ local function reference(services, extra, total, facts)
   w("Uploads (`multipart` bodies) take each file as `{ content = <string>, filename = ..., content_type = ... }`"
     .. " (a list of them where the field is an array); other values are sent as text parts."
     .. " The examples below are built from the files' own examples where those fit their schema,"
-    .. " else from the schema; they are what the contract test sends to a mock of each file.")
+    .. " else from the schema (all of a body's fields when none is required); they are what the"
+    .. " contract test sends to a mock of each file.")
   w("")
   w("The operations are data: `lua/sendpulse/api/<service>.lua` (generated; `require(\"sendpulse.resources\")"
     .. ".operation(service, name)` returns one record) and `lua/sendpulse/api/extra.lua` (by hand). A record"
