@@ -19,7 +19,7 @@
 
 local P = require "contract.prism"
 local index = require "sendpulse.api"
-local resources = require "sendpulse.resources"
+local operations = require "sendpulse.operations"
 local KNOWN_DEFECTS = require("contract.defects").requests
 
 local function file_exists(path)
@@ -175,7 +175,7 @@ describe("contract: every operation against prism mock of its OpenAPI file", fun
         assert(started_ok, start_error or "prism did not start")
         local client = clients[service]
         local svc = client[service]
-        assert.equal(resources.get(client, service), svc)
+        assert.equal(operations.get(client, service), svc)
         last[service] = nil
         local value, err = svc[name](svc, op.example)
         if value == nil and err and err.kind == "argument" then

@@ -208,13 +208,13 @@ describe("helper argument checks", function()
   end
 
   it("the names helpers add to every service hide no operation of the API", function()
-    local resources = require "sendpulse.resources"
-    for _, service in ipairs(resources.services()) do
+    local operations = require "sendpulse.operations"
+    for _, service in ipairs(operations.services()) do
       for _, name in ipairs { "raw", "each", "all", "patient" } do
-        assert.is_nil(resources.operation(service, name), service .. ":" .. name)
+        assert.is_nil(operations.operation(service, name), service .. ":" .. name)
       end
     end
-    assert.is_nil(resources.operation("smtp", "send"))
+    assert.is_nil(operations.operation("smtp", "send"))
   end)
 
   it("a helper called with '.' instead of ':' says so", function()

@@ -4,7 +4,7 @@
 local sendpulse = require "sendpulse"
 local safe = require "sendpulse.safe"
 local core = require "sendpulse.core"
-local resources = require "sendpulse.resources"
+local operations = require "sendpulse.operations"
 local sandbox = require "support.sandbox_process"
 
 local SECRET = "sandbox-secret"
@@ -274,9 +274,9 @@ describe("helpers against the sandbox", function()
         push = c.push:get_web_push_websites()[1].id,
       }
       local styles, ops = {}, 0
-      for _, service in ipairs(resources.services()) do
-        for _, name in ipairs(resources.operations(service)) do
-          local op = resources.operation(service, name)
+      for _, service in ipairs(operations.services()) do
+        for _, name in ipairs(operations.operations(service)) do
+          local op = operations.operation(service, name)
           if op.paging then
             ops = ops + 1
             local args = {}

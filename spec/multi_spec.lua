@@ -444,7 +444,7 @@ describe("transport multi", function()
 
   it("gives every method and service operation a non-blocking form: client:async()", function()
     local c = client()
-    -- A service table as sendpulse.resources makes them: operations that
+    -- A service table as sendpulse.operations makes them: operations that
     -- call client:request.
     rawset(c, "books", {
       list = function(svc, limit)

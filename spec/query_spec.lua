@@ -1,4 +1,4 @@
-local query = require "sendpulse.query"
+local query = require "sendpulse.wire.query"
 
 describe("query strings", function()
   it("percent-encodes names and values, keys sorted", function()

@@ -4,10 +4,10 @@
 -- (The 10-second multi-process runs are in shared_timing_spec.lua.)
 local sendpulse = require "sendpulse"
 local core = require "sendpulse.core"
-local file_store = require "sendpulse.store.file"
-local redis_store = require "sendpulse.store.redis"
-local redis = require "sendpulse.redis"
-local redis_limiter = require "sendpulse.limiter.redis"
+local file_store = require "sendpulse.account.token_store.file"
+local redis_store = require "sendpulse.account.token_store.redis"
+local redis_connection = require "sendpulse.account.redis_connection"
+local redis_limiter = require "sendpulse.account.limiter.redis"
 local sandbox = require "support.sandbox_process"
 local redis_process = require "support.redis_process"
 
@@ -93,7 +93,7 @@ describe("shared account", function()
       b:unlock("k")
       -- Another process takes the lock and is killed holding it.
       local script = ("package.path = 'lua/?.lua;' .. package.path; "
-        .. "local s = require('sendpulse.store.file').new { dir = %q }; "
+        .. "local s = require('sendpulse.account.token_store.file').new { dir = %q }; "
         .. "assert(s:lock('k', 30)); print('locked'); io.stdout:flush(); "
         .. "require('sendpulse.core').sleep(30)"):format(dir)
       local p = assert(io.popen(("exec sh -c 'echo $$; exec %s -e \"$0\"' %q"):format(LUA, script)))
@@ -278,11 +278,11 @@ describe("shared account", function()
 
     local saved_retry, saved_handover
     before_each(function()
-      saved_retry, saved_handover = redis.RETRY_INTERVAL, redis_limiter.HANDOVER
-      redis.RETRY_INTERVAL, redis_limiter.HANDOVER = 0.2, 0.3
+      saved_retry, saved_handover = redis_connection.RETRY_INTERVAL, redis_limiter.HANDOVER
+      redis_connection.RETRY_INTERVAL, redis_limiter.HANDOVER = 0.2, 0.3
     end)
     after_each(function()
-      redis.RETRY_INTERVAL, redis_limiter.HANDOVER = saved_retry, saved_handover
+      redis_connection.RETRY_INTERVAL, redis_limiter.HANDOVER = saved_retry, saved_handover
     end)
 
     local function ropts(extra)
@@ -317,7 +317,7 @@ describe("shared account", function()
     end)
 
     it("stores a token with its expiry and locks with an owner", function()
-      local conn = redis.connection(ropts())
+      local conn = redis_connection.connection(ropts())
       local a = redis_store.new(conn, "t" .. serial .. ":")
       local b = redis_store.new(conn, "t" .. serial .. ":")
       assert.is_nil(a:get("tok"))
@@ -348,7 +348,7 @@ describe("shared account", function()
     end)
 
     it("keeps one budget in Redis for every limiter, and survives a flushed script cache", function()
-      local conn = redis.connection(ropts())
+      local conn = redis_connection.connection(ropts())
       local fallback = core.limiter { rate = 10 }
       -- One request every 2 s, so valgrind's pace cannot refill the budget.
       local function new() return redis_limiter.new { conn = conn, key = "t" .. serial .. ":rate",
@@ -384,7 +384,7 @@ describe("shared account", function()
       end)
       rs:launch()
       assert(ok, err)
-      core.sleep(redis.RETRY_INTERVAL + 0.05)
+      core.sleep(redis_connection.RETRY_INTERVAL + 0.05)
       assert.is_table(c:request("GET", "/addressbooks"))
       assert.equal(1, #events_of(events, "limiter_recovered"))
       assert.equal(1, sb:stats().token_requests)
@@ -392,7 +392,7 @@ describe("shared account", function()
     end)
 
     it("hands over without overlap: fallback after Redis's slots, Redis after the fallback's", function()
-      local conn = redis.connection(ropts { timeout = 0.9 })
+      local conn = redis_connection.connection(ropts { timeout = 0.9 })
       local fallback = core.limiter { rate = 10 }
       local events = {}
       local lim = redis_limiter.new { conn = conn, key = "t" .. serial .. ":handover", rate = 10,
@@ -409,7 +409,7 @@ describe("shared account", function()
       end)
       rs:launch()
       assert(ok, err)
-      core.sleep(redis.RETRY_INTERVAL + 0.05)
+      core.sleep(redis_connection.RETRY_INTERVAL + 0.05)
       -- Back: no Redis slot before the fallback's next one + RETRY_INTERVAL + HANDOVER.
       local w = lim:reserve()
       assert.is_true(w > 0.5 and w < 1.2, "first Redis slot after the outage, got " .. w)

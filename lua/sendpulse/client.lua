@@ -13,11 +13,11 @@
 local core = require "sendpulse.core"
 local errors = require "sendpulse.errors"
 local json = require "sendpulse.json"
-local query = require "sendpulse.query"
+local query = require "sendpulse.wire.query"
 local options = require "sendpulse.options"
-local response = require "sendpulse.response"
-local retry = require "sendpulse.retry"
-local accounts = require "sendpulse.accounts"
+local response = require "sendpulse.wire.response"
+local retry = require "sendpulse.wire.retry"
+local account = require "sendpulse.account"
 local transport = require "sendpulse.transport"
 
 local type, pairs, pcall, error, setmetatable, tostring, tonumber =
@@ -34,15 +34,15 @@ local Client = {}
 local mt = { __name = "sendpulse.client" }
 
 -- Service tables (client.email, client.smtp, ...) come from generated data,
--- created on first use; see sendpulse.resources. Loaded on first use too:
+-- created on first use; see sendpulse.operations. Loaded on first use too:
 -- a client that only calls request() never loads the operation tables.
-local resources
+local operations
 mt.__index = function(self, key)
   local method = Client[key]
   if method ~= nil then return method end
   if type(key) ~= "string" then return nil end
-  resources = resources or require "sendpulse.resources"
-  return resources.get(self, key)
+  operations = operations or require "sendpulse.operations"
+  return operations.get(self, key)
 end
 
 mt.__tostring = function(self)
@@ -354,10 +354,10 @@ function _M.new(opts, raise)
     -- A failing token store degrades to this process's own token.
     if cfg.hook then cfg.hook { event = "store_error", operation = operation, message = message } end
   end
-  self.auth = accounts.auth(cfg, report)
+  self.auth = account.auth(cfg, report)
   -- A shared budget that fails degrades to a local one (limiter_error),
   -- and recovers (limiter_recovered).
-  self.limiter = accounts.limiter(cfg, report, function(event)
+  self.limiter = account.limiter(cfg, report, function(event)
     if cfg.hook then cfg.hook(event) end
   end) or false
   self.identity = cfg.api_key and "api key" or format("client id %.6s...", cfg.client_id)
@@ -372,7 +372,7 @@ function _M.new(opts, raise)
 end
 
 -- Non-blocking calls (transport = "multi"): start, run, poll, pending.
-for name, fn in pairs(require "sendpulse.async") do Client[name] = fn end
+for name, fn in pairs(require "sendpulse.transport.async") do Client[name] = fn end
 
 _M.Client = Client
 _M.metatable = mt

@@ -2,12 +2,23 @@
 -- A bad option fails here, at construction, with a message that names it:
 -- nothing is discovered later on the first call.
 
-local type, pairs, format, math_type = type, pairs, string.format, math.type
-local floor = math.floor
+local number = require "sendpulse.wire.number"
+
+local type, pairs, format = type, pairs, string.format
+local is_integer = number.is_integer
 
 local _M = {}
 
 _M.DEFAULT_BASE_URL = "https://api.sendpulse.com"
+
+-- rate_limit.guard, seconds added to every interval of the budget (why:
+-- see check below): a process's own budget, and a budget shared between
+-- processes. The C limiter's default (csrc/sp_rate.c) is DEFAULT_GUARD too.
+_M.DEFAULT_GUARD = 0.0008
+_M.DEFAULT_SHARED_GUARD = 0.003
+
+-- What the Redis keys of the shared token and budget start with.
+_M.DEFAULT_REDIS_PREFIX = "sendpulse:"
 
 local defaults = {
   base_url = _M.DEFAULT_BASE_URL,
@@ -19,11 +30,6 @@ local defaults = {
   refresh_margin = 300,     -- refresh a token this long before it expires
   http2 = true,
 }
-
-local function is_integer(v)
-  if math_type then return math_type(v) == "integer" or (type(v) == "number" and v == floor(v)) end
-  return type(v) == "number" and v == floor(v)
-end
 
 local function within(v, lo, hi) return type(v) == "number" and v >= lo and v <= hi end
 local function positive(v) return type(v) == "number" and v > 0 and v < 1e6 end
@@ -102,7 +108,7 @@ local rules = {
   -- budget of every worker. Checked here so a typo fails at new.
   shared_dict = { function(v)
       if not nonempty_string(v) then return false end
-      local ok, why = require("sendpulse.store.shdict").dict(v)
+      local ok, why = require("sendpulse.transport.nginx").shared_dict(v)
       if not ok then return false, why end
       return true
     end, "the name of a lua_shared_dict declared in nginx.conf" },
@@ -164,7 +170,7 @@ function _M.check(opts)
                        -- While Redis fails, each host (or process) has its own
                        -- budget: with N of them, rate / N keeps the sum right.
                        fallback_rate = rl.fallback_rate or rl.rate or 10,
-                       guard = rl.guard or (shared == "process" and 0.0008 or 0.003) }
+                       guard = rl.guard or (shared == "process" and _M.DEFAULT_GUARD or _M.DEFAULT_SHARED_GUARD) }
   end
   if cfg.token_store == "memory" then cfg.token_store = nil end
   -- A copy with the defaults: the client may drop the password from it,
@@ -175,7 +181,7 @@ function _M.check(opts)
   end
   if r and type(r.call) ~= "function" then
     cfg.redis = { host = r.host or "127.0.0.1", port = r.port or 6379, password = r.password,
-                  prefix = r.prefix or "sendpulse:", db = r.db or 0, timeout = r.timeout or 1 }
+                  prefix = r.prefix or _M.DEFAULT_REDIS_PREFIX, db = r.db or 0, timeout = r.timeout or 1 }
   end
   return cfg
 end

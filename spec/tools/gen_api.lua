@@ -999,9 +999,10 @@ local function reference(services, extra, total, facts)
     .. " else from the schema (all of a body's fields when none is required); they are what the"
     .. " contract test sends to a mock of each file.")
   w("")
-  w("The operations are data: `lua/sendpulse/api/<service>.lua` (generated; `require(\"sendpulse.resources\")"
-    .. ".operation(service, name)` returns one record) and `lua/sendpulse/api/extra.lua` (by hand). A record"
-    .. " holds `name`, `operationId`, `method`, `path` (without the base path), `summary`, `deprecated`,"
+  w("The operations are data: `lua/sendpulse/api/<service>.lua` (generated;"
+    .. " `require(\"sendpulse.operations.catalog\").operation(service, name)` returns one record) and"
+    .. " `lua/sendpulse/api/extra.lua` (by hand). A record holds `name`, `operationId`, `method`, `path`"
+    .. " (without the base path), `summary`, `deprecated`,"
     .. " `path_params` and `query` (lists of `{ name, type, required, nullable, enum }`), `body` (`content` ="
     .. " json | form | multipart, `type`, `required`, `fields`, `raw` for an array body, `one_of`,"
     .. " `undeclared_required`), `paging`, `accept` (an answer that is not JSON) and `example`.")

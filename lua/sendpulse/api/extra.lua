@@ -1,6 +1,6 @@
 -- Hand-written operations: calls of the SendPulse API that the OpenAPI files
 -- miss. Same record shape as the generated files (see REFERENCE.md), merged
--- into the service tables by sendpulse.resources; spec/tools/gen_api.lua
+-- into the service tables by sendpulse.operations; spec/tools/gen_api.lua
 -- lists them in the reference and refuses a name that the files already use.
 --
 -- Left out on purpose: POST /oauth/access_token, which the client calls

@@ -21,7 +21,9 @@ local type, pairs, ipairs, tostring, assert = type, pairs, ipairs, tostring, ass
 local ceil = math.ceil
 local format = string.format
 
+local catalog = require "sendpulse.operations.catalog"
 local common = require "sendpulse.helpers.common"
+local number = require "sendpulse.wire.number"
 
 local _M = {}
 
@@ -61,7 +63,7 @@ local function batched(name, field, limit, records)
       return common.call(self, name, args)
     end
     local size = args.batch_size or limit
-    if type(size) ~= "number" or size ~= size or size % 1 ~= 0 or size < 1 or size > limit then
+    if not number.is_integer(size) or size < 1 or size > limit then
       return common.bad(self, name, format("argument 'batch_size' must be an integer from 1 to %d, got %s",
         limit, tostring(size)))
     end
@@ -114,10 +116,10 @@ local function batched(name, field, limit, records)
   end
 end
 
-function _M.register(resources)
+function _M.register(add)
   for _, l in ipairs(_M.LIMITS) do
-    assert(resources.operation(l[1], l[2]), "sendpulse.helpers.batches: no operation " .. l[1] .. ":" .. l[2])
-    resources.add_helper(l[1], l[2], batched(l[2], l[3], l[4], l[5]))
+    assert(catalog.operation(l[1], l[2]), "sendpulse.helpers.batches: no operation " .. l[1] .. ":" .. l[2])
+    add(l[1], l[2], batched(l[2], l[3], l[4], l[5]))
   end
 end
 

@@ -7,11 +7,12 @@ local type, pairs, getmetatable, setmetatable, rawget, error, pcall =
 local format = string.format
 
 local errors = require "sendpulse.errors"
+local service_objects = require "sendpulse.operations.service"
+
+local Service, plain_method = service_objects.Service, service_objects.method
 
 local _M = {
   errors = errors,
-  -- set by sendpulse.helpers.register (no require cycle with resources)
-  resources = nil,
 }
 
 --- "<service>:<name>: <message>" as an argument error (the generated methods' form), raised or
@@ -23,7 +24,6 @@ end
 
 --- Checks that `service` is a service object (the helper was called with ':').
 function _M.check_self(service, name)
-  local Service = _M.resources.Service
   if type(service) ~= "table" or getmetatable(service) ~= Service then
     error(format("sendpulse: %s: call it as a method: client.<service>:%s(...)", name, name), 3)
   end
@@ -32,7 +32,7 @@ end
 --- The plain operation `name` of the service (generated or extra), never a
 -- helper of the same name; nil when the service has no such operation.
 function _M.plain(service, name)
-  return _M.resources.method(rawget(service, "_name"), name)
+  return plain_method(rawget(service, "_name"), name)
 end
 
 --- Calls the plain operation: value, meta or the client's failure form.

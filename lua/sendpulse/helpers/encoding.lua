@@ -12,6 +12,7 @@ local type, pairs, ipairs, assert = type, pairs, ipairs, assert
 local format, concat = string.format, table.concat
 
 local core = require "sendpulse.core"
+local catalog = require "sendpulse.operations.catalog"
 local common = require "sendpulse.helpers.common"
 
 local b64encode, b64decode = core.base64_encode, core.base64_decode
@@ -170,12 +171,12 @@ local WRAPPERS = {
   smtp = smtp_wrapper,
 }
 
-function _M.register(resources)
+function _M.register(add)
   for _, w in ipairs(_M.WRAPPED) do
     -- only over operations that exist: a renamed operation must show up in
     -- the specs, not as a helper that calls nothing
-    assert(resources.operation(w[1], w[2]), "sendpulse.helpers.encoding: no operation " .. w[1] .. ":" .. w[2])
-    resources.add_helper(w[1], w[2], WRAPPERS[w[3]](w[2], w[4]))
+    assert(catalog.operation(w[1], w[2]), "sendpulse.helpers.encoding: no operation " .. w[1] .. ":" .. w[2])
+    add(w[1], w[2], WRAPPERS[w[3]](w[2], w[4]))
   end
 end
 

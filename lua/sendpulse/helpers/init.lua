@@ -8,8 +8,10 @@
 --   batches    inputs over a per-call limit split into batches
 --   patience   service:patient{...}: waits out 711, 791 and 1004
 --
--- sendpulse.resources calls register(resources) once, when it loads; each
--- module adds its helpers with resources.add_helper.
+-- sendpulse.operations calls register(add) once, when it loads; each module
+-- adds its helpers with add(service, name, fn). What they call at run time
+-- (the plain operations, the records) they require from
+-- sendpulse.operations.service and sendpulse.operations.catalog.
 
 local _M = {}
 
@@ -22,10 +24,9 @@ local MODULES = {
   "sendpulse.helpers.patience",
 }
 
-function _M.register(resources)
-  require("sendpulse.helpers.common").resources = resources
+function _M.register(add)
   for _, name in ipairs(MODULES) do
-    require(name).register(resources)
+    require(name).register(add)
   end
 end
 

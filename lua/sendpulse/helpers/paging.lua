@@ -24,7 +24,9 @@ local type, pairs, ipairs, next, tostring, rawget, error, math_type =
       type, pairs, ipairs, next, tostring, rawget, error, math.type
 local format = string.format
 
+local catalog = require "sendpulse.operations.catalog"
 local common = require "sendpulse.helpers.common"
+local number = require "sendpulse.wire.number"
 
 local _M = {}
 
@@ -37,9 +39,13 @@ _M.STYLES = {
   size_skip = { "size", "skip" },
 }
 
+-- Positions are counted up page by page: a float beyond MAX_EXACT cannot
+-- be (checked where Lua has an integer subtype to use instead).
 local function is_count(v, min)
-  if type(v) ~= "number" or v ~= v or v % 1 ~= 0 then return false end
-  if math_type and math_type(v) ~= "integer" and (v > 2^53 or v < -2^53) then return false end
+  if not number.is_integer(v) then return false end
+  if math_type and math_type(v) ~= "integer" and (v > number.MAX_EXACT or v < -number.MAX_EXACT) then
+    return false
+  end
   return v >= min
 end
 
@@ -93,9 +99,8 @@ local function plan(self, name, args, opts)
   if type(name) ~= "string" then
     return nil, format("argument 'name' must be an operation name (string), got %s", type(name))
   end
-  local resources = common.resources
   local service = rawget(self, "_name")
-  local op = resources.operation(service, name)
+  local op = catalog.operation(service, name)
   if not op then return nil, format("no operation '%s' in service '%s'", name, service) end
   local style = op.paging and _M.STYLES[op.paging]
   if not style then
@@ -203,10 +208,10 @@ local function all(self, name, args, opts)
   end
 end
 
-function _M.register(resources)
-  for _, service in ipairs(resources.services()) do
-    resources.add_helper(service, "each", each)
-    resources.add_helper(service, "all", all)
+function _M.register(add)
+  for _, service in ipairs(catalog.services()) do
+    add(service, "each", each)
+    add(service, "all", all)
   end
 end
 

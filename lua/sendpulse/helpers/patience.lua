@@ -27,7 +27,9 @@ local type, ipairs, rawget, tostring, setmetatable, error =
 local format = string.format
 
 local core = require "sendpulse.core"
+local catalog = require "sendpulse.operations.catalog"
 local common = require "sendpulse.helpers.common"
+local number = require "sendpulse.wire.number"
 
 local _M = {}
 
@@ -53,7 +55,7 @@ local function settings(self, opts)
   if type(s.max_wait) ~= "number" or s.max_wait ~= s.max_wait or s.max_wait < 0 or s.max_wait > 86400 then
     return nil, "option 'max_wait' must be a number of seconds from 0 to 86400"
   end
-  if type(s.attempts) ~= "number" or s.attempts % 1 ~= 0 or s.attempts < 1 or s.attempts > 100 then
+  if not number.is_integer(s.attempts) or s.attempts < 1 or s.attempts > 100 then
     return nil, "option 'attempts' must be an integer from 1 to 100"
   end
   for _, k in ipairs { "sleep", "clock" } do
@@ -131,9 +133,9 @@ end
 _M.call = call_patiently
 _M.settings = settings
 
-function _M.register(resources)
-  for _, service in ipairs(resources.services()) do
-    resources.add_helper(service, "patient", patient)
+function _M.register(add)
+  for _, service in ipairs(catalog.services()) do
+    add(service, "patient", patient)
   end
 end
 

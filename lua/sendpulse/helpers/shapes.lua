@@ -11,6 +11,7 @@
 local type, rawget, ipairs = type, rawget, ipairs
 local format = string.format
 
+local catalog = require "sendpulse.operations.catalog"
 local common = require "sendpulse.helpers.common"
 
 local _M = {}
@@ -49,12 +50,12 @@ _M.NORMALISED = {
   { "email", "get_mailing_list_by_id", "the list object itself (SendPulse answers a one-element array)" },
 }
 
-function _M.register(resources)
-  for _, service in ipairs(resources.services()) do
-    resources.add_helper(service, "raw", raw)
+function _M.register(add)
+  for _, service in ipairs(catalog.services()) do
+    add(service, "raw", raw)
   end
   local normalisers = { get_mailing_list_by_id = get_mailing_list_by_id }
-  for _, n in ipairs(_M.NORMALISED) do resources.add_helper(n[1], n[2], normalisers[n[2]]) end
+  for _, n in ipairs(_M.NORMALISED) do add(n[1], n[2], normalisers[n[2]]) end
 end
 
 return _M

@@ -198,8 +198,8 @@ local function send(self, args)
   return common.call(self, "send_smtp_email", { email = email })
 end
 
-function _M.register(resources)
-  resources.add_helper("smtp", "send", send)
+function _M.register(add)
+  add("smtp", "send", send)
 end
 
 return _M

@@ -55,6 +55,7 @@ _M.ROUTES = {
   "sendpulse.sandbox.routes.smtp",
   "sendpulse.sandbox.routes.sms",
   "sendpulse.sandbox.routes.push",
+  "sendpulse.sandbox.routes.webhooks",
   -- last: the spec's example for every operation not modelled above
   "sendpulse.sandbox.routes.examples",
 }

@@ -18,9 +18,8 @@
 -- A cosocket object lives only as long as the nginx request (or timer) that
 -- made it, so one is made per call and never kept in this object.
 
-local nginx = require "sendpulse.nginx"
+local nginx = require "sendpulse.transport.nginx"
 local core = require "sendpulse.core"
-local VERSION = require "sendpulse.version"
 
 local type, tonumber, tostring, setmetatable, pcall = type, tonumber, tostring, setmetatable, pcall
 local concat, format = table.concat, string.format
@@ -41,14 +40,17 @@ local POOL_SIZE = 16
 -- A chunk-size line longer than this is not HTTP.
 local MAX_LINE = 8192
 
---- new{ user_agent = } -> transport. Raises outside nginx.
+--- new{ user_agent = string } -> transport (sendpulse.transport gives the
+-- User-Agent, its default included). Raises outside nginx.
 function _M.new(opts)
-  opts = opts or {}
   if not nginx.inside() then
     error("sendpulse: the cosocket transport needs nginx with the lua module (ngx.socket.tcp)", 2)
   end
+  if type(opts) ~= "table" or type(opts.user_agent) ~= "string" then
+    error("sendpulse.transport.cosocket.new: argument must be a table { user_agent = string }", 2)
+  end
   return setmetatable({
-    user_agent = opts.user_agent or ("lua-sendpulse/" .. VERSION),
+    user_agent = opts.user_agent,
     opened = 0, closed = false,
   }, Transport)
 end

@@ -15,14 +15,16 @@
 -- The option `transport`:
 --   "auto" (default)  inside nginx the cosocket transport, elsewhere libcurl
 --   "curl"            the C core's libcurl session (blocking: inside nginx
---                     only for init_by_lua or tools, never on the event loop)
+--                     only for init_by_lua or tools, never on the event loop;
+--                     see sendpulse.transport.curl)
 --   "multi"           libcurl's multi interface driven by client:poll (see
 --                     sendpulse.transport.multi)
 --   "cosocket"        ngx.socket.tcp; an error outside nginx
 --   an object         any table with a perform method
 
 local core = require "sendpulse.core"
-local nginx = require "sendpulse.nginx"
+local curl = require "sendpulse.transport.curl"
+local nginx = require "sendpulse.transport.nginx"
 local VERSION = require "sendpulse.version"
 
 local type = type
@@ -33,7 +35,8 @@ local function user_agent(cfg)
   return cfg.user_agent or ("lua-sendpulse/" .. VERSION)
 end
 
-local function session_options(cfg)
+-- What a libcurl session (blocking or multi) takes from the options.
+local function libcurl_settings(cfg)
   return {
     user_agent = user_agent(cfg),
     ca_file = cfg.ca_file, ca_path = cfg.ca_path, proxy = cfg.proxy, http2 = cfg.http2,
@@ -61,10 +64,10 @@ function _M.new(cfg, raise)
     t = nginx.inside() and "cosocket" or "curl"
   end
   if t == "curl" then
-    return core.http_session(session_options(cfg))
+    return curl.new(libcurl_settings(cfg))
   end
   if t == "multi" then
-    return require("sendpulse.transport.multi").new(session_options(cfg), raise)
+    return require("sendpulse.transport.multi").new(libcurl_settings(cfg), raise)
   end
   if t == "cosocket" then
     if not nginx.inside() then

@@ -7,7 +7,7 @@
 -- still works and lets the other calls in flight progress meanwhile.
 
 local core = require "sendpulse.core"
-local loop = require "sendpulse.loop"
+local loop = require "sendpulse.transport.loop"
 
 local setmetatable = setmetatable
 
@@ -17,9 +17,9 @@ local Transport = {}
 Transport.__index = Transport
 Transport.__name = "sendpulse.transport.multi"
 
---- new(session_options, raise): session_options as core.http_session's.
-function _M.new(session, raise)
-  local m = core.multi(session)
+--- new(settings, raise): settings as sendpulse.transport.curl's.
+function _M.new(settings, raise)
+  local m = core.multi(settings)
   return setmetatable({ multi = m, loop = loop.new(m, raise) }, Transport)
 end
 

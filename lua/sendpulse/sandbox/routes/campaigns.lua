@@ -8,6 +8,7 @@
 local reply = require "sendpulse.sandbox.reply"
 local json = require "sendpulse.sandbox.json"
 local base64 = require "sendpulse.sandbox.base64"
+local webhooks = require "sendpulse.sandbox.webhooks"
 
 local type, pairs, ipairs, tostring = type, pairs, ipairs, tostring
 
@@ -147,6 +148,8 @@ local function create(ctx)
     status = send_at > now + 60 and SCHEDULED or SENT,
   }
   if body.is_test ~= true then list[#list + 1] = c end
+  -- "delivered" per address to the account's webhooks
+  if body.is_test ~= true and c.status == SENT then webhooks.campaign_sent(ctx, c, book) end
   return 200, { id = c.id, status = c.status, count = c.count, tariff_email_qty = c.count,
                 overdraft_price = "0.00", ovedraft_currency = "USD" }
 end

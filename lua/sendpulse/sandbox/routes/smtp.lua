@@ -7,6 +7,7 @@ local reply = require "sendpulse.sandbox.reply"
 local json = require "sendpulse.sandbox.json"
 local base64 = require "sendpulse.sandbox.base64"
 local blacklist = require "sendpulse.sandbox.routes.blacklist"
+local webhooks = require "sendpulse.sandbox.webhooks"
 
 local type, pairs, ipairs, tostring, format = type, pairs, ipairs, tostring, string.format
 
@@ -101,6 +102,7 @@ local function send(ctx)
     }
     d.list[#d.list + 1] = rec
     d.by_id[id] = rec
+    webhooks.smtp_sent(ctx, rec)   -- "delivered" to the account's webhooks
     first = first or id
   end
   return 200, { result = true, id = first }

@@ -1,8 +1,8 @@
 --- A token store over an nginx shared dict (lua_shared_dict), so that all
 -- workers of one nginx use one token per account and only one of them
--- fetches it (see sendpulse.shared_auth for the protocol).
+-- fetches it (see sendpulse.account.shared_token for the protocol).
 --
---   local store = require("sendpulse.store.shdict").new("sendpulse")
+--   local store = require("sendpulse.account.token_store.shared_dict").new("sendpulse")
 --   store:get(key) -> token, seconds_left | nil
 --   store:set(key, token, ttl)
 --   store:delete(key)
@@ -13,15 +13,15 @@
 -- is guarded by one shared-memory mutex) and fails with "exists" while
 -- another worker holds it; its expiry frees the lock of a worker that died
 -- while fetching. Failures raise an error that names the dict and the
--- operation (never the token): shared_auth reports it and carries on with
+-- operation (never the token): shared_token reports it and carries on with
 -- the worker's own token.
 --
 -- The value keeps its own expiry (wall clock, ngx.now) in front of the
 -- token, so get needs neither resty.core's ttl() nor a second key.
 
-local nginx = require "sendpulse.nginx"
+local nginx = require "sendpulse.transport.nginx"
 
-local type, tonumber, tostring, error, setmetatable = type, tonumber, tostring, error, setmetatable
+local tonumber, tostring, error, setmetatable = tonumber, tostring, error, setmetatable
 local format = string.format
 local match = string.match
 
@@ -29,25 +29,12 @@ local _M = {}
 
 local Store = {}
 Store.__index = Store
-Store.__name = "sendpulse.store.shdict"
-
---- The dict named `name`, or nil and a message saying why there is none.
-function _M.dict(name)
-  local ngx = nginx.host()
-  if not ngx or type(ngx.shared) ~= "table" then
-    return nil, "there is no ngx.shared here: shared dicts exist only inside nginx"
-  end
-  local dict = ngx.shared[name]
-  if not dict then
-    return nil, format("nginx.conf declares no 'lua_shared_dict %s <size>;'", name)
-  end
-  return dict
-end
+Store.__name = "sendpulse.account.token_store.shared_dict"
 
 --- new(name) -> store; raises when the dict does not exist.
 function _M.new(name)
-  local dict, why = _M.dict(name)
-  if not dict then error("sendpulse.store.shdict: " .. why, 2) end
+  local dict, why = nginx.shared_dict(name)
+  if not dict then error("sendpulse.account.token_store.shared_dict: " .. why, 2) end
   return setmetatable({ dict = dict, name = name, ngx = nginx.host() }, Store)
 end
 

@@ -4,9 +4,18 @@
 -- client object). Held weakly: it lives as long as a client uses it.
 --
 -- Keys use a fingerprint of the secret or API key, never the secret itself.
+--
+-- Beyond this Lua state (options token_store, rate_limit.shared,
+-- shared_dict) the pieces beside this file take over:
+--   shared_token.lua     the token through a store, one fetch for all
+--   token_store/         where: file (one host), redis (many), shared_dict (nginx)
+--   limiter/             the budget: redis (many hosts), shared_dict (nginx);
+--                        one host's budget is a file the C limiter maps
+--   redis_connection.lua the Redis link of the Redis store and budget
 
 local core = require "sendpulse.core"
-local shared_auth = require "sendpulse.shared_auth"
+local options = require "sendpulse.options"
+local shared_token = require "sendpulse.account.shared_token"
 
 local format, type, require = string.format, type, require
 
@@ -45,21 +54,21 @@ local function local_auth(cfg)
   return a
 end
 
--- The Redis connection of cfg (a shared sendpulse.redis connection, or the
--- connection object the user gave).
+-- The Redis connection of cfg (a shared sendpulse.account.redis_connection,
+-- or the connection object the user gave).
 local function redis_conn(cfg)
   local r = cfg.redis
-  if type(r.call) == "function" then return r, "sendpulse:" end
-  return require("sendpulse.redis").connection(r), r.prefix
+  if type(r.call) == "function" then return r, options.DEFAULT_REDIS_PREFIX end
+  return require("sendpulse.account.redis_connection").connection(r), r.prefix
 end
 
 -- The store object for cfg.token_store ("file", "redis" or the user's own).
 local function token_store(cfg)
   local s = cfg.token_store
   if s == "file" then
-    return require("sendpulse.store.file").new { dir = cfg.token_dir }
+    return require("sendpulse.account.token_store.file").new { dir = cfg.token_dir }
   elseif s == "redis" then
-    return require("sendpulse.store.redis").new(redis_conn(cfg))
+    return require("sendpulse.account.token_store.redis").new(redis_conn(cfg))
   end
   return s
 end
@@ -71,11 +80,13 @@ function _M.auth(cfg, report)
   local a = local_auth(cfg)
   local store = token_store(cfg)
   -- shared_dict (inside nginx): the dict is the store of every worker.
-  if not store and cfg.shared_dict then store = require("sendpulse.store.shdict").new(cfg.shared_dict) end
+  if not store and cfg.shared_dict then
+    store = require("sendpulse.account.token_store.shared_dict").new(cfg.shared_dict)
+  end
   if not store or cfg.api_key then return a end
   local id = cfg.client_id .. "|" .. core.fingerprint(cfg.client_secret)
   local key = "sendpulse:token:" .. core.fingerprint(cfg.base_url .. "|" .. id)
-  return shared_auth.new(a, store, key, report)
+  return shared_token.new(a, store, key, report)
 end
 
 -- One C limiter per key in this Lua state.
@@ -103,7 +114,7 @@ end
 local function host_limiter(cfg, observe, rate)
   local rl = cfg.rate_limit
   rate = rate or rl.rate
-  local dir = cfg.token_dir or require("sendpulse.store.file").default_dir()
+  local dir = cfg.token_dir or require("sendpulse.account.token_store.file").default_dir()
   local ok, err = core.private_dir(dir)
   local l
   if ok then
@@ -131,11 +142,12 @@ function _M.limiter(cfg, report, observe)
     -- One budget for all nginx workers, in the dict; if the dict fails, each
     -- worker keeps to its share.
     local key = format("%s|%g/%d", _M.account_key(cfg), rl.rate, rl.burst)
-    local ngx = require("sendpulse.nginx").host()
+    local nginx = require "sendpulse.transport.nginx"
+    local ngx = nginx.host()
     local workers = ngx.worker and ngx.worker.count and ngx.worker.count() or 1
     local name = cfg.shared_dict
-    return require("sendpulse.limiter.shdict").new {
-      dict = ngx.shared[name], name = name,
+    return require("sendpulse.account.limiter.shared_dict").new {
+      dict = (nginx.shared_dict(name)), name = name,
       key = "sendpulse:rate:" .. core.fingerprint(key),
       rate = rl.rate, burst = rl.burst, report = report,
       fallback = local_limiter(key .. "|share", rl.rate / workers, rl.burst, rl.guard),
@@ -146,7 +158,7 @@ function _M.limiter(cfg, report, observe)
     local conn, prefix = redis_conn(cfg)
     local r = rl.fallback_rate
     local fallback = rl.fallback == "host" and host_limiter(cfg, observe, r) or process_limiter(cfg, r)
-    return require("sendpulse.limiter.redis").new {
+    return require("sendpulse.account.limiter.redis").new {
       conn = conn, key = prefix .. "rate:" .. core.fingerprint(_M.account_key(cfg)),
       rate = rl.rate, burst = rl.burst, guard = rl.guard, fallback = fallback,
       fallback_kind = fallback:shared() and "host" or "process", report = observe,

@@ -22,7 +22,8 @@
 -- account's total stays within budget, and reports it (hook store_error).
 
 local core = require "sendpulse.core"
-local nginx = require "sendpulse.nginx"
+local options = require "sendpulse.options"
+local nginx = require "sendpulse.transport.nginx"
 
 local setmetatable, format, tostring, ceil, floor = setmetatable, string.format, tostring, math.ceil, math.floor
 local huge = math.huge
@@ -32,11 +33,12 @@ local _M = {}
 
 local Limiter = {}
 Limiter.__index = Limiter
-Limiter.__name = "sendpulse.limiter.shdict"
+Limiter.__name = "sendpulse.account.limiter.shared_dict"
 
 -- Same default as core.limiter: absorbs jitter between our clock and the
--- server's one-second windows.
-local GUARD = 0.0008
+-- server's one-second windows. (rate_limit.guard is not applied here; the
+-- worker's fallback share honours it.)
+local GUARD = options.DEFAULT_GUARD
 local LOCK_TTL = 1
 local SPINS = 50
 

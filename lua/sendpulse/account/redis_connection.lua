@@ -3,8 +3,8 @@
 -- again, so a dead Redis costs two refused connections per second, not one
 -- per request.
 --
---   local conn = require("sendpulse.redis").connection { host =, port =,
---     password =, db =, timeout =, prefix = }
+--   local conn = require("sendpulse.account.redis_connection").connection {
+--     host =, port =, password =, db =, timeout =, prefix = }
 --   conn:call("GET", key)      -> reply | nil, message (I/O or Redis error)
 --   conn:script(src, nkeys, ...) -> reply | nil, message: EVALSHA, loading
 --                                  the script when Redis does not know it
@@ -30,7 +30,7 @@ local missing   -- why it could not be loaded
 
 local Conn = {}
 Conn.__index = Conn
-Conn.__name = "sendpulse.redis.connection"
+Conn.__name = "sendpulse.account.redis_connection"
 
 local conns = setmetatable({}, { __mode = "v" })
 
@@ -118,7 +118,7 @@ function Conn:script(src, ...)
 end
 
 Conn.__tostring = function(self)
-  return format("sendpulse.redis.connection (%s:%d/%d)", self.opts.host, self.opts.port, self.opts.db)
+  return format("sendpulse.account.redis_connection (%s:%d/%d)", self.opts.host, self.opts.port, self.opts.db)
 end
 
 return _M

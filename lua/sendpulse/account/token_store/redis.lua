@@ -1,14 +1,14 @@
 --- A token store in Redis, for processes on several hosts.
 --
---   local store = require("sendpulse.store.redis").new(conn, "sendpulse:")
+--   local store = require("sendpulse.account.token_store.redis").new(conn, "sendpulse:")
 --
--- conn is a sendpulse.redis connection (or anything with the same call and
--- script methods, such as an adapter over the nginx cosocket client).
+-- conn is a sendpulse.account.redis_connection (or anything with the same
+-- call and script methods, such as an adapter over the nginx cosocket client).
 -- The token is a key with an expiry (PX), so Redis drops it when it lapses;
 -- the lock is SET NX PX with a random owner, so a holder that dies frees it
 -- after `ttl` and a late unlock never frees someone else's lock.
 --
--- Methods raise on failure; shared_auth reports that through the hook and
+-- Methods raise on failure; shared_token reports that through the hook and
 -- carries on with a local token.
 
 local core = require "sendpulse.core"
@@ -33,7 +33,7 @@ return 0
 
 local RedisStore = {}
 RedisStore.__index = RedisStore
-RedisStore.__name = "sendpulse.store.redis"
+RedisStore.__name = "sendpulse.account.token_store.redis"
 
 local serial = 0
 
@@ -47,7 +47,8 @@ end
 
 function _M.new(conn, prefix)
   if type(conn) ~= "table" or type(conn.call) ~= "function" then
-    error("store.redis.new: argument 'conn' must be a Redis connection (an object with call and script)", 2)
+    error("token_store.redis.new: argument 'conn' must be a Redis connection "
+      .. "(an object with call and script)", 2)
   end
   return setmetatable({ conn = conn, prefix = prefix or "", owner = owner_id() }, RedisStore)
 end
@@ -85,6 +86,8 @@ function RedisStore:unlock(key)
   check(self.conn:script(UNLOCK, 1, self.prefix .. key .. ":lock", self.owner))
 end
 
-RedisStore.__tostring = function(self) return "sendpulse.store.redis (" .. tostring(self.conn) .. ")" end
+RedisStore.__tostring = function(self)
+  return "sendpulse.account.token_store.redis (" .. tostring(self.conn) .. ")"
+end
 
 return _M

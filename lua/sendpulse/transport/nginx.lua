@@ -1,4 +1,5 @@
---- What the host nginx (lua-nginx-module / OpenResty) allows at this moment.
+--- What the host nginx (lua-nginx-module / OpenResty) allows at this moment,
+-- and the shared dicts it declares.
 --
 -- Cosockets and ngx.sleep work only in some phases; elsewhere they raise
 -- "API disabled in the context of ...". The list is an allow-list taken
@@ -41,6 +42,20 @@ end
 function _M.phase()
   local ngx = host()
   return ngx and ngx.get_phase() or nil
+end
+
+--- The lua_shared_dict named `name`, or nil and a message saying why there
+-- is none.
+function _M.shared_dict(name)
+  local ngx = host()
+  if not ngx or type(ngx.shared) ~= "table" then
+    return nil, "there is no ngx.shared here: shared dicts exist only inside nginx"
+  end
+  local dict = ngx.shared[name]
+  if not dict then
+    return nil, format("nginx.conf declares no 'lua_shared_dict %s <size>;'", name)
+  end
+  return dict
 end
 
 --- true if cosockets (and ngx.sleep) work now; else false and a message

@@ -1,16 +1,16 @@
 --- A token store in private files, for the processes of one user on one
 -- host (cron jobs, workers) that have no server to share through.
 --
---   local store = require("sendpulse.store.file").new { dir = "/run/user/1000/lua-sendpulse" }
+--   local store = require("sendpulse.account.token_store.file").new { dir = "/run/user/1000/lua-sendpulse" }
 --
 -- One file per key, replaced whole by an atomic rename (a reader sees the
 -- old token or the new one, never half), mode 0600 in a folder of mode 0700
 -- owned by the user. The lock is a flock on a companion file: the kernel
 -- drops it when its holder exits or dies, so a crashed process never leaves
--- the others waiting. Keys come from shared_auth (a fingerprint of the
+-- the others waiting. Keys come from shared_token (a fingerprint of the
 -- account), never a secret; they name the files.
 --
--- Methods raise on failure (a full disk, a foreign folder): shared_auth
+-- Methods raise on failure (a full disk, a foreign folder): shared_token
 -- reports that through the hook and carries on with a local token.
 
 local core = require "sendpulse.core"
@@ -34,15 +34,15 @@ end
 
 local FileStore = {}
 FileStore.__index = FileStore
-FileStore.__name = "sendpulse.store.file"
+FileStore.__name = "sendpulse.account.token_store.file"
 
 --- new{ dir = path } -> store. The folder is created (0700) on first use.
 function _M.new(opts)
   opts = opts or {}
-  if type(opts) ~= "table" then error("store.file.new: argument must be a table or nil", 2) end
+  if type(opts) ~= "table" then error("token_store.file.new: argument must be a table or nil", 2) end
   local dir = opts.dir
   if dir ~= nil and (type(dir) ~= "string" or dir == "") then
-    error("store.file.new: 'dir' must be a non-empty path (string)", 2)
+    error("token_store.file.new: 'dir' must be a non-empty path (string)", 2)
   end
   return setmetatable({ dir = dir or _M.default_dir(), ready = false, locks = {} }, FileStore)
 end
@@ -101,6 +101,6 @@ function FileStore:unlock(key)
   end
 end
 
-FileStore.__tostring = function(self) return "sendpulse.store.file (" .. self.dir .. ")" end
+FileStore.__tostring = function(self) return "sendpulse.account.token_store.file (" .. self.dir .. ")" end
 
 return _M

@@ -7,10 +7,12 @@
 -- "1000.0"); booleans as true/false; sendpulse.null as an empty value.
 
 local core = require "sendpulse.core"
+local number = require "sendpulse.wire.number"
 
 local type, pairs, tostring, format = type, pairs, tostring, string.format
-local sort, concat, floor = table.sort, table.concat, math.floor
+local sort, concat = table.sort, table.concat
 local urlencode, null = core.urlencode, core.null
+local is_integer, integer_string, MAX_EXACT = number.is_integer, number.integer_string, number.MAX_EXACT
 
 local _M = {}
 
@@ -18,7 +20,7 @@ local function scalar(v, name)
   local t = type(v)
   if t == "string" then return v end
   if t == "number" then
-    if v == floor(v) and v >= -2^53 and v <= 2^53 then return format("%d", v) end
+    if is_integer(v) and v >= -MAX_EXACT and v <= MAX_EXACT then return integer_string(v) end
     if v ~= v or v == 1/0 or v == -1/0 then
       return nil, format("query value '%s' must be a finite number", name)
     end

@@ -23,7 +23,7 @@ if not findable("sendpulse.errors") then
   end
 end
 
-local resources = require "sendpulse.resources"
+local operations = require "sendpulse.operations"
 
 local function message_of(err)
   if type(err) == "table" and err.message then return err.message end
@@ -58,19 +58,19 @@ local function raises(fn, expected)
   if type(err) == "table" then assert.equal("argument", err.kind) end
 end
 
-describe("resources", function()
+describe("operations", function()
   describe("service objects", function()
     it("are created on first use and cached on the client", function()
       local c = fake_client()
-      local a = resources.get(c, "email")
-      assert.equal(a, resources.get(c, "email"))
-      assert.not_equal(a, resources.get(fake_client(), "email"))
-      assert.is_nil(resources.get(c, "no_such_service"))
+      local a = operations.get(c, "email")
+      assert.equal(a, operations.get(c, "email"))
+      assert.not_equal(a, operations.get(fake_client(), "email"))
+      assert.is_nil(operations.get(c, "no_such_service"))
       assert.equal("sendpulse.service: email", tostring(a))
     end)
 
     it("build a method on first use and keep it", function()
-      local email = resources.get(fake_client(), "email")
+      local email = operations.get(fake_client(), "email")
       assert.is_nil(rawget(email, "create_mailing_list"))
       local m = email.create_mailing_list
       assert.is_function(m)
@@ -82,7 +82,7 @@ describe("resources", function()
       local weak = setmetatable({}, { __mode = "v" })
       do
         local c = fake_client()
-        local email = resources.get(c, "email")
+        local email = operations.get(c, "email")
         local _ = email.create_mailing_list
         email:get_mailing_lists()
         weak.client, weak.service = c, email
@@ -97,15 +97,15 @@ describe("resources", function()
       local want = { "automation360", "chatbots", "crm", "edu", "email", "files", "instagram",
         "live_chat", "messenger", "popups", "push", "sms", "smtp", "telegram", "tiktok",
         "verifier", "viber", "viber_bots", "whatsapp" }
-      assert.same(want, resources.services())
+      assert.same(want, operations.services())
     end)
 
     it("use the base path of their service", function()
       local c = fake_client()
-      resources.get(c, "telegram"):get_account()
-      resources.get(c, "crm"):get_contact_by_id{ contactId = 7 }
-      resources.get(c, "files"):get_directory()
-      resources.get(c, "popups"):get_tariff_limits()
+      operations.get(c, "telegram"):get_account()
+      operations.get(c, "crm"):get_contact_by_id{ contactId = 7 }
+      operations.get(c, "files"):get_directory()
+      operations.get(c, "popups"):get_tariff_limits()
       assert.equal("/telegram/account", c.calls[1].path)
       assert.equal("/crm/v1/contacts/7", c.calls[2].path)
       assert.equal("/fm/public/v1/directory", c.calls[3].path)
@@ -114,8 +114,8 @@ describe("resources", function()
 
     it("take helpers written by hand before generated methods", function()
       local called
-      resources.add_helper("sms", "spec_helper", function(svc, x) called = { svc, x } return "done" end)
-      local sms = resources.get(fake_client(), "sms")
+      operations.add_helper("sms", "spec_helper", function(svc, x) called = { svc, x } return "done" end)
+      local sms = operations.get(fake_client(), "sms")
       assert.equal("done", sms:spec_helper(1))
       assert.equal(sms, called[1])
     end)
@@ -124,7 +124,7 @@ describe("resources", function()
   describe("requests", function()
     it("put body fields in the JSON body and path parameters in the path", function()
       local c = fake_client()
-      local body, meta = resources.get(c, "email"):create_mailing_list{ bookName = "Newsletter" }
+      local body, meta = operations.get(c, "email"):create_mailing_list{ bookName = "Newsletter" }
       assert.same({ ok = true }, body)
       assert.equal(200, meta.status)
       assert.same({ method = "POST", path = "/addressbooks",
@@ -133,20 +133,20 @@ describe("resources", function()
 
     it("put query parameters in the query of a GET", function()
       local c = fake_client()
-      resources.get(c, "email"):get_mailing_lists{ limit = 10, offset = 20 }
+      operations.get(c, "email"):get_mailing_lists{ limit = 10, offset = 20 }
       assert.same({ method = "GET", path = "/addressbooks",
         opts = { query = { limit = 10, offset = 20 } } }, c.calls[1])
     end)
 
     it("send nothing but the path when no arguments are needed", function()
       local c = fake_client()
-      resources.get(c, "email"):get_mailing_lists()
+      operations.get(c, "email"):get_mailing_lists()
       assert.same({ method = "GET", path = "/addressbooks", opts = {} }, c.calls[1])
     end)
 
     it("pass on fields the spec does not list: body when there is one, else query", function()
       local c = fake_client()
-      local email = resources.get(c, "email")
+      local email = operations.get(c, "email")
       email:create_mailing_list{ bookName = "x", future_field = { a = 1 } }
       assert.same({ bookName = "x", future_field = { a = 1 } }, c.calls[1].opts.json)
       email:get_mailing_lists{ limit = 5, new_filter = "y" }
@@ -156,7 +156,7 @@ describe("resources", function()
 
     it("format integral floats in the path as integers", function()
       local c = fake_client()
-      local email = resources.get(c, "email")
+      local email = operations.get(c, "email")
       email:get_mailing_list_by_id{ id = 1000.0 }
       email:get_mailing_list_by_id{ id = 2^40 }
       email:get_mailing_list_by_id{ id = 0 }
@@ -169,8 +169,8 @@ describe("resources", function()
 
     it("percent-encode path parameters", function()
       local c = fake_client()
-      resources.get(c, "email"):get_email_info{ email = "a+b@example.com" }
-      resources.get(c, "automation360"):send_event{ eventName = "order paid/€", email = "x@example.com" }
+      operations.get(c, "email"):get_email_info{ email = "a+b@example.com" }
+      operations.get(c, "automation360"):send_event{ eventName = "order paid/€", email = "x@example.com" }
       assert.equal("/emails/a%2Bb%40example.com", c.calls[1].path)
       assert.equal("/events/name/order%20paid%2F%E2%82%AC", c.calls[2].path)
     end)
@@ -178,7 +178,7 @@ describe("resources", function()
     it("send an array body given as args.body", function()
       local c = fake_client()
       local list = { { email = "a@example.com", comment = "asked" } }
-      resources.get(c, "smtp"):unsubscribe_smtp_recipients{ body = list }
+      operations.get(c, "smtp"):unsubscribe_smtp_recipients{ body = list }
       assert.equal("POST", c.calls[1].method)
       assert.equal("/smtp/unsubscribe", c.calls[1].path)
       assert.same(list, c.calls[1].opts.json)
@@ -186,14 +186,14 @@ describe("resources", function()
 
     it("copy a path parameter into the body when the spec requires it there too", function()
       local c = fake_client()
-      resources.get(c, "crm"):create_pipeline_attribute{ pipelineId = 3, name = "Budget", type = 1 }
+      operations.get(c, "crm"):create_pipeline_attribute{ pipelineId = 3, name = "Budget", type = 1 }
       assert.equal("/crm/v1/pipelines/3/attributes", c.calls[1].path)
       assert.same({ pipelineId = 3, name = "Budget", type = 1 }, c.calls[1].opts.json)
     end)
 
     it("send an upload as a multipart/form-data body", function()
       local c = fake_client()
-      resources.get(c, "files"):upload_file{
+      operations.get(c, "files"):upload_file{
         ["content[]"] = { { content = "hello\n", filename = "a.txt", content_type = "text/plain" },
                           { content = "\0\1\2", filename = 'b"c.bin' } },
         pathToStore = "/docs", width = 100.0 }
@@ -215,18 +215,18 @@ describe("resources", function()
 
     it("pick a multipart boundary that is not in the content", function()
       local c = fake_client()
-      resources.get(c, "files"):upload_file{
+      operations.get(c, "files"):upload_file{
         ["content[]"] = { { content = "--lua-sendpulse-boundary-1\r\n" } }, pathToStore = "/" }
       assert.equal("multipart/form-data; boundary=lua-sendpulse-boundary-2", c.calls[1].opts.content_type)
     end)
 
     it("send the hand-written calls the files miss", function()
       local c = fake_client()
-      local smtp = resources.get(c, "smtp")
+      local smtp = operations.get(c, "smtp")
       smtp:list_domains()
       smtp:add_domain{ email = "postmaster@example.com" }
       smtp:verify_domain{ email = "postmaster@example.com" }
-      resources.get(c, "automation360"):send_event{ eventName = "signup", phone = "380931234567", plan = "pro" }
+      operations.get(c, "automation360"):send_event{ eventName = "signup", phone = "380931234567", plan = "pro" }
       assert.same({ "GET", "/smtp/domains" }, { c.calls[1].method, c.calls[1].path })
       assert.same({ email = "postmaster@example.com" }, c.calls[2].opts.json)
       assert.equal("/smtp/domains/postmaster%40example.com", c.calls[3].path)
@@ -238,14 +238,14 @@ describe("resources", function()
       local args = { id = 1000.0, emails = { { email = "a@example.com", variables = { name = "A" } } },
         extra = "x", limit = 3 }
       local before = deep_copy(args)
-      resources.get(c, "email"):add_emails_to_mailing_list(args)
+      operations.get(c, "email"):add_emails_to_mailing_list(args)
       assert.same(before, args)
       assert.equal(1000.0, args.id)
       assert.is_nil(getmetatable(args))
       -- the body is a new table, not the caller's
       assert.not_equal(args, c.calls[1].opts.json)
       local q = { limit = 1 }
-      resources.get(c, "email"):get_mailing_lists(q)
+      operations.get(c, "email"):get_mailing_lists(q)
       assert.not_equal(q, c.calls[2].opts.query)
       assert.same({ limit = 1 }, q)
     end)
@@ -253,7 +253,7 @@ describe("resources", function()
     it("send an empty array field as a fresh table, leaving the caller's alone", function()
       local c = fake_client()
       local empty = {}
-      resources.get(c, "email"):add_emails_to_mailing_list{ id = 1, emails = empty }
+      operations.get(c, "email"):add_emails_to_mailing_list{ id = 1, emails = empty }
       assert.is_table(c.calls[1].opts.json.emails)
       assert.not_equal(empty, c.calls[1].opts.json.emails)
       assert.is_nil(getmetatable(empty))
@@ -323,14 +323,14 @@ describe("resources", function()
       if expected then
         it(("#%d %s:%s refuses bad input before any request"):format(i, service, op), function()
           local c = fake_client()
-          local svc = resources.get(c, service)
+          local svc = operations.get(c, service)
           local snapshot = deep_copy(args)
           raises(function() return svc[op](svc, args) end, expected)
           assert.equal(0, #c.calls)
           assert.same(snapshot, args)
           -- a safe client gets nil, err instead
           local s = fake_client("safe")
-          local ssvc = resources.get(s, service)
+          local ssvc = operations.get(s, service)
           local res, err = ssvc[op](ssvc, args)
           assert.is_nil(res)
           assert.equal(expected, message_of(err))
@@ -346,7 +346,7 @@ describe("resources", function()
         return
       end
       local c = fake_client()
-      local r = resources.get(c, "telegram")
+      local r = operations.get(c, "telegram")
       r:get_contact_by_telegram_id{ bot_id = "b", telegram_id = 1, business_connection_id = sp.null }
       assert.equal(sp.null, c.calls[1].opts.query.business_connection_id)
       raises(function() return r:get_contact_by_telegram_id{ bot_id = sp.null, telegram_id = 1 } end,
@@ -354,7 +354,7 @@ describe("resources", function()
     end)
 
     it("refuse a call with '.' instead of ':'", function()
-      local email = resources.get(fake_client(), "email")
+      local email = operations.get(fake_client(), "email")
       local ok, err = pcall(email.create_mailing_list, { bookName = "x" })
       assert.is_false(ok)
       assert.matches("call it as a method: client.email:create_mailing_list{...}", tostring(err), 1, true)
@@ -362,14 +362,14 @@ describe("resources", function()
   end)
 end)
 
-describe("resources with the real client", function()
+describe("operations with the real client", function()
   local ok, sendpulse = pcall(require, "sendpulse")
   local safe = ok and require "sendpulse.safe"
 
   it("are reached as client.<service>", function()
     if not ok then pending("the C core is not built: " .. tostring(sendpulse)) return end
     local client = sendpulse.new { api_key = "test-key", base_url = "http://127.0.0.1:9" }
-    assert.equal(resources.get(client, "email"), client.email)
+    assert.equal(operations.get(client, "email"), client.email)
     assert.is_nil(client.no_such_service)
     client:close()
   end)

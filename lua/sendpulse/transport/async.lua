@@ -12,7 +12,7 @@
 --
 -- on_done(handle) runs when the call finishes; what it raises is reported
 -- by the next client:poll (raised, or nil, err for a safe client). See
--- sendpulse.loop for the handle's methods.
+-- sendpulse.transport.loop for the handle's methods.
 
 local errors = require "sendpulse.errors"
 

@@ -14,7 +14,7 @@
 --   store:unlock(key)
 --
 -- Keys are derived from the account (a fingerprint of the client id and
--- secret), never the secret itself. Stores: sendpulse.store.* and user
+-- secret), never the secret itself. Stores: sendpulse.account.token_store.* and user
 -- tables with the methods above.
 
 local pcall, setmetatable, tostring = pcall, setmetatable, tostring
@@ -25,9 +25,9 @@ local _M = {}
 -- (one per nginx request, say) but share the account's auth object.
 local seen = setmetatable({}, { __mode = "k" })
 
-local SharedAuth = {}
-SharedAuth.__index = SharedAuth
-SharedAuth.__name = "sendpulse.shared_auth"
+local SharedToken = {}
+SharedToken.__index = SharedToken
+SharedToken.__name = "sendpulse.account.shared_token"
 
 -- The lock outlives a fetch that hangs, but not a process that died.
 local LOCK_TTL = 30
@@ -36,7 +36,7 @@ local LOCK_TTL = 30
 -- each store failure.
 function _M.new(auth, store, key, report)
   return setmetatable({ auth = auth, store = store, key = key, report = report,
-                        locked = false, refused = nil }, SharedAuth)
+                        locked = false, refused = nil }, SharedToken)
 end
 
 local function call(self, op, ...)
@@ -48,7 +48,7 @@ local function call(self, op, ...)
   return true, a, b
 end
 
-function SharedAuth:token()
+function SharedToken:token()
   local auth = self.auth
   local token, generation = auth:token()
   if token then
@@ -70,7 +70,7 @@ function SharedAuth:token()
   return nil
 end
 
-function SharedAuth:begin_refresh()
+function SharedToken:begin_refresh()
   if not self.auth:begin_refresh() then return false end
   local ok, got = call(self, "lock", self.key, LOCK_TTL)
   if not ok then return true end         -- store down: fetch it ourselves
@@ -93,7 +93,7 @@ function SharedAuth:begin_refresh()
   return false
 end
 
-function SharedAuth:finish_refresh(token, ttl)
+function SharedToken:finish_refresh(token, ttl)
   local generation = self.auth:finish_refresh(token, ttl)
   seen[self.auth] = token
   call(self, "set", self.key, token, ttl)
@@ -104,7 +104,7 @@ function SharedAuth:finish_refresh(token, ttl)
   return generation
 end
 
-function SharedAuth:abort_refresh()
+function SharedToken:abort_refresh()
   self.auth:abort_refresh()
   if self.locked then
     self.locked = false
@@ -114,7 +114,7 @@ end
 
 --- The server refused the token of `generation`: forget it here and in the
 -- store, and never take it from the store again.
-function SharedAuth:invalidate(generation)
+function SharedToken:invalidate(generation)
   local current, g = self.auth:token()
   if not self.auth:invalidate(generation) then return false end
   if g == generation then self.refused = current end
@@ -128,13 +128,13 @@ function SharedAuth:invalidate(generation)
   return true
 end
 
-function SharedAuth:refreshing() return self.auth:refreshing() end
-function SharedAuth:token_request() return self.auth:token_request() end
-function SharedAuth:expires_in() return self.auth:expires_in() end
-function SharedAuth:is_static() return self.auth:is_static() end
+function SharedToken:refreshing() return self.auth:refreshing() end
+function SharedToken:token_request() return self.auth:token_request() end
+function SharedToken:expires_in() return self.auth:expires_in() end
+function SharedToken:is_static() return self.auth:is_static() end
 
-SharedAuth.__tostring = function(self)
-  return "sendpulse.shared_auth (" .. tostring(self.auth) .. ")"
+SharedToken.__tostring = function(self)
+  return "sendpulse.account.shared_token (" .. tostring(self.auth) .. ")"
 end
 
 return _M

@@ -3,7 +3,7 @@
 -- script that reads Redis's own TIME, so the hosts' clocks never meet and
 -- may disagree. The script answers the wait; the caller sleeps it.
 --
---   local lim = require("sendpulse.limiter.redis").new {
+--   local lim = require("sendpulse.account.limiter.redis").new {
 --     conn = conn, key = "sendpulse:rate:<account>", rate = 10, burst = 1,
 --     fallback = limiter, report = function(event) end }
 --   lim:reserve([max_wait]) -> wait | nil, needed   (the limiter interface)
@@ -21,7 +21,8 @@
 -- of an outage, so the budget never overflows a server window.
 
 local core = require "sendpulse.core"
-local redis = require "sendpulse.redis"
+local options = require "sendpulse.options"
+local redis_connection = require "sendpulse.account.redis_connection"
 
 local tonumber, setmetatable, tostring = tonumber, setmetatable, tostring
 local ceil, floor = math.ceil, math.floor
@@ -56,12 +57,12 @@ return { 1, wait, new - now }
 
 local RedisLimiter = {}
 RedisLimiter.__index = RedisLimiter
-RedisLimiter.__name = "sendpulse.limiter.redis"
+RedisLimiter.__name = "sendpulse.account.limiter.redis"
 
---- new{ conn, key, rate, burst, guard (seconds, default 0.0008), fallback,
+--- new{ conn, key, rate, burst, guard (seconds, default options.DEFAULT_GUARD), fallback,
 -- fallback_kind ("host" or "process", for the report), report }
 function _M.new(o)
-  local guard = o.guard or 0.0008
+  local guard = o.guard or options.DEFAULT_GUARD
   local interval = ceil(1e6 / o.rate) + floor(guard * 1e6)
   return setmetatable({
     conn = o.conn, key = o.key, interval = interval,
@@ -80,7 +81,7 @@ function RedisLimiter:reserve(max_wait)
     -- send the slot they hold (within a fallback interval, as ours: peek).
     -- Redis gives no slot before that, plus HANDOVER, so the two streams
     -- never add up within one server window.
-    not_before = floor((self.fallback:peek() + redis.RETRY_INTERVAL + _M.HANDOVER) * 1e6)
+    not_before = floor((self.fallback:peek() + redis_connection.RETRY_INTERVAL + _M.HANDOVER) * 1e6)
   end
   local reply, err = self.conn:script(_M.SCRIPT, 1, self.key, self.interval, self.tolerance,
                                       max_us, not_before)
@@ -114,7 +115,7 @@ function RedisLimiter:reserve(max_wait)
 end
 
 RedisLimiter.__tostring = function(self)
-  return "sendpulse.limiter.redis (" .. tostring(self.conn) .. (self.down and ", down)" or ")")
+  return RedisLimiter.__name .. " (" .. tostring(self.conn) .. (self.down and ", down)" or ")")
 end
 
 return _M

@@ -1,0 +1,219 @@
+--- A record turned into a method: the method checks one argument table
+-- against the record before any I/O, never changes it, and calls
+--   client:request(method, base .. path, { query = ..., json = ... | form = ... | body = ... })
+--
+-- The one table holds the path, query and body fields by their names in
+-- the spec; fields the record does not list go to the body (or to the
+-- query when the operation has no body). Bad arguments go through
+-- client:fail(errors.argument(msg), 2): raised by a raising client,
+-- returned as nil, err by a safe one. Methods are built once per operation
+-- and shared by every client (sendpulse.operations.service caches them).
+
+local type, pairs, ipairs, next, error, getmetatable = type, pairs, ipairs, next, error, getmetatable
+local format, concat = string.format, table.concat
+
+local core = require "sendpulse.core"
+local errors = require "sendpulse.errors"
+local multipart = require "sendpulse.wire.multipart"
+local number = require "sendpulse.wire.number"
+local arguments = require "sendpulse.operations.arguments"
+
+local as_array = require("sendpulse.json").array   -- sends {} as []
+local urlencode = core.urlencode   -- RFC 3986, as query strings (csrc/sp_encode.c)
+local is_integer, integer_string = number.is_integer, number.integer_string
+local describe = arguments.describe
+
+local _M = {}
+
+--- build(service, base, op, Service) -> function(self, args): the method of
+-- record `op` of `service` (base: the service's base path). Service is the
+-- metatable of service objects: the method refuses to be called on
+-- anything else (a call with '.' instead of ':').
+function _M.build(service, base, op, Service)
+  -- the error object's message; its __tostring adds "sendpulse: argument error: "
+  local label = service .. ":" .. op.name .. ": "
+  local method = op.method
+  local path_params = op.path_params or {}
+  local query_fields = op.query or {}
+  local body = op.body
+  local raw_body = body and body.raw
+  local body_kind = body and body.content
+  local body_fields = (body and not raw_body and body.fields) or {}
+  local one_of = body and body.one_of
+  local accept = op.accept
+
+  -- where each named field goes
+  local where, spec = {}, {}
+  for _, f in ipairs(path_params) do where[f.name] = "path"; spec[f.name] = f end
+  for _, f in ipairs(query_fields) do
+    if not where[f.name] then where[f.name] = "query"; spec[f.name] = f end
+  end
+  -- body fields that repeat a path parameter (the spec requires both)
+  local copy_to_body = {}
+  for _, f in ipairs(body_fields) do
+    if f.from_path then copy_to_body[#copy_to_body + 1] = f.name
+    elseif not where[f.name] then where[f.name] = "body"; spec[f.name] = f end
+  end
+  if raw_body then
+    where.body = "raw"
+    spec.body = { name = "body", type = body.type, required = body.required }
+  end
+
+  -- the fields whose type is checked, in a fixed order (so that of two bad
+  -- fields the same one is always named)
+  local typed = {}
+  for _, f in ipairs(query_fields) do if where[f.name] == "query" then typed[#typed + 1] = f end end
+  for _, f in ipairs(body_fields) do if where[f.name] == "body" then typed[#typed + 1] = f end end
+  if raw_body then typed[#typed + 1] = spec.body end
+
+  local required = {}
+  for _, f in ipairs(query_fields) do if f.required then required[#required + 1] = f end end
+  for _, f in ipairs(body_fields) do
+    if f.required and not f.from_path then required[#required + 1] = f end
+  end
+  if raw_body and body.required then required[#required + 1] = spec.body end
+  local needs_args = #path_params > 0 or #required > 0
+
+  -- path template split into literal parts and parameter slots
+  local parts = {}
+  do
+    local pos = 1
+    local template = base .. op.path
+    while true do
+      local s, e, name = template:find("{([^}]+)}", pos)
+      if not s then parts[#parts + 1] = template:sub(pos) break end
+      parts[#parts + 1] = template:sub(pos, s - 1)
+      parts[#parts + 1] = { name }
+      pos = e + 1
+    end
+  end
+
+  return function(self, args)
+    if getmetatable(self) ~= Service then
+      error("sendpulse: " .. label .. "call it as a method: client." .. service .. ":" .. op.name .. "{...}", 2)
+    end
+    local client = self._client
+    local function bad(msg)
+      -- tail calls all the way: level 2 is the caller of the method
+      return client:fail(errors.argument(label .. msg), 2)
+    end
+
+    if args == nil then
+      if needs_args then
+        if #path_params > 0 then return bad(arguments.required(path_params[1])) end
+        return bad(arguments.required(required[1]))
+      end
+      args = {}
+    elseif type(args) ~= "table" then
+      return bad("arguments must be a table, got " .. describe(args))
+    end
+    for k in pairs(args) do
+      if type(k) ~= "string" then
+        if raw_body then
+          return bad("arguments must be named fields; give the request body (an array) as args.body")
+        end
+        return bad("arguments must be named fields, got a " .. type(k) .. " key")
+      end
+    end
+
+    -- path parameters
+    local segments = {}
+    for _, f in ipairs(path_params) do
+      local v = args[f.name]
+      if v == nil then return bad(arguments.required(f)) end
+      local s
+      if type(v) == "string" then
+        if v == "" then return bad(format("argument '%s' must not be empty", f.name)) end
+        s = v
+      elseif is_integer(v) then
+        s = integer_string(v)
+      else
+        return bad(format("argument '%s' must be a string or an integer, got %s", f.name, describe(v)))
+      end
+      segments[f.name] = urlencode(s)
+    end
+
+    -- required fields, then the types of all fields given
+    for _, f in ipairs(required) do
+      if args[f.name] == nil then return bad(arguments.required(f)) end
+    end
+    if one_of then
+      local ok = false
+      for _, alt in ipairs(one_of) do
+        local all = true
+        for _, name in ipairs(alt) do if args[name] == nil then all = false break end end
+        if all then ok = true break end
+      end
+      if not ok then
+        local names = {}
+        for _, alt in ipairs(one_of) do names[#names + 1] = "'" .. concat(alt, "' + '") .. "'" end
+        return bad("one of " .. concat(names, " or ") .. " is required")
+      end
+    end
+
+    for _, f in ipairs(typed) do
+      local v = args[f.name]
+      -- (a file given for a string field of an upload is fine)
+      if v ~= nil and not (body_kind == "multipart" and f.type == "string" and multipart.is_file(v)) then
+        local msg = arguments.check(f, v)
+        if msg then return bad(msg) end
+      end
+    end
+
+    local query, json = nil, nil
+    local unknown_to_body = body ~= nil and not raw_body
+    for k, v in pairs(args) do
+      local w = where[k]
+      if w ~= "path" then
+        -- an empty table given for an array must still be sent as [] (a new
+        -- table: the caller's is never changed)
+        local f = spec[k]
+        if f and f.type == "array" and type(v) == "table" and next(v) == nil then
+          v = as_array({})
+        end
+        if w == "query" or (w == nil and not unknown_to_body) then
+          query = query or {}
+          query[k] = v
+        elseif w == "raw" then
+          json = v
+        else
+          json = json or {}
+          json[k] = v
+        end
+      end
+    end
+
+    for _, name in ipairs(copy_to_body) do
+      json = json or {}
+      json[name] = args[name]
+    end
+    if raw_body and json ~= nil and type(json) == "table" and next(json) == nil and body.type == "array" then
+      json = as_array({})
+    end
+    if body and not raw_body and json == nil and body.required then json = {} end
+
+    local path_out = {}
+    for i, p in ipairs(parts) do
+      path_out[i] = type(p) == "table" and segments[p[1]] or p
+    end
+    local path = concat(path_out)
+
+    local opts = { query = query }
+    if accept then
+      opts.headers = { Accept = accept }
+      opts.raw = not accept:find("json", 1, true)   -- a file, not a JSON answer
+    end
+    if body_kind == "multipart" then
+      local data, ctype = multipart.encode(json or {})
+      if not data then return bad(ctype) end
+      opts.body, opts.content_type = data, ctype
+    elseif body_kind == "form" then
+      opts.form = json
+    else
+      opts.json = json
+    end
+    return client:request(method, path, opts)
+  end
+end
+
+return _M

@@ -1,0 +1,151 @@
+--- Seen-event keys in private files, for the processes of one user on one
+-- host (several server processes behind one port, cron-driven receivers)
+-- that share no server.
+--
+--   local store = require("sendpulse.webhooks.stores.file").new { dir = "/var/lib/myapp/webhooks" }
+--   store:add(key, ttl) -> true (new) | false (seen) | nil, message
+--
+-- Keys are spread over 256 bucket files by a hash. Adding a key locks its bucket (flock on a
+-- companion file: the kernel drops it if the holder dies), reads the
+-- bucket, drops expired lines, and writes it back whole by atomic rename,
+-- mode 0600, in a folder of mode 0700 owned by the user. A second process
+-- adding the same key waits for the lock and then finds it: exactly one of
+-- them gets true.
+--
+-- Bounded: at most max_entries keys in all (max_entries / 256 per bucket,
+-- the oldest dropped first); about 60 bytes per key on disk. Waiting for a
+-- lock is bounded by lock_timeout seconds (then nil, message). Blocking
+-- file I/O: not for inside nginx (use the shared dict store there).
+local platform = require "sendpulse.webhooks.platform"
+
+local type, pairs, tostring, tonumber, setmetatable, error = type, pairs, tostring, tonumber, setmetatable, error
+local floor, ceil = math.floor, math.ceil
+local io_open, os_getenv, os_time = io.open, os.getenv, os.time
+local format, concat = string.format, table.concat
+
+local core = platform.core
+
+local _M = {}
+
+_M.MAX_ENTRIES = 100000
+_M.LOCK_TIMEOUT = 2
+local BUCKETS = 256
+local HEADER = "sendpulse-webhook-keys 1\n"
+
+--- The folder used when none is given: webhooks/ in the user's runtime
+-- folder, else in a folder of our own in /tmp named after the user id (the
+-- token store's folder).
+function _M.default_dir()
+  local xdg = os_getenv("XDG_RUNTIME_DIR")
+  local base = (xdg and xdg ~= "") and (xdg .. "/lua-sendpulse") or ("/tmp/lua-sendpulse-" .. core.uid())
+  return base .. "/webhooks", base
+end
+
+local Store = {}
+Store.__index = Store
+Store.__name = "sendpulse.webhooks.stores.file"
+
+local function whole(opts, name, default, min)
+  local v = opts[name]
+  if v == nil then return default end
+  if type(v) ~= "number" or v < min or (min >= 1 and v ~= floor(v)) then
+    error(format("stores.file.new: '%s' must be a %s >= %s", name,
+      min >= 1 and "whole number" or "number", tostring(min)), 3)
+  end
+  return v
+end
+
+--- new{ dir =, max_entries =, lock_timeout = } -> store. The folder is
+-- created (0700) on first use.
+function _M.new(opts)
+  opts = opts or {}
+  if type(opts) ~= "table" then error("stores.file.new: argument must be a table or nil", 2) end
+  for k in pairs(opts) do
+    if k ~= "dir" and k ~= "max_entries" and k ~= "lock_timeout" then
+      error("stores.file.new: unknown option '" .. tostring(k) .. "' (known: dir, max_entries, lock_timeout)", 2)
+    end
+  end
+  if opts.dir ~= nil and (type(opts.dir) ~= "string" or opts.dir == "") then
+    error("stores.file.new: 'dir' must be a non-empty path (string)", 2)
+  end
+  local dir, parent = opts.dir, nil
+  if not dir then dir, parent = _M.default_dir() end
+  local max = whole(opts, "max_entries", _M.MAX_ENTRIES, BUCKETS)
+  return setmetatable({
+    dir = dir, parent = parent, ready = false,
+    per_bucket = ceil(max / BUCKETS),
+    lock_timeout = whole(opts, "lock_timeout", _M.LOCK_TIMEOUT, 0),
+  }, Store)
+end
+
+function Store:prepare()
+  if self.ready then return true end
+  if self.parent then
+    local ok, err = core.private_dir(self.parent)
+    if not ok then return nil, err end
+  end
+  local ok, err = core.private_dir(self.dir)
+  if not ok then return nil, err end
+  self.ready = true
+  return true
+end
+
+function Store:lock(path)
+  local deadline = core.monotonic() + self.lock_timeout
+  while true do
+    local lock, err = core.try_lock(path)
+    if lock then return lock end
+    if lock == nil then return nil, err end
+    if core.monotonic() >= deadline then
+      return nil, format("waited %gs for the lock of %s", self.lock_timeout, path)
+    end
+    core.sleep(0.001)
+  end
+end
+
+-- The bucket's live lines as two lists (keys, expiry times), oldest first.
+local function read_bucket(path, now)
+  local keys, times = {}, {}
+  local f = io_open(path, "rb")
+  if not f then return keys, times end
+  local text = f:read("*a") or ""
+  f:close()
+  if text:sub(1, #HEADER) ~= HEADER then return keys, times end   -- foreign or damaged: start over
+  for at, key in text:gmatch("(%d+) (%S+)\n", #HEADER + 1) do
+    local t = tonumber(at)
+    if t > now then keys[#keys + 1], times[#times + 1] = key, t end
+  end
+  return keys, times
+end
+
+function Store:add(key, ttl)
+  if type(key) ~= "string" or key:find("%s") then
+    error("stores.file:add: 'key' must be a string without spaces", 2)
+  end
+  local ok, err = self:prepare()
+  if not ok then return nil, err end
+  local path = format("%s/%s.keys", self.dir, core.fingerprint(key):sub(1, 2))
+  local lock, lerr = self:lock(path .. ".lock")
+  if not lock then return nil, lerr end
+  local now = os_time()
+  local keys, times = read_bucket(path, now)
+  for i = 1, #keys do
+    if keys[i] == key then
+      lock:unlock()
+      return false
+    end
+  end
+  keys[#keys + 1], times[#times + 1] = key, now + ceil(ttl)
+  local first = #keys - self.per_bucket + 1
+  if first < 1 then first = 1 end
+  local lines = { HEADER }
+  for i = first, #keys do lines[#lines + 1] = format("%d %s\n", times[i], keys[i]) end
+  local wok, werr = core.write_private(path, concat(lines))
+  lock:unlock()
+  if not wok then return nil, werr end
+  return true
+end
+
+Store.__tostring = function(self) return Store.__name .. " (" .. self.dir .. ")" end
+
+return _M

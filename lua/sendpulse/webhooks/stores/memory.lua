@@ -1,0 +1,82 @@
+--- Seen-event keys in this Lua state's memory: for one process (a single
+-- server, a script, tests). Other processes do not see them; use the file
+-- store (one host), Redis (many hosts) or an nginx shared dict instead.
+--
+--   local store = require("sendpulse.webhooks.stores.memory").new { max_entries = 100000 }
+--   store:add(key, ttl) -> true (new) | false (seen within ttl)
+--
+-- Bounded: at most max_entries keys; beyond, the oldest are forgotten
+-- first (an event repeated after that would pass again). Expired keys are
+-- dropped as new ones arrive, so memory follows the traffic of one ttl.
+local platform = require "sendpulse.webhooks.platform"
+
+local type, pairs, tostring, setmetatable, error, floor =
+  type, pairs, tostring, setmetatable, error, math.floor
+local monotonic = platform.core.monotonic
+
+local _M = {}
+
+_M.MAX_ENTRIES = 100000
+
+local Store = {}
+Store.__index = Store
+Store.__name = "sendpulse.webhooks.stores.memory"
+
+function _M.new(opts)
+  opts = opts or {}
+  if type(opts) ~= "table" then error("stores.memory.new: argument must be a table or nil", 2) end
+  local max = opts.max_entries or _M.MAX_ENTRIES
+  if type(max) ~= "number" or max < 1 or max ~= floor(max) then
+    error("stores.memory.new: 'max_entries' must be a whole number >= 1", 2)
+  end
+  for k in pairs(opts) do
+    if k ~= "max_entries" then
+      error("stores.memory.new: unknown option '" .. tostring(k) .. "' (known: max_entries)", 2)
+    end
+  end
+  return setmetatable({
+    max = max, count = 0,
+    expires = {},            -- key -> expiry (monotonic seconds)
+    queue_keys = {}, queue_at = {}, head = 1, tail = 0,   -- keys in the order they were added
+  }, Store)
+end
+
+-- Drops the oldest queued key; it is forgotten unless it was added again
+-- since (then a later queue entry carries it).
+function Store:drop_oldest()
+  local h = self.head
+  local key, at = self.queue_keys[h], self.queue_at[h]
+  self.queue_keys[h], self.queue_at[h] = nil, nil
+  self.head = h + 1
+  if self.expires[key] == at then
+    self.expires[key] = nil
+    self.count = self.count - 1
+  end
+end
+
+function Store:add(key, ttl)
+  local now = monotonic()
+  -- Expired keys at the front of the queue go first.
+  while self.head <= self.tail and self.queue_at[self.head] <= now do self:drop_oldest() end
+  local until_ = self.expires[key]
+  if until_ and until_ > now then return false end
+  if not until_ then self.count = self.count + 1 end
+  local at = now + ttl
+  self.expires[key] = at
+  local t = self.tail + 1
+  self.tail = t
+  self.queue_keys[t], self.queue_at[t] = key, at
+  while self.count > self.max do self:drop_oldest() end
+  return true
+end
+
+--- Keys remembered now.
+function Store:size()
+  return self.count
+end
+
+Store.__tostring = function(self)
+  return ("%s (%d of %d keys)"):format(Store.__name, self.count, self.max)
+end
+
+return _M

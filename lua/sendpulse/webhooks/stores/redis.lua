@@ -1,0 +1,67 @@
+--- Seen-event keys in Redis, for receivers on several hosts.
+--
+--   local store = require("sendpulse.webhooks.stores.redis").new {
+--     host = "127.0.0.1", port = 6379, password = nil, db = 0, timeout = 1,
+--     prefix = "",                 -- put before every key
+--   }
+--   -- or new { connection = conn } with conn:call(command, ...) -> reply | nil, err
+--   store:add(key, ttl) -> true (new) | false (seen) | nil, message
+--
+-- One round trip per event: SET key 1 NX PX ttl. NX makes Redis the
+-- arbiter, so among any number of processes exactly one gets true; PX lets
+-- Redis forget the key after ttl (Redis's memory is the bound: a 50-byte
+-- key plus the prefix and Redis's own overhead per event). Without `connection` the library's hiredis connection
+-- is used: it blocks, so inside nginx pass a cosocket client instead (an
+-- object whose call(self, command, ...) answers like lua-resty-redis).
+local platform = require "sendpulse.webhooks.platform"
+
+local type, pairs, tostring, setmetatable, error, floor = type, pairs, tostring, setmetatable, error, math.floor
+local format = string.format
+
+local _M = {}
+
+local Store = {}
+Store.__index = Store
+Store.__name = "sendpulse.webhooks.stores.redis"
+
+local KNOWN = { host = "string", port = "number", password = "string", db = "number",
+                timeout = "number", prefix = "string", connection = "table" }
+
+function _M.new(opts)
+  opts = opts or {}
+  if type(opts) ~= "table" then error("stores.redis.new: argument must be a table or nil", 2) end
+  for k, v in pairs(opts) do
+    local want = KNOWN[k]
+    if not want then
+      error("stores.redis.new: unknown option '" .. tostring(k)
+        .. "' (known: host, port, password, db, timeout, prefix, connection)", 2)
+    end
+    if type(v) ~= want then
+      error(format("stores.redis.new: '%s' must be a %s, got %s", k, want, type(v)), 2)
+    end
+  end
+  local conn = opts.connection
+  if conn then
+    if type(conn.call) ~= "function" then
+      error("stores.redis.new: 'connection' must have a call(self, command, ...) method", 2)
+    end
+  else
+    conn = platform.redis { host = opts.host or "127.0.0.1", port = opts.port or 6379,
+      password = opts.password, db = opts.db or 0, timeout = opts.timeout or 1 }
+  end
+  return setmetatable({ conn = conn, prefix = opts.prefix or "" }, Store)
+end
+
+function Store:add(key, ttl)
+  local ms = floor(ttl * 1000 + 0.5)
+  if ms < 1 then ms = 1 end
+  local reply, err = self.conn:call("SET", self.prefix .. key, "1", "NX", "PX", format("%d", ms))
+  if reply == "OK" or (type(reply) == "table" and reply.ok == "OK") then return true end
+  if err ~= nil then return nil, "redis: " .. tostring(err) end
+  -- A null reply (nil, ngx.null, hiredis's null): the key was there.
+  return false
+end
+
+Store.__tostring = function() return Store.__name end
+
+return _M
