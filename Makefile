@@ -41,6 +41,7 @@ CURL_LIBS   ?= -lcurl
 PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/lib/lua/$(LUA_ABI)
 LUADIR  ?= $(PREFIX)/share/lua/$(LUA_ABI)
+BINDIR  ?= $(PREFIX)/bin
 DESTDIR ?=
 
 CC      ?= cc
@@ -220,6 +221,10 @@ install: $(MODULE) $(REDIS_MODULE)
 	$(if $(REDIS_MODULE),install -m 0755 $(REDIS_MODULE) $(DESTDIR)$(LIBDIR)/sendpulse/hiredis.so)
 	cd lua && $(LIB_LUA) | while read f; do \
 	  install -D -m 0644 "$$f" "$(DESTDIR)$(LUADIR)/$$f"; done
+	# the sendpulse command, run by the interpreter it was built for
+	install -d $(DESTDIR)$(BINDIR)
+	sed '1s|.*|#!/usr/bin/env $(LUA)|' bin/sendpulse > $(DESTDIR)$(BINDIR)/sendpulse
+	chmod 0755 $(DESTDIR)$(BINDIR)/sendpulse
 
 install-sandbox:
 	install -d $(DESTDIR)$(LUADIR)
@@ -228,6 +233,7 @@ install-sandbox:
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/sendpulse/core.so $(DESTDIR)$(LIBDIR)/sendpulse/hiredis.so
+	rm -f $(DESTDIR)$(BINDIR)/sendpulse
 	cd lua && find . -name '*.lua' | while read f; do rm -f "$(DESTDIR)$(LUADIR)/$$f"; done
 
 # Running from a checkout: `eval "$(make env)"` builds (its output goes to
@@ -247,7 +253,7 @@ dist:
 
 ROCKSPECS := $(wildcard rockspec/*.rockspec)
 lint:
-	luacheck lua spec examples bench
+	luacheck lua spec examples bench bin/sendpulse
 	for r in $(ROCKSPECS); do luarocks lint $$r || exit 1; done
 
 config:
@@ -265,6 +271,7 @@ config:
 	@echo "PREFIX      = $(PREFIX)"
 	@echo "LIBDIR      = $(LIBDIR)"
 	@echo "LUADIR      = $(LUADIR)"
+	@echo "BINDIR      = $(BINDIR)"
 	@echo "LUA_TARGET  = $(LUA_TARGET)"
 	@echo "BUILD       = $(BUILD)"
 	@echo "MODULE      = $(MODULE)"

@@ -7,13 +7,13 @@
  *   json_encode, null   (sp_json.c); json_decode (sp_json_decode.c)
  *   json_decode          (sp_json_decode.c)
  *   urlencode, base64_encode, base64_decode   (sp_lencode.c)
- *   private_dir, write_private, try_lock, uid (sp_lfs.c) */
+ *   private_dir, write_private, try_lock, uid, fsync (sp_lfs.c) */
 #include "sp_internal.h"
 
 /* The interface between this core and the Lua files, not a release number
  * (that is set once, in lua/sendpulse/version.lua). Bumped whenever a
  * function's contract changes, so a stale core.so is refused at require. */
-#define SP_CORE_ABI 3
+#define SP_CORE_ABI 4
 
 __attribute__((visibility("default")))
 int luaopen_sendpulse_core(lua_State *L);

@@ -54,6 +54,31 @@ int sp_fs_check_owned(int fd, const char *path, char *err, size_t errlen)
     return 0;
 }
 
+/* Makes a rename in the folder of `path` durable (best effort: some file
+ * systems cannot sync a folder, and the file itself is already synced). */
+static void sync_parent(const char *path)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    size_t n = slash == NULL ? 0 : (size_t)(slash - path);
+    int fd;
+
+    if (n >= sizeof dir)
+        return;
+    if (n == 0) {
+        dir[0] = slash == NULL ? '.' : '/';
+        dir[1] = '\0';
+    } else {
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+    }
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+}
+
 int sp_fs_write_private(const char *path, const char *data, size_t len,
                         char *err, size_t errlen)
 {
@@ -82,6 +107,14 @@ int sp_fs_write_private(const char *path, const char *data, size_t len,
         }
         done += (size_t)n;
     }
+    /* On disk before the rename: after a crash the file is the old one or
+     * the whole new one (the bulk import's journal relies on it). */
+    if (fsync(fd) != 0) {
+        e = errno;
+        close(fd);
+        unlink(tmp);
+        return fail(err, errlen, "cannot sync", tmp, e);
+    }
     if (close(fd) != 0) {
         e = errno;
         unlink(tmp);
@@ -92,6 +125,7 @@ int sp_fs_write_private(const char *path, const char *data, size_t len,
         unlink(tmp);
         return fail(err, errlen, "cannot replace", path, e);
     }
+    sync_parent(path);
     return 0;
 }
 

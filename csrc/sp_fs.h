@@ -19,7 +19,8 @@ int sp_fs_private_dir(const char *path, char *err, size_t errlen);
 int sp_fs_check_owned(int fd, const char *path, char *err, size_t errlen);
 
 /* Replaces `path` with `data` atomically: written to a temporary file in the
- * same folder (mode 0600), then renamed over it. */
+ * same folder (mode 0600), synced to disk, then renamed over it (and the
+ * folder synced). */
 int sp_fs_write_private(const char *path, const char *data, size_t len,
                         char *err, size_t errlen);
 

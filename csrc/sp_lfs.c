@@ -5,14 +5,20 @@
  *   core.try_lock(path)             -> lock | false (held elsewhere) | nil, message
  *   lock:unlock()                   idempotent; also __gc and __close
  *   core.uid()                      -> the effective user id (folder names)
+ *   core.fsync(file)                -> true | nil, message: flush a Lua file
+ *                                      and sync it to disk (bulk import's
+ *                                      rejects file, before its journal)
  *
  * Failures are returned, not raised: the store turns them into a reported
  * degradation, never a crash. */
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "sp_internal.h"
 #include "sp_fs.h"
+#include <lualib.h>   /* LUA_FILEHANDLE */
 
 #define SP_FILELOCK_MT "sendpulse.filelock"
 
@@ -99,6 +105,24 @@ static int uid(lua_State *L)
     return 1;
 }
 
+static int file_sync(lua_State *L)
+{
+    /* A Lua file handle starts with its FILE * (5.1's FILE **, 5.2+'s
+     * luaL_Stream). */
+    FILE **pf = luaL_checkudata(L, 1, LUA_FILEHANDLE);
+    FILE *f = *pf;
+#if LUA_VERSION_NUM >= 502
+    if (((luaL_Stream *)pf)->closef == NULL)
+        f = NULL;
+#endif
+    if (f == NULL)
+        return luaL_argerror(L, 1, "attempt to use a closed file");
+    if (fflush(f) != 0 || fsync(fileno(f)) != 0)
+        return push_failure(L, strerror(errno));
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 void sp_open_fs(lua_State *L)
 {
     static const luaL_Reg methods[] = {
@@ -116,6 +140,7 @@ void sp_open_fs(lua_State *L)
         { "write_private", write_private },
         { "try_lock", try_lock },
         { "uid", uid },
+        { "fsync", file_sync },
         { NULL, NULL }
     };
     sp_newclass(L, SP_FILELOCK_MT, methods, meta);

@@ -24,9 +24,13 @@ description = {
   homepage = "https://github.com/lua-sendpulse/lua-sendpulse",
   labels = { "sendpulse", "email", "http", "api" },
 }
--- The library loads nothing but its own modules (JSON and Redis are in C).
+-- What the library and its command load (JSON and Redis are in C; no lua-cjson).
 dependencies = {
   "lua >= 5.1",
+  -- email:import and email:export read CSV with LPeg (loaded with the
+  -- operations); the sendpulse command parses its words with argparse
+  "lpeg",
+  "argparse",
 }
 external_dependencies = {
   -- Only the library is looked up: on Debian-style multiarch systems the
@@ -48,6 +52,8 @@ build = {
     CURL_LIBDIR = "$(CURL_LIBDIR)",
     LIBDIR = "$(LIBDIR)",
     LUADIR = "$(LUADIR)",
+    -- the sendpulse command (luarocks wraps what lands in its bin folder)
+    BINDIR = "$(BINDIR)",
     -- luarocks' builds apart from the one `make` makes for the suite
     BUILD_ROOT = "build/luarocks",
   },

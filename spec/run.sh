@@ -84,7 +84,7 @@ check() {
 if [ "${SP_LINT:-0}" = 1 ]; then
   # Only the folders that exist (bench/ comes with its own branch).
   lint_dirs=""
-  for d in lua spec examples bench; do [ -d "$d" ] && lint_dirs="$lint_dirs $d"; done
+  for d in lua spec examples bench bin/sendpulse; do [ -e "$d" ] && lint_dirs="$lint_dirs $d"; done
   # shellcheck disable=SC2086
   check "luacheck" luacheck --quiet --formatter=plain $lint_dirs
   for rockspec in rockspec/*.rockspec; do

@@ -22,6 +22,7 @@ local MODULES = {
   "sendpulse.helpers.paging",
   "sendpulse.helpers.batches",
   "sendpulse.helpers.patience",
+  "sendpulse.bulk",            -- email:import, email:export
 }
 
 function _M.register(add)

@@ -47,6 +47,7 @@ _M.ROUTES = {
   "sendpulse.sandbox.routes.control",
   "sendpulse.sandbox.routes.oauth",
   "sendpulse.sandbox.routes.addressbooks",
+  "sendpulse.sandbox.routes.contacts",
   "sendpulse.sandbox.routes.clock",
   "sendpulse.sandbox.routes.campaigns",
   "sendpulse.sandbox.routes.templates",
@@ -147,8 +148,18 @@ local function bearer(req)
   return h and h:match("^[Bb][Ee][Aa][Rr][Ee][Rr]%s+(%S+)%s*$")
 end
 
+-- An answer from the OpenAPI file's example, not from state, says so in
+-- this header (and in the log line and the stats), so a test can tell.
+_M.CANNED_HEADER = "X-Sandbox-Canned"
+
 local function route_answer(route, ctx)
-  return json_answer(reply.call(route.handler, ctx))
+  local status, value, headers = reply.call(route.handler, ctx)
+  if route.example then
+    local marked = { { _M.CANNED_HEADER, route.example } }
+    for _, h in ipairs(headers or {}) do marked[#marked + 1] = h end
+    headers = marked
+  end
+  return json_answer(status, value, headers)
 end
 
 local function no_route(why, allowed)
@@ -181,6 +192,7 @@ function Server:process(route, ctx, why, allowed, entry)
   entry.counted = true
   if not route then return no_route(why, allowed) end
   ctx.account = account
+  entry.canned = route.example and true or nil
   return route_answer(route, ctx)
 end
 
@@ -220,10 +232,11 @@ function Server:dispatch(req, connection)
   end
   entry.status = answer.drop and 0 or answer.status
   self.stats:record(entry)
-  self:log(format("conn=%d %s %s -> %s account=%s auth=%s%s", connection, req.method,
+  self:log(format("conn=%d %s %s -> %s account=%s auth=%s%s%s", connection, req.method,
                   req.path, answer.drop and "dropped" or tostring(answer.status),
                   tostring(entry.account or "-"), entry.auth,
-                  fault and (" fault=" .. fault.kind) or ""))
+                  fault and (" fault=" .. fault.kind) or "",
+                  entry.canned and (" canned=" .. route.example) or ""))
   return answer
 end
 

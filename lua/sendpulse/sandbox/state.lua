@@ -226,6 +226,8 @@ function State:create_book(account, name)
     creationdate = os.date("%Y-%m-%d %H:%M:%S"),
     emails = {},   -- entries in the order they were added
     index = {},    -- lower-cased address -> entry
+    variables = {},       -- { name =, type = } in the order first seen
+    variable_index = {},  -- name -> that record
   }
   self.books[id] = book
   return book
@@ -242,8 +244,37 @@ function State:delete_book(book)
   self.books[book.id] = nil
 end
 
+-- A variable's type as SendPulse lists it: "number" for JSON numbers, else
+-- "string" (the API also has "date", which it never guesses).
+local function variable_type(value)
+  return type(value) == "number" and "number" or "string"
+end
+
+-- Register the names of `variables` in the list's variable set (first type
+-- seen wins, as a column keeps its type). A JSON object has no order, so
+-- names new in one call join sorted.
+function State:note_variables(book, variables)
+  local new = {}
+  for name in pairs(variables) do
+    if not book.variable_index[name] then new[#new + 1] = name end
+  end
+  sort(new)
+  for _, name in ipairs(new) do
+    local v = { name = name, type = variable_type(variables[name]) }
+    book.variable_index[name] = v
+    book.variables[#book.variables + 1] = v
+  end
+end
+
+-- The entry of `address` in the list, or nil.
+function State:email_entry(book, address)
+  return type(address) == "string" and book.index[lower(address)] or nil
+end
+
 -- Add or update emails: `items` is a list of {email = ..., variables = {...}}.
 -- An address already in the list keeps its place; its variables are merged.
+-- `writes` counts how often an address was sent (GET /_sandbox/addressbooks/{id}
+-- shows it), so a test can tell an upsert that hid a duplicate send.
 function State:add_emails(book, items, status)
   for _, item in ipairs(items) do
     local key = lower(item.email)
@@ -251,12 +282,14 @@ function State:add_emails(book, items, status)
     if entry then
       for k, v in pairs(item.variables) do entry.variables[k] = v end
       entry.status = status
+      entry.writes = entry.writes + 1
     else
-      entry = { email = item.email, status = status, variables = {} }
+      entry = { email = item.email, status = status, variables = {}, writes = 1 }
       for k, v in pairs(item.variables) do entry.variables[k] = v end
       book.index[key] = entry
       book.emails[#book.emails + 1] = entry
     end
+    self:note_variables(book, item.variables)
   end
 end
 
@@ -276,6 +309,16 @@ function State:remove_emails(book, addresses)
   end
   book.emails = kept
   return removed
+end
+
+-- Every list of `account` that holds `address`: { {book =, entry =}, ... } by list id.
+function State:lists_with(account, address)
+  local found = {}
+  for _, book in ipairs(self:books_of(account)) do
+    local entry = self:email_entry(book, address)
+    if entry then found[#found + 1] = { book = book, entry = entry } end
+  end
+  return found
 end
 
 return _M

@@ -1,7 +1,7 @@
 -- The traffic log behind GET /_sandbox/stats and the rate limiter. Every
 -- non-control request is one entry, in arrival order:
---   {t, method, path, connection, auth, account?, status, fault?,
---    counted (passed the rate limiter), token (a token request)}
+--   {t, method, path, connection, auth, account?, status, fault?, canned?
+--    (answered with the OpenAPI example), counted (passed the rate limiter), token (a token request)}
 -- Everything the stats answer reports is derived from these entries; so
 -- connections_opened counts the connections that carried at least one such
 -- request (a test's own control calls do not count).
@@ -59,6 +59,7 @@ function Stats:summary()
     requests[i] = {
       t = e.t, method = e.method, path = e.path, account = e.account,
       status = e.status, connection = e.connection, auth = e.auth, fault = e.fault,
+      canned = e.canned,
       query = e.query,
     }
     if not connections[e.connection] then

@@ -17,6 +17,7 @@ _M.MAX_REMOVE = 100
 -- confirmation ("force", double opt-in) -> new, awaiting confirmation.
 local ACTIVE, NEW, UNSUBSCRIBED = 1, 0, 4
 local STATUS_EXPLAIN = { [ACTIVE] = "Active", [NEW] = "New", [UNSUBSCRIBED] = "Unsubscribed" }
+_M.STATUS_EXPLAIN = STATUS_EXPLAIN
 
 -- Validation helpers end the handler with reply.fail.
 
@@ -31,6 +32,7 @@ end
 -- Local part without spaces or "@", a dotted domain of letters, digits and
 -- hyphens.
 local function valid_email(s)
+  if type(s) ~= "string" then return false end
   local domain = s:match("^[^%s@]+@([^%s@]+)$")
   return domain ~= nil and domain:find("^[%w%-]+%.[%w%-%.]*%w$") ~= nil
          and not domain:find("..", 1, true)
@@ -42,6 +44,8 @@ local function find_book(ctx)
   local book = digits and ctx.state:book(ctx.account, reply.integer(digits))
   return book or reply.fail(404, "Book not found", 213)
 end
+-- (also used by routes/contacts.lua)
+_M.valid_email, _M.find_book = valid_email, find_book
 
 -- An integer query parameter within bounds, with SendPulse's 422 messages.
 local function int_param(query, name, default, min, max)

@@ -51,6 +51,16 @@ local function stats(ctx)
   return 200, ctx.server.stats:summary()
 end
 
+-- A list's addresses with how often each was sent to it (`writes`): the
+-- API upserts, so only this shows whether an import sent a row twice.
+local function book_writes(ctx)
+  local book = ctx.state.books[reply.integer(ctx.params.id) or -1]
+  if not book then return reply.error(404, "Book not found", 213) end
+  local emails = json.array()
+  for i, e in ipairs(book.emails) do emails[i] = { email = e.email, writes = e.writes } end
+  return 200, { id = book.id, emails = emails }
+end
+
 function _M.register(router)
   router:add { method = "POST", path = "/_sandbox/reset", handler = reset, control = true }
   router:add { method = "POST", path = "/_sandbox/config", handler = configure, control = true }
@@ -59,6 +69,7 @@ function _M.register(router)
   router:add { method = "GET", path = "/_sandbox/faults", handler = list_faults, control = true }
   router:add { method = "DELETE", path = "/_sandbox/faults", handler = clear_faults, control = true }
   router:add { method = "GET", path = "/_sandbox/stats", handler = stats, control = true }
+  router:add { method = "GET", path = "/_sandbox/addressbooks/{id}", handler = book_writes, control = true }
 end
 
 return _M

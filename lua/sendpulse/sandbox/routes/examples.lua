@@ -13,14 +13,14 @@ local sort = table.sort
 
 local _M = {}
 
--- { method, base .. path, service, "METHOD path" } for every operation, sorted.
+-- { method, base .. path, service, "METHOD path", name } for every operation, sorted.
 function _M.operations()
   local index = require "sendpulse.api"
   local extra = require "sendpulse.api.extra"
   local list = {}
   local function add(service, base, ops)
     for _, op in pairs(ops) do
-      list[#list + 1] = { op.method, base .. op.path, service, op.method .. " " .. op.path }
+      list[#list + 1] = { op.method, base .. op.path, service, op.method .. " " .. op.path, op.name }
     end
   end
   for service, entry in pairs(index.services) do
@@ -42,7 +42,8 @@ function _M.register(router)
     local per = examples[op[3]]
     local answer = per and per[op[4]]
     if answer == nil then answer = { result = true } end
-    router:add { method = op[1], path = op[2], example = true,
+    -- `example` names the operation: the canned-answer header and log say it
+    router:add { method = op[1], path = op[2], example = op[3] .. ":" .. op[5],
                  handler = function() return 200, answer end }
   end
   return router

@@ -1,0 +1,446 @@
+--- client.email:import{...}: contacts from a CSV file (or any iterator) into
+-- a mailing list, in batches, with progress, a rejects file and a journal
+-- that makes a killed run resumable.
+--
+--   local summary = client.email:import {
+--     id = 1234,                        -- the mailing list
+--     rows = "contacts.csv",            -- a path, an open file, or an iterator of
+--                                       -- { email =, phone =, variables = {...} }
+--     batch = 500,                      -- contacts per call (1 .. 1000)
+--     journal = "contacts.csv.journal", -- resume from here (optional)
+--     rejects = "contacts.rejects.csv", -- rows not added, with line and reason (optional)
+--     progress = function(p) ... end,   -- after every batch (optional)
+--   }
+--   --> { added =, rejected =, skipped =, blank =, batches =, seconds =, resumed =,
+--   --    resent =, complete = true, rejects_list = {...} (without a rejects file) }
+--
+-- What the journal guarantees (see docs/cli.md): batches are sent one after
+-- another; before a batch leaves, the journal records it as in flight;
+-- after its answer (and the rejects it caused are on disk), the journal
+-- moves past it. Both writes replace the file atomically and are synced. A
+-- run killed at any moment and started again with the same arguments
+-- therefore sends no batch the journal marked done, loses no row (every row
+-- before the journal's position was added or is in the rejects file, every
+-- row after it is sent by the resumed run), and sends again at most the one
+-- batch that was in flight: SendPulse adds by email (an upsert), so that
+-- second send changes nothing.
+--
+-- Failures: a batch the API refuses for its data (HTTP 400/422, such as
+-- 906 "Email address syntax error", which refuses the whole batch) is split
+-- in halves until the refused rows are alone; those go to the rejects file
+-- with the API's message, the others are added. Any other failure (network,
+-- timeout, rate limit, HTTP 5xx, an unknown list, refused credentials) stops
+-- the run after the client's own retries, the journal still at the batch
+-- that failed: the error is reported (err.import holds the summary) and the
+-- same call resumes there. Nothing after that batch was sent.
+local core = require "sendpulse.core"
+local errors = require "sendpulse.errors"
+local csv = require "sendpulse.bulk.csv"
+local contacts = require "sendpulse.bulk.contacts"
+local journal = require "sendpulse.bulk.journal"
+local rejects_file = require "sendpulse.bulk.rejects"
+
+local type, pairs, ipairs, pcall, tostring, tonumber, rawget, setmetatable, math_type =
+      type, pairs, ipairs, pcall, tostring, tonumber, rawget, setmetatable, math.type
+local floor = math.floor
+local format, concat = string.format, table.concat
+local monotonic = core.monotonic
+
+local _M = {}
+
+_M.DEFAULT_BATCH = 500
+_M.MAX_BATCH = 1000
+_M.KEEP_REJECTS = 1000   -- rejects kept in the summary when there is no rejects file
+_M.PROBE = 64            -- bytes before the journal's position compared on resume
+_M.OPERATION = "add_emails_to_mailing_list"
+
+local ARGS = { id = true, rows = true, batch = true, journal = true, rejects = true, progress = true,
+               max_record = true }
+
+local function is_integer(v)
+  if type(v) ~= "number" or v % 1 ~= 0 then return false end
+  return math_type == nil or math_type(v) == "integer" or (v > -2^53 and v < 2^53)
+end
+
+-- Checks the arguments; returns nil or the message of an argument error.
+local function check(args)
+  if type(args) ~= "table" then return "arguments must be a table, got " .. type(args) end
+  for k in pairs(args) do
+    if not ARGS[k] then return format("unknown argument '%s'", tostring(k)) end
+  end
+  if not (is_integer(args.id) and args.id > 0) and not (type(args.id) == "string" and args.id:find("^%d+$")) then
+    return "argument 'id' is required: the mailing list's id (a positive integer)"
+  end
+  local rows = args.rows
+  if type(rows) ~= "string" and type(rows) ~= "function" and io.type(rows) ~= "file" then
+    return "argument 'rows' must be a CSV file (a path or an open file) or an iterator function, got "
+      .. type(rows)
+  end
+  if args.batch ~= nil and not (is_integer(args.batch) and args.batch >= 1 and args.batch <= _M.MAX_BATCH) then
+    return format("argument 'batch' must be an integer from 1 to %d, got %s", _M.MAX_BATCH, tostring(args.batch))
+  end
+  for _, name in ipairs { "journal", "rejects" } do
+    if args[name] ~= nil and (type(args[name]) ~= "string" or args[name] == "") then
+      return format("argument '%s' must be a file path (string)", name)
+    end
+  end
+  if args.progress ~= nil and type(args.progress) ~= "function" then
+    return "argument 'progress' must be a function(p)"
+  end
+  if args.max_record ~= nil and not (is_integer(args.max_record) and args.max_record >= 1024) then
+    return "argument 'max_record' must be an integer >= 1024 (bytes)"
+  end
+  return nil
+end
+
+---------------------------------------------------------------------------
+-- Sources: the CSV reader or an iterator, as a stream of rows with a
+-- position to resume from.
+
+local function file_size(f)
+  local here = f:seek()
+  local size = f:seek("end")
+  f:seek("set", here)
+  return size
+end
+
+-- The bytes just before `offset` (how a resumed run checks that the file is
+-- the one the journal was written for).
+local function probe(f, offset)
+  local from = offset > _M.PROBE and offset - _M.PROBE or 0
+  local here = f:seek()
+  f:seek("set", from)
+  local bytes = f:read(offset - from) or ""
+  f:seek("set", here)
+  return bytes
+end
+
+local CsvSource = {}
+CsvSource.__index = CsvSource
+
+-- Opens the CSV and reads its header. Returns the source or nil, message.
+local function csv_source(rows, max_record)
+  local file, owned = rows, false
+  if type(rows) == "string" then
+    local f, err = io.open(rows, "rb")
+    if not f then return nil, "cannot open " .. rows .. ": " .. tostring(err) end
+    file, owned = f, true
+  end
+  local start = file:seek()
+  local reader, err = csv.reader(file, { max_record = max_record, offset = start > 0 and start or nil })
+  if not reader then return nil, err end
+  local header, where = reader:next()
+  if not header then
+    if owned then file:close() end
+    return nil, header == nil and "the CSV file is empty (it needs a header row naming an 'email' column)"
+      or format("the header row is malformed: %s", where.reason)
+  end
+  local map, why = contacts.header(header)
+  if not map then
+    if owned then file:close() end
+    return nil, why
+  end
+  return setmetatable({ file = file, owned = owned, reader = reader, map = map, columns = header,
+                        size = file_size(file), start = where.next_offset, start_line = where.line + 1,
+                        offset = where.next_offset, line = where.line + 1 }, CsvSource)
+end
+
+-- What identifies the input at a position (the offset of a journal).
+function CsvSource:identity(at)
+  return { kind = "csv", size = self.size, header = concat(self.columns, ","),
+           probe = probe(self.file, at.offset) }
+end
+
+function CsvSource:position() return { offset = self.offset, line = self.line } end
+
+-- Moves to a saved position (a resumed run).
+function CsvSource:seek(pos)
+  local reader, err = csv.reader(self.file, { offset = pos.offset, line = pos.line,
+                                              max_record = self.reader.max_record })
+  if not reader then return nil, err end
+  self.reader, self.offset, self.line = reader, pos.offset, pos.line
+  return true
+end
+
+-- The next row: "contact", contact, line, fields | "reject", reason, line,
+-- fields | "blank" | nil at the end.
+function CsvSource:next()
+  local fields, where = self.reader:next()
+  if fields == nil then return nil end
+  -- (the reader counts the lines of records that hold line breaks)
+  self.offset, self.line = where.next_offset, self.reader.line
+  if fields == false then return "reject", where.reason, where.line, {} end
+  local contact, reason = contacts.from_record(self.map, fields)
+  if contact then return "contact", contact, where.line, fields end
+  if reason == "blank" then return "blank" end
+  return "reject", reason, where.line, fields
+end
+
+function CsvSource:done_fraction()
+  local span = self.size - self.start
+  if span <= 0 then return 1 end
+  return (self.offset - self.start) / span
+end
+
+function CsvSource:close()
+  if self.owned then self.file:close() end
+end
+
+local IterSource = {}
+IterSource.__index = IterSource
+
+local function iter_source(fn)
+  return setmetatable({ fn = fn, row = 0, columns = { "email" } }, IterSource)
+end
+
+function IterSource:identity() return { kind = "iterator" } end
+function IterSource:position() return { row = self.row } end
+function IterSource:done_fraction() return nil end
+function IterSource:close() end
+
+-- Skips the rows a previous run did (the iterator must give the same rows
+-- in the same order).
+function IterSource:seek(pos)
+  while self.row < pos.row do
+    if self.fn() == nil then return nil, "the iterator ended before row " .. pos.row .. " where the journal stands" end
+    self.row = self.row + 1
+  end
+  return true
+end
+
+function IterSource:next()
+  local row = self.fn()
+  if row == nil then return nil end
+  self.row = self.row + 1
+  local contact, reason = contacts.from_row(row)
+  local email = type(row) == "table" and type(row.email) == "string" and row.email or ""
+  if contact then return "contact", contact, self.row, { email } end
+  return "reject", reason, self.row, { email }
+end
+
+---------------------------------------------------------------------------
+-- Sending
+
+-- What a failed add means: "data" (the batch's rows: split it), or "stop".
+local function classify(err)
+  if errors.is_error(err) and err.kind == "api" and (err.status == 400 or err.status == 422) then
+    return "data"
+  end
+  if errors.is_error(err) and err.kind == "too_large" then return "data" end
+  return "stop"
+end
+
+-- Calls the plain operation; returns true or nil, err whatever the client's
+-- mode (a raising client's error is caught here and reported at the end the
+-- client's way).
+local function add(service, id, items)
+  local emails = {}
+  for i, item in ipairs(items) do emails[i] = item.contact end
+  local ok, value, err = pcall(service.raw, service, _M.OPERATION, { id = id, emails = emails })
+  if not ok then return nil, value end
+  if value == nil then return nil, err end
+  return true
+end
+
+-- Sends `items`, splitting on data refusals. Returns added, or nil, err
+-- (a failure that stops the run). Rows the API refuses alone go to `out`.
+local function send(service, id, items, out, calls)
+  calls.n = calls.n + 1
+  local ok, err = add(service, id, items)
+  if ok then return #items end
+  if classify(err) ~= "data" then return nil, err end
+  if #items == 1 then
+    local message = errors.is_error(err) and (err.message or tostring(err)) or tostring(err)
+    out[#out + 1] = { items[1].line, "refused by the API: " .. message, items[1].fields }
+    return 0
+  end
+  local half = floor(#items / 2)
+  local left, right = {}, {}
+  for i, item in ipairs(items) do
+    if i <= half then left[#left + 1] = item else right[#right + 1] = item end
+  end
+  local a, e1 = send(service, id, left, out, calls)
+  if not a then return nil, e1 end
+  local b, e2 = send(service, id, right, out, calls)
+  if not b then return nil, e2 end
+  return a + b
+end
+
+---------------------------------------------------------------------------
+-- The run
+
+-- Rejects kept in memory when there is no rejects file (the first 1000).
+local function memory_rejects(summary)
+  local pending = {}
+  return {
+    add = function(_, line, reason, fields)
+      pending[#pending + 1] = { line = line, reason = reason, fields = fields }
+    end,
+    commit = function()
+      for _, r in ipairs(pending) do
+        if #summary.rejects_list < _M.KEEP_REJECTS then summary.rejects_list[#summary.rejects_list + 1] = r end
+      end
+      pending = {}
+      return 0
+    end,
+    close = function() end,
+  }
+end
+
+local function same_identity(a, b)
+  return a.kind == b.kind and a.size == b.size and a.header == b.header and a.probe == b.probe
+end
+
+-- Returns summary, or nil, err (an error object; err.import = summary).
+local function run(service, args)
+  local id = tonumber(args.id)
+  local size = args.batch or _M.DEFAULT_BATCH
+  local src, why
+  if type(args.rows) == "function" then src = iter_source(args.rows)
+  else src, why = csv_source(args.rows, args.max_record) end
+  if not src then return nil, errors.argument("email:import: " .. why) end
+
+  local started = monotonic()
+  local summary = { added = 0, rejected = 0, skipped = 0, blank = 0, batches = 0, calls = 0,
+                    resent = 0, resumed = false, complete = false, list = id }
+  local state = args.journal and journal.load(args.journal) or nil
+  if args.journal and not state then
+    local _, jerr = journal.load(args.journal)
+    if jerr then src:close(); return nil, errors.argument("email:import: " .. jerr) end
+  end
+  local function finish(err)
+    summary.seconds = monotonic() - started
+    src:close()
+    if summary.rejects_writer then summary.rejects_writer:close() end
+    summary.rejects_writer = nil
+    if err then
+      err.import = summary
+      return nil, err
+    end
+    return summary
+  end
+
+  if state then
+    if tonumber(state.list) ~= id then
+      return finish(errors.argument(format("email:import: the journal %s belongs to list %s, not %s "
+        .. "(use another journal, or delete it)", args.journal, tostring(state.list), tostring(id))))
+    end
+    -- The identity is checked at the journal's position: the probe is
+    -- the bytes just before it.
+    if type(state.input) ~= "table" or not same_identity(state.input, src:identity(state.position)) then
+      return finish(errors.argument(format("email:import: %s is not the file the journal %s was written for "
+        .. "(its size or content changed): delete the journal to start over", tostring(args.rows), args.journal)))
+    end
+    summary.resumed = true
+    summary.skipped = state.counts.added + state.counts.rejected
+    summary.previous = { added = state.counts.added, rejected = state.counts.rejected }
+    if state.complete then
+      summary.complete = true
+      return finish()
+    end
+    local ok, err = src:seek(state.position)
+    if not ok then return finish(errors.argument("email:import: " .. err)) end
+    if state.in_flight then summary.resent = state.in_flight.rows end
+  end
+  if args.rejects then
+    local w, err = rejects_file.open(args.rejects, src.columns, state and state.rejects_size or nil)
+    if not w then return finish(errors.argument("email:import: " .. tostring(err))) end
+    summary.rejects_writer = w
+    summary.rejects = args.rejects
+  else
+    summary.rejects_list = {}
+    summary.rejects_writer = memory_rejects(summary)
+  end
+  local writer = summary.rejects_writer
+
+  local counts = state and state.counts or { added = 0, rejected = 0, blank = 0 }
+  local current = {
+    list = id, input = nil, position = src:position(), counts = counts,
+    rejects_size = state and state.rejects_size or nil, runs = (state and state.runs or 0) + 1,
+  }
+  local function save(extra)
+    current.position = extra.position or current.position
+    current.in_flight = extra.in_flight
+    current.complete = extra.complete or nil
+    if not args.journal then return true end
+    current.input = src:identity(current.position)
+    local ok, err = journal.save(args.journal, current)
+    if not ok then return nil, errors.new { kind = "argument", message = "email:import: " .. err } end
+    return true
+  end
+  local ok, err = save({})
+  if not ok then return finish(err) end
+
+  local progress = args.progress
+  local run_rows = 0
+  local function report(done)
+    if not progress then return end
+    local elapsed = monotonic() - started
+    local fraction = src:done_fraction()
+    local rate = elapsed > 0 and run_rows / elapsed or 0
+    local eta
+    if fraction and fraction > 0 and elapsed > 0 then eta = elapsed * (1 - fraction) / fraction end
+    progress {
+      rows = counts.added + counts.rejected, added = counts.added, rejected = counts.rejected,
+      skipped = summary.skipped, fraction = fraction, elapsed = elapsed, rate = rate,
+      eta = eta, line = src.line, done = done or false,
+    }
+  end
+
+  while true do
+    local from = src:position()
+    local items, refused, blanks, ended = {}, {}, 0, false
+    while #items < size do
+      local kind, value, line, fields = src:next()
+      if kind == nil then ended = true break end
+      if kind == "contact" then items[#items + 1] = { contact = value, line = line, fields = fields }
+      elseif kind == "reject" then refused[#refused + 1] = { line, value, fields }
+      else blanks = blanks + 1 end
+    end
+    local to = src:position()
+    local added = 0
+    if #items > 0 then
+      -- Write-ahead: the batch is in flight before it leaves.
+      ok, err = save({ position = from, in_flight = { from = from, to = to, rows = #items } })
+      if not ok then return finish(err) end
+      local calls = { n = 0 }
+      added, err = send(service, id, items, refused, calls)
+      summary.calls = summary.calls + calls.n
+      if not added then
+        -- Stop; the journal stays at this batch, still marked in flight.
+        summary.stopped_at = from.line or from.row
+        return finish(err)
+      end
+      summary.batches = summary.batches + 1
+    end
+    for _, r in ipairs(refused) do writer:add(r[1], r[2], r[3]) end
+    local rsize, werr = writer:commit()
+    if not rsize then return finish(errors.argument("email:import: " .. werr)) end
+    counts.added = counts.added + added
+    counts.rejected = counts.rejected + #refused
+    counts.blank = counts.blank + blanks
+    summary.added, summary.rejected = summary.added + added, summary.rejected + #refused
+    summary.blank = summary.blank + blanks
+    run_rows = run_rows + added + #refused
+    if args.rejects then current.rejects_size = rsize end
+    ok, err = save({ position = to, complete = ended })
+    if not ok then return finish(err) end
+    report(ended)
+    if ended then
+      summary.complete = true
+      return finish()
+    end
+  end
+end
+
+--- The email:import helper (registered by sendpulse.bulk).
+function _M.import(service, args)
+  local client = rawget(service, "_client")
+  local msg = check(args)
+  if msg then return client:fail(errors.argument("email:import: " .. msg)) end
+  local summary, err = run(service, args)
+  if not summary then return client:fail(err) end
+  return summary
+end
+
+return _M

@@ -1,0 +1,161 @@
+--- The command line's `field=value` words as an operation's argument table.
+--
+--   name=value     typed by the operation's declared type of `name`: string
+--                  fields keep the text as is (a phone "0501234567" stays a
+--                  string), integer and number fields need a number, boolean
+--                  fields true or false, array and object fields JSON text.
+--                  Fields the operation does not declare, and nested ones,
+--                  are guessed: true, false, null, a number, else a string.
+--   name:=json     a JSON value, whatever the declared type.
+--   name=@path     the contents of a file: in an upload (a multipart form) a
+--                  file part with the file's name, else its text; an array
+--                  of files takes indexes (content[].1=@a.pdf); `name=\@x` is
+--                  the literal text "@x".
+--   a.b.c=value    dotted paths build nested objects; a numeric segment is an
+--                  array index (emails.1.email=ada@example.com).
+--
+-- fields.parse(words, op, base) -> args, or nil and a message naming the word.
+-- `base` (from --json) is copied, never changed; the words are laid over it.
+local json = require "sendpulse.json"
+local catalog = require "sendpulse.cli.catalog"
+
+local type, ipairs, pairs, tonumber, tostring, setmetatable, getmetatable =
+      type, ipairs, pairs, tonumber, tostring, setmetatable, getmetatable
+local format, find, sub, match = string.format, string.find, string.sub, string.match
+
+local _M = {}
+
+local function read_file(path)
+  local f, err = io.open(path, "rb")
+  if not f then return nil, err end
+  local data = f:read("*a")
+  f:close()
+  return data
+end
+_M.read_file = read_file
+
+local function number(s)
+  if match(s, "^%-?%d+$") then return tonumber(s) end
+  if match(s, "^%-?%d+%.%d+$") or match(s, "^%-?%d+%.?%d*[eE][%+%-]?%d+$") then return tonumber(s) end
+  return nil
+end
+
+local function guess(s)
+  if s == "true" then return true end
+  if s == "false" then return false end
+  if s == "null" then return json.null end
+  local n = number(s)
+  if n ~= nil then return n end
+  return s
+end
+
+-- The value of `text` for a field of declared type `t`; nil, message when
+-- it does not fit.
+local function typed(t, text, name)
+  if t == nil then return guess(text) end
+  if t == "string" then return text end
+  if t == "integer" or t == "number" then
+    local n = number(text)
+    if n == nil or (t == "integer" and n % 1 ~= 0) then
+      return nil, format("%s must be %s, got '%s'", name, t == "integer" and "an integer" or "a number", text)
+    end
+    return n
+  end
+  if t == "boolean" then
+    if text == "true" then return true end
+    if text == "false" then return false end
+    return nil, format("%s must be true or false, got '%s'", name, text)
+  end
+  if t == "array" or t == "object" then
+    local v, err = json.decode(text)
+    if v == nil then
+      return nil, format("%s must be JSON (%s), e.g. %s:='%s'", name, t, name, t == "array" and "[1,2]" or '{"a":1}')
+        .. ": " .. tostring(err)
+    end
+    return v
+  end
+  return guess(text)
+end
+
+local function deep_copy(v)
+  if type(v) ~= "table" then return v end
+  local r = {}
+  for k, x in pairs(v) do r[k] = deep_copy(x) end
+  return setmetatable(r, getmetatable(v))
+end
+
+-- Splits "a.b.1.c" into keys (numbers for numeric segments).
+local function path_keys(name)
+  local keys = {}
+  for seg in (name .. "."):gmatch("([^.]*)%.") do
+    if seg == "" then return nil end
+    keys[#keys + 1] = match(seg, "^%d+$") and tonumber(seg) or seg
+  end
+  return keys
+end
+
+--- Parses the words; returns the argument table or nil and a message.
+function _M.parse(words, op, base)
+  local args = base and deep_copy(base) or {}
+  local given = {}
+  for _, word in ipairs(words) do
+    local name, sep, text = match(word, "^([^=:]+)(:?=)(.*)$")
+    if not name then
+      return nil, format("'%s' is not a field: write name=value (or name:=json)", word)
+    end
+    local keys = path_keys(name)
+    if not keys or type(keys[1]) ~= "string" then
+      return nil, format("'%s': a field name is a name or a dotted path such as a.b.1.c", name)
+    end
+    if given[name] then return nil, format("the field '%s' is given twice", name) end
+    given[name] = true
+    local field = op and #keys == 1 and catalog.field(op, name) or nil
+    local value, err
+    if sep == ":=" then
+      value, err = json.decode(text)
+      if value == nil then return nil, format("%s:= needs JSON: %s", name, tostring(err)) end
+    elseif sub(text, 1, 1) == "@" then
+      local path = sub(text, 2)
+      local data
+      data, err = read_file(path)
+      if not data then return nil, format("%s=@%s: cannot read the file: %s", name, path, tostring(err)) end
+      local form = op and op.body and op.body.content == "multipart"
+      if form then
+        value = { content = data, filename = match(path, "([^/]+)$") or path }
+      else
+        value = data
+      end
+    else
+      if find(text, "^\\@") then text = sub(text, 2) end
+      value, err = typed(#keys == 1 and field and field.type or nil, text, name)
+      if value == nil and err then return nil, err end
+    end
+    -- lay it at its path
+    local t = args
+    for i = 1, #keys - 1 do
+      local k = keys[i]
+      if type(t[k]) ~= "table" then t[k] = {} end
+      t = t[k]
+    end
+    t[keys[#keys]] = value
+  end
+  return args
+end
+
+--- The --json option: inline JSON text, or @path. Returns a table or nil and a message.
+function _M.json_option(text)
+  if text == nil then return nil end
+  local source = "--json"
+  if sub(text, 1, 1) == "@" then
+    local data, err = read_file(sub(text, 2))
+    if not data then return nil, format("--json %s: cannot read the file: %s", text, tostring(err)) end
+    source, text = "--json " .. text, data
+  end
+  local v, err = json.decode(text)
+  if type(v) ~= "table" then
+    return nil, format("%s must hold a JSON object: %s", source, tostring(err or "got " .. type(v)))
+  end
+  return v
+end
+
+return _M
