@@ -134,7 +134,8 @@ describe("make dist #once", function()
     sys.write_file(rockspec, local_text)
     local tree = work .. "/tree"
     local luarocks = "env -u LUA_PATH -u LUA_CPATH luarocks --lua-version=5.4 --tree " .. q(tree)
-    local ok, out = sys.run(("cd %s && %s build %s"):format(q(work), luarocks, q(rockspec)))
+    -- (its LPeg and argparse come from Debian here, which luarocks does not see)
+    local ok, out = sys.run(("cd %s && %s build --deps-mode=none %s"):format(q(work), luarocks, q(rockspec)))
     assert(ok, out)
     ok, out = sys.run(('cd %s && eval "$(%s path)" && lua5.4 -e %s'):format(q(work), luarocks,
       q('print(require("sendpulse")._VERSION, package.searchpath("sendpulse.core", package.cpath))')))
