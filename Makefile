@@ -9,6 +9,8 @@
 #   make static               build/$(LUA_IMPL)/libsendpulse.a, to link into a C host
 #   make host                 build and run the example C host (examples/host/)
 #   make bench                the benchmarks (by hand; bench/setup installs nginx)
+#   make fuzz                 every libFuzzer target for FUZZ_SECONDS (60) each
+#                             (spec/fuzz/; make check runs a short pass)
 #   make install PREFIX=/usr/local DESTDIR=/tmp/stage    the library
 #   make install-sandbox PREFIX=/usr/local               the sandbox (its own rock)
 #   make dist                 build/dist/lua-sendpulse-<version>.tar.gz, the release archive
@@ -80,15 +82,19 @@ VERSION   := $(shell sed -n 's/^return "\(.*\)"$$/\1/p' lua/sendpulse/version.lu
 DIST_NAME := lua-sendpulse-$(VERSION)
 DIST      := build/dist/$(DIST_NAME).tar.gz
 
-# Lua-free parts: no lua.h, unit-tested in C on their own.
+# Lua-free parts (sp_x.c with its header sp_x.h): no lua.h, no libcurl,
+# unit-tested in C on their own.
 PURE_SRC := csrc/sp_buf.c csrc/sp_clock.c csrc/sp_limiter.c csrc/sp_encode.c \
-            csrc/sp_fs.c csrc/sp_shm.c
-# Parts that speak the Lua C API.
-LUA_SRC  := csrc/sp_core.c csrc/sp_http.c csrc/sp_auth.c csrc/sp_rate.c \
-            csrc/sp_json.c csrc/sp_json_decode.c csrc/sp_lencode.c csrc/sp_multi.c csrc/sp_easy.c \
-            csrc/sp_lfs.c
-OBJS     := $(patsubst csrc/%.c,$(BUILD)/obj/%.o,$(PURE_SRC) $(LUA_SRC))
-DEPS     := $(OBJS:.o=.d) $(BUILD)/obj/sp_redis.d
+            csrc/sp_fs.c csrc/sp_shm.c csrc/sp_headers.c csrc/sp_sockets.c
+# Lua-free but built on libcurl: the easy-handle settings both transports share.
+CURL_SRC := csrc/sp_easy.c
+# Parts that speak the Lua C API: sp_x_lua.c binds the Lua-free sp_x.c.
+LUA_SRC  := csrc/sp_core_lua.c csrc/sp_http_lua.c csrc/sp_multi_lua.c csrc/sp_easy_lua.c \
+            csrc/sp_auth_lua.c csrc/sp_limiter_lua.c csrc/sp_clock_lua.c \
+            csrc/sp_json_encode_lua.c csrc/sp_json_decode_lua.c csrc/sp_encode_lua.c \
+            csrc/sp_fs_lua.c
+OBJS     := $(patsubst csrc/%.c,$(BUILD)/obj/%.o,$(PURE_SRC) $(CURL_SRC) $(LUA_SRC))
+DEPS     := $(OBJS:.o=.d) $(BUILD)/obj/sp_hiredis_lua.d
 
 C_TESTS  := $(patsubst spec/c/%.c,build/ctest/%,$(wildcard spec/c/test_*.c))
 
@@ -107,7 +113,7 @@ HOST_CHECKS := examples/host/check.sh
 endif
 
 .PHONY: all test check ctest busted memcheck asan install install-sandbox uninstall config clean lint \
-        sandbox quickstart bench static host luajit-core env dist hiredis-note FORCE
+        sandbox quickstart bench static host luajit-core env dist hiredis-note FORCE fuzz fuzz-build fuzz-lua
 
 all: $(MODULE) $(REDIS_MODULE) $(REDIS_NOTE)
 
@@ -125,11 +131,11 @@ $(MODULE): $(OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LIBFLAG) -o $@ $(OBJS) -L$(CURL_LIBDIR) $(CURL_LIBS) -lm $(LDFLAGS)
 
-$(BUILD)/sendpulse/hiredis.so: $(BUILD)/obj/sp_redis.o
+$(BUILD)/sendpulse/hiredis.so: $(BUILD)/obj/sp_hiredis_lua.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LIBFLAG) -o $@ $< $(HIREDIS_LIBS) $(LDFLAGS)
 
-$(BUILD)/obj/sp_redis.o: csrc/sp_redis.c $(FLAGS_STAMP)
+$(BUILD)/obj/sp_hiredis_lua.o: csrc/sp_hiredis_lua.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(SP_CFLAGS) -I$(HIREDIS_INCDIR) -MMD -MP -c -o $@ $<
 
@@ -188,11 +194,68 @@ busted: $(MODULE) $(REDIS_MODULE) luajit-core
 memcheck: $(MODULE) $(REDIS_MODULE) luajit-core
 	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) SP_MEMCHECK=1 sh spec/run.sh
 
-# What CI runs: C unit tests, lint, busted, busted again under valgrind,
-# busted on LuaJIT.
-check: $(MODULE) $(REDIS_MODULE) $(C_TESTS) luajit-core $(if $(HOST_CHECKS),$(HOST))
+# What CI runs: C unit tests, the fuzzing regressions and a short pass of
+# every fuzz target (FUZZ_CHECK_SECONDS each), lint, busted, busted again
+# under valgrind, busted on LuaJIT.
+FUZZ_CHECK_SECONDS ?= 20
+check: $(MODULE) $(REDIS_MODULE) $(C_TESTS) luajit-core $(if $(HOST_CHECKS),$(HOST)) fuzz-build
 	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) SP_MEMCHECK=also SP_LINT=1 SP_ALSO_IMPLS="$(ALSO_IMPLS)" \
-	  sh spec/run.sh $(C_TESTS) $(HOST_CHECKS)
+	  FUZZ_SECONDS=$(FUZZ_CHECK_SECONDS) FUZZ_TARGETS="$(FUZZ_BINS)" \
+	  sh spec/run.sh $(C_TESTS) spec/fuzz/check.sh $(HOST_CHECKS)
+
+# Fuzzing (spec/fuzz/, see docs/security.md): libFuzzer targets built with
+# clang and linked with a Lua 5.4 built from Debian's source package (fetched
+# from deb.debian.org and checked against its checksum by
+# spec/fuzz/fetch-lua.sh; .ci/setup fetches it) with ASan and
+# LUA_USE_APICHECK. The C core is compiled again for them with ASan, UBSan
+# and libFuzzer's coverage. Targets: spec/fuzz/fuzz_X.c (C harnesses) and
+# spec/fuzz/targets/X.lua (Lua-level ones, through spec/fuzz/fuzz_lua.c).
+FUZZ_CC       ?= clang
+FUZZ_SECONDS  ?= 60
+FUZZ_BUILD    := build/fuzz
+FUZZ_LUA_SRC  := $(FUZZ_BUILD)/lua-5.4.4/src
+FUZZ_LUA_LIB  := $(FUZZ_BUILD)/liblua-asan.a
+FUZZ_LUA_DEFS := -DLUA_USE_APICHECK -DLUA_USE_LINUX
+FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS   := -std=gnu99 -g -O1 -fno-omit-frame-pointer $(WARN) $(FUZZ_LUA_DEFS) \
+                 -Icsrc -I$(FUZZ_LUA_SRC) -I$(CURL_INCDIR)
+FUZZ_CORE     := $(patsubst csrc/%.c,$(FUZZ_BUILD)/obj/%.o,$(PURE_SRC) $(CURL_SRC) $(LUA_SRC))
+FUZZ_LIBS     := $(FUZZ_CORE) $(FUZZ_LUA_LIB) -L$(CURL_LIBDIR) $(CURL_LIBS) -lm -ldl
+FUZZ_BINS     := $(patsubst spec/fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard spec/fuzz/fuzz_*.c)) \
+                 $(patsubst spec/fuzz/targets/%.lua,$(FUZZ_BUILD)/lua_%,$(wildcard spec/fuzz/targets/*.lua))
+FUZZ_BINS     := $(filter-out $(FUZZ_BUILD)/fuzz_lua,$(FUZZ_BINS))
+
+fuzz-lua: $(FUZZ_LUA_LIB)
+
+$(FUZZ_LUA_LIB): spec/fuzz/fetch-lua.sh
+	sh spec/fuzz/fetch-lua.sh $(FUZZ_BUILD)
+	rm -rf $(FUZZ_BUILD)/lua-obj
+	mkdir -p $(FUZZ_BUILD)/lua-obj
+	for f in $(FUZZ_LUA_SRC)/*.c; do case $$f in */lua.c|*/luac.c) continue;; esac; \
+	  $(FUZZ_CC) -std=gnu99 -g -O1 -fno-omit-frame-pointer $(FUZZ_LUA_DEFS) \
+	    -fsanitize=address,fuzzer-no-link -c -o $(FUZZ_BUILD)/lua-obj/$$(basename $$f .c).o $$f || exit 1; done
+	rm -f $@
+	ar rcs $@ $(FUZZ_BUILD)/lua-obj/*.o
+
+$(FUZZ_BUILD)/obj/%.o: csrc/%.c $(wildcard csrc/*.h) | $(FUZZ_LUA_LIB)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_%: spec/fuzz/fuzz_%.c spec/fuzz/harness.h $(FUZZ_CORE) $(FUZZ_LUA_LIB)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIBS)
+
+$(FUZZ_BUILD)/lua_%: spec/fuzz/targets/%.lua spec/fuzz/fuzz_lua.c spec/fuzz/harness.h $(FUZZ_CORE) $(FUZZ_LUA_LIB)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -DSP_FUZZ_TARGET='"$*"' -o $@ \
+	  spec/fuzz/fuzz_lua.c $(FUZZ_LIBS)
+
+$(FUZZ_BUILD)/regress: spec/fuzz/regress.c spec/fuzz/harness.h $(FUZZ_CORE) $(FUZZ_LUA_LIB)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -o $@ $< $(FUZZ_LIBS)
+
+fuzz-build: $(FUZZ_BINS) $(FUZZ_BUILD)/regress
+
+fuzz: fuzz-build
+	$(FUZZ_BUILD)/regress
+	sh spec/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
 
 sandbox:
 	$(LUA) lua/sendpulse/sandbox/init.lua

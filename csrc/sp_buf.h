@@ -13,6 +13,11 @@ typedef struct sp_buf {
 
 #define SP_BUF_INIT { NULL, 0, 0 }
 
+/* A buffer reused from call to call (answers, encoder output, scratch)
+ * gives its memory back once it grew past this: one huge answer must not pin
+ * its memory for the owner's whole life. For sp_buf_clear's keep_max. */
+#define SP_KEEP_BUFFER 65536
+
 /* Each returns 0, or -1 when memory ran out (the buffer is then unchanged). */
 int  sp_buf_reserve(sp_buf *b, size_t extra);
 int  sp_buf_append(sp_buf *b, const void *p, size_t n);

@@ -1,7 +1,11 @@
 /* Shared easy-handle settings: see sp_easy.h. */
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "sp_easy.h"
+#include "sp_headers.h"
 
 void sp_easy_defaults(CURL *c, const sp_easy_opts *o)
 {
@@ -13,6 +17,12 @@ void sp_easy_defaults(CURL *c, const sp_easy_opts *o)
     curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");   /* all curl can decode */
     curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    /* A path is sent as the caller built it: dot segments that came from
+     * an id ("..") must not turn one operation into another. */
+    curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+    /* A Content-Length over the bound fails before any body is read (the
+     * body callback bounds the rest, decoded bytes included). */
+    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_answer);
 #if SP_CURL_VER_GE(7, 85, 0)
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 #else
@@ -56,9 +66,14 @@ int sp_easy_request(CURL *c, const char *method, const char *body, size_t len, i
     return 0;
 }
 
-const char *sp_easy_failure_kind(CURLcode rc)
+const char *sp_easy_failure_kind(CURLcode rc, const char *errbuf)
 {
     switch (rc) {
+    case CURLE_WEIRD_SERVER_REPLY:
+        return "protocol";
+    case CURLE_UNSUPPORTED_PROTOCOL:
+        /* A status line that is not HTTP's, or a URL that is not http(s). */
+        return strstr(errbuf, "response") != NULL ? "protocol" : "network";
     case CURLE_OPERATION_TIMEDOUT:
         return "timeout";
     case CURLE_PEER_FAILED_VERIFICATION:
@@ -68,40 +83,154 @@ const char *sp_easy_failure_kind(CURLcode rc)
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_ISSUER_ERROR:
         return "tls";
+    case CURLE_FILESIZE_EXCEEDED:
+        return "too_large";
     default:
-        return "network";
+        return strstr(errbuf, "chunked-encod") != NULL ? "protocol" : "network";
     }
 }
 
-static size_t on_body(char *p, size_t size, size_t n, void *ud)
-{
-    sp_answer *a = ud;
-    if (sp_buf_append(&a->body, p, size * n) != 0) {
-        a->out_of_memory = 1;
-        return 0;   /* curl stops with CURLE_WRITE_ERROR */
-    }
-    return size * n;
-}
-
-static size_t on_header(char *p, size_t size, size_t n, void *ud)
+static size_t collect_body(char *p, size_t size, size_t n, void *ud)
 {
     sp_answer *a = ud;
     size_t len = size * n;
-    /* A new status line (after "100 Continue" or a proxy's CONNECT answer)
-     * starts the headers of the answer we actually keep. */
-    if (len >= 5 && memcmp(p, "HTTP/", 5) == 0)
-        a->head.len = 0;
-    if (sp_buf_append(&a->head, p, len) != 0) {
-        a->out_of_memory = 1;
+    if (len > a->max_body - a->body.len) {
+        a->failure = SP_ANSWER_TOO_LARGE;
+        return 0;   /* curl stops with CURLE_WRITE_ERROR */
+    }
+    if (sp_buf_append(&a->body, p, len) != 0) {
+        a->failure = SP_ANSWER_NO_MEMORY;
         return 0;
     }
     return len;
 }
 
-void sp_easy_collect(CURL *c, sp_answer *a)
+/* False for a Content-Length line whose value is not 1*DIGIT (RFC 9110
+ * 8.6): curl 7.88 reads "0x2" as 0 and leaves the rest for the next
+ * answer; every transport refuses it instead. */
+static int valid_length_line(const char *p, size_t len)
 {
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    static const char name[] = "content-length:";
+    size_t i = sizeof name - 1, digits = 0;
+    if (len < i || strncasecmp(p, name, i) != 0)
+        return 1;
+    while (i < len && (p[i] == ' ' || p[i] == '\t'))
+        i++;
+    while (i < len && p[i] >= '0' && p[i] <= '9') {
+        i++;
+        digits++;
+    }
+    while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
+        i++;
+    return digits > 0 && i == len;
+}
+
+static size_t collect_header(char *p, size_t size, size_t n, void *ud)
+{
+    sp_answer *a = ud;
+    size_t len = size * n;
+    /* curl hands over one whole line per call: it is counted before it is
+     * kept, for every block of the answer together. */
+    if (++a->head_lines > SP_MAX_HEADER_LINES) {
+        a->failure = SP_ANSWER_HEADER_LINES;
+        return 0;
+    }
+    if (len > SP_MAX_HEADER_BYTES - a->head_bytes) {
+        a->failure = SP_ANSWER_HEADER_BYTES;
+        return 0;
+    }
+    a->head_bytes += len;
+    if (!valid_length_line(p, len)) {
+        a->failure = SP_ANSWER_BAD_LENGTH;
+        return 0;
+    }
+    /* A new status line (after "100 Continue" or a proxy's CONNECT answer)
+     * starts the headers of the answer we actually keep. */
+    if (len >= 5 && memcmp(p, "HTTP/", 5) == 0)
+        a->head.len = 0;
+    if (sp_buf_append(&a->head, p, len) != 0) {
+        a->failure = SP_ANSWER_NO_MEMORY;
+        return 0;
+    }
+    return len;
+}
+
+#if SP_CURL_VER_GE(7, 80, 0)
+/* Called once the transfer has its connection, before the request is
+ * sent: a reused HTTP/1 connection with something to read is refused.
+ * curl closes a connection whose transfer a callback aborted, so the
+ * caller's retry gets a fresh one; nothing was sent. */
+static int check_connection(void *ud, char *peer_ip, char *local_ip, int peer_port, int local_port)
+{
+    sp_answer *a = ud;
+    (void)local_ip;
+    if (a->sockets != NULL && sp_sockets_unread(a->sockets, peer_ip, peer_port, local_port)) {
+        a->failure = SP_ANSWER_UNREAD;
+        return CURL_PREREQFUNC_ABORT;
+    }
+    return CURL_PREREQFUNC_OK;
+}
+#endif
+
+void sp_easy_collect(CURL *c, sp_answer *a, sp_sockets *sockets)
+{
+    a->sockets = sockets;
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, a);
+#if SP_CURL_VER_GE(7, 80, 0)
+    curl_easy_setopt(c, CURLOPT_PREREQFUNCTION, check_connection);
+    curl_easy_setopt(c, CURLOPT_PREREQDATA, a);
+#endif
+}
+
+void sp_easy_begin(sp_answer *a)
+{
+    a->body.len = 0;
+    a->head.len = 0;
+    a->head_lines = 0;
+    a->head_bytes = 0;
+    a->failure = SP_ANSWER_OK;
+}
+
+void sp_easy_rested(CURL *c, sp_answer *a)
+{
+    curl_socket_t fd = CURL_SOCKET_BAD;
+    long version = 0;
+    if (a->sockets == NULL)
+        return;
+    curl_easy_getinfo(c, CURLINFO_HTTP_VERSION, &version);
+    if (version != CURL_HTTP_VERSION_1_0 && version != CURL_HTTP_VERSION_1_1)
+        return;
+    if (curl_easy_getinfo(c, CURLINFO_ACTIVESOCKET, &fd) == CURLE_OK && fd != CURL_SOCKET_BAD)
+        sp_sockets_rested_http1(a->sockets, (int)fd);
+}
+
+static curl_socket_t open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+    int fd;
+    (void)purpose;
+    fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+    if (fd < 0)
+        return CURL_SOCKET_BAD;
+    if (sp_sockets_add(ud, fd) != 0) {
+        close(fd);
+        return CURL_SOCKET_BAD;   /* out of memory: this connection fails */
+    }
+    return fd;
+}
+
+static int close_socket(void *ud, curl_socket_t fd)
+{
+    sp_sockets_remove(ud, (int)fd);
+    return close(fd);
+}
+
+void sp_easy_sockets(CURL *c, sp_sockets *s)
+{
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, s);
+    curl_easy_setopt(c, CURLOPT_CLOSESOCKETFUNCTION, close_socket);
+    curl_easy_setopt(c, CURLOPT_CLOSESOCKETDATA, s);
 }

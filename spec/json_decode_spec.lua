@@ -1,4 +1,4 @@
--- The C JSON decoder behind sendpulse.json.decode (csrc/sp_json_decode.c):
+-- The C JSON decoder behind sendpulse.json.decode (csrc/sp_json_decode_lua.c):
 -- the same trees lua-cjson + an integer fix gave, strict JSON, clear
 -- errors, and no raise for any broken input.
 local json = require "sendpulse.json"
@@ -153,6 +153,40 @@ describe("JSON decoder", function()
     v, err = decode(('{"a":'):rep(5000) .. "1" .. ("}"):rep(5000))
     assert.is_nil(v)
     assert.matches("nested too deep", err)
+  end)
+
+  it("decodes valid numbers of any length (issue 10 item 14)", function()
+    local long = "0." .. string.rep("1", 100) .. "e2"
+    assert.equal(tonumber(long), decode("[" .. long .. "]")[1])
+    local digits = string.rep("9", 400)
+    assert.equal(tonumber(digits), decode(digits))
+    assert.equal(-tonumber(long), decode("-" .. long))
+    local v, err = decode(string.rep("1", 100) .. "x")
+    assert.is_nil(v)
+    assert.matches("at character 101", err)
+  end)
+
+  it("nests wide tables as deep as the limit on every Lua (LuaJIT's C stack of 8000 slots)", function()
+    -- Issue 10 item 14: 32 arrays, each after 255 siblings, overflowed
+    -- LuaJIT's stack far inside the 1000-level limit.
+    local open, close = {}, {}
+    for i = 1, 32 do open[i] = "[" .. string.rep("0,", 255) end
+    for i = 1, 32 do close[i] = "]" end
+    local v = decode(table.concat(open) .. "1" .. table.concat(close))
+    for _ = 1, 31 do
+      assert.equal(256, #v)
+      v = v[256]
+    end
+    assert.same({ 0, 1 }, { v[255], v[256] })
+    -- objects too, and the full 1000 levels of wide arrays
+    open = {}
+    for i = 1, 40 do open[i] = "{" .. string.rep('"k":0,', 63):gsub("k", function() return "k" .. i end) .. '"z":' end
+    v = decode(table.concat(open) .. "1" .. string.rep("}", 40))
+    assert.is_table(v.z)
+    open = {}
+    for i = 1, 999 do open[i] = "[" .. string.rep("0,", 10) end
+    v = decode(table.concat(open) .. "1" .. string.rep("]", 999))
+    assert.equal(11, #v)
   end)
 
   it("never raises on a truncated or damaged answer", function()

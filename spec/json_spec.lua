@@ -59,6 +59,35 @@ describe("JSON encoding", function()
     assert.matches("nested too deep", err)
   end)
 
+  it("names a place 40 levels deep with long keys (the error path once overflowed the Lua stack)", function()
+    -- Issue 10 item 12: longer than LUAL_BUFFERSIZE, the path's buffer boxes
+    -- itself; a Lua built with LUA_USE_APICHECK caught the encoder without
+    -- room for that (spec/fuzz runs this case on such a Lua too).
+    local v, want = function() end, {}
+    for i = 40, 1, -1 do
+      local key = string.rep(string.char(96 + i % 26 + 1), 40)
+      v = { [key] = v }
+      table.insert(want, 1, key)
+    end
+    local ok, err = pcall(json.encode, v)
+    assert.is_false(ok)
+    assert.equal("json: cannot encode a function at value." .. table.concat(want, "."), err)
+  end)
+
+  it("gives correct JSON when encoding runs Lua code that encodes (reentrancy)", function()
+    -- Issue 10 item 13: an __index on the metatable's metatable called the
+    -- encoder while __jsontype was read, which emptied the shared output
+    -- buffer and produced {"b":1}}.
+    local inner
+    local meta = setmetatable({}, { __index = function()
+      inner = json.encode { b = 1 }
+      return nil
+    end })
+    local t = setmetatable({ a = { 1, 2 } }, meta)
+    assert.equal('{"x":{"a":[1,2]}}', json.encode { x = t })
+    assert.is_nil(inner, "no Lua code runs while a value is encoded")
+  end)
+
   it("does not change the table it encodes", function()
     local t = { b = { 1, 2 }, c = {} }
     json.encode(t)

@@ -34,6 +34,10 @@ describe("sendpulse.new options", function()
     { with { http2 = "yes" }, "option 'http2' must be a boolean" },
     { with { client_secret = "" }, "option 'client_secret' must be a non%-empty string" },
     { with { transport = "telnet" }, "option 'transport' must be" },
+    { with { max_answer_size = 0 }, "option 'max_answer_size' must be a whole number of bytes from 1 to 2%^40" },
+    { with { max_answer_size = 1.5 }, "option 'max_answer_size' must be a whole number of bytes" },
+    { with { max_answer_size = 2 ^ 41 }, "option 'max_answer_size' must be" },
+    { with { max_answer_size = "64M" }, "option 'max_answer_size' must be" },
   }
 
   it("raises an argument error that names the option", function()
@@ -59,6 +63,13 @@ describe("sendpulse.new options", function()
     assert.not_matches("s3cr3t", tostring(err))
     _, err = safe.new(with { proxy = 5 })
     assert.not_matches("s3cr3t", tostring(err))
+  end)
+
+  it("bounds answers at 64 MiB unless told otherwise", function()
+    local options = require "sendpulse.options"
+    assert.equal(64 * 1048576, assert(options.check(with {})).max_answer_size)
+    assert.equal(require("sendpulse.core").limits.max_answer_size, 64 * 1048576)
+    assert.equal(1000, assert(options.check(with { max_answer_size = 1000 })).max_answer_size)
   end)
 
   it("does not change the caller's table", function()

@@ -1,6 +1,6 @@
 -- What the libcurl transport puts on the wire besides the caller's headers:
 -- its User-Agent and Accept-Encoding lines (given to libcurl ready-made, see
--- csrc/sp_http.c), each exactly once, and the caller's own line instead when
+-- csrc/sp_http_lua.c), each exactly once, and the caller's own line instead when
 -- they give one. Against a real server on loopback that echoes the request.
 local sendpulse = require "sendpulse"
 local echo_server = require "support.echo_server"

@@ -28,6 +28,10 @@ local new_error, argument_error = errors.new, errors.argument
 
 local TOKEN_PATH = "/oauth/access_token"
 
+-- A transport's failure kind -> the error kind ("tls" is a network error
+-- with err.tls set).
+local transport_kinds = { timeout = "timeout", too_large = "too_large", protocol = "protocol" }
+
 local _M = {}
 
 local Client = {}
@@ -79,10 +83,11 @@ local function exchange(self, method, path, url, headers, body, timeout, connect
   if status == nil then
     -- perform's failure form: nil, kind, message, sent
     err = new_error {
-      kind = rbody == "timeout" and "timeout" or "network",
+      kind = transport_kinds[rbody] or "network",
       message = rheaders, method = method, path = path,
-      -- A certificate that failed verification will fail again.
-      retryable = rbody ~= "tls", tls = rbody == "tls" or nil,
+      -- A certificate that failed verification will fail again, and so
+      -- will an answer over a bound.
+      retryable = rbody ~= "tls" and rbody ~= "too_large", tls = rbody == "tls" or nil,
     }
   else
     sent = true

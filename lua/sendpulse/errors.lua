@@ -8,6 +8,10 @@
 --   rate_limit  over a limit: 2020202020 / HTTP 429, and the waits 711, 791, 1004
 --   network     connection, DNS, TLS or protocol failure (curl's text)
 --   timeout     no answer within the timeout
+--   too_large   an answer or its headers over a bound (max_answer_size,
+--               core.limits): the message names the bound and its value
+--   protocol    the server broke HTTP framing (status line, Content-Length,
+--               chunk sizes)
 --   decode      an answer that is not the JSON it should be
 --   argument    the call itself is wrong (names the argument and the rule)
 --   cancelled   transport = "multi": the call was cancelled, or its client closed

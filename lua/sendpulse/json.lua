@@ -1,8 +1,8 @@
 --- JSON as the client speaks it.
 --
 -- Encoding: the C core (exact integers, `sendpulse.array` for `[]`, the NULL
--- light userdata for null; see csrc/sp_json.c for why not lua-cjson).
--- Decoding: the C core too (csrc/sp_json_decode.c): integers come out as
+-- light userdata for null; see csrc/sp_json_encode_lua.c for why not lua-cjson).
+-- Decoding: the C core too (csrc/sp_json_decode_lua.c): integers come out as
 -- integers and every table is created at its size. It replaced lua-cjson
 -- plus a second walk that turned its floats back into integers, which
 -- bench/ measured at a third of a small call's instructions.

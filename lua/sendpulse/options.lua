@@ -2,6 +2,7 @@
 -- A bad option fails here, at construction, with a message that names it:
 -- nothing is discovered later on the first call.
 
+local core = require "sendpulse.core"
 local number = require "sendpulse.wire.number"
 
 local type, pairs, format = type, pairs, string.format
@@ -13,7 +14,7 @@ _M.DEFAULT_BASE_URL = "https://api.sendpulse.com"
 
 -- rate_limit.guard, seconds added to every interval of the budget (why:
 -- see check below): a process's own budget, and a budget shared between
--- processes. The C limiter's default (csrc/sp_rate.c) is DEFAULT_GUARD too.
+-- processes. The C limiter's default (csrc/sp_limiter_lua.c) is DEFAULT_GUARD too.
 _M.DEFAULT_GUARD = 0.0008
 _M.DEFAULT_SHARED_GUARD = 0.003
 
@@ -29,6 +30,8 @@ local defaults = {
   retry_max_delay = 8,
   refresh_margin = 300,     -- refresh a token this long before it expires
   http2 = true,
+  -- bytes of one answer's body, decoded: a bigger one is a too_large error
+  max_answer_size = core.limits.max_answer_size,   -- 64 MiB
 }
 
 local function within(v, lo, hi) return type(v) == "number" and v >= lo and v <= hi end
@@ -72,6 +75,8 @@ local rules = {
   proxy = { nonempty_string, "a proxy URL (string)" },
   user_agent = { nonempty_string, "a non-empty string" },
   http2 = { function(v) return type(v) == "boolean" end, "a boolean" },
+  max_answer_size = { function(v) return is_integer(v) and v >= 1 and v <= 2 ^ 40 end,
+    "a whole number of bytes from 1 to 2^40" },
   hook = { function(v) return type(v) == "function" end, "a function(event)" },
   sleep = { function(v) return type(v) == "function" end, "a function(seconds)" },
   token_store = { function(v)

@@ -6,6 +6,7 @@
 --   { client = { options of sendpulse.new, plus hook = true to collect the
 --                hook's events },
 --     method =, path =, opts = (client:request's), times = n (default 1),
+--     pause = seconds between those calls (ngx.sleep),
 --     jam_rate_lock = true (see run),
 --     helper = { service =, name =, args = } (a generated method instead) }
 -- answers { pid =, phase =, results = [{ value =, meta =, err = }],
@@ -76,6 +77,7 @@ local function run(req)
       r.err = plain_error(meta_or_err)
     end
     report.results[i] = r
+    if req.pause and i < (req.times or 1) then ngx.sleep(req.pause) end
   end
   report.elapsed = core.monotonic() - started
   if jammed then ngx.shared.sendpulse:delete(jammed) end

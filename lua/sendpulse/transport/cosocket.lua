@@ -4,7 +4,8 @@
 --
 --   t:perform(method, url, headers, body, timeout, connect_timeout)
 --     -> status, body, headers (lower-case names), seconds
---     or nil, kind ("timeout" | "tls" | "network"), message, sent
+--     or nil, kind ("timeout" | "tls" | "network" | "too_large" |
+--        "protocol"), message, sent
 --   t:connections() -> connections this transport opened (not reused ones)
 --   t:close()
 --
@@ -17,9 +18,21 @@
 --
 -- A cosocket object lives only as long as the nginx request (or timer) that
 -- made it, so one is made per call and never kept in this object.
+--
+-- Bounds, the same as libcurl's: `timeout` is a hard deadline for the whole
+-- perform. Answers are read with receiveany, which returns as soon as any
+-- byte arrives, and each read may wait only for what is left of the
+-- deadline, so a server that drips its status line, headers, body or chunk
+-- trailer one byte at a time cannot stretch the call (a cosocket's own read
+-- timeout restarts with every byte). The bytes go to the HTTP/1.1 parser of
+-- sendpulse.transport.http1, which bounds the body (max_answer_size), the
+-- header block (core.limits), and parses Content-Length and chunk sizes
+-- strictly. An answer followed by bytes nobody asked for leaves its
+-- connection closed, never pooled. The path is sent exactly as given.
 
 local nginx = require "sendpulse.transport.nginx"
 local core = require "sendpulse.core"
+local http1 = require "sendpulse.transport.http1"
 
 local type, tonumber, tostring, setmetatable, pcall = type, tonumber, tostring, setmetatable, pcall
 local concat, format = table.concat, string.format
@@ -37,11 +50,14 @@ Transport.__name = "sendpulse.transport.cosocket"
 -- pool and worker.
 local KEEPALIVE_MS = 60000
 local POOL_SIZE = 16
--- A chunk-size line longer than this is not HTTP.
-local MAX_LINE = 8192
+-- Bytes asked of one receiveany; and of one send, so that a body going to
+-- a server that reads slowly meets the deadline between pieces.
+local READ_SIZE = 65536
+local SEND_PIECE = 16384
 
---- new{ user_agent = string } -> transport (sendpulse.transport gives the
--- User-Agent, its default included). Raises outside nginx.
+--- new{ user_agent = string, max_answer_size = bytes } -> transport
+-- (sendpulse.transport gives the User-Agent, its default included; the
+-- bound defaults to core.limits.max_answer_size). Raises outside nginx.
 function _M.new(opts)
   if not nginx.inside() then
     error("sendpulse: the cosocket transport needs nginx with the lua module (ngx.socket.tcp)", 2)
@@ -51,6 +67,7 @@ function _M.new(opts)
   end
   return setmetatable({
     user_agent = opts.user_agent,
+    max_answer_size = opts.max_answer_size or core.limits.max_answer_size,
     opened = 0, closed = false,
   }, Transport)
 end
@@ -89,65 +106,44 @@ local function failure(err)
   return "network"
 end
 
--- Reads the status line and headers. Returns status, headers, http minor
--- version, or nil, err, got_any (whether any byte of an answer arrived).
-local function read_head(sock, deadline)
-  set_timeouts(sock, nil, deadline)
-  local line, err = sock:receive("*l")
-  if not line then return nil, err, false end
-  local minor, status
+-- Reads one answer into the parser, each read waiting at most until the
+-- deadline. Returns true, or nil, kind, message.
+local function read_answer(sock, parser, deadline)
   while true do
-    minor, status = match(line, "^HTTP/1%.(%d) (%d%d%d)")
-    if not status then return nil, "not an HTTP/1.x status line", true end
-    status = tonumber(status)
-    local headers = {}
-    while true do
-      local h
-      set_timeouts(sock, nil, deadline)
-      h, err = sock:receive("*l")
-      if not h then return nil, err, true end
-      if h == "" then break end
-      local name, value = match(h, "^([^:%s]+)%s*:%s*(.-)%s*$")
-      if name then
-        name = lower(name)
-        local old = headers[name]
-        headers[name] = old and (old .. ", " .. value) or value
-      end
-    end
-    -- 1xx answers (100 Continue, 103 Early Hints) precede the real one.
-    if status >= 200 or status < 100 then return status, headers, tonumber(minor) end
+    local left = deadline - monotonic()
+    if left <= 0 then return nil, "timeout", "timeout" end
     set_timeouts(sock, nil, deadline)
-    line, err = sock:receive("*l")
-    if not line then return nil, err, true end
+    local data, err = sock:receiveany(READ_SIZE)
+    if not data then
+      if err == "closed" then
+        local done, kind, message = parser:close()
+        if done then return true end
+        return nil, kind, message
+      end
+      return nil, failure(err), err
+    end
+    local state, kind, message = parser:feed(data)
+    if state == "done" then return true end
+    if not state then return nil, kind, message end
   end
 end
 
-local function read_chunked(sock, deadline)
-  local parts, n = {}, 0
-  while true do
+-- Sends the request in pieces, each bounded by what is left of the
+-- deadline. Returns true, or nil, err.
+local function send_all(sock, req, deadline)
+  local from, n = 1, #req
+  if n <= SEND_PIECE then
     set_timeouts(sock, nil, deadline)
-    local line, err = sock:receive("*l")
-    if not line then return nil, err end
-    if #line > MAX_LINE then return nil, "chunk size line too long" end
-    local size = tonumber(match(line, "^%s*(%x+)"), 16)
-    if not size then return nil, "bad chunk size line" end
-    if size == 0 then
-      -- Trailers, up to the empty line.
-      repeat
-        line, err = sock:receive("*l")
-        if not line then return nil, err end
-      until line == ""
-      return concat(parts, "", 1, n)
-    end
-    local data
-    data, err = sock:receive(size)
-    if not data then return nil, err end
-    n = n + 1
-    parts[n] = data
-    local crlf
-    crlf, err = sock:receive(2)
-    if crlf ~= "\r\n" then return nil, err or "chunk not followed by CRLF" end
+    return sock:send(req)
   end
+  while from <= n do
+    if deadline - monotonic() <= 0 then return nil, "timeout" end
+    set_timeouts(sock, nil, deadline)
+    local ok, err = sock:send(sub(req, from, from + SEND_PIECE - 1))
+    if not ok then return nil, err end
+    from = from + SEND_PIECE
+  end
+  return true
 end
 
 -- One attempt on one connection. Returns status, body, headers, or
@@ -192,6 +188,8 @@ local function exchange(self, method, scheme, host, port, target, host_header,
     end
   end
 
+  -- The target goes out exactly as given: nothing here removes "." or
+  -- ".." segments (as libcurl, told CURLOPT_PATH_AS_IS, does not).
   local req, n = { method, " ", target, " HTTP/1.1\r\nHost: ", host_header,
                    "\r\nUser-Agent: ", self.user_agent, "\r\n" }, 8
   for i = 1, #headers do
@@ -205,10 +203,9 @@ local function exchange(self, method, scheme, host, port, target, host_header,
   else
     req[n + 1] = "\r\n"
   end
-  set_timeouts(sock, nil, deadline)
-  local bytes
-  bytes, err = sock:send(req)
-  if not bytes then
+  local sent_ok
+  sent_ok, err = send_all(sock, concat(req), deadline)
+  if not sent_ok then
     sock:close()
     if handshaked and err == "closed" then
       -- lua-nginx-module 0.10.23 sometimes reports a handshake that failed
@@ -222,47 +219,26 @@ local function exchange(self, method, scheme, host, port, target, host_header,
       reused and err ~= "timeout"
   end
 
-  local status, rheaders, minor = read_head(sock, deadline)
-  if not status then
-    local got_any = minor
-    err = rheaders
+  local parser = http1.parser { method = method, max_body = self.max_answer_size }
+  local kind, message
+  ok, kind, message = read_answer(sock, parser, deadline)
+  if not ok then
     sock:close()
-    return nil, failure(err), format("reading the answer from %s:%d: %s", host, port, err), true,
-      reused and not got_any and (err == "closed" or find(err, "reset", 1, true) ~= nil)
-  end
-
-  local rbody = ""
-  local te = rheaders["transfer-encoding"]
-  local cl = rheaders["content-length"]
-  local keep = true
-  if method == "HEAD" or status == 204 or status == 304 then
-    rbody = ""
-  elseif te and find(lower(te), "chunked", 1, true) then
-    rbody, err = read_chunked(sock, deadline)
-  elseif cl then
-    local len = tonumber(cl)
-    if not len or len < 0 or len ~= floor(len) then
-      rbody, err = nil, "bad Content-Length"
-    elseif len > 0 then
-      set_timeouts(sock, nil, deadline)
-      rbody, err = sock:receive(len)
+    if kind == "timeout" or kind == "network" then
+      local part = parser.status and "the answer" or "the answer's status line"
+      return nil, kind, format("reading %s from %s:%d: %s", part, host, port, message), true,
+        -- a pooled connection the server had closed before answering
+        reused and not parser.got_any and kind == "network"
+          and (find(message, "closed", 1, true) ~= nil or find(message, "reset", 1, true) ~= nil)
     end
-  else
-    -- No length: the answer ends when the server closes the connection.
-    set_timeouts(sock, nil, deadline)
-    rbody, err = sock:receive("*a")
-    keep = false
+    return nil, kind, format("%s (from %s:%d)", message, host, port), true
   end
-  if not rbody then
-    sock:close()
-    return nil, failure(err), format("reading the answer body from %s:%d: %s", host, port, err), true
-  end
+  local status, rheaders, rbody = parser.status, parser.headers, parser:body()
 
-  local connection = lower(rheaders["connection"] or "")
-  if minor == 0 then keep = keep and find(connection, "keep-alive", 1, true) ~= nil
-  else keep = keep and not find(connection, "close", 1, true) end
-  -- setkeepalive refuses a connection with unread bytes: close that one.
-  if not (keep and sock:setkeepalive(KEEPALIVE_MS, POOL_SIZE)) then sock:close() end
+  -- Bytes after the answer (parser.extra) make keep_alive false: such a
+  -- connection is closed, never handed to the next call. setkeepalive also
+  -- refuses one with unread bytes in its buffer.
+  if not (parser.keep_alive and sock:setkeepalive(KEEPALIVE_MS, POOL_SIZE)) then sock:close() end
 
   local ce = rheaders["content-encoding"]
   if ce and lower(ce) ~= "identity" then

@@ -1,10 +1,11 @@
 --- transport = "curl" (the default outside nginx): the C core's blocking
--- libcurl session (csrc/sp_http.c).
+-- libcurl session (csrc/sp_http_lua.c).
 --
 --   local t = require("sendpulse.transport.curl").new(settings)
 --   t:perform(method, url, headers, body, timeout, connect_timeout)
 --     -> status, body, headers (lower-case names), seconds
---     or nil, kind ("timeout" | "tls" | "network"), message, sent
+--     or nil, kind ("timeout" | "tls" | "network" | "too_large" | "protocol"),
+--        message, sent
 --   t:connections() -> connections opened so far (1 while keep-alive works)
 --   t:close()       idempotent; also __gc
 --
@@ -23,9 +24,10 @@ local core = require "sendpulse.core"
 local _M = {}
 
 --- new(settings) -> session; settings { user_agent, ca_file, ca_path,
--- proxy, http2 } (sendpulse.transport makes them from the client's
--- options). TLS is always verified: ca_file and ca_path add trust, nothing
--- removes it.
+-- proxy, http2, max_answer_size } (sendpulse.transport makes them from the
+-- client's options). TLS is always verified: ca_file and ca_path add trust,
+-- nothing removes it. Answers are bounded by max_answer_size and
+-- core.limits (see docs/security.md).
 function _M.new(settings)
   return core.http_session(settings)
 end

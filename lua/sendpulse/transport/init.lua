@@ -2,8 +2,10 @@
 --
 --   transport:perform(method, url, headers, body, timeout, connect_timeout)
 --     -> status, body, headers, seconds
---     or nil, kind, message, sent   (kind "timeout" | "tls" | "network";
---        sent: whether the request may have reached the server)
+--     or nil, kind, message, sent   (kind "timeout" | "tls" | "network" |
+--        "too_large" (the answer or its headers over a bound) | "protocol"
+--        (the server broke HTTP framing); sent: whether the request may have
+--        reached the server)
 --   transport:close()          (optional)
 --   transport:connections()    (optional: connections opened so far)
 --   transport:usable()         (optional: true, or false and why a call
@@ -40,6 +42,7 @@ local function libcurl_settings(cfg)
   return {
     user_agent = user_agent(cfg),
     ca_file = cfg.ca_file, ca_path = cfg.ca_path, proxy = cfg.proxy, http2 = cfg.http2,
+    max_answer_size = cfg.max_answer_size,
   }
 end
 
@@ -76,7 +79,8 @@ function _M.new(cfg, raise)
     end
     local ok, msg = check_cosocket(cfg)
     if not ok then return nil, msg end
-    return require("sendpulse.transport.cosocket").new { user_agent = user_agent(cfg) }
+    return require("sendpulse.transport.cosocket").new { user_agent = user_agent(cfg),
+      max_answer_size = cfg.max_answer_size }
   end
   return t
 end

@@ -1,0 +1,31 @@
+/* Clocks for Lua (see sp_clock.h):
+ *   core.monotonic()      -> seconds on the monotonic clock
+ *   core.sleep(seconds)   blocks the thread (the default sleep outside nginx) */
+#include "sp_lua.h"
+#include "sp_clock.h"
+
+/* core.monotonic() -> seconds on the monotonic clock. */
+static int core_monotonic(lua_State *L)
+{
+    lua_pushnumber(L, sp_clock_monotonic());
+    return 1;
+}
+
+/* core.sleep(seconds): blocks the thread (the default sleep outside nginx). */
+static int core_sleep(lua_State *L)
+{
+    lua_Number s = luaL_checknumber(L, 1);
+    luaL_argcheck(L, s >= 0 && s < 1e7, 1, "seconds out of range");
+    sp_clock_sleep(s);
+    return 0;
+}
+
+void sp_open_clock(lua_State *L)
+{
+    static const luaL_Reg funcs[] = {
+        { "monotonic", core_monotonic },
+        { "sleep", core_sleep },
+        { NULL, NULL }
+    };
+    sp_setfuncs(L, funcs);
+}

@@ -1,0 +1,48 @@
+-- docs/security.md's Lua examples run as written against the sandbox (the
+-- way spec/readme_spec.lua runs the README's), with the SENDPULSE_*
+-- variables pointing at it.
+local sandbox = require "support.sandbox_process"
+
+local function blocks_of(path)
+  local f = assert(io.open(path))
+  local text = f:read("*a")
+  f:close()
+  local blocks = {}
+  for code in text:gmatch("\n```lua\n(.-)\n```") do blocks[#blocks + 1] = code end
+  return blocks
+end
+
+describe("docs/security.md examples", function()
+  local sb
+  lazy_setup(function() sb = sandbox.start {} end)
+  lazy_teardown(function() if sb then sb:stop() end end)
+
+  it("run and print what the page says", function()
+    local blocks = blocks_of("docs/security.md")
+    assert.equal(1, #blocks)
+    local vars = { SENDPULSE_CLIENT_ID = "sandbox-id", SENDPULSE_CLIENT_SECRET = "sandbox-secret",
+                   SENDPULSE_BASE_URL = sb.url }
+    local printed = {}
+    local env = setmetatable({
+      os = setmetatable({ getenv = function(k) return vars[k] end }, { __index = os }),
+      print = function(...)
+        local parts = { ... }
+        for i = 1, select("#", ...) do parts[i] = tostring(parts[i]) end
+        printed[#printed + 1] = table.concat(parts, "  ")
+      end,
+    }, { __index = _G })
+    local fn, err
+    if setfenv then
+      fn, err = loadstring(blocks[1], "=docs/security.md")
+      if fn then setfenv(fn, env) end
+    else
+      fn, err = load(blocks[1], "=docs/security.md", "t", env)
+    end
+    assert(fn, err)
+    fn()
+    assert.equal("nil  too_large  the answer is larger than max_answer_size (64 bytes): "
+      .. "its Content-Length says so", printed[1])
+    -- the comment in the block shows the same line
+    assert.truthy(blocks[1]:find("-- " .. printed[1], 1, true))
+  end)
+end)

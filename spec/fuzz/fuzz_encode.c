@@ -1,0 +1,79 @@
+/* The wire encoders of csrc/sp_encode.c (Lua-free) on any bytes:
+ *   - Base64: encoding then decoding gives the input back; decoding any
+ *     input either fails at an offset inside it or gives bytes whose
+ *     encoding decodes to them again;
+ *   - percent-encoding: the output holds only unreserved characters and
+ *     %XX escapes, and decodes to the input. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sp_buf.h"
+#include "sp_encode.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    sp_buf enc = SP_BUF_INIT, dec = SP_BUF_INIT, again = SP_BUF_INIT;
+    size_t bad_at = 0, i, k;
+
+    if (sp_base64_encode(&enc, data, size) != 0)
+        abort();
+    if (sp_base64_decode(&dec, enc.data, enc.len, &bad_at) != 0)
+        abort();
+    if (dec.len != size || (size > 0 && memcmp(dec.data, data, size) != 0))
+        abort();
+
+    dec.len = 0;
+    if (sp_base64_decode(&dec, (const char *)data, size, &bad_at) != 0) {
+        if (bad_at > size)
+            abort();
+    } else {
+        enc.len = 0;
+        if (sp_base64_encode(&enc, (const unsigned char *)dec.data, dec.len) != 0)
+            abort();
+        if (sp_base64_decode(&again, enc.data, enc.len, &bad_at) != 0 || again.len != dec.len
+            || (dec.len > 0 && memcmp(again.data, dec.data, dec.len) != 0))
+            abort();
+    }
+
+    enc.len = 0;
+    if (sp_percent_encode(&enc, (const char *)data, size) != 0)
+        abort();
+    for (i = 0, k = 0; i < enc.len; k++) {
+        char c = enc.data[i];
+        unsigned char want = k < size ? data[k] : 0;
+        if (k >= size)
+            abort();
+        if (c == '%') {
+            if (i + 2 >= enc.len)   /* an escape cut short */
+                abort();
+            if (hexval(enc.data[i + 1]) < 0 || hexval(enc.data[i + 2]) < 0)
+                abort();
+            if ((unsigned char)(hexval(enc.data[i + 1]) * 16 + hexval(enc.data[i + 2])) != want)
+                abort();
+            i += 3;
+        } else {
+            if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+                  || c == '-' || c == '.' || c == '_' || c == '~') || (unsigned char)c != want)
+                abort();
+            i++;
+        }
+    }
+    if (k != size)
+        abort();
+    sp_buf_free(&enc);
+    sp_buf_free(&dec);
+    sp_buf_free(&again);
+    return 0;
+}
