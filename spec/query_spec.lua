@@ -29,4 +29,38 @@ describe("query strings", function()
     assert.is_nil(s)
     assert.matches("names must be strings", err)
   end)
+
+  it("refuses tables that have no query form instead of cutting them (issue 10, item 15)", function()
+    local sendpulse = require "sendpulse"
+    local t = {}
+    t.self = t
+    local cases = {
+      { { ids = { 1, 2, x = 3 } }, "query value 'ids' mixes array items and named fields" },
+      { { ids = { [1] = "x", [3] = "z" } }, "query value 'ids' is an array with holes: item 2 is missing" },
+      { { ids = { [2] = "x" } }, "item 1 is missing" },
+      { { ids = sendpulse.array({ x = 1 }) }, "query value 'ids' is marked as an array but has named fields" },
+      { { f = { [1.5] = "x" } }, "query value 'f' has a key that is neither a name nor an array position" },
+      { { f = { a = { [true] = 1 } } }, "query value 'f%[a%]' has a key" },
+      { { loop = t }, "is nested more than 16 tables deep %(a cycle%?%)" },
+    }
+    for _, case in ipairs(cases) do
+      local s, err = query.encode(case[1])
+      assert.is_nil(s, err)
+      assert.matches(case[2], err)
+    end
+  end)
+
+  it("still encodes arrays, marked arrays, objects and empty tables", function()
+    local sendpulse = require "sendpulse"
+    assert.equal("a=1&a=2&b%5Bx%5D=1&c=3", query.encode {
+      a = sendpulse.array({ 1, 2 }), b = { x = 1 }, c = { 3 }, d = {}, e = sendpulse.array() })
+  end)
+
+  it("reads the caller's tables raw: no __index or __pairs runs", function()
+    local called = false
+    local v = setmetatable({ 1 }, { __index = function() called = true end,
+                                    __pairs = function() called = true; return next, {}, nil end })
+    assert.equal("v=1", query.encode { v = v })
+    assert.is_false(called)
+  end)
 end)
