@@ -14,14 +14,16 @@ local core = require "sendpulse.core"
 local errors = require "sendpulse.errors"
 local json = require "sendpulse.json"
 local query = require "sendpulse.wire.query"
+local caller_headers = require "sendpulse.wire.headers"
 local options = require "sendpulse.options"
 local response = require "sendpulse.wire.response"
 local retry = require "sendpulse.wire.retry"
 local account = require "sendpulse.account"
+local bearer = require "sendpulse.account.token"
 local transport = require "sendpulse.transport"
 
-local type, pairs, pcall, error, setmetatable, tostring, tonumber =
-      type, pairs, pcall, error, setmetatable, tostring, tonumber
+local type, pairs, pcall, error, setmetatable, tostring =
+      type, pairs, pcall, error, setmetatable, tostring
 local format = string.format
 local monotonic = core.monotonic
 local new_error, argument_error = errors.new, errors.argument
@@ -29,8 +31,10 @@ local new_error, argument_error = errors.new, errors.argument
 local TOKEN_PATH = "/oauth/access_token"
 
 -- A transport's failure kind -> the error kind ("tls" is a network error
--- with err.tls set).
-local transport_kinds = { timeout = "timeout", too_large = "too_large", protocol = "protocol" }
+-- with err.tls set; "cancelled": the client was closed while the multi
+-- transport drove its loop for this call).
+local transport_kinds = { timeout = "timeout", too_large = "too_large", protocol = "protocol",
+                          cancelled = "cancelled" }
 
 local _M = {}
 
@@ -57,8 +61,23 @@ mt.__tostring = function(self)
     self.closed and ", closed" or "")
 end
 
+-- Takes the secret and the token (as is, percent-encoded, JSON-escaped,
+-- Base64: see csrc/sp_scrub.h) out of every text of an error: whatever a
+-- server echoed into its message, or any other field.
+local function scrub_error(self, err)
+  local auth = self.auth
+  if auth and type(err) == "table" then
+    for k, v in pairs(err) do
+      if type(v) == "string" then err[k] = auth:scrub(v) end
+    end
+  end
+  return err
+end
+
 --- Reports a failure: raises it, or returns nil, err for a safe client.
+-- Every failure of a client passes here, scrubbed of its secrets.
 function Client:fail(err)
+  scrub_error(self, err)
   if self.raise then error(err, 0) end
   return nil, err
 end
@@ -74,6 +93,12 @@ end
 
 -- One HTTP exchange. Returns value, meta or nil, err, sent.
 local function exchange(self, method, path, url, headers, body, timeout, connect_timeout, attempt, raw)
+  if self.closed then
+    -- close() from inside a hook (or a store, or another coroutine) while
+    -- this call was on its way: its transport is gone.
+    return nil, new_error { kind = "cancelled", method = method, path = path, attempts = attempt - 1,
+      message = "the client was closed during this call" }, false
+  end
   wait_for_slot(self)
   local started = monotonic()
   local status, rbody, rheaders, sent = self.transport:perform(
@@ -91,7 +116,8 @@ local function exchange(self, method, path, url, headers, body, timeout, connect
     }
   else
     sent = true
-    value, err = response.classify(status, rbody, rheaders, { method = method, path = path }, raw)
+    value, err = response.classify(status, rbody, rheaders,
+      { method = method, path = path, scrub = self.scrub }, raw)
   end
   -- Only built when someone listens: a table per call is measurable
   -- (bench/cost.lua).
@@ -111,7 +137,8 @@ local function exchange(self, method, path, url, headers, body, timeout, connect
 end
 
 -- POST /oauth/access_token, with the same retry rules as any call (asking
--- for a token again is harmless). Returns token, generation or nil, err.
+-- for a token again is harmless). Returns the new token's generation or
+-- nil, err.
 local function fetch_token(self)
   local cfg, auth = self.cfg, self.auth
   local url = cfg.base_url .. TOKEN_PATH
@@ -122,14 +149,19 @@ local function fetch_token(self)
     local value, err, sent = exchange(self, "POST", TOKEN_PATH, url, headers,
       auth:token_request(), cfg.timeout, cfg.connect_timeout, attempt)
     if value then
-      local token = type(value) == "table" and value.access_token
-      if type(token) ~= "string" or token == "" then
+      local token = type(value) == "table" and value.access_token or nil
+      if token == nil then
         return nil, new_error { kind = "decode", method = "POST", path = TOKEN_PATH,
           message = "the token answer has no access_token" }
       end
-      local ttl = tonumber(value.expires_in) or 3600
-      if ttl <= 0 then ttl = 3600 end
-      return token, auth:finish_refresh(token, ttl)
+      -- Whatever the endpoint sent (CR LF, NUL, megabytes): it must be a
+      -- Bearer token, and its lifetime believable (sendpulse.account.token).
+      local ok, why = bearer.check(token)
+      if not ok then
+        return nil, new_error { kind = "decode", method = "POST", path = TOKEN_PATH,
+          message = "the token answer's access_token cannot be a Bearer token: " .. why }
+      end
+      return auth:finish_refresh(token, bearer.lifetime(value.expires_in))
     end
     if err.kind == "auth" and err.oauth_error ~= "invalid_client" then
       err.message = "the token request was refused: " .. err.message
@@ -141,28 +173,30 @@ local function fetch_token(self)
   end
 end
 
--- The account's current token, fetching one if needed. When another caller
--- (a coroutine, an nginx light thread) is already fetching, waits for it
--- instead of sending a second token request.
+-- The generation of the account's current token, fetching one if needed
+-- (the token itself stays in the C auth object: see request). When another
+-- caller (a coroutine, an nginx light thread) is already fetching, waits
+-- for it instead of sending a second token request. Returns generation or
+-- nil, err.
 local function current_token(self)
   local auth = self.auth
-  local token, generation = auth:token()
-  if token then return token, generation end
+  local generation = auth:current()
+  if generation then return generation end
   local deadline = monotonic() + self.cfg.timeout
   while true do
     if auth:begin_refresh() then
-      local ok, t, g = pcall(fetch_token, self)
-      if not ok or not t then auth:abort_refresh() end
-      if not ok then error(t, 0) end   -- a hook raised, or out of memory
-      return t, g
+      local ok, g, err = pcall(fetch_token, self)
+      if not ok or not g then auth:abort_refresh() end
+      if not ok then error(g, 0) end   -- a hook raised, or out of memory
+      return g, err
     end
     if monotonic() > deadline then
       return nil, new_error { kind = "timeout", method = "POST", path = TOKEN_PATH,
         message = "gave up waiting for another caller's token request" }
     end
     self.sleep(0.01)
-    token, generation = auth:token()
-    if token then return token, generation end
+    generation = auth:current()
+    if generation then return generation end
   end
 end
 
@@ -226,29 +260,17 @@ local function prepare(self, method, path, opts)
     body, ctype = opts.body, "application/octet-stream"
   end
   if opts.content_type ~= nil then
-    if type(opts.content_type) ~= "string" or opts.content_type:find("[\r\n]") then
-      return bad("opts.content_type must be a string without line breaks")
+    if type(opts.content_type) ~= "string" or opts.content_type:find("[%z\1-\8\10-\31\127]") then
+      return bad("opts.content_type must be a string without control characters")
     end
     ctype = opts.content_type
   end
   if opts.raw ~= nil and type(opts.raw) ~= "boolean" then return bad("opts.raw must be a boolean") end
   local extra
   if opts.headers ~= nil then
-    if type(opts.headers) ~= "table" then return bad("opts.headers must be a table of name = value") end
-    extra = {}
-    for name, value in pairs(opts.headers) do
-      if type(name) ~= "string" or not name:find("^[%w!#$%%&'*+.^_`|~-]+$") then
-        return bad(format("opts.headers: '%s' is not a header name", tostring(name)))
-      end
-      if name:lower() == "authorization" then
-        return bad("opts.headers: Authorization is set by the client")
-      end
-      if type(value) ~= "string" or value:find("[\r\n]") then
-        return bad(format("opts.headers.%s must be a string without line breaks", name))
-      end
-      extra[#extra + 1] = name .. ": " .. value
-      if name:lower() == "accept" then extra.accept = true end
-    end
+    local why
+    extra, why = caller_headers.lines(opts.headers)
+    if not extra then return bad(why) end
   end
   if opts.timeout ~= nil and not (type(opts.timeout) == "number" and opts.timeout > 0 and opts.timeout < 1e6) then
     return bad("opts.timeout must be a positive number of seconds")
@@ -283,9 +305,12 @@ function Client:request(method, path, opts)
   local attempt = 0
   while true do
     attempt = attempt + 1
-    local token, generation = current_token(self)
-    if not token then return self:fail(generation) end
-    local headers = { "Authorization: Bearer " .. token }
+    local generation, token_err = current_token(self)
+    if not generation then return self:fail(token_err) end
+    -- The libcurl transports write the Authorization line from the C auth
+    -- object (self.bearer): no Lua string of the token is made for the call.
+    -- Others get the line as a string.
+    local headers = { self.bearer or self.auth:bearer() }
     if not (extra and extra.accept) then headers[2] = "Accept: application/json" end
     if ctype then headers[#headers + 1] = "Content-Type: " .. ctype end
     if extra then
@@ -355,16 +380,27 @@ function _M.new(opts, raise)
   -- would go through mt.__index, a function call, on every request.
   local self = setmetatable({ raise = raise and true or false, closed = false,
                               urls = {}, n_urls = 0 }, mt)
+  -- A store's or a budget's message may quote what a server sent: hook
+  -- events get it without the secret and the token too.
+  local function scrub(text) return self.auth:scrub(text) end
+  self.scrub = scrub
   local function report(operation, message)
     -- A failing token store degrades to this process's own token.
-    if cfg.hook then cfg.hook { event = "store_error", operation = operation, message = message } end
+    if cfg.hook then cfg.hook { event = "store_error", operation = operation, message = scrub(message) } end
   end
   self.auth = account.auth(cfg, report)
   -- A shared budget that fails degrades to a local one (limiter_error),
   -- and recovers (limiter_recovered).
   self.limiter = account.limiter(cfg, report, function(event)
-    if cfg.hook then cfg.hook(event) end
+    if cfg.hook then
+      if type(event.message) == "string" then event.message = scrub(event.message) end
+      cfg.hook(event)
+    end
   end) or false
+  -- The libcurl transports take the C auth object among the headers and
+  -- write the Authorization line from it (see request).
+  local c_auth = type(self.auth) == "table" and self.auth.auth or self.auth
+  self.bearer = transport.takes_auth(t) and c_auth or false
   self.identity = cfg.api_key and "api key" or format("client id %.6s...", cfg.client_id)
   -- The secrets now live in the C auth object only: drop them from the
   -- settings, so neither a dump of the client nor an error can show them.

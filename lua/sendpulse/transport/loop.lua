@@ -149,7 +149,8 @@ end
 -- what http_session:perform would.
 function Loop:transfer(h, method, url, headers, body, timeout, connect_timeout)
   if h.cancelled then error(h.cancel_err, 0) end
-  local id = self.multi:start(method, url, headers, body, timeout, connect_timeout)
+  local id, kind, message, sent = self.multi:start(method, url, headers, body, timeout, connect_timeout)
+  if not id then return nil, kind, message, sent end   -- (no token: not sent)
   h.waiting = id
   self.transfers[id] = h
   return suspend(h)
