@@ -2,6 +2,7 @@
 #
 #   make                      build the C core for Lua 5.4 (build/lua5.4/sendpulse/core.so)
 #   make LUA_IMPL=luajit      the same sources for LuaJIT 2.1 (also lua5.3, lua5.1)
+#   eval "$(make env)"        build, then set LUA_PATH and LUA_CPATH to this checkout
 #   make test                 C unit tests + the busted suite against the local sandbox
 #   make memcheck             the busted suite under valgrind (no error, no leak)
 #   make check                test + memcheck + busted on LuaJIT, one closing count (CI)
@@ -10,11 +11,19 @@
 #   make bench                the benchmarks (by hand; bench/setup installs nginx)
 #   make fuzz                 every libFuzzer target for FUZZ_SECONDS (60) each
 #                             (spec/fuzz/; make check runs a short pass)
-#   make install PREFIX=/usr/local DESTDIR=/tmp/stage
+#   make install PREFIX=/usr/local DESTDIR=/tmp/stage    the library
+#   make install-sandbox PREFIX=/usr/local               the sandbox (its own rock)
+#   make dist                 build/dist/lua-sendpulse-<version>.tar.gz, the release archive
 #   make config               print the resolved settings
 #
 # Every path is overridable (`?=`), so luarocks and distro packagers can pass
 # their own LUA_INCDIR, CURL_INCDIR, LIBDIR, LUADIR, CFLAGS and LIBFLAG.
+#
+# Which Lua a build is for is decided by the headers it compiles against:
+# the build directory is build/<lua5.X or luajit>, named from lua.h (and
+# luajit.h) in LUA_INCDIR, so `luarocks --lua-version=5.1 make` builds for
+# 5.1 whatever was built before. A change of compiler, flags or libraries
+# rebuilds (the settings are kept in <build dir>/build-flags).
 
 LUA_IMPL   ?= lua5.4
 ifeq ($(LUA_IMPL),luajit)
@@ -45,13 +54,33 @@ WARN    := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
 SP_CFLAGS := -std=gnu99 -fPIC -fvisibility=hidden $(WARN) $(CFLAGS) \
              -I$(LUA_INCDIR) -I$(CURL_INCDIR) -Icsrc
 
-BUILD   := build/$(LUA_IMPL)
+# The Lua whose headers are in LUA_INCDIR: luajit, or lua<major>.<minor>
+# from LUA_VERSION_NUM (504 -> lua5.4). Without a lua.h there, LUA_IMPL.
+LUA_TARGET := $(shell if [ -f '$(LUA_INCDIR)/luajit.h' ]; then echo luajit; else \
+                sed -n 's/^\#define[ 	]*LUA_VERSION_NUM[ 	]*\([0-9]\)0\([0-9]\).*/lua\1.\2/p' \
+                '$(LUA_INCDIR)/lua.h' 2>/dev/null; fi)
+LUA_TARGET := $(or $(LUA_TARGET),$(LUA_IMPL))
+# luarocks passes BUILD_ROOT=build/luarocks (see the rockspec), so its builds
+# never replace the one `make` made and the suite runs.
+BUILD_ROOT ?= build
+BUILD   := $(BUILD_ROOT)/$(LUA_TARGET)
 MODULE  := $(BUILD)/sendpulse/core.so
 # Redis for the shared token store and rate budget: its own module, so only
-# users of Redis need libhiredis.
-REDIS_MODULE   := $(BUILD)/sendpulse/hiredis.so
+# users of Redis need libhiredis. Built when its header is there.
 HIREDIS_INCDIR ?= /usr/include
 HIREDIS_LIBS   ?= -lhiredis
+HIREDIS_HEADER := $(wildcard $(HIREDIS_INCDIR)/hiredis/hiredis.h)
+REDIS_MODULE   := $(if $(HIREDIS_HEADER),$(BUILD)/sendpulse/hiredis.so)
+REDIS_NOTE     := $(if $(HIREDIS_HEADER),,hiredis-note)
+
+# Everything that decides what the objects are; a change rebuilds them.
+BUILD_FLAGS  := $(CC) $(SP_CFLAGS) | $(LIBFLAG) $(LDFLAGS) -L$(CURL_LIBDIR) $(CURL_LIBS) | $(HIREDIS_LIBS)
+FLAGS_STAMP  := $(BUILD)/build-flags
+
+# The release: its version is set once, in lua/sendpulse/version.lua.
+VERSION   := $(shell sed -n 's/^return "\(.*\)"$$/\1/p' lua/sendpulse/version.lua)
+DIST_NAME := lua-sendpulse-$(VERSION)
+DIST      := build/dist/$(DIST_NAME).tar.gz
 
 # Lua-free parts (sp_x.c with its header sp_x.h): no lua.h, no libcurl,
 # unit-tested in C on their own.
@@ -83,24 +112,34 @@ ifeq ($(LUA_IMPL),lua5.4)
 HOST_CHECKS := examples/host/check.sh
 endif
 
-.PHONY: all test check ctest busted memcheck asan install uninstall config clean lint \
-        sandbox quickstart bench static host luajit-core fuzz fuzz-build fuzz-lua
+.PHONY: all test check ctest busted memcheck asan install install-sandbox uninstall config clean lint \
+        sandbox quickstart bench static host luajit-core env dist hiredis-note FORCE fuzz fuzz-build fuzz-lua
 
-all: $(MODULE) $(REDIS_MODULE)
+all: $(MODULE) $(REDIS_MODULE) $(REDIS_NOTE)
+
+hiredis-note:
+	@echo "note: $(HIREDIS_INCDIR)/hiredis/hiredis.h not found: sendpulse.hiredis is not built," \
+	  "so token_store = \"redis\" and rate_limit.shared = \"redis\" are unavailable" \
+	  "(install libhiredis-dev, or pass HIREDIS_INCDIR, and build again)" >&2
+
+# Rewritten only when the settings changed, so an unchanged build stays done.
+$(FLAGS_STAMP): FORCE
+	@mkdir -p $(dir $@)
+	@printf '%s\n' '$(BUILD_FLAGS)' | cmp -s - $@ || printf '%s\n' '$(BUILD_FLAGS)' >$@
 
 $(MODULE): $(OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LIBFLAG) -o $@ $(OBJS) -L$(CURL_LIBDIR) $(CURL_LIBS) -lm $(LDFLAGS)
 
-$(REDIS_MODULE): $(BUILD)/obj/sp_hiredis_lua.o
+$(BUILD)/sendpulse/hiredis.so: $(BUILD)/obj/sp_hiredis_lua.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LIBFLAG) -o $@ $< $(HIREDIS_LIBS) $(LDFLAGS)
 
-$(BUILD)/obj/sp_hiredis_lua.o: csrc/sp_hiredis_lua.c
+$(BUILD)/obj/sp_hiredis_lua.o: csrc/sp_hiredis_lua.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(SP_CFLAGS) -I$(HIREDIS_INCDIR) -MMD -MP -c -o $@ $<
 
-$(BUILD)/obj/%.o: csrc/%.c
+$(BUILD)/obj/%.o: csrc/%.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(SP_CFLAGS) -MMD -MP -c -o $@ $<
 
@@ -242,25 +281,51 @@ bench: $(MODULE) $(BENCH_FLOOR)
 quickstart: $(MODULE)
 	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) sh examples/run-quickstart.sh
 
+# The library: the C modules and every Lua file but the sandbox's, which is
+# its own rock (rockspec/lua-sendpulse-sandbox-*.rockspec, install-sandbox).
+LIB_LUA := find . -name '*.lua' -not -path './sendpulse/sandbox/*'
+SANDBOX_LUA := find ./sendpulse/sandbox -name '*.lua'
+
 install: $(MODULE) $(REDIS_MODULE)
 	install -d $(DESTDIR)$(LIBDIR)/sendpulse $(DESTDIR)$(LUADIR)
 	install -m 0755 $(MODULE) $(DESTDIR)$(LIBDIR)/sendpulse/core.so
-	install -m 0755 $(REDIS_MODULE) $(DESTDIR)$(LIBDIR)/sendpulse/hiredis.so
-	cd lua && find . -name '*.lua' | while read f; do \
+	$(if $(REDIS_MODULE),install -m 0755 $(REDIS_MODULE) $(DESTDIR)$(LIBDIR)/sendpulse/hiredis.so)
+	cd lua && $(LIB_LUA) | while read f; do \
 	  install -D -m 0644 "$$f" "$(DESTDIR)$(LUADIR)/$$f"; done
 	# the sendpulse command, run by the interpreter it was built for
 	install -d $(DESTDIR)$(BINDIR)
 	sed '1s|.*|#!/usr/bin/env $(LUA)|' bin/sendpulse > $(DESTDIR)$(BINDIR)/sendpulse
 	chmod 0755 $(DESTDIR)$(BINDIR)/sendpulse
 
+install-sandbox:
+	install -d $(DESTDIR)$(LUADIR)
+	cd lua && $(SANDBOX_LUA) | while read f; do \
+	  install -D -m 0644 "$$f" "$(DESTDIR)$(LUADIR)/$$f"; done
+
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/sendpulse/core.so $(DESTDIR)$(LIBDIR)/sendpulse/hiredis.so
 	rm -f $(DESTDIR)$(BINDIR)/sendpulse
 	cd lua && find . -name '*.lua' | while read f; do rm -f "$(DESTDIR)$(LUADIR)/$$f"; done
 
+# Running from a checkout: `eval "$(make env)"` builds (its output goes to
+# stderr) and points LUA_PATH and LUA_CPATH at lua/ and the build.
+env:
+	@$(MAKE) --no-print-directory all >&2
+	@echo "export LUA_PATH='$(abspath lua)/?.lua;$(abspath lua)/?/init.lua;;'"
+	@echo "export LUA_CPATH='$(abspath $(BUILD))/?.so;;'"
+
+# The release archive the versioned rockspecs name: the committed tree (HEAD)
+# under lua-sendpulse-<version>/.
+dist:
+	@mkdir -p $(dir $(DIST))
+	@git diff --quiet HEAD -- || echo "note: uncommitted changes are not in the archive (it is HEAD)" >&2
+	git archive --format=tar.gz --prefix=$(DIST_NAME)/ -o $(DIST) HEAD
+	@echo $(DIST)
+
+ROCKSPECS := $(wildcard rockspec/*.rockspec)
 lint:
 	luacheck lua spec examples bench bin/sendpulse
-	luarocks lint rockspec/lua-sendpulse-scm-1.rockspec
+	for r in $(ROCKSPECS); do luarocks lint $$r || exit 1; done
 
 config:
 	@echo "LUA_IMPL    = $(LUA_IMPL)"
@@ -278,8 +343,13 @@ config:
 	@echo "LIBDIR      = $(LIBDIR)"
 	@echo "LUADIR      = $(LUADIR)"
 	@echo "BINDIR      = $(BINDIR)"
+	@echo "LUA_TARGET  = $(LUA_TARGET)"
+	@echo "BUILD       = $(BUILD)"
 	@echo "MODULE      = $(MODULE)"
+	@echo "REDIS_MODULE = $(or $(REDIS_MODULE),(not built: no hiredis/hiredis.h))"
 	@echo "STATIC      = $(STATIC)"
+	@echo "VERSION     = $(VERSION)"
+	@echo "DIST        = $(DIST)"
 
 clean:
 	rm -rf build

@@ -1,5 +1,9 @@
--- luarocks make --deps-mode=none rockspec/lua-sendpulse-scm-1.rockspec
--- The Makefile is the build: luarocks passes its own paths and flags through.
+-- luarocks make rockspec/lua-sendpulse-scm-1.rockspec    (from a checkout; see docs/install.md)
+-- The Makefile is the build: luarocks passes its paths and flags through, and
+-- the headers in LUA_INCDIR decide which Lua the C core is built for.
+-- The release rockspecs beside this one are generated from it
+-- (spec/tools/gen_rockspecs.lua); the sandbox is its own rock
+-- (lua-sendpulse-sandbox).
 rockspec_format = "3.0"
 package = "lua-sendpulse"
 version = "scm-1"
@@ -13,46 +17,44 @@ description = {
     connection per client, a cached OAuth token refreshed before it
     expires, the 10 requests per second budget kept per account, retries
     that never replay a POST blindly, and error objects with SendPulse's
-    error codes.
+    error codes. sendpulse.hiredis (Redis for a token and budget shared by
+    several hosts) is built when libhiredis's header is found.
   ]],
   license = "MIT",
   homepage = "https://github.com/lua-sendpulse/lua-sendpulse",
   labels = { "sendpulse", "email", "http", "api" },
 }
+-- What the library and its command load (JSON and Redis are in C; no lua-cjson).
 dependencies = {
   "lua >= 5.1",
-  "lua-cjson",
-  -- the sendpulse command (Debian: lua-argparse) and its CSV parser (lua-lpeg)
-  "argparse",
+  -- email:import and email:export read CSV with LPeg (loaded with the
+  -- operations); the sendpulse command parses its words with argparse
   "lpeg",
+  "argparse",
 }
 external_dependencies = {
   -- Only the library is looked up: on Debian-style multiarch systems the
   -- header sits in /usr/include/<triplet>/curl, which the compiler searches
   -- by itself but luarocks does not.
   CURL = { library = "curl" },
-  -- sendpulse.hiredis (Redis for the shared token and budget).
-  HIREDIS = { library = "hiredis" },
 }
 build = {
   type = "make",
   build_target = "all",
-  build_variables = {
+  install_target = "install",
+  -- the same settings for both passes, so installing does not rebuild
+  variables = {
     CFLAGS = "$(CFLAGS)",
     LIBFLAG = "$(LIBFLAG)",
     LUA = "$(LUA)",
     LUA_INCDIR = "$(LUA_INCDIR)",
     CURL_INCDIR = "$(CURL_INCDIR)",
     CURL_LIBDIR = "$(CURL_LIBDIR)",
-    HIREDIS_INCDIR = "$(HIREDIS_INCDIR)",
-  },
-  install_target = "install",
-  install_variables = {
     LIBDIR = "$(LIBDIR)",
     LUADIR = "$(LUADIR)",
     -- the sendpulse command (luarocks wraps what lands in its bin folder)
     BINDIR = "$(BINDIR)",
-    LUA = "$(LUA)",
-    LUA_INCDIR = "$(LUA_INCDIR)",
+    -- luarocks' builds apart from the one `make` makes for the suite
+    BUILD_ROOT = "build/luarocks",
   },
 }

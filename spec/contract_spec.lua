@@ -1,8 +1,10 @@
 -- Contract test: every operation of SendPulse's OpenAPI files, called once
 -- through client.<service>:<operation>(example) with the real client over
--- real sockets, against `prism mock` of that service's file. Prism checks
--- each request against the file and answers 422 with an `sl-violations`
--- header when it does not fit. Any violation fails the operation's test.
+-- real sockets, against `prism mock` of that service's contract (extracted
+-- into spec/contract/openapi/ and rebuilt as an OpenAPI document, see
+-- spec/contract/prism.lua). Prism checks each request against it and answers
+-- 422 with an `sl-violations` header when it does not fit. Any violation
+-- fails the operation's test.
 --
 -- Needs prism (npm package @stoplight/prism-cli) in build/prism:
 --   sh spec/contract/install-prism.sh
@@ -10,48 +12,15 @@
 -- or SP_PRISM=/path/to/prism. Without it the tests are pending (and fail
 -- under CI=true, so a CI that forgot to install it cannot pass).
 --
--- The operations below are defects of the files (and one of prism): no
--- request can satisfy them. Each is checked to fail with exactly the violation named, then
--- reported pending; if the file is fixed, the test fails so the entry goes.
+-- The operations no request can satisfy (defects of the files, and one of
+-- prism) are listed in spec/contract/defects.lua: their test asserts that
+-- prism refuses them with exactly the violations named there, so it fails
+-- when a file is fixed, until the entry goes.
 
 local P = require "contract.prism"
 local index = require "sendpulse.api"
 local operations = require "sendpulse.operations"
-
-local NO_ENTITY = { "declares path parameters entityType, entityId that the path lacks",
-  { "'entitytype'", "'entityid'" } }
-local NO_ATTRIBUTE = { "path has {attribute} but declares attributeId", "'attributeid'" }
-local NO_MESSAGE = { "requires undeclared property 'message'", "'message'" }
-
-local KNOWN_DEFECTS = {
-  -- path parameters declared that the path does not have (entityType,
-  -- entityId) or under another name ({attribute} declared as attributeId)
-  ["crm:create_company_email"] = NO_ENTITY,
-  ["crm:create_company_messenger"] = NO_ENTITY,
-  ["crm:delete_company_messenger"] = NO_ENTITY,
-  ["crm:delete_company_phone"] = NO_ENTITY,
-  ["crm:get_company_emails"] = NO_ENTITY,
-  ["crm:update_company_messenger"] = NO_ENTITY,
-  ["crm:update_company_phone"] = NO_ENTITY,
-  ["crm:delete_company_attribute"] = NO_ATTRIBUTE,
-  ["crm:update_company_attribute"] = NO_ATTRIBUTE,
-  -- oneOf of two schemas that every object matches (AddEmailsSingleOptIn,
-  -- AddEmailsDoubleOptIn): "must match exactly one" can never hold
-  ["email:add_emails_to_mailing_list"] = { "oneOf whose branches both match any body",
-    "exactly one schema in oneOf" },
-  -- the body requires a property it does not declare (the examples send
-  -- "messages", the schema requires "message"; sendText requires "tag")
-  ["instagram:send_message_to_contact"] = NO_MESSAGE,
-  ["live_chat:send_contact_message"] = NO_MESSAGE,
-  ["tiktok:send_contact_message"] = NO_MESSAGE,
-  ["viber_bots:send_contact_message"] = NO_MESSAGE,
-  ["messenger:send_text_to_contact"] = { "requires undeclared property 'tag'", "'tag'" },
-  -- Not the file's defect but prism's: its multipart parser never yields an
-  -- array for parts named "content[]" (one part or several, as curl -F sends
-  -- them too), so the array the file asks for cannot be given.
-  ["files:upload_file"] = { "prism cannot read repeated multipart parts content[] as an array",
-    "content[] must be array" },
-}
+local KNOWN_DEFECTS = require("contract.defects").requests
 
 local function file_exists(path)
   local f = io.open(path, "r")
@@ -119,7 +88,7 @@ describe("contract: every operation against prism mock of its OpenAPI file", fun
   local sendpulse = require "sendpulse.safe"
   local transport = require "sendpulse.transport"
   local dir = os.getenv("SP_CONTRACT_DIR") or "build/contract"
-  local handles, clients, last = {}, {}, {}
+  local handles, clients, last, files = {}, {}, {}, {}
   local started_ok, start_error = false, nil
   local counts = { passed = 0, failed = 0, known = 0 }
 
@@ -127,10 +96,11 @@ describe("contract: every operation against prism mock of its OpenAPI file", fun
     os.execute('mkdir -p "' .. dir .. '"')
     -- prepare every file, start every prism at once (they take a few
     -- seconds each to read their file), then wait for each
-    local files, pending_start = {}, {}
+    local pending_start = {}
     for _, name in ipairs(services) do
       local e = index.services[name]
-      files[name] = P.prepare(e.source, e.base, dir .. "/specs")
+      local stem = e.source:match("^sendpulse%-(.+)%-openapi%.yml$")
+      files[name] = P.prepare(stem, e.base, dir .. "/specs")
       pending_start[name] = P.start(files[name], P.free_port(), dir .. "/prism-" .. name .. ".log")
     end
     for _, name in ipairs(services) do
@@ -169,8 +139,28 @@ describe("contract: every operation against prism mock of its OpenAPI file", fun
   teardown(function()
     for _, c in pairs(clients) do c:close() end
     for _, h in pairs(handles) do P.stop(h) end
-    io.stderr:write(("\ncontract: %d operations accepted by prism, %d refused, %d known defects of the files\n")
+    io.stderr:write(("\ncontract: %d operations accepted by prism, %d refused, %d known defects still refused\n")
       :format(counts.passed, counts.failed, counts.known))
+  end)
+
+  it("gives prism valid OpenAPI documents (checked against the specification's schemas)", function()
+    assert(started_ok, start_error or "prism did not start")
+    local list = {}
+    for _, name in ipairs(services) do list[#list + 1] = "'" .. files[name] .. "'" end
+    -- and one that is not: the bulk-email file without the Error schema it refers to
+    local json = require "sendpulse.json"
+    local broken = P.document("bulk-email", "")
+    broken.components.schemas.Error = nil
+    local f = assert(io.open(dir .. "/broken.json", "w"))
+    f:write(json.encode(broken))
+    f:close()
+    local p = io.popen("node spec/contract/validate-openapi.mjs " .. table.concat(list, " ") .. " '" .. dir
+      .. "/broken.json' 2>&1")
+    local out = p:read("*a")
+    p:close()
+    local ok = select(2, out:gsub("\nok ", "")) + (out:match("^ok ") and 1 or 0)
+    assert.equal(#services, ok, out)
+    assert.matches("invalid " .. dir .. "/broken.json: Can't resolve #/components/schemas/Error", out, 1, true)
   end)
 
   for _, service in ipairs(services) do
@@ -198,23 +188,29 @@ describe("contract: every operation against prism mock of its OpenAPI file", fun
         local found = violations(answer.status, answer.body, answer.headers)
         local known = KNOWN_DEFECTS[key]
         if known then
+          -- the defect is still there: refused with exactly its violations
           if #found == 0 then
             counts.failed = counts.failed + 1
-            error("listed as a defect of the file (" .. known[1] .. ") but prism accepted it: drop the entry")
+            error("listed in spec/contract/defects.lua (" .. known.why .. ") but prism accepted it: drop the entry")
           end
-          local expected = type(known[2]) == "table" and known[2] or { known[2] }
+          local seen = {}
           for _, v in ipairs(found) do
             local matched = false
-            for _, e in ipairs(expected) do
-              if tostring(v.message):find(e, 1, true) then matched = true end
+            for _, e in ipairs(known.violations) do
+              if tostring(v.message):find(e, 1, true) then matched, seen[e] = true, true end
             end
             if not matched then
               counts.failed = counts.failed + 1
-              error("besides the known defect (" .. known[1] .. "): " .. messages(found))
+              error("besides the known defect (" .. known.why .. "): " .. messages(found))
+            end
+          end
+          for _, e in ipairs(known.violations) do
+            if not seen[e] then
+              counts.failed = counts.failed + 1
+              error("the known defect (" .. known.why .. ") no longer shows " .. e .. ": " .. messages(found))
             end
           end
           counts.known = counts.known + 1
-          pending("known defect: " .. known[1])
           return
         end
         if #found > 0 then

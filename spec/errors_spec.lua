@@ -1,12 +1,12 @@
 local sendpulse = require "sendpulse"
 local errors = require "sendpulse.errors"
 
--- Every code of the seed's table (../shared/seeds), so the map cannot
--- silently lose one.
+-- Every code of the table in SendPulse's API documentation, so the map
+-- cannot silently lose one.
 local seed_codes = { 8, 10, 11, 13, 14, 17, 19, 20, 21, 97, 201, 203, 213, 303, 400, 502,
   602, 701, 703, 704, 707, 711, 720, 721, 722, 799, 800, 802, 901, 902, 903, 904, 905,
   906, 1101, 1003, 1004, 1005, 1104 }
--- The extra codes in ../shared/reference/sendpulse-api-notes.md.
+-- The codes seen in SendPulse's OpenAPI files, wrappers and issues.
 local extra_codes = { 12, 31, 32, 211, 290, 299, 403, 550, 573, 708, 731, 791, 832, 999,
   21356, 2900, 2020202020, 3030303030 }
 

@@ -5,6 +5,7 @@
 local sandbox = require "support.sandbox_process"
 local nginx_process = require "support.nginx_process"
 local socket = require "socket"
+local docs = require "support.docs"
 
 -- GET over HTTP/1.0: nginx then ends the answer by closing, whatever the
 -- location prints (the README's locations do not set a length).
@@ -19,12 +20,9 @@ local function get10(port, path)
 end
 
 local function readme_conf()
-  local f = assert(io.open("README.md"))
-  local text = f:read("*a")
-  f:close()
-  local section = assert(text:match("\n## Inside nginx.-\n```nginx\n(.-)\n```"),
-    "README has no ```nginx block under '## Inside nginx'")
-  return section
+  local confs = docs.section_blocks("README.md", "Inside nginx", "nginx")
+  assert(confs[1], "README has no ```nginx block under '## Inside nginx'")
+  return confs[1]
 end
 
 describe("README's nginx.conf #nginx", function()

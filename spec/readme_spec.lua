@@ -2,17 +2,7 @@
 -- ```lua block of the Synopsis and of "Every operation", with the
 -- SENDPULSE_* variables pointing at the sandbox.
 local sandbox = require "support.sandbox_process"
-
-local function section(title)
-  local f = assert(io.open("README.md"))
-  local text = f:read("*a")
-  f:close()
-  local start = assert(text:find("\n## " .. title, 1, true), "README.md has no '## " .. title .. "' section")
-  local stop = text:find("\n## ", start + 1, true) or #text + 1
-  local blocks = {}
-  for code in text:sub(start, stop - 1):gmatch("\n```lua\n(.-)\n```") do blocks[#blocks + 1] = code end
-  return blocks
-end
+local docs = require "support.docs"
 
 describe("README examples", function()
   local sb
@@ -20,31 +10,15 @@ describe("README examples", function()
   lazy_teardown(function() if sb then sb:stop() end end)
   before_each(function() sb:reset() end)
 
+  -- each block on its own, with the SENDPULSE_* variables of the sandbox
   local function run(title)
-    local blocks = section(title)
+    local blocks = docs.section_blocks("README.md", title, "lua")
     assert.is_true(#blocks >= 1)
-    local vars = { SENDPULSE_CLIENT_ID = "sandbox-id", SENDPULSE_CLIENT_SECRET = "sandbox-secret",
-                   SENDPULSE_BASE_URL = sb.url }
-    local fake_os = setmetatable({ getenv = function(k) return vars[k] end }, { __index = os })
     local printed = {}
-    local env = setmetatable({ os = fake_os,
-      print = function(...)
-        local parts = { ... }
-        for i = 1, select("#", ...) do parts[i] = tostring(parts[i]) end
-        printed[#printed + 1] = table.concat(parts, " ")
-      end,
-    }, { __index = _G })
     for i, code in ipairs(blocks) do
-      local fn, err
-      if setfenv then
-        fn, err = loadstring(code, "=README " .. title .. " #" .. i)
-        if fn then setfenv(fn, env) end
-      else
-        fn, err = load(code, "=README " .. title .. " #" .. i, "t", env)
-      end
-      assert(fn, err)
-      local ok, run_err = pcall(fn)
-      assert(ok, tostring(run_err) .. "\n" .. sb:log():sub(-2000))
+      local ok, out = pcall(docs.run_lua, code, "README " .. title .. " #" .. i, sb.url)
+      assert(ok, tostring(out) .. "\n" .. sb:log():sub(-2000))
+      for _, line in ipairs(out) do printed[#printed + 1] = line end
     end
     return printed
   end

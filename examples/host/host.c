@@ -77,8 +77,8 @@ static lua_State *new_state(const char *lua_dir, const char *script, const char 
     luaL_requiref(L, "sendpulse.core", luaopen_sendpulse_core, 0);
     lua_pop(L, 1);
     /* The Lua half: from the filesystem, or compiled in (then nothing may
-     * come from disk). package.cpath is left alone: lua-cjson is still
-     * found there (a host could link it in and luaL_requiref it too). */
+     * come from disk). package.cpath is left alone: the library loads no
+     * other C module (JSON is in the core). */
     lua_getglobal(L, "package");
     if (embedded) {
         luaL_requiref(L, "sendpulse.embedded", luaopen_sendpulse_embedded, 0);

@@ -25,8 +25,8 @@ local format = string.format
 
 local _M = {}
 
--- name, description. The seed's table, then the codes seen in SendPulse's
--- OpenAPI files, its wrappers and issues (../shared/reference notes).
+-- name, description. The table of SendPulse's API documentation, then the
+-- codes seen in its OpenAPI files, its wrappers and its issues.
 local codes = {
   [8] = { "no_data", "No data" },
   [10] = { "sender_email_missing", "Sender email address missing" },

@@ -1,6 +1,7 @@
 #!/bin/sh
-# Installs prism (npm package @stoplight/prism-cli, the version pinned with
-# all its dependencies in spec/contract/npm/package-lock.json) into
+# Installs prism (npm package @stoplight/prism-cli) and the OpenAPI schema
+# validator (@seriousme/openapi-schema-validator), the versions pinned with
+# all their dependencies in spec/contract/npm/package-lock.json, into
 # build/prism, for spec/contract_spec.lua. Needs node and npm. Does nothing
 # when that exact lock is already installed.
 #

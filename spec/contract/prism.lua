@@ -1,19 +1,15 @@
--- Helpers of the contract test: patched copies of SendPulse's OpenAPI files
--- that `prism mock` accepts, and prism processes on loopback.
+-- Helpers of the contract test: the OpenAPI documents `prism mock` checks
+-- requests against, and prism processes on loopback.
 --
--- The copies differ from ../shared/sendpulse-openapi only where prism could not
--- otherwise check the files as SendPulse serves them:
---   * every path gets its service's base path (/telegram, /crm/v1, ...): prism
---     ignores the path of the `servers` URL, and the client sends the full path;
---   * the bulk-email file's missing #/components/schemas/Error is added
---     ({message: string, error_code: integer});
---   * security schemes used but never defined (the chatbot files require
---     `oAuth2ClientCredentials`, every file's top level `oauth2`) are defined as
---     HTTP bearer, which is what SendPulse checks; otherwise prism answers 401
---     to every call.
--- The originals are never written.
+-- A document is the contract extracted from SendPulse's file
+-- (spec/contract/openapi/, rebuilt as valid OpenAPI by contract.openapi,
+-- which also repairs the defects that keep a tool from reading a file: the
+-- bulk-email file's missing Error schema, security schemes used but never
+-- defined), written as JSON, with one change for prism: every path gets its
+-- service's base path (/telegram, /crm/v1, ...), because prism ignores the
+-- path of the `servers` URL and the client sends the full path.
 
-local lyaml = require "lyaml"
+local openapi = require "contract.openapi"
 
 local _M = {}
 
@@ -41,102 +37,32 @@ function _M.root()
   return dir
 end
 
-function _M.openapi_dir()
-  return os.getenv("SP_OPENAPI_DIR") or (_M.root() .. "/../shared/sendpulse-openapi")
-end
-
 function _M.prism_bin()
   return os.getenv("SP_PRISM") or (_M.root() .. "/build/prism/node_modules/.bin/prism")
 end
 
-local function split_lines(text)
-  local lines = {}
-  for line in (text .. (text:sub(-1) == "\n" and "" or "\n")):gmatch("([^\n]*)\n") do
-    lines[#lines + 1] = line
+--- The document prism is given for one file (a table): the rebuilt contract
+-- with `base` put in front of every path. Also returns the repairs applied.
+function _M.document(stem, base)
+  local json = require "sendpulse.json"
+  local doc, repairs = openapi.document(stem, { null = json.null })
+  if base ~= "" then
+    local prefixed = {}
+    for path, item in pairs(doc.paths) do prefixed[base .. path] = item end
+    doc.paths = prefixed
   end
-  return lines
+  return doc, repairs
 end
 
--- Returns the patched text of one OpenAPI file, and a list of what was changed.
-function _M.patch(text, base)
-  local doc = lyaml.load(text)
-  local notes = {}
-  local lines = split_lines(text)
-
-  -- which security schemes are used and not defined
-  local defined = doc.components and doc.components.securitySchemes or {}
-  local used = {}
-  local function add(sec)
-    for _, req in ipairs(sec or {}) do
-      for name in pairs(req) do used[name] = true end
-    end
-  end
-  add(doc.security)
-  for _, item in pairs(doc.paths or {}) do
-    for _, op in pairs(item) do
-      if type(op) == "table" and op.responses then add(op.security) end
-    end
-  end
-  local missing_schemes = {}
-  for name in pairs(used) do
-    if defined[name] == nil then missing_schemes[#missing_schemes + 1] = name end
-  end
-  table.sort(missing_schemes)
-
-  local needs_error = text:find("#/components/schemas/Error'", 1, true)
-    and not (doc.components and doc.components.schemas and doc.components.schemas.Error)
-
-  local out = {}
-  local section
-  local prefixed = 0
-  for _, line in ipairs(lines) do
-    local top = line:match("^([%w_-]+):")
-    if top then section = top end
-    local sub = line:match("^  ([%w_-]+):%s*$")
-    if section == "paths" and base ~= "" then
-      local q, p, rest = line:match("^  (['\"]?)(/[^'\"]*)%1(:.*)$")
-      if p then
-        line = "  " .. q .. base .. p .. q .. rest
-        prefixed = prefixed + 1
-      end
-    end
-    out[#out + 1] = line
-    if section == "components" and sub == "schemas" and needs_error then
-      out[#out + 1] = "    Error:"
-      out[#out + 1] = "      type: object"
-      out[#out + 1] = "      properties:"
-      out[#out + 1] = "        message:"
-      out[#out + 1] = "          type: string"
-      out[#out + 1] = "        error_code:"
-      out[#out + 1] = "          type: integer"
-      notes[#notes + 1] = "added components/schemas/Error"
-      needs_error = false
-    end
-    if section == "components" and sub == "securitySchemes" and #missing_schemes > 0 then
-      for _, name in ipairs(missing_schemes) do
-        out[#out + 1] = "    " .. name .. ":"
-        out[#out + 1] = "      type: http"
-        out[#out + 1] = "      scheme: bearer"
-        notes[#notes + 1] = "defined security scheme " .. name .. " as HTTP bearer"
-      end
-      missing_schemes = {}
-    end
-  end
-  if needs_error then error("no components/schemas section to add Error to") end
-  if #missing_schemes > 0 then error("no components/securitySchemes section") end
-  if prefixed > 0 then notes[#notes + 1] = ("prefixed %d paths with %s"):format(prefixed, base) end
-  return table.concat(out, "\n") .. "\n", notes
-end
-
--- Writes the patched copy of a service's file into dir; returns its path.
-function _M.prepare(service_source, base, dir)
-  local src = _M.openapi_dir() .. "/" .. service_source
-  local text = assert(read_file(src), "cannot read " .. src)
-  local patched, notes = _M.patch(text, base)
+--- Writes the document of one file into dir as <stem>.json; returns its
+-- path and the repairs applied.
+function _M.prepare(stem, base, dir)
+  local json = require "sendpulse.json"
+  local doc, repairs = _M.document(stem, base)
   os.execute('mkdir -p "' .. dir .. '"')
-  local dst = dir .. "/" .. service_source
-  write_file(dst, patched)
-  return dst, notes
+  local dst = dir .. "/" .. stem .. ".json"
+  write_file(dst, json.encode(doc))
+  return dst, repairs
 end
 
 local function shell_quote(s)

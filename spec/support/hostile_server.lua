@@ -381,9 +381,9 @@ end
 
 local function run()
   POOL = make_pool()
-  -- Made (once per checkout, several seconds) before the server says it
-  -- listens: made on the first gzip_bomb request, it stalled every
-  -- connection and the calls of that test and the next timed out.
+  -- Made before the server says it listens: gzip takes seconds over 1 GiB,
+  -- and this loop serves one connection at a time, so a bomb made on first
+  -- use stalled that call and the next past their timeouts on a fresh clone.
   gzip_bomb(1024)
   local srv = assert(socket.bind("127.0.0.1", 0))
   srv:settimeout(0)

@@ -1,7 +1,7 @@
 -- One body per documented webhook event of each family, as SendPulse sends
 -- it (a JSON array; numbers as strings in the email service, integers in
--- SMTP), and the event each must parse into. The keys per event follow the
--- public documentation (../shared/reference/webhooks.md). Only
+-- SMTP), and the event each must parse into. The keys per event follow
+-- SendPulse's public documentation of webhooks. Only
 -- "delivered", "open" and "unsubscribe" are published as email-service
 -- action names; the others below are the documentation's event names
 -- written as identifiers: stand-ins, parsed as data like any unknown name.

@@ -1,10 +1,10 @@
 #!/usr/bin/env lua
 -- Generates the operation tables of lua-sendpulse from SendPulse's OpenAPI files.
 --
---   lua spec/tools/gen_api.lua [--check] [OPENAPI_DIR]
+--   lua5.4 spec/tools/gen_api.lua [--check]
 --
--- Reads ../shared/sendpulse-openapi/*.yml (the folder beside the repository;
--- overridden by the argument or by $SP_OPENAPI_DIR) and writes:
+-- Reads the contract extracted from the files (spec/contract/openapi/, see
+-- spec/tools/extract_contract.lua) and writes:
 --   lua/sendpulse/api/<service>.lua   one pure data table per service
 --   lua/sendpulse/api/init.lua        the list of services and their base paths
 --   lua/sendpulse/api/REFERENCE.md    the reference of every operation
@@ -14,10 +14,22 @@
 -- --check regenerates everything in memory and exits 1, naming the files, when
 -- the committed output differs (or a generated file is missing or stale).
 --
--- Needs lyaml (Debian: lua-yaml). The output depends only on the input files:
--- keys are sorted, numbers printed one way, nothing depends on hash order.
+-- Runs on Lua 5.3+ (integers and floats apart). The output depends only on
+-- the input: keys are sorted, numbers printed one way, nothing depends on
+-- hash order.
 
-local lyaml = require "lyaml"
+local function script_dir()
+  local src = debug.getinfo(1, "S").source
+  if src:sub(1, 1) == "@" then
+    local dir = src:sub(2):match("^(.*)/[^/]*$")
+    return dir or "."
+  end
+  return "."
+end
+package.path = script_dir() .. "/../?.lua;" .. package.path
+
+local openapi = require "contract.openapi"
+local luadata = require "tools.luadata"
 
 local SERVICES = {
   -- service name   file stem            title used in the reference
@@ -80,15 +92,6 @@ local SMALL_ENUM = 20
 ---------------------------------------------------------------------------
 -- paths and files
 
-local function script_dir()
-  local src = debug.getinfo(1, "S").source
-  if src:sub(1, 1) == "@" then
-    local dir = src:sub(2):match("^(.*)/[^/]*$")
-    return dir or "."
-  end
-  return "."
-end
-
 local function read_file(path)
   local f = io.open(path, "rb")
   if not f then return nil end
@@ -111,43 +114,10 @@ local function fail(fmt, ...)
   error("gen_api: " .. string.format(fmt, ...), 0)
 end
 
--- Plain scalars as YAML 1.2's core schema reads them (OpenAPI 3.1 files are
--- YAML 1.2). lyaml's default is YAML 1.1, where on/off/yes/no are booleans
--- and 012 is octal: an enum [on, off] would come out as [true, false].
-local function core_scalar(v)
-  if v == "" or v == "~" or v == "null" or v == "Null" or v == "NULL" then return lyaml.null end
-  if v == "true" or v == "True" or v == "TRUE" then return true end
-  if v == "false" or v == "False" or v == "FALSE" then return false end
-  if v:match("^[-+]?%d+$") then return math.tointeger(tonumber(v)) or tonumber(v) end
-  if v:match("^0o[0-7]+$") then return math.tointeger(tonumber(v:sub(3), 8)) end
-  if v:match("^0x%x+$") then return math.tointeger(tonumber(v:sub(3), 16)) end
-  if v:match("^[-+]?%.%d+$") or v:match("^[-+]?%d+%.?%d*$") or v:match("^[-+]?%.?%d+[eE][-+]?%d+$")
-      or v:match("^[-+]?%d+%.%d*[eE][-+]?%d+$") then
-    return tonumber(v)
-  end
-  if v == ".inf" or v == ".Inf" or v == ".INF" or v == "+.inf" then return math.huge end
-  if v == "-.inf" or v == "-.Inf" or v == "-.INF" then return -math.huge end
-  if v == ".nan" or v == ".NaN" or v == ".NAN" then return 0 / 0 end
-  return v
-end
-
-local function load_yaml(text)
-  return lyaml.load(text, { implicit_scalar = core_scalar })
-end
-
 ---------------------------------------------------------------------------
 -- helpers
 
-local function sorted_keys(t)
-  local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
-  table.sort(keys, function(a, b)
-    local ta, tb = type(a), type(b)
-    if ta ~= tb then return ta == "number" end
-    return a < b
-  end)
-  return keys
-end
+local sorted_keys, is_seq = luadata.sorted_keys, luadata.is_seq
 
 local function snake(id)
   local s = id:gsub("[^%w]+", "_")
@@ -158,15 +128,7 @@ local function snake(id)
 end
 
 local function is_null(v)
-  return v == lyaml.null
-end
-
-local function is_seq(t)
-  if type(t) ~= "table" then return false end
-  local n = 0
-  for _ in pairs(t) do n = n + 1 end
-  for i = 1, n do if t[i] == nil then return false end end
-  return true
+  return v == openapi.null
 end
 
 local function deep_copy(v)
@@ -321,7 +283,7 @@ end
 -- example values, built to satisfy the schema (the contract test sends them)
 
 local function clean_example(v)
-  -- lyaml's null and tables holding it are left out of examples.
+  -- JSON's null and tables holding it are left out of examples.
   if is_null(v) then return nil end
   if type(v) == "table" then
     local r = {}
@@ -356,18 +318,26 @@ local function string_example(s, name)
   return v
 end
 
-function Doc:example(s, name, depth)
+-- `fill`: an object none of whose properties is required shows them all
+-- (for a body whose required fields alone would show nothing of it), and an
+-- array's items take their name from the array's ("emails" -> "email").
+function Doc:example(s, name, depth, fill)
   depth = depth or 0
   s = self:schema(s)
   if depth > 8 then return nil end
   local ex = s.example
   if ex == nil and type(s.examples) == "table" then ex = s.examples[1] end
-  if ex ~= nil and not is_null(ex) then return clean_example(ex) end
-  if s.const ~= nil and not is_null(s.const) then return clean_example(s.const) end
-  if s.default ~= nil and not is_null(s.default) then return clean_example(s.default) end
+  -- (filling, a value its schema refuses is passed over: the CRM file gives
+  -- arrays the example "[ 1,2 ]", a string, and objects an enum of strings)
+  local function fits(v)
+    return v ~= nil and not is_null(v) and not (fill and not self:valid(s, clean_example(v)))
+  end
+  if fits(ex) then return clean_example(ex) end
+  if fits(s.const) then return clean_example(s.const) end
+  if fits(s.default) then return clean_example(s.default) end
   if type(s.enum) == "table" then
     for _, v in ipairs(s.enum) do
-      if not is_null(v) then return clean_example(v) end
+      if fits(v) then return clean_example(v) end
     end
   end
   local alts = s.oneOf or s.anyOf
@@ -389,7 +359,7 @@ function Doc:example(s, name, depth)
           for _, r in ipairs(s.required) do merged.required[#merged.required + 1] = r end
           for _, r in ipairs(at.required) do merged.required[#merged.required + 1] = r end
         end
-        return self:example(merged, name, depth + 1)
+        return self:example(merged, name, depth + 1, fill)
       end
     end
   end
@@ -406,7 +376,7 @@ function Doc:example(s, name, depth)
   elseif t == "boolean" then return true
   elseif t == "array" then
     local n = math.max(tonumber(s.minItems) or 1, 1)
-    local item = self:example(s.items or {}, nil, depth + 1)
+    local item = self:example(s.items or {}, fill and name and name:gsub("s$", "") or nil, depth + 1, fill)
     if item == nil then item = "example" end
     local out = {}
     for i = 1, n do out[i] = deep_copy(item) end
@@ -414,14 +384,31 @@ function Doc:example(s, name, depth)
   elseif t == "object" or s.properties then
     local out = {}
     local props = s.properties or {}
+    local names, optional = {}, false
     for _, r in ipairs(s.required or {}) do
-      if props[r] ~= nil or s.properties == nil then
-        local v = self:example(props[r] or {}, r, depth + 1)
-        if v == nil then v = "example" end
-        out[r] = v
+      if props[r] ~= nil or s.properties == nil then names[#names + 1] = r end
+    end
+    -- (a required name the schema does not declare shows nothing)
+    if fill and #names == 0 then
+      names, optional = {}, true
+      for _, k in ipairs(sorted_keys(props)) do
+        if not self:schema(props[k]).readOnly then names[#names + 1] = k end
       end
     end
+    for _, r in ipairs(names) do
+      local v = self:example(props[r] or {}, r, depth + 1, fill)
+      if v == nil then v = "example" end
+      -- an optional property no value fits (the CRM file's sortBy is an
+      -- object whose enum holds strings) is left out
+      if not (optional and not self:valid(props[r], v)) then out[r] = v end
+    end
     return out
+  end
+  -- (filling, an untyped value named like an address, a phone, a URL or an id)
+  if fill and name then
+    local lower = name:lower()
+    if lower:match("email$") or lower:match("phone") or lower:match("url$") then return string_example(s, name) end
+    if lower:match("id$") then return 1 end
   end
   return "example"
 end
@@ -731,7 +718,16 @@ function Doc:operation(service, path, method, op, path_item)
       if #fields > 0 then body.fields = fields end
       body.one_of = one_of
       local ex = type(media_ex) == "table" and not is_seq(media_ex) and media_ex or nil
-      if not ex then ex = self:example(s, nil) end
+      if not ex then
+        ex = self:example(s, nil)
+        -- nothing of the body is required: show its fields (the reference's
+        -- examples, and what the contract test sends, then have a body)
+        local shows = false
+        for _, f in ipairs(fields) do
+          if not f.from_path and type(ex) == "table" and ex[f.name] ~= nil then shows = true end
+        end
+        if not shows and #fields > 0 then ex = self:example(s, nil, 0, true) end
+      end
       if type(ex) ~= "table" then ex = {} end
       for k, v in pairs(ex) do
         if example[k] == nil then example[k] = v end
@@ -767,12 +763,15 @@ end
 ---------------------------------------------------------------------------
 -- one service
 
-local function load_service(dir, service, stem)
+-- The operations of one file: `tree` is its extracted contract (default:
+-- the committed extraction of sendpulse-<stem>-openapi.yml).
+local function load_service(service, stem, tree)
   local file = "sendpulse-" .. stem .. "-openapi.yml"
-  local text = read_file(dir .. "/" .. file)
-  if not text then fail("cannot read %s/%s", dir, file) end
-  local ok, tree = pcall(load_yaml, text)
-  if not ok then fail("%s: %s", file, tostring(tree)) end
+  if tree == nil then
+    local ok, loaded = pcall(openapi.load, stem)
+    if not ok then fail("%s: %s", file, tostring(loaded)) end
+    tree = loaded
+  end
   local doc = new_doc(tree, file)
   local server = tree.servers and tree.servers[1] and tree.servers[1].url
   if not server then fail("%s: no servers entry", file) end
@@ -806,88 +805,17 @@ local function load_service(dir, service, stem)
   }
 end
 
----------------------------------------------------------------------------
--- Lua literal writer: sorted keys, one number format, plain escapes
-
-local KEYWORDS = {}
-for w in ([[and break do else elseif end false for function goto if in local
-  nil not or repeat return then true until while]]):gmatch("%a+") do KEYWORDS[w] = true end
-
-local function lua_string(s)
-  return '"' .. s:gsub('[%c"\\]', function(c)
-    if c == '"' then return '\\"' elseif c == "\\" then return "\\\\"
-    elseif c == "\n" then return "\\n" elseif c == "\t" then return "\\t"
-    elseif c == "\r" then return "\\r" end
-    return string.format("\\%03d", c:byte())
-  end) .. '"'
-end
-
-local function lua_number(v)
-  if math.type(v) == "integer" then return string.format("%d", v) end
-  if v ~= v then return "0/0" end
-  if v == math.huge then return "math.huge" elseif v == -math.huge then return "-math.huge" end
-  local s = string.format("%.17g", v)
-  for p = 1, 17 do
-    local t = string.format("%." .. p .. "g", v)
-    if tonumber(t) == v then s = t break end
-  end
-  if not s:find("[%.eEn]") then s = s .. ".0" end
-  return s
-end
-
-local function lua_key(k)
-  if type(k) == "string" and k:match("^[%a_][%w_]*$") and not KEYWORDS[k] then return k end
-  if type(k) == "number" then return "[" .. lua_number(k) .. "]" end
-  return "[" .. lua_string(k) .. "]"
-end
-
-local function lua_value(v, indent, out, inline)
-  local tv = type(v)
-  if tv == "string" then out[#out + 1] = lua_string(v)
-  elseif tv == "number" then out[#out + 1] = lua_number(v)
-  elseif tv == "boolean" then out[#out + 1] = tostring(v)
-  elseif tv == "table" then
-    if next(v) == nil then out[#out + 1] = "{}" return end
-    local seq = is_seq(v)
-    local keys = seq and nil or sorted_keys(v)
-    local n = seq and #v or #keys
-    -- short tables of scalars stay on one line
-    local flat = inline
-    if not flat then
-      local simple, len = true, 0
-      for i = 1, n do
-        local x = seq and v[i] or v[keys[i]]
-        if type(x) == "table" then simple = false break end
-        len = len + #tostring(x) + (seq and 0 or #tostring(keys[i])) + 4
-      end
-      flat = simple and len < 70
-    end
-    local pad = string.rep("  ", indent + 1)
-    out[#out + 1] = "{"
-    for i = 1, n do
-      if flat then out[#out + 1] = i == 1 and " " or ", "
-      else out[#out + 1] = "\n" .. pad end
-      if not seq then out[#out + 1] = lua_key(keys[i]) .. " = " end
-      lua_value(seq and v[i] or v[keys[i]], indent + 1, out, flat)
-      if not flat then out[#out + 1] = "," end
-    end
-    out[#out + 1] = flat and " }" or ("\n" .. string.rep("  ", indent) .. "}")
-  else
-    error("cannot write a " .. tv)
-  end
-end
+local KEYWORDS = luadata.KEYWORDS
 
 local function to_lua(v, indent)
-  local out = {}
-  lua_value(v, indent or 0, out, false)
-  return table.concat(out)
+  return luadata.write(v, { indent = indent })
 end
 
 ---------------------------------------------------------------------------
 -- outputs
 
 local HEADER = "-- generated by spec/tools/gen_api.lua from %s; do not edit.\n"
-  .. "-- (the OpenAPI files are in ../shared/sendpulse-openapi beside the repository)\n"
+  .. "-- (the contract of SendPulse's OpenAPI files, extracted into spec/contract/openapi/)\n"
   .. "-- luacheck: no max line length\n"
 
 local function operation_record(rec)
@@ -941,10 +869,101 @@ local function type_label(f)
   return t
 end
 
-local function reference(services, extra, total)
+---------------------------------------------------------------------------
+-- the hand-written helpers, read from their modules (lua/sendpulse/helpers/)
+
+local function code_list(list)
+  local out = {}
+  for i, v in ipairs(list) do out[i] = "`" .. tostring(v) .. "`" end
+  return table.concat(out, ", ")
+end
+
+-- What the reference says of the helpers: the modules' own tables (which
+-- operations batch, which fields are Base64, which answers are normalised,
+-- page sizes, the codes patience waits on). They load the C core: the
+-- build of this checkout for this Lua (make), first.
+local function helper_facts(root)
+  package.path = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;" .. package.path
+  package.cpath = root .. "/build/lua" .. _VERSION:match("%d+%.%d+") .. "/?.so;" .. package.cpath
+  local ok, err = pcall(require, "sendpulse.core")
+  if not ok then fail("the helpers need the C core: build it first (make): %s", tostring(err)) end
+  local batches = require "sendpulse.helpers.batches"
+  local encoding = require "sendpulse.helpers.encoding"
+  local shapes = require "sendpulse.helpers.shapes"
+  local paging = require "sendpulse.helpers.paging"
+  local patience = require "sendpulse.helpers.patience"
+  local facts = { ops = {}, rows = {}, max_page = paging.MAX_PAGE, styles = paging.STYLES,
+    codes = patience.DEFAULT_CODES, max_wait = patience.DEFAULT_MAX_WAIT, attempts = patience.DEFAULT_ATTEMPTS }
+  local function add(service, name, text)
+    facts.ops[service] = facts.ops[service] or {}
+    local notes = facts.ops[service][name] or {}
+    facts.ops[service][name] = notes
+    notes[#notes + 1] = text
+    facts.rows[#facts.rows + 1] = { service .. ":" .. name, text }
+  end
+  local BASE64 = {
+    encode = function(fields)
+      return "Base64 done for you: give " .. code_list(fields) .. " and every value of `attachments_binary` as plain"
+        .. " text"
+    end,
+    decode = function(fields) return "the answer's " .. code_list(fields) .. " comes back decoded from Base64" end,
+    decode_each = function(fields)
+      return "every template's " .. code_list(fields) .. " comes back decoded from Base64"
+    end,
+    blacklist = function(fields)
+      return code_list(fields) .. " is a list of addresses (or one comma-separated string), sent as the Base64"
+        .. " of one comma-separated string"
+    end,
+    smtp = function(fields)
+      return "Base64 done for you: give " .. code_list(fields) .. " and every value of `email.attachments_binary`"
+        .. " as plain text"
+    end,
+  }
+  for _, w in ipairs(encoding.WRAPPED) do add(w[1], w[2], BASE64[w[3]](w[4])) end
+  for _, l in ipairs(batches.LIMITS) do
+    add(l[1], l[2], ("any number of `%s`, sent in batches of %d per call, in order (`batch_size` picks smaller"
+      .. " batches); a failure part-way reports what was done and what was not"):format(l[3], l[4]))
+  end
+  for _, n in ipairs(shapes.NORMALISED) do add(n[1], n[2], "returns " .. n[3]) end
+  table.sort(facts.rows, function(a, b) return a[1] < b[1] end)
+  return facts
+end
+
+local function helpers_section(w, facts)
+  local styles = {}
+  for _, k in ipairs(sorted_keys(facts.styles)) do
+    styles[#styles + 1] = ("`%s` (%s)"):format(k, code_list(facts.styles[k]))
+  end
+  w("## Helpers")
+  w("")
+  w("Hand-written helpers (`lua/sendpulse/helpers/`) sit beside the generated operations where the raw API is"
+    .. " awkward; the README's \"Helpers\" section has examples that run. On every service:")
+  w("")
+  w(("- `service:each(name, args, opts)` iterates over the items of every page of a paginated operation (marked"
+    .. " *pagination* below; styles %s), pages of at most %d items (`opts.page_size`), up to `opts.max_items`;"
+    .. " `service:all(name, args, opts)` returns them in one array. `opts.items = function(answer) return"
+    .. " array end` reads an answer whose items are elsewhere."):format(table.concat(styles, ", "), facts.max_page))
+  w(("- `service:patient(opts)` is the same service whose calls wait out the answers %s (`err.retry_after`"
+    .. " seconds) and try again, within `max_wait` seconds (default %d) and `attempts` calls (default %d)."):format(
+    code_list(facts.codes), facts.max_wait, facts.attempts))
+  w("- `service:raw(name, args)` calls an operation without its helper: no Base64, no batches, the answer as"
+    .. " SendPulse sent it.")
+  w("- `client.smtp:send{ subject =, from =, to =, html = | text = | template =, cc =, bcc =, reply_to =,"
+    .. " attachments =, attachments_binary = }` sends one email through `smtp:send_smtp_email`, checked"
+    .. " before any I/O (addresses, a subject, a body, no unknown field), with the Base64 done for you.")
+  w("")
+  w("These operations are replaced by a helper of the same name (the plain one stays reachable with `raw`):")
+  w("")
+  w("| operation | the helper |")
+  w("|---|---|")
+  for _, r in ipairs(facts.rows) do w(("| `%s` | %s |"):format(r[1], md_escape(r[2]))) end
+  w("")
+end
+
+local function reference(services, extra, total, facts)
   local out = {}
   local function w(s) out[#out + 1] = s end
-  w("<!-- generated by spec/tools/gen_api.lua from ../shared/sendpulse-openapi/*.yml"
+  w("<!-- generated by spec/tools/gen_api.lua from spec/contract/openapi/ (SendPulse's OpenAPI files)"
     .. " and lua/sendpulse/api/extra.lua; do not edit. -->")
   w("# lua-sendpulse API reference")
   w("")
@@ -977,15 +996,18 @@ local function reference(services, extra, total)
   w("Uploads (`multipart` bodies) take each file as `{ content = <string>, filename = ..., content_type = ... }`"
     .. " (a list of them where the field is an array); other values are sent as text parts."
     .. " The examples below are built from the files' own examples where those fit their schema,"
-    .. " else from the schema; they are what the contract test sends to a mock of each file.")
+    .. " else from the schema (all of a body's fields when none is required); they are what the"
+    .. " contract test sends to a mock of each file.")
   w("")
-  w("The operations are data: `lua/sendpulse/api/<service>.lua` (generated; `require(\"sendpulse.resources\")"
-    .. ".operation(service, name)` returns one record) and `lua/sendpulse/api/extra.lua` (by hand). A record"
-    .. " holds `name`, `operationId`, `method`, `path` (without the base path), `summary`, `deprecated`,"
+  w("The operations are data: `lua/sendpulse/api/<service>.lua` (generated;"
+    .. " `require(\"sendpulse.operations.catalog\").operation(service, name)` returns one record) and"
+    .. " `lua/sendpulse/api/extra.lua` (by hand). A record holds `name`, `operationId`, `method`, `path`"
+    .. " (without the base path), `summary`, `deprecated`,"
     .. " `path_params` and `query` (lists of `{ name, type, required, nullable, enum }`), `body` (`content` ="
     .. " json | form | multipart, `type`, `required`, `fields`, `raw` for an array body, `one_of`,"
     .. " `undeclared_required`), `paging`, `accept` (an answer that is not JSON) and `example`.")
   w("")
+  helpers_section(w, facts)
   w("## Services")
   w("")
   w("| service | base path | source | operations |")
@@ -1055,7 +1077,13 @@ local function reference(services, extra, total)
         for _, a in ipairs(b.one_of) do alts[#alts + 1] = table.concat(a, " + ") end
         notes[#notes + 1] = "one of: " .. table.concat(alts, " | ")
       end
-      if rec.paging then notes[#notes + 1] = "pagination: " .. rec.paging end
+      if rec.paging then
+        notes[#notes + 1] = ("pagination: %s (every item: `client.%s:each(\"%s\", {...})`)"):format(rec.paging,
+          svc.service, name)
+      end
+      for _, h in ipairs(facts.ops[svc.service] and facts.ops[svc.service][name] or {}) do
+        notes[#notes + 1] = "helper: " .. h
+      end
       if rec.accept then notes[#notes + 1] = "answers " .. rec.accept .. ", not JSON" end
       if b and b.undeclared_required then
         notes[#notes + 1] = "the file also requires " .. table.concat(b.undeclared_required, ", ")
@@ -1145,14 +1173,14 @@ end
 ---------------------------------------------------------------------------
 -- main
 
-local function generate(dir, root)
+local function generate(root)
   local services, total = {}, 0
   local extra_path = root .. "/lua/sendpulse/api/extra.lua"
   local extra = {}
   if read_file(extra_path) then extra = dofile(extra_path) end
   local files = {}
   for _, s in ipairs(SERVICES) do
-    local svc = load_service(dir, s[1], s[2])
+    local svc = load_service(s[1], s[2])
     services[#services + 1] = svc
     total = total + svc.count
     for _, msg in ipairs(svc.warnings) do io.stderr:write("gen_api: warning: ", svc.source, ": ", msg, "\n") end
@@ -1169,23 +1197,22 @@ local function generate(dir, root)
     if not known then fail("extra.lua: unknown service %s", name) end
   end
   files["lua/sendpulse/api/init.lua"] = index_file(services, total)
-  files["lua/sendpulse/api/REFERENCE.md"] = reference(services, extra, total) .. "\n"
+  files["lua/sendpulse/api/REFERENCE.md"] = reference(services, extra, total, helper_facts(root)) .. "\n"
   files["lua/sendpulse/api/meta.lua"] = meta(services, extra)
   return files, total
 end
 
 local function main(argv)
-  local check, dir = false, nil
+  local check = false
   for _, a in ipairs(argv) do
     if a == "--check" then check = true
-    elseif a == "-h" or a == "--help" then
-      print("usage: lua spec/tools/gen_api.lua [--check] [OPENAPI_DIR]")
-      os.exit(0)
-    else dir = a end
+    else
+      print("usage: lua5.4 spec/tools/gen_api.lua [--check]")
+      os.exit(a == "-h" or a == "--help" and 0 or 2)
+    end
   end
   local root = script_dir() .. "/../.."
-  dir = dir or os.getenv("SP_OPENAPI_DIR") or (root .. "/../shared/sendpulse-openapi")
-  local files, total = generate(dir, root)
+  local files, total = generate(root)
   local names = sorted_keys(files)
   if check then
     local bad = {}
@@ -1224,7 +1251,6 @@ end
 -- for tests on small hand-made files. Run as a script: generate or check.
 if ... == "tools.gen_api" then
   return {
-    core_scalar = core_scalar,
     snake = snake,
     load_service = load_service,
     to_lua = to_lua,

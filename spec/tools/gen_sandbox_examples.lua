@@ -3,35 +3,31 @@
 -- operation of SendPulse's OpenAPI files, which the sandbox gives for the
 -- operations it does not model with state (routes/examples.lua).
 --
---   lua spec/tools/gen_sandbox_examples.lua [--check] [OPENAPI_DIR]
+--   lua5.4 spec/tools/gen_sandbox_examples.lua [--check]
 --
--- OPENAPI_DIR defaults to $SP_OPENAPI_DIR, else ../shared/sendpulse-openapi
--- beside the repository. The answer is the success response's `example`, else
--- its first `examples` entry (by name), else one built from its schema. The
--- services and files are those of lua/sendpulse/api/init.lua. --check exits 1
--- when the committed file differs from what the files give now.
--- Needs lyaml (Debian: lua-yaml). Output is sorted: it depends only on the input.
-
-local lyaml = require "lyaml"
+-- Reads the contract extracted from the files (spec/contract/openapi/). The
+-- answer is the success response's `example`, else its first `examples`
+-- entry (by name), else one built from its schema. The services and files are
+-- those of lua/sendpulse/api/init.lua. --check exits 1 when the committed file
+-- differs from what the extraction gives now. Output is sorted: it depends
+-- only on the input.
 
 local here = (arg and arg[0] or ""):match("^(.*)[/\\]") or "."
 local root = here .. "/../.."
-package.path = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;" .. package.path
+package.path = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;" .. root .. "/spec/?.lua;" .. package.path
+
+local openapi = require "contract.openapi"
 
 local OUT = root .. "/lua/sendpulse/sandbox/examples.lua"
 local MAX_DEPTH = 6
 
-local check, dir = false, nil
+local check = false
 for _, a in ipairs(arg or {}) do
-  if a == "--check" then check = true else dir = a end
-end
-dir = dir or os.getenv("SP_OPENAPI_DIR") or (root .. "/../shared/sendpulse-openapi")
-
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
+  if a == "--check" then check = true
+  else
+    io.stderr:write("usage: lua5.4 spec/tools/gen_sandbox_examples.lua [--check]\n")
+    os.exit(2)
+  end
 end
 
 local function sorted_keys(t)
@@ -41,7 +37,7 @@ local function sorted_keys(t)
   return keys
 end
 
-local NULL = lyaml.null
+local NULL = openapi.null
 -- marks an object built from a schema, so that an empty one stays {}
 local OBJECT = {}
 
@@ -175,9 +171,8 @@ local function emit(v, out, indent)
     end
     if is_seq(v) then
       if #v == 0 then
-        -- lyaml gives {} for both [] and {}; an empty mapping in these files
-        -- is rarer than an empty list
-        out[#out + 1] = "A{}"
+        -- the extraction tells [] (marked as an array) from {}
+        out[#out + 1] = getmetatable(v) == openapi.ARRAY and "A{}" or "{}"
         return
       end
       out[#out + 1] = "A{\n"
@@ -218,7 +213,7 @@ local out = {
 local count = 0
 for _, service in ipairs(sorted_keys(index.services)) do
   local entry = index.services[service]
-  local doc = lyaml.load(read(dir .. "/" .. entry.source))
+  local doc = openapi.load(entry.source:match("^sendpulse%-(.+)%-openapi%.yml$"))
   local answers = {}
   for path, item in pairs(doc.paths or {}) do
     for _, m in ipairs(METHODS) do

@@ -147,17 +147,28 @@ local function templates_reader(op_name)
   end
 end
 
--- service, operation -> wrapper; the list the README and the reference cite.
+-- service, operation, how, fields: the list the README and the reference
+-- (spec/tools/gen_api.lua reads it) cite. `attachments_binary` goes with
+-- "encode" and "smtp" always.
 _M.WRAPPED = {
-  { "email", "create_campaign", encoding_wrapper("create_campaign", { "body", "body_amp" }) },
-  { "email", "create_template", encoding_wrapper("create_template", { "body" }) },
-  { "email", "update_template", encoding_wrapper("update_template", { "body" }) },
-  { "email", "get_template_by_id", template_reader("get_template_by_id") },
-  { "email", "get_template_by_slug", template_reader("get_template_by_slug") },
-  { "email", "get_templates", templates_reader("get_templates") },
-  { "email", "add_to_blacklist", blacklist_wrapper("add_to_blacklist") },
-  { "email", "remove_from_blacklist", blacklist_wrapper("remove_from_blacklist") },
-  { "smtp", "send_smtp_email", smtp_wrapper("send_smtp_email") },
+  { "email", "create_campaign", "encode", { "body", "body_amp" } },
+  { "email", "create_template", "encode", { "body" } },
+  { "email", "update_template", "encode", { "body" } },
+  { "email", "get_template_by_id", "decode", { "body" } },
+  { "email", "get_template_by_slug", "decode", { "body" } },
+  { "email", "get_templates", "decode_each", { "body" } },
+  { "email", "add_to_blacklist", "blacklist", { "emails" } },
+  { "email", "remove_from_blacklist", "blacklist", { "emails" } },
+  { "smtp", "send_smtp_email", "smtp", { "email.html" } },
+}
+
+-- how -> function(operation, fields) returning the helper
+local WRAPPERS = {
+  encode = encoding_wrapper,
+  decode = template_reader,
+  decode_each = templates_reader,
+  blacklist = blacklist_wrapper,
+  smtp = smtp_wrapper,
 }
 
 function _M.register(add)
@@ -165,7 +176,7 @@ function _M.register(add)
     -- only over operations that exist: a renamed operation must show up in
     -- the specs, not as a helper that calls nothing
     assert(catalog.operation(w[1], w[2]), "sendpulse.helpers.encoding: no operation " .. w[1] .. ":" .. w[2])
-    add(w[1], w[2], w[3])
+    add(w[1], w[2], WRAPPERS[w[3]](w[2], w[4]))
   end
 end
 

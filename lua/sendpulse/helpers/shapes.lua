@@ -44,11 +44,18 @@ local function get_mailing_list_by_id(self, args)
   return _M.single(value), meta
 end
 
+-- service, operation, what the helper returns instead of SendPulse's answer
+-- (the reference cites it).
+_M.NORMALISED = {
+  { "email", "get_mailing_list_by_id", "the list object itself (SendPulse answers a one-element array)" },
+}
+
 function _M.register(add)
   for _, service in ipairs(catalog.services()) do
     add(service, "raw", raw)
   end
-  add("email", "get_mailing_list_by_id", get_mailing_list_by_id)
+  local normalisers = { get_mailing_list_by_id = get_mailing_list_by_id }
+  for _, n in ipairs(_M.NORMALISED) do add(n[1], n[2], normalisers[n[2]]) end
 end
 
 return _M

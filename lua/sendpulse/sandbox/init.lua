@@ -39,7 +39,8 @@ local setmetatable, xpcall, require, error = setmetatable, xpcall, require, erro
 local format = string.format
 local traceback = debug.traceback
 
-local _M = { _VERSION = "0.1.0" }
+-- the release of lua-sendpulse it comes with (set once, in sendpulse.version)
+local _M = { _VERSION = require "sendpulse.version" }
 
 -- Services served by default; each module's register(router) adds its routes.
 _M.ROUTES = {
