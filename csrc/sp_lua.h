@@ -80,10 +80,13 @@ const char *sp_header_line(lua_State *L, int idx, char *buf, int *no_token);
  * to it, or an auth object whose Authorization line it is). */
 int  sp_header_is(lua_State *L, int idx, const char *line);
 /* Pushes perform's failure for a request whose auth object held no token
- * (dropped while the call waited): nil, "network", message, false. */
+ * (dropped while the call waited): nil, "network", message, false, 0. */
 int  sp_push_no_token(lua_State *L);
 /* c is a CURL *: kept opaque here so Lua-only files need no curl.h. */
 int  sp_push_failure(lua_State *L, void *c, const struct sp_answer *a, int rc, const char *errbuf);
+/* Pushes left_after: seconds from the transfer's start until its request
+ * was about to be sent, connection and TLS set up (0: it never was). */
+void sp_push_left_after(lua_State *L, void *c);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

@@ -415,6 +415,7 @@ describe("client against the sandbox", function()
         { { "GET", "/a", { headers = { Authorization = "x" } } },
           "Authorization cannot be given: it is set by the client" },
         { { "GET", "/a", { timeout = 0 } }, "opts.timeout must be a positive number" },
+        { { "GET", "/a", { attempt_timeout = -1 } }, "opts.attempt_timeout must be a positive number" },
         { { "GET", "/a", { raw = "yes" } }, "opts.raw must be a boolean" },
       }
       for _, case in ipairs(bad) do
