@@ -9,6 +9,17 @@ describe("query strings", function()
     assert.equal("id=1000&r=0.5", query.encode { id = 1000.0, r = 0.5 })
   end)
 
+  it("writes every digit of an integer past 2^53", function()
+    if math.type then
+      -- (load: a literal of this size would not parse on Lua 5.1 or LuaJIT)
+      local big = load("return 9007199254740993")()
+      assert.equal("id=9007199254740993", query.encode { id = big })
+      assert.equal("id=-9223372036854775807", query.encode { id = -load("return 9223372036854775807")() })
+    end
+    assert.equal("id=18014398509481984", query.encode { id = 2^54 })
+    assert.equal("id=100000000000000000000", query.encode { id = 1e20 })
+  end)
+
   it("repeats array parameters and nests objects", function()
     assert.equal("ids=3&ids=4", query.encode { ids = { 3, 4 } })
     assert.equal("f%5Ba%5D=1&f%5Bb%5D=2", query.encode { f = { b = 2, a = 1 } })

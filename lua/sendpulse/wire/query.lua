@@ -20,7 +20,7 @@ local json = require "sendpulse.json"
 local type, next, rawget, tostring, getmetatable, format = type, next, rawget, tostring, getmetatable, string.format
 local sort, concat = table.sort, table.concat
 local urlencode, null = core.urlencode, core.null
-local is_integer, integer_string, MAX_EXACT = number.is_integer, number.integer_string, number.MAX_EXACT
+local is_integer, integer_string = number.is_integer, number.integer_string
 local ARRAY_MT = json.array_mt
 
 local _M = {}
@@ -32,7 +32,10 @@ local function scalar(v, name)
   local t = type(v)
   if t == "string" then return v end
   if t == "number" then
-    if is_integer(v) and v >= -MAX_EXACT and v <= MAX_EXACT then return integer_string(v) end
+    -- Every digit of an id: a Lua 5.4 integer past 2^53 is exact, and a
+    -- float one is written as the number it holds (never 1e+16 or .17g's
+    -- rounding).
+    if is_integer(v) then return integer_string(v) end
     if v ~= v or v == 1/0 or v == -1/0 then
       return nil, format("query value '%s' must be a finite number", name)
     end
