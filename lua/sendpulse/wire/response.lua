@@ -16,10 +16,19 @@ local new_error = errors.new
 
 local _M = {}
 
--- The start of a body that is not JSON, printable, for the message.
-local function excerpt(body)
-  local s = body:sub(1, 160):gsub("%s+", " "):gsub("[%c\128-\255]", "?")
-  if #body > 160 then s = s .. "..." end
+-- Bytes of a body shown in a message, and how far past them the secret
+-- and the token are looked for first: the longest form of one (sp_scrub.h)
+-- fits in the margin, so cutting the text cannot leave part of one.
+local EXCERPT = 160
+local SCRUB_MARGIN = 65536
+
+-- The start of a body that is not JSON, printable, for the message, with
+-- the client's secrets taken out (scrub: the client's auth:scrub).
+local function excerpt(body, scrub)
+  local head = body:sub(1, EXCERPT + SCRUB_MARGIN)
+  if scrub then head = scrub(head) end
+  local s = head:sub(1, EXCERPT):gsub("%s+", " "):gsub("[%c\128-\255]", "?")
+  if #head > EXCERPT or #body > EXCERPT + SCRUB_MARGIN then s = s .. "..." end
   return s
 end
 
@@ -74,7 +83,8 @@ local function api_error(status, t, ctx)
 end
 
 --- Returns the decoded value, or nil and an error object.
--- ctx = { method =, path = } for the error's place. raw: a successful
+-- ctx = { method =, path =, scrub = } for the error's place; scrub(text)
+-- takes the client's secrets out of text quoted from the body. raw: a successful
 -- answer is returned as its bytes (a file download), errors still decoded.
 function _M.classify(status, body, headers, ctx, raw)
   local ctype = headers["content-type"] or ""
@@ -96,7 +106,7 @@ function _M.classify(status, body, headers, ctx, raw)
       status = status, method = ctx.method, path = ctx.path,
       content_type = ctype,
       message = format("HTTP %d with %s body that is not JSON (%s): %s",
-        status, ctype ~= "" and ctype or "an untyped", decode_err, excerpt(body)),
+        status, ctype ~= "" and ctype or "an untyped", decode_err, excerpt(body, ctx.scrub)),
       retryable = status >= 500 or status == 429,
     }
   end
@@ -108,7 +118,7 @@ function _M.classify(status, body, headers, ctx, raw)
     return nil, new_error {
       kind = status == 401 and "auth" or "api", status = status,
       method = ctx.method, path = ctx.path, retryable = status >= 500,
-      message = format("HTTP %d: %s", status, excerpt(body)),
+      message = format("HTTP %d: %s", status, excerpt(body, ctx.scrub)),
     }
   end
   return value
