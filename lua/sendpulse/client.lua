@@ -168,8 +168,11 @@ end
 
 local METHODS = { GET = true, POST = true, PUT = true, PATCH = true, DELETE = true,
                   HEAD = true, OPTIONS = true }
-local OPTS = { query = true, json = true, form = true, body = true, content_type = true,
-               headers = true, timeout = true, idempotent = true, raw = true }
+-- The options of one call that are not its content: what the generated
+-- methods and the helpers take in their second table (sendpulse.operations).
+local CALL_OPTS = { headers = true, timeout = true, idempotent = true, raw = true }
+local OPTS = { query = true, json = true, form = true, body = true, content_type = true }
+for k in pairs(CALL_OPTS) do OPTS[k] = true end
 
 local URL_CACHE_SIZE = 64
 
@@ -381,4 +384,5 @@ for name, fn in pairs(require "sendpulse.transport.async") do Client[name] = fn 
 
 _M.Client = Client
 _M.metatable = mt
+_M.CALL_OPTIONS = CALL_OPTS
 return _M

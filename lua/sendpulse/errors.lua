@@ -14,6 +14,8 @@
 --               chunk sizes)
 --   decode      an answer that is not the JSON it should be
 --   argument    the call itself is wrong (names the argument and the rule)
+-- An api error's field_errors lists what the answer said of each field
+-- ({ field =, message = }; sendpulse.wire.response).
 --   cancelled   transport = "multi": the call was cancelled, or its client closed
 --   callback    transport = "multi": Lua code raised (a completion callback, the
 --               function given to client:run); the raised value is in `cause`
@@ -104,9 +106,11 @@ local Error = {}
 Error.__index = Error
 Error.__name = "sendpulse.error"
 
+-- One line; the status once: at the end, and not again as a code that
+-- only repeats it (SendPulse's error_code 422 beside HTTP 422).
 function Error.__tostring(e)
   local parts = { "sendpulse: ", e.kind, " error" }
-  if e.code then parts[#parts + 1] = format(" %s", e.code) end
+  if e.code and not (e.code == e.status and e.name == nil) then parts[#parts + 1] = format(" %s", e.code) end
   if e.name then parts[#parts + 1] = format(" (%s)", e.name) end
   if e.method and e.path then
     parts[#parts + 1] = format(" on %s %s", e.method, e.path)
