@@ -207,5 +207,20 @@ describe("error messages", function()
       assert.matches("; and 990 more$", err.message)
       assert.equal(response.MESSAGE_FIELDS, count(err.message, "f%d%d%d%d: "))
     end)
+
+    it("cuts a long field error between characters, and reads no deeper than two lists", function()
+      local err = fail_with(422, '{"errors":{"name":"' .. ("é"):rep(300) .. '"}}')
+      local text = err.field_errors[1].message
+      assert.matches("%.%.%.$", text)
+      local kept = text:sub(1, -4)
+      assert.is_true(#kept <= require("sendpulse.wire.response").FIELD_TEXT)
+      -- whole two-byte letters only
+      assert.equal(("é"):rep(math.floor(#kept / 2)), kept)
+      -- lists in lists in lists: the third level is not read; the answer is quoted
+      err = fail_with(422, '{"errors":[[[["deep"]]]]}')
+      assert.is_nil(err.field_errors)
+      assert.matches("^the answer gives no message: ", err.message)
+      assert.equal(422, err.status)
+    end)
   end)
 end)

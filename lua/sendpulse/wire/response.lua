@@ -43,9 +43,12 @@ end
 --- many the error object keeps, and how long one field's text may be.
 _M.MESSAGE_FIELDS, _M.KEPT_FIELDS, _M.FIELD_TEXT = 10, 100, 200
 
+-- At most FIELD_TEXT bytes of s, cut before a UTF-8 character, not in it.
 local function cut(s)
-  if #s > _M.FIELD_TEXT then return s:sub(1, _M.FIELD_TEXT) .. "..." end
-  return s
+  local n = _M.FIELD_TEXT
+  if #s <= n then return s end
+  while n > 0 and s:byte(n + 1) >= 0x80 and s:byte(n + 1) < 0xC0 do n = n - 1 end
+  return s:sub(1, n) .. "..."
 end
 
 -- The message an envelope gives, wherever this endpoint put it (RFC 7807:
@@ -61,17 +64,23 @@ local function envelope_message(t)
 end
 
 -- The text of one field's error: a string, a list of strings, or an
--- object with a message.
-local function error_text(v)
+-- object with a message (lists in lists: two levels, then nothing).
+local function error_text(v, depth)
   local s = text(v)
   if s then return s end
   if type(v) ~= "table" then return nil end
-  s = text(v.message) or text(v.msg) or text(v.error) or text(v.description)
+  s = text(v.message) or text(v.msg) or text(v.error) or text(v.detail) or text(v.description)
   if s then return s end
-  local parts = {}
+  depth = (depth or 0) + 1
+  if depth > 2 then return nil end
+  local parts, length = {}, 0
   for i = 1, #v do
-    local p = error_text(v[i])
-    if p then parts[#parts + 1] = p end
+    local p = error_text(v[i], depth)
+    if p then
+      parts[#parts + 1] = p
+      length = length + #p + 2
+      if length > _M.FIELD_TEXT then break end   -- (it is cut there anyway)
+    end
   end
   if #parts > 0 then return concat(parts, "; ") end
   return nil
