@@ -84,7 +84,7 @@ DIST      := build/dist/$(DIST_NAME).tar.gz
 
 # Lua-free parts (sp_x.c with its header sp_x.h): no lua.h, no libcurl,
 # unit-tested in C on their own.
-PURE_SRC := csrc/sp_buf.c csrc/sp_clock.c csrc/sp_limiter.c csrc/sp_encode.c \
+PURE_SRC := csrc/sp_buf.c csrc/sp_clock.c csrc/sp_limiter.c csrc/sp_window.c csrc/sp_encode.c \
             csrc/sp_fs.c csrc/sp_shm.c csrc/sp_headers.c csrc/sp_sockets.c
 # Lua-free but built on libcurl: the easy-handle settings both transports share.
 CURL_SRC := csrc/sp_easy.c

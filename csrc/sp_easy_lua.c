@@ -155,13 +155,21 @@ int sp_push_failure(lua_State *L, void *curl, const sp_answer *a, int code, cons
     if (rc == CURLE_FILESIZE_EXCEEDED)
         lua_pushfstring(L, "the answer is larger than max_answer_size (%s bytes): its Content-Length says so",
                         max);
-    else if (errbuf[0] != '\0')
-        lua_pushfstring(L, "%s: %s", curl_easy_strerror(rc), errbuf);
     else
-        lua_pushstring(L, curl_easy_strerror(rc));
+        /* curl's own account of this failure (it names the host, the port,
+         * the time taken) already says what its generic text for the code
+         * says: one of them, never both. */
+        lua_pushstring(L, errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
     curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &request_size);
     lua_pushboolean(L, request_size > 0);
     return 4;
+}
+
+void sp_push_left_after(lua_State *L, void *curl)
+{
+    double left_after = 0;
+    curl_easy_getinfo((CURL *)curl, CURLINFO_PRETRANSFER_TIME, &left_after);
+    lua_pushnumber(L, left_after);
 }
 
 /* core.limits: the bounds every transport puts on an answer, defined once

@@ -157,10 +157,14 @@ static int same_headers(lua_State *L, const sp_http *h, int n)
 
 /* http:perform(method, url, headers, body, timeout, connect_timeout)
  *   headers: array of "Name: value" strings; body: string or nil.
- * Returns status, body, headers, seconds
- *      or nil, kind, message, sent   (kind: "timeout" | "tls" | "network" |
- *         "too_large"; sent: whether any of the request reached the wire,
- *         which decides whether a non-idempotent call may be replayed). */
+ * Returns status, body, headers, seconds, left_after
+ *      or nil, kind, message, sent, left_after   (kind: "timeout" | "tls" |
+ *         "network" | "too_large" | "protocol"; sent: whether any of the
+ *         request reached the wire, which decides whether a non-idempotent
+ *         call may be replayed).
+ *   left_after: seconds from the start until the request was about to be
+ *   sent (the connection and TLS set up), 0 if it never was: the rate
+ *   budget counts the request from then. */
 static int http_perform(lua_State *L)
 {
     sp_http *h = check_http(L);
@@ -230,9 +234,10 @@ static int http_perform(lua_State *L)
 
     if (rc != CURLE_OK || h->answer.failure != SP_ANSWER_OK) {
         int pushed = sp_push_failure(L, c, &h->answer, rc, h->errbuf);
+        sp_push_left_after(L, c);
         sp_buf_clear(&h->answer.body, SP_KEEP_BUFFER);
         sp_buf_clear(&h->answer.head, SP_KEEP_BUFFER);
-        return pushed;
+        return pushed + 1;
     }
     sp_easy_rested(c, &h->answer);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -241,9 +246,10 @@ static int http_perform(lua_State *L)
     lua_pushlstring(L, h->answer.body.data ? h->answer.body.data : "", h->answer.body.len);
     sp_push_headers(L, &h->answer.head);
     lua_pushnumber(L, seconds);
+    sp_push_left_after(L, c);
     sp_buf_clear(&h->answer.body, SP_KEEP_BUFFER);
     sp_buf_clear(&h->answer.head, SP_KEEP_BUFFER);
-    return 4;
+    return 5;
 }
 
 /* http:connections() -> number of connections this session has opened. */

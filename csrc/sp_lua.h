@@ -57,6 +57,9 @@ void sp_easy_options(lua_State *L, struct sp_easy_opts *o);
 long sp_ms_arg(lua_State *L, int i);
 /* c is a CURL *: kept opaque here so Lua-only files need no curl.h. */
 int  sp_push_failure(lua_State *L, void *c, const struct sp_answer *a, int rc, const char *errbuf);
+/* Pushes left_after: seconds from the transfer's start until its request
+ * was about to be sent, connection and TLS set up (0: it never was). */
+void sp_push_left_after(lua_State *L, void *c);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

@@ -3,9 +3,9 @@
  *   m = core.multi{ user_agent=, ca_file=, ca_path=, proxy=, http2=, max_answer_size= }
  *   id = m:start(method, url, headers, body, timeout, connect_timeout)
  *   done, running = m:step(seconds)   -- drive transfers, wait at most seconds
- *   id, status, body, headers, seconds = m:collect()        -- one finished
- *   id, nil, kind, message, sent       = m:collect()        --   transfer,
- *   nil                                = m:collect()        --   or none
+ *   id, status, body, headers, seconds, left_after = m:collect()  -- one finished
+ *   id, nil, kind, message, sent, left_after       = m:collect()  --   transfer,
+ *   nil                                            = m:collect()  --   or none
  *   m:cancel(id)  m:running()  m:connections()  m:close()
  *
  * collect() gives each finished transfer exactly the answer http_session's
@@ -362,11 +362,12 @@ static int multi_collect(lua_State *L)
         sp_push_headers(L, &x->answer.head);
         lua_pushnumber(L, seconds);
     }
+    sp_push_left_after(L, x->easy);
     m->done = x->next;
     m->n_done--;
     x->next = NULL;
     release_xfer(m, x);
-    return 5;
+    return 6;
 }
 
 /* m:cancel(id) -> true if the transfer was in flight or uncollected. Its

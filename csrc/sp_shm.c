@@ -45,6 +45,7 @@ int sp_shm_open(sp_shm *m, const char *path, const char *boot_id,
     int fd;
 
     m->map = NULL;
+    m->fd = -1;
     memset(id, 0, sizeof id);
     strncpy(id, boot_id, sizeof id - 1);
     fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -76,8 +77,10 @@ int sp_shm_open(sp_shm *m, const char *path, const char *boot_id,
     if (memcmp(f->magic, MAGIC, sizeof MAGIC) != 0
         || memcmp(f->boot_id, id, sizeof id) != 0
         || __atomic_load_n(&f->tat, __ATOMIC_ACQUIRE) > now_ns + max_ahead_ns) {
-        /* New file, another boot, or a TAT no clock of this boot made. */
+        /* New file, another boot, or a TAT no clock of this boot made: the
+         * window counts are numbered on the same clock. */
         __atomic_store_n(&f->tat, 0, __ATOMIC_RELEASE);
+        memset(f->windows, 0, sizeof f->windows);
         memcpy(f->boot_id, id, sizeof id);
         memcpy(f->magic, MAGIC, sizeof MAGIC);
     }
@@ -86,14 +89,35 @@ out:
     /* Unlock explicitly: the mapping keeps the open file (and so a lock on
      * it) alive after close. */
     flock(fd, LOCK_UN);
-    close(fd);
+    if (m->map != NULL)
+        m->fd = fd;      /* for sp_shm_lock */
+    else
+        close(fd);
     return m->map ? 0 : -1;
 }
 
+int sp_shm_lock(sp_shm *m)
+{
+    while (flock(m->fd, LOCK_EX) != 0) {
+        if (errno != EINTR)
+            return -1;
+    }
+    return 0;
+}
+
+void sp_shm_unlock(sp_shm *m)
+{
+    flock(m->fd, LOCK_UN);
+}
+
+/* A zeroed sp_shm (never opened) has map NULL: its fd is not a file of
+ * ours and is left alone. */
 void sp_shm_close(sp_shm *m)
 {
     if (m->map != NULL) {
         munmap(m->map, sizeof *m->map);
+        close(m->fd);
         m->map = NULL;
+        m->fd = -1;
     }
 }

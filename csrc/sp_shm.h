@@ -7,24 +7,39 @@
  *
  * The TAT is a CLOCK_MONOTONIC time, which restarts at boot: the file records
  * the boot id, and a file from an earlier boot (kept on a disk-backed /tmp)
- * has its TAT reset rather than blocking requests for hours. */
+ * has its TAT reset rather than blocking requests for hours.
+ *
+ * After the TAT come the counts of the quota windows (per minute, hour,
+ * day; see sp_window.h). A window's check and count are two steps, so
+ * processes that use windows hold the file lock around them (sp_shm_lock):
+ * flock, which the kernel drops when a holder dies. The TAT alone stays
+ * lock-free. The layout only grew at the end: the TAT keeps its offset, and
+ * an older 64-byte file is extended with zeroed counts. */
 #ifndef SP_SHM_H
 #define SP_SHM_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sp_window.h"
+
 #define SP_SHM_BOOT_ID_LEN 48
 
-/* The file's layout: 64 bytes, the TAT 8-byte aligned. */
+/* The quota windows a budget file counts: per minute, per hour, per day. */
+#define SP_SHM_WINDOWS 3
+
+/* The file's layout: the TAT 8-byte aligned at offset 56, then the window
+ * counts. */
 typedef struct sp_shm_file {
-    char     magic[8];
-    char     boot_id[SP_SHM_BOOT_ID_LEN];
-    uint64_t tat;
+    char             magic[8];
+    char             boot_id[SP_SHM_BOOT_ID_LEN];
+    uint64_t         tat;
+    sp_window_counts windows[SP_SHM_WINDOWS];
 } sp_shm_file;
 
 typedef struct sp_shm {
     sp_shm_file *map;   /* NULL when closed */
+    int          fd;    /* kept open for sp_shm_lock while map is set */
 } sp_shm;
 
 /* The current boot's id (from /proc/sys/kernel/random/boot_id), or "" when
@@ -37,6 +52,11 @@ void sp_shm_boot_id(char out[SP_SHM_BOOT_ID_LEN]);
  * clock either, and is reset too. Returns 0, or -1 with a message in err. */
 int sp_shm_open(sp_shm *m, const char *path, const char *boot_id,
                 uint64_t now_ns, uint64_t max_ahead_ns, char *err, size_t errlen);
+
+/* Takes (sp_shm_lock) and releases the file lock of the window counts.
+ * Returns 0, or -1 (lock: with errno set). */
+int sp_shm_lock(sp_shm *m);
+void sp_shm_unlock(sp_shm *m);
 
 /* Unmaps; idempotent. The file stays for the other processes. */
 void sp_shm_close(sp_shm *m);

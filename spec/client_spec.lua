@@ -417,6 +417,7 @@ describe("client against the sandbox", function()
         { { "GET", "/a", { headers = { X = "a\r\nInjected: 1" } } }, "without line breaks" },
         { { "GET", "/a", { headers = { Authorization = "x" } } }, "Authorization is set by the client" },
         { { "GET", "/a", { timeout = 0 } }, "opts.timeout must be a positive number" },
+        { { "GET", "/a", { attempt_timeout = -1 } }, "opts.attempt_timeout must be a positive number" },
         { { "GET", "/a", { raw = "yes" } }, "opts.raw must be a boolean" },
       }
       for _, case in ipairs(bad) do

@@ -88,36 +88,77 @@ describe("core.auth", function()
 end)
 
 describe("core.limiter", function()
-  it("spaces requests at the configured rate", function()
+  it("takes a slot when the request leaves, and says how long until the next", function()
     local l = core.limiter { rate = 10, burst = 1, guard = 0 }
-    assert.equal(0, l:reserve())
-    local w = l:reserve()
+    assert.is_true(l:take())
+    local none, w, which = l:take()
+    assert.is_nil(none)
     assert.is_true(w > 0.09 and w <= 0.1, "wait " .. w)
-    local w2 = l:reserve()
-    assert.is_true(w2 > 0.19 and w2 <= 0.2, "wait " .. w2)
+    assert.equal("per_second", which)
+    -- A refused take takes nothing: the wait does not grow.
+    local _, w2 = l:take()
+    assert.is_true(w2 <= w, "wait " .. w2)
+    assert.is_true(l:peek() > 0.08)
   end)
 
   it("lets a burst through at once", function()
     local l = core.limiter { rate = 1, burst = 3, guard = 0 }
-    assert.equal(0, l:reserve())
-    assert.equal(0, l:reserve())
-    assert.equal(0, l:reserve())
-    assert.is_true(l:reserve() > 0.9)
+    assert.is_true(l:take())
+    assert.equal(2, l:state().per_second.left)
+    assert.is_true(l:take())
+    assert.is_true(l:take())
+    local none, w = l:take()
+    assert.is_nil(none)
+    assert.is_true(w > 0.9)
+    assert.equal(0, l:state().per_second.left)
   end)
 
-  it("reserves nothing when the wait would exceed max_wait", function()
-    local l = core.limiter { rate = 2, guard = 0 }
-    l:reserve()
-    local ok, needed = l:reserve(0.1)
-    assert.is_nil(ok)
-    assert.is_true(needed > 0.4)
-    assert.is_true(l:peek() > 0.4 and l:peek() <= 0.5)
+  it("lets a caller that may be late by `lateness` leave that much early on the schedule", function()
+    local l = core.limiter { rate = 10, guard = 0 }
+    assert.is_true(l:take())
+    local _, w = l:take()
+    assert.is_true(w > 0.09 and w <= 0.1, "wait " .. w)
+    local _, w2 = l:take(0.04)
+    assert.is_true(w2 > 0.05 and w2 <= 0.06, "wait " .. w2)
+    assert.has_error(function() l:take(2) end)
+  end)
+
+  it("widens its guard for a client that needs more, never narrows it", function()
+    local l = core.limiter { rate = 10, guard = 0.0008 }
+    assert.near(0.0008, l:guard(), 1e-9)
+    assert.near(0.003, l:guard(0.003), 1e-9)
+    assert.near(0.003, l:guard(0.001), 1e-9)
+    assert.is_true(l:take())
+    local _, w = l:take()
+    assert.is_true(w > 0.1 and w <= 0.103, "one interval of 103 ms: " .. w)
+  end)
+
+  it("counts quota windows and refuses past their limit, naming the window", function()
+    local l = core.limiter { rate = 1000, windows = { per_minute = 3, per_day = 100 } }
+    for _ = 1, 3 do
+      local ok, w = l:take()
+      if not ok then core.sleep(w); assert.is_true(l:take()) end
+    end
+    core.sleep(0.01)
+    local none, wait, which = l:take()
+    assert.is_nil(none)
+    assert.equal("per_minute", which)
+    assert.is_true(wait > 58 and wait <= 61, "wait " .. wait)
+    local s = l:state()
+    assert.same({ limit = 3, used = 3, left = 0, period = 60 },
+      { limit = s.per_minute.limit, used = s.per_minute.used, left = s.per_minute.left, period = s.per_minute.period })
+    assert.equal(97, s.per_day.left)
+    assert.is_nil(s.per_hour)
+    assert.equal(1000, s.per_second.limit)
+    assert.matches("2 quota windows", tostring(l))
   end)
 
   it("rejects bad settings", function()
     assert.has_error(function() core.limiter { rate = 0 } end)
     assert.has_error(function() core.limiter { rate = 10, burst = 0 } end)
     assert.has_error(function() core.limiter { rate = "10" } end, "limiter: 'rate' must be a number")
+    assert.has_error(function() core.limiter { windows = { per_minute = 0.5 } } end,
+      "limiter: windows.per_minute must be a number of requests from 1 to 2^31")
   end)
 end)
 

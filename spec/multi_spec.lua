@@ -230,10 +230,12 @@ describe("transport multi", function()
   it("cancels a call in flight", function()
     local c = client()
     c:request("GET", "/addressbooks")
+    core.sleep(0.15)                     -- the budget has a slot free again
     sb:fault { kind = "delay", delay = 2, count = 1, path = "^/addressbooks$" }
     local seen
     local h = c:start("GET", "/addressbooks", nil, function(done) seen = done end)
     local other = c:start("GET", "/addressbooks")
+    local queued = c:start("GET", "/addressbooks")
     c:poll(0.05)
     assert.is_false(h:done())
     assert.is_true(h:cancel())
@@ -243,6 +245,11 @@ describe("transport multi", function()
     assert.equal("cancelled", err.kind)
     assert.equal("GET", err.method)
     assert.matches("cancelled", tostring(err))
+    assert.is_true(err.maybe_sent)       -- its request was on its way
+    assert.is_false(err.retryable)
+    -- One still waiting for its slot was never sent.
+    assert.is_true(queued:cancel())
+    assert.is_false(queued:error().maybe_sent)
     assert.is_false(h:cancel())          -- already finished
     drain(c)
     assert.is_nil(other:error())         -- the other call was not disturbed

@@ -292,6 +292,30 @@ describe("inside nginx #nginx", function()
     end)
   end)
 
+  describe("quota windows", function()
+    it("are counted in the dict for every worker, and a call past them fails at once", function()
+      -- The token request and two calls fill the window of three.
+      local opts = client_opts { rate_limit = { per_minute = 3 }, retries = 0 }
+      local report = call { path = "/addressbooks", times = 4, client = opts }
+      assert.is_nil(report.results[1].err, report.results[1].err and report.results[1].err.text)
+      assert.is_nil(report.results[2].err, report.results[2].err and report.results[2].err.text)
+      for i = 3, 4 do
+        local err = report.results[i].err
+        assert.equal("rate_limit", err.kind, err.text)
+        assert.equal("per_minute", err.window)
+        assert.is_false(err.maybe_sent)
+        assert.is_true(err.retry_after > 50)
+      end
+      assert.is_true(report.elapsed < 1, "took " .. report.elapsed)
+      -- Whichever worker answers next, the dict says the same.
+      for _ = 1, 3 do
+        local err = first(call { path = "/addressbooks", client = opts }).err
+        assert.equal("per_minute", err and err.window)
+      end
+      assert.equal(3, sb:stats().per_account[account])
+    end)
+  end)
+
   describe("shared dict trouble", function()
     it("falls back to the worker's share of the budget when the dict lock never frees, and says so", function()
       local report = call { path = "/addressbooks", jam_rate_lock = true,
@@ -359,6 +383,19 @@ describe("inside nginx #nginx", function()
       local r = first(report)
       assert.equal("timeout", r.err.kind)
       assert.is_true(report.elapsed < 1.5, "took " .. report.elapsed)
+    end)
+
+    it("bounds the whole call by timeout: retries and backoff included", function()
+      sb:fault { kind = "delay", path = "^/addressbooks$", delay = 3, count = -1 }
+      local report = call { path = "/addressbooks", opts = { timeout = 1 },
+                            client = client_opts { retries = 2, retry_delay = 0.1 } }
+      local r = first(report)
+      assert.equal("timeout", r.err.kind, r.err.text)
+      assert.equal(1, r.err.attempts)
+      assert.is_true(r.err.maybe_sent)
+      assert.is_true(r.err.retryable)
+      assert.is_true(report.elapsed < 1.3, "a 1 s call took " .. report.elapsed)
+      assert.matches("not tried again", r.err.message)
     end)
 
     it("retries a GET after 5xx answers", function()

@@ -28,7 +28,12 @@ describe("sendpulse.new options", function()
     { with { rate_limit = true }, "option 'rate_limit' must be false, or a table" },
     { with { rate_limit = { rate = 0 } }, "option 'rate_limit' must be" },
     { with { rate_limit = { rate = 10, burst = 0 } }, "option 'rate_limit' must be" },
-    { with { rate_limit = { rps = 10 } }, "option 'rate_limit' must be" },
+    { with { rate_limit = { rps = 10 } }, "option 'rate_limit' must be .*: unknown field 'rps'" },
+    { with { rate_limit = { per_minute = 0 } },
+      "option 'rate_limit' must be .*: rate_limit.per_minute must be a whole number of requests from 1 to 2%^31" },
+    { with { rate_limit = { per_day = 1.5 } }, "rate_limit.per_day must be a whole number" },
+    { with { rate_limit = { per_month = 5 } }, "unknown field 'per_month'" },
+    { with { attempt_timeout = 0 }, "option 'attempt_timeout' must be a positive number of seconds" },
     { with { hook = "print" }, "option 'hook' must be a function" },
     { with { sleep = 1 }, "option 'sleep' must be a function" },
     { with { http2 = "yes" }, "option 'http2' must be a boolean" },
@@ -73,10 +78,39 @@ describe("sendpulse.new options", function()
   end)
 
   it("does not change the caller's table", function()
-    local opts = with { timeout = 5, rate_limit = { rate = 5 } }
+    local opts = with { timeout = 5, rate_limit = { rate = 5, per_minute = 100, per_day = 1000 } }
     local client = sendpulse.new(opts)
-    assert.same(with { timeout = 5, rate_limit = { rate = 5 } }, opts)
+    assert.same(with { timeout = 5, rate_limit = { rate = 5, per_minute = 100, per_day = 1000 } }, opts)
     client:close()
+  end)
+
+  it("derives the lateness allowance from the rate and the guard", function()
+    local options = require "sendpulse.options"
+    assert.equal(0, options.lateness(10, 0.0008))              -- 10 * 100.8 ms - 1 s < 12 ms
+    assert.near(0.018, options.lateness(10, 0.003), 1e-9)      -- 10 * 103 ms - 1 s - 12 ms
+    assert.equal(0, options.lateness(10, 0))
+    assert.near(0.05, options.lateness(0.5, 0.003), 1e-9)       -- capped: 50 ms
+    assert.near(0.0065, options.lateness(100, 0.003), 1e-9)    -- half an interval
+    -- A frame loop and shared budgets get the wider guard; only a frame
+    -- loop's calls may leave late.
+    local c = sendpulse.new(with { rate_limit = { shared = "host" } })
+    assert.equal(0.003, c.cfg.rate_limit.guard)
+    assert.is_false(c.cfg.rate_limit.late)
+    c:close()
+    if not (_VERSION == "Lua 5.1" and not rawget(_G, "jit")) then
+      local blocking = sendpulse.new(with { client_id = "widen-id" })
+      assert.near(0.0008, blocking.limiter.limiter:guard(), 1e-9)
+      c = sendpulse.new(with { client_id = "widen-id", transport = "multi" })
+      assert.equal(0.003, c.cfg.rate_limit.guard)
+      assert.is_true(c.cfg.rate_limit.late)
+      -- One budget for the account in this process, with the wider guard.
+      assert.equal(blocking.limiter.limiter, c.limiter.limiter)
+      assert.near(0.003, blocking.limiter.limiter:guard(), 1e-9)
+      assert.near(0.018, c.limiter.lateness, 1e-9)
+      assert.equal(0, blocking.limiter.lateness)
+      c:close()
+      blocking:close()
+    end
   end)
 
   it("keeps secrets out of the client object and its tostring", function()

@@ -155,28 +155,43 @@ describe("shared account", function()
       local other = assert(core.limiter { rate = 0.5, burst = 1, file = path .. "-other" })
       assert.is_true(a:shared())
       assert.matches("shared by the host", tostring(a))
-      assert.equal(0, a:reserve())
-      local w = b:reserve()
-      assert.is_true(w > 1.5 and w <= 2.0008, "second reservation waits one interval, got " .. w)
-      assert.equal(0, other:reserve())
-      local none, needed = a:reserve(0.01)
+      assert.is_true(a:take())
+      local none, w = b:take()
       assert.is_nil(none)
-      assert.is_true(needed > 3)
+      assert.is_true(w > 1.5 and w <= 2.0008, "the next one waits one interval, got " .. w)
+      assert.is_true(other:take())
       assert.equal("600", mode(path))
       a, b, other = nil, nil, nil   -- luacheck: ignore (dropped for the collector)
       collectgarbage(); collectgarbage()   -- unmapped by __gc
       local c = assert(core.limiter { rate = 0.5, file = path })
-      assert.is_true(c:reserve() > 2)      -- the budget outlived the mappings
+      local _, later = c:take()
+      assert.is_true(later > 1, "the budget outlived the mappings, got " .. tostring(later))
     end)
 
     it("can be deferred (a hand-over from another budget), never backwards", function()
       local l = core.limiter { rate = 10 }
       l:defer(2)
-      local w = l:reserve()
+      local _, w = l:take()
       assert.is_true(w > 1.9 and w <= 2, "deferred 2 s, got " .. w)
       l:defer(0)
-      assert.is_true(l:reserve() > 2)
+      _, w = l:take()
+      assert.is_true(w > 1.9, "still 2 s, got " .. w)
       assert.has_error(function() l:defer(-1) end)
+    end)
+
+    it("counts quota windows for every process of the host", function()
+      local path = root .. "/windows-" .. serial
+      local a = assert(core.limiter { rate = 1000, windows = { per_hour = 2 }, file = path })
+      local b = assert(core.limiter { rate = 1000, windows = { per_hour = 2 }, file = path })
+      assert.is_true(a:take())
+      core.sleep(0.002)
+      assert.is_true(b:take())
+      core.sleep(0.002)
+      local none, wait, which = a:take()
+      assert.is_nil(none)
+      assert.equal("per_hour", which)
+      assert.is_true(wait > 3500, "wait " .. wait)
+      assert.equal(2, b:state().per_hour.used)
     end)
 
     it("reports a file it cannot use, without raising", function()
@@ -198,7 +213,7 @@ describe("shared account", function()
       assert.equal(1, #errs)
       assert.equal("host", errs[1].shared)
       assert.equal("process", errs[1].fallback)
-      assert.is_false(c.limiter:shared())
+      assert.is_false(c.limiter.limiter:shared())
       c:close()
     end)
 
@@ -206,10 +221,11 @@ describe("shared account", function()
       local dir = root .. "/hostdir-" .. serial
       local a = client { rate_limit = { shared = "host", rate = 0.5 }, token_dir = dir }
       local b = client { rate_limit = { shared = "host", rate = 0.5 }, token_dir = dir, refresh_margin = 10 }
-      assert.is_true(a.limiter:shared())
-      assert.are_not.equal(a.limiter, b.limiter)    -- two mappings, one budget
-      assert.equal(0, a.limiter:reserve())
-      assert.is_true(b.limiter:reserve() > 1.5)
+      assert.is_true(a.limiter.limiter:shared())
+      assert.are_not.equal(a.limiter.limiter, b.limiter.limiter)    -- two mappings, one budget
+      assert.is_true(a.limiter.limiter:take())
+      local _, w = b.limiter.limiter:take()
+      assert.is_true(w > 1.5, "one budget for both, got " .. tostring(w))
       assert.matches("%x+%.budget", sh("ls " .. dir))
       a:close(); b:close()
     end)
@@ -250,11 +266,11 @@ describe("shared account", function()
       local c = client { rate_limit = { shared = "redis", fallback_rate = 5 }, redis = { port = 1 },
                          token_dir = root .. "/opts-" .. serial }
       assert.same({ rate = 10, burst = 1, shared = "redis", fallback = "host", fallback_rate = 5,
-                    guard = 0.003 }, c.cfg.rate_limit)
+                    guard = 0.003, late = false }, c.cfg.rate_limit)
       c:close()
       c = client {}
       assert.same({ rate = 10, burst = 1, shared = "process", fallback = "host", fallback_rate = 10,
-                    guard = 0.0008 }, c.cfg.rate_limit)
+                    guard = 0.0008, late = false }, c.cfg.rate_limit)
       c:close()
       assert.matches("option 'rate_limit'", err_of { rate_limit = { fallback_rate = 0 } })
       assert.matches("option 'rate_limit'", err_of { rate_limit = { guard = 1 } })
@@ -357,15 +373,49 @@ describe("shared account", function()
       local function new() return redis_limiter.new { conn = conn, key = "t" .. serial .. ":rate",
         rate = 0.5, burst = 1, fallback = fallback, fallback_kind = "process" } end
       local a, b = new(), new()
-      assert.equal(0, a:reserve())
-      local w = b:reserve()
-      assert.is_true(w > 1.5 and w <= 2.0008, "waits one interval, got " .. w)
-      local none, needed = a:reserve(0.05)
+      assert.is_true(a:take())
+      local none, w, which = b:take()
       assert.is_nil(none)
-      assert.is_true(needed > 3)
+      assert.equal("per_second", which)
+      assert.is_true(w > 1.5 and w <= 2.0008, "waits one interval, got " .. w)
       assert.equal("+OK", rs:cli("SCRIPT", "FLUSH"))
-      assert.is_true(a:reserve() > 3)        -- reloaded, same budget
+      local _, w2 = a:take()
+      assert.is_true(w2 > 1.5, "reloaded, same budget, got " .. tostring(w2))
       assert.equal(0, fallback:peek())         -- the fallback was never used
+      assert.equal(0, a:state().per_second.left)
+      -- A request that left 3 s after its slot moves the schedule on by as much.
+      local _, before = b:take()
+      a:push(3)
+      local _, after = b:take()
+      assert.is_true(after > before + 2.9, ("waits %g, then %g"):format(before, after))
+    end)
+
+    it("counts quota windows in Redis for every limiter of the account", function()
+      local conn = redis_connection.connection(ropts())
+      local fallback = core.limiter { rate = 1000 }
+      local function new() return redis_limiter.new { conn = conn, key = "t" .. serial .. ":quota",
+        rate = 1000, burst = 1, windows = { per_minute = 3, per_day = 10 }, fallback = fallback,
+        fallback_kind = "process" } end
+      local a, b = new(), new()
+      local taken = 0
+      for _, l in ipairs { a, b, a } do
+        local ok, w = l:take()
+        if not ok then core.sleep(w); ok = l:take() end
+        if ok then taken = taken + 1 end
+      end
+      assert.equal(3, taken)
+      core.sleep(0.005)
+      local none, wait, which = b:take()
+      assert.is_nil(none)
+      assert.equal("per_minute", which)
+      assert.is_true(wait > 55 and wait <= 61, "wait " .. wait)
+      local s = a:state()
+      assert.equal(3, s.per_minute.used)
+      assert.equal(0, s.per_minute.left)
+      assert.equal(7, s.per_day.left)
+      assert.equal(86400, s.per_day.period)
+      assert.is_nil(s.per_hour)
+      assert.equal(0, fallback:peek())
     end)
 
     it("goes on through the fallback while Redis is down, warns, and recovers", function()
@@ -401,23 +451,30 @@ describe("shared account", function()
       local lim = redis_limiter.new { conn = conn, key = "t" .. serial .. ":handover", rate = 10,
         burst = 1, fallback = fallback, fallback_kind = "process",
         report = function(ev) events[#events + 1] = ev end }
-      assert.equal(0, lim:reserve())
-      assert.is_true(lim:reserve() > 0.09)        -- Redis's budget now runs ~0.2 s ahead
+      assert.is_true(lim:take())                 -- Redis's budget now runs ~0.1 s ahead
       rs:stop()
       local ok, err = pcall(function()
-        -- The fallback starts after Redis's slots plus HANDOVER (0.3 s).
-        local w = lim:reserve()
-        assert.is_true(w > 0.4 and w < 0.6, "first fallback slot after the hand-over, got " .. w)
+        -- The fallback starts after Redis's slot (if it is still to come:
+        -- under valgrind it may have passed) plus HANDOVER (0.3 s), counted
+        -- from the failure.
+        local none, w = lim:take()
+        assert.is_nil(none)
+        assert.is_true(w > 0.29 and w < 0.5, "first fallback slot after the hand-over, got " .. tostring(w))
         assert.equal(1, #events_of(events, "limiter_error"))
+        core.sleep(w)
+        assert.is_true(lim:take())                -- the fallback's slot
       end)
       rs:launch()
       assert(ok, err)
       core.sleep(redis_connection.RETRY_INTERVAL + 0.05)
-      -- Back: no Redis slot before the fallback's next one + RETRY_INTERVAL + HANDOVER.
-      local w = lim:reserve()
-      assert.is_true(w > 0.5 and w < 1.2, "first Redis slot after the outage, got " .. w)
+      -- Back: no Redis slot before the fallback's next one + RETRY_INTERVAL
+      -- + HANDOVER, written to Redis's budget for every process.
+      local none, w = lim:take()
+      assert.is_nil(none)
+      assert.is_true(w > 0.3 and w < 1.2, "first Redis slot after the outage, got " .. tostring(w))
       assert.equal(1, #events_of(events, "limiter_recovered"))
-      assert.is_true(lim:reserve() > w)           -- and Redis spaces the next ones
+      local _, w2 = lim:take()
+      assert.is_true(w2 > w - 0.1, "still held back, got " .. tostring(w2))
     end)
 
     it("treats a token store failure as store_error and fetches its own token", function()

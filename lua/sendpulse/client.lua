@@ -1,10 +1,18 @@
 --- The client object: one call's way from arguments to a decoded answer.
 --
 --   token (cached per account; one refresh at a time)
---   -> rate budget (per account; wait for a slot)
+--   -> rate budget (per account; wait in line for a slot, taken as the
+--      request leaves)
+--   -> the token read again if the call waited (it may have come due)
 --   -> transport:perform (libcurl here; nginx cosockets elsewhere)
 --   -> response.classify (value or error object)
 --   -> on 401: new token, replay once; on a retryable failure: back off, retry
+--
+-- `timeout` is a deadline for the whole call: the token fetch, the wait for
+-- a slot, every attempt (each is given the time left) and the backoff
+-- between them. What cannot fit in it is not started: a call whose wait for
+-- a slot would pass it fails at once, a retry whose backoff would pass it
+-- is not made.
 --
 -- The transport is the only part that does I/O and the sleep function the
 -- only part that waits, so the same code runs blocking, inside nginx, or in
@@ -63,35 +71,71 @@ function Client:fail(err)
   return nil, err
 end
 
--- Waits for a slot in the account's rate budget.
-local function wait_for_slot(self)
-  local limiter = self.limiter
-  if limiter then
-    local wait = limiter:reserve()
-    if wait > 0 then self.sleep(wait) end
-  end
+-- A call in progress: { method, path, timeout, deadline } (monotonic
+-- seconds). Errors name the call, never the token request made for it.
+
+-- Takes a slot in the account's budget for a request leaving now, waiting
+-- in line if needed. Returns true, waited | nil, err.
+local function take_slot(self, call)
+  local budget = self.limiter
+  if not budget then return true, false end
+  local ok, waited = budget:take(call.deadline, self.sleep, call)
+  if ok then call.taken_at = monotonic() end
+  return ok, waited
 end
 
--- One HTTP exchange. Returns value, meta or nil, err, sent.
-local function exchange(self, method, path, url, headers, body, timeout, connect_timeout, attempt, raw)
-  wait_for_slot(self)
+-- Whether to try again after `err` (retries_used so far), and after how
+-- long: nil when not (see sendpulse.wire.retry).
+local function retry_wait(self, call, err, retries_used)
+  local cfg = self.cfg
+  if not err.retryable or retries_used >= cfg.retries then return nil end
+  -- Longer waits (711: 900 s) are the caller's to decide on.
+  if err.retry_after and err.retry_after > cfg.retry_max_delay then return nil end
+  local d = retry.delay(retries_used + 1, cfg, err)
+  if monotonic() + d >= call.deadline then
+    -- (An error of the wait itself, stage "rate", says so already.)
+    if not err.stage then
+      err.message = format("%s (not tried again: the %g s timeout leaves no time)", err.message, call.timeout)
+    end
+    return nil
+  end
+  return d
+end
+
+-- One HTTP exchange, its slot taken: perform with the time left (at most
+-- the call's attempt_timeout), classify, tell the hook. Returns value, meta
+-- or nil, err.
+local function send(self, call, method, path, url, headers, body, attempt, raw, idempotent)
   local started = monotonic()
-  local status, rbody, rheaders, sent = self.transport:perform(
-    method, url, headers, body, timeout, connect_timeout)
+  local left = call.deadline - started
+  local limit = call.attempt_timeout
+  if limit and limit < left then left = limit end
+  if left <= 0 then
+    return nil, new_error { kind = "timeout", method = method, path = path, attempts = attempt - 1,
+      message = format("not sent: the %g s timeout passed before it could be", call.timeout),
+      stage = "rate", retryable = true, maybe_sent = false }
+  end
+  local connect_timeout = self.cfg.connect_timeout
+  if connect_timeout > left then connect_timeout = left end
+  local status, rbody, rheaders, sent, left_after = self.transport:perform(
+    method, url, headers, body, left, connect_timeout)
   local duration = monotonic() - started
+  local budget = self.limiter
+  if budget then
+    -- When the request really left: a connection set up first, or a slow
+    -- Lua state, count from then (sendpulse.account.budget).
+    budget:late(started - call.taken_at + (tonumber(left_after) or 0))
+  end
   local value, err
   if status == nil then
     -- perform's failure form: nil, kind, message, sent
-    err = new_error {
+    err = retry.settle(new_error {
       kind = transport_kinds[rbody] or "network",
-      message = rheaders, method = method, path = path,
-      -- A certificate that failed verification will fail again, and so
-      -- will an answer over a bound.
-      retryable = rbody ~= "tls" and rbody ~= "too_large", tls = rbody == "tls" or nil,
-    }
+      message = rheaders, method = method, path = path, tls = rbody == "tls" or nil,
+    }, method, idempotent, sent)
   else
-    sent = true
     value, err = response.classify(status, rbody, rheaders, { method = method, path = path }, raw)
+    if err then retry.settle(err, method, idempotent, true) end
   end
   -- Only built when someone listens: a table per call is measurable
   -- (bench/cost.lua).
@@ -105,60 +149,63 @@ local function exchange(self, method, path, url, headers, body, timeout, connect
   end
   if err then
     err.attempts = attempt
-    return nil, err, sent
+    return nil, err
   end
   return value, { status = status, headers = rheaders, duration = duration, attempts = attempt }
 end
 
--- POST /oauth/access_token, with the same retry rules as any call (asking
--- for a token again is harmless). Returns token, generation or nil, err.
-local function fetch_token(self)
+-- POST /oauth/access_token for `call`, within its deadline, with the same
+-- retry rules as any call (asking for a token again is harmless). Returns
+-- token, generation or nil, err. slot_held: the first attempt uses a slot
+-- the call already took.
+local function fetch_token(self, call, slot_held)
   local cfg, auth = self.cfg, self.auth
   local url = cfg.base_url .. TOKEN_PATH
   local headers = { "Accept: application/json", "Content-Type: application/x-www-form-urlencoded" }
   local attempt = 0
   while true do
     attempt = attempt + 1
-    local value, err, sent = exchange(self, "POST", TOKEN_PATH, url, headers,
-      auth:token_request(), cfg.timeout, cfg.connect_timeout, attempt)
+    -- The token request is a request: it takes a slot of its own.
+    local ok, err = true, nil
+    if not (slot_held and attempt == 1) then ok, err = take_slot(self, call) end
+    if not ok then return nil, err end
+    local value
+    value, err = send(self, call, "POST", TOKEN_PATH, url, headers, auth:token_request(), attempt,
+      false, true)
     if value then
       local token = type(value) == "table" and value.access_token
       if type(token) ~= "string" or token == "" then
         return nil, new_error { kind = "decode", method = "POST", path = TOKEN_PATH,
-          message = "the token answer has no access_token" }
+          message = "the token answer has no access_token", maybe_sent = true }
       end
       local ttl = tonumber(value.expires_in) or 3600
       if ttl <= 0 then ttl = 3600 end
       return token, auth:finish_refresh(token, ttl)
     end
-    if err.kind == "auth" and err.oauth_error ~= "invalid_client" then
-      err.message = "the token request was refused: " .. err.message
-    end
-    if attempt > cfg.retries or not retry.can_retry(err, "POST", true, sent) then
-      return nil, err
-    end
-    self.sleep(retry.delay(attempt, cfg, err))
+    local d = retry_wait(self, call, err, attempt - 1)
+    if not d then return nil, err end
+    self.sleep(d)
   end
 end
 
 -- The account's current token, fetching one if needed. When another caller
 -- (a coroutine, an nginx light thread) is already fetching, waits for it
--- instead of sending a second token request.
-local function current_token(self)
+-- instead of sending a second token request, until the call's deadline.
+local function current_token(self, call, slot_held)
   local auth = self.auth
   local token, generation = auth:token()
   if token then return token, generation end
-  local deadline = monotonic() + self.cfg.timeout
   while true do
     if auth:begin_refresh() then
-      local ok, t, g = pcall(fetch_token, self)
+      local ok, t, g = pcall(fetch_token, self, call, slot_held)
       if not ok or not t then auth:abort_refresh() end
       if not ok then error(t, 0) end   -- a hook raised, or out of memory
       return t, g
     end
-    if monotonic() > deadline then
+    if monotonic() > call.deadline then
       return nil, new_error { kind = "timeout", method = "POST", path = TOKEN_PATH,
-        message = "gave up waiting for another caller's token request" }
+        message = "gave up waiting for another caller's token request", retryable = true,
+        maybe_sent = false }
     end
     self.sleep(0.01)
     token, generation = auth:token()
@@ -166,11 +213,46 @@ local function current_token(self)
   end
 end
 
+-- A failure to get a token, told as a failure of `call`: what failed, that
+-- it was while getting the token, and the call it was for. The call itself
+-- was not sent; repeating it is safe if getting a token may work next time.
+local function token_failure(err, call)
+  err.message = "getting an OAuth token failed (POST " .. TOKEN_PATH .. "): " .. err.message
+  err.method, err.path, err.stage = call.method, call.path, "token"
+  err.maybe_sent = false
+  return err
+end
+
+-- The token, then a slot; the token is read again when the call waited
+-- for the slot, so a call queued past the refresh margin never sends a
+-- token that came due meanwhile. Returns token, generation or nil, err.
+local function token_and_slot(self, call)
+  if not self.limiter then
+    -- No budget (rate_limit = false): the cached token is all there is to it.
+    local token, generation = self.auth:token()
+    if token then return token, generation end
+  end
+  local slot_held = false
+  while true do
+    local token, generation = current_token(self, call, slot_held)
+    if not token then return nil, token_failure(generation, call) end
+    local ok, waited = take_slot(self, call)
+    if not ok then return nil, waited end
+    if not waited then return token, generation end
+    token, generation = self.auth:token()
+    if token then return token, generation end
+    -- Due (or dropped after a 401 elsewhere) while this call waited: the
+    -- slot it holds carries the token request (unless another caller is
+    -- already fetching one), then the call takes a slot again.
+    slot_held = true
+  end
+end
+
 local METHODS = { GET = true, POST = true, PUT = true, PATCH = true, DELETE = true,
                   HEAD = true, OPTIONS = true }
 -- The options of one call that are not its content: what the generated
 -- methods and the helpers take in their second table (sendpulse.operations).
-local CALL_OPTS = { headers = true, timeout = true, idempotent = true, raw = true }
+local CALL_OPTS = { headers = true, timeout = true, attempt_timeout = true, idempotent = true, raw = true }
 local OPTS = { query = true, json = true, form = true, body = true, content_type = true }
 for k in pairs(CALL_OPTS) do OPTS[k] = true end
 
@@ -256,6 +338,10 @@ local function prepare(self, method, path, opts)
   if opts.timeout ~= nil and not (type(opts.timeout) == "number" and opts.timeout > 0 and opts.timeout < 1e6) then
     return bad("opts.timeout must be a positive number of seconds")
   end
+  local at = opts.attempt_timeout
+  if at ~= nil and not (type(at) == "number" and at > 0 and at < 1e6) then
+    return bad("opts.attempt_timeout must be a positive number of seconds")
+  end
   return url, body, ctype, extra
 end
 
@@ -278,7 +364,8 @@ function Client:request(method, path, opts)
   end
   local cfg = self.cfg
   local timeout = opts and opts.timeout or cfg.timeout
-  local connect_timeout = cfg.connect_timeout < timeout and cfg.connect_timeout or timeout
+  local call = { method = method, path = path, timeout = timeout, deadline = monotonic() + timeout,
+                 attempt_timeout = opts and opts.attempt_timeout or cfg.attempt_timeout }
   local idempotent = opts and opts.idempotent or false
   local raw = opts and opts.raw or false
   local static_key = self.auth:is_static()
@@ -286,32 +373,36 @@ function Client:request(method, path, opts)
   local attempt = 0
   while true do
     attempt = attempt + 1
-    local token, generation = current_token(self)
-    if not token then return self:fail(generation) end
+    local token, generation = token_and_slot(self, call)
+    if not token then
+      generation.attempts = attempt - 1
+      return self:fail(generation)
+    end
     local headers = { "Authorization: Bearer " .. token }
     if not (extra and extra.accept) then headers[2] = "Accept: application/json" end
     if ctype then headers[#headers + 1] = "Content-Type: " .. ctype end
     if extra then
       for i = 1, #extra do headers[#headers + 1] = extra[i] end
     end
-    local value, meta_or_err, sent = exchange(self, method, path, url, headers, body,
-      timeout, connect_timeout, attempt, raw)
+    local value, meta_or_err = send(self, call, method, path, url, headers, body, attempt, raw, idempotent)
     if value ~= nil then return value, meta_or_err end
     local err = meta_or_err
     if err.kind == "auth" and err.status == 401 and not replayed and not static_key then
       -- The token expired early or was revoked: one new token, one replay.
       replayed = true
       self.auth:invalidate(generation)
-    elseif retries_used < cfg.retries and retry.can_retry(err, method, idempotent, sent) then
-      retries_used = retries_used + 1
-      self.sleep(retry.delay(retries_used, cfg, err))
     else
-      if err.kind == "auth" and replayed then
-        err.message = err.message .. " (after fetching a new token)"
-      elseif err.kind == "auth" and static_key then
-        err.message = err.message .. " (the API key was refused)"
+      local d = retry_wait(self, call, err, retries_used)
+      if not d then
+        if err.kind == "auth" and replayed then
+          err.message = err.message .. " (after fetching a new token)"
+        elseif err.kind == "auth" and static_key then
+          err.message = err.message .. " (the API key was refused)"
+        end
+        return self:fail(err)
       end
-      return self:fail(err)
+      retries_used = retries_used + 1
+      self.sleep(d)
     end
   end
 end
@@ -331,6 +422,21 @@ mt.__close = function(self) self:close() end
 -- API key). Never the token itself.
 function Client:token_expires_in()
   return self.auth:expires_in()
+end
+
+--- What is left of the account's budget in each window, as the budget
+-- this client uses sees it (shared or not): { per_second = { limit, burst,
+-- left, wait }, per_minute = { limit, used, left, wait, period }, per_hour
+-- = ..., per_day = ..., queued = calls of this Lua state waiting for a
+-- slot }; a window without a limit is absent. wait: seconds until a request
+-- may leave. nil when rate_limit = false. Takes nothing.
+function Client:quota()
+  if self.closed then
+    return self:fail(argument_error("attempt to use a closed sendpulse client"))
+  end
+  local budget = self.limiter
+  if not budget then return nil end
+  return budget:state()
 end
 
 --- Number of connections the transport has opened (keep-alive check).

@@ -121,10 +121,10 @@ function Error.__tostring(e)
   return concat(parts)
 end
 
-local retryable_kinds = { network = true, timeout = true }
-
 --- Builds an error object. `fields.kind` and `fields.message` are required;
 -- `code` pulls the name, description and wait from the code table.
+-- retryable and maybe_sent are false unless given (the call pipeline sets
+-- them for every failure of an exchange: sendpulse.wire.retry).
 function _M.new(fields)
   local e = {}
   for k, v in pairs(fields) do e[k] = v end
@@ -134,7 +134,8 @@ function _M.new(fields)
     e.description = e.description or entry.description
     if entry.wait and e.retry_after == nil then e.retry_after = entry.wait end
   end
-  if e.retryable == nil then e.retryable = retryable_kinds[e.kind] or false end
+  if e.retryable == nil then e.retryable = false end
+  if e.maybe_sent == nil then e.maybe_sent = false end
   return setmetatable(e, Error)
 end
 

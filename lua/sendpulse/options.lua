@@ -5,7 +5,8 @@
 local core = require "sendpulse.core"
 local number = require "sendpulse.wire.number"
 
-local type, pairs, format = type, pairs, string.format
+local type, pairs, format, tostring = type, pairs, string.format, tostring
+local ceil, min = math.ceil, math.min
 local is_integer = number.is_integer
 
 local _M = {}
@@ -14,9 +15,42 @@ _M.DEFAULT_BASE_URL = "https://api.sendpulse.com"
 
 -- rate_limit.guard, seconds added to every interval of the budget (why:
 -- see check below): a process's own budget, and a budget shared between
--- processes. The C limiter's default (csrc/sp_limiter_lua.c) is DEFAULT_GUARD too.
+-- processes or used by a frame loop. The C limiter's default
+-- (csrc/sp_limiter_lua.c) is DEFAULT_GUARD too.
 _M.DEFAULT_GUARD = 0.0008
 _M.DEFAULT_SHARED_GUARD = 0.003
+
+-- Of the room the guard makes in each second, this much is kept for the
+-- jitter between when requests leave and when the server counts them
+-- (the network, the server's own scheduling); a frame loop may use the
+-- rest to leave late (see lateness below).
+_M.JITTER_MARGIN = 0.012
+
+-- The most lateness allowed, whatever the rate: a 20 fps frame. (At low
+-- rates the formula below would allow far more, letting two requests of a
+-- 0.5/s budget leave a second apart.)
+_M.MAX_LATENESS = 0.05
+
+-- The plan quotas rate_limit accepts besides the per-second rate, and their
+-- periods in seconds.
+_M.QUOTA_WINDOWS = { per_minute = 60, per_hour = 3600, per_day = 86400 }
+
+--- How late a frame loop's request may leave after its slot without
+-- pushing the slots after it (transport = "multi": a timer fires at the
+-- first poll after it is due): such a request may leave this long before
+-- the budget's next theoretical time. With N = ceil(rate) and T = 1/rate +
+-- guard, the N-th request after any other leaves at least N*T - lateness
+-- later; keeping that at 1 s plus JITTER_MARGIN means no second ever holds
+-- more than N. 0.018 s with the frame loop's guard (3 ms at 10/s): more
+-- than a 60 fps frame; 0 with the blocking default (0.8 ms). At most half
+-- an interval (a burst of 1 stays one request at a time) and MAX_LATENESS.
+function _M.lateness(rate, guard)
+  local interval = ceil(1e9 / rate) / 1e9 + guard   -- as csrc/sp_limiter.c rounds it
+  local n = ceil(rate - 1e-9)
+  local l = n * interval - 1 - _M.JITTER_MARGIN
+  if l < 0 then return 0 end
+  return min(l, interval / 2, _M.MAX_LATENESS)
+end
 
 -- What the Redis keys of the shared token and budget start with.
 _M.DEFAULT_REDIS_PREFIX = "sendpulse:"
@@ -47,6 +81,7 @@ local rules = {
       return type(v) == "string" and v:find("^https?://[^/%s]+") ~= nil and not v:find("[%s?#]")
     end, "an http:// or https:// URL without query or fragment" },
   timeout = { positive, "a positive number of seconds" },
+  attempt_timeout = { positive, "a positive number of seconds" },
   connect_timeout = { positive, "a positive number of seconds" },
   retries = { function(v) return is_integer(v) and v >= 0 and v <= 10 end, "an integer from 0 to 10" },
   retry_delay = { function(v) return within(v, 0, 60) end, "a number of seconds from 0 to 60" },
@@ -57,8 +92,14 @@ local rules = {
       if type(v) ~= "table" then return false end
       for k in pairs(v) do
         if k ~= "rate" and k ~= "burst" and k ~= "shared" and k ~= "fallback" and k ~= "guard"
-           and k ~= "fallback_rate" then
-          return false
+           and k ~= "fallback_rate" and not _M.QUOTA_WINDOWS[k] then
+          return false, format("unknown field '%s'", tostring(k))
+        end
+      end
+      for k in pairs(_M.QUOTA_WINDOWS) do
+        local n = v[k]
+        if n ~= nil and not (is_integer(n) and n >= 1 and n <= 2 ^ 31) then
+          return false, format("rate_limit.%s must be a whole number of requests from 1 to 2^31", k)
         end
       end
       return (v.rate == nil or positive(v.rate))
@@ -68,6 +109,7 @@ local rules = {
          and (v.guard == nil or (type(v.guard) == "number" and v.guard >= 0 and v.guard <= 0.1))
          and (v.fallback_rate == nil or positive(v.fallback_rate))
     end, "false, or a table { rate = requests per second > 0, burst = integer >= 1, "
+      .. "per_minute, per_hour, per_day = requests (whole numbers >= 1), "
       .. "shared = \"process\" | \"host\" | \"redis\", fallback = \"host\" | \"process\", "
       .. "fallback_rate = requests per second > 0, guard = seconds from 0 to 0.1 }" },
   ca_file = { nonempty_string, "a path (string)" },
@@ -164,18 +206,35 @@ function _M.check(opts)
   if cfg.rate_limit ~= false then
     local rl = cfg.rate_limit or {}
     local shared = rl.shared or "process"
-    -- The guard is added to every interval, so one request that leaves late
-    -- cannot put rate + 1 in a server's one-second window. Requests of one
-    -- process go one after another, and a late one delays the rest; slots
-    -- of a shared budget are taken ahead by waiting processes, so one late
-    -- sender (a busy CPU) meets on-time ones: it needs more room (3 ms a
-    -- slot is 30 ms a second at 10/s, for 3% of the rate).
-    cfg.rate_limit = { rate = rl.rate or 10, burst = rl.burst or 1, shared = shared,
+    -- The guard is added to every interval, room in each second for the
+    -- jitter between when requests leave and when the server counts them.
+    -- Requests of several processes (a shared budget) meet more of it and
+    -- get more room; so does a frame loop (transport = "multi"), whose
+    -- requests may use the room beyond JITTER_MARGIN to leave late (see
+    -- lateness): 3 ms a slot, 30 ms a second at 10/s, for 3% of the rate.
+    -- (A process budget is one per account whatever its clients' guards:
+    -- the widest in use applies, see sendpulse.account.)
+    local late = cfg.transport == "multi"
+    local wide = late or shared ~= "process" or cfg.shared_dict ~= nil
+    local rate = rl.rate or 10
+    local guard = rl.guard or (wide and _M.DEFAULT_SHARED_GUARD or _M.DEFAULT_GUARD)
+    local windows
+    for k in pairs(_M.QUOTA_WINDOWS) do
+      if rl[k] then
+        windows = windows or {}
+        windows[k] = rl[k]
+      end
+    end
+    cfg.rate_limit = { rate = rate, burst = rl.burst or 1, shared = shared,
                        fallback = rl.fallback or "host",
                        -- While Redis fails, each host (or process) has its own
                        -- budget: with N of them, rate / N keeps the sum right.
-                       fallback_rate = rl.fallback_rate or rl.rate or 10,
-                       guard = rl.guard or (shared == "process" and _M.DEFAULT_GUARD or _M.DEFAULT_SHARED_GUARD) }
+                       fallback_rate = rl.fallback_rate or rate,
+                       -- Whether this client's calls leave late by nature
+                       -- (a frame loop): they get the lateness allowance.
+                       guard = guard, late = late,
+                       windows = windows,
+                       per_minute = rl.per_minute, per_hour = rl.per_hour, per_day = rl.per_day }
   end
   if cfg.token_store == "memory" then cfg.token_store = nil end
   -- A copy with the defaults: the client may drop the password from it,

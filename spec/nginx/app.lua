@@ -25,7 +25,8 @@ local function plain_error(err)
   if type(err) ~= "table" then return { raised = tostring(err) } end
   local t = {}
   for _, k in pairs { "kind", "code", "name", "status", "message", "method", "path",
-                      "retryable", "retry_after", "attempts", "tls" } do
+                      "retryable", "retry_after", "maybe_sent", "attempts", "tls", "window",
+                      "stage" } do
     t[k] = err[k]
   end
   t.text = tostring(err)
@@ -52,7 +53,7 @@ local function run(req)
   end
   -- jam_rate_lock: the budget's dict lock is taken and never freed, as if
   -- a worker had died holding it without its expiry.
-  local jammed = req.jam_rate_lock and client.limiter and client.limiter.lock_key
+  local jammed = req.jam_rate_lock and client.limiter and client.limiter.limiter.lock_key
   if jammed then ngx.shared.sendpulse:set(jammed, true) end
   local started = core.monotonic()
   for i = 1, req.times or 1 do

@@ -8,21 +8,27 @@
 -- Beyond this Lua state (options token_store, rate_limit.shared,
 -- shared_dict) the pieces beside this file take over:
 --   shared_token.lua     the token through a store, one fetch for all
+--   budget.lua           the budget as a call meets it: a line of waiting
+--                        calls in front of a limiter
 --   token_store/         where: file (one host), redis (many), shared_dict (nginx)
 --   limiter/             the budget: redis (many hosts), shared_dict (nginx);
---                        one host's budget is a file the C limiter maps
+--                        a process's or one host's budget is the C limiter
+--                        (a host's: a file it maps)
 --   redis_connection.lua the Redis link of the Redis store and budget
 
 local core = require "sendpulse.core"
 local options = require "sendpulse.options"
 local shared_token = require "sendpulse.account.shared_token"
+local budget = require "sendpulse.account.budget"
 
-local format, type, require = string.format, type, require
+local format, type, require, pairs = string.format, type, require, pairs
+local floor, max = math.floor, math.max
 
 local _M = {}
 
 local auths = setmetatable({}, { __mode = "v" })
 local limiters = setmetatable({}, { __mode = "v" })
+local lines = setmetatable({}, { __mode = "v" })
 
 --- The account's identity: what the rate budget is counted against.
 function _M.account_key(cfg)
@@ -89,12 +95,32 @@ function _M.auth(cfg, report)
   return shared_token.new(a, store, key, report)
 end
 
+-- The quota windows scaled to a share of the budget (a fallback, a
+-- worker's share): at least one request each.
+local function scaled(windows, share)
+  if not windows or share >= 1 then return windows end
+  local out = {}
+  for k, n in pairs(windows) do out[k] = max(1, floor(n * share)) end
+  return out
+end
+
+-- What names one budget's settings in a key. Not the guard: clients of
+-- one account whose guards differ (a frame loop's and a blocking one's)
+-- must still share one budget; it takes the widest (local_limiter).
+local function settings_key(rl, rate, windows)
+  windows = windows or {}
+  return format("%g/%d/%s/%s/%s", rate, rl.burst,
+    windows.per_minute or "-", windows.per_hour or "-", windows.per_day or "-")
+end
+
 -- One C limiter per key in this Lua state.
-local function local_limiter(key, rate, burst, guard)
+local function local_limiter(key, rl, rate, windows)
   local l = limiters[key]
   if not l then
-    l = core.limiter { rate = rate, burst = burst, guard = guard }
+    l = core.limiter { rate = rate, burst = rl.burst, guard = rl.guard, windows = windows }
     limiters[key] = l
+  else
+    l:guard(rl.guard)
   end
   return l
 end
@@ -104,8 +130,8 @@ end
 local function process_limiter(cfg, rate)
   local rl = cfg.rate_limit
   rate = rate or rl.rate
-  return local_limiter(format("%s|%g/%d/%g", _M.account_key(cfg), rate, rl.burst, rl.guard),
-                       rate, rl.burst, rl.guard)
+  local windows = scaled(rl.windows, rate / rl.rate)
+  return local_limiter(_M.account_key(cfg) .. "|" .. settings_key(rl, rate, windows), rl, rate, windows)
 end
 
 -- The host's budget for the account: a mapped file in the token folder,
@@ -119,6 +145,7 @@ local function host_limiter(cfg, observe, rate)
   local l
   if ok then
     l, err = core.limiter { rate = rate, burst = rl.burst, guard = rl.guard,
+      windows = scaled(rl.windows, rate / rl.rate),
       file = format("%s/%s.budget", dir, core.fingerprint(_M.account_key(cfg))) }
   end
   if l then return l end
@@ -126,7 +153,46 @@ local function host_limiter(cfg, observe, rate)
   return process_limiter(cfg, rate)
 end
 
---- The account's limiter, or nil when rate limiting is off.
+-- The limiter behind the account's budget (see _M.limiter).
+local function new_limiter(cfg, report, observe)
+  local rl = cfg.rate_limit
+  if cfg.shared_dict then
+    -- One budget for all nginx workers, in the dict; if the dict fails, each
+    -- worker keeps to its share.
+    local key = format("%s|%g/%d", _M.account_key(cfg), rl.rate, rl.burst)
+    local nginx = require "sendpulse.transport.nginx"
+    local ngx = nginx.host()
+    local workers = ngx.worker and ngx.worker.count and ngx.worker.count() or 1
+    local name = cfg.shared_dict
+    local share = rl.rate / workers
+    local share_windows = scaled(rl.windows, 1 / workers)
+    return require("sendpulse.account.limiter.shared_dict").new {
+      dict = (nginx.shared_dict(name)), name = name,
+      key = "sendpulse:rate:" .. core.fingerprint(key),
+      rate = rl.rate, burst = rl.burst, guard = rl.guard,
+      windows = rl.windows, report = report,
+      fallback = local_limiter(key .. "|share|" .. settings_key(rl, share, share_windows), rl, share,
+                               share_windows),
+    }
+  end
+  if rl.shared == "host" then return host_limiter(cfg, observe) end
+  if rl.shared == "redis" then
+    local conn, prefix = redis_conn(cfg)
+    local r = rl.fallback_rate
+    local fallback = rl.fallback == "host" and host_limiter(cfg, observe, r) or process_limiter(cfg, r)
+    return require("sendpulse.account.limiter.redis").new {
+      conn = conn, key = prefix .. "rate:" .. core.fingerprint(_M.account_key(cfg)),
+      rate = rl.rate, burst = rl.burst, guard = rl.guard,
+      windows = rl.windows, fallback = fallback,
+      fallback_kind = fallback:shared() and "host" or "process", report = observe,
+    }
+  end
+  return process_limiter(cfg)
+end
+
+--- The account's budget (sendpulse.account.budget), or nil when rate
+-- limiting is off. Clients of this Lua state with the same account and
+-- settings share the line their calls wait in.
 -- rate_limit.shared: "process" (clients of this Lua state share a budget),
 -- "host" (every process of the host, through a mapped file), "redis" (every
 -- host, through Redis; while Redis fails, the `fallback` budget serves).
@@ -138,33 +204,17 @@ function _M.limiter(cfg, report, observe)
   local rl = cfg.rate_limit
   if not rl then return nil end
   observe = observe or function() end
-  if cfg.shared_dict then
-    -- One budget for all nginx workers, in the dict; if the dict fails, each
-    -- worker keeps to its share.
-    local key = format("%s|%g/%d", _M.account_key(cfg), rl.rate, rl.burst)
-    local nginx = require "sendpulse.transport.nginx"
-    local ngx = nginx.host()
-    local workers = ngx.worker and ngx.worker.count and ngx.worker.count() or 1
-    local name = cfg.shared_dict
-    return require("sendpulse.account.limiter.shared_dict").new {
-      dict = (nginx.shared_dict(name)), name = name,
-      key = "sendpulse:rate:" .. core.fingerprint(key),
-      rate = rl.rate, burst = rl.burst, report = report,
-      fallback = local_limiter(key .. "|share", rl.rate / workers, rl.burst, rl.guard),
-    }
+  -- One line per budget this Lua state's calls contend for. (The line
+  -- only orders them: two clients that reach the same account's budget in
+  -- different ways and share a line lose nothing but a little speed.)
+  local key = format("%s|%s|%s|%s", _M.account_key(cfg), rl.shared, cfg.shared_dict or "-",
+    settings_key(rl, rl.rate, rl.windows))
+  local line = lines[key]
+  if not line then
+    line = budget.line()
+    lines[key] = line
   end
-  if rl.shared == "host" then return host_limiter(cfg, observe) end
-  if rl.shared == "redis" then
-    local conn, prefix = redis_conn(cfg)
-    local r = rl.fallback_rate
-    local fallback = rl.fallback == "host" and host_limiter(cfg, observe, r) or process_limiter(cfg, r)
-    return require("sendpulse.account.limiter.redis").new {
-      conn = conn, key = prefix .. "rate:" .. core.fingerprint(_M.account_key(cfg)),
-      rate = rl.rate, burst = rl.burst, guard = rl.guard, fallback = fallback,
-      fallback_kind = fallback:shared() and "host" or "process", report = observe,
-    }
-  end
-  return process_limiter(cfg)
+  return budget.new(new_limiter(cfg, report, observe), rl, line)
 end
 
 return _M

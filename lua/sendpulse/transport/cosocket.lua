@@ -3,9 +3,10 @@
 -- worker. Same contract as the C core's http_session:
 --
 --   t:perform(method, url, headers, body, timeout, connect_timeout)
---     -> status, body, headers (lower-case names), seconds
+--     -> status, body, headers (lower-case names), seconds, left_after
 --     or nil, kind ("timeout" | "tls" | "network" | "too_large" |
---        "protocol"), message, sent
+--        "protocol"), message, sent, left_after
+--   (left_after: seconds until the request was sent, its connection set up)
 --   t:connections() -> connections this transport opened (not reused ones)
 --   t:close()
 --
@@ -146,9 +147,10 @@ local function send_all(sock, req, deadline)
   return true
 end
 
--- One attempt on one connection. Returns status, body, headers, or
--- nil, kind, message, sent, retry_fresh (a reused connection the server
--- had closed: safe to try once more on a new one).
+-- One attempt on one connection. Returns status, body, headers, sent_at,
+-- or nil, kind, message, sent, retry_fresh (a reused connection the server
+-- had closed: safe to try once more on a new one), sent_at (the monotonic
+-- time the request was sent, its connection set up; nil before that).
 local function exchange(self, method, scheme, host, port, target, host_header,
                         headers, body, deadline, connect_deadline)
   local ngx = nginx.host()
@@ -204,6 +206,7 @@ local function exchange(self, method, scheme, host, port, target, host_header,
     req[n + 1] = "\r\n"
   end
   local sent_ok
+  local sent_at = monotonic()
   sent_ok, err = send_all(sock, concat(req), deadline)
   if not sent_ok then
     sock:close()
@@ -216,7 +219,7 @@ local function exchange(self, method, scheme, host, port, target, host_header,
     end
     -- A pooled connection the server closed while idle: nothing was read.
     return nil, failure(err), format("send to %s:%d: %s", host, port, err), true,
-      reused and err ~= "timeout"
+      reused and err ~= "timeout", sent_at
   end
 
   local parser = http1.parser { method = method, max_body = self.max_answer_size }
@@ -229,9 +232,10 @@ local function exchange(self, method, scheme, host, port, target, host_header,
       return nil, kind, format("reading %s from %s:%d: %s", part, host, port, message), true,
         -- a pooled connection the server had closed before answering
         reused and not parser.got_any and kind == "network"
-          and (find(message, "closed", 1, true) ~= nil or find(message, "reset", 1, true) ~= nil)
+          and (find(message, "closed", 1, true) ~= nil or find(message, "reset", 1, true) ~= nil),
+        sent_at
     end
-    return nil, kind, format("%s (from %s:%d)", message, host, port), true
+    return nil, kind, format("%s (from %s:%d)", message, host, port), true, false, sent_at
   end
   local status, rheaders, rbody = parser.status, parser.headers, parser:body()
 
@@ -242,9 +246,10 @@ local function exchange(self, method, scheme, host, port, target, host_header,
 
   local ce = rheaders["content-encoding"]
   if ce and lower(ce) ~= "identity" then
-    return nil, "network", format("the answer is %s-encoded, but no encoding was asked for", ce), true
+    return nil, "network", format("the answer is %s-encoded, but no encoding was asked for", ce), true,
+      false, sent_at
   end
-  return status, rbody, rheaders
+  return status, rbody, rheaders, sent_at
 end
 
 function Transport:perform(method, url, headers, body, timeout, connect_timeout)
@@ -259,16 +264,23 @@ function Transport:perform(method, url, headers, body, timeout, connect_timeout)
   local started = monotonic()
   local deadline = started + (timeout or 30)
   local connect_deadline = started + (connect_timeout or timeout or 30)
-  local status, rbody, rheaders, sent, fresh = exchange(self, method, scheme, host, port, target,
-    host_header, headers, body, deadline, connect_deadline)
+  local function attempt(connect_deadline_)
+    return exchange(self, method, scheme, host, port, target, host_header, headers, body,
+      deadline, connect_deadline_)
+  end
+  local status, rbody, rheaders, fourth, fresh, sent_at = attempt(connect_deadline)
   if status == nil and fresh and monotonic() < deadline then
     -- What libcurl does too: a keep-alive connection the server had
     -- already closed is not a failure of the request; try a new one.
-    status, rbody, rheaders, sent = exchange(self, method, scheme, host, port, target,
-      host_header, headers, body, deadline, monotonic() + (connect_timeout or timeout or 30))
+    local _
+    status, rbody, rheaders, fourth, _, sent_at = attempt(monotonic() + (connect_timeout or timeout or 30))
   end
-  if status == nil then return nil, rbody, rheaders, sent end
-  return status, rbody, rheaders, monotonic() - started
+  if status == nil then
+    -- fourth: whether the request was sent
+    return nil, rbody, rheaders, fourth, sent_at and sent_at - started or 0
+  end
+  -- fourth: when the request was sent
+  return status, rbody, rheaders, monotonic() - started, fourth - started
 end
 
 --- Is a call possible now? (false, message in phases without cosockets)

@@ -3,9 +3,9 @@
 --
 --   local t = require("sendpulse.transport.curl").new(settings)
 --   t:perform(method, url, headers, body, timeout, connect_timeout)
---     -> status, body, headers (lower-case names), seconds
+--     -> status, body, headers (lower-case names), seconds, left_after
 --     or nil, kind ("timeout" | "tls" | "network" | "too_large" | "protocol"),
---        message, sent
+--        message, sent, left_after
 --   t:connections() -> connections opened so far (1 while keep-alive works)
 --   t:close()       idempotent; also __gc
 --

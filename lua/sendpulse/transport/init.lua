@@ -1,11 +1,14 @@
 --- Picks the transport: the object whose perform method does the HTTP.
 --
 --   transport:perform(method, url, headers, body, timeout, connect_timeout)
---     -> status, body, headers, seconds
---     or nil, kind, message, sent   (kind "timeout" | "tls" | "network" |
---        "too_large" (the answer or its headers over a bound) | "protocol"
---        (the server broke HTTP framing); sent: whether the request may have
---        reached the server)
+--     -> status, body, headers, seconds, left_after
+--     or nil, kind, message, sent, left_after   (kind "timeout" | "tls" |
+--        "network" | "too_large" (the answer or its headers over a bound) |
+--        "protocol" (the server broke HTTP framing); sent: whether the
+--        request may have reached the server)
+--     left_after (optional): seconds from the call until the request was
+--     sent, its connection set up (TLS included); the rate budget is moved
+--     on by as much when the request left late (see sendpulse.account.budget)
 --   transport:close()          (optional)
 --   transport:connections()    (optional: connections opened so far)
 --   transport:usable()         (optional: true, or false and why a call

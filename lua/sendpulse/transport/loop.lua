@@ -152,6 +152,11 @@ function Loop:transfer(h, method, url, headers, body, timeout, connect_timeout)
   local id = self.multi:start(method, url, headers, body, timeout, connect_timeout)
   h.waiting = id
   self.transfers[id] = h
+  -- Send it now, not at the next poll: its rate slot was taken now, and a
+  -- request leaving a frame after its slot is what the budget's lateness
+  -- allowance would otherwise have to cover. (A transfer that needs a new
+  -- connection still leaves once it is connected.)
+  self.multi:step(0)
   return suspend(h)
 end
 
@@ -198,13 +203,13 @@ local function round(self, timeout)
   self.multi:step(wait)
   -- A callback may close the client mid-round: stop touching the multi then.
   while not self.closed do
-    local id, a, b, c, d = self.multi:collect()
+    local id, a, b, c, d, e = self.multi:collect()
     if id == nil then break end
     local h = self.transfers[id]
     if h then
       self.transfers[id] = nil
       h.waiting = nil
-      step_task(self, h, a, b, c, d)
+      step_task(self, h, a, b, c, d, e)
     end
   end
   -- Timers due now; ones set while resuming these wait for the next round.
@@ -284,8 +289,10 @@ end
 function Loop:cancel(h, reason)
   if h.finished then return false end
   h.cancelled = true
+  -- A transfer in flight may have reached the server.
   h.cancel_err = h.cancel_err or new_error { kind = "cancelled", method = h.method, path = h.path,
-    message = reason or "the call was cancelled", retryable = false }
+    message = reason or "the call was cancelled", retryable = false,
+    maybe_sent = type(h.waiting) == "number" }
   drop_wait(self, h)
   -- Resume it so its wait raises and it unwinds now; a task that is running
   -- (cancelling itself) raises at its next wait instead.

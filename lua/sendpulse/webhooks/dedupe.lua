@@ -17,14 +17,15 @@
 -- The key is a 128-bit digest (two 64-bit FNV-1a) of those fields in a
 -- canonical form (object keys sorted), so its size is fixed whatever the
 -- event holds.
-local platform = require "sendpulse.webhooks.platform"
+local core = require "sendpulse.core"
+local json = require "sendpulse.json"
 
 local type, pairs, ipairs, tostring, tonumber, floor = type, pairs, ipairs, tostring, tonumber, math.floor
 local sort, concat = table.sort, table.concat
 local format = string.format
 
-local fingerprint = platform.core.fingerprint
-local null = platform.json.null
+local fingerprint = core.fingerprint
+local null = json.null
 
 local _M = {}
 

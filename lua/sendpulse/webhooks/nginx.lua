@@ -29,7 +29,8 @@
 -- wait for their timer; beyond, and when nginx refuses another timer
 -- (lua_max_pending_timers), the request is answered 503 so that SendPulse
 -- sends it again later instead of it being dropped.
-local platform = require "sendpulse.webhooks.platform"
+local errors = require "sendpulse.errors"
+local nginx = require "sendpulse.transport.nginx"
 local receiver = require "sendpulse.webhooks.receiver"
 local parse = require "sendpulse.webhooks.parse"
 local secret = require "sendpulse.webhooks.secret"
@@ -40,7 +41,6 @@ local type, pairs, ipairs, tostring, tonumber, error, pcall, setmetatable, floor
   type, pairs, ipairs, tostring, tonumber, error, pcall, setmetatable, math.floor
 local io_open = io.open
 
-local errors = platform.errors
 
 local _M = {}
 
@@ -70,7 +70,7 @@ end
 --   max_pending  batches waiting for their timer, per worker (100)
 function _M.new(opts)
   if type(opts) ~= "table" then bad("options must be a table") end
-  local ngx = platform.ngx()
+  local ngx = nginx.host()
   if not ngx then bad("this runs inside nginx only; elsewhere use receiver()") end
   -- The receiver's own options go to receiver.settings, which also names
   -- any unknown key (with these extra ones as known).

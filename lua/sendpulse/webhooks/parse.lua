@@ -17,14 +17,14 @@
 -- A malformed body never raises and never crashes (spec/webhooks_fuzz_spec.lua).
 -- A body or limits of the wrong type is the caller's mistake: an argument
 -- error is raised.
-local platform = require "sendpulse.webhooks.platform"
+local errors = require "sendpulse.errors"
+local json = require "sendpulse.json"
 local event = require "sendpulse.webhooks.event"
 
 local type, pairs, next, error, tostring, floor = type, pairs, next, error, tostring, math.floor
 local format, lower = string.format, string.lower
 
-local errors = platform.errors
-local decode = platform.json.decode
+local decode = json.decode
 local normalise, is_object = event.normalise, event.is_object
 
 local _M = {}
@@ -79,7 +79,7 @@ local function content_encoding(headers)
 end
 
 local function describe(v)
-  if v == platform.json.null then return "null" end
+  if v == json.null then return "null" end
   if type(v) == "table" then return "an array" end
   return "a " .. type(v)
 end

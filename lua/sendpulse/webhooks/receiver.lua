@@ -16,7 +16,8 @@
 --
 -- Options are checked when the receiver is made: a bad one raises an
 -- argument error that names it. Nothing here raises for bad requests.
-local platform = require "sendpulse.webhooks.platform"
+local errors = require "sendpulse.errors"
+local json = require "sendpulse.json"
 local parse = require "sendpulse.webhooks.parse"
 local dedupe = require "sendpulse.webhooks.dedupe"
 local secret = require "sendpulse.webhooks.secret"
@@ -28,7 +29,6 @@ local type, pairs, ipairs, tostring, error, pcall, setmetatable =
 local format, concat, sort = string.format, table.concat, table.sort
 local stderr = io.stderr
 
-local errors = platform.errors
 
 local _M = {}
 
@@ -145,7 +145,7 @@ end
 
 --- The event as one line of JSON for logs (its original object).
 function _M.describe(event)
-  local ok, text = pcall(platform.json.encode, type(event) == "table" and event.raw or event)
+  local ok, text = pcall(json.encode, type(event) == "table" and event.raw or event)
   if not ok then return "(an event that cannot be shown as JSON)" end
   if #text > 2000 then text = text:sub(1, 2000) .. "…" end
   return text

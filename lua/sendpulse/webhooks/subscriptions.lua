@@ -25,12 +25,12 @@
 -- sendpulse.safe client); the error carries `changes`, what was done
 -- before it. Bad arguments are argument errors naming the field, found
 -- before any call.
-local platform = require "sendpulse.webhooks.platform"
+local errors = require "sendpulse.errors"
+local json = require "sendpulse.json"
 
 local type, ipairs, pairs, pcall, tostring, getmetatable = type, ipairs, pairs, pcall, tostring, getmetatable
 local format = string.format
 
-local errors = platform.errors
 
 local _M = {}
 
@@ -139,7 +139,7 @@ function _M.plan(rows, decl)
 end
 
 local function array(t)
-  return platform.json.array(t)
+  return json.array(t)
 end
 
 --- sync(client, spec) -> { created, updated, deleted, kept } (lists of rows)

@@ -16,14 +16,13 @@
 -- the oldest dropped first); about 60 bytes per key on disk. Waiting for a
 -- lock is bounded by lock_timeout seconds (then nil, message). Blocking
 -- file I/O: not for inside nginx (use the shared dict store there).
-local platform = require "sendpulse.webhooks.platform"
+local core = require "sendpulse.core"
 
 local type, pairs, tostring, tonumber, setmetatable, error = type, pairs, tostring, tonumber, setmetatable, error
 local floor, ceil = math.floor, math.ceil
 local io_open, os_getenv, os_time = io.open, os.getenv, os.time
 local format, concat = string.format, table.concat
 
-local core = platform.core
 
 local _M = {}
 

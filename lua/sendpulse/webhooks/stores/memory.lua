@@ -8,11 +8,11 @@
 -- Bounded: at most max_entries keys; beyond, the oldest are forgotten
 -- first (an event repeated after that would pass again). Expired keys are
 -- dropped as new ones arrive, so memory follows the traffic of one ttl.
-local platform = require "sendpulse.webhooks.platform"
+local core = require "sendpulse.core"
 
 local type, pairs, tostring, setmetatable, error, floor =
   type, pairs, tostring, setmetatable, error, math.floor
-local monotonic = platform.core.monotonic
+local monotonic = core.monotonic
 
 local _M = {}
 

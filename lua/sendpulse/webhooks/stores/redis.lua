@@ -13,7 +13,7 @@
 -- key plus the prefix and Redis's own overhead per event). Without `connection` the library's hiredis connection
 -- is used: it blocks, so inside nginx pass a cosocket client instead (an
 -- object whose call(self, command, ...) answers like lua-resty-redis).
-local platform = require "sendpulse.webhooks.platform"
+local redis_connection = require "sendpulse.account.redis_connection"
 
 local type, pairs, tostring, setmetatable, error, floor = type, pairs, tostring, setmetatable, error, math.floor
 local format = string.format
@@ -46,7 +46,7 @@ function _M.new(opts)
       error("stores.redis.new: 'connection' must have a call(self, command, ...) method", 2)
     end
   else
-    conn = platform.redis { host = opts.host or "127.0.0.1", port = opts.port or 6379,
+    conn = redis_connection.connection { host = opts.host or "127.0.0.1", port = opts.port or 6379,
       password = opts.password, db = opts.db or 0, timeout = opts.timeout or 1 }
   end
   return setmetatable({ conn = conn, prefix = opts.prefix or "" }, Store)

@@ -11,7 +11,7 @@
 -- in spec/webhooks_nginx_spec.lua), and an event repeated after its key
 -- was evicted would pass again. The first eviction in a worker is logged
 -- as a warning naming the dict.
-local platform = require "sendpulse.webhooks.platform"
+local nginx = require "sendpulse.transport.nginx"
 
 local type, tostring, setmetatable, error = type, tostring, setmetatable, error
 local format = string.format
@@ -27,15 +27,9 @@ function _M.open(name)
   if type(name) ~= "string" or name == "" then
     return nil, "'shared_dict' must be the name of a lua_shared_dict (string)"
   end
-  local ngx = platform.ngx()
-  if not ngx or type(ngx.shared) ~= "table" then
-    return nil, "there is no ngx.shared here: shared dicts exist only inside nginx"
-  end
-  local dict = ngx.shared[name]
-  if not dict then
-    return nil, format("nginx.conf declares no 'lua_shared_dict %s <size>;'", name)
-  end
-  return setmetatable({ dict = dict, name = name, ngx = ngx, warned = false }, Store)
+  local dict, why = nginx.shared_dict(name)
+  if not dict then return nil, why end
+  return setmetatable({ dict = dict, name = name, ngx = nginx.host(), warned = false }, Store)
 end
 
 --- new(name) -> store; raises when there is no such dict.
