@@ -14,11 +14,12 @@
 --               chunk sizes)
 --   decode      an answer that is not the JSON it should be
 --   argument    the call itself is wrong (names the argument and the rule)
--- An api error's field_errors lists what the answer said of each field
--- ({ field =, message = }; sendpulse.wire.response).
---   cancelled   transport = "multi": the call was cancelled, or its client closed
+--   cancelled   the call's client was closed while it ran (from a hook, say);
+--               transport = "multi": also the call was cancelled
 --   callback    transport = "multi": Lua code raised (a completion callback, the
 --               function given to client:run); the raised value is in `cause`
+-- An api error's field_errors lists what the answer said of each field
+-- ({ field =, message = }; sendpulse.wire.response).
 
 local setmetatable, getmetatable, type, pairs = setmetatable, getmetatable, type, pairs
 local concat = table.concat

@@ -139,6 +139,14 @@ function _M.build(service, base, op, Service)
       local s
       if type(v) == "string" then
         if v == "" then return bad(format("argument '%s' must not be empty", f.name)) end
+        -- "." and ".." are path segments that change the path's shape (a
+        -- normaliser anywhere on the way, a proxy or the server, drops or
+        -- climbs them; "%2E%2E" is decoded to ".." first, RFC 3986 6.2.2):
+        -- refused, never sent.
+        if v == "." or v == ".." then
+          return bad(format("argument '%s' must not be '%s' (a path segment that would change the path)",
+            f.name, v))
+        end
         s = v
       elseif is_integer(v) then
         s = integer_string(v)

@@ -26,10 +26,19 @@ local new_error = errors.new
 
 local _M = {}
 
--- The start of a body that is not JSON, printable, for the message.
-local function excerpt(body)
-  local s = body:sub(1, 160):gsub("%s+", " "):gsub("[%c\128-\255]", "?")
-  if #body > 160 then s = s .. "..." end
+-- Bytes of a body shown in a message, and how far past them the secret
+-- and the token are looked for first: the longest form of one (sp_scrub.h)
+-- fits in the margin, so cutting the text cannot leave part of one.
+local EXCERPT = 160
+local SCRUB_MARGIN = 65536
+
+-- The start of a body that is not JSON, printable, for the message, with
+-- the client's secrets taken out (scrub: the client's auth:scrub).
+local function excerpt(body, scrub)
+  local head = body:sub(1, EXCERPT + SCRUB_MARGIN)
+  if scrub then head = scrub(head) end
+  local s = head:sub(1, EXCERPT):gsub("%s+", " "):gsub("[%c\128-\255]", "?")
+  if #head > EXCERPT or #body > EXCERPT + SCRUB_MARGIN then s = s .. "..." end
   return s
 end
 
@@ -43,8 +52,11 @@ end
 --- many the error object keeps, and how long one field's text may be.
 _M.MESSAGE_FIELDS, _M.KEPT_FIELDS, _M.FIELD_TEXT = 10, 100, 200
 
--- At most FIELD_TEXT bytes of s, cut before a UTF-8 character, not in it.
-local function cut(s)
+-- At most FIELD_TEXT bytes of s, cut before a UTF-8 character, not in it;
+-- the client's secrets are taken out first (scrub: see excerpt), so a cut
+-- cannot leave the start of one that the client's scrub would not know.
+local function cut(s, scrub)
+  if scrub then s = scrub(s) end
   local n = _M.FIELD_TEXT
   if #s <= n then return s end
   while n > 0 and s:byte(n + 1) >= 0x80 and s:byte(n + 1) < 0xC0 do n = n - 1 end
@@ -101,7 +113,7 @@ end
 
 -- The field errors of an envelope: a list of { field =, message = } (field
 -- may be nil), at most KEPT_FIELDS, and how many there were; or nil.
-local function field_errors(t)
+local function field_errors(t, scrub)
   local src = t.errors
   if type(src) ~= "table" then src = t.validation end
   if type(src) ~= "table" and type(t.data) == "table" then src = t.data.errors end
@@ -113,7 +125,7 @@ local function field_errors(t)
       local msg = error_text(item)
       if msg then
         n = n + 1
-        if n <= _M.KEPT_FIELDS then out[n] = { field = field_of(item), message = cut(msg) } end
+        if n <= _M.KEPT_FIELDS then out[n] = { field = field_of(item), message = cut(msg, scrub) } end
       end
     end
   else
@@ -126,7 +138,7 @@ local function field_errors(t)
       local msg = error_text(src[k])
       if msg then
         n = n + 1
-        if n <= _M.KEPT_FIELDS then out[n] = { field = k, message = cut(msg) } end
+        if n <= _M.KEPT_FIELDS then out[n] = { field = k, message = cut(msg, scrub) } end
       end
     end
   end
@@ -155,14 +167,14 @@ end
 local function api_error(status, t, ctx, body)
   local code = integer_code(t.error_code) or integer_code(t.code)
   local message = envelope_message(t)
-  local fields, n = field_errors(t)
+  local fields, n = field_errors(t, ctx.scrub)
   if fields then
     local listed = fields_text(fields, n)
     -- (an envelope whose message is its only field error says it once)
     if message == nil or message == fields[1].message then message = listed
     else message = message .. " (" .. listed .. ")" end
   end
-  message = message or ("the answer gives no message: " .. excerpt(body))
+  message = message or ("the answer gives no message: " .. excerpt(body, ctx.scrub))
   local kind, retryable = "api", false
   if code == 2020202020 or status == 429 then
     kind, retryable = "rate_limit", true
@@ -185,7 +197,8 @@ local function api_error(status, t, ctx, body)
 end
 
 --- Returns the decoded value, or nil and an error object.
--- ctx = { method =, path = } for the error's place. raw: a successful
+-- ctx = { method =, path =, scrub = } for the error's place; scrub(text)
+-- takes the client's secrets out of text quoted from the body. raw: a successful
 -- answer is returned as its bytes (a file download), errors still decoded.
 function _M.classify(status, body, headers, ctx, raw)
   local ctype = headers["content-type"] or ""
@@ -207,7 +220,7 @@ function _M.classify(status, body, headers, ctx, raw)
       status = status, method = ctx.method, path = ctx.path,
       content_type = ctype,
       message = format("a %s body that is not JSON (%s): %s",
-        ctype ~= "" and ctype or "untyped", decode_err, excerpt(body)),
+        ctype ~= "" and ctype or "untyped", decode_err, excerpt(body, ctx.scrub)),
       retryable = status >= 500 or status == 429,
     }
   end
@@ -219,7 +232,7 @@ function _M.classify(status, body, headers, ctx, raw)
     return nil, new_error {
       kind = status == 401 and "auth" or "api", status = status,
       method = ctx.method, path = ctx.path, retryable = status >= 500,
-      message = "the answer gives no message: " .. excerpt(body),
+      message = "the answer gives no message: " .. excerpt(body, ctx.scrub),
     }
   end
   return value
