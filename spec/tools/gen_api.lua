@@ -1036,7 +1036,10 @@ end
 -- a spec holds this list to sendpulse.client.CALL_OPTIONS).
 -- name, meaning, LuaLS type (meta.lua).
 local CALL_OPTION_DOCS = {
-  { "timeout", "seconds for this call (instead of the client's `timeout`)", "number" },
+  { "timeout", "seconds for this call (instead of the client's `timeout`): a deadline for the whole"
+    .. " call, token, wait for a slot, every attempt and backoff included", "number" },
+  { "attempt_timeout", "seconds at most for one attempt within that deadline (a GET stalled on a"
+    .. " connection that died silently is tried again in the time left)", "number" },
   { "headers", "extra request headers, `{ name = value }`; an `Accept` given here replaces the"
     .. " method's own (`application/json`, or a report's file type)", "table<string, string>" },
   { "idempotent", "`true`: a failed POST may be retried as a GET would (the call is really a read,"

@@ -11,6 +11,7 @@
 
 ---@class sendpulse.call_options the second table of every method (see REFERENCE.md)
 ---@field timeout? number
+---@field attempt_timeout? number
 ---@field headers? table<string, string>
 ---@field idempotent? boolean
 ---@field raw? boolean
