@@ -228,8 +228,11 @@ describe("client against the sandbox", function()
       assert.equal(500, err.status)
       assert.is_true(err.retryable)
       assert.matches("text/html", err.message)
-      assert.matches("HTTP 500", err.message)
       assert.matches("<html>", err.message)
+      -- the status once, at the end of the line
+      local line = tostring(err)
+      assert.matches("%[HTTP 500%]$", line)
+      assert.equal(1, select(2, line:gsub("HTTP 500", "")))
     end)
 
     it("reports malformed JSON in a 200 answer as a decode error", function()

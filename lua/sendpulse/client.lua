@@ -78,6 +78,15 @@ local function scrub_error(self, err)
     for k, v in pairs(err) do
       if type(v) == "string" then err[k] = auth:scrub(v) end
     end
+    -- (an api error's field_errors quote the server too)
+    local fields = err.field_errors
+    if type(fields) == "table" then
+      for i = 1, #fields do
+        local f = fields[i]
+        if type(f.field) == "string" then f.field = auth:scrub(f.field) end
+        if type(f.message) == "string" then f.message = auth:scrub(f.message) end
+      end
+    end
   end
   return err
 end
@@ -284,8 +293,11 @@ end
 
 local METHODS = { GET = true, POST = true, PUT = true, PATCH = true, DELETE = true,
                   HEAD = true, OPTIONS = true }
-local OPTS = { query = true, json = true, form = true, body = true, content_type = true,
-               headers = true, timeout = true, attempt_timeout = true, idempotent = true, raw = true }
+-- The options of one call that are not its content: what the generated
+-- methods and the helpers take in their second table (sendpulse.operations).
+local CALL_OPTS = { headers = true, timeout = true, attempt_timeout = true, idempotent = true, raw = true }
+local OPTS = { query = true, json = true, form = true, body = true, content_type = true }
+for k in pairs(CALL_OPTS) do OPTS[k] = true end
 
 local URL_CACHE_SIZE = 64
 
@@ -523,4 +535,5 @@ for name, fn in pairs(require "sendpulse.transport.async") do Client[name] = fn 
 
 _M.Client = Client
 _M.metatable = mt
+_M.CALL_OPTIONS = CALL_OPTS
 return _M

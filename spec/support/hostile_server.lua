@@ -173,6 +173,10 @@ local function echo_request(sock, how, lines, body)
     return json_error("400 Bad Request", percent(r))
   elseif how == "base64" or how == "base64url" then
     return json_error("400 Bad Request", base64(r, how == "base64url"))
+  elseif how == "fields" then
+    -- a validation answer: the echo lands in err.field_errors too
+    return answer(sock, "422 Unprocessable Entity", { "Content-Type: application/json" },
+      '{"errors":{"name":[' .. json_string(r) .. ']}}')
   elseif how == "htmljson" then
     return answer(sock, "502 Bad Gateway", { "Content-Type: text/html" },
       "<pre>" .. json_string(r):gsub("/", "\\/") .. "</pre>")
