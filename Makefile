@@ -85,7 +85,7 @@ DIST      := build/dist/$(DIST_NAME).tar.gz
 # Lua-free parts (sp_x.c with its header sp_x.h): no lua.h, no libcurl,
 # unit-tested in C on their own.
 PURE_SRC := csrc/sp_buf.c csrc/sp_clock.c csrc/sp_limiter.c csrc/sp_window.c csrc/sp_encode.c \
-            csrc/sp_fs.c csrc/sp_shm.c csrc/sp_headers.c csrc/sp_sockets.c
+            csrc/sp_fs.c csrc/sp_shm.c csrc/sp_headers.c csrc/sp_sockets.c csrc/sp_scrub.c
 # Lua-free but built on libcurl: the easy-handle settings both transports share.
 CURL_SRC := csrc/sp_easy.c
 # Parts that speak the Lua C API: sp_x_lua.c binds the Lua-free sp_x.c.
@@ -176,6 +176,14 @@ build/ctest/%: spec/c/%.c $(PURE_SRC) spec/c/ctest.h $(wildcard csrc/*.h)
 ctest: $(C_TESTS)
 	@for t in $(C_TESTS); do $$t || exit 1; done
 
+# For spec/secrets_spec.lua: a preload that zeroes what libcurl frees, so
+# the memory scan sees the copies the library leaves (spec/c/wipe_libcurl.c).
+# Plain (no sanitizers): it is loaded into an ordinary Lua process.
+WIPE_LIBCURL := build/ctest/wipe_libcurl.so
+$(WIPE_LIBCURL): spec/c/wipe_libcurl.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu99 $(WARN) -O2 -fPIC -shared -o $@ $< -ldl
+
 # nginx embeds LuaJIT: the nginx specs load the C core built for it, and
 # `make check` also runs the busted suite on LuaJIT (ALSO_IMPLS= skips that).
 LUAJIT_INCDIR ?= /usr/include/luajit-2.1
@@ -185,20 +193,20 @@ luajit-core:
 	@$(MAKE) --no-print-directory LUA_IMPL=luajit LUA=luajit LUA_INCDIR=$(LUAJIT_INCDIR) all
 
 # The whole suite: C unit tests, then busted (which starts the sandbox itself).
-test: $(MODULE) $(REDIS_MODULE) $(C_TESTS) luajit-core
+test: $(MODULE) $(REDIS_MODULE) $(C_TESTS) luajit-core $(WIPE_LIBCURL)
 	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) sh spec/run.sh $(C_TESTS)
 
-busted: $(MODULE) $(REDIS_MODULE) luajit-core
+busted: $(MODULE) $(REDIS_MODULE) luajit-core $(WIPE_LIBCURL)
 	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) sh spec/run.sh
 
-memcheck: $(MODULE) $(REDIS_MODULE) luajit-core
+memcheck: $(MODULE) $(REDIS_MODULE) luajit-core $(WIPE_LIBCURL)
 	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) SP_MEMCHECK=1 sh spec/run.sh
 
 # What CI runs: C unit tests, the fuzzing regressions and a short pass of
 # every fuzz target (FUZZ_CHECK_SECONDS each), lint, busted, busted again
 # under valgrind, busted on LuaJIT.
 FUZZ_CHECK_SECONDS ?= 20
-check: $(MODULE) $(REDIS_MODULE) $(C_TESTS) luajit-core $(if $(HOST_CHECKS),$(HOST)) fuzz-build
+check: $(MODULE) $(REDIS_MODULE) $(C_TESTS) luajit-core $(WIPE_LIBCURL) $(if $(HOST_CHECKS),$(HOST)) fuzz-build
 	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) SP_MEMCHECK=also SP_LINT=1 SP_ALSO_IMPLS="$(ALSO_IMPLS)" \
 	  FUZZ_SECONDS=$(FUZZ_CHECK_SECONDS) FUZZ_TARGETS="$(FUZZ_BINS)" \
 	  sh spec/run.sh $(C_TESTS) spec/fuzz/check.sh $(HOST_CHECKS)

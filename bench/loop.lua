@@ -9,6 +9,13 @@
 --   luasocket   socket.http.request + cjson.decode: what a Lua program
 --               without this library writes (socket.http closes the
 --               connection after every call)
+--   method      client.email:get_mailing_lists(): the generated method of
+--               GET /addressbooks (the operations layer over `ours`)
+--   body_request  client:request("POST", PATH, { json = TEMPLATE }): a body
+--               with nested fields (PATH: the whatsapp send_template_by_phone
+--               call), encoded as given
+--   body_method   the same body through client.whatsapp:send_template_by_phone
+--               (checked and shaped by its record before it is encoded)
 --
 -- Prints "calls=N cpu=S wall=S" for the timed loop (after WARMUP untimed
 -- calls); cpu is os.clock(), the process's user + system time. With
@@ -21,15 +28,42 @@
 local way, url, calls, warmup, checkpoints, path = ...
 calls, warmup = tonumber(calls), tonumber(warmup)
 if not (way and url and calls and warmup) then
-  io.stderr:write("usage: loop.lua ours|ours_fresh|luasocket URL CALLS WARMUP [CHECKPOINTS]\n")
+  io.stderr:write("usage: loop.lua ours|ours_fresh|luasocket|method|body_request|body_method"
+    .. " URL CALLS WARMUP [CHECKPOINTS]\n")
   os.exit(2)
 end
 
 local PATH = path or "/addressbooks"
 local API_KEY = "bench-api-key"   -- the static server does not check it
 
+-- The nested body of the body_* ways: a WhatsApp template message with
+-- components, as SendPulse's file shows it.
+local TEMPLATE = {
+  bot_id = "5f8d2a0b1c9e4a3b2d7f6e51", phone = "380931112233",
+  template = {
+    name = "order_shipped", language = { code = "en" },
+    components = {
+      { type = "header", parameters = { { type = "image", image = { link = "https://example.com/p.jpg" } } } },
+      { type = "body", parameters = { { type = "text", text = "Ada" }, { type = "text", text = "#1042" } } },
+    },
+  },
+}
+
 local call
-if way == "ours" or way == "ours_fresh" then
+if way == "method" or way == "body_method" or way == "body_request" then
+  local sendpulse = require "sendpulse"
+  local client = sendpulse.new { api_key = API_KEY, base_url = url, rate_limit = false, retries = 0 }
+  if way == "method" then
+    local email = client.email
+    call = function() return email:get_mailing_lists() end
+  elseif way == "body_method" then
+    local whatsapp = client.whatsapp
+    call = function() return whatsapp:send_template_by_phone(TEMPLATE) end
+  else
+    local opts = { json = TEMPLATE }
+    call = function() return client:request("POST", PATH, opts) end
+  end
+elseif way == "ours" or way == "ours_fresh" then
   local sendpulse = require "sendpulse"
   local opts = { api_key = API_KEY, base_url = url, rate_limit = false, retries = 0 }
   if way == "ours" then

@@ -152,6 +152,8 @@ function _M.nginx(files)
   local prefix = _M.run("mktemp -d /tmp/sp-bench-nginx.XXXXXX"):gsub("%s+$", "")
   os.execute("mkdir -p " .. _M.quote(prefix .. "/www") .. " " .. _M.quote(prefix .. "/tmp"))
   for path, body in pairs(files) do
+    local dir = path:match("^(.*)/[^/]*$")
+    if dir and dir ~= "" then os.execute("mkdir -p " .. _M.quote(prefix .. "/www" .. dir)) end
     write_file(prefix .. "/www" .. path, body)
   end
   local template = read_file(_M.DIR .. "/nginx.conf")

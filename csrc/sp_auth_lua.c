@@ -2,7 +2,12 @@
  *
  * The secret and the token live in C memory, wiped when freed, and no method
  * returns the secret: it only ever leaves inside the token request body
- * handed to the transport. __tostring shows neither.
+ * handed to the transport. __tostring shows neither. The libcurl transports
+ * take the object itself among a request's headers and write the
+ * Authorization line from the token here (sp_auth_bearer), so a call makes
+ * no Lua string of the token; scrub() takes both out of text a server sent
+ * back. A token (or API key) must be RFC 6750 token68, at most
+ * SP_TOKEN_MAX bytes: it can only ever be one header value.
  *
  * The object is a small state machine; the I/O is done by the Lua layer
  * through whichever transport it uses (libcurl, nginx cosockets), so every
@@ -10,7 +15,11 @@
  *   token()          -> token, generation   | nil (fetch one)
  *   begin_refresh()  -> true: you fetch     | false: someone else is fetching
  *   finish_refresh(token, expires_in) / abort_refresh()
- *   invalidate(generation): the server refused that token (HTTP 401). */
+ *   invalidate(generation): the server refused that token (HTTP 401).
+ *   current()        -> generation | nil    (token() without the token)
+ *   holds(s)         -> whether s is the token held (due or not)
+ *   scrub(s)         -> s without the secret or the token (sp_scrub.h)
+ *   bearer()         -> "Authorization: Bearer <token>" | nil */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,6 +29,7 @@
 #include "sp_buf.h"
 #include "sp_clock.h"
 #include "sp_encode.h"
+#include "sp_scrub.h"
 
 /* A refresh that has not finished after this long is presumed dead (its
  * coroutine was dropped, its worker killed) and may be taken over. */
@@ -39,13 +49,31 @@ typedef struct sp_auth {
 static void wipe_free(char **p)
 {
     if (*p != NULL) {
-        volatile char *v = *p;
-        size_t n = strlen(*p);
-        while (n--)
-            *v++ = 0;
+        sp_wipe(*p, strlen(*p));
         free(*p);
         *p = NULL;
     }
+}
+
+static int token_char(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
+}
+
+/* RFC 6750 2.1: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=" */
+static int is_token68(const char *s, size_t n)
+{
+    size_t i = 0;
+    if (n == 0 || n > SP_TOKEN_MAX)
+        return 0;
+    while (i < n && token_char(s[i]))
+        i++;
+    if (i == 0)
+        return 0;
+    while (i < n && s[i] == '=')
+        i++;
+    return i == n;
 }
 
 static char *dup_field(lua_State *L, const char *field, int required)
@@ -98,6 +126,9 @@ static int auth_new(lua_State *L)
 
     a->token = dup_field(L, "api_key", 0);
     if (a->token != NULL) {
+        if (!is_token68(a->token, strlen(a->token)))
+            return luaL_error(L, "auth: 'api_key' must be a Bearer token (RFC 6750 token68, "
+                              "at most %d bytes)", SP_TOKEN_MAX);
         a->client_id = dup_field(L, "account", 0);
         a->generation = 1;
         a->refresh_at_ns = a->expires_at_ns = UINT64_MAX;
@@ -118,6 +149,87 @@ static int auth_token(lua_State *L)
     lua_pushstring(L, a->token);
     lua_pushinteger(L, a->generation);
     return 2;
+}
+
+/* auth:current() -> the generation of the token to send now, or nil: what
+ * token() says, without making a Lua string of the token. */
+static int auth_current(lua_State *L)
+{
+    sp_auth *a = check_auth(L);
+    if (a->token == NULL || sp_clock_monotonic_ns() >= a->refresh_at_ns)
+        lua_pushnil(L);
+    else
+        lua_pushinteger(L, a->generation);
+    return 1;
+}
+
+/* auth:holds(s) -> whether s is the token this object holds, due for
+ * refresh or not (a token store's copy is compared here, not in Lua). */
+static int auth_holds(lua_State *L)
+{
+    sp_auth *a = check_auth(L);
+    size_t n;
+    const char *s = lua_tolstring(L, 2, &n);
+    lua_pushboolean(L, s != NULL && a->token != NULL && strlen(a->token) == n &&
+                       memcmp(a->token, s, n) == 0);
+    return 1;
+}
+
+/* auth:scrub(s) -> s, or a copy with the secret and the token (in the
+ * forms of sp_scrub.h) replaced by "(hidden)". Non-strings come back as
+ * they are. */
+static int auth_scrub(lua_State *L)
+{
+    sp_auth *a = check_auth(L);
+    const char *secrets[2];
+    sp_buf out = SP_BUF_INIT;
+    size_t n;
+    const char *s;
+    int found;
+
+    if (lua_type(L, 2) != LUA_TSTRING) {
+        lua_settop(L, 2);
+        return 1;
+    }
+    s = lua_tolstring(L, 2, &n);
+    secrets[0] = a->secret;
+    secrets[1] = a->token;
+    found = sp_scrub(&out, s, n, secrets, 2);
+    if (found < 0) {
+        sp_buf_free(&out);
+        return luaL_error(L, "not enough memory");
+    }
+    if (found == 0)
+        lua_pushvalue(L, 2);
+    else
+        lua_pushlstring(L, out.data, out.len);
+    sp_buf_free(&out);
+    return 1;
+}
+
+int sp_auth_bearer(lua_State *L, int idx, const char **token)
+{
+    sp_auth *a = sp_testudata(L, idx, SP_AUTH_MT);
+    if (a == NULL)
+        return 0;
+    *token = a->token;
+    return 1;
+}
+
+/* auth:bearer() -> "Authorization: Bearer <token>", or nil without a
+ * token: the line for a transport that takes strings only (the cosocket
+ * transport, a user's); the libcurl transports take the object itself. */
+static int auth_bearer(lua_State *L)
+{
+    sp_auth *a = check_auth(L);
+    if (a->token == NULL) {
+        lua_pushnil(L);
+    } else {
+        lua_pushstring(L, SP_BEARER_PREFIX);
+        lua_pushstring(L, a->token);
+        lua_concat(L, 2);
+    }
+    return 1;
 }
 
 static int auth_begin_refresh(lua_State *L)
@@ -146,7 +258,7 @@ static int auth_finish_refresh(lua_State *L)
     uint64_t now = sp_clock_monotonic_ns(), life, margin;
     char *copy;
 
-    luaL_argcheck(L, n > 0 && strlen(token) == n, 2, "token must be a non-empty string");
+    luaL_argcheck(L, is_token68(token, n), 2, "token must be a Bearer token (RFC 6750 token68)");
     luaL_argcheck(L, ttl > 0 && ttl < 1e7, 3, "expires_in must be a positive number");
     if (a->secret == NULL)
         return luaL_error(L, "auth: an api_key is never refreshed");
@@ -205,14 +317,13 @@ static int auth_token_request(lua_State *L)
 
     if (a->secret == NULL)
         return luaL_error(L, "auth: an api_key is never refreshed");
+    sp_buf_wiping(&b);   /* it holds the secret, as it grows too */
     failed = sp_buf_append(&b, "grant_type=client_credentials&client_id=", 40)
           || sp_percent_encode(&b, a->client_id, strlen(a->client_id))
           || sp_buf_append(&b, "&client_secret=", 15)
           || sp_percent_encode(&b, a->secret, strlen(a->secret));
     if (!failed)
         lua_pushlstring(L, b.data, b.len);
-    if (b.data != NULL)
-        memset(b.data, 0, b.cap);
     sp_buf_free(&b);
     if (failed)
         return luaL_error(L, "not enough memory");
@@ -270,6 +381,10 @@ void sp_open_auth(lua_State *L)
 {
     static const luaL_Reg methods[] = {
         { "token", auth_token },
+        { "current", auth_current },
+        { "holds", auth_holds },
+        { "scrub", auth_scrub },
+        { "bearer", auth_bearer },
         { "begin_refresh", auth_begin_refresh },
         { "finish_refresh", auth_finish_refresh },
         { "abort_refresh", auth_abort_refresh },

@@ -1,4 +1,5 @@
 /* Shared easy-handle settings: see sp_easy.h. */
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -42,18 +43,21 @@ void sp_easy_defaults(CURL *c, const sp_easy_opts *o)
         curl_easy_setopt(c, CURLOPT_PROXY, o->proxy);
 }
 
-int sp_easy_request(CURL *c, const char *method, const char *body, size_t len, int copy)
+void sp_easy_free_headers(struct curl_slist *list)
+{
+    struct curl_slist *node;
+    for (node = list; node != NULL; node = node->next)
+        sp_wipe(node->data, strlen(node->data));
+    curl_slist_free_all(list);
+}
+
+void sp_easy_request(CURL *c, const char *method, const char *body, size_t len)
 {
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, NULL);
     curl_easy_setopt(c, CURLOPT_NOBODY, 0L);
     if (body != NULL) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-        if (copy) {
-            if (curl_easy_setopt(c, CURLOPT_COPYPOSTFIELDS, body) != CURLE_OK)
-                return -1;
-        } else {
-            curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        }
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         if (strcmp(method, "POST") != 0)
             curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     } else {
@@ -63,7 +67,6 @@ int sp_easy_request(CURL *c, const char *method, const char *body, size_t len, i
         else if (strcmp(method, "GET") != 0)
             curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     }
-    return 0;
 }
 
 const char *sp_easy_failure_kind(CURLcode rc, const char *errbuf)
@@ -147,7 +150,7 @@ static size_t collect_header(char *p, size_t size, size_t n, void *ud)
     /* A new status line (after "100 Continue" or a proxy's CONNECT answer)
      * starts the headers of the answer we actually keep. */
     if (len >= 5 && memcmp(p, "HTTP/", 5) == 0)
-        a->head.len = 0;
+        sp_buf_clear(&a->head, SIZE_MAX);
     if (sp_buf_append(&a->head, p, len) != 0) {
         a->failure = SP_ANSWER_NO_MEMORY;
         return 0;
@@ -175,6 +178,11 @@ static int check_connection(void *ud, char *peer_ip, char *local_ip, int peer_po
 void sp_easy_collect(CURL *c, sp_answer *a, sp_sockets *sockets)
 {
     a->sockets = sockets;
+    /* A token answer passes through here (and a hostile server may echo
+     * the token or the secret in any answer): what these buffers let go
+     * of is zeroed (sp_buf_wiping). */
+    sp_buf_wiping(&a->body);
+    sp_buf_wiping(&a->head);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect_header);
@@ -187,8 +195,8 @@ void sp_easy_collect(CURL *c, sp_answer *a, sp_sockets *sockets)
 
 void sp_easy_begin(sp_answer *a)
 {
-    a->body.len = 0;
-    a->head.len = 0;
+    sp_buf_clear(&a->body, SIZE_MAX);
+    sp_buf_clear(&a->head, SIZE_MAX);
     a->head_lines = 0;
     a->head_bytes = 0;
     a->failure = SP_ANSWER_OK;

@@ -85,11 +85,15 @@ void sp_easy_rested(CURL *c, sp_answer *a);
  * strings, so o may go away afterwards. */
 void sp_easy_defaults(CURL *c, const sp_easy_opts *o);
 
-/* Sets the method and body of the next transfer. copy: let curl keep its
- * own copy of the body (needed when the caller's memory may go away while
- * the transfer runs, as with the multi interface). Returns 0, or -1 when
- * curl ran out of memory copying it. */
-int sp_easy_request(CURL *c, const char *method, const char *body, size_t len, int copy);
+/* Frees a request's header list, zeroing each line first: one of them
+ * carries the Bearer token. */
+void sp_easy_free_headers(struct curl_slist *list);
+
+/* Sets the method and body of the next transfer. curl does not copy the
+ * body: it must stay where it is until the transfer ends (a copy of
+ * curl's own would be freed without being zeroed, and a token request's
+ * body holds the secret). */
+void sp_easy_request(CURL *c, const char *method, const char *body, size_t len);
 
 /* "timeout" | "tls" | "network" | "too_large" | "protocol": the kind the
  * Lua side turns into an error, for a transfer our callbacks did not stop;

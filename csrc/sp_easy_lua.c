@@ -44,6 +44,46 @@ void sp_easy_options(lua_State *L, sp_easy_opts *o)
     o->http2 = lua_isnil(L, -1) || lua_toboolean(L, -1);
 }
 
+const char *sp_header_line(lua_State *L, int idx, char *buf, int *no_token)
+{
+    const char *token;
+    size_t n;
+    *no_token = 0;
+    if (lua_type(L, idx) == LUA_TSTRING)
+        return lua_tostring(L, idx);
+    if (!sp_auth_bearer(L, idx, &token))
+        return NULL;
+    if (token == NULL) {
+        *no_token = 1;
+        return NULL;
+    }
+    n = strlen(token);   /* at most SP_TOKEN_MAX: sp_auth_lua.c refuses longer */
+    memcpy(buf, SP_BEARER_PREFIX, sizeof SP_BEARER_PREFIX - 1);
+    memcpy(buf + sizeof SP_BEARER_PREFIX - 1, token, n + 1);
+    return buf;
+}
+
+int sp_header_is(lua_State *L, int idx, const char *line)
+{
+    const char *token;
+    size_t p = sizeof SP_BEARER_PREFIX - 1;
+    if (lua_type(L, idx) == LUA_TSTRING)
+        return strcmp(lua_tostring(L, idx), line) == 0;
+    return sp_auth_bearer(L, idx, &token) && token != NULL &&
+           strncmp(line, SP_BEARER_PREFIX, p) == 0 && strcmp(line + p, token) == 0;
+}
+
+int sp_push_no_token(lua_State *L)
+{
+    lua_pushnil(L);
+    lua_pushliteral(L, "network");
+    lua_pushliteral(L, "not sent: the token was dropped while the call waited (another call "
+                       "was refused with it); a new one is fetched on the next attempt");
+    lua_pushboolean(L, 0);
+    lua_pushnumber(L, 0);   /* left_after: it never left */
+    return 5;
+}
+
 /* Milliseconds from a seconds argument; 0 means "no limit" to curl, so a
  * tiny positive timeout becomes 1 ms rather than none. */
 long sp_ms_arg(lua_State *L, int i)

@@ -136,7 +136,7 @@ static int add_header(sp_http *h, const char *line)
     return 1;
 }
 
-/* Whether the n header strings at argument 4 are those of the list built
+/* Whether the n header values at argument 4 are those of the list built
  * for the previous call. Consecutive calls mostly send the same headers
  * (same token, same Accept), and comparing is cheaper than the 2n
  * allocations and frees of rebuilding the list. */
@@ -149,14 +149,16 @@ static int same_headers(lua_State *L, const sp_http *h, int n)
         return 0;
     for (i = 1; i <= n && same; i++, node = node->next) {
         lua_rawgeti(L, 4, i);
-        same = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), node->data) == 0;
+        same = sp_header_is(L, -1, node->data);
         lua_pop(L, 1);
     }
     return same;
 }
 
 /* http:perform(method, url, headers, body, timeout, connect_timeout)
- *   headers: array of "Name: value" strings; body: string or nil.
+ *   headers: array of "Name: value" strings, or the auth object for the
+ *   Authorization line (written here from its token: no Lua string of the
+ *   token is made); body: string or nil.
  * Returns status, body, headers, seconds, left_after
  *      or nil, kind, message, sent, left_after   (kind: "timeout" | "tls" |
  *         "network" | "too_large" | "protocol"; sent: whether any of the
@@ -186,14 +188,24 @@ static int http_perform(lua_State *L)
     n = (int)sp_rawlen(L, 4);
     if (!same_headers(L, h, n)) {
         /* Built into the userdata, so a Lua error part-way leaks nothing. */
-        curl_slist_free_all(h->req_headers);
+        sp_easy_free_headers(h->req_headers);
         h->req_headers = NULL;
         h->n_req_headers = -1;   /* incomplete until the end: never reused */
         for (i = 1; i <= n; i++) {
+            char bearer[SP_BEARER_LINE_MAX];
+            int no_token, added;
+            const char *line;
             lua_rawgeti(L, 4, i);
-            if (lua_type(L, -1) != LUA_TSTRING)
+            line = sp_header_line(L, -1, bearer, &no_token);
+            if (line == NULL) {
+                if (no_token)
+                    return sp_push_no_token(L);
                 return luaL_error(L, "perform: header %d is not a string", i);
-            if (!add_header(h, lua_tostring(L, -1)))
+            }
+            added = add_header(h, line);
+            if (line == bearer)
+                sp_wipe(bearer, sizeof bearer);
+            if (!added)
                 return luaL_error(L, "not enough memory");
             lua_pop(L, 1);
         }
@@ -215,7 +227,7 @@ static int http_perform(lua_State *L)
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h->req_headers);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
-    sp_easy_request(c, method, body, body_len, 0);
+    sp_easy_request(c, method, body, body_len);
 
     /* A kept-alive connection found with unread bytes is refused before
      * the request is sent (sp_sockets.h), and curl closes it: the request
@@ -268,7 +280,7 @@ static int http_close(lua_State *L)
         h->curl = NULL;
     }
     sp_sockets_free(&h->sockets);
-    curl_slist_free_all(h->req_headers);
+    sp_easy_free_headers(h->req_headers);
     h->req_headers = NULL;
     h->n_req_headers = 0;
     free(h->user_agent);

@@ -7,7 +7,8 @@
  *     reads back to the same double, and an integral float is printed as
  *     an integer (a decoded 1000.0 goes back out as 1000);
  *   - an empty table is {} unless its metatable says __jsontype = "array"
- *     (sendpulse.array, the dkjson convention), then [];
+ *     (sendpulse.array, the dkjson convention), then []; a table so marked
+ *     that has other keys than 1..n is an error, not an array cut short;
  *   - a table whose keys are exactly 1..n is an array, one with only string
  *     keys an object, anything else an error that names the place;
  *   - the JSON null is the NULL light userdata (the same value as cjson.null). */
@@ -105,12 +106,13 @@ static void encode_string(encoder *e, int idx)
         out_of_memory(e);
 }
 
-/* -1: an object; n >= 0: an array of n items. */
+/* -1: an object; n >= 0: an array of n items. A table marked as an array
+ * must be one: keys 1..n and nothing else (a named field would be lost). */
 static lua_Integer classify(encoder *e, int idx)
 {
     lua_State *L = e->L;
     lua_Integer count = 0, max = 0;
-    int strings = 0, others = 0;
+    int strings = 0, others = 0, marked = 0;
 
     if (lua_getmetatable(L, idx)) {
         const char *kind;
@@ -119,10 +121,7 @@ static lua_Integer classify(encoder *e, int idx)
         lua_pushliteral(L, "__jsontype");
         lua_rawget(L, -2);
         kind = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-        if (kind != NULL && strcmp(kind, "array") == 0) {
-            lua_pop(L, 2);
-            return (lua_Integer)sp_rawlen(L, idx);
-        }
+        marked = kind != NULL && strcmp(kind, "array") == 0;
         lua_pop(L, 2);
     }
     lua_pushnil(L);
@@ -143,8 +142,10 @@ static lua_Integer classify(encoder *e, int idx)
             others++;
         }
     }
+    if (marked && strings > 0 && others == 0)
+        encode_error(e, "table marked as an array has string keys");
     if (count == 0 && others == 0)
-        return -1;   /* {} or an object */
+        return marked ? 0 : -1;   /* [], or {} or an object */
     if (others > 0 || strings > 0)
         encode_error(e, strings > 0 && others == 0
                      ? "table mixes array items and string keys"

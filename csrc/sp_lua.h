@@ -31,6 +31,22 @@
 #define SP_FILELOCK_MT "sendpulse.filelock"
 #define SP_HIREDIS_MT  "sendpulse.hiredis"
 
+/* The longest Bearer token (or API key) the core holds, in bytes. */
+#define SP_TOKEN_MAX 4096
+
+/* For the libcurl transports (sp_auth_lua.c): when the value at idx is an
+ * auth object, sets *token to its token (NULL when it holds none: it was
+ * dropped after a 401 while the call waited) and returns 1; returns 0 for
+ * any other value. The token stays the object's: copy it, and zero the copy
+ * when done. Expiry is not judged here: the server answers 401 to an
+ * expired token, and the client replays the call with a new one. */
+int sp_auth_bearer(lua_State *L, int idx, const char **token);
+
+/* The line an auth object stands for among a request's headers, and the
+ * room it takes (sp_easy_lua.c's sp_header_line writes it). */
+#define SP_BEARER_PREFIX "Authorization: Bearer "
+#define SP_BEARER_LINE_MAX (sizeof SP_BEARER_PREFIX + SP_TOKEN_MAX)
+
 /* 2^53: beyond it a double no longer holds every integer (the JSON encoder
  * and decoder both decide on it). */
 #define SP_MAX_SAFE_INTEGER 9007199254740992.0
@@ -55,6 +71,17 @@ struct sp_answer;
 void sp_push_headers(lua_State *L, const struct sp_buf *head);
 void sp_easy_options(lua_State *L, struct sp_easy_opts *o);
 long sp_ms_arg(lua_State *L, int i);
+/* The header line a request's header list holds at `idx`: a string as it
+ * is, or for an auth object its Authorization line, written into buf (of
+ * SP_BEARER_LINE_MAX bytes; zero it when done). NULL for anything else,
+ * with *no_token set when it was an auth object holding no token. */
+const char *sp_header_line(lua_State *L, int idx, char *buf, int *no_token);
+/* Whether the header list's value at idx stands for `line` (a string equal
+ * to it, or an auth object whose Authorization line it is). */
+int  sp_header_is(lua_State *L, int idx, const char *line);
+/* Pushes perform's failure for a request whose auth object held no token
+ * (dropped while the call waited): nil, "network", message, false, 0. */
+int  sp_push_no_token(lua_State *L);
 /* c is a CURL *: kept opaque here so Lua-only files need no curl.h. */
 int  sp_push_failure(lua_State *L, void *c, const struct sp_answer *a, int rc, const char *errbuf);
 /* Pushes left_after: seconds from the transfer's start until its request

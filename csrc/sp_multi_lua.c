@@ -32,6 +32,7 @@ typedef struct sp_xfer {
     struct sp_xfer    *next;
     CURL              *easy;
     struct curl_slist *headers;
+    sp_buf             body;          /* the request's: curl only points at it */
     sp_answer          answer;        /* body and headers, see sp_easy.h */
     lua_Integer        id;
     CURLcode           rc;
@@ -64,7 +65,8 @@ static void free_xfer(sp_xfer *x)
 {
     if (x->easy != NULL)
         curl_easy_cleanup(x->easy);
-    curl_slist_free_all(x->headers);
+    sp_easy_free_headers(x->headers);
+    sp_buf_free(&x->body);
     sp_buf_free(&x->answer.body);
     sp_buf_free(&x->answer.head);
     free(x);
@@ -94,6 +96,8 @@ static sp_xfer *take_xfer(sp_multi *m)
     sp_easy_sockets(x->easy, &m->sockets);
     sp_easy_collect(x->easy, &x->answer, &m->sockets);
     curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
+    /* A token request's body holds the secret. */
+    sp_buf_wiping(&x->body);
     sp_easy_defaults(x->easy, &m->opts);
     x->answer.max_body = m->opts.max_answer;
     /* Over HTTP/2, calls started together share one connection as streams
@@ -106,8 +110,10 @@ static sp_xfer *take_xfer(sp_multi *m)
 /* Back to the pool (not in the multi handle, in no list). */
 static void release_xfer(sp_multi *m, sp_xfer *x)
 {
-    curl_slist_free_all(x->headers);
+    curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, NULL);   /* x->body goes */
+    sp_easy_free_headers(x->headers);
     x->headers = NULL;
+    sp_buf_clear(&x->body, SP_KEEP_BUFFER);
     sp_buf_clear(&x->answer.body, SP_KEEP_BUFFER);
     sp_buf_clear(&x->answer.head, SP_KEEP_BUFFER);
     x->id = 0;
@@ -194,7 +200,8 @@ static int multi_new(lua_State *L)
 
 /* m:start(method, url, headers, body, timeout, connect_timeout) -> id
  * Arguments as http_session:perform. Returns at once; the transfer runs
- * while step() is called. */
+ * while step() is called. nil, "network", message, false, 0: not started,
+ * the auth object among the headers held no token. */
 static int multi_start(lua_State *L)
 {
     sp_multi *m = check_multi(L);
@@ -214,30 +221,41 @@ static int multi_start(lua_State *L)
     n = (int)sp_rawlen(L, 4);
     /* Every check that can raise comes before anything is allocated. */
     for (i = 1; i <= n; i++) {
+        const char *token;
         lua_rawgeti(L, 4, i);
-        if (lua_type(L, -1) != LUA_TSTRING)
+        if (lua_type(L, -1) != LUA_TSTRING && !sp_auth_bearer(L, -1, &token))
             return luaL_error(L, "start: header %d is not a string", i);
         lua_pop(L, 1);
     }
     for (i = 1; i <= n + 1; i++) {
         struct curl_slist *next;
         if (i <= n) {
+            char bearer[SP_BEARER_LINE_MAX];
+            int no_token;
+            const char *line;
             lua_rawgeti(L, 4, i);
-            next = curl_slist_append(list, lua_tostring(L, -1));
+            line = sp_header_line(L, -1, bearer, &no_token);
+            next = line != NULL ? curl_slist_append(list, line) : NULL;
+            if (line == bearer)
+                sp_wipe(bearer, sizeof bearer);
             lua_pop(L, 1);
+            if (no_token) {
+                sp_easy_free_headers(list);
+                return sp_push_no_token(L);
+            }
         } else {
             /* No "Expect: 100-continue" round trip for large bodies. */
             next = curl_slist_append(list, "Expect:");
         }
         if (next == NULL) {
-            curl_slist_free_all(list);
+            sp_easy_free_headers(list);
             return luaL_error(L, "not enough memory");
         }
         list = next;
     }
     x = take_xfer(m);
     if (x == NULL) {
-        curl_slist_free_all(list);
+        sp_easy_free_headers(list);
         return luaL_error(L, "not enough memory");
     }
     x->headers = list;
@@ -248,11 +266,15 @@ static int multi_start(lua_State *L)
     curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers);
     curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
-    /* The body is copied: the Lua string may be collected mid-transfer. */
-    if (sp_easy_request(x->easy, method, body, body_len, 1) != 0) {
+    /* The body is copied: the Lua string may be collected mid-transfer.
+     * Into the transfer's own buffer, not curl's (COPYPOSTFIELDS), which
+     * would be freed without being zeroed. */
+    if (body != NULL && sp_buf_append(&x->body, body, body_len) != 0) {
         release_xfer(m, x);
         return luaL_error(L, "not enough memory");
     }
+    sp_easy_request(x->easy, method, body != NULL ? (x->body.data != NULL ? x->body.data : "") : NULL,
+                    body_len);
     if (curl_multi_add_handle(m->multi, x->easy) != CURLM_OK) {
         release_xfer(m, x);
         return luaL_error(L, "start: curl_multi_add_handle failed");

@@ -17,9 +17,8 @@ describe("docs/security.md examples", function()
   lazy_setup(function() sb = sandbox.start {} end)
   lazy_teardown(function() if sb then sb:stop() end end)
 
-  it("run and print what the page says", function()
-    local blocks = blocks_of("docs/security.md")
-    assert.equal(1, #blocks)
+  -- Runs block i with the sandbox's SENDPULSE_* variables; returns what it printed.
+  local function run_block(code)
     local vars = { SENDPULSE_CLIENT_ID = "sandbox-id", SENDPULSE_CLIENT_SECRET = "sandbox-secret",
                    SENDPULSE_BASE_URL = sb.url }
     local printed = {}
@@ -33,18 +32,32 @@ describe("docs/security.md examples", function()
     }, { __index = _G })
     local fn, err
     if setfenv then
-      fn, err = loadstring(blocks[1], "=docs/security.md")
+      fn, err = loadstring(code, "=docs/security.md")
       if fn then setfenv(fn, env) end
     else
-      fn, err = load(blocks[1], "=docs/security.md", "t", env)
+      fn, err = load(code, "=docs/security.md", "t", env)
     end
     assert(fn, err)
     fn()
+    return printed
+  end
+
+  it("run and print what the page says", function()
+    local blocks = blocks_of("docs/security.md")
+    assert.equal(2, #blocks)
+    local printed = run_block(blocks[1])
     -- (The token answer is already too large: the call says it failed
     -- while getting its token.)
     assert.equal("nil  too_large  getting an OAuth token failed (POST /oauth/access_token): "
       .. "the answer is larger than max_answer_size (64 bytes): its Content-Length says so", printed[1])
-    -- the comment in the block shows the same line
-    assert.truthy(blocks[1]:find("-- " .. printed[1], 1, true))
+    printed = run_block(blocks[2])
+    assert.equal(3, #printed)
+    assert.equal("nil  argument", printed[1])
+    -- each block's comments show the lines it prints
+    for i, block in ipairs(blocks) do
+      for _, line in ipairs(run_block(block)) do
+        assert.truthy(block:find("-- " .. line, 1, true), "block " .. i .. " does not show: " .. line)
+      end
+    end
   end)
 end)

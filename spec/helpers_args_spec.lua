@@ -135,7 +135,8 @@ local CASES = {
   C("email", "each", "get_mailing_lists", "x",
     "email:each: argument 'args' must be a table or nil, got string"),
   C("email", "each", "get_mailing_lists", nil, { pagesize = 5 },
-    "email:each: unknown option 'pagesize' (known: page_size, items, max_items)"),
+    "email:each: unknown option 'pagesize' (known: page_size, items, max_items,"
+      .. " and the call options attempt_timeout, headers, idempotent, raw, timeout)"),
   C("email", "each", "get_mailing_lists", nil, { items = "data" },
     "email:each: option 'items' must be a function(answer) -> array"),
   C("email", "each", "get_mailing_lists", nil, { max_items = 0 },
@@ -192,6 +193,16 @@ describe("helper argument checks", function()
         if form == "raise" then
           assert.is_false(ok, "expected an error: " .. expected)
           err = r1
+        elseif method == "each" then
+          -- a safe client's each() gives the loop an iterator that yields
+          -- false, err (and err as its second value)
+          assert.is_true(ok, tostring(r1))
+          assert.is_function(r1)
+          local item, loop_err = r1()
+          assert.is_false(item)
+          assert.equal(r2, loop_err)
+          assert.is_nil(r1())
+          err = r2
         else
           assert.is_true(ok, tostring(r1))
           assert.is_nil(r1)
@@ -219,10 +230,19 @@ describe("helper argument checks", function()
 
   it("a helper called with '.' instead of ':' says so", function()
     local c = new()
-    assert.error_matches(function() c.smtp.send(GOOD_MAIL) end, "call it as a method", 1, true)
-    assert.error_matches(function() c.email.each("get_mailing_lists") end, "call it as a method", 1, true)
-    local p = c.email:patient()
-    assert.error_matches(function() p.create_campaign({}) end, "call it as a method", 1, true)
+    local events = io_events
+    for _, call in ipairs {
+      { function() c.smtp.send(GOOD_MAIL) end, "smtp:send" },
+      { function() c.email.each("get_mailing_lists") end, "email:each" },
+      { function() c.email:patient().create_campaign({}) end, "email:create_campaign" },
+    } do
+      local ok, err = pcall(call[1])
+      assert.is_false(ok)
+      assert.is_true(sendpulse.is_error(err))
+      assert.equal("argument", err.kind)
+      assert.matches("^" .. call[2] .. ": call it with ':', not '.'", err.message)
+    end
+    assert.equal(events, io_events)
     c:close()
   end)
 end)

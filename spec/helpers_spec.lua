@@ -338,7 +338,10 @@ describe("helpers against the sandbox", function()
       local id = new_list(c, "us", 150)
       local addrs = {}
       for i = 1, 150 do addrs[i] = ("us%03d@example.com"):format(i) end
-      addrs[120] = 12345   -- the sandbox refuses the batch holding it, as SendPulse would
+      -- the first two batches go through, the sandbox refuses the third
+      sb:fault { kind = "delay", delay = 0.001, path = "/emails/unsubscribe$", count = 2 }
+      sb:fault { kind = "status", status = 422, path = "/emails/unsubscribe$",
+                 body = '{"message":"Argument emails is invalid","error_code":422}' }
       local v, err = c.email:unsubscribe_emails_from_mailing_list { id = id, emails = addrs, batch_size = 50 }
       assert.is_nil(v)
       assert.equal("api", err.kind)

@@ -43,6 +43,10 @@ describe("JSON encoding", function()
       { { [true] = 1 }, "neither strings nor array positions at value" },
       { { n = 0/0 }, "NaN or infinity cannot be encoded at value.n" },
       { { list = { { email = 1/0 } } }, "at value.list%[1%].email" },
+      -- marked as an array, yet with named fields: refused, not cut to [] or [1,2]
+      { { ids = sendpulse.array({ x = 3 }) }, "table marked as an array has string keys at value.ids" },
+      { sendpulse.array({ 1, 2, x = 3 }), "table marked as an array has string keys at value" },
+      { sendpulse.array({ [1] = 1, [3] = 3 }), "array has holes" },
     }
     for _, case in ipairs(cases) do
       local ok, err = pcall(json.encode, case[1])

@@ -22,10 +22,12 @@ local core = require "sendpulse.core"
 local errors = require "sendpulse.errors"
 local json = require "sendpulse.json"
 local query = require "sendpulse.wire.query"
+local caller_headers = require "sendpulse.wire.headers"
 local options = require "sendpulse.options"
 local response = require "sendpulse.wire.response"
 local retry = require "sendpulse.wire.retry"
 local account = require "sendpulse.account"
+local bearer = require "sendpulse.account.token"
 local transport = require "sendpulse.transport"
 
 local type, pairs, pcall, error, setmetatable, tostring, tonumber =
@@ -37,8 +39,10 @@ local new_error, argument_error = errors.new, errors.argument
 local TOKEN_PATH = "/oauth/access_token"
 
 -- A transport's failure kind -> the error kind ("tls" is a network error
--- with err.tls set).
-local transport_kinds = { timeout = "timeout", too_large = "too_large", protocol = "protocol" }
+-- with err.tls set; "cancelled": the client was closed while the multi
+-- transport drove its loop for this call).
+local transport_kinds = { timeout = "timeout", too_large = "too_large", protocol = "protocol",
+                          cancelled = "cancelled" }
 
 local _M = {}
 
@@ -65,8 +69,32 @@ mt.__tostring = function(self)
     self.closed and ", closed" or "")
 end
 
+-- Takes the secret and the token (as is, percent-encoded, JSON-escaped,
+-- Base64: see csrc/sp_scrub.h) out of every text of an error: whatever a
+-- server echoed into its message, or any other field.
+local function scrub_error(self, err)
+  local auth = self.auth
+  if auth and type(err) == "table" then
+    for k, v in pairs(err) do
+      if type(v) == "string" then err[k] = auth:scrub(v) end
+    end
+    -- (an api error's field_errors quote the server too)
+    local fields = err.field_errors
+    if type(fields) == "table" then
+      for i = 1, #fields do
+        local f = fields[i]
+        if type(f.field) == "string" then f.field = auth:scrub(f.field) end
+        if type(f.message) == "string" then f.message = auth:scrub(f.message) end
+      end
+    end
+  end
+  return err
+end
+
 --- Reports a failure: raises it, or returns nil, err for a safe client.
+-- Every failure of a client passes here, scrubbed of its secrets.
 function Client:fail(err)
+  scrub_error(self, err)
   if self.raise then error(err, 0) end
   return nil, err
 end
@@ -106,6 +134,12 @@ end
 -- the call's attempt_timeout), classify, tell the hook. Returns value, meta
 -- or nil, err.
 local function send(self, call, method, path, url, headers, body, attempt, raw, idempotent)
+  if self.closed then
+    -- close() from inside a hook (or a store, or another coroutine) while
+    -- this call was on its way: its transport is gone.
+    return nil, new_error { kind = "cancelled", method = method, path = path, attempts = attempt - 1,
+      message = "the client was closed during this call", maybe_sent = false }
+  end
   local started = monotonic()
   local left = call.deadline - started
   local limit = call.attempt_timeout
@@ -134,7 +168,8 @@ local function send(self, call, method, path, url, headers, body, attempt, raw, 
       message = rheaders, method = method, path = path, tls = rbody == "tls" or nil,
     }, method, idempotent, sent)
   else
-    value, err = response.classify(status, rbody, rheaders, { method = method, path = path }, raw)
+    value, err = response.classify(status, rbody, rheaders,
+      { method = method, path = path, scrub = self.scrub }, raw)
     if err then retry.settle(err, method, idempotent, true) end
   end
   -- Only built when someone listens: a table per call is measurable
@@ -156,8 +191,8 @@ end
 
 -- POST /oauth/access_token for `call`, within its deadline, with the same
 -- retry rules as any call (asking for a token again is harmless). Returns
--- token, generation or nil, err. slot_held: the first attempt uses a slot
--- the call already took.
+-- the new token's generation or nil, err. slot_held: the first attempt uses
+-- a slot the call already took.
 local function fetch_token(self, call, slot_held)
   local cfg, auth = self.cfg, self.auth
   local url = cfg.base_url .. TOKEN_PATH
@@ -173,14 +208,19 @@ local function fetch_token(self, call, slot_held)
     value, err = send(self, call, "POST", TOKEN_PATH, url, headers, auth:token_request(), attempt,
       false, true)
     if value then
-      local token = type(value) == "table" and value.access_token
-      if type(token) ~= "string" or token == "" then
+      local token = type(value) == "table" and value.access_token or nil
+      if token == nil then
         return nil, new_error { kind = "decode", method = "POST", path = TOKEN_PATH,
           message = "the token answer has no access_token", maybe_sent = true }
       end
-      local ttl = tonumber(value.expires_in) or 3600
-      if ttl <= 0 then ttl = 3600 end
-      return token, auth:finish_refresh(token, ttl)
+      -- Whatever the endpoint sent (CR LF, NUL, megabytes): it must be a
+      -- Bearer token, and its lifetime believable (sendpulse.account.token).
+      local good, why = bearer.check(token)
+      if not good then
+        return nil, new_error { kind = "decode", method = "POST", path = TOKEN_PATH,
+          message = "the token answer's access_token cannot be a Bearer token: " .. why, maybe_sent = true }
+      end
+      return auth:finish_refresh(token, bearer.lifetime(value.expires_in))
     end
     local d = retry_wait(self, call, err, attempt - 1)
     if not d then return nil, err end
@@ -188,19 +228,21 @@ local function fetch_token(self, call, slot_held)
   end
 end
 
--- The account's current token, fetching one if needed. When another caller
--- (a coroutine, an nginx light thread) is already fetching, waits for it
--- instead of sending a second token request, until the call's deadline.
+-- The generation of the account's current token, fetching one if needed
+-- (the token itself stays in the C auth object: see request). When another
+-- caller (a coroutine, an nginx light thread) is already fetching, waits
+-- for it instead of sending a second token request, until the call's
+-- deadline. Returns generation or nil, err.
 local function current_token(self, call, slot_held)
   local auth = self.auth
-  local token, generation = auth:token()
-  if token then return token, generation end
+  local generation = auth:current()
+  if generation then return generation end
   while true do
     if auth:begin_refresh() then
-      local ok, t, g = pcall(fetch_token, self, call, slot_held)
-      if not ok or not t then auth:abort_refresh() end
-      if not ok then error(t, 0) end   -- a hook raised, or out of memory
-      return t, g
+      local ok, g, err = pcall(fetch_token, self, call, slot_held)
+      if not ok or not g then auth:abort_refresh() end
+      if not ok then error(g, 0) end   -- a hook raised, or out of memory
+      return g, err
     end
     if monotonic() > call.deadline then
       return nil, new_error { kind = "timeout", method = "POST", path = TOKEN_PATH,
@@ -208,8 +250,8 @@ local function current_token(self, call, slot_held)
         maybe_sent = false }
     end
     self.sleep(0.01)
-    token, generation = auth:token()
-    if token then return token, generation end
+    generation = auth:current()
+    if generation then return generation end
   end
 end
 
@@ -225,22 +267,23 @@ end
 
 -- The token, then a slot; the token is read again when the call waited
 -- for the slot, so a call queued past the refresh margin never sends a
--- token that came due meanwhile. Returns token, generation or nil, err.
+-- token that came due meanwhile. Returns the token's generation or nil,
+-- err (the token stays in the C auth object).
 local function token_and_slot(self, call)
   if not self.limiter then
     -- No budget (rate_limit = false): the cached token is all there is to it.
-    local token, generation = self.auth:token()
-    if token then return token, generation end
+    local generation = self.auth:current()
+    if generation then return generation end
   end
   local slot_held = false
   while true do
-    local token, generation = current_token(self, call, slot_held)
-    if not token then return nil, token_failure(generation, call) end
+    local generation, err = current_token(self, call, slot_held)
+    if not generation then return nil, token_failure(err, call) end
     local ok, waited = take_slot(self, call)
     if not ok then return nil, waited end
-    if not waited then return token, generation end
-    token, generation = self.auth:token()
-    if token then return token, generation end
+    if not waited then return generation end
+    generation = self.auth:current()
+    if generation then return generation end
     -- Due (or dropped after a 401 elsewhere) while this call waited: the
     -- slot it holds carries the token request (unless another caller is
     -- already fetching one), then the call takes a slot again.
@@ -250,8 +293,11 @@ end
 
 local METHODS = { GET = true, POST = true, PUT = true, PATCH = true, DELETE = true,
                   HEAD = true, OPTIONS = true }
-local OPTS = { query = true, json = true, form = true, body = true, content_type = true,
-               headers = true, timeout = true, attempt_timeout = true, idempotent = true, raw = true }
+-- The options of one call that are not its content: what the generated
+-- methods and the helpers take in their second table (sendpulse.operations).
+local CALL_OPTS = { headers = true, timeout = true, attempt_timeout = true, idempotent = true, raw = true }
+local OPTS = { query = true, json = true, form = true, body = true, content_type = true }
+for k in pairs(CALL_OPTS) do OPTS[k] = true end
 
 local URL_CACHE_SIZE = 64
 
@@ -308,29 +354,17 @@ local function prepare(self, method, path, opts)
     body, ctype = opts.body, "application/octet-stream"
   end
   if opts.content_type ~= nil then
-    if type(opts.content_type) ~= "string" or opts.content_type:find("[\r\n]") then
-      return bad("opts.content_type must be a string without line breaks")
+    if type(opts.content_type) ~= "string" or opts.content_type:find("[%z\1-\8\10-\31\127]") then
+      return bad("opts.content_type must be a string without control characters")
     end
     ctype = opts.content_type
   end
   if opts.raw ~= nil and type(opts.raw) ~= "boolean" then return bad("opts.raw must be a boolean") end
   local extra
   if opts.headers ~= nil then
-    if type(opts.headers) ~= "table" then return bad("opts.headers must be a table of name = value") end
-    extra = {}
-    for name, value in pairs(opts.headers) do
-      if type(name) ~= "string" or not name:find("^[%w!#$%%&'*+.^_`|~-]+$") then
-        return bad(format("opts.headers: '%s' is not a header name", tostring(name)))
-      end
-      if name:lower() == "authorization" then
-        return bad("opts.headers: Authorization is set by the client")
-      end
-      if type(value) ~= "string" or value:find("[\r\n]") then
-        return bad(format("opts.headers.%s must be a string without line breaks", name))
-      end
-      extra[#extra + 1] = name .. ": " .. value
-      if name:lower() == "accept" then extra.accept = true end
-    end
+    local why
+    extra, why = caller_headers.lines(opts.headers)
+    if not extra then return bad(why) end
   end
   if opts.timeout ~= nil and not (type(opts.timeout) == "number" and opts.timeout > 0 and opts.timeout < 1e6) then
     return bad("opts.timeout must be a positive number of seconds")
@@ -370,12 +404,15 @@ function Client:request(method, path, opts)
   local attempt = 0
   while true do
     attempt = attempt + 1
-    local token, generation = token_and_slot(self, call)
-    if not token then
-      generation.attempts = attempt - 1
-      return self:fail(generation)
+    local generation, token_err = token_and_slot(self, call)
+    if not generation then
+      token_err.attempts = attempt - 1
+      return self:fail(token_err)
     end
-    local headers = { "Authorization: Bearer " .. token }
+    -- The libcurl transports write the Authorization line from the C auth
+    -- object (self.bearer): no Lua string of the token is made for the call.
+    -- Others get the line as a string.
+    local headers = { self.bearer or self.auth:bearer() }
     if not (extra and extra.accept) then headers[2] = "Accept: application/json" end
     if ctype then headers[#headers + 1] = "Content-Type: " .. ctype end
     if extra then
@@ -461,16 +498,27 @@ function _M.new(opts, raise)
   -- would go through mt.__index, a function call, on every request.
   local self = setmetatable({ raise = raise and true or false, closed = false,
                               urls = {}, n_urls = 0 }, mt)
+  -- A store's or a budget's message may quote what a server sent: hook
+  -- events get it without the secret and the token too.
+  local function scrub(text) return self.auth:scrub(text) end
+  self.scrub = scrub
   local function report(operation, message)
     -- A failing token store degrades to this process's own token.
-    if cfg.hook then cfg.hook { event = "store_error", operation = operation, message = message } end
+    if cfg.hook then cfg.hook { event = "store_error", operation = operation, message = scrub(message) } end
   end
   self.auth = account.auth(cfg, report)
   -- A shared budget that fails degrades to a local one (limiter_error),
   -- and recovers (limiter_recovered).
   self.limiter = account.limiter(cfg, report, function(event)
-    if cfg.hook then cfg.hook(event) end
+    if cfg.hook then
+      if type(event.message) == "string" then event.message = scrub(event.message) end
+      cfg.hook(event)
+    end
   end) or false
+  -- The libcurl transports take the C auth object among the headers and
+  -- write the Authorization line from it (see request).
+  local c_auth = type(self.auth) == "table" and self.auth.auth or self.auth
+  self.bearer = transport.takes_auth(t) and c_auth or false
   self.identity = cfg.api_key and "api key" or format("client id %.6s...", cfg.client_id)
   -- The secrets now live in the C auth object only: drop them from the
   -- settings, so neither a dump of the client nor an error can show them.
@@ -487,4 +535,5 @@ for name, fn in pairs(require "sendpulse.transport.async") do Client[name] = fn 
 
 _M.Client = Client
 _M.metatable = mt
+_M.CALL_OPTIONS = CALL_OPTS
 return _M

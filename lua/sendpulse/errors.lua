@@ -14,9 +14,12 @@
 --               chunk sizes)
 --   decode      an answer that is not the JSON it should be
 --   argument    the call itself is wrong (names the argument and the rule)
---   cancelled   transport = "multi": the call was cancelled, or its client closed
+--   cancelled   the call's client was closed while it ran (from a hook, say);
+--               transport = "multi": also the call was cancelled
 --   callback    transport = "multi": Lua code raised (a completion callback, the
 --               function given to client:run); the raised value is in `cause`
+-- An api error's field_errors lists what the answer said of each field
+-- ({ field =, message = }; sendpulse.wire.response).
 
 local setmetatable, getmetatable, type, pairs = setmetatable, getmetatable, type, pairs
 local concat = table.concat
@@ -104,9 +107,11 @@ local Error = {}
 Error.__index = Error
 Error.__name = "sendpulse.error"
 
+-- One line; the status once: at the end, and not again as a code that
+-- only repeats it (SendPulse's error_code 422 beside HTTP 422).
 function Error.__tostring(e)
   local parts = { "sendpulse: ", e.kind, " error" }
-  if e.code then parts[#parts + 1] = format(" %s", e.code) end
+  if e.code and not (e.code == e.status and e.name == nil) then parts[#parts + 1] = format(" %s", e.code) end
   if e.name then parts[#parts + 1] = format(" (%s)", e.name) end
   if e.method and e.path then
     parts[#parts + 1] = format(" on %s %s", e.method, e.path)

@@ -4,8 +4,9 @@
 
 local core = require "sendpulse.core"
 local number = require "sendpulse.wire.number"
+local token = require "sendpulse.account.token"
 
-local type, pairs, format, tostring = type, pairs, string.format, tostring
+local type, pairs, format, tostring, tonumber = type, pairs, string.format, tostring, tonumber
 local ceil, min = math.ceil, math.min
 local is_integer = number.is_integer
 
@@ -71,15 +72,43 @@ local defaults = {
 local function within(v, lo, hi) return type(v) == "number" and v >= lo and v <= hi end
 local function positive(v) return type(v) == "number" and v > 0 and v < 1e6 end
 local function nonempty_string(v) return type(v) == "string" and v ~= "" and not v:find("%z") end
+-- Goes into a header line as is: no CR, LF, NUL or other control character.
+local function header_text(v) return type(v) == "string" and v ~= "" and not v:find("[%z\1-\8\10-\31\127]") end
+
+-- An API key is sent as the Bearer token: RFC 6750's token68, so that it
+-- can only ever be one header value (sendpulse.account.token).
+local function bearer_token(v)
+  return token.check(v) and true or false
+end
+
+--- Whether the host of an http(s) URL is this machine's loopback: the only
+-- place plain http may go without allow_plain_http.
+function _M.is_loopback(url)
+  local authority = url:match("^%a+://([^/?#]*)")
+  if not authority then return false end
+  local host = authority:match("^(%[[^%]]*%])") or authority:match("^([^:]*)")
+  host = host:lower()
+  if host == "localhost" or host == "[::1]" then return true end
+  local a, b, c = host:match("^127%.(%d+)%.(%d+)%.(%d+)$")
+  return a ~= nil and tonumber(a) <= 255 and tonumber(b) <= 255 and tonumber(c) <= 255
+end
 
 -- option -> { check, rule }; the rule is what the error message says.
 local rules = {
   client_id = { nonempty_string, "a non-empty string" },
   client_secret = { nonempty_string, "a non-empty string" },
-  api_key = { nonempty_string, "a non-empty string" },
+  api_key = { bearer_token, format("a Bearer token: at most %d letters, digits and - . _ ~ + /, "
+    .. "then any '=' (RFC 6750 token68)", token.MAX_LENGTH) },
   base_url = { function(v)
-      return type(v) == "string" and v:find("^https?://[^/%s]+") ~= nil and not v:find("[%s?#]")
+      if not (type(v) == "string" and v:find("^https?://[^/%s]+") ~= nil and not v:find("[%s%c?#]")) then
+        return false
+      end
+      if (v:match("^%a+://([^/]*)") or ""):find("@", 1, true) then
+        return false, "it must not hold credentials (user:password@): they would show in messages"
+      end
+      return true
     end, "an http:// or https:// URL without query or fragment" },
+  allow_plain_http = { function(v) return type(v) == "boolean" end, "a boolean" },
   timeout = { positive, "a positive number of seconds" },
   attempt_timeout = { positive, "a positive number of seconds" },
   connect_timeout = { positive, "a positive number of seconds" },
@@ -115,7 +144,7 @@ local rules = {
   ca_file = { nonempty_string, "a path (string)" },
   ca_path = { nonempty_string, "a path (string)" },
   proxy = { nonempty_string, "a proxy URL (string)" },
-  user_agent = { nonempty_string, "a non-empty string" },
+  user_agent = { header_text, "a non-empty string without control characters" },
   http2 = { function(v) return type(v) == "boolean" end, "a boolean" },
   max_answer_size = { function(v) return is_integer(v) and v >= 1 and v <= 2 ^ 40 end,
     "a whole number of bytes from 1 to 2^40" },
@@ -187,6 +216,14 @@ function _M.check(opts)
     end
   elseif not (cfg.client_id and cfg.client_secret) then
     return nil, "sendpulse.new: options 'client_id' and 'client_secret' (or 'api_key') are required"
+  end
+  -- Plain http carries the secret (token request) and the Bearer token in
+  -- clear: only to this machine, or when the user says so.
+  if cfg.base_url and cfg.base_url:find("^http://") and not _M.is_loopback(cfg.base_url)
+     and not cfg.allow_plain_http then
+    return nil, "sendpulse.new: option 'base_url' is plain http:// to a host that is not this machine: "
+      .. "the client secret and the token would travel in clear; use https://, or set "
+      .. "allow_plain_http = true if the network in between is yours"
   end
   if cfg.transport == "multi" then
     -- Its calls yield from inside the pipeline's pcall: Lua 5.1 cannot.

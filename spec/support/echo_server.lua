@@ -1,7 +1,9 @@
 -- A tiny HTTP/1.1 server that answers every request with the request's own
--- header lines as JSON ({"lines": [...]}, in the order received), for specs
--- that check what the client puts on the wire. One connection at a time,
--- keep-alive, no body support (GET only). Run as a script:
+-- header lines and body as JSON ({"lines": [...], "body": "...", "n": N}:
+-- the lines in the order received, the body as the bytes that came, N the
+-- requests served so far, this one included), for specs that check what the
+-- client puts on the wire. One connection at a time, keep-alive; a body must
+-- come with a Content-Length (at most 1 MiB). Run as a script:
 --
 --   lua5.4 spec/support/echo_server.lua   ->  prints "echo listening PORT pid PID"
 --
@@ -17,6 +19,7 @@ local function serve()
   local pid = io.open("/proc/self/stat"):read("*l"):match("^(%d+)")
   io.stdout:write(("echo listening %d pid %s\n"):format(port, pid))
   io.stdout:flush()
+  local served = 0
   while true do
     local c = srv:accept()
     c:settimeout(5)
@@ -24,11 +27,16 @@ local function serve()
       local lines = {}
       local line = c:receive("*l")
       if not line then break end
+      local length = 0
       while line and line ~= "" do
         lines[#lines + 1] = line
+        local n = line:match("^[Cc]ontent%-[Ll]ength:%s*(%d+)")
+        if n then length = math.min(tonumber(n), 2 ^ 20) end
         line = c:receive("*l")
       end
-      local body = cjson.encode { lines = lines }
+      local received = length > 0 and c:receive(length) or ""
+      served = served + 1
+      local body = cjson.encode { lines = lines, body = received or "", n = served }
       c:send(("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s")
         :format(#body, body))
     end

@@ -41,7 +41,20 @@
 --   token_crlf       a token "abc\r\nX-Injected: 1"
 --   token_nul        a token "abc\0def"
 --   token_year       a good token with expires_in of a year
---   (token_* modes answer other requests with {"headers": [request lines]})
+--   token_given/<r>  the token r:reverse() (expires_in 3600; reversed, so the
+--                    base_url holds no copy of it); other requests {"ok":true}
+--   token_ttl/<v>    the token "tok-ttl" with expires_in v: a number as
+--                    written (1e400, -5, 1e7), or str ("3600" as a
+--                    string), null
+--   (the other token_* modes answer other requests with {"headers": [request lines]})
+--   echo_request/<how>     every request (the token request too) answered
+--                    with an error that quotes the request: its body, then
+--                    its Authorization line, then the other lines, encoded
+--                    as <how>: json (400, in error_description), pct (400,
+--                    percent-encoded in message), base64 / base64url (400,
+--                    in message), html (500 text/html, as is), htmljson
+--                    (502 text/html, JSON-escaped with \/ as PHP writes)
+--   token_then_echo/<how>  the token ECHO_TOKEN, then echo_request/<how>
 local socket = require "socket"
 
 local _M = {}
@@ -64,6 +77,11 @@ local function make_pool()
   end
   return table.concat(parts)
 end
+-- The token of token_then_echo: '/', '+', '=' and '~' make each encoding
+-- differ from the token itself.
+local ECHO_TOKEN = "Hst+Tok/en-4eN7q~9_Ab.cdEfGhIjKlMnOpQr=="
+_M.ECHO_TOKEN = ECHO_TOKEN
+
 local BAD_CHUNKS = { "0x10", "-1", "zz", "", "1 0", "+5", "5;;=x\1" }
 
 local here = debug.getinfo(1, "S").source:match("^@(.*)[/\\]") or "."
@@ -120,7 +138,55 @@ local function json_string(s)
   end) .. '"'
 end
 
-local function answer(sock, status, headers, body)
+local answer
+
+local function percent(s)
+  return (s:gsub("[^%w%-%._~]", function(c) return string.format("%%%02X", c:byte()) end))
+end
+
+local function base64(s, url)
+  local b64 = (require "mime").b64(s)
+  if url then b64 = b64:gsub("[+/]", { ["+"] = "-", ["/"] = "_" }) end
+  return b64
+end
+
+-- A request as an echo quotes it: the body, the Authorization line, the
+-- rest (so that what matters comes within the first bytes a message shows).
+local function quoted_request(lines, body)
+  local auth, rest = {}, {}
+  for _, l in ipairs(lines) do
+    if l:lower():find("^authorization:") then auth[#auth + 1] = l else rest[#rest + 1] = l end
+  end
+  return body .. " | " .. table.concat(auth, " ") .. " | " .. table.concat(rest, " ")
+end
+
+-- echo_request's answers.
+local function echo_request(sock, how, lines, body)
+  local r = quoted_request(lines, body)
+  local function json_error(status, message)
+    return answer(sock, status, { "Content-Type: application/json" }, '{"message":' .. json_string(message) .. '}')
+  end
+  if how == "json" then
+    return answer(sock, "400 Bad Request", { "Content-Type: application/json" },
+      '{"error":"invalid_request","error_description":' .. json_string(r) .. '}')
+  elseif how == "pct" then
+    return json_error("400 Bad Request", percent(r))
+  elseif how == "base64" or how == "base64url" then
+    return json_error("400 Bad Request", base64(r, how == "base64url"))
+  elseif how == "fields" then
+    -- a validation answer: the echo lands in err.field_errors too
+    return answer(sock, "422 Unprocessable Entity", { "Content-Type: application/json" },
+      '{"errors":{"name":[' .. json_string(r) .. ']}}')
+  elseif how == "htmljson" then
+    return answer(sock, "502 Bad Gateway", { "Content-Type: text/html" },
+      "<pre>" .. json_string(r):gsub("/", "\\/") .. "</pre>")
+  end
+  return answer(sock, "500 Internal Server Error", { "Content-Type: text/html" }, "<pre>" .. r .. "</pre>")
+end
+
+local TTL_VALUES = { str = '"3600"', null = "null" }
+
+function answer(sock, status, headers, body)
   local lines = { "HTTP/1.1 " .. status }
   for _, h in ipairs(headers or {}) do lines[#lines + 1] = h end
   if body then lines[#lines + 1] = "Content-Length: " .. #body end
@@ -276,6 +342,18 @@ local function serve_one(sock, n, method, target, lines, body)
   elseif mode == "token_echo" and target:find("/oauth/access_token", 1, true) then
     return answer(sock, "400 Bad Request", { "Content-Type: application/json" },
       '{"error":"invalid_client","error_description":' .. json_string(body) .. '}')
+  elseif mode == "token_ttl" and target:find("/oauth/access_token", 1, true) then
+    return json_answer(sock, '{"access_token":"tok-ttl","token_type":"Bearer","expires_in":'
+      .. (TTL_VALUES[arg] or arg) .. '}')
+  elseif mode == "echo_request" or (mode == "token_then_echo" and not target:find("/oauth/access_token", 1, true)) then
+    return echo_request(sock, arg, lines, body)
+  elseif mode == "token_then_echo" then
+    return json_answer(sock, '{"access_token":"' .. ECHO_TOKEN .. '","token_type":"Bearer","expires_in":3600}')
+  elseif mode == "token_given" and target:find("/oauth/access_token", 1, true) then
+    return json_answer(sock, '{"access_token":' .. json_string(arg:reverse())
+      .. ',"token_type":"Bearer","expires_in":3600}')
+  elseif mode == "token_given" then
+    return json_answer(sock, '{"ok":true}')
   elseif token_modes[mode] and target:find("/oauth/access_token", 1, true) then
     return json_answer(sock, token_modes[mode])
   elseif mode and mode:match("^token_") then

@@ -487,37 +487,9 @@ function Doc:valid(s, v, depth)
   return true
 end
 
--- Lua cannot tell [] from {}: an empty table where the schema wants an
--- array would be sent as an object. Drop such a property when it is
--- optional, else give it one item.
-function Doc:fix_empty_arrays(s, v, depth)
-  depth = depth or 0
-  if type(v) ~= "table" or depth > 40 then return v end
-  s = self:schema(s)
-  if is_seq(v) and next(v) ~= nil then
-    if s.items then
-      local out = {}
-      for i, x in ipairs(v) do out[i] = self:fix_empty_arrays(s.items, x, depth + 1) end
-      return out
-    end
-    return v
-  end
-  local props = s.properties or {}
-  local req = {}
-  for _, r in ipairs(s.required or {}) do req[r] = true end
-  local out = {}
-  for k, x in pairs(v) do
-    local ps = props[k] and self:schema(props[k])
-    if ps and type(x) == "table" and next(x) == nil and self:type_of(ps) == "array" then
-      if req[k] then out[k] = { self:example(ps.items or {}, nil, depth + 1) or "example" } end
-    else
-      out[k] = ps and self:fix_empty_arrays(ps, x, depth + 1) or x
-    end
-  end
-  return out
-end
-
 -- The first example of a media type (or parameter) that fits the schema.
+-- An empty table in it stays: the methods send it as [] where the schema
+-- declares an array (sendpulse.operations.arguments), as the file meant.
 function Doc:valid_example(s, media)
   local candidates = {}
   if media.example ~= nil then candidates[#candidates + 1] = media.example end
@@ -529,7 +501,7 @@ function Doc:valid_example(s, media)
   end
   for _, c in ipairs(candidates) do
     local v = clean_example(c)
-    if v ~= nil and self:valid(s, v) then return self:fix_empty_arrays(s, v) end
+    if v ~= nil and self:valid(s, v) then return v end
   end
   return nil
 end
@@ -550,15 +522,83 @@ local PAGING = {
   { "size_skip", "size", "skip" },
 }
 
-function Doc:field(name, s, required)
+-- How deep the nested schema data of a field goes (SendPulse's request
+-- bodies nest at most 9 levels; deeper levels would be emitted as bare
+-- types, their own fields unchecked).
+local MAX_NESTING = 12
+
+-- A number the schema gives (minLength, maximum, ...), or nil.
+local function bound(v)
+  if type(v) ~= "number" or v ~= v or v == math.huge or v == -math.huge then return nil end
+  return clean_example(v)
+end
+
+-- The formats checked before any I/O (the others, such as date-time, are
+-- written differently by different SendPulse calls: "2021-01-21 12:00").
+local CHECKED_FORMATS = { email = true }
+
+--- What the schema `s` declares of a value, beyond its type, that the
+-- methods check before any I/O and use to shape the body: bounds, a
+-- checked format, the fields of an object, the items of an array. Sets them
+-- on `f` (a field record or an array's items record). An object's fields
+-- and an array's items are records of the same shape, so the data nests as
+-- the schema does; what declares nothing (no type, no rule) is left out.
+function Doc:describe(f, s, t, depth)
+  if t == "string" then
+    f.min_length, f.max_length = bound(s.minLength), bound(s.maxLength)
+    if f.min_length == 0 then f.min_length = nil end
+    if CHECKED_FORMATS[s.format] then f.format = s.format end
+  elseif t == "integer" or t == "number" then
+    f.minimum, f.maximum = bound(s.minimum), bound(s.maximum)
+  elseif t == "array" then
+    f.min_items, f.max_items = bound(s.minItems), bound(s.maxItems)
+    if f.min_items == 0 then f.min_items = nil end
+    if s.items and depth < MAX_NESTING then
+      local items = self:shape(s.items, depth + 1)
+      if items then f.items = items end
+    end
+  elseif t == "object" and depth < MAX_NESTING and type(s.properties) == "table"
+      and not s.oneOf and not s.anyOf then
+    local req = {}
+    for _, r in ipairs(s.required or {}) do req[r] = true end
+    local fields = {}
+    for _, name in ipairs(sorted_keys(s.properties)) do
+      local ps = self:schema(s.properties[name])
+      if not ps.readOnly then
+        local sub = self:field(name, ps, req[name], depth + 1)
+        if sub.type or sub.required or sub.enum then fields[#fields + 1] = sub end
+      end
+    end
+    if #fields > 0 then f.fields = fields end
+  end
+end
+
+--- The record of a value without a name (an array's items), or nil when
+-- its schema declares nothing to check.
+function Doc:shape(s, depth)
+  s = self:schema(s)
   local t, nullable = self:type_of(s)
-  return {
+  local r = { type = t, nullable = nullable or nil, enum = self:small_enum(s) }
+  self:describe(r, s, t, depth)
+  if next(r) == nil then return nil end
+  return r
+end
+
+--- A field record { name, type, required, nullable, enum, ... } (see
+-- Doc:describe for the rest). `depth` nil: a path parameter, whose checks
+-- are the method's own (type and enum only).
+function Doc:field(name, s, required, depth)
+  s = self:schema(s)
+  local t, nullable = self:type_of(s)
+  local f = {
     name = name,
     type = t,
     nullable = nullable or nil,
     required = required or nil,
     enum = self:small_enum(s),
   }
+  if depth then self:describe(f, s, t, depth) end
+  return f
 end
 
 function Doc:operation(service, path, method, op, path_item)
@@ -625,7 +665,7 @@ function Doc:operation(service, path, method, op, path_item)
     if p["in"] == "path" and not seen_path[p.name] then
       self:warn("%s: path parameter %s is not in the path; ignored", key, p.name)
     elseif p["in"] == "query" then
-      local f = self:field(p.name, p.schema or {}, p.required == true)
+      local f = self:field(p.name, p.schema or {}, p.required == true, 0)
       local ex = p.example
       if ex == nil and type(p.examples) == "table" then
         local _, first = next(p.examples)
@@ -696,7 +736,9 @@ function Doc:operation(service, path, method, op, path_item)
       for _, name in ipairs(sorted_keys(props)) do
         local ps = self:schema(props[name])
         if not ps.readOnly then
-          fields[#fields + 1] = self:field(name, ps, req[name])
+          -- (an upload's fields keep to their types: a file stands for a
+          -- string there, and the API reads the parts, not JSON)
+          fields[#fields + 1] = self:field(name, ps, req[name], kind ~= "multipart" and 0 or nil)
         end
       end
       -- required names the schema never declares: a path parameter of the
@@ -736,6 +778,7 @@ function Doc:operation(service, path, method, op, path_item)
       -- an array (or a scalar) body: the caller gives it as args.body
       body.type = t or "array"
       body.raw = true
+      if kind == "json" then self:describe(body, s, body.type, 0) end
       local ex = media_ex
       if ex == nil then ex = self:example(s, nil) end
       example.body = ex
@@ -836,7 +879,9 @@ local function service_file(svc)
   }
   return string.format(HEADER, svc.source)
     .. "-- Operations of the " .. svc.service .. " service, one record each; see REFERENCE.md.\n"
-    .. "return " .. to_lua(data) .. "\n"
+    -- (a table on one line whenever it fits: the nested schema data would
+    -- otherwise take a line per key)
+    .. "return " .. luadata.write(data, { width = 118 }) .. "\n"
 end
 
 local function index_file(services, total)
@@ -860,13 +905,38 @@ end
 
 local function type_label(f)
   local t = f.type or "any"
+  if f.format == "email" then t = t .. " (an email address)" end
   if f.nullable then t = t .. " or null" end
+  local rules = {}
+  local function range(lo, hi, unit)
+    unit = unit and (" " .. unit) or ""
+    if lo and hi then rules[#rules + 1] = ("%s to %s%s"):format(lo, hi, unit)
+    elseif lo then rules[#rules + 1] = ("at least %s%s"):format(lo, unit)
+    elseif hi then rules[#rules + 1] = ("at most %s%s"):format(hi, unit) end
+  end
+  range(f.min_length, f.max_length, "characters")
+  range(f.min_items, f.max_items, "items")
+  range(f.minimum, f.maximum)
+  if #rules > 0 then t = t .. ", " .. table.concat(rules, ", ") end
   if f.enum then
     local vs = {}
     for _, v in ipairs(f.enum) do vs[#vs + 1] = "`" .. tostring(v) .. "`" end
     t = t .. ": " .. table.concat(vs, ", ")
   end
   return t
+end
+
+-- The rows of field f and of the fields nested in it, named by their path
+-- (template.language.code, template.components[].type).
+local function field_rows(rows, f, where, prefix)
+  local name = prefix .. f.name
+  rows[#rows + 1] = { f, where, name }
+  local inner, path = f, name
+  while inner.items do inner, path = inner.items, path .. "[]" end
+  if inner ~= f and (inner.type or inner.enum or inner.format) and not inner.fields then
+    rows[#rows + 1] = { inner, where, path }
+  end
+  for _, sub in ipairs(inner.fields or {}) do field_rows(rows, sub, where, path .. ".") end
 end
 
 ---------------------------------------------------------------------------
@@ -892,7 +962,9 @@ local function helper_facts(root)
   local shapes = require "sendpulse.helpers.shapes"
   local paging = require "sendpulse.helpers.paging"
   local patience = require "sendpulse.helpers.patience"
+  local call_options = require "sendpulse.operations.call_options"
   local facts = { ops = {}, rows = {}, max_page = paging.MAX_PAGE, styles = paging.STYLES,
+    call_options = call_options.LIST,
     codes = patience.DEFAULT_CODES, max_wait = patience.DEFAULT_MAX_WAIT, attempts = patience.DEFAULT_ATTEMPTS }
   local function add(service, name, text)
     facts.ops[service] = facts.ops[service] or {}
@@ -946,8 +1018,8 @@ local function helpers_section(w, facts)
   w(("- `service:patient(opts)` is the same service whose calls wait out the answers %s (`err.retry_after`"
     .. " seconds) and try again, within `max_wait` seconds (default %d) and `attempts` calls (default %d)."):format(
     code_list(facts.codes), facts.max_wait, facts.attempts))
-  w("- `service:raw(name, args)` calls an operation without its helper: no Base64, no batches, the answer as"
-    .. " SendPulse sent it.")
+  w("- `service:raw(name, args, call_opts)` calls an operation without its helper: no Base64, no batches, the"
+    .. " answer as SendPulse sent it.")
   w("- `client.smtp:send{ subject =, from =, to =, html = | text = | template =, cc =, bcc =, reply_to =,"
     .. " attachments =, attachments_binary = }` sends one email through `smtp:send_smtp_email`, checked"
     .. " before any I/O (addresses, a subject, a body, no unknown field), with the Base64 done for you.")
@@ -957,6 +1029,55 @@ local function helpers_section(w, facts)
   w("| operation | the helper |")
   w("|---|---|")
   for _, r in ipairs(facts.rows) do w(("| `%s` | %s |"):format(r[1], md_escape(r[2]))) end
+  w("")
+end
+
+-- The call options, for the reference (their names are the client's:
+-- a spec holds this list to sendpulse.client.CALL_OPTIONS).
+-- name, meaning, LuaLS type (meta.lua).
+local CALL_OPTION_DOCS = {
+  { "timeout", "seconds for this call (instead of the client's `timeout`): a deadline for the whole"
+    .. " call, token, wait for a slot, every attempt and backoff included", "number" },
+  { "attempt_timeout", "seconds at most for one attempt within that deadline (a GET stalled on a"
+    .. " connection that died silently is tried again in the time left)", "number" },
+  { "headers", "extra request headers, `{ name = value }`; an `Accept` given here replaces the"
+    .. " method's own (`application/json`, or a report's file type)", "table<string, string>" },
+  { "idempotent", "`true`: a failed POST may be retried as a GET would (the call is really a read,"
+    .. " or repeating it is harmless)", "boolean" },
+  { "raw", "`true`: return a successful answer's bytes undecoded (errors are still decoded)", "boolean" },
+}
+
+local function call_options_section(w, facts)
+  w("## Call options: the second table")
+  w("")
+  w("Every method, and every helper below, takes a second table with the options of the call:")
+  w("")
+  w("```lua")
+  w('client.email:create_mailing_list({ bookName = "Newsletter" }, { timeout = 5 })')
+  w('client.email:get_mailing_lists(nil, { headers = { ["X-Request-Id"] = "42" } })')
+  w('for list in client.email:each("get_mailing_lists", nil, { page_size = 50, timeout = 5 }) do end')
+  w("```")
+  w("")
+  w("| option | meaning |")
+  w("|---|---|")
+  local documented = {}
+  for _, row in ipairs(CALL_OPTION_DOCS) do documented[row[1]] = row[2] end
+  for _, name in ipairs(facts.call_options) do
+    if not documented[name] then fail("call option %s has no line in CALL_OPTION_DOCS", name) end
+    w(("| `%s` | %s |"):format(name, documented[name]))
+    documented[name] = nil
+  end
+  local stale = next(documented)
+  if stale then fail("CALL_OPTION_DOCS documents %s, which is no call option of sendpulse.client", stale) end
+  w("")
+  w("They are `client:request`'s options without the content (`query`, `json`, `form`, `body`,"
+    .. " `content_type`), which the method builds from the first table, and their values are"
+    .. " checked as `client:request` checks them. A call option in the first table (`{ bookName"
+    .. " = \"x\", timeout = 1 }`) is an argument error that says to move it to the second table"
+    .. " (it would otherwise be sent to SendPulse as a field, and the call made without it),"
+    .. " unless the operation has a field of that name. `each` and `all` take them in their"
+    .. " `opts`, beside `page_size`; the batching helpers, `email:import` and `email:export` give"
+    .. " them to every call they make.")
   w("")
 end
 
@@ -978,11 +1099,21 @@ local function reference(services, extra, total, facts)
   w("```")
   w("")
   w("A method takes one table holding the path, query and body fields by their names in the"
-    .. " spec. Missing required fields and fields of the wrong type raise an argument error"
-    .. " before anything is sent (or return `nil, err` from a safe client). Fields not listed"
-    .. " here are passed on: in the body for methods with a body, else in the query. A body"
-    .. " that is a JSON array (not an object) is given as `args.body`. Path parameters may be"
-    .. " strings or integers; they are percent-encoded into the path.")
+    .. " spec. Fields not listed here are passed on: in the body for methods with a body, else in"
+    .. " the query. A body that is a JSON array (not an object) is given as `args.body`. Path"
+    .. " parameters may be strings or integers; they are percent-encoded into the path.")
+  w("")
+  w("Fields are checked as deep as the files describe them, before anything is sent: required"
+    .. " fields (a nested one when its parent is given: `template.language.code`), types, the"
+    .. " values of an enum, lengths in characters, numbers of items, numeric bounds and the email"
+    .. " format. A failure is an argument error naming the field's place"
+    .. " (`whatsapp:send_template_by_phone: argument 'template.language.code' is required (string)`),"
+    .. " raised, or returned as `nil, err` by a safe client. Fields the files do not declare are"
+    .. " not checked, at any level. An empty Lua table where a file declares an array is sent as"
+    .. " `[]`, nested fields included (Lua has one empty table for `{}` and `[]`; elsewhere an"
+    .. " empty table is `{}`, and `sendpulse.array({})` is `[]`); the caller's tables are never"
+    .. " changed. The nested rows of the tables below (`template.components[].type`) are what is"
+    .. " checked.")
   w("")
   w("Names are the operationId in snake_case. Where two operations of one file share an"
     .. " operationId, or one has none, the generator names them by hand:")
@@ -1003,10 +1134,14 @@ local function reference(services, extra, total, facts)
     .. " `require(\"sendpulse.operations.catalog\").operation(service, name)` returns one record) and"
     .. " `lua/sendpulse/api/extra.lua` (by hand). A record holds `name`, `operationId`, `method`, `path`"
     .. " (without the base path), `summary`, `deprecated`,"
-    .. " `path_params` and `query` (lists of `{ name, type, required, nullable, enum }`), `body` (`content` ="
-    .. " json | form | multipart, `type`, `required`, `fields`, `raw` for an array body, `one_of`,"
-    .. " `undeclared_required`), `paging`, `accept` (an answer that is not JSON) and `example`.")
+    .. " `path_params` and `query` (lists of fields), `body` (`content` ="
+    .. " json | form | multipart, `type`, `required`, `fields`, `raw` for an array body (with `items`),"
+    .. " `one_of`, `undeclared_required`), `paging`, `accept` (an answer that is not JSON) and `example`."
+    .. " A field is `{ name, type, required, nullable, enum, min_length, max_length, format, minimum,"
+    .. " maximum, min_items, max_items, items, fields }`: `items` describes an array's items and"
+    .. " `fields` an object's fields, in the same shape, as deep as the file goes.")
   w("")
+  call_options_section(w, facts)
   helpers_section(w, facts)
   w("## Services")
   w("")
@@ -1041,24 +1176,25 @@ local function reference(services, extra, total, facts)
       w("")
       if rec.summary then w(md_escape(rec.summary) .. (rec.deprecated and " (deprecated)" or "")) w("") end
       local rows = {}
-      for _, f in ipairs(rec.path_params or {}) do rows[#rows + 1] = { f, "path" } end
-      for _, f in ipairs(rec.query or {}) do rows[#rows + 1] = { f, "query" } end
+      for _, f in ipairs(rec.path_params or {}) do rows[#rows + 1] = { f, "path", f.name } end
+      for _, f in ipairs(rec.query or {}) do field_rows(rows, f, "query", "") end
       local b = rec.body
       local copied = {}
       if b and not b.raw then
         for _, f in ipairs(b.fields or {}) do
           if f.from_path then copied[#copied + 1] = "`" .. f.name .. "`"
-          else rows[#rows + 1] = { f, "body" } end
+          else field_rows(rows, f, "body", "") end
         end
       elseif b then
-        rows[#rows + 1] = { { name = "body", type = b.type, required = b.required }, "body (whole)" }
+        field_rows(rows, { name = "body", type = b.type, required = b.required, items = b.items,
+          min_items = b.min_items, max_items = b.max_items }, "body (whole)", "")
       end
       if #rows > 0 then
         w("| field | in | type | required |")
         w("|---|---|---|---|")
         for _, r in ipairs(rows) do
           local f = r[1]
-          w(("| `%s` | %s | %s | %s |"):format(md_escape(f.name), r[2], md_escape(type_label(f)),
+          w(("| `%s` | %s | %s | %s |"):format(md_escape(r[3]), r[2], md_escape(type_label(f)),
             f.required and "yes" or ""))
         end
         w("")
@@ -1128,6 +1264,9 @@ local function meta(services, extra)
   w("---@field kind string \"argument\", \"api\", \"auth\", \"rate_limit\", \"network\", ...")
   w("---@field message string")
   w("")
+  w("---@class sendpulse.call_options the second table of every method (see REFERENCE.md)")
+  for _, row in ipairs(CALL_OPTION_DOCS) do w(("---@field %s? %s"):format(row[1], row[3])) end
+  w("")
   w("---@class sendpulse.client")
   for _, svc in ipairs(services) do
     w(("---@field %s sendpulse.api.%s %s"):format(svc.service, svc.service, svc.title))
@@ -1161,9 +1300,10 @@ local function meta(services, extra)
       end
       fields[#fields + 1] = "[string]: any"
       w(("---@param args%s { %s }"):format(required and "" or "?", table.concat(fields, ", ")))
+      w("---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw")
       w("---@return any value the decoded answer (nil on failure from a safe client)")
       w("---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error")
-      w(("function %s:%s(args) end"):format(svc.service, name))
+      w(("function %s:%s(args, call_opts) end"):format(svc.service, name))
       w("")
     end
   end

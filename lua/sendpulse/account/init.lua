@@ -90,9 +90,14 @@ function _M.auth(cfg, report)
     store = require("sendpulse.account.token_store.shared_dict").new(cfg.shared_dict)
   end
   if not store or cfg.api_key then return a end
+  return shared_token.new(a, store, _M.token_key(cfg), report)
+end
+
+--- The key of the account's token in a store: a fingerprint of the URL,
+-- the client id and a fingerprint of the secret, never the secret.
+function _M.token_key(cfg)
   local id = cfg.client_id .. "|" .. core.fingerprint(cfg.client_secret)
-  local key = "sendpulse:token:" .. core.fingerprint(cfg.base_url .. "|" .. id)
-  return shared_token.new(a, store, key, report)
+  return "sendpulse:token:" .. core.fingerprint(cfg.base_url .. "|" .. id)
 end
 
 -- The quota windows scaled to a share of the budget (a fallback, a

@@ -3,6 +3,8 @@
 --
 -- It wraps the C auth object (which keeps the secret and a local copy of
 -- the token) and has the same methods, so the client cannot tell them apart.
+-- It keeps no Lua copy of a token: what a store gives is compared with the
+-- C object's (auth:holds), and a refused one is remembered by fingerprint.
 -- A store is any object with these methods (each may raise; a failure is
 -- reported through `report` and the client carries on with its local token
 -- and its own fetches, never crashes):
@@ -17,13 +19,13 @@
 -- secret), never the secret itself. Stores: sendpulse.account.token_store.* and user
 -- tables with the methods above.
 
-local pcall, setmetatable, tostring = pcall, setmetatable, tostring
+local core = require "sendpulse.core"
+local bearer = require "sendpulse.account.token"
+
+local pcall, setmetatable, tostring, type = pcall, setmetatable, tostring, type
+local fingerprint = core.fingerprint
 
 local _M = {}
-
--- The last token each C auth object held, by object: clients come and go
--- (one per nginx request, say) but share the account's auth object.
-local seen = setmetatable({}, { __mode = "k" })
 
 local SharedToken = {}
 SharedToken.__index = SharedToken
@@ -48,24 +50,42 @@ local function call(self, op, ...)
   return true, a, b
 end
 
-function SharedToken:token()
-  local auth = self.auth
-  local token, generation = auth:token()
-  if token then
-    seen[auth] = token
-    return token, generation
-  end
-  -- Our copy is missing or due for refresh: another process may have a
-  -- newer one in the store. Not the one we already hold and found due:
-  -- adopting that again would restart its refresh margin on what is left
-  -- of its life (the margin is at most half the life given), pushing the
-  -- refresh towards expiry, until every process meets a 401. Refresh it.
+-- The store's token with the seconds it has left, if there is one worth
+-- adopting: a Bearer token (RFC 6750 token68, like any token: a store is
+-- read from files, Redis, a dict or the user's code, and a value that is
+-- not one is reported and ignored), with a positive lifetime (at most
+-- sendpulse.account.token.MAX_LIFETIME), not the token refused with a 401
+-- (only its fingerprint is kept), and not the one this process holds and
+-- found due: adopting that again would restart its refresh margin on what
+-- is left of its life (the margin is at most half the life given), pushing
+-- the refresh towards expiry, until every process meets a 401. Refresh it.
+local function adoptable(self)
   local ok, shared, ttl = call(self, "get", self.key)
-  if ok and shared and shared ~= self.refused and shared ~= seen[auth] and ttl and ttl > 0 then
+  if not ok or shared == nil then return nil end
+  local good, why = bearer.check(shared)
+  if not good then
+    self.report("get", "the store's token was ignored: " .. why)
+    return nil
+  end
+  if type(ttl) ~= "number" or ttl ~= ttl then
+    self.report("get", "the store's token was ignored: its lifetime is not a number")
+    return nil
+  end
+  if ttl <= 0 or self.refused == fingerprint(shared) or self.auth:holds(shared) then return nil end
+  if ttl > bearer.MAX_LIFETIME then ttl = bearer.MAX_LIFETIME end
+  return shared, ttl
+end
+
+--- The generation of the token to send now, or nil (fetch one): the local
+-- copy, else one another process put in the store.
+function SharedToken:current()
+  local auth = self.auth
+  local generation = auth:current()
+  if generation then return generation end
+  local shared, ttl = adoptable(self)
+  if shared then
     auth:finish_refresh(shared, ttl)
-    token, generation = auth:token()
-    if token then seen[auth] = token end
-    return token, generation
+    return auth:current()
   end
   return nil
 end
@@ -76,26 +96,23 @@ function SharedToken:begin_refresh()
   if not ok then return true end         -- store down: fetch it ourselves
   if got then
     -- Another process may have stored a token between our look in the
-    -- store and taking the lock: adopt it rather than fetch a second one
-    -- (not the one we hold and found due: see token()).
-    local found, shared, ttl = call(self, "get", self.key)
-    if found and shared and shared ~= self.refused and shared ~= seen[self.auth] and ttl and ttl > 0 then
+    -- store and taking the lock: adopt it rather than fetch a second one.
+    local shared, ttl = adoptable(self)
+    if shared then
       self.auth:finish_refresh(shared, ttl)
-      seen[self.auth] = shared
       call(self, "unlock", self.key)
-      return false   -- the client's next token() finds it
+      return false   -- the client's next current() finds it
     end
     self.locked = true
     return true
   end
-  -- Another process is fetching; the client waits and polls token().
+  -- Another process is fetching; the client waits and polls current().
   self.auth:abort_refresh()
   return false
 end
 
 function SharedToken:finish_refresh(token, ttl)
   local generation = self.auth:finish_refresh(token, ttl)
-  seen[self.auth] = token
   call(self, "set", self.key, token, ttl)
   if self.locked then
     self.locked = false
@@ -115,23 +132,29 @@ end
 --- The server refused the token of `generation`: forget it here and in the
 -- store, and never take it from the store again.
 function SharedToken:invalidate(generation)
-  local current, g = self.auth:token()
-  if not self.auth:invalidate(generation) then return false end
-  if g == generation then self.refused = current end
-  -- Delete the store's copy only if it is the refused token: another
-  -- process may already have put a new one there, and deleting that would
-  -- cost every process one more fetch.
+  -- Looked at before the local copy goes: the store's copy is deleted only
+  -- if it is the refused token (another process may already have put a new
+  -- one there, and deleting that would cost every process one more fetch),
+  -- and it is remembered by fingerprint, not kept.
   local ok, shared = call(self, "get", self.key)
-  if ok and (shared == nil or current == nil or shared == current) then
+  local ours = ok and type(shared) == "string" and self.auth:holds(shared)
+  if not self.auth:invalidate(generation) then return false end
+  if ours then
+    self.refused = fingerprint(shared)
+    call(self, "delete", self.key)
+  elseif ok and shared == nil then
     call(self, "delete", self.key)
   end
   return true
 end
 
+function SharedToken:token() return self.auth:token() end
 function SharedToken:refreshing() return self.auth:refreshing() end
 function SharedToken:token_request() return self.auth:token_request() end
 function SharedToken:expires_in() return self.auth:expires_in() end
 function SharedToken:is_static() return self.auth:is_static() end
+function SharedToken:bearer() return self.auth:bearer() end
+function SharedToken:scrub(s) return self.auth:scrub(s) end
 
 SharedToken.__tostring = function(self)
   return "sendpulse.account.shared_token (" .. tostring(self.auth) .. ")"

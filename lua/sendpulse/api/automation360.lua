@@ -20,9 +20,7 @@ return {
       name = "get_action_stats",
       operationId = "getActionStats",
       path = "/a360/stats/action/{ID}/group-stat",
-      path_params = {
-        { name = "ID", required = true, type = "integer" },
-      },
+      path_params = { { name = "ID", required = true, type = "integer" } },
       summary = "Get Action element stats",
     },
     get_automation_flow_stats = {
@@ -31,9 +29,7 @@ return {
       name = "get_automation_flow_stats",
       operationId = "getAutomationFlowStats",
       path = "/a360/autoresponders/{ID}",
-      path_params = {
-        { name = "ID", required = true, type = "integer" },
-      },
+      path_params = { { name = "ID", required = true, type = "integer" } },
       summary = "Get statistics about an automation flow",
     },
     get_automation_flows = {
@@ -43,10 +39,7 @@ return {
       operationId = "getAutomationFlows",
       paging = "limit_offset",
       path = "/a360/autoresponders/list",
-      query = {
-        { name = "limit", type = "integer" },
-        { name = "offset", type = "integer" },
-      },
+      query = { { name = "limit", type = "integer" }, { name = "offset", type = "integer" } },
       summary = "Get a list of automation flows",
     },
     get_condition_stats = {
@@ -55,9 +48,7 @@ return {
       name = "get_condition_stats",
       operationId = "getConditionStats",
       path = "/a360/stats/trigger/{ID}/group-stat",
-      path_params = {
-        { name = "ID", required = true, type = "integer" },
-      },
+      path_params = { { name = "ID", required = true, type = "integer" } },
       summary = "Get Condition element stats",
     },
     get_conversions = {
@@ -66,9 +57,7 @@ return {
       name = "get_conversions",
       operationId = "getConversions",
       path = "/a360/autoresponders/{id}/conversions",
-      path_params = {
-        { name = "id", required = true, type = "integer" },
-      },
+      path_params = { { name = "id", required = true, type = "integer" } },
       summary = "Get flow conversions",
     },
     get_element_total_stats = {
@@ -77,13 +66,8 @@ return {
       name = "get_element_total_stats",
       operationId = "getElementTotalStats",
       path = "/a360/autoresponders/{ID}/total-stats",
-      path_params = {
-        { name = "ID", required = true, type = "integer" },
-      },
-      query = {
-        { name = "deleted", type = "string" },
-        { name = "flow_type", type = "string" },
-      },
+      path_params = { { name = "ID", required = true, type = "integer" } },
+      query = { { name = "deleted", type = "string" }, { name = "flow_type", type = "string" } },
       summary = "Get statistics about each element",
     },
     get_email_stats = {
@@ -92,9 +76,7 @@ return {
       name = "get_email_stats",
       operationId = "getEmailStats",
       path = "/a360/stats/email/{ID}/group-stat",
-      path_params = {
-        { name = "ID", required = true, type = "integer" },
-      },
+      path_params = { { name = "ID", required = true, type = "integer" } },
       summary = "Get Email element stats",
     },
     get_filter_stats = {
@@ -103,9 +85,7 @@ return {
       name = "get_filter_stats",
       operationId = "getFilterStats",
       path = "/a360/stats/filter/{ID}/group-stat",
-      path_params = {
-        { name = "ID", required = true, type = "integer" },
-      },
+      path_params = { { name = "ID", required = true, type = "integer" } },
       summary = "Get Filter element stats",
     },
     get_goal_stats = {
@@ -114,9 +94,7 @@ return {
       name = "get_goal_stats",
       operationId = "getGoalStats",
       path = "/a360/stats/goal/{ID}/group-stat",
-      path_params = {
-        { name = "ID", required = true, type = "integer" },
-      },
+      path_params = { { name = "ID", required = true, type = "integer" } },
       summary = "Get Goal element stats",
     },
     get_messenger_stats = {
@@ -125,9 +103,7 @@ return {
       name = "get_messenger_stats",
       operationId = "getMessengerStats",
       path = "/a360/stats/messenger/{ID}/group-stat",
-      path_params = {
-        { name = "ID", required = true, type = "integer" },
-      },
+      path_params = { { name = "ID", required = true, type = "integer" } },
       summary = "Get Messenger element stats",
     },
     get_push_stats = {
@@ -136,9 +112,7 @@ return {
       name = "get_push_stats",
       operationId = "getPushStats",
       path = "/a360/stats/push/{ID}/group-stat",
-      path_params = {
-        { name = "ID", required = true, type = "integer" },
-      },
+      path_params = { { name = "ID", required = true, type = "integer" } },
       summary = "Get Push element stats",
     },
     get_sms_stats = {
@@ -147,9 +121,7 @@ return {
       name = "get_sms_stats",
       operationId = "getSmsStats",
       path = "/a360/stats/sms/{ID}/group-stat",
-      path_params = {
-        { name = "ID", required = true, type = "integer" },
-      },
+      path_params = { { name = "ID", required = true, type = "integer" } },
       summary = "Get SMS element stats",
     },
     get_start_stats = {
@@ -158,9 +130,7 @@ return {
       name = "get_start_stats",
       operationId = "getStartStats",
       path = "/a360/stats/main-trigger/{ID}/group-stat",
-      path_params = {
-        { name = "ID", required = true, type = "integer" },
-      },
+      path_params = { { name = "ID", required = true, type = "integer" } },
       summary = "Get Start element stats",
     },
   },

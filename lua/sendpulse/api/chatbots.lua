@@ -29,11 +29,7 @@ return {
       paging = "size_skip",
       path = "/dialogs",
       query = {
-        {
-          enum = { "asc", "desc" },
-          name = "order",
-          type = "string",
-        },
+        { enum = { "asc", "desc" }, name = "order", type = "string" },
         { name = "search_after", type = "string" },
         { name = "size", type = "integer" },
         { name = "skip", type = "integer" },

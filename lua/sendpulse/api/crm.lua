@@ -19,17 +19,13 @@ return {
       name = "add_contact_attribute_value",
       operationId = "addContactAttributeValue",
       path = "/contacts/{contactId}/attributes",
-      path_params = {
-        { name = "contactId", required = true, type = "integer" },
-      },
+      path_params = { { name = "contactId", required = true, type = "integer" } },
       summary = "Add attribute value to contact",
     },
     add_contact_comment = {
       body = {
         content = "json",
-        fields = {
-          { name = "message", required = true, type = "string" },
-        },
+        fields = { { min_length = 1, name = "message", required = true, type = "string" } },
         type = "object",
       },
       example = { contactId = 1, message = "example" },
@@ -37,9 +33,7 @@ return {
       name = "add_contact_comment",
       operationId = "addContactComment",
       path = "/contacts/{contactId}/comments",
-      path_params = {
-        { name = "contactId", required = true, type = "integer" },
-      },
+      path_params = { { name = "contactId", required = true, type = "integer" } },
       summary = "Add a note to a contact",
     },
     add_contact_company_relation = {
@@ -58,24 +52,27 @@ return {
       body = {
         content = "json",
         fields = {
-          { name = "emails", type = "array" },
+          {
+            items = {
+              fields = {
+                { max_length = 50, min_length = 1, name = "email", type = "string" },
+                { name = "isMain", type = "boolean" },
+              },
+              type = "object",
+            },
+            name = "emails",
+            type = "array",
+          },
         },
         type = "object",
         undeclared_required = { "email" },
       },
-      example = {
-        contactId = 1,
-        emails = {
-          { email = "user@example.com", isMain = true },
-        },
-      },
+      example = { contactId = 1, emails = { { email = "user@example.com", isMain = true } } },
       method = "POST",
       name = "add_contact_emails",
       operationId = "addContactEmails",
       path = "/contacts/{contactId}/emails",
-      path_params = {
-        { name = "contactId", required = true, type = "integer" },
-      },
+      path_params = { { name = "contactId", required = true, type = "integer" } },
       summary = "Add an email address to the contact",
     },
     add_contact_messenger = {
@@ -93,17 +90,13 @@ return {
       name = "add_contact_messenger",
       operationId = "addContactMessenger",
       path = "/contacts/{contactId}/messengers",
-      path_params = {
-        { name = "contactId", required = true, type = "integer" },
-      },
+      path_params = { { name = "contactId", required = true, type = "integer" } },
       summary = "Add messenger to contact",
     },
     add_contact_phone = {
       body = {
         content = "json",
-        fields = {
-          { name = "phone", required = true, type = "string" },
-        },
+        fields = { { max_length = 50, min_length = 1, name = "phone", required = true, type = "string" } },
         type = "object",
       },
       example = { contactId = 1, phone = "380931234567" },
@@ -111,9 +104,7 @@ return {
       name = "add_contact_phone",
       operationId = "addContactPhone",
       path = "/contacts/{contactId}/phones",
-      path_params = {
-        { name = "contactId", required = true, type = "integer" },
-      },
+      path_params = { { name = "contactId", required = true, type = "integer" } },
       summary = "Add a phone number to the contact.",
     },
     add_contact_to_deal = {
@@ -133,28 +124,17 @@ return {
         content = "json",
         fields = {
           { name = "entityId", type = "integer" },
-          { name = "entityIds", type = "array" },
-          {
-            enum = { 0, 1, 2, 3 },
-            name = "entityType",
-            type = "integer",
-          },
+          { items = { type = "integer" }, name = "entityIds", type = "array" },
+          { enum = { 0, 1, 2, 3 }, name = "entityType", type = "integer" },
         },
         type = "object",
       },
-      example = {
-        customTabId = 1,
-        entityId = 1,
-        entityIds = { 1 },
-        entityType = 0,
-      },
+      example = { customTabId = 1, entityId = 1, entityIds = { 1 }, entityType = 0 },
       method = "POST",
       name = "add_custom_tab_relation",
       operationId = "addCustomTabRelation",
       path = "/custom-tab/{customTabId}/relation",
-      path_params = {
-        { name = "customTabId", required = true, type = "number" },
-      },
+      path_params = { { name = "customTabId", required = true, type = "number" } },
       summary = "Add new relation with attribute",
     },
     add_deal_attribute = {
@@ -171,27 +151,17 @@ return {
       name = "add_deal_attribute",
       operationId = "addDealAttribute",
       path = "/deals/{dealId}/attributes",
-      path_params = {
-        { name = "dealId", required = true, type = "integer" },
-      },
+      path_params = { { name = "dealId", required = true, type = "integer" } },
       summary = "Add a attribute value to deal by deal ID",
     },
     add_deal_comment = {
-      body = {
-        content = "json",
-        fields = {
-          { name = "message", required = true, type = "string" },
-        },
-        type = "object",
-      },
+      body = { content = "json", fields = { { name = "message", required = true, type = "string" } }, type = "object" },
       example = { dealId = 1, message = "example" },
       method = "POST",
       name = "add_deal_comment",
       operationId = "addDealComment",
       path = "/deals/{dealId}/comments",
-      path_params = {
-        { name = "dealId", required = true, type = "integer" },
-      },
+      path_params = { { name = "dealId", required = true, type = "integer" } },
       summary = "Add a note to a deal",
     },
     add_product_to_deal = {
@@ -234,21 +204,13 @@ return {
       summary = "Add a tag to the contact",
     },
     add_task_comment = {
-      body = {
-        content = "json",
-        fields = {
-          { name = "message", type = "string" },
-        },
-        type = "object",
-      },
+      body = { content = "json", fields = { { name = "message", type = "string" } }, type = "object" },
       example = { message = "example", taskId = 1 },
       method = "POST",
       name = "add_task_comment",
       operationId = "addTaskComment",
       path = "/tasks/{taskId}/comments",
-      path_params = {
-        { name = "taskId", required = true, type = "integer" },
-      },
+      path_params = { { name = "taskId", required = true, type = "integer" } },
       summary = "Add comment to task",
     },
     approve_payment = {
@@ -257,146 +219,145 @@ return {
       name = "approve_payment",
       operationId = "approvePayment",
       path = "/payments/{paymentId}/approve",
-      path_params = {
-        { name = "paymentId", required = true, type = "number" },
-      },
+      path_params = { { name = "paymentId", required = true, type = "number" } },
       summary = "Approve manual payment.",
     },
     attach_call_to_deal = {
-      body = {
-        content = "json",
-        fields = {
-          { name = "callId", type = "integer" },
-        },
-        type = "object",
-      },
+      body = { content = "json", fields = { { name = "callId", type = "integer" } }, type = "object" },
       example = { callId = 1, dealId = 1 },
       method = "POST",
       name = "attach_call_to_deal",
       operationId = "attachCallToDeal",
       path = "/deals/{dealId}/attach-call",
-      path_params = {
-        { name = "dealId", required = true, type = "integer" },
-      },
+      path_params = { { name = "dealId", required = true, type = "integer" } },
       summary = "Attach call to deal",
     },
     attach_entities_to_task = {
       body = {
         content = "json",
         fields = {
-          { name = "connections", type = "object" },
+          {
+            fields = {
+              { name = "contactIds", type = "array" },
+              { name = "dealIds", type = "array" },
+              { name = "subTasksIds", type = "array" },
+              { name = "taskIds", type = "array" },
+            },
+            name = "connections",
+            type = "object",
+          },
         },
         type = "object",
       },
-      example = {
-        connections = {
-          contactIds = { 1 },
-          dealIds = { 1 },
-          subTasksIds = { 1 },
-          taskIds = { 1 },
-        },
-        taskId = 1,
-      },
+      example = { connections = { contactIds = { 1 }, dealIds = { 1 }, subTasksIds = { 1 }, taskIds = { 1 } }, taskId = 1 },
       method = "POST",
       name = "attach_entities_to_task",
       operationId = "attachEntitiesToTask",
       path = "/tasks/{taskId}/entity-attach",
-      path_params = {
-        { name = "taskId", required = true, type = "integer" },
-      },
+      path_params = { { name = "taskId", required = true, type = "integer" } },
       summary = "Attach entity to task",
     },
     batch_create_company_emails = {
       body = {
         content = "json",
         fields = {
-          { name = "emails", type = "array" },
+          {
+            items = {
+              fields = {
+                { max_length = 50, min_length = 1, name = "email", type = "string" },
+                { name = "isMain", type = "boolean" },
+              },
+              type = "object",
+            },
+            name = "emails",
+            type = "array",
+          },
         },
         type = "object",
       },
-      example = {
-        companyId = 1,
-        emails = {
-          { email = "user@example.com", isMain = true },
-        },
-      },
+      example = { companyId = 1, emails = { { email = "user@example.com", isMain = true } } },
       method = "POST",
       name = "batch_create_company_emails",
       operationId = "batchCreateCompanyEmails",
       path = "/companies/{companyId}/emails/batch",
-      path_params = {
-        { name = "companyId", required = true, type = "integer" },
-      },
+      path_params = { { name = "companyId", required = true, type = "integer" } },
       summary = "Batch create email",
     },
     batch_create_company_messengers = {
       body = {
         content = "json",
         fields = {
-          { name = "messengers", type = "array" },
+          {
+            items = {
+              fields = {
+                { name = "botId", type = "string" },
+                { name = "login", type = "string" },
+                { name = "typeId", type = "integer" },
+              },
+              type = "object",
+            },
+            name = "messengers",
+            type = "array",
+          },
         },
         type = "object",
       },
-      example = {
-        companyId = 1,
-        messengers = {
-          { botId = "example", login = "example", typeId = 1 },
-        },
-      },
+      example = { companyId = 1, messengers = { { botId = "example", login = "example", typeId = 1 } } },
       method = "POST",
       name = "batch_create_company_messengers",
       operationId = "batchCreateCompanyMessengers",
       path = "/companies/{companyId}/messengers/batch",
-      path_params = {
-        { name = "companyId", required = true, type = "integer" },
-      },
+      path_params = { { name = "companyId", required = true, type = "integer" } },
       summary = "Batch create messenger",
     },
     batch_create_company_phones = {
       body = {
         content = "json",
         fields = {
-          { name = "phones", type = "array" },
+          {
+            items = {
+              fields = {
+                { name = "isMain", type = "boolean" },
+                { max_length = 50, min_length = 1, name = "phone", type = "string" },
+              },
+              type = "object",
+            },
+            name = "phones",
+            type = "array",
+          },
         },
         type = "object",
       },
-      example = {
-        companyId = 1,
-        phones = {
-          { isMain = true, phone = "380931234567" },
-        },
-      },
+      example = { companyId = 1, phones = { { isMain = true, phone = "380931234567" } } },
       method = "POST",
       name = "batch_create_company_phones",
       operationId = "batchCreateCompanyPhones",
       path = "/companies/{companyId}/phones/batch",
-      path_params = {
-        { name = "companyId", required = true, type = "integer" },
-      },
+      path_params = { { name = "companyId", required = true, type = "integer" } },
       summary = "Batch create phone",
     },
     batch_store_contact_attribute_values = {
       body = {
         content = "json",
         fields = {
-          { name = "attributesValues", type = "array" },
+          {
+            items = {
+              fields = { { name = "attributeId", type = "integer" }, { name = "value", type = "string" } },
+              type = "object",
+            },
+            name = "attributesValues",
+            type = "array",
+          },
         },
         type = "object",
         undeclared_required = { "attributeId", "value" },
       },
-      example = {
-        attributesValues = {
-          { attributeId = 1, value = "example" },
-        },
-        contactId = 1,
-      },
+      example = { attributesValues = { { attributeId = 1, value = "example" } }, contactId = 1 },
       method = "POST",
       name = "batch_store_contact_attribute_values",
       operationId = "batchStoreContactAttributeValues",
       path = "/contacts/{contactId}/attributes/batch",
-      path_params = {
-        { name = "contactId", required = true, type = "integer" },
-      },
+      path_params = { { name = "contactId", required = true, type = "integer" } },
       summary = "Batch store contact attributes values",
     },
     cancel_payment = {
@@ -405,18 +366,13 @@ return {
       name = "cancel_payment",
       operationId = "cancelPayment",
       path = "/payments/{paymentId}/cancel",
-      path_params = {
-        { name = "paymentId", required = true, type = "number" },
-      },
+      path_params = { { name = "paymentId", required = true, type = "number" } },
       summary = "Cancel manual payment",
     },
     change_deal_pipeline = {
       body = {
         content = "json",
-        fields = {
-          { name = "pipelineId", type = "integer" },
-          { name = "stepId", type = "integer" },
-        },
+        fields = { { name = "pipelineId", type = "integer" }, { name = "stepId", type = "integer" } },
         type = "object",
       },
       example = { dealId = 1, pipelineId = 1, stepId = 1 },
@@ -424,18 +380,13 @@ return {
       name = "change_deal_pipeline",
       operationId = "changeDealPipeline",
       path = "/deals/{dealId}/change-pipeline",
-      path_params = {
-        { name = "dealId", required = true, type = "integer" },
-      },
+      path_params = { { name = "dealId", required = true, type = "integer" } },
       summary = "Change the pipeline of a deal by its ID.",
     },
     change_task_step_order = {
       body = {
         content = "json",
-        fields = {
-          { name = "newStepId", type = "number" },
-          { name = "order", required = true, type = "number" },
-        },
+        fields = { { name = "newStepId", type = "number" }, { minimum = 1, name = "order", required = true, type = "number" } },
         type = "object",
       },
       example = { order = 1, stepId = 1, taskId = 1 },
@@ -459,11 +410,7 @@ return {
         },
         type = "object",
       },
-      example = {
-        entityId = 1,
-        entityType = "example",
-        link = "/contacts/sendPulse_crm_report.pdf",
-      },
+      example = { entityId = 1, entityType = "example", link = "/contacts/sendPulse_crm_report.pdf" },
       method = "POST",
       name = "create_attachment",
       operationId = "createAttachment",
@@ -474,15 +421,26 @@ return {
       body = {
         content = "json",
         fields = {
-          { name = "attachments", type = "array" },
+          {
+            items = {
+              fields = {
+                { name = "entityId", type = "integer" },
+                {
+                  enum = { "deal", "task", "contact", "dealComment", "taskComment", "contactComment" },
+                  name = "entityType",
+                  type = "string",
+                },
+                { name = "link", type = "string" },
+              },
+              type = "object",
+            },
+            name = "attachments",
+            type = "array",
+          },
         },
         type = "object",
       },
-      example = {
-        attachments = {
-          { entityId = 1, entityType = "deal", link = "example" },
-        },
-      },
+      example = { attachments = { { entityId = 1, entityType = "deal", link = "example" } } },
       method = "POST",
       name = "create_attachments_batch",
       operationId = "createAttachmentsBatch",
@@ -494,16 +452,21 @@ return {
         content = "json",
         fields = {
           { name = "name", type = "string" },
-          { name = "settings", type = "array" },
+          {
+            items = {
+              fields = {
+                { enum = { "responsibleUser", "color" }, name = "name", type = "string" },
+                { name = "value", type = "string" },
+              },
+              type = "object",
+            },
+            name = "settings",
+            type = "array",
+          },
         },
         type = "object",
       },
-      example = {
-        name = "example",
-        settings = {
-          { name = "responsibleUser", value = "example" },
-        },
-      },
+      example = { name = "example", settings = { { name = "responsibleUser", value = "example" } } },
       method = "POST",
       name = "create_board",
       operationId = "createBoard",
@@ -521,29 +484,18 @@ return {
         },
         type = "object",
       },
-      example = {
-        boardId = 1,
-        mandatory = true,
-        name = "example",
-        options = { 1, 2 },
-        type = 1,
-      },
+      example = { boardId = 1, mandatory = true, name = "example", options = { 1, 2 }, type = 1 },
       method = "POST",
       name = "create_board_attribute",
       operationId = "createBoardAttribute",
       path = "/boards/{boardId}/attributes",
-      path_params = {
-        { name = "boardId", required = true, type = "integer" },
-      },
+      path_params = { { name = "boardId", required = true, type = "integer" } },
       summary = "Create attribute for board",
     },
     create_board_steps = {
       body = {
         content = "json",
-        fields = {
-          { name = "color", type = "string" },
-          { name = "name", type = "string" },
-        },
+        fields = { { name = "color", type = "string" }, { name = "name", type = "string" } },
         type = "object",
       },
       example = { boardId = 1, color = "example", name = "example" },
@@ -551,18 +503,13 @@ return {
       name = "create_board_steps",
       operationId = "createBoardSteps",
       path = "/boards/{boardId}/steps",
-      path_params = {
-        { name = "boardId", required = true, type = "integer" },
-      },
+      path_params = { { name = "boardId", required = true, type = "integer" } },
       summary = "Create steps for board",
     },
     create_checklist_items = {
       body = {
         content = "json",
-        fields = {
-          { name = "isDone", type = "number" },
-          { name = "name", type = "string" },
-        },
+        fields = { { name = "isDone", type = "number" }, { name = "name", type = "string" } },
         type = "object",
       },
       example = { checklistId = 1, isDone = 1, name = "example" },
@@ -570,9 +517,7 @@ return {
       name = "create_checklist_items",
       operationId = "createChecklistItems",
       path = "/checklists/{checklistId}/items",
-      path_params = {
-        { name = "checklistId", required = true, type = "integer" },
-      },
+      path_params = { { name = "checklistId", required = true, type = "integer" } },
       summary = "Create items for checklist",
     },
     create_company = {
@@ -622,63 +567,60 @@ return {
       body = {
         content = "json",
         fields = {
-          { name = "data", type = "object" },
+          {
+            fields = { { name = "email", type = "string" }, { name = "isMain", type = "boolean" } },
+            name = "data",
+            type = "object",
+          },
         },
         type = "object",
       },
-      example = {
-        companyId = "example",
-        data = { email = "user@example.com", isMain = true },
-      },
+      example = { companyId = "example", data = { email = "user@example.com", isMain = true } },
       method = "POST",
       name = "create_company_email",
       operationId = "createCompanyEmail",
       path = "/companies/{companyId}/emails",
-      path_params = {
-        { name = "companyId", required = true, type = "string" },
-      },
+      path_params = { { name = "companyId", required = true, type = "string" } },
       summary = "Create email",
     },
     create_company_messenger = {
       body = {
         content = "json",
         fields = {
-          { name = "data", type = "object" },
+          {
+            fields = { { name = "login", type = "string" }, { name = "typeId", type = "integer" } },
+            name = "data",
+            type = "object",
+          },
         },
         type = "object",
       },
-      example = {
-        companyId = "example",
-        data = { login = "example", typeId = 1 },
-      },
+      example = { companyId = "example", data = { login = "example", typeId = 1 } },
       method = "POST",
       name = "create_company_messenger",
       operationId = "createCompanyMessenger",
       path = "/companies/{companyId}/messengers",
-      path_params = {
-        { name = "companyId", required = true, type = "string" },
-      },
+      path_params = { { name = "companyId", required = true, type = "string" } },
       summary = "Create messenger",
     },
     create_company_phone = {
       body = {
         content = "json",
         fields = {
-          { name = "data", type = "object" },
+          {
+            fields = { { name = "login", type = "string" }, { name = "typeId", type = "integer" } },
+            name = "data",
+            type = "object",
+          },
         },
         type = "object",
       },
-      example = {
-        companyId = 1,
-        data = { login = "example", typeId = 1 },
-      },
+      example = { companyId = 1, data = { login = "example", typeId = 1 } },
       method = "POST",
       name = "create_company_phone",
       operationId = "createCompanyPhone",
       path = "/companies/{companyId}/phones",
-      path_params = {
-        { name = "companyId", required = true, type = "integer" },
-      },
+      path_params = { { name = "companyId", required = true, type = "integer" } },
       summary = "Create phone",
     },
     create_contact = {
@@ -721,15 +663,36 @@ return {
       body = {
         content = "json",
         fields = {
-          { name = "attachments", type = "array" },
-          { name = "attributes", type = "array" },
-          { name = "emails", type = "array" },
+          { items = { type = "string" }, name = "attachments", type = "array" },
+          {
+            items = {
+              fields = {
+                { name = "name", required = true, type = "string" },
+                { name = "type", type = "integer" },
+                { name = "value", required = true, type = "string" },
+              },
+              type = "object",
+            },
+            name = "attributes",
+            type = "array",
+          },
+          { items = { type = "string" }, name = "emails", type = "array" },
           { name = "firstName", type = "string" },
           { name = "lastName", type = "string" },
-          { name = "messengers", type = "array" },
-          { name = "phones", type = "array" },
+          {
+            items = {
+              fields = {
+                { name = "login", required = true, type = "string" },
+                { name = "typeId", required = true, type = "integer" },
+              },
+              type = "object",
+            },
+            name = "messengers",
+            type = "array",
+          },
+          { items = { type = "string" }, name = "phones", type = "array" },
           { name = "responsibleId", required = true, type = "integer" },
-          { name = "tags", type = "array" },
+          { items = { type = "integer" }, name = "tags", type = "array" },
         },
         type = "object",
       },
@@ -763,11 +726,7 @@ return {
         content = "json",
         fields = {
           { name = "entityId", type = "integer" },
-          {
-            enum = { 0, 1, 2, 3 },
-            name = "entityType",
-            type = "integer",
-          },
+          { enum = { 0, 1, 2, 3 }, name = "entityType", type = "integer" },
           { name = "name", type = "string" },
         },
         type = "object",
@@ -783,9 +742,16 @@ return {
       body = {
         content = "json",
         fields = {
-          { name = "attachments", type = "array" },
-          { name = "attributes", type = "array" },
-          { name = "contact", type = "array" },
+          { items = { type = "string" }, name = "attachments", type = "array" },
+          {
+            items = {
+              fields = { { name = "attributeId", type = "integer" }, { name = "value", type = "string" } },
+              type = "object",
+            },
+            name = "attributes",
+            type = "array",
+          },
+          { items = { type = "integer" }, name = "contact", type = "array" },
           { name = "currency", type = "string" },
           { name = "name", type = "string" },
           { name = "pipelineId", required = true, type = "integer" },
@@ -807,15 +773,12 @@ return {
       body = {
         content = "json",
         fields = {
-          { name = "responsibleIds", type = "array" },
+          { items = { type = "integer" }, name = "responsibleIds", type = "array" },
           { name = "sectionId", type = "integer" },
         },
         type = "object",
       },
-      example = {
-        responsibleIds = { 1 },
-        sectionId = 1,
-      },
+      example = { responsibleIds = { 1 }, sectionId = 1 },
       method = "POST",
       name = "create_manager_settings",
       operationId = "createManagerSettings",
@@ -834,13 +797,7 @@ return {
         },
         type = "object",
       },
-      example = {
-        contactId = 1,
-        currency = "example",
-        dealId = 1,
-        description = "example",
-        price = 1,
-      },
+      example = { contactId = 1, currency = "example", dealId = 1, description = "example", price = 1 },
       method = "POST",
       name = "create_payment",
       operationId = "createPayment",
@@ -852,16 +809,15 @@ return {
         content = "json",
         fields = {
           { name = "name", type = "string" },
-          { name = "settings", type = "array" },
+          {
+            items = { fields = { { name = "name", type = "string" }, { name = "value", type = "string" } }, type = "object" },
+            name = "settings",
+            type = "array",
+          },
         },
         type = "object",
       },
-      example = {
-        name = "example",
-        settings = {
-          { name = "example", value = "example" },
-        },
-      },
+      example = { name = "example", settings = { { name = "example", value = "example" } } },
       method = "POST",
       name = "create_pipeline",
       operationId = "createPipeline",
@@ -885,44 +841,18 @@ return {
       name = "create_pipeline_attribute",
       operationId = "createPipelineAttribute",
       path = "/pipelines/{pipelineId}/attributes",
-      path_params = {
-        { name = "pipelineId", required = true, type = "integer" },
-      },
+      path_params = { { name = "pipelineId", required = true, type = "integer" } },
       summary = "Create a deal attribute",
     },
     create_pipeline_step = {
       body = {
         content = "json",
         fields = {
-          {
-            enum = { 1, 2, 3, 4, 5, 6, 8, 9, 10 },
-            name = "addEndHours",
-            type = "integer",
-          },
-          {
-            enum = { "#000000", "black" },
-            name = "color",
-            type = "string",
-          },
+          { enum = { 1, 2, 3, 4, 5, 6, 8, 9, 10 }, name = "addEndHours", type = "integer" },
+          { enum = { "#000000", "black" }, name = "color", type = "string" },
           { name = "name", type = "string" },
           {
-            enum = {
-              "0",
-              "15min",
-              "30min",
-              "1h",
-              "2h",
-              "3h",
-              "6h",
-              "12h",
-              "24h",
-              "2d",
-              "3d",
-              "4d",
-              "5d",
-              "6d",
-              "7d",
-            },
+            enum = { "0", "15min", "30min", "1h", "2h", "3h", "6h", "12h", "24h", "2d", "3d", "4d", "5d", "6d", "7d" },
             name = "notifyIn",
             type = "string",
           },
@@ -930,54 +860,92 @@ return {
         },
         type = "object",
       },
-      example = {
-        addEndHours = 1,
-        color = "#000000",
-        name = "example",
-        notifyIn = "0",
-        order = 1,
-        pipelineId = 1,
-      },
+      example = { addEndHours = 1, color = "#000000", name = "example", notifyIn = "0", order = 1, pipelineId = 1 },
       method = "POST",
       name = "create_pipeline_step",
       operationId = "createPipelineStep",
       path = "/pipelines/{pipelineId}/steps",
-      path_params = {
-        { name = "pipelineId", required = true, type = "integer" },
-      },
+      path_params = { { name = "pipelineId", required = true, type = "integer" } },
       summary = "Create a new pipeline step",
     },
     create_product = {
       body = {
         content = "json",
         fields = {
+          { enum = { 1, 2, 3 }, name = "availability", type = "number" },
           {
-            enum = { 1, 2, 3 },
-            name = "availability",
-            type = "number",
+            fields = {
+              { name = "oldValue", type = "number" },
+              { name = "type", type = "number" },
+              { name = "value", type = "number" },
+            },
+            name = "balance",
+            type = "object",
           },
-          { name = "balance", type = "object" },
           { name = "categoryId", type = "number" },
           { name = "description", type = "string" },
-          { name = "digitalInfo", type = "object" },
+          {
+            fields = {
+              { name = "isProductLinkExternal", type = "boolean" },
+              { name = "isProductLinkPreviewExternal", type = "boolean" },
+              { name = "productLink", type = "string" },
+              { name = "productLinkPreview", type = "string" },
+            },
+            name = "digitalInfo",
+            type = "object",
+          },
           { name = "images", type = "array" },
           { name = "name", type = "string" },
-          { name = "prices", type = "array" },
           {
-            enum = { 1, 2, 3 },
-            name = "productType",
-            type = "number",
+            items = {
+              fields = {
+                { name = "currency", type = "string" },
+                { name = "isDefault", type = "boolean" },
+                { name = "oldValue", type = "number" },
+                { name = "value", type = "number" },
+              },
+              type = "object",
+            },
+            name = "prices",
+            type = "array",
           },
-          { name = "sections", type = "array" },
-          { name = "seo", type = "object" },
+          { enum = { 1, 2, 3 }, name = "productType", type = "number" },
+          {
+            items = {
+              fields = {
+                { name = "name", type = "string" },
+                { name = "status", type = "number" },
+                {
+                  items = {
+                    fields = {
+                      { name = "key", type = "string" },
+                      { name = "status", type = "number" },
+                      { name = "value", type = "string" },
+                    },
+                    type = "object",
+                  },
+                  name = "values",
+                  type = "array",
+                },
+              },
+              type = "object",
+            },
+            name = "sections",
+            type = "array",
+          },
+          {
+            fields = {
+              { name = "description", type = "string" },
+              { name = "keys", type = "string" },
+              { name = "name", type = "string" },
+            },
+            name = "seo",
+            type = "object",
+          },
           { name = "shortDescription", type = "string" },
           { name = "type", type = "number" },
           { name = "vendorCode", type = "string" },
-          {
-            enum = { 0, 1 },
-            name = "visible",
-            type = "number",
-          },
+          { enum = { 0, 1 }, name = "visible", type = "number" },
         },
         type = "object",
       },
@@ -994,19 +962,9 @@ return {
         },
         images = { "url1", "url2" },
         name = "example",
-        prices = {
-          { currency = "example", isDefault = true, oldValue = 1, value = 1 },
-        },
+        prices = { { currency = "example", isDefault = true, oldValue = 1, value = 1 } },
         productType = 1,
-        sections = {
-          {
-            name = "example",
-            status = 1,
-            values = {
-              { key = "example", status = 1, value = "example" },
-            },
-          },
-        },
+        sections = { { name = "example", status = 1, values = { { key = "example", status = 1, value = "example" } } } },
         seo = { description = "example", keys = "example", name = "example" },
         shortDescription = "example",
         type = 1,
@@ -1025,22 +983,36 @@ return {
         fields = {
           { name = "name", type = "string" },
           { name = "parentId", type = "number" },
-          { name = "sections", type = "array" },
+          {
+            items = {
+              fields = {
+                { name = "name", type = "string" },
+                { name = "status", type = "integer" },
+                {
+                  items = {
+                    fields = {
+                      { name = "key", type = "string" },
+                      { name = "status", type = "integer" },
+                      { name = "value", type = "string" },
+                    },
+                    type = "object",
+                  },
+                  name = "values",
+                  type = "array",
+                },
+              },
+              type = "object",
+            },
+            name = "sections",
+            type = "array",
+          },
         },
         type = "object",
       },
       example = {
         name = "example",
         parentId = 1,
-        sections = {
-          {
-            name = "example",
-            status = 1,
-            values = {
-              { key = "example", status = 1, value = "example" },
-            },
-          },
-        },
+        sections = { { name = "example", status = 1, values = { { key = "example", status = 1, value = "example" } } } },
       },
       method = "POST",
       name = "create_product_category",
@@ -1052,7 +1024,31 @@ return {
       body = {
         content = "json",
         fields = {
-          { name = "sections", type = "array" },
+          {
+            items = {
+              fields = {
+                { name = "id", type = "number" },
+                { name = "name", type = "string" },
+                { name = "status", type = "number" },
+                {
+                  items = {
+                    fields = {
+                      { name = "id", type = "number" },
+                      { name = "key", type = "string" },
+                      { name = "status", type = "number" },
+                      { name = "value", type = "string" },
+                    },
+                    type = "object",
+                  },
+                  name = "values",
+                  type = "array",
+                },
+              },
+              type = "object",
+            },
+            name = "sections",
+            type = "array",
+          },
         },
         type = "object",
       },
@@ -1063,9 +1059,7 @@ return {
             id = 1,
             name = "example",
             status = 1,
-            values = {
-              { id = 1, key = "example", status = 1, value = "example" },
-            },
+            values = { { id = 1, key = "example", status = 1, value = "example" } },
           },
         },
       },
@@ -1073,9 +1067,7 @@ return {
       name = "create_product_sections",
       operationId = "updateProductSections",
       path = "/products/{productId}/sections",
-      path_params = {
-        { name = "productId", required = true, type = "number" },
-      },
+      path_params = { { name = "productId", required = true, type = "number" } },
       summary = "Update section in product",
     },
     create_task = {
@@ -1083,11 +1075,43 @@ return {
         content = "json",
         fields = {
           { name = "alert", type = "string" },
-          { name = "attachments", type = "array" },
-          { name = "attributes", type = "array" },
+          { items = { type = "string" }, name = "attachments", type = "array" },
+          {
+            items = {
+              fields = { { name = "attributeId", type = "integer" }, { name = "value", type = "string" } },
+              type = "object",
+            },
+            name = "attributes",
+            type = "array",
+          },
           { name = "boardId", type = "integer" },
-          { name = "checklists", type = "array" },
-          { name = "connections", type = "object" },
+          {
+            items = {
+              fields = {
+                {
+                  items = {
+                    fields = { { name = "isDone", type = "integer" }, { name = "name", type = "string" } },
+                    type = "object",
+                  },
+                  name = "items",
+                  type = "array",
+                },
+                { name = "name", type = "string" },
+              },
+              type = "object",
+            },
+            name = "checklists",
+            type = "array",
+          },
+          {
+            fields = {
+              { name = "contactIds", type = "array" },
+              { name = "dealIds", type = "array" },
+              { name = "taskIds", type = "array" },
+            },
+            name = "connections",
+            type = "object",
+          },
           { name = "description", type = "string" },
           { name = "finishAt", type = "string" },
           { name = "name", type = "string" },
@@ -1095,7 +1119,38 @@ return {
           { name = "parentId", type = "integer" },
           { name = "priority", type = "integer" },
           { name = "repeat", type = "integer" },
-          { name = "repeatSetting", type = "object" },
+          {
+            fields = {
+              { fields = { { name = "type", type = "string" } }, name = "endSetting", type = "object" },
+              {
+                fields = {
+                  {
+                    fields = {
+                      { name = "dayOfWeek", type = "integer" },
+                      { name = "everyMonth", type = "integer" },
+                      { name = "everyWeek", type = "integer" },
+                    },
+                    name = "dayOfMonth",
+                    type = "object",
+                  },
+                  { name = "days", type = "array" },
+                  { name = "everyDay", type = "number" },
+                  { name = "everyWeekOfMonth", type = "integer" },
+                  {
+                    fields = { { name = "everyDay", type = "integer" }, { name = "everyMonth", type = "integer" } },
+                    name = "numberOfMonth",
+                    type = "object",
+                  },
+                },
+                name = "setting",
+                type = "object",
+              },
+              { name = "startDate", type = "string" },
+              { name = "type", type = "integer" },
+            },
+            name = "repeatSetting",
+            type = "object",
+          },
           { name = "responsibleId", type = "integer" },
           { name = "sourceType", type = "integer" },
           { name = "startAt", type = "string" },
@@ -1107,23 +1162,10 @@ return {
       example = {
         alert = "example",
         attachments = { "/personal/task/sendPulse_crm_report.csv" },
-        attributes = {
-          { attributeId = 1, value = "string or number or array" },
-        },
+        attributes = { { attributeId = 1, value = "string or number or array" } },
         boardId = 1,
-        checklists = {
-          {
-            items = {
-              { isDone = 1, name = "example" },
-            },
-            name = "example",
-          },
-        },
-        connections = {
-          contactIds = { 1 },
-          dealIds = { 1 },
-          taskIds = { 1 },
-        },
+        checklists = { { items = { { isDone = 1, name = "example" } }, name = "example" } },
+        connections = { contactIds = { 1 }, dealIds = { 1 }, taskIds = { 1 } },
         description = "example",
         finishAt = "example",
         name = "example",
@@ -1158,10 +1200,7 @@ return {
     create_task_attribute_value = {
       body = {
         content = "json",
-        fields = {
-          { name = "attributeId", type = "number" },
-          { name = "value" },
-        },
+        fields = { { name = "attributeId", type = "number" }, { name = "value" } },
         type = "object",
       },
       example = { attributeId = 1, taskId = 1, value = "example" },
@@ -1169,64 +1208,56 @@ return {
       name = "create_task_attribute_value",
       operationId = "createTaskAttributeValue",
       path = "/tasks/{taskId}/attributes",
-      path_params = {
-        { name = "taskId", required = true, type = "integer" },
-      },
+      path_params = { { name = "taskId", required = true, type = "integer" } },
       summary = "Create attribute value",
     },
     create_task_checklist = {
-      body = {
-        content = "json",
-        fields = {
-          { name = "name", type = "string" },
-        },
-        type = "object",
-      },
+      body = { content = "json", fields = { { name = "name", type = "string" } }, type = "object" },
       example = { name = "example", taskId = 1 },
       method = "POST",
       name = "create_task_checklist",
       operationId = "createTaskChecklist",
       path = "/tasks/{taskId}/checklists/single",
-      path_params = {
-        { name = "taskId", required = true, type = "integer" },
-      },
+      path_params = { { name = "taskId", required = true, type = "integer" } },
       summary = "Create checklist without items in task",
     },
     create_task_checklists = {
       body = {
         content = "json",
         fields = {
-          { name = "checklists", type = "array" },
+          {
+            items = {
+              fields = {
+                {
+                  items = {
+                    fields = { { name = "isDone", type = "number" }, { name = "name", type = "string" } },
+                    type = "object",
+                  },
+                  name = "items",
+                  type = "array",
+                },
+                { name = "name", type = "string" },
+              },
+              type = "object",
+            },
+            name = "checklists",
+            type = "array",
+          },
         },
         type = "object",
       },
-      example = {
-        checklists = {
-          {
-            items = {
-              { isDone = 1, name = "example" },
-            },
-            name = "example",
-          },
-        },
-        taskId = 1,
-      },
+      example = { checklists = { { items = { { isDone = 1, name = "example" } }, name = "example" } }, taskId = 1 },
       method = "POST",
       name = "create_task_checklists",
       operationId = "createTaskChecklists",
       path = "/tasks/{taskId}/checklists",
-      path_params = {
-        { name = "taskId", required = true, type = "integer" },
-      },
+      path_params = { { name = "taskId", required = true, type = "integer" } },
       summary = "Create multiple checklists with items in task",
     },
     create_task_tag = {
       body = {
         content = "json",
-        fields = {
-          { name = "color", type = "string" },
-          { name = "name", type = "string" },
-        },
+        fields = { { name = "color", type = "string" }, { max_length = 64, min_length = 1, name = "name", type = "string" } },
         type = "object",
       },
       example = { color = "example", name = "example" },
@@ -1242,9 +1273,7 @@ return {
       name = "delete_attachment",
       operationId = "deleteAttachment",
       path = "/attachments/{attachmentId}",
-      path_params = {
-        { name = "attachmentId", required = true, type = "integer" },
-      },
+      path_params = { { name = "attachmentId", required = true, type = "integer" } },
       summary = "Delete file attachment",
     },
     delete_attribute_value = {
@@ -1278,9 +1307,7 @@ return {
       name = "delete_company",
       operationId = "deleteCompany",
       path = "/companies/{companyId}",
-      path_params = {
-        { name = "companyId", required = true, type = "integer" },
-      },
+      path_params = { { name = "companyId", required = true, type = "integer" } },
       summary = "Delete company",
     },
     delete_company_attribute = {
@@ -1289,9 +1316,7 @@ return {
       name = "delete_company_attribute",
       operationId = "deleteCompanyAttribute",
       path = "/companies/attributes/{attribute}",
-      path_params = {
-        { name = "attribute", required = true, type = "string" },
-      },
+      path_params = { { name = "attribute", required = true, type = "string" } },
       summary = "Delete a company attribute",
     },
     delete_company_email = {
@@ -1336,9 +1361,7 @@ return {
       name = "delete_contact_attribute",
       operationId = "deleteContactAttribute",
       path = "/contacts/attributes/{attributeId}",
-      path_params = {
-        { name = "attributeId", required = true, type = "integer" },
-      },
+      path_params = { { name = "attributeId", required = true, type = "integer" } },
       summary = "Delete a contact attribute",
     },
     delete_contact_attribute_value = {
@@ -1359,9 +1382,7 @@ return {
       name = "delete_contact_by_id",
       operationId = "deleteContactById",
       path = "/contacts/{contactId}",
-      path_params = {
-        { name = "contactId", required = true, type = "integer" },
-      },
+      path_params = { { name = "contactId", required = true, type = "integer" } },
       summary = "Remove contact by ID",
     },
     delete_contact_comment = {
@@ -1418,9 +1439,7 @@ return {
       name = "delete_contact_tag",
       operationId = "deleteContactTag",
       path = "/contact-tags/{tagId}",
-      path_params = {
-        { name = "tagId", required = true, type = "integer" },
-      },
+      path_params = { { name = "tagId", required = true, type = "integer" } },
       summary = "Remove tag",
     },
     delete_contact_tag_from_contact = {
@@ -1438,14 +1457,7 @@ return {
     delete_custom_tab = {
       body = {
         content = "json",
-        fields = {
-          { name = "entityId", type = "integer" },
-          {
-            enum = { 0, 1, 2, 3 },
-            name = "entityType",
-            type = "integer",
-          },
-        },
+        fields = { { name = "entityId", type = "integer" }, { enum = { 0, 1, 2, 3 }, name = "entityType", type = "integer" } },
         type = "object",
       },
       example = { customTabId = 1, entityId = 1, entityType = 0 },
@@ -1453,9 +1465,7 @@ return {
       name = "delete_custom_tab",
       operationId = "deleteCustomTab",
       path = "/custom-tab/{customTabId}",
-      path_params = {
-        { name = "customTabId", required = true, type = "number" },
-      },
+      path_params = { { name = "customTabId", required = true, type = "number" } },
       summary = "Delete custom tabs",
     },
     delete_custom_tab_relation = {
@@ -1463,28 +1473,17 @@ return {
         content = "json",
         fields = {
           { name = "entityId", type = "integer" },
-          { name = "entityIds", type = "array" },
-          {
-            enum = { 0, 1, 2, 3 },
-            name = "entityType",
-            type = "integer",
-          },
+          { items = { type = "integer" }, name = "entityIds", type = "array" },
+          { enum = { 0, 1, 2, 3 }, name = "entityType", type = "integer" },
         },
         type = "object",
       },
-      example = {
-        customTabId = 1,
-        entityId = 1,
-        entityIds = { 1 },
-        entityType = 0,
-      },
+      example = { customTabId = 1, entityId = 1, entityIds = { 1 }, entityType = 0 },
       method = "DELETE",
       name = "delete_custom_tab_relation",
       operationId = "deleteCustomTabRelation",
       path = "/custom-tab/{customTabId}/relation",
-      path_params = {
-        { name = "customTabId", required = true, type = "number" },
-      },
+      path_params = { { name = "customTabId", required = true, type = "number" } },
       summary = "Delete relation with attribute",
     },
     delete_deal = {
@@ -1493,9 +1492,7 @@ return {
       name = "delete_deal",
       operationId = "deleteDeal",
       path = "/deals/{dealId}",
-      path_params = {
-        { name = "dealId", required = true, type = "integer" },
-      },
+      path_params = { { name = "dealId", required = true, type = "integer" } },
       summary = "Delete a deal by its ID",
     },
     delete_deal_attribute = {
@@ -1525,22 +1522,15 @@ return {
     delete_managers_from_manager_setting = {
       body = {
         content = "json",
-        fields = {
-          { name = "responsibleIds", type = "array" },
-        },
+        fields = { { items = { type = "integer" }, name = "responsibleIds", type = "array" } },
         type = "object",
       },
-      example = {
-        responsibleIds = { 1 },
-        settingId = 1,
-      },
+      example = { responsibleIds = { 1 }, settingId = 1 },
       method = "DELETE",
       name = "delete_managers_from_manager_setting",
       operationId = "deleteManagersFromManagerSetting",
       path = "/manager-settings/{settingId}",
-      path_params = {
-        { name = "settingId", required = true, type = "integer" },
-      },
+      path_params = { { name = "settingId", required = true, type = "integer" } },
       summary = "Delete managers from category",
     },
     delete_pipeline_attribute = {
@@ -1573,9 +1563,7 @@ return {
       name = "delete_product",
       operationId = "deleteProduct",
       path = "/products/{productId}",
-      path_params = {
-        { name = "productId", required = true, type = "number" },
-      },
+      path_params = { { name = "productId", required = true, type = "number" } },
       summary = "Delete product by id",
     },
     delete_product_category = {
@@ -1584,9 +1572,7 @@ return {
       name = "delete_product_category",
       operationId = "deleteProductCategory",
       path = "/products/categories/{categoryId}",
-      path_params = {
-        { name = "categoryId", required = true, type = "number" },
-      },
+      path_params = { { name = "categoryId", required = true, type = "number" } },
       summary = "Delete users category by id",
     },
     delete_product_section = {
@@ -1607,9 +1593,7 @@ return {
       name = "delete_task",
       operationId = "deleteTask",
       path = "/tasks/{taskId}",
-      path_params = {
-        { name = "taskId", required = true, type = "integer" },
-      },
+      path_params = { { name = "taskId", required = true, type = "integer" } },
       summary = "Delete task by ID",
     },
     delete_task_checklist = {
@@ -1630,9 +1614,7 @@ return {
       name = "delete_task_tag",
       operationId = "deleteTaskTag",
       path = "/task-tags/{tagId}",
-      path_params = {
-        { name = "tagId", required = true, type = "integer" },
-      },
+      path_params = { { name = "tagId", required = true, type = "integer" } },
       summary = "Delete a task tag",
     },
     detach_contact_from_task = {
@@ -1710,9 +1692,7 @@ return {
       name = "get_board_attributes",
       operationId = "getBoardAttributes",
       path = "/boards/{boardId}/attributes",
-      path_params = {
-        { name = "boardId", required = true, type = "integer" },
-      },
+      path_params = { { name = "boardId", required = true, type = "integer" } },
       summary = "Get attribute for board",
     },
     get_board_by_id = {
@@ -1721,9 +1701,7 @@ return {
       name = "get_board_by_id",
       operationId = "getBoardById",
       path = "/boards/{boardId}",
-      path_params = {
-        { name = "boardId", required = true, type = "integer" },
-      },
+      path_params = { { name = "boardId", required = true, type = "integer" } },
       summary = "Get board by ID",
     },
     get_boards = {
@@ -1750,7 +1728,14 @@ return {
       body = {
         content = "json",
         fields = {
-          { name = "attributes", type = "array" },
+          {
+            items = {
+              fields = { { name = "expression", type = "string" }, { name = "id", type = "integer" } },
+              type = "object",
+            },
+            name = "attributes",
+            type = "array",
+          },
           { name = "companyIds", type = "array" },
           { name = "companyName", type = "string" },
           { name = "dateFrom", type = "string" },
@@ -1762,15 +1747,25 @@ return {
           { name = "phone", type = "string" },
           { name = "responsibleId", type = "array" },
           { name = "searchString", type = "string" },
-          { name = "sortBy", type = "object" },
+          {
+            fields = {
+              { name = "attributeId", type = "integer" },
+              { enum = { "asc", "desc" }, name = "direction", type = "string" },
+              {
+                enum = { "name", "address", "annualBusinessVolume", "createdAt" },
+                name = "fieldName",
+                type = "string",
+              },
+            },
+            name = "sortBy",
+            type = "object",
+          },
           { name = "withoutContacts", type = "boolean" },
         },
         type = "object",
       },
       example = {
-        attributes = {
-          { expression = "example", id = 1 },
-        },
+        attributes = { { expression = "example", id = 1 } },
         companyIds = { 1 },
         companyName = "example",
         dateFrom = "example",
@@ -1795,7 +1790,14 @@ return {
       body = {
         content = "json",
         fields = {
-          { name = "attributes", type = "array" },
+          {
+            items = {
+              fields = { { name = "expression", type = "string" }, { name = "id", type = "integer" } },
+              type = "object",
+            },
+            name = "attributes",
+            type = "array",
+          },
           { name = "companyIds", type = "array" },
           { name = "companyName", type = "string" },
           { name = "dateFrom", type = "string" },
@@ -1807,15 +1809,25 @@ return {
           { name = "phone", type = "string" },
           { name = "responsibleId", type = "array" },
           { name = "searchString", type = "string" },
-          { name = "sortBy", type = "object" },
+          {
+            fields = {
+              { name = "attributeId", type = "integer" },
+              { enum = { "asc", "desc" }, name = "direction", type = "string" },
+              {
+                enum = { "name", "address", "annualBusinessVolume", "createdAt" },
+                name = "fieldName",
+                type = "string",
+              },
+            },
+            name = "sortBy",
+            type = "object",
+          },
           { name = "withoutContacts", type = "boolean" },
         },
         type = "object",
       },
       example = {
-        attributes = {
-          { expression = "example", id = 1 },
-        },
+        attributes = { { expression = "example", id = 1 } },
         companyIds = { 1 },
         companyName = "example",
         dateFrom = "example",
@@ -1850,9 +1862,7 @@ return {
       name = "get_company_by_id",
       operationId = "getCompanyById",
       path = "/companies/{companyId}",
-      path_params = {
-        { name = "companyId", required = true, type = "integer" },
-      },
+      path_params = { { name = "companyId", required = true, type = "integer" } },
       summary = "Get company by id",
     },
     get_company_emails = {
@@ -1861,9 +1871,7 @@ return {
       name = "get_company_emails",
       operationId = "getCompanyEmails",
       path = "/companies/{companyId}/emails",
-      path_params = {
-        { name = "companyId", required = true, type = "string" },
-      },
+      path_params = { { name = "companyId", required = true, type = "string" } },
       summary = "Get emails",
     },
     get_company_history = {
@@ -1873,9 +1881,7 @@ return {
       operationId = "getCompanyHistory",
       paging = "limit_offset",
       path = "/companies/{companyId}/history",
-      path_params = {
-        { name = "companyId", required = true, type = "string" },
-      },
+      path_params = { { name = "companyId", required = true, type = "string" } },
       query = {
         { name = "dateFrom", type = "string" },
         { name = "dateTo", type = "string" },
@@ -1890,9 +1896,7 @@ return {
       name = "get_company_messengers",
       operationId = "getCompanyMessengers",
       path = "/companies/{companyId}/messengers",
-      path_params = {
-        { name = "companyId", required = true, type = "integer" },
-      },
+      path_params = { { name = "companyId", required = true, type = "integer" } },
       summary = "Get messengers",
     },
     get_company_phones = {
@@ -1901,9 +1905,7 @@ return {
       name = "get_company_phones",
       operationId = "getCompanyPhones",
       path = "/companies/{companyId}/phones",
-      path_params = {
-        { name = "companyId", required = true, type = "integer" },
-      },
+      path_params = { { name = "companyId", required = true, type = "integer" } },
       summary = "Get phones",
     },
     get_contact_attribute_values = {
@@ -1912,9 +1914,7 @@ return {
       name = "get_contact_attribute_values",
       operationId = "getContactAttributes",
       path = "/contacts/{contactId}/attributes",
-      path_params = {
-        { name = "contactId", required = true, type = "integer" },
-      },
+      path_params = { { name = "contactId", required = true, type = "integer" } },
       summary = "Get a list of specified contact attribute values",
     },
     get_contact_attributes = {
@@ -1931,9 +1931,7 @@ return {
       name = "get_contact_by_external_id",
       operationId = "getContactByExternalId",
       path = "/contacts/external/{externalContactId}",
-      path_params = {
-        { name = "externalContactId", required = true, type = "integer" },
-      },
+      path_params = { { name = "externalContactId", required = true, type = "integer" } },
       summary = "Get contact exists by external contact Id",
     },
     get_contact_by_id = {
@@ -1942,9 +1940,7 @@ return {
       name = "get_contact_by_id",
       operationId = "getContactById",
       path = "/contacts/{contactId}",
-      path_params = {
-        { name = "contactId", required = true, type = "integer" },
-      },
+      path_params = { { name = "contactId", required = true, type = "integer" } },
       summary = "Get information about a contact by ID",
     },
     get_contact_by_messenger_external_id = {
@@ -1953,9 +1949,7 @@ return {
       name = "get_contact_by_messenger_external_id",
       operationId = "getContactByMessengerExternalId",
       path = "/contacts/messenger-external/{messengerContactId}",
-      path_params = {
-        { name = "messengerContactId", required = true, type = "string" },
-      },
+      path_params = { { name = "messengerContactId", required = true, type = "string" } },
       summary = "Get contact by messenger contact id",
     },
     get_contact_calls = {
@@ -1969,7 +1963,7 @@ return {
           { name = "contactPhone", type = "string" },
           { name = "from", type = "string" },
           { name = "integrationGroupId", type = "integer" },
-          { name = "responsibleIds", type = "array" },
+          { items = { type = "integer" }, name = "responsibleIds", type = "array" },
           { name = "state", type = "integer" },
           { name = "to", type = "string" },
         },
@@ -1992,9 +1986,7 @@ return {
       name = "get_contact_calls",
       operationId = "getContactCalls",
       path = "/contacts/{contactId}/get-calls",
-      path_params = {
-        { name = "contactId", required = true, type = "integer" },
-      },
+      path_params = { { name = "contactId", required = true, type = "integer" } },
       summary = "Get calls by contact\"",
     },
     get_contact_deals = {
@@ -2003,9 +1995,7 @@ return {
       name = "get_contact_deals",
       operationId = "getContactDeals",
       path = "/contacts/{contactId}/deals",
-      path_params = {
-        { name = "contactId", required = true, type = "integer" },
-      },
+      path_params = { { name = "contactId", required = true, type = "integer" } },
       summary = "Get all deals that related to contact",
     },
     get_contact_edu_payments = {
@@ -2014,9 +2004,7 @@ return {
       name = "get_contact_edu_payments",
       operationId = "getContactEduPayments",
       path = "/contacts/{contactId}/edu-payments",
-      path_params = {
-        { name = "contactId", required = true, type = "integer" },
-      },
+      path_params = { { name = "contactId", required = true, type = "integer" } },
       summary = "Get EDU payments by contact",
     },
     get_contact_edu_statistic = {
@@ -2025,24 +2013,16 @@ return {
       name = "get_contact_edu_statistic",
       operationId = "getContactEduStatistic",
       path = "/contacts/{contactId}/edu-statistic",
-      path_params = {
-        { name = "contactId", required = true, type = "integer" },
-      },
+      path_params = { { name = "contactId", required = true, type = "integer" } },
       summary = "Get EDU statistics for a contact",
     },
     get_contact_history = {
-      example = {
-        contactId = 1,
-        fromDate = "2024-12-12T12:12:12.000Z",
-        toDate = "2024-12-12T12:12:12.000Z",
-      },
+      example = { contactId = 1, fromDate = "2024-12-12T12:12:12.000Z", toDate = "2024-12-12T12:12:12.000Z" },
       method = "GET",
       name = "get_contact_history",
       operationId = "getContactHistory",
       path = "/contacts/{contactId}/history",
-      path_params = {
-        { name = "contactId", required = true, type = "integer" },
-      },
+      path_params = { { name = "contactId", required = true, type = "integer" } },
       query = {
         { name = "fromDate", required = true, type = "string" },
         { name = "toDate", required = true, type = "string" },
@@ -2052,10 +2032,7 @@ return {
     get_contact_list_by_email = {
       body = {
         content = "json",
-        fields = {
-          { name = "email", type = "string" },
-          { name = "isEmailFullSearch", type = "boolean" },
-        },
+        fields = { { name = "email", type = "string" }, { name = "isEmailFullSearch", type = "boolean" } },
         type = "object",
       },
       example = { email = "user@example.com", isEmailFullSearch = true },
@@ -2069,23 +2046,55 @@ return {
       body = {
         content = "json",
         fields = {
-          { name = "attributes", type = "array" },
+          {
+            items = {
+              fields = { { name = "expression", type = "string" }, { name = "id", type = "string" } },
+              type = "object",
+            },
+            name = "attributes",
+            type = "array",
+          },
           { name = "email", type = "string" },
-          { name = "fieldValueConditions", type = "array" },
+          {
+            items = {
+              fields = {
+                { name = "expression", type = "string" },
+                {
+                  enum = { "attributes", "lastName", "phones", "emails", "messengers", "location", "tags" },
+                  name = "field",
+                  type = "string",
+                },
+              },
+              type = "object",
+            },
+            name = "fieldValueConditions",
+            type = "array",
+          },
           { name = "firstName", type = "string" },
           { name = "from", type = "string" },
-          { name = "ids", type = "array" },
+          { items = { type = "integer" }, name = "ids", type = "array" },
           { name = "lastName", type = "string" },
-          { name = "limit", type = "integer" },
+          { maximum = 100, minimum = 1, name = "limit", type = "integer" },
           { name = "location", type = "string" },
           { name = "messengerLogin", type = "string" },
-          { name = "messengerTypeIds", type = "array" },
-          { name = "offset", type = "integer" },
+          { items = { type = "integer" }, name = "messengerTypeIds", type = "array" },
+          { minimum = 0, name = "offset", type = "integer" },
           { name = "phone", type = "string" },
-          { name = "responsibleIds", type = "array" },
-          { name = "sortBy", type = "object" },
-          { name = "sourceType", type = "array" },
-          { name = "tagIds", type = "array" },
+          { items = { type = "integer" }, name = "responsibleIds", type = "array" },
+          {
+            fields = {
+              { enum = { "asc", "desc" }, name = "direction", type = "string" },
+              {
+                enum = { "id", "created_at", "first_name", "attributeId", "responsible_id" },
+                name = "fieldName",
+                type = "string",
+              },
+            },
+            name = "sortBy",
+            type = "object",
+          },
+          { items = { enum = { 1, 2, 3, 4, 5, 6, 8, 9, 10 }, type = "integer" }, name = "sourceType", type = "array" },
+          { items = { type = "integer" }, name = "tagIds", type = "array" },
           { name = "to", type = "string" },
           { name = "updateFrom", type = "string" },
           { name = "updateTo", type = "string" },
@@ -2093,13 +2102,9 @@ return {
         type = "object",
       },
       example = {
-        attributes = {
-          { expression = "example", id = "example", value = "example" },
-        },
+        attributes = { { expression = "example", id = "example", value = "example" } },
         email = "user@example.com",
-        fieldValueConditions = {
-          { expression = "example", field = "attributes", value = "example" },
-        },
+        fieldValueConditions = { { expression = "example", field = "attributes", value = "example" } },
         firstName = "example",
         from = "2026-01-01",
         ids = { 1 },
@@ -2138,9 +2143,7 @@ return {
       name = "get_deal",
       operationId = "getDeal",
       path = "/deals/{dealId}",
-      path_params = {
-        { name = "dealId", required = true, type = "integer" },
-      },
+      path_params = { { name = "dealId", required = true, type = "integer" } },
       summary = "Get information about the deal by ID",
     },
     get_deal_attribute_values = {
@@ -2149,9 +2152,7 @@ return {
       name = "get_deal_attribute_values",
       operationId = "getDealAttributeValues",
       path = "/deals/{dealId}/attributes",
-      path_params = {
-        { name = "dealId", required = true, type = "integer" },
-      },
+      path_params = { { name = "dealId", required = true, type = "integer" } },
       summary = "Get deal attribute values by ID",
     },
     get_deal_calls = {
@@ -2165,7 +2166,7 @@ return {
           { name = "contactPhone", type = "string" },
           { name = "from", type = "string" },
           { name = "integrationGroupId", type = "integer" },
-          { name = "responsibleIds", type = "array" },
+          { items = { type = "integer" }, name = "responsibleIds", type = "array" },
           { name = "state", type = "integer" },
           { name = "to", type = "string" },
         },
@@ -2188,9 +2189,7 @@ return {
       name = "get_deal_calls",
       operationId = "getDealCalls",
       path = "/deals/{dealId}/get-calls",
-      path_params = {
-        { name = "dealId", required = true, type = "integer" },
-      },
+      path_params = { { name = "dealId", required = true, type = "integer" } },
       summary = "Get calls by deal",
     },
     get_deal_comments = {
@@ -2199,9 +2198,7 @@ return {
       name = "get_deal_comments",
       operationId = "getDealComments",
       path = "/deals/{dealId}/comments",
-      path_params = {
-        { name = "dealId", required = true, type = "integer" },
-      },
+      path_params = { { name = "dealId", required = true, type = "integer" } },
       summary = "Get a list of deal notes",
     },
     get_deal_contacts = {
@@ -2210,24 +2207,16 @@ return {
       name = "get_deal_contacts",
       operationId = "getDealContacts",
       path = "/deals/{dealId}/contacts",
-      path_params = {
-        { name = "dealId", required = true, type = "integer" },
-      },
+      path_params = { { name = "dealId", required = true, type = "integer" } },
       summary = "Get a list of contacts in a deal",
     },
     get_deal_history = {
-      example = {
-        dealId = 1,
-        fromDate = "2024-12-12T12:12:12.000Z",
-        toDate = "2024-12-12T12:12:12.000Z",
-      },
+      example = { dealId = 1, fromDate = "2024-12-12T12:12:12.000Z", toDate = "2024-12-12T12:12:12.000Z" },
       method = "GET",
       name = "get_deal_history",
       operationId = "getDealHistory",
       path = "/deals/{dealId}/history",
-      path_params = {
-        { name = "dealId", required = true, type = "integer" },
-      },
+      path_params = { { name = "dealId", required = true, type = "integer" } },
       query = {
         { name = "fromDate", required = true, type = "string" },
         { name = "toDate", required = true, type = "string" },
@@ -2240,30 +2229,43 @@ return {
       name = "get_deal_payments",
       operationId = "getDealPayments",
       path = "/payments/deals/{dealId}",
-      path_params = {
-        { name = "dealId", required = true, type = "string" },
-      },
+      path_params = { { name = "dealId", required = true, type = "string" } },
       summary = "Get a list of payments by dealId",
     },
     get_deals_list = {
       body = {
         content = "json",
         fields = {
-          { name = "attributes", type = "array" },
+          {
+            items = {
+              fields = { { name = "expression", type = "string" }, { name = "id", type = "string" } },
+              type = "object",
+            },
+            name = "attributes",
+            type = "array",
+          },
           { name = "completionDateFrom", type = "string" },
           { name = "completionDateTo", type = "string" },
           { name = "email", type = "string" },
           { name = "expiration", type = "integer" },
-          { name = "filter", type = "array" },
+          {
+            items = {
+              fields = { { name = "expression", type = "string" }, { name = "name", type = "string" } },
+              type = "object",
+            },
+            name = "filter",
+            type = "array",
+          },
           { name = "firstName", type = "string" },
           { name = "lastName", type = "string" },
           { name = "limit", type = "integer" },
           { name = "name", type = "string" },
           { name = "offset", type = "integer" },
           { name = "phone", type = "string" },
-          { name = "pipelineIds", type = "array" },
+          { items = { type = "integer" }, name = "pipelineIds", type = "array" },
           {
             enum = { "asc", "desc" },
+            fields = { { name = "direction", type = "string" }, { name = "fieldName", type = "string" } },
             name = "sortBy",
             type = "object",
           },
@@ -2272,16 +2274,12 @@ return {
         type = "object",
       },
       example = {
-        attributes = {
-          { expression = "example", id = "example", value = "example" },
-        },
+        attributes = { { expression = "example", id = "example", value = "example" } },
         completionDateFrom = "example",
         completionDateTo = "example",
         email = "user@example.com",
         expiration = 1,
-        filter = {
-          { expression = "example", name = "example", value = "example" },
-        },
+        filter = { { expression = "example", name = "example", value = "example" } },
         firstName = "example",
         lastName = "example",
         limit = 10,
@@ -2311,9 +2309,7 @@ return {
       name = "get_managers_by_section",
       operationId = "getManagersBySection",
       path = "/manager-settings/{sectionId}",
-      path_params = {
-        { name = "sectionId", required = true, type = "integer" },
-      },
+      path_params = { { name = "sectionId", required = true, type = "integer" } },
       summary = "Get managers by section",
     },
     get_messenger_types = {
@@ -2330,9 +2326,7 @@ return {
       name = "get_payments_by_contact_id",
       operationId = "getPaymentsByContactId",
       path = "/payments/contacts/{contactId}",
-      path_params = {
-        { name = "contactId", required = true, type = "string" },
-      },
+      path_params = { { name = "contactId", required = true, type = "string" } },
       summary = "Get a list of payments by contactId",
     },
     get_pipeline_by_id = {
@@ -2341,9 +2335,7 @@ return {
       name = "get_pipeline_by_id",
       operationId = "getPipelineById",
       path = "/pipelines/{pipelineId}",
-      path_params = {
-        { name = "pipelineId", required = true, type = "integer" },
-      },
+      path_params = { { name = "pipelineId", required = true, type = "integer" } },
       summary = "Get information about a pipeline by ID",
     },
     get_pipeline_steps = {
@@ -2352,9 +2344,7 @@ return {
       name = "get_pipeline_steps",
       operationId = "getPipelineSteps",
       path = "/pipelines/{pipelineId}/steps",
-      path_params = {
-        { name = "pipelineId", required = true, type = "integer" },
-      },
+      path_params = { { name = "pipelineId", required = true, type = "integer" } },
       summary = "Get pipeline steps",
     },
     get_pipelines = {
@@ -2371,9 +2361,7 @@ return {
       name = "get_product_by_id",
       operationId = "getProductById",
       path = "/products/{productId}",
-      path_params = {
-        { name = "productId", required = true, type = "number" },
-      },
+      path_params = { { name = "productId", required = true, type = "number" } },
       summary = "Get products by id",
     },
     get_product_categories = {
@@ -2390,9 +2378,7 @@ return {
       name = "get_products_by_contact_deals",
       operationId = "getProductsByContactDeals",
       path = "/products/contacts/{contactId}/deals",
-      path_params = {
-        { name = "contactId", required = true, type = "number" },
-      },
+      path_params = { { name = "contactId", required = true, type = "number" } },
       summary = "Get products by contact id",
     },
     get_products_by_deal_id = {
@@ -2401,38 +2387,63 @@ return {
       name = "get_products_by_deal_id",
       operationId = "getProductsByDealId",
       path = "/products/deals/{dealId}",
-      path_params = {
-        { name = "dealId", required = true, type = "number" },
-      },
+      path_params = { { name = "dealId", required = true, type = "number" } },
       summary = "Get products by deal id",
     },
     get_products_by_filter = {
       body = {
         content = "json",
         fields = {
-          { name = "balance", type = "object" },
+          {
+            fields = {
+              { enum = { "=", ">=", "<=" }, name = "expression", type = "string" },
+              { enum = { 1, 2, 3, 4, 5, 6, 7 }, name = "type", type = "number" },
+              { name = "value", type = "number" },
+            },
+            name = "balance",
+            type = "object",
+          },
           { name = "categoryId", type = "number" },
-          { name = "categoryIds", type = "array" },
+          { items = { type = "number" }, name = "categoryIds", type = "array" },
           { name = "dateFrom", type = "string" },
           { name = "dateTo", type = "string" },
           { name = "description", type = "string" },
           { name = "limit", type = "number" },
           { name = "offset", type = "number" },
-          { name = "orderBy", type = "object" },
-          { name = "price", type = "object" },
-          { name = "purchases", type = "object" },
+          {
+            fields = {
+              { enum = { "asc", "desc" }, name = "direction", type = "string" },
+              { enum = { "id", "balance", "price" }, name = "fieldName", type = "string" },
+            },
+            name = "orderBy",
+            type = "object",
+          },
+          {
+            fields = {
+              { name = "currency", type = "string" },
+              { enum = { "=", ">=", "<=" }, name = "expression", type = "string" },
+              { name = "oldValue", type = "number" },
+              { name = "value", type = "number" },
+            },
+            name = "price",
+            type = "object",
+          },
+          {
+            fields = {
+              { enum = { "=", ">=", "<=" }, name = "expression", type = "string" },
+              { name = "value", type = "number" },
+            },
+            name = "purchases",
+            type = "object",
+          },
           { name = "search", type = "string" },
-          { name = "sections", type = "array" },
           {
-            enum = { 1, 2 },
-            name = "typeProduct",
-            type = "number",
+            items = { fields = { { name = "key", type = "string" }, { name = "value", type = "string" } }, type = "object" },
+            name = "sections",
+            type = "array",
           },
-          {
-            enum = { 0, 1 },
-            name = "visible",
-            type = "number",
-          },
+          { enum = { 1, 2 }, name = "typeProduct", type = "number" },
+          { enum = { 0, 1 }, name = "visible", type = "number" },
         },
         type = "object",
       },
@@ -2449,9 +2460,7 @@ return {
         price = { currency = "example", expression = "=", oldValue = 1, value = 1 },
         purchases = { expression = "=", value = 1 },
         search = "example",
-        sections = {
-          { key = "new", value = "york" },
-        },
+        sections = { { key = "new", value = "york" } },
         typeProduct = 1,
         visible = 0,
       },
@@ -2467,9 +2476,7 @@ return {
       name = "get_task_by_id",
       operationId = "getTaskById",
       path = "/tasks/{taskId}",
-      path_params = {
-        { name = "taskId", required = true, type = "integer" },
-      },
+      path_params = { { name = "taskId", required = true, type = "integer" } },
       summary = "Get tasks by ID",
     },
     get_task_checklists = {
@@ -2478,24 +2485,16 @@ return {
       name = "get_task_checklists",
       operationId = "getTaskChecklists",
       path = "/tasks/{taskId}/checklists",
-      path_params = {
-        { name = "taskId", required = true, type = "integer" },
-      },
+      path_params = { { name = "taskId", required = true, type = "integer" } },
       summary = "Get checklist list by task",
     },
     get_task_history = {
-      example = {
-        fromDate = "2024-12-12T12:12:12.000Z",
-        taskId = 1,
-        toDate = "2024-12-12T12:12:12.000Z",
-      },
+      example = { fromDate = "2024-12-12T12:12:12.000Z", taskId = 1, toDate = "2024-12-12T12:12:12.000Z" },
       method = "GET",
       name = "get_task_history",
       operationId = "getTaskHistory",
       path = "/tasks/{taskId}/history",
-      path_params = {
-        { name = "taskId", required = true, type = "integer" },
-      },
+      path_params = { { name = "taskId", required = true, type = "integer" } },
       query = {
         { name = "fromDate", required = true, type = "string" },
         { name = "toDate", required = true, type = "string" },
@@ -2529,7 +2528,7 @@ return {
           { name = "contactPhone", type = "string" },
           { name = "from", type = "string" },
           { name = "integrationGroupId", type = "integer" },
-          { name = "responsibleIds", type = "array" },
+          { items = { type = "integer" }, name = "responsibleIds", type = "array" },
           { name = "state", type = "integer" },
           { name = "to", type = "string" },
         },
@@ -2567,10 +2566,7 @@ return {
       name = "list_contact_tags",
       operationId = "listContactTags",
       path = "/contact-tags",
-      query = {
-        { name = "name", type = "string" },
-        { name = "search", type = "string" },
-      },
+      query = { { max_length = 64, name = "name", type = "string" }, { max_length = 64, name = "search", type = "string" } },
       summary = "Get a list of contact tags",
     },
     list_deal_attributes_by_pipeline = {
@@ -2579,9 +2575,7 @@ return {
       name = "list_deal_attributes_by_pipeline",
       operationId = "listDealAttributesByPipeline",
       path = "/deals/attributes/{pipelineId}",
-      path_params = {
-        { name = "pipelineId", required = true, type = "integer" },
-      },
+      path_params = { { name = "pipelineId", required = true, type = "integer" } },
       summary = "List of all deal attribute values by pipeline",
     },
     list_manager_settings_sections = {
@@ -2598,16 +2592,25 @@ return {
       name = "list_pipeline_attributes",
       operationId = "listPipelineAttributes",
       path = "/pipelines/{pipelineId}/attributes",
-      path_params = {
-        { name = "pipelineId", required = true, type = "integer" },
-      },
+      path_params = { { name = "pipelineId", required = true, type = "integer" } },
       summary = "Get deal attributes list",
     },
     list_tasks = {
       body = {
         content = "json",
         fields = {
-          { name = "attributes", type = "array" },
+          {
+            items = {
+              fields = {
+                { name = "id", type = "integer" },
+                { name = "type", type = "integer" },
+                { name = "value", type = "string" },
+              },
+              type = "object",
+            },
+            name = "attributes",
+            type = "array",
+          },
           { name = "boardId", type = "integer" },
           { name = "contacts", type = "string" },
           { name = "createdAtFrom", type = "string" },
@@ -2622,35 +2625,25 @@ return {
           { name = "parentId", type = "array" },
           { name = "priority", type = "integer" },
           { name = "responsibleId", type = "array" },
-          { name = "sort", type = "object" },
+          {
+            fields = { { name = "direction", type = "string" }, { name = "field", type = "string" } },
+            name = "sort",
+            type = "object",
+          },
           { name = "startAtFrom", type = "string" },
           { name = "startAtTo", type = "string" },
-          {
-            enum = { 1, 2 },
-            name = "status",
-            type = "integer",
-          },
+          { enum = { 1, 2 }, name = "status", type = "integer" },
           { name = "stepId", type = "array" },
-          {
-            enum = { "any", "all" },
-            name = "tagMatch",
-            type = "string",
-          },
+          { enum = { "any", "all" }, name = "tagMatch", type = "string" },
           { name = "tags", type = "array" },
-          {
-            enum = { 1, 2, 3 },
-            name = "type",
-            type = "integer",
-          },
+          { enum = { 1, 2, 3 }, name = "type", type = "integer" },
           { name = "updatedAtFrom", type = "string" },
           { name = "updatedAtTo", type = "string" },
         },
         type = "object",
       },
       example = {
-        attributes = {
-          { id = 1, type = 1, value = "hello | ['hello', 'hello']" },
-        },
+        attributes = { { id = 1, type = 1, value = "hello | ['hello', 'hello']" } },
         boardId = 1,
         contacts = "name",
         createdAtFrom = "2021-11-25 13:38",
@@ -2712,19 +2705,11 @@ return {
       name = "remove_deal_expiration",
       operationId = "removeDealExpiration",
       path = "/deals/{dealId}/expiration",
-      path_params = {
-        { name = "dealId", required = true, type = "integer" },
-      },
+      path_params = { { name = "dealId", required = true, type = "integer" } },
       summary = "Remove deal expiration",
     },
     reorder_checklist_item = {
-      body = {
-        content = "json",
-        fields = {
-          { name = "order", type = "number" },
-        },
-        type = "object",
-      },
+      body = { content = "json", fields = { { name = "order", type = "number" } }, type = "object" },
       example = { checklistId = 1, itemId = 1, order = 1 },
       method = "POST",
       name = "reorder_checklist_item",
@@ -2737,39 +2722,23 @@ return {
       summary = "Change order of item in checklist",
     },
     set_task_parent = {
-      body = {
-        content = "json",
-        fields = {
-          { name = "parentId", nullable = true, type = "number" },
-        },
-        type = "object",
-      },
+      body = { content = "json", fields = { { name = "parentId", nullable = true, type = "number" } }, type = "object" },
       example = { parentId = 1, taskId = 1 },
       method = "POST",
       name = "set_task_parent",
       operationId = "setTaskParent",
       path = "/tasks/{taskId}/parent",
-      path_params = {
-        { name = "taskId", required = true, type = "integer" },
-      },
+      path_params = { { name = "taskId", required = true, type = "integer" } },
       summary = "Set/unset the parent task",
     },
     update_attachment = {
-      body = {
-        content = "json",
-        fields = {
-          { name = "link", type = "string" },
-        },
-        type = "object",
-      },
+      body = { content = "json", fields = { { name = "link", type = "string" } }, type = "object" },
       example = { attachmentId = 1, link = "/contacts/sendPulse_crm_report.pdf" },
       method = "PUT",
       name = "update_attachment",
       operationId = "updateAttachment",
       path = "/attachments/{attachmentId}",
-      path_params = {
-        { name = "attachmentId", required = true, type = "integer" },
-      },
+      path_params = { { name = "attachmentId", required = true, type = "integer" } },
       summary = "Update file attachment",
     },
     update_board = {
@@ -2777,24 +2746,20 @@ return {
         content = "json",
         fields = {
           { name = "name", type = "string" },
-          { name = "settings", type = "array" },
+          {
+            items = { fields = { { name = "name", type = "string" }, { name = "value", type = "string" } }, type = "object" },
+            name = "settings",
+            type = "array",
+          },
         },
         type = "object",
       },
-      example = {
-        boardId = 1,
-        name = "example",
-        settings = {
-          { name = "example", value = "1 or hello" },
-        },
-      },
+      example = { boardId = 1, name = "example", settings = { { name = "example", value = "1 or hello" } } },
       method = "PUT",
       name = "update_board",
       operationId = "updateBoard",
       path = "/boards/{boardId}",
-      path_params = {
-        { name = "boardId", required = true, type = "integer" },
-      },
+      path_params = { { name = "boardId", required = true, type = "integer" } },
       summary = "Update board by ID",
     },
     update_board_attribute = {
@@ -2854,10 +2819,7 @@ return {
     update_checklist_item = {
       body = {
         content = "json",
-        fields = {
-          { name = "isDone", type = "number" },
-          { name = "name", type = "string" },
-        },
+        fields = { { name = "isDone", type = "number" }, { name = "name", type = "string" } },
         type = "object",
       },
       example = { checklistId = 1, isDone = 1, itemId = 1, name = "example" },
@@ -2882,20 +2844,12 @@ return {
         },
         type = "object",
       },
-      example = {
-        annualBusinessVolume = 1,
-        companyId = 1,
-        companyName = "example",
-        currency = "example",
-        responsibleId = 1,
-      },
+      example = { annualBusinessVolume = 1, companyId = 1, companyName = "example", currency = "example", responsibleId = 1 },
       method = "PUT",
       name = "update_company",
       operationId = "updateCompany",
       path = "/companies/{companyId}",
-      path_params = {
-        { name = "companyId", required = true, type = "integer" },
-      },
+      path_params = { { name = "companyId", required = true, type = "integer" } },
       summary = "Update company",
     },
     update_company_attribute = {
@@ -2916,24 +2870,22 @@ return {
       name = "update_company_attribute",
       operationId = "updateCompanyAttribute",
       path = "/companies/attributes/{attribute}",
-      path_params = {
-        { name = "attribute", required = true, type = "string" },
-      },
+      path_params = { { name = "attribute", required = true, type = "string" } },
       summary = "Update a company attribute",
     },
     update_company_email = {
       body = {
         content = "json",
         fields = {
-          { name = "data", type = "object" },
+          {
+            fields = { { name = "email", type = "string" }, { name = "isMain", type = "boolean" } },
+            name = "data",
+            type = "object",
+          },
         },
         type = "object",
       },
-      example = {
-        companyId = 1,
-        data = { email = "user@example.com", isMain = true },
-        emailId = 1,
-      },
+      example = { companyId = 1, data = { email = "user@example.com", isMain = true }, emailId = 1 },
       method = "PUT",
       name = "update_company_email",
       operationId = "updateCompanyEmail",
@@ -2948,15 +2900,15 @@ return {
       body = {
         content = "json",
         fields = {
-          { name = "data", type = "object" },
+          {
+            fields = { { name = "login", type = "string" }, { name = "typeId", type = "integer" } },
+            name = "data",
+            type = "object",
+          },
         },
         type = "object",
       },
-      example = {
-        companyId = "example",
-        data = { login = "example", typeId = 1 },
-        messengerId = 1,
-      },
+      example = { companyId = "example", data = { login = "example", typeId = 1 }, messengerId = 1 },
       method = "PUT",
       name = "update_company_messenger",
       operationId = "updateCompanyMessenger",
@@ -2971,15 +2923,15 @@ return {
       body = {
         content = "json",
         fields = {
-          { name = "data", type = "object" },
+          {
+            fields = { { name = "isMain", type = "boolean" }, { name = "phone", type = "string" } },
+            name = "data",
+            type = "object",
+          },
         },
         type = "object",
       },
-      example = {
-        companyId = "example",
-        data = { isMain = true, phone = "380931234567" },
-        phoneId = 1,
-      },
+      example = { companyId = "example", data = { isMain = true, phone = "380931234567" }, phoneId = 1 },
       method = "PUT",
       name = "update_company_phone",
       operationId = "updateCompanyPhone",
@@ -3005,9 +2957,7 @@ return {
       name = "update_contact",
       operationId = "updateContact",
       path = "/contacts/{contactId}",
-      path_params = {
-        { name = "contactId", required = true, type = "integer" },
-      },
+      path_params = { { name = "contactId", required = true, type = "integer" } },
       summary = "Update information about the contact",
     },
     update_contact_attribute = {
@@ -3029,19 +2979,11 @@ return {
       name = "update_contact_attribute",
       operationId = "updateContactAttribute",
       path = "/contacts/attributes/{attributeId}",
-      path_params = {
-        { name = "attributeId", required = true, type = "integer" },
-      },
+      path_params = { { name = "attributeId", required = true, type = "integer" } },
       summary = "Update a contact attribute",
     },
     update_contact_attribute_value = {
-      body = {
-        content = "json",
-        fields = {
-          { name = "value", required = true, type = "string" },
-        },
-        type = "object",
-      },
+      body = { content = "json", fields = { { name = "value", required = true, type = "string" } }, type = "object" },
       example = { attributeId = 1, contactId = 1, value = "example" },
       method = "PUT",
       name = "update_contact_attribute_value",
@@ -3056,9 +2998,7 @@ return {
     update_contact_comment = {
       body = {
         content = "json",
-        fields = {
-          { name = "message", required = true, type = "string" },
-        },
+        fields = { { min_length = 1, name = "message", required = true, type = "string" } },
         type = "object",
       },
       example = { commentId = 1, contactId = 1, message = "example" },
@@ -3075,9 +3015,7 @@ return {
     update_contact_email = {
       body = {
         content = "json",
-        fields = {
-          { name = "email", required = true, type = "string" },
-        },
+        fields = { { max_length = 128, min_length = 1, name = "email", required = true, type = "string" } },
         type = "object",
       },
       example = { contactId = 1, email = "user@example.com", emailId = 1 },
@@ -3115,9 +3053,7 @@ return {
     update_contact_phone = {
       body = {
         content = "json",
-        fields = {
-          { name = "phone", required = true, type = "string" },
-        },
+        fields = { { max_length = 50, min_length = 1, name = "phone", required = true, type = "string" } },
         type = "object",
       },
       example = { contactId = 1, phone = "380931234567", phoneId = 1 },
@@ -3146,9 +3082,7 @@ return {
       name = "update_contact_tag",
       operationId = "updateContactTag",
       path = "/contact-tags/{tagId}",
-      path_params = {
-        { name = "tagId", required = true, type = "integer" },
-      },
+      path_params = { { name = "tagId", required = true, type = "integer" } },
       summary = "Update a tag",
     },
     update_custom_tab = {
@@ -3156,42 +3090,23 @@ return {
         content = "json",
         fields = {
           { name = "entityId", type = "integer" },
-          {
-            enum = { 0, 1, 2, 3 },
-            name = "entityType",
-            type = "integer",
-          },
+          { enum = { 0, 1, 2, 3 }, name = "entityType", type = "integer" },
           { name = "isVisible", type = "boolean" },
           { name = "name", type = "string" },
           { name = "order", type = "integer" },
         },
         type = "object",
       },
-      example = {
-        customTabId = 1,
-        entityId = 1,
-        entityType = 0,
-        isVisible = true,
-        name = "example",
-        order = 1,
-      },
+      example = { customTabId = 1, entityId = 1, entityType = 0, isVisible = true, name = "example", order = 1 },
       method = "PUT",
       name = "update_custom_tab",
       operationId = "updateCustomTab",
       path = "/custom-tab/{customTabId}",
-      path_params = {
-        { name = "customTabId", required = true, type = "number" },
-      },
+      path_params = { { name = "customTabId", required = true, type = "number" } },
       summary = "Update custom tabs",
     },
     update_deal_attribute_value = {
-      body = {
-        content = "json",
-        fields = {
-          { name = "value", required = true, type = "string" },
-        },
-        type = "object",
-      },
+      body = { content = "json", fields = { { name = "value", required = true, type = "string" } }, type = "object" },
       example = { attributeId = 1, dealId = 1, value = "example" },
       method = "PUT",
       name = "update_deal_attribute_value",
@@ -3219,31 +3134,16 @@ return {
         },
         type = "object",
       },
-      example = {
-        dealId = 1,
-        name = "example",
-        pipelineId = 1,
-        price = 1,
-        status = 1,
-        stepId = 1,
-      },
+      example = { dealId = 1, name = "example", pipelineId = 1, price = 1, status = 1, stepId = 1 },
       method = "PUT",
       name = "update_deal_by_id",
       operationId = "updateDealById",
       path = "/deals/{dealId}",
-      path_params = {
-        { name = "dealId", required = true, type = "integer" },
-      },
+      path_params = { { name = "dealId", required = true, type = "integer" } },
       summary = "Update information about a deal by its ID",
     },
     update_deal_comment = {
-      body = {
-        content = "json",
-        fields = {
-          { name = "message", required = true, type = "string" },
-        },
-        type = "object",
-      },
+      body = { content = "json", fields = { { name = "message", required = true, type = "string" } }, type = "object" },
       example = { commentId = 1, dealId = 1, message = "example" },
       method = "PUT",
       name = "update_deal_comment",
@@ -3259,23 +3159,17 @@ return {
       body = {
         content = "json",
         fields = {
-          { name = "responsibleIds", type = "array" },
+          { items = { type = "integer" }, name = "responsibleIds", type = "array" },
           { name = "sectionId", type = "integer" },
         },
         type = "object",
       },
-      example = {
-        responsibleIds = { 1 },
-        sectionId = 1,
-        settingId = 1,
-      },
+      example = { responsibleIds = { 1 }, sectionId = 1, settingId = 1 },
       method = "PUT",
       name = "update_manager_setting",
       operationId = "updateManagerSetting",
       path = "/manager-settings/{settingId}",
-      path_params = {
-        { name = "settingId", required = true, type = "integer" },
-      },
+      path_params = { { name = "settingId", required = true, type = "integer" } },
       summary = "Update managers from category",
     },
     update_pipeline = {
@@ -3284,25 +3178,20 @@ return {
         fields = {
           { name = "name", type = "string" },
           { name = "order", type = "integer" },
-          { name = "settings", type = "array" },
+          {
+            items = { fields = { { name = "name", type = "string" }, { name = "value", type = "string" } }, type = "object" },
+            name = "settings",
+            type = "array",
+          },
         },
         type = "object",
       },
-      example = {
-        name = "example",
-        order = 1,
-        pipelineId = 1,
-        settings = {
-          { name = "example", value = "example" },
-        },
-      },
+      example = { name = "example", order = 1, pipelineId = 1, settings = { { name = "example", value = "example" } } },
       method = "PUT",
       name = "update_pipeline",
       operationId = "updatePipeline",
       path = "/pipelines/{pipelineId}",
-      path_params = {
-        { name = "pipelineId", required = true, type = "integer" },
-      },
+      path_params = { { name = "pipelineId", required = true, type = "integer" } },
       summary = "Update information about a pipeline by its ID",
     },
     update_pipeline_attribute = {
@@ -3334,35 +3223,11 @@ return {
       body = {
         content = "json",
         fields = {
-          {
-            enum = { 1, 2, 3, 4, 5, 6, 8, 9, 10 },
-            name = "addEndHours",
-            type = "integer",
-          },
-          {
-            enum = { "#000000", "black" },
-            name = "color",
-            type = "string",
-          },
+          { enum = { 1, 2, 3, 4, 5, 6, 8, 9, 10 }, name = "addEndHours", type = "integer" },
+          { enum = { "#000000", "black" }, name = "color", type = "string" },
           { name = "name", type = "string" },
           {
-            enum = {
-              "0",
-              "15min",
-              "30min",
-              "1h",
-              "2h",
-              "3h",
-              "6h",
-              "12h",
-              "24h",
-              "2d",
-              "3d",
-              "4d",
-              "5d",
-              "6d",
-              "7d",
-            },
+            enum = { "0", "15min", "30min", "1h", "2h", "3h", "6h", "12h", "24h", "2d", "3d", "4d", "5d", "6d", "7d" },
             name = "notifyIn",
             type = "string",
           },
@@ -3370,15 +3235,7 @@ return {
         },
         type = "object",
       },
-      example = {
-        addEndHours = 1,
-        color = "#000000",
-        name = "example",
-        notifyIn = "0",
-        order = 1,
-        pipelineId = 1,
-        stepId = 1,
-      },
+      example = { addEndHours = 1, color = "#000000", name = "example", notifyIn = "0", order = 1, pipelineId = 1, stepId = 1 },
       method = "PUT",
       name = "update_pipeline_step",
       operationId = "updatePipelineStep",
@@ -3394,13 +3251,34 @@ return {
         content = "json",
         fields = {
           { name = "availability", type = "number" },
-          { name = "balance", type = "object" },
+          {
+            fields = { { name = "type", type = "number" }, { name = "value", type = "number" } },
+            name = "balance",
+            type = "object",
+          },
           { name = "categoryId", type = "number" },
           { name = "description", type = "string" },
-          { name = "digitalInfo", type = "object" },
+          {
+            fields = {
+              { name = "isProductLinkExternal", type = "boolean" },
+              { name = "isProductLinkPreviewExternal", type = "boolean" },
+              { name = "productLink", type = "string" },
+              { name = "productLinkPreview", type = "string" },
+            },
+            name = "digitalInfo",
+            type = "object",
+          },
           { name = "images", type = "array" },
           { name = "name", type = "string" },
-          { name = "seo", type = "object" },
+          {
+            fields = {
+              { name = "description", type = "string" },
+              { name = "keys", type = "string" },
+              { name = "name", type = "string" },
+            },
+            name = "seo",
+            type = "object",
+          },
           { name = "shortDescription", type = "string" },
           { name = "vendorCode", type = "string" },
           { name = "visible", type = "number" },
@@ -3430,18 +3308,13 @@ return {
       name = "update_product",
       operationId = "updateProduct",
       path = "/products/{productId}",
-      path_params = {
-        { name = "productId", required = true, type = "number" },
-      },
+      path_params = { { name = "productId", required = true, type = "number" } },
       summary = "Update product by id",
     },
     update_product_category = {
       body = {
         content = "json",
-        fields = {
-          { name = "name", type = "string" },
-          { name = "parentId", type = "number" },
-        },
+        fields = { { name = "name", type = "string" }, { name = "parentId", type = "number" } },
         type = "object",
       },
       example = { categoryId = 1, name = "example", parentId = 1 },
@@ -3449,39 +3322,67 @@ return {
       name = "update_product_category",
       operationId = "updateProductCategory",
       path = "/products/categories/{categoryId}",
-      path_params = {
-        { name = "categoryId", required = true, type = "number" },
-      },
+      path_params = { { name = "categoryId", required = true, type = "number" } },
       summary = "Update users category by id",
     },
     update_product_prices = {
       body = {
         content = "json",
         fields = {
-          { name = "prices", type = "array" },
+          {
+            items = {
+              fields = {
+                { name = "currency", type = "string" },
+                { name = "id", type = "number" },
+                { name = "isDefault", type = "boolean" },
+                { name = "oldValue", type = "number" },
+                { name = "value", type = "number" },
+              },
+              type = "object",
+            },
+            name = "prices",
+            type = "array",
+          },
         },
         type = "object",
       },
-      example = {
-        prices = {
-          { currency = "example", id = 1, isDefault = true, oldValue = 1, value = 1 },
-        },
-        productId = 1,
-      },
+      example = { prices = { { currency = "example", id = 1, isDefault = true, oldValue = 1, value = 1 } }, productId = 1 },
       method = "PUT",
       name = "update_product_prices",
       operationId = "updateProductPrices",
       path = "/products/{productId}/prices",
-      path_params = {
-        { name = "productId", required = true, type = "number" },
-      },
+      path_params = { { name = "productId", required = true, type = "number" } },
       summary = "Update price in product",
     },
     update_product_sections = {
       body = {
         content = "json",
         fields = {
-          { name = "sections", type = "array" },
+          {
+            items = {
+              fields = {
+                { name = "id", type = "number" },
+                { name = "name", type = "string" },
+                { name = "status", type = "number" },
+                {
+                  items = {
+                    fields = {
+                      { name = "id", type = "number" },
+                      { name = "key", type = "string" },
+                      { name = "status", type = "number" },
+                      { name = "value", type = "string" },
+                    },
+                    type = "object",
+                  },
+                  name = "values",
+                  type = "array",
+                },
+              },
+              type = "object",
+            },
+            name = "sections",
+            type = "array",
+          },
         },
         type = "object",
       },
@@ -3492,9 +3393,7 @@ return {
             id = 1,
             name = "example",
             status = 1,
-            values = {
-              { id = 1, key = "example", status = 1, value = "example" },
-            },
+            values = { { id = 1, key = "example", status = 1, value = "example" } },
           },
         },
       },
@@ -3502,18 +3401,13 @@ return {
       name = "update_product_sections",
       operationId = "updateProductSections",
       path = "/products/{productId}/sections",
-      path_params = {
-        { name = "productId", required = true, type = "number" },
-      },
+      path_params = { { name = "productId", required = true, type = "number" } },
       summary = "Update section in product",
     },
     update_products_in_deal = {
       body = {
         content = "json",
-        fields = {
-          { name = "amount", type = "integer" },
-          { name = "quantity", type = "integer" },
-        },
+        fields = { { name = "amount", type = "integer" }, { name = "quantity", type = "integer" } },
         type = "object",
       },
       example = { amount = 1, headId = 1, quantity = 1 },
@@ -3521,19 +3415,11 @@ return {
       name = "update_products_in_deal",
       operationId = "updateProductsInDeal",
       path = "/products/deals/{headId}",
-      path_params = {
-        { name = "headId", required = true, type = "integer" },
-      },
+      path_params = { { name = "headId", required = true, type = "integer" } },
       summary = "Update quantity or amount products in deal",
     },
     update_task_attribute_value = {
-      body = {
-        content = "json",
-        fields = {
-          { name = "value" },
-        },
-        type = "object",
-      },
+      body = { content = "json", fields = { { name = "value" } }, type = "object" },
       example = { attributeId = 1, boardId = "example", value = "example", valueId = 1 },
       method = "PUT",
       name = "update_task_attribute_value",
@@ -3586,19 +3472,11 @@ return {
       name = "update_task_by_id",
       operationId = "updateTaskById",
       path = "/tasks/{taskId}",
-      path_params = {
-        { name = "taskId", required = true, type = "integer" },
-      },
+      path_params = { { name = "taskId", required = true, type = "integer" } },
       summary = "Update a task by ID",
     },
     update_task_checklist_single = {
-      body = {
-        content = "json",
-        fields = {
-          { name = "name", type = "string" },
-        },
-        type = "object",
-      },
+      body = { content = "json", fields = { { name = "name", type = "string" } }, type = "object" },
       example = { checklistId = 1, name = "example", taskId = 1 },
       method = "PUT",
       name = "update_task_checklist_single",
@@ -3614,39 +3492,45 @@ return {
       body = {
         content = "json",
         fields = {
-          { name = "checklists", type = "array" },
+          {
+            items = {
+              fields = {
+                { name = "id", type = "number" },
+                {
+                  items = {
+                    fields = {
+                      { name = "id", type = "number" },
+                      { name = "isDone", type = "number" },
+                      { name = "name", type = "string" },
+                    },
+                    type = "object",
+                  },
+                  name = "items",
+                  type = "array",
+                },
+                { name = "name", type = "string" },
+              },
+              type = "object",
+            },
+            name = "checklists",
+            type = "array",
+          },
         },
         type = "object",
       },
       example = {
-        checklists = {
-          {
-            id = 1,
-            items = {
-              { id = 1, isDone = 1, name = "example" },
-            },
-            name = "example",
-          },
-        },
+        checklists = { { id = 1, items = { { id = 1, isDone = 1, name = "example" } }, name = "example" } },
         taskId = 1,
       },
       method = "PUT",
       name = "update_task_checklists",
       operationId = "updateTaskChecklists",
       path = "/tasks/{taskId}/checklists",
-      path_params = {
-        { name = "taskId", required = true, type = "integer" },
-      },
+      path_params = { { name = "taskId", required = true, type = "integer" } },
       summary = "Update multiple checklists with items in task",
     },
     update_task_comment = {
-      body = {
-        content = "json",
-        fields = {
-          { name = "message", type = "string" },
-        },
-        type = "object",
-      },
+      body = { content = "json", fields = { { name = "message", type = "string" } }, type = "object" },
       example = { commentId = 1, message = "example", taskId = 1 },
       method = "PUT",
       name = "update_task_comment",
@@ -3661,10 +3545,7 @@ return {
     update_task_tag = {
       body = {
         content = "json",
-        fields = {
-          { name = "color", type = "string" },
-          { name = "name", type = "string" },
-        },
+        fields = { { name = "color", type = "string" }, { name = "name", type = "string" } },
         type = "object",
       },
       example = { color = "example", name = "example", tagId = 1 },
@@ -3672,22 +3553,12 @@ return {
       name = "update_task_tag",
       operationId = "updateTaskTag",
       path = "/task-tags/{tagId}",
-      path_params = {
-        { name = "tagId", required = true, type = "integer" },
-      },
+      path_params = { { name = "tagId", required = true, type = "integer" } },
       summary = "Update a task tag",
     },
     upload_files = {
-      body = {
-        content = "multipart",
-        fields = {
-          { name = "files[]", type = "array" },
-        },
-        type = "object",
-      },
-      example = {
-        ["files[]"] = { "file contents" },
-      },
+      body = { content = "multipart", fields = { { name = "files[]", type = "array" } }, type = "object" },
+      example = { ["files[]"] = { "file contents" } },
       method = "POST",
       name = "upload_files",
       operationId = "uploadFiles",
@@ -3705,20 +3576,12 @@ return {
         },
         type = "object",
       },
-      example = {
-        date = "2026-01-01",
-        dealAction = 1,
-        dealId = 1,
-        notifyIn = "example",
-        time = "12:00:00",
-      },
+      example = { date = "2026-01-01", dealAction = 1, dealId = 1, notifyIn = "example", time = "12:00:00" },
       method = "PUT",
       name = "upsert_deal_expiration",
       operationId = "upsertDealExpiration",
       path = "/deals/{dealId}/expiration",
-      path_params = {
-        { name = "dealId", required = true, type = "integer" },
-      },
+      path_params = { { name = "dealId", required = true, type = "integer" } },
       summary = "Update or create deal expiration",
     },
   },

@@ -8,9 +8,7 @@ return {
     activate_sender = {
       body = {
         content = "json",
-        fields = {
-          { name = "code", required = true, type = "string" },
-        },
+        fields = { { name = "code", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -19,41 +17,28 @@ return {
       name = "activate_sender",
       operationId = "activateSender",
       path = "/senders/{email}/code",
-      path_params = {
-        { name = "email", required = true, type = "string" },
-      },
+      path_params = { { name = "email", required = true, type = "string" } },
       summary = "Activate a sender",
     },
     add_emails_to_mailing_list = {
       body = {
         content = "json",
-        fields = {
-          { name = "confirmation", type = "string" },
-          { name = "emails", type = "array" },
-        },
+        fields = { { name = "confirmation", type = "string" }, { name = "emails", type = "array" } },
         required = true,
         type = "object",
       },
-      example = {
-        emails = { "user@example.com" },
-        id = 1,
-      },
+      example = { emails = { "user@example.com" }, id = 1 },
       method = "POST",
       name = "add_emails_to_mailing_list",
       operationId = "addEmailsToMailingList",
       path = "/addressbooks/{id}/emails",
-      path_params = {
-        { name = "id", required = true, type = "integer" },
-      },
+      path_params = { { name = "id", required = true, type = "integer" } },
       summary = "Add emails to a mailing list",
     },
     add_sender = {
       body = {
         content = "json",
-        fields = {
-          { name = "email", required = true, type = "string" },
-          { name = "name", required = true, type = "string" },
-        },
+        fields = { { name = "email", required = true, type = "string" }, { name = "name", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -67,16 +52,11 @@ return {
     add_to_blacklist = {
       body = {
         content = "json",
-        fields = {
-          { name = "comment", type = "string" },
-          { name = "emails", required = true, type = "string" },
-        },
+        fields = { { name = "comment", type = "string" }, { name = "emails", required = true, type = "string" } },
         required = true,
         type = "object",
       },
-      example = {
-        emails = "dXNlcjFAbWFpbHNlcnZlci5jb20sdXNlcjJAbWFpbHNlcnZlci5jb20sdXNlcjNAbWFpbHNlcnZlci5jb20=",
-      },
+      example = { emails = "dXNlcjFAbWFpbHNlcnZlci5jb20sdXNlcjJAbWFpbHNlcnZlci5jb20sdXNlcjNAbWFpbHNlcnZlci5jb20=" },
       method = "POST",
       name = "add_to_blacklist",
       operationId = "addToBlacklist",
@@ -89,9 +69,7 @@ return {
       name = "cancel_campaign",
       operationId = "cancelCampaign",
       path = "/campaigns/{id}",
-      path_params = {
-        { name = "id", required = true, type = "integer" },
-      },
+      path_params = { { name = "id", required = true, type = "integer" } },
       summary = "Cancel a campaign",
     },
     create_campaign = {
@@ -109,24 +87,24 @@ return {
           { name = "send_date", type = "string" },
           { name = "sender_email", required = true, type = "string" },
           { name = "sender_name", required = true, type = "string" },
-          { name = "stats", type = "object" },
+          {
+            fields = {
+              { name = "clicks", type = "boolean" },
+              { name = "opens", type = "boolean" },
+              { name = "utm_campaign", type = "string" },
+            },
+            name = "stats",
+            type = "object",
+          },
           { name = "subject", required = true, type = "string" },
           { name = "template_id" },
-          {
-            enum = { "draft" },
-            name = "type",
-            type = "string",
-          },
+          { enum = { "draft" }, name = "type", type = "string" },
           { name = "use_dynamic_list", type = "boolean" },
         },
         required = true,
         type = "object",
       },
-      example = {
-        sender_email = "my_sender@test.com",
-        sender_name = "my_sender_name",
-        subject = "hello customer",
-      },
+      example = { sender_email = "my_sender@test.com", sender_name = "my_sender_name", subject = "hello customer" },
       method = "POST",
       name = "create_campaign",
       operationId = "createCampaign",
@@ -136,9 +114,7 @@ return {
     create_mailing_list = {
       body = {
         content = "json",
-        fields = {
-          { name = "bookName", required = true, type = "string" },
-        },
+        fields = { { name = "bookName", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -152,10 +128,7 @@ return {
     create_tag = {
       body = {
         content = "json",
-        fields = {
-          { name = "color", required = true, type = "string" },
-          { name = "name", required = true, type = "string" },
-        },
+        fields = { { name = "color", required = true, type = "string" }, { name = "name", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -171,11 +144,7 @@ return {
         content = "json",
         fields = {
           { name = "body", required = true, type = "string" },
-          {
-            enum = { "en", "ru", "ua", "tr", "es", "pt" },
-            name = "lang",
-            type = "string",
-          },
+          { enum = { "en", "ru", "ua", "tr", "es", "pt" }, name = "lang", type = "string" },
           { name = "name", type = "string" },
         },
         required = true,
@@ -194,16 +163,13 @@ return {
       body = {
         content = "json",
         fields = {
-          { name = "actions", required = true, type = "array" },
+          { items = { type = "string" }, name = "actions", required = true, type = "array" },
           { name = "url", required = true, type = "string" },
         },
         required = true,
         type = "object",
       },
-      example = {
-        actions = { "delivered" },
-        url = "https://site.com/callback",
-      },
+      example = { actions = { "delivered" }, url = "https://site.com/callback" },
       method = "POST",
       name = "create_webhook",
       operationId = "createWebhook",
@@ -216,31 +182,30 @@ return {
       name = "delete_email_globally",
       operationId = "deleteEmailGlobally",
       path = "/emails/{email}",
-      path_params = {
-        { name = "email", required = true, type = "string" },
-      },
+      path_params = { { name = "email", required = true, type = "string" } },
       summary = "Delete email globally",
     },
     delete_emails_from_mailing_list = {
       body = {
         content = "json",
         fields = {
-          { name = "emails", required = true, type = "array" },
+          {
+            items = { format = "email", type = "string" },
+            max_items = 100,
+            name = "emails",
+            required = true,
+            type = "array",
+          },
         },
         required = true,
         type = "object",
       },
-      example = {
-        emails = { "test@test.com" },
-        id = 1,
-      },
+      example = { emails = { "test@test.com" }, id = 1 },
       method = "DELETE",
       name = "delete_emails_from_mailing_list",
       operationId = "deleteEmailsFromMailingList",
       path = "/addressbooks/{id}/emails",
-      path_params = {
-        { name = "id", required = true, type = "integer" },
-      },
+      path_params = { { name = "id", required = true, type = "integer" } },
       summary = "Delete emails from a mailing list",
     },
     delete_mailing_list = {
@@ -249,17 +214,13 @@ return {
       name = "delete_mailing_list",
       operationId = "deleteMailingList",
       path = "/addressbooks/{id}",
-      path_params = {
-        { name = "id", required = true, type = "integer" },
-      },
+      path_params = { { name = "id", required = true, type = "integer" } },
       summary = "Delete a mailing list",
     },
     delete_sender = {
       body = {
         content = "json",
-        fields = {
-          { name = "email", required = true, type = "string" },
-        },
+        fields = { { name = "email", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -276,9 +237,7 @@ return {
       name = "delete_tag",
       operationId = "deleteTag",
       path = "/tags/{id}",
-      path_params = {
-        { name = "id", required = true, type = "integer" },
-      },
+      path_params = { { name = "id", required = true, type = "integer" } },
       summary = "Delete a tag",
     },
     delete_webhook = {
@@ -287,9 +246,7 @@ return {
       name = "delete_webhook",
       operationId = "deleteWebhook",
       path = "/v2/email-service/webhook/{id}",
-      path_params = {
-        { name = "id", required = true, type = "integer" },
-      },
+      path_params = { { name = "id", required = true, type = "integer" } },
       summary = "Delete a webhook",
     },
     get_balance = {
@@ -306,9 +263,7 @@ return {
       name = "get_balance_by_currency",
       operationId = "getBalanceByCurrency",
       path = "/balance/{currency}",
-      path_params = {
-        { name = "currency", required = true, type = "string" },
-      },
+      path_params = { { name = "currency", required = true, type = "string" } },
       summary = "Get balance by currency",
     },
     get_blacklist = {
@@ -325,9 +280,7 @@ return {
       name = "get_campaign_by_id",
       operationId = "getCampaignById",
       path = "/campaigns/{id}",
-      path_params = {
-        { name = "id", required = true, type = "integer" },
-      },
+      path_params = { { name = "id", required = true, type = "integer" } },
       summary = "Get campaign information",
     },
     get_campaign_cost_by_list = {
@@ -336,9 +289,7 @@ return {
       name = "get_campaign_cost_by_list",
       operationId = "getCampaignCostByList",
       path = "/addressbooks/{id}/cost",
-      path_params = {
-        { name = "id", required = true, type = "integer" },
-      },
+      path_params = { { name = "id", required = true, type = "integer" } },
       summary = "Get campaign cost",
     },
     get_campaign_country_stats = {
@@ -347,9 +298,7 @@ return {
       name = "get_campaign_country_stats",
       operationId = "getCampaignCountryStats",
       path = "/campaigns/{id}/countries",
-      path_params = {
-        { name = "id", required = true, type = "integer" },
-      },
+      path_params = { { name = "id", required = true, type = "integer" } },
       summary = "Get country statistics",
     },
     get_campaign_referral_stats = {
@@ -358,9 +307,7 @@ return {
       name = "get_campaign_referral_stats",
       operationId = "getCampaignReferralStats",
       path = "/campaigns/{id}/referrals",
-      path_params = {
-        { name = "id", required = true, type = "integer" },
-      },
+      path_params = { { name = "id", required = true, type = "integer" } },
       summary = "Get referrals statistics",
     },
     get_campaigns = {
@@ -373,13 +320,9 @@ return {
       query = {
         { name = "limit", type = "integer" },
         { name = "offset", type = "integer" },
-        {
-          enum = { "asc", "desc" },
-          name = "order",
-          type = "string",
-        },
+        { enum = { "asc", "desc" }, name = "order", type = "string" },
         { name = "planed", type = "boolean" },
-        { name = "status", type = "array" },
+        { items = { type = "integer" }, name = "status", type = "array" },
       },
       summary = "Get a list of campaigns",
     },
@@ -390,13 +333,8 @@ return {
       operationId = "getCampaignsByList",
       paging = "limit_offset",
       path = "/addressbooks/{id}/campaigns",
-      path_params = {
-        { name = "id", required = true, type = "integer" },
-      },
-      query = {
-        { name = "limit", type = "integer" },
-        { name = "offset", type = "integer" },
-      },
+      path_params = { { name = "id", required = true, type = "integer" } },
+      query = { { name = "limit", type = "integer" }, { name = "offset", type = "integer" } },
       summary = "Get campaigns by mailing list",
     },
     get_contacts_by_variable = {
@@ -426,10 +364,7 @@ return {
       name = "get_email_campaign_info",
       operationId = "getEmailCampaignInfo",
       path = "/campaigns/{id}/email/{email}",
-      path_params = {
-        { name = "id", required = true, type = "integer" },
-        { name = "email", required = true, type = "string" },
-      },
+      path_params = { { name = "id", required = true, type = "integer" }, { name = "email", required = true, type = "string" } },
       summary = "Get info for an email from a campaign",
     },
     get_email_campaign_stats = {
@@ -438,9 +373,7 @@ return {
       name = "get_email_campaign_stats",
       operationId = "getEmailCampaignStats",
       path = "/emails/{email}/campaigns",
-      path_params = {
-        { name = "email", required = true, type = "string" },
-      },
+      path_params = { { name = "email", required = true, type = "string" } },
       summary = "Get email stats",
     },
     get_email_details = {
@@ -449,9 +382,7 @@ return {
       name = "get_email_details",
       operationId = "getEmailDetails",
       path = "/emails/{email}/details",
-      path_params = {
-        { name = "email", required = true, type = "string" },
-      },
+      path_params = { { name = "email", required = true, type = "string" } },
       summary = "Get detailed info for an email",
     },
     get_email_from_list = {
@@ -460,10 +391,7 @@ return {
       name = "get_email_from_list",
       operationId = "getEmailFromList",
       path = "/addressbooks/{id}/emails/{email}",
-      path_params = {
-        { name = "id", required = true, type = "integer" },
-        { name = "email", required = true, type = "string" },
-      },
+      path_params = { { name = "id", required = true, type = "integer" }, { name = "email", required = true, type = "string" } },
       summary = "Get info for an email from a mailing list",
     },
     get_email_info = {
@@ -472,9 +400,7 @@ return {
       name = "get_email_info",
       operationId = "getEmailInfo",
       path = "/emails/{email}",
-      path_params = {
-        { name = "email", required = true, type = "string" },
-      },
+      path_params = { { name = "email", required = true, type = "string" } },
       summary = "Get general info for an email",
     },
     get_emails_from_mailing_list = {
@@ -484,19 +410,13 @@ return {
       operationId = "getEmailsFromMailingList",
       paging = "limit_offset",
       path = "/addressbooks/{id}/emails",
-      path_params = {
-        { name = "id", required = true, type = "integer" },
-      },
+      path_params = { { name = "id", required = true, type = "integer" } },
       query = {
         { name = "active", type = "boolean" },
         { name = "limit", type = "integer" },
         { name = "not_active", type = "boolean" },
         { name = "offset", type = "integer" },
-        {
-          enum = { "asc", "desc" },
-          name = "order",
-          type = "string",
-        },
+        { enum = { "asc", "desc" }, name = "order", type = "string" },
       },
       summary = "Get a list of emails from a mailing list",
     },
@@ -506,12 +426,8 @@ return {
       name = "get_emails_total_count",
       operationId = "getEmailsTotalCount",
       path = "/addressbooks/{id}/emails/total",
-      path_params = {
-        { name = "id", required = true, type = "integer" },
-      },
-      query = {
-        { name = "active", type = "boolean" },
-      },
+      path_params = { { name = "id", required = true, type = "integer" } },
+      query = { { name = "active", type = "boolean" } },
       summary = "Get the total number of contacts",
     },
     get_mailing_list_by_id = {
@@ -520,9 +436,7 @@ return {
       name = "get_mailing_list_by_id",
       operationId = "getMailingListById",
       path = "/addressbooks/{id}",
-      path_params = {
-        { name = "id", required = true, type = "integer" },
-      },
+      path_params = { { name = "id", required = true, type = "integer" } },
       summary = "Get mailing list information",
     },
     get_mailing_list_variables = {
@@ -531,9 +445,7 @@ return {
       name = "get_mailing_list_variables",
       operationId = "getMailingListVariables",
       path = "/addressbooks/{id}/variables",
-      path_params = {
-        { name = "id", required = true, type = "integer" },
-      },
+      path_params = { { name = "id", required = true, type = "integer" } },
       summary = "Get a list of variables for a mailing list",
     },
     get_mailing_lists = {
@@ -544,23 +456,19 @@ return {
       paging = "limit_offset",
       path = "/addressbooks",
       query = {
-        { name = "limit", type = "integer" },
-        { name = "offset", type = "integer" },
+        { maximum = 100, minimum = 1, name = "limit", type = "integer" },
+        { minimum = 0, name = "offset", type = "integer" },
       },
       summary = "Get a list of mailing lists",
     },
     get_multiple_emails_campaign_stats = {
       body = {
         content = "json",
-        fields = {
-          { name = "emails", required = true, type = "array" },
-        },
+        fields = { { items = { type = "string" }, name = "emails", required = true, type = "array" } },
         required = true,
         type = "object",
       },
-      example = {
-        emails = { "example" },
-      },
+      example = { emails = { "example" } },
       method = "POST",
       name = "get_multiple_emails_campaign_stats",
       operationId = "getMultipleEmailsCampaignStats",
@@ -570,15 +478,11 @@ return {
     get_multiple_emails_info = {
       body = {
         content = "json",
-        fields = {
-          { name = "emails", required = true, type = "array" },
-        },
+        fields = { { items = { type = "string" }, name = "emails", required = true, type = "array" } },
         required = true,
         type = "object",
       },
-      example = {
-        emails = { "example" },
-      },
+      example = { emails = { "example" } },
       method = "POST",
       name = "get_multiple_emails_info",
       operationId = "getMultipleEmailsInfo",
@@ -607,17 +511,8 @@ return {
       name = "get_template_by_id",
       operationId = "getTemplateById",
       path = "/template/{template_id}",
-      path_params = {
-        { name = "template_id", required = true, type = "string" },
-      },
-      query = {
-        { name = "lang", type = "string" },
-        {
-          enum = { "me", "sendpulse" },
-          name = "owner",
-          type = "string",
-        },
-      },
+      path_params = { { name = "template_id", required = true, type = "string" } },
+      query = { { name = "lang", type = "string" }, { enum = { "me", "sendpulse" }, name = "owner", type = "string" } },
       summary = "Get information about a template",
     },
     get_template_by_slug = {
@@ -626,17 +521,8 @@ return {
       name = "get_template_by_slug",
       operationId = "getTemplateBySlug",
       path = "/template/slug/{name_slug}",
-      path_params = {
-        { name = "name_slug", required = true, type = "string" },
-      },
-      query = {
-        { name = "lang", type = "string" },
-        {
-          enum = { "me", "sendpulse" },
-          name = "owner",
-          type = "string",
-        },
-      },
+      path_params = { { name = "name_slug", required = true, type = "string" } },
+      query = { { name = "lang", type = "string" }, { enum = { "me", "sendpulse" }, name = "owner", type = "string" } },
       summary = "Get a template by name slug",
     },
     get_templates = {
@@ -647,14 +533,10 @@ return {
       paging = "limit_offset",
       path = "/templates",
       query = {
-        { name = "limit", type = "integer" },
-        { name = "offset", type = "integer" },
+        { maximum = 100, minimum = 1, name = "limit", type = "integer" },
+        { minimum = 0, name = "offset", type = "integer" },
         { name = "only_active", type = "boolean" },
-        {
-          enum = { "me", "sendpulse" },
-          name = "owner",
-          type = "string",
-        },
+        { enum = { "me", "sendpulse" }, name = "owner", type = "string" },
       },
       summary = "Get a list of templates",
     },
@@ -664,9 +546,7 @@ return {
       name = "get_webhook_by_id",
       operationId = "getWebhookById",
       path = "/v2/email-service/webhook/{id}",
-      path_params = {
-        { name = "id", required = true, type = "integer" },
-      },
+      path_params = { { name = "id", required = true, type = "integer" } },
       summary = "Get webhook by ID",
     },
     get_webhooks = {
@@ -682,15 +562,12 @@ return {
         content = "json",
         fields = {
           { name = "email", required = true, type = "string" },
-          { name = "tags", required = true, type = "array" },
+          { items = { type = "integer" }, name = "tags", required = true, type = "array" },
         },
         required = true,
         type = "object",
       },
-      example = {
-        email = "test@test.com",
-        tags = { 11111, 22222 },
-      },
+      example = { email = "test@test.com", tags = { 11111, 22222 } },
       method = "POST",
       name = "pin_tag_to_email",
       operationId = "pinTagToEmail",
@@ -702,15 +579,12 @@ return {
         content = "json",
         fields = {
           { name = "phone", required = true, type = "string" },
-          { name = "tags", required = true, type = "array" },
+          { items = { type = "integer" }, name = "tags", required = true, type = "array" },
         },
         required = true,
         type = "object",
       },
-      example = {
-        phone = "123456789",
-        tags = { 11111, 22222 },
-      },
+      example = { phone = "123456789", tags = { 11111, 22222 } },
       method = "POST",
       name = "pin_tag_to_phone",
       operationId = "pinTagToPhone",
@@ -720,15 +594,11 @@ return {
     remove_from_blacklist = {
       body = {
         content = "json",
-        fields = {
-          { name = "emails", required = true, type = "string" },
-        },
+        fields = { { name = "emails", required = true, type = "string" } },
         required = true,
         type = "object",
       },
-      example = {
-        emails = "dXNlcjFAbWFpbHNlcnZlci5jb20sdXNlcjJAbWFpbHNlcnZlci5jb20sdXNlcjNAbWFpbHNlcnZlci5jb20=",
-      },
+      example = { emails = "dXNlcjFAbWFpbHNlcnZlci5jb20sdXNlcjJAbWFpbHNlcnZlci5jb20sdXNlcjNAbWFpbHNlcnZlci5jb20=" },
       method = "DELETE",
       name = "remove_from_blacklist",
       operationId = "removeFromBlacklist",
@@ -741,9 +611,7 @@ return {
       name = "request_sender_activation_code",
       operationId = "requestSenderActivationCode",
       path = "/senders/{email}/code",
-      path_params = {
-        { name = "email", required = true, type = "string" },
-      },
+      path_params = { { name = "email", required = true, type = "string" } },
       summary = "Request activation code",
     },
     unpin_tag_from_email = {
@@ -751,15 +619,12 @@ return {
         content = "json",
         fields = {
           { name = "email", required = true, type = "string" },
-          { name = "tags", required = true, type = "array" },
+          { items = { type = "integer" }, name = "tags", required = true, type = "array" },
         },
         required = true,
         type = "object",
       },
-      example = {
-        email = "test@test.com",
-        tags = { 11111, 22222 },
-      },
+      example = { email = "test@test.com", tags = { 11111, 22222 } },
       method = "POST",
       name = "unpin_tag_from_email",
       operationId = "unpinTagFromEmail",
@@ -771,15 +636,12 @@ return {
         content = "json",
         fields = {
           { name = "phone", required = true, type = "string" },
-          { name = "tags", required = true, type = "array" },
+          { items = { type = "integer" }, name = "tags", required = true, type = "array" },
         },
         required = true,
         type = "object",
       },
-      example = {
-        phone = "123456789",
-        tags = { 11111, 22222 },
-      },
+      example = { phone = "123456789", tags = { 11111, 22222 } },
       method = "POST",
       name = "unpin_tag_from_phone",
       operationId = "unpinTagFromPhone",
@@ -790,31 +652,29 @@ return {
       body = {
         content = "json",
         fields = {
-          { name = "emails", required = true, type = "array" },
+          {
+            items = { format = "email", type = "string" },
+            max_items = 100,
+            name = "emails",
+            required = true,
+            type = "array",
+          },
         },
         required = true,
         type = "object",
       },
-      example = {
-        emails = { "user@example.com" },
-        id = 1,
-      },
+      example = { emails = { "user@example.com" }, id = 1 },
       method = "POST",
       name = "unsubscribe_emails_from_mailing_list",
       operationId = "unsubscribeEmailsFromMailingList",
       path = "/addressbooks/{id}/emails/unsubscribe",
-      path_params = {
-        { name = "id", required = true, type = "integer" },
-      },
+      path_params = { { name = "id", required = true, type = "integer" } },
       summary = "Unsubscribe contacts from a mailing list",
     },
     update_campaign = {
       body = {
         content = "json",
-        fields = {
-          { name = "name", type = "string" },
-          { name = "subject", type = "string" },
-        },
+        fields = { { name = "name", type = "string" }, { name = "subject", type = "string" } },
         required = true,
         type = "object",
       },
@@ -823,16 +683,14 @@ return {
       name = "update_campaign",
       operationId = "updateCampaign",
       path = "/campaigns/{id}",
-      path_params = {
-        { name = "id", required = true, type = "integer" },
-      },
+      path_params = { { name = "id", required = true, type = "integer" } },
       summary = "Edit scheduled campaign",
     },
     update_contact_phone = {
       body = {
         content = "json",
         fields = {
-          { name = "email", required = true, type = "string" },
+          { format = "email", name = "email", required = true, type = "string" },
           { name = "phone", required = true, type = "string" },
         },
         required = true,
@@ -843,43 +701,42 @@ return {
       name = "update_contact_phone",
       operationId = "updateContactPhone",
       path = "/addressbooks/{id}/phone",
-      path_params = {
-        { name = "id", required = true, type = "integer" },
-      },
+      path_params = { { name = "id", required = true, type = "integer" } },
       summary = "Change a phone number for a contact",
     },
     update_contact_variables = {
       body = {
         content = "json",
         fields = {
-          { name = "email", required = true, type = "string" },
-          { name = "variables", required = true, type = "array" },
+          { format = "email", name = "email", required = true, type = "string" },
+          {
+            items = {
+              fields = {
+                { name = "name", required = true, type = "string" },
+                { name = "value", required = true, type = "string" },
+              },
+              type = "object",
+            },
+            name = "variables",
+            required = true,
+            type = "array",
+          },
         },
         required = true,
         type = "object",
       },
-      example = {
-        email = "user@example.com",
-        id = 1,
-        variables = {
-          { name = "FirstName", value = "John" },
-        },
-      },
+      example = { email = "user@example.com", id = 1, variables = { { name = "FirstName", value = "John" } } },
       method = "POST",
       name = "update_contact_variables",
       operationId = "updateContactVariables",
       path = "/addressbooks/{id}/emails/variable",
-      path_params = {
-        { name = "id", required = true, type = "integer" },
-      },
+      path_params = { { name = "id", required = true, type = "integer" } },
       summary = "Update variables for a contact in a mailing list",
     },
     update_mailing_list = {
       body = {
         content = "json",
-        fields = {
-          { name = "name", required = true, type = "string" },
-        },
+        fields = { { name = "name", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -888,18 +745,13 @@ return {
       name = "update_mailing_list",
       operationId = "updateMailingList",
       path = "/addressbooks/{id}",
-      path_params = {
-        { name = "id", required = true, type = "integer" },
-      },
+      path_params = { { name = "id", required = true, type = "integer" } },
       summary = "Edit a mailing list",
     },
     update_tag = {
       body = {
         content = "json",
-        fields = {
-          { name = "color", required = true, type = "string" },
-          { name = "name", required = true, type = "string" },
-        },
+        fields = { { name = "color", required = true, type = "string" }, { name = "name", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -908,9 +760,7 @@ return {
       name = "update_tag",
       operationId = "updateTag",
       path = "/tags/{id}",
-      path_params = {
-        { name = "id", required = true, type = "integer" },
-      },
+      path_params = { { name = "id", required = true, type = "integer" } },
       summary = "Update a tag",
     },
     update_template = {
@@ -918,11 +768,7 @@ return {
         content = "json",
         fields = {
           { name = "body", required = true, type = "string" },
-          {
-            enum = { "en", "ru", "ua", "tr", "es", "pt" },
-            name = "lang",
-            type = "string",
-          },
+          { enum = { "en", "ru", "ua", "tr", "es", "pt" }, name = "lang", type = "string" },
         },
         required = true,
         type = "object",
@@ -932,17 +778,13 @@ return {
       name = "update_template",
       operationId = "updateTemplate",
       path = "/template/edit/{id}",
-      path_params = {
-        { name = "id", required = true, type = "integer" },
-      },
+      path_params = { { name = "id", required = true, type = "integer" } },
       summary = "Edit a template",
     },
     update_webhook = {
       body = {
         content = "json",
-        fields = {
-          { name = "url", required = true, type = "string" },
-        },
+        fields = { { name = "url", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -951,9 +793,7 @@ return {
       name = "update_webhook",
       operationId = "updateWebhook",
       path = "/v2/email-service/webhook/{id}",
-      path_params = {
-        { name = "id", required = true, type = "integer" },
-      },
+      path_params = { { name = "id", required = true, type = "integer" } },
       summary = "Update a webhook",
     },
   },

@@ -8,9 +8,7 @@ return {
     check_file_exist = {
       body = {
         content = "json",
-        fields = {
-          { name = "path", required = true, type = "string" },
-        },
+        fields = { { name = "path", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -39,14 +37,7 @@ return {
       summary = "Create directory",
     },
     delete_file = {
-      body = {
-        content = "json",
-        fields = {
-          { name = "path", type = "string" },
-        },
-        required = true,
-        type = "object",
-      },
+      body = { content = "json", fields = { { name = "path", type = "string" } }, required = true, type = "object" },
       example = { path = "/directory/file_name.txt" },
       method = "DELETE",
       name = "delete_file",
@@ -60,12 +51,7 @@ return {
         fields = {
           { name = "fromDate", nullable = true, type = "string" },
           { name = "path", required = true, type = "string" },
-          {
-            enum = { "asc", "desc" },
-            name = "sort",
-            nullable = true,
-            type = "string",
-          },
+          { enum = { "asc", "desc" }, name = "sort", nullable = true, type = "string" },
           { name = "toDate", nullable = true, type = "string" },
         },
         required = true,
@@ -84,10 +70,7 @@ return {
       name = "find_directory_files",
       operationId = "findDirectoryFiles",
       path = "/directory/find",
-      query = {
-        { name = "path", required = true, type = "string" },
-        { name = "search", required = true, type = "string" },
-      },
+      query = { { name = "path", required = true, type = "string" }, { name = "search", required = true, type = "string" } },
       summary = "Search files",
     },
     get_directory = {
@@ -104,9 +87,7 @@ return {
       name = "get_directory_contents",
       operationId = "getDirectoryContents",
       path = "/directory/{path}",
-      path_params = {
-        { name = "path", required = true, type = "string" },
-      },
+      path_params = { { name = "path", required = true, type = "string" } },
       summary = "Get directory contents",
     },
     get_directory_size = {
@@ -129,10 +110,7 @@ return {
         required = true,
         type = "object",
       },
-      example = {
-        ["content[]"] = { "file contents" },
-        pathToStore = "/test",
-      },
+      example = { ["content[]"] = { "file contents" }, pathToStore = "/test" },
       method = "POST",
       name = "upload_file",
       operationId = "uploadFile",

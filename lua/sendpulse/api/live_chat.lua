@@ -25,9 +25,7 @@ return {
     close_contact_chat = {
       body = {
         content = "json",
-        fields = {
-          { name = "contact_id", required = true, type = "string" },
-        },
+        fields = { { name = "contact_id", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -59,9 +57,7 @@ return {
     delete_contact = {
       body = {
         content = "json",
-        fields = {
-          { name = "contact_id", required = true, type = "string" },
-        },
+        fields = { { name = "contact_id", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -128,9 +124,7 @@ return {
     delete_pause_automation = {
       body = {
         content = "json",
-        fields = {
-          { name = "contact_id", required = true, type = "string" },
-        },
+        fields = { { name = "contact_id", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -144,9 +138,7 @@ return {
     disable_contact = {
       body = {
         content = "json",
-        fields = {
-          { name = "contact_id", required = true, type = "string" },
-        },
+        fields = { { name = "contact_id", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -160,9 +152,7 @@ return {
     enable_contact = {
       body = {
         content = "json",
-        fields = {
-          { name = "contact_id", required = true, type = "string" },
-        },
+        fields = { { name = "contact_id", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -187,9 +177,7 @@ return {
       name = "get_bot_statistics",
       operationId = "getBotStatistics",
       path = "/bots/statistics",
-      query = {
-        { name = "bot_id", required = true, type = "string" },
-      },
+      query = { { name = "bot_id", required = true, type = "string" } },
       summary = "Get general statistics info by bot",
     },
     get_bots = {
@@ -199,10 +187,7 @@ return {
       operationId = "getBots",
       paging = "size_skip",
       path = "/bots",
-      query = {
-        { name = "size", type = "integer" },
-        { name = "skip", type = "integer" },
-      },
+      query = { { name = "size", type = "integer" }, { name = "skip", type = "integer" } },
       summary = "Get a list of connected bots",
     },
     get_chat_messages = {
@@ -214,11 +199,7 @@ return {
       path = "/chats/messages",
       query = {
         { name = "contact_id", required = true, type = "string" },
-        {
-          enum = { "asc", "desc" },
-          name = "order",
-          type = "string",
-        },
+        { enum = { "asc", "desc" }, name = "order", type = "string" },
         { name = "search_after", type = "string" },
         { name = "size", type = "integer" },
         { name = "skip", type = "integer" },
@@ -245,9 +226,7 @@ return {
       name = "get_contact",
       operationId = "getContact",
       path = "/contacts/get",
-      query = {
-        { name = "id", required = true, type = "string" },
-      },
+      query = { { name = "id", required = true, type = "string" } },
       summary = "Get contact info via a contact ID",
     },
     get_contact_notes = {
@@ -268,9 +247,7 @@ return {
       name = "get_contact_pause_automation",
       operationId = "getContactPauseAutomation",
       path = "/contacts/getPauseAutomation",
-      query = {
-        { name = "contact_id", required = true, type = "string" },
-      },
+      query = { { name = "contact_id", required = true, type = "string" } },
       summary = "Get remaining time for automation pause",
     },
     get_contacts_by_tag = {
@@ -367,9 +344,7 @@ return {
       name = "mark_contact_messages_read",
       operationId = "markContactMessagesRead",
       path = "/contacts/mark-read",
-      query = {
-        { name = "contact_id", type = "string" },
-      },
+      query = { { name = "contact_id", type = "string" } },
       summary = "Mark messages as read",
     },
     mark_contact_unread = {
@@ -378,17 +353,13 @@ return {
       name = "mark_contact_unread",
       operationId = "markContactUnread",
       path = "/contacts/mark-unread",
-      query = {
-        { name = "contact_id", type = "string" },
-      },
+      query = { { name = "contact_id", type = "string" } },
       summary = "Mark a chat with the contact as unread",
     },
     open_contact_chat = {
       body = {
         content = "json",
-        fields = {
-          { name = "contact_id", required = true, type = "string" },
-        },
+        fields = { { name = "contact_id", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -440,7 +411,7 @@ return {
         content = "json",
         fields = {
           { name = "contact_id", required = true, type = "string" },
-          { name = "messages", type = "array" },
+          { items = { type = "object" }, name = "messages", type = "array" },
         },
         required = true,
         type = "object",
@@ -452,16 +423,8 @@ return {
           {
             document = {
               buttons = {
-                {
-                  { text = "Example url button", type = "web_url", url = "https://example.com/" },
-                },
-                {
-                  {
-                    text = "Example postback button",
-                    to_chain_id = "xxxxxxxxxxxxxxxxxxxxxxxx",
-                    type = "postback",
-                  },
-                },
+                { { text = "Example url button", type = "web_url", url = "https://example.com/" } },
+                { { text = "Example postback button", to_chain_id = "xxxxxxxxxxxxxxxxxxxxxxxx", type = "postback" } },
               },
               file = { path = "https://example.com/file.pdf" },
             },
@@ -497,15 +460,12 @@ return {
         content = "json",
         fields = {
           { name = "contact_id", required = true, type = "string" },
-          { name = "tags", required = true, type = "array" },
+          { items = { type = "string" }, name = "tags", required = true, type = "array" },
         },
         required = true,
         type = "object",
       },
-      example = {
-        contact_id = "example",
-        tags = { "example" },
-      },
+      example = { contact_id = "example", tags = { "example" } },
       method = "POST",
       name = "set_contact_tag",
       operationId = "setContactTag",
@@ -517,7 +477,7 @@ return {
         content = "json",
         fields = {
           { name = "contact_id", required = true, type = "string" },
-          { name = "variables", required = true, type = "array" },
+          { items = { type = "object" }, name = "variables", required = true, type = "array" },
         },
         required = true,
         type = "object",
@@ -555,9 +515,7 @@ return {
     un_assign_contact_operators = {
       body = {
         content = "json",
-        fields = {
-          { name = "contact_id", required = true, type = "string" },
-        },
+        fields = { { name = "contact_id", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -580,12 +538,7 @@ return {
         required = true,
         type = "object",
       },
-      example = {
-        bot_id = "example",
-        contact_id = "example",
-        note_id = "example",
-        text = "example",
-      },
+      example = { bot_id = "example", contact_id = "example", note_id = "example", text = "example" },
       method = "POST",
       name = "update_contact_note",
       operationId = "updateContactNote",

@@ -25,9 +25,7 @@ return {
     close_contact_chat = {
       body = {
         content = "json",
-        fields = {
-          { name = "contact_id", required = true, type = "string" },
-        },
+        fields = { { name = "contact_id", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -59,9 +57,7 @@ return {
     delete_contact = {
       body = {
         content = "json",
-        fields = {
-          { name = "contact_id", required = true, type = "string" },
-        },
+        fields = { { name = "contact_id", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -129,9 +125,7 @@ return {
     delete_pause_automation = {
       body = {
         content = "json",
-        fields = {
-          { name = "contact_id", required = true, type = "string" },
-        },
+        fields = { { name = "contact_id", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -145,9 +139,7 @@ return {
     disable_contact = {
       body = {
         content = "json",
-        fields = {
-          { name = "contact_id", required = true, type = "string" },
-        },
+        fields = { { name = "contact_id", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -161,9 +153,7 @@ return {
     enable_contact = {
       body = {
         content = "json",
-        fields = {
-          { name = "contact_id", required = true, type = "string" },
-        },
+        fields = { { name = "contact_id", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -189,10 +179,7 @@ return {
       operationId = "getBotList",
       paging = "size_skip",
       path = "/bots",
-      query = {
-        { name = "size", type = "integer" },
-        { name = "skip", type = "integer" },
-      },
+      query = { { name = "size", type = "integer" }, { name = "skip", type = "integer" } },
       summary = "Get a list of connected bots",
     },
     get_bot_statistics = {
@@ -201,9 +188,7 @@ return {
       name = "get_bot_statistics",
       operationId = "getBotStatistics",
       path = "/bots/statistics",
-      query = {
-        { name = "bot_id", required = true, type = "string" },
-      },
+      query = { { name = "bot_id", required = true, type = "string" } },
       summary = "Get general statistics info by bot",
     },
     get_chat_messages = {
@@ -215,11 +200,7 @@ return {
       path = "/chats/messages",
       query = {
         { name = "contact_id", required = true, type = "string" },
-        {
-          enum = { "asc", "desc" },
-          name = "order",
-          type = "string",
-        },
+        { enum = { "asc", "desc" }, name = "order", type = "string" },
         { name = "size", type = "integer" },
         { name = "skip", type = "integer" },
       },
@@ -245,9 +226,7 @@ return {
       name = "get_contact",
       operationId = "getContact",
       path = "/contacts/get",
-      query = {
-        { name = "id", required = true, type = "string" },
-      },
+      query = { { name = "id", required = true, type = "string" } },
       summary = "Get contact info via a contact ID",
     },
     get_contact_notes = {
@@ -268,9 +247,7 @@ return {
       name = "get_contact_pause_automation",
       operationId = "getContactPauseAutomation",
       path = "/contacts/getPauseAutomation",
-      query = {
-        { name = "contact_id", required = true, type = "string" },
-      },
+      query = { { name = "contact_id", required = true, type = "string" } },
       summary = "Get remaining time for automation pause",
     },
     get_contacts_by_tag = {
@@ -367,9 +344,7 @@ return {
       name = "mark_contact_messages_as_read",
       operationId = "markContactMessagesAsRead",
       path = "/contacts/mark-read",
-      query = {
-        { name = "contact_id", type = "string" },
-      },
+      query = { { name = "contact_id", type = "string" } },
       summary = "Mark messages as read",
     },
     mark_contact_unread = {
@@ -378,17 +353,13 @@ return {
       name = "mark_contact_unread",
       operationId = "markContactUnread",
       path = "/contacts/mark-unread",
-      query = {
-        { name = "contact_id", type = "string" },
-      },
+      query = { { name = "contact_id", type = "string" } },
       summary = "Mark a chat with the contact as unread",
     },
     open_contact_chat = {
       body = {
         content = "json",
-        fields = {
-          { name = "contact_id", required = true, type = "string" },
-        },
+        fields = { { name = "contact_id", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -440,31 +411,88 @@ return {
         content = "json",
         fields = {
           { name = "bot_id", required = true, type = "string" },
-          { name = "filter", type = "object" },
           {
-            enum = { "REGULAR", "SILENT_PUSH", "NO_PUSH" },
-            name = "message_notification_type",
-            type = "string",
+            fields = {
+              {
+                items = {
+                  fields = {
+                    {
+                      items = {
+                        fields = {
+                          { name = "field", type = "string" },
+                          { name = "operator", type = "string" },
+                          { name = "value", type = "string" },
+                        },
+                        type = "object",
+                      },
+                      name = "expressions",
+                      type = "array",
+                    },
+                    { name = "type", type = "string" },
+                  },
+                  type = "object",
+                },
+                name = "expressions",
+                type = "array",
+              },
+              { name = "type", type = "string" },
+            },
+            name = "filter",
+            type = "object",
           },
+          { enum = { "REGULAR", "SILENT_PUSH", "NO_PUSH" }, name = "message_notification_type", type = "string" },
+          { enum = { "HUMAN_AGENT", "CUSTOMER_FEEDBACK" }, name = "message_tag", type = "string" },
           {
-            enum = { "HUMAN_AGENT", "CUSTOMER_FEEDBACK" },
-            name = "message_tag",
-            type = "string",
+            items = {
+              fields = {
+                {
+                  fields = {
+                    {
+                      fields = {
+                        {
+                          fields = {
+                            {
+                              items = {
+                                fields = {
+                                  { name = "filename", type = "string" },
+                                  { name = "is_external_attachment", type = "boolean" },
+                                },
+                                type = "object",
+                              },
+                              name = "elements",
+                              type = "array",
+                            },
+                          },
+                          name = "payload",
+                          type = "object",
+                        },
+                      },
+                      name = "attachment",
+                      type = "object",
+                    },
+                  },
+                  name = "data",
+                  type = "object",
+                },
+                {
+                  enum = { "text", "media_img", "media_file", "media_audio", "media_video", "template", "list" },
+                  name = "type",
+                  type = "string",
+                },
+              },
+              type = "object",
+            },
+            name = "messages",
+            required = true,
+            type = "array",
           },
-          { name = "messages", required = true, type = "array" },
           { name = "send_at", type = "string" },
           { name = "title", required = true, type = "string" },
         },
         required = true,
         type = "object",
       },
-      example = {
-        bot_id = "example",
-        messages = {
-          {},
-        },
-        title = "example",
-      },
+      example = { bot_id = "example", messages = { {} }, title = "example" },
       method = "POST",
       name = "send_campaign",
       operationId = "sendCampaign",
@@ -476,7 +504,67 @@ return {
         content = "json",
         fields = {
           { name = "contact_id", required = true, type = "string" },
-          { name = "message", required = true, type = "object" },
+          {
+            fields = {
+              {
+                enum = { "message", "media_img", "media_file", "template" },
+                name = "content_type",
+                required = true,
+                type = "string",
+              },
+              {
+                fields = {
+                  {
+                    fields = {
+                      {
+                        fields = {
+                          {
+                            items = {
+                              fields = {
+                                {
+                                  items = {
+                                    fields = {
+                                      { name = "title", type = "string" },
+                                      { enum = { "web_url", "postback" }, name = "type", type = "string" },
+                                      { name = "url", type = "string" },
+                                    },
+                                    type = "object",
+                                  },
+                                  name = "buttons",
+                                  type = "array",
+                                },
+                                { name = "image_url", type = "string" },
+                                { name = "subtitle", type = "string" },
+                                { name = "title", type = "string" },
+                              },
+                              type = "object",
+                            },
+                            name = "elements",
+                            type = "array",
+                          },
+                          { enum = { "generic" }, name = "template_type", type = "string" },
+                        },
+                        name = "payload",
+                        type = "object",
+                      },
+                      { enum = { "template" }, name = "type", type = "string" },
+                    },
+                    name = "attachment",
+                    type = "object",
+                  },
+                },
+                name = "data",
+                type = "object",
+              },
+              { name = "file", type = "string" },
+              { enum = { "HUMAN_AGENT", "CUSTOMER_FEEDBACK" }, name = "tag", type = "string" },
+              { name = "text", type = "string" },
+              { enum = { "UPDATE", "RESPONSE", "MESSAGE_TAG" }, name = "type", required = true, type = "string" },
+            },
+            name = "message",
+            required = true,
+            type = "object",
+          },
         },
         required = true,
         type = "object",
@@ -490,9 +578,7 @@ return {
               payload = {
                 elements = {
                   {
-                    buttons = {
-                      { title = "Example button", type = "web_url", url = "https://example.com/" },
-                    },
+                    buttons = { { title = "Example button", type = "web_url", url = "https://example.com/" } },
                     image_url = "https://example.com/image.png",
                     subtitle = "Example subtitle",
                     title = "Example title",
@@ -518,17 +604,8 @@ return {
         content = "json",
         fields = {
           { name = "contact_id", required = true, type = "string" },
-          {
-            enum = { "HUMAN_AGENT", "CUSTOMER_FEEDBACK" },
-            name = "message_tag",
-            type = "string",
-          },
-          {
-            enum = { "MESSAGE_TAG", "RESPONSE" },
-            name = "message_type",
-            required = true,
-            type = "string",
-          },
+          { enum = { "HUMAN_AGENT", "CUSTOMER_FEEDBACK" }, name = "message_tag", type = "string" },
+          { enum = { "MESSAGE_TAG", "RESPONSE" }, name = "message_type", required = true, type = "string" },
           { name = "text", required = true, type = "string" },
         },
         required = true,
@@ -545,9 +622,7 @@ return {
     send_typing_indicator = {
       body = {
         content = "json",
-        fields = {
-          { name = "contact_id", required = true, type = "string" },
-        },
+        fields = { { name = "contact_id", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -580,15 +655,12 @@ return {
         content = "json",
         fields = {
           { name = "contact_id", required = true, type = "string" },
-          { name = "tags", required = true, type = "array" },
+          { items = { type = "string" }, name = "tags", required = true, type = "array" },
         },
         required = true,
         type = "object",
       },
-      example = {
-        contact_id = "example",
-        tags = { "example" },
-      },
+      example = { contact_id = "example", tags = { "example" } },
       method = "POST",
       name = "set_contact_tag",
       operationId = "setContactTag",
@@ -600,7 +672,7 @@ return {
         content = "json",
         fields = {
           { name = "contact_id", required = true, type = "string" },
-          { name = "variables", required = true, type = "array" },
+          { items = { type = "object" }, name = "variables", required = true, type = "array" },
         },
         required = true,
         type = "object",
@@ -621,9 +693,7 @@ return {
     un_assign_contact_operators = {
       body = {
         content = "json",
-        fields = {
-          { name = "contact_id", required = true, type = "string" },
-        },
+        fields = { { name = "contact_id", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -646,12 +716,7 @@ return {
         required = true,
         type = "object",
       },
-      example = {
-        bot_id = "example",
-        contact_id = "example",
-        note_id = "example",
-        text = "example",
-      },
+      example = { bot_id = "example", contact_id = "example", note_id = "example", text = "example" },
       method = "POST",
       name = "update_contact_note",
       operationId = "updateContactNote",

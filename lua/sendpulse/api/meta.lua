@@ -9,6 +9,13 @@
 ---@field kind string "argument", "api", "auth", "rate_limit", "network", ...
 ---@field message string
 
+---@class sendpulse.call_options the second table of every method (see REFERENCE.md)
+---@field timeout? number
+---@field attempt_timeout? number
+---@field headers? table<string, string>
+---@field idempotent? boolean
+---@field raw? boolean
+
 ---@class sendpulse.client
 ---@field email sendpulse.api.email SendPulse Bulk Email API
 ---@field smtp sendpulse.api.smtp SendPulse SMTP API
@@ -36,422 +43,482 @@ local email = {}
 --- Activate a sender
 --- `POST /senders/{email}/code`
 ---@param args { email: string, code: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:activate_sender(args) end
+function email:activate_sender(args, call_opts) end
 
 --- Add emails to a mailing list
 --- `POST /addressbooks/{id}/emails`
 ---@param args { id: integer, confirmation?: string, emails?: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:add_emails_to_mailing_list(args) end
+function email:add_emails_to_mailing_list(args, call_opts) end
 
 --- Add a sender
 --- `POST /senders`
 ---@param args { email: string, name: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:add_sender(args) end
+function email:add_sender(args, call_opts) end
 
 --- Add to blacklist
 --- `POST /blacklist`
 ---@param args { comment?: string, emails: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:add_to_blacklist(args) end
+function email:add_to_blacklist(args, call_opts) end
 
 --- Cancel a campaign
 --- `DELETE /campaigns/{id}`
 ---@param args { id: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:cancel_campaign(args) end
+function email:cancel_campaign(args, call_opts) end
 
 --- Create a campaign
 --- `POST /campaigns`
 ---@param args { attachments?: table, attachments_binary?: table, body?: string, body_amp?: string, is_test?: boolean, list_id?: any, name?: string, segment_id?: integer, send_date?: string, sender_email: string, sender_name: string, stats?: table, subject: string, template_id?: any, type?: string, use_dynamic_list?: boolean, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:create_campaign(args) end
+function email:create_campaign(args, call_opts) end
 
 --- Create a mailing list
 --- `POST /addressbooks`
 ---@param args { bookName: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:create_mailing_list(args) end
+function email:create_mailing_list(args, call_opts) end
 
 --- Create a tag
 --- `POST /tags`
 ---@param args { color: string, name: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:create_tag(args) end
+function email:create_tag(args, call_opts) end
 
 --- Create a template
 --- `POST /template`
 ---@param args { body: string, lang?: string, name?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:create_template(args) end
+function email:create_template(args, call_opts) end
 
 --- Create a webhook
 --- `POST /v2/email-service/webhook`
 ---@param args { actions: any[], url: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:create_webhook(args) end
+function email:create_webhook(args, call_opts) end
 
 --- Delete email globally
 --- `DELETE /emails/{email}`
 ---@param args { email: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:delete_email_globally(args) end
+function email:delete_email_globally(args, call_opts) end
 
 --- Delete emails from a mailing list
 --- `DELETE /addressbooks/{id}/emails`
 ---@param args { id: integer, emails: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:delete_emails_from_mailing_list(args) end
+function email:delete_emails_from_mailing_list(args, call_opts) end
 
 --- Delete a mailing list
 --- `DELETE /addressbooks/{id}`
 ---@param args { id: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:delete_mailing_list(args) end
+function email:delete_mailing_list(args, call_opts) end
 
 --- Delete a sender
 --- `DELETE /senders`
 ---@param args { email: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:delete_sender(args) end
+function email:delete_sender(args, call_opts) end
 
 --- Delete a tag
 --- `DELETE /tags/{id}`
 ---@param args { id: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:delete_tag(args) end
+function email:delete_tag(args, call_opts) end
 
 --- Delete a webhook
 --- `DELETE /v2/email-service/webhook/{id}`
 ---@param args { id: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:delete_webhook(args) end
+function email:delete_webhook(args, call_opts) end
 
 --- Get balance
 --- `GET /balance`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:get_balance(args) end
+function email:get_balance(args, call_opts) end
 
 --- Get balance by currency
 --- `GET /balance/{currency}`
 ---@param args { currency: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:get_balance_by_currency(args) end
+function email:get_balance_by_currency(args, call_opts) end
 
 --- Get blacklist
 --- `GET /blacklist`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:get_blacklist(args) end
+function email:get_blacklist(args, call_opts) end
 
 --- Get campaign information
 --- `GET /campaigns/{id}`
 ---@param args { id: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:get_campaign_by_id(args) end
+function email:get_campaign_by_id(args, call_opts) end
 
 --- Get campaign cost
 --- `GET /addressbooks/{id}/cost`
 ---@param args { id: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:get_campaign_cost_by_list(args) end
+function email:get_campaign_cost_by_list(args, call_opts) end
 
 --- Get country statistics
 --- `GET /campaigns/{id}/countries`
 ---@param args { id: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:get_campaign_country_stats(args) end
+function email:get_campaign_country_stats(args, call_opts) end
 
 --- Get referrals statistics
 --- `GET /campaigns/{id}/referrals`
 ---@param args { id: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:get_campaign_referral_stats(args) end
+function email:get_campaign_referral_stats(args, call_opts) end
 
 --- Get a list of campaigns
 --- `GET /campaigns`
 ---@param args? { limit?: integer, offset?: integer, order?: string, planed?: boolean, status?: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:get_campaigns(args) end
+function email:get_campaigns(args, call_opts) end
 
 --- Get campaigns by mailing list
 --- `GET /addressbooks/{id}/campaigns`
 ---@param args { id: integer, limit?: integer, offset?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:get_campaigns_by_list(args) end
+function email:get_campaigns_by_list(args, call_opts) end
 
 --- Get contacts by variable
 --- `GET /addressbooks/{id}/variables/{variableName}/{searchValue}`
 ---@param args { id: integer, variableName: string, searchValue: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:get_contacts_by_variable(args) end
+function email:get_contacts_by_variable(args, call_opts) end
 
 --- Get detailed balance
 --- `GET /user/balance/detail`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:get_detailed_balance(args) end
+function email:get_detailed_balance(args, call_opts) end
 
 --- Get info for an email from a campaign
 --- `GET /campaigns/{id}/email/{email}`
 ---@param args { id: integer, email: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:get_email_campaign_info(args) end
+function email:get_email_campaign_info(args, call_opts) end
 
 --- Get email stats
 --- `GET /emails/{email}/campaigns`
 ---@param args { email: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:get_email_campaign_stats(args) end
+function email:get_email_campaign_stats(args, call_opts) end
 
 --- Get detailed info for an email
 --- `GET /emails/{email}/details`
 ---@param args { email: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:get_email_details(args) end
+function email:get_email_details(args, call_opts) end
 
 --- Get info for an email from a mailing list
 --- `GET /addressbooks/{id}/emails/{email}`
 ---@param args { id: integer, email: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:get_email_from_list(args) end
+function email:get_email_from_list(args, call_opts) end
 
 --- Get general info for an email
 --- `GET /emails/{email}`
 ---@param args { email: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:get_email_info(args) end
+function email:get_email_info(args, call_opts) end
 
 --- Get a list of emails from a mailing list
 --- `GET /addressbooks/{id}/emails`
 ---@param args { id: integer, active?: boolean, limit?: integer, not_active?: boolean, offset?: integer, order?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:get_emails_from_mailing_list(args) end
+function email:get_emails_from_mailing_list(args, call_opts) end
 
 --- Get the total number of contacts
 --- `GET /addressbooks/{id}/emails/total`
 ---@param args { id: integer, active?: boolean, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:get_emails_total_count(args) end
+function email:get_emails_total_count(args, call_opts) end
 
 --- Get mailing list information
 --- `GET /addressbooks/{id}`
 ---@param args { id: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:get_mailing_list_by_id(args) end
+function email:get_mailing_list_by_id(args, call_opts) end
 
 --- Get a list of variables for a mailing list
 --- `GET /addressbooks/{id}/variables`
 ---@param args { id: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:get_mailing_list_variables(args) end
+function email:get_mailing_list_variables(args, call_opts) end
 
 --- Get a list of mailing lists
 --- `GET /addressbooks`
 ---@param args? { limit?: integer, offset?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:get_mailing_lists(args) end
+function email:get_mailing_lists(args, call_opts) end
 
 --- Get stats for multiple emails
 --- `POST /emails/campaigns`
 ---@param args { emails: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:get_multiple_emails_campaign_stats(args) end
+function email:get_multiple_emails_campaign_stats(args, call_opts) end
 
 --- Get info for multiple emails
 --- `POST /emails`
 ---@param args { emails: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:get_multiple_emails_info(args) end
+function email:get_multiple_emails_info(args, call_opts) end
 
 --- Get a list of all senders
 --- `GET /senders`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:get_senders(args) end
+function email:get_senders(args, call_opts) end
 
 --- Get a list of tags
 --- `GET /tags`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:get_tags(args) end
+function email:get_tags(args, call_opts) end
 
 --- Get information about a template
 --- `GET /template/{template_id}`
 ---@param args { template_id: string, lang?: string, owner?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:get_template_by_id(args) end
+function email:get_template_by_id(args, call_opts) end
 
 --- Get a template by name slug
 --- `GET /template/slug/{name_slug}`
 ---@param args { name_slug: string, lang?: string, owner?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:get_template_by_slug(args) end
+function email:get_template_by_slug(args, call_opts) end
 
 --- Get a list of templates
 --- `GET /templates`
 ---@param args? { limit?: integer, offset?: integer, only_active?: boolean, owner?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:get_templates(args) end
+function email:get_templates(args, call_opts) end
 
 --- Get webhook by ID
 --- `GET /v2/email-service/webhook/{id}`
 ---@param args { id: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:get_webhook_by_id(args) end
+function email:get_webhook_by_id(args, call_opts) end
 
 --- Get webhooks
 --- `GET /v2/email-service/webhook`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:get_webhooks(args) end
+function email:get_webhooks(args, call_opts) end
 
 --- Assign tag to email
 --- `POST /tags/pin/email`
 ---@param args { email: string, tags: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:pin_tag_to_email(args) end
+function email:pin_tag_to_email(args, call_opts) end
 
 --- Assign tag to phone
 --- `POST /tags/pin/phone`
 ---@param args { phone: string, tags: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:pin_tag_to_phone(args) end
+function email:pin_tag_to_phone(args, call_opts) end
 
 --- Remove from blacklist
 --- `DELETE /blacklist`
 ---@param args { emails: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:remove_from_blacklist(args) end
+function email:remove_from_blacklist(args, call_opts) end
 
 --- Request activation code
 --- `GET /senders/{email}/code`
 ---@param args { email: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:request_sender_activation_code(args) end
+function email:request_sender_activation_code(args, call_opts) end
 
 --- Unassign tag from email
 --- `POST /tags/unpin/email`
 ---@param args { email: string, tags: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:unpin_tag_from_email(args) end
+function email:unpin_tag_from_email(args, call_opts) end
 
 --- Unassign tag from phone
 --- `POST /tags/unpin/phone`
 ---@param args { phone: string, tags: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:unpin_tag_from_phone(args) end
+function email:unpin_tag_from_phone(args, call_opts) end
 
 --- Unsubscribe contacts from a mailing list
 --- `POST /addressbooks/{id}/emails/unsubscribe`
 ---@param args { id: integer, emails: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:unsubscribe_emails_from_mailing_list(args) end
+function email:unsubscribe_emails_from_mailing_list(args, call_opts) end
 
 --- Edit scheduled campaign
 --- `PATCH /campaigns/{id}`
 ---@param args { id: integer, name?: string, subject?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:update_campaign(args) end
+function email:update_campaign(args, call_opts) end
 
 --- Change a phone number for a contact
 --- `PUT /addressbooks/{id}/phone`
 ---@param args { id: integer, email: string, phone: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:update_contact_phone(args) end
+function email:update_contact_phone(args, call_opts) end
 
 --- Update variables for a contact in a mailing list
 --- `POST /addressbooks/{id}/emails/variable`
 ---@param args { id: integer, email: string, variables: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:update_contact_variables(args) end
+function email:update_contact_variables(args, call_opts) end
 
 --- Edit a mailing list
 --- `PUT /addressbooks/{id}`
 ---@param args { id: integer, name: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:update_mailing_list(args) end
+function email:update_mailing_list(args, call_opts) end
 
 --- Update a tag
 --- `PUT /tags/{id}`
 ---@param args { id: integer, color: string, name: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:update_tag(args) end
+function email:update_tag(args, call_opts) end
 
 --- Edit a template
 --- `POST /template/edit/{id}`
 ---@param args { id: integer, body: string, lang?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:update_template(args) end
+function email:update_template(args, call_opts) end
 
 --- Update a webhook
 --- `PUT /v2/email-service/webhook/{id}`
 ---@param args { id: integer, url: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function email:update_webhook(args) end
+function email:update_webhook(args, call_opts) end
 
 ---@class sendpulse.api.smtp
 local smtp = {}
@@ -459,142 +526,162 @@ local smtp = {}
 --- Add a domain, given an address on it that receives the confirmation email (legacy call)
 --- `POST /smtp/domains`
 ---@param args { email: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function smtp:add_domain(args) end
+function smtp:add_domain(args, call_opts) end
 
 --- Add a domain
 --- `POST /v2/email-service/smtp/sender_domains/{domain}`
 ---@param args { domain: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function smtp:add_smtp_domain(args) end
+function smtp:add_smtp_domain(args, call_opts) end
 
 --- Add a sender email
 --- `POST /senders`
 ---@param args { email: string, name: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function smtp:add_smtp_sender(args) end
+function smtp:add_smtp_sender(args, call_opts) end
 
 --- Get a list of allowed domains
 --- `GET /v2/email-service/smtp/sender_domains`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function smtp:get_smtp_allowed_domains(args) end
+function smtp:get_smtp_allowed_domains(args, call_opts) end
 
 --- Get information about bounces for a 24-hour period
 --- `GET /smtp/bounces/day`
 ---@param args? { date?: string, limit?: integer, offset?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function smtp:get_smtp_bounces_day(args) end
+function smtp:get_smtp_bounces_day(args, call_opts) end
 
 --- Get total number of bounces
 --- `GET /smtp/bounces/day/total`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function smtp:get_smtp_bounces_total(args) end
+function smtp:get_smtp_bounces_total(args, call_opts) end
 
 --- Get information about a specific email
 --- `GET /smtp/emails/{id}`
 ---@param args { id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function smtp:get_smtp_email_info(args) end
+function smtp:get_smtp_email_info(args, call_opts) end
 
 --- Get a list of emails
 --- `GET /smtp/emails`
 ---@param args? { country?: string, from?: string, limit?: integer, offset?: integer, recipient?: string, sender?: string, to?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function smtp:get_smtp_emails(args) end
+function smtp:get_smtp_emails(args, call_opts) end
 
 --- Get information for a list of emails
 --- `POST /smtp/emails/info`
 ---@param args { emails: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function smtp:get_smtp_emails_batch_info(args) end
+function smtp:get_smtp_emails_batch_info(args, call_opts) end
 
 --- Get total amount of sent emails
 --- `GET /smtp/emails/total`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function smtp:get_smtp_emails_total(args) end
+function smtp:get_smtp_emails_total(args, call_opts) end
 
 --- Get a list of sender’s IP addresses
 --- `GET /smtp/ips`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function smtp:get_smtp_ips(args) end
+function smtp:get_smtp_ips(args, call_opts) end
 
 --- Get a list of sender’s email addresses
 --- `GET /smtp/senders`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function smtp:get_smtp_senders(args) end
+function smtp:get_smtp_senders(args, call_opts) end
 
 --- Get a list of unsubscribed users
 --- `GET /smtp/unsubscribe`
 ---@param args? { date?: string, limit?: integer, offset?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function smtp:get_smtp_unsubscribed(args) end
+function smtp:get_smtp_unsubscribed(args, call_opts) end
 
 --- Get the list of allowed domains (legacy call)
 --- `GET /smtp/domains`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function smtp:list_domains(args) end
+function smtp:list_domains(args, call_opts) end
 
 --- Remove an email from the unsubscribed list
 --- `DELETE /smtp/unsubscribe`
 ---@param args { body: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function smtp:remove_smtp_unsubscribe(args) end
+function smtp:remove_smtp_unsubscribe(args, call_opts) end
 
 --- Resubscribe a recipient
 --- `POST /smtp/resubscribe`
 ---@param args { email: string, lang?: string, sender: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function smtp:resubscribe_smtp_recipient(args) end
+function smtp:resubscribe_smtp_recipient(args, call_opts) end
 
 --- Get information about a contact's subscription status
 --- `GET /smtp/unsubscribe/search`
 ---@param args { email: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function smtp:search_smtp_unsubscribe(args) end
+function smtp:search_smtp_unsubscribe(args, call_opts) end
 
 --- Send an email
 --- `POST /smtp/emails`
 ---@param args { email: table, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function smtp:send_smtp_email(args) end
+function smtp:send_smtp_email(args, call_opts) end
 
 --- Unsubscribe a recipient
 --- `POST /smtp/unsubscribe`
 ---@param args { body: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function smtp:unsubscribe_smtp_recipients(args) end
+function smtp:unsubscribe_smtp_recipients(args, call_opts) end
 
 --- Send the confirmation email for a domain added with add_domain (legacy call)
 --- `GET /smtp/domains/{email}`
 ---@param args { email: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function smtp:verify_domain(args) end
+function smtp:verify_domain(args, call_opts) end
 
 ---@class sendpulse.api.sms
 local sms = {}
@@ -602,128 +689,146 @@ local sms = {}
 --- Add phone numbers to the blacklist
 --- `POST /sms/black_list`
 ---@param args { description: string, phones: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function sms:add_sms_blacklist(args) end
+function sms:add_sms_blacklist(args, call_opts) end
 
 --- Add phone numbers to a mailing list
 --- `POST /sms/numbers`
 ---@param args { addressBookId: integer, phones: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function sms:add_sms_numbers(args) end
+function sms:add_sms_numbers(args, call_opts) end
 
 --- Add phone numbers with complex variables
 --- `POST /sms/numbers/variables`
 ---@param args { addressBookId: integer, phones: table, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function sms:add_sms_numbers_with_variables(args) end
+function sms:add_sms_numbers_with_variables(args, call_opts) end
 
 --- Calculate the cost of a campaign
 --- `GET /sms/campaigns/cost`
 ---@param args { addressBookId?: integer, body: string, phones?: any[], route?: table, sender: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function sms:calculate_sms_cost(args) end
+function sms:calculate_sms_cost(args, call_opts) end
 
 --- Cancel a campaign before sending has started
 --- `PUT /sms/campaigns/cancel/{id}`
 ---@param args { id: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function sms:cancel_sms_campaign(args) end
+function sms:cancel_sms_campaign(args, call_opts) end
 
 --- Create a campaign for a mailing list
 --- `POST /sms/campaigns`
 ---@param args { addressBookId: integer, body: string, date?: string, emulate?: boolean, route?: table, sender: string, stat_link_need_protocol?: boolean, stat_link_tracking?: boolean, use_dynamic_list?: boolean, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function sms:create_sms_campaign(args) end
+function sms:create_sms_campaign(args, call_opts) end
 
 --- Delete a campaign
 --- `DELETE /sms/campaigns`
 ---@param args { id: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function sms:delete_sms_campaign(args) end
+function sms:delete_sms_campaign(args, call_opts) end
 
 --- Get a list of contacts in the blacklist
 --- `GET /sms/black_list`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function sms:get_sms_blacklist(args) end
+function sms:get_sms_blacklist(args, call_opts) end
 
 --- Get campaign information
 --- `GET /sms/campaigns/info/{id}`
 ---@param args { id: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function sms:get_sms_campaign_info(args) end
+function sms:get_sms_campaign_info(args, call_opts) end
 
 --- Get a list of campaigns by date
 --- `GET /sms/campaigns/list`
 ---@param args? { dateFrom?: string, dateTo?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function sms:get_sms_campaigns(args) end
+function sms:get_sms_campaigns(args, call_opts) end
 
 --- Get information for a specific phone number
 --- `GET /sms/numbers/info/{addressBookId}/{phoneNumber}`
 ---@param args { addressBookId: integer, phoneNumber: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function sms:get_sms_number_info(args) end
+function sms:get_sms_number_info(args, call_opts) end
 
 --- Get list of sender IDs
 --- `GET /sms/senders`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function sms:get_sms_senders(args) end
+function sms:get_sms_senders(args, call_opts) end
 
 --- Remove a phone number from the blacklist
 --- `DELETE /sms/black_list`
 ---@param args { phones: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function sms:remove_sms_blacklist(args) end
+function sms:remove_sms_blacklist(args, call_opts) end
 
 --- Remove phone numbers from a mailing list
 --- `DELETE /sms/numbers`
 ---@param args { addressBookId: integer, phones: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function sms:remove_sms_numbers(args) end
+function sms:remove_sms_numbers(args, call_opts) end
 
 --- Create a campaign for a list of phone numbers
 --- `POST /sms/send`
 ---@param args { body: string, date?: string, emulate?: boolean, phones: any[], route?: table, sender: string, stat_link_need_protocol?: boolean, stat_link_tracking?: boolean, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function sms:send_sms_to_numbers(args) end
+function sms:send_sms_to_numbers(args, call_opts) end
 
 --- Change a phone number for a contact
 --- `PUT /addressbooks/{id}/phone`
 ---@param args { id: integer, email: string, phone: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function sms:update_contact_phone(args) end
+function sms:update_contact_phone(args, call_opts) end
 
 --- Update variables for multiple phone numbers
 --- `PUT /sms/numbers`
 ---@param args { addressBookId: integer, phones: any[], variables: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function sms:update_sms_variables_batch(args) end
+function sms:update_sms_variables_batch(args, call_opts) end
 
 --- Change variables for a single phone contact
 --- `POST /addressbooks/{id}/phones/variable`
 ---@param args { id: integer, phone: string, variables: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function sms:update_sms_variables_single(args) end
+function sms:update_sms_variables_single(args, call_opts) end
 
 ---@class sendpulse.api.push
 local push = {}
@@ -731,79 +836,90 @@ local push = {}
 --- Create a new web push campaign
 --- `POST /push/tasks`
 ---@param args { body: string, buttons?: string, filter?: table, filter_browser?: string, filter_lang?: string, filter_region?: string, filter_subscription_date_from?: string, filter_subscription_date_to?: string, filter_url?: string, icon?: string, image?: string, link?: string, send_date?: string, stretch_time?: integer, title: string, ttl: integer, website_id: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function push:create_web_push_campaign(args) end
+function push:create_web_push_campaign(args, call_opts) end
 
 --- Get statistics on sent campaigns
 --- `GET /push/tasks/{id}`
 ---@param args { id: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function push:get_web_push_campaign_stats(args) end
+function push:get_web_push_campaign_stats(args, call_opts) end
 
 --- Get a list of sent web push campaigns
 --- `GET /push/tasks`
 ---@param args? { from?: string, limit?: integer, offset?: integer, to?: string, website_id?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function push:get_web_push_campaigns(args) end
+function push:get_web_push_campaigns(args, call_opts) end
 
 --- Get JS code for a website
 --- `GET /push/websites/{id}/code`
 ---@param args { id: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function push:get_web_push_code(args) end
+function push:get_web_push_code(args, call_opts) end
 
 --- Get a total number of website subscribers
 --- `GET /push/websites/{id}/subscriptions/total`
 ---@param args { id: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function push:get_web_push_subscribers_total(args) end
+function push:get_web_push_subscribers_total(args, call_opts) end
 
 --- Get a list of website subscribers
 --- `GET /push/websites/{id}/subscriptions`
 ---@param args { id: integer, limit?: integer, offset?: integer, subscription_date_from?: string, subscription_date_to?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function push:get_web_push_subscriptions(args) end
+function push:get_web_push_subscriptions(args, call_opts) end
 
 --- Get a list of variables for a website
 --- `GET /push/websites/{id}/variables`
 ---@param args { id: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function push:get_web_push_variables(args) end
+function push:get_web_push_variables(args, call_opts) end
 
 --- Get information about a website
 --- `GET /push/websites/info/{id}`
 ---@param args { id: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function push:get_web_push_website_info(args) end
+function push:get_web_push_website_info(args, call_opts) end
 
 --- Get a list of websites
 --- `GET /push/websites`
 ---@param args? { limit?: integer, offset?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function push:get_web_push_websites(args) end
+function push:get_web_push_websites(args, call_opts) end
 
 --- Get total number of websites
 --- `GET /push/websites/total`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function push:get_web_push_websites_total(args) end
+function push:get_web_push_websites_total(args, call_opts) end
 
 --- Activate/deactivate a subscriber
 --- `POST /push/subscriptions/state`
 ---@param args { id: integer, state: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function push:set_web_push_subscriber_state(args) end
+function push:set_web_push_subscriber_state(args, call_opts) end
 
 ---@class sendpulse.api.viber
 local viber = {}
@@ -811,65 +927,74 @@ local viber = {}
 --- Add phone number to the blacklist
 --- `POST /v2/viber-service/phone-exception`
 ---@param args { description?: string, phones: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function viber:add_viber_blacklist(args) end
+function viber:add_viber_blacklist(args, call_opts) end
 
 --- Create a Viber campaign
 --- `POST /viber`
 ---@param args { additional?: table, address_book?: integer|sendpulse.null, message?: string, message_live_time: integer, message_type: integer, recipients?: any[], send_date: string, sender_id: integer, stretch_time?: integer, task_name?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function viber:create_viber_campaign(args) end
+function viber:create_viber_campaign(args, call_opts) end
 
 --- Get a list of contacts in the blacklist
 --- `GET /v2/viber-service/phone-exception`
 ---@param args? { limit?: integer, offset?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function viber:get_viber_blacklist(args) end
+function viber:get_viber_blacklist(args, call_opts) end
 
 --- Get statistics on a campaign
 --- `GET /viber/task/{id}`
 ---@param args { id: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function viber:get_viber_campaign_stats(args) end
+function viber:get_viber_campaign_stats(args, call_opts) end
 
 --- Get a list of campaigns
 --- `GET /viber/task`
 ---@param args? { limit?: integer, offset?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function viber:get_viber_campaigns(args) end
+function viber:get_viber_campaigns(args, call_opts) end
 
 --- Get a list of Viber campaign recipients
 --- `GET /viber/task/{id}/recipients`
 ---@param args { id: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function viber:get_viber_recipients(args) end
+function viber:get_viber_recipients(args, call_opts) end
 
 --- Get a sender name profile
 --- `GET /viber/senders/{id}`
 ---@param args { id: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function viber:get_viber_sender_profile(args) end
+function viber:get_viber_sender_profile(args, call_opts) end
 
 --- Get a list of sender names
 --- `GET /viber/senders`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function viber:get_viber_senders(args) end
+function viber:get_viber_senders(args, call_opts) end
 
 --- Remove a phone number from the blacklist
 --- `DELETE /v2/viber-service/phone-exception`
 ---@param args { phones: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function viber:remove_viber_blacklist(args) end
+function viber:remove_viber_blacklist(args, call_opts) end
 
 ---@class sendpulse.api.automation360
 local automation360 = {}
@@ -877,107 +1002,122 @@ local automation360 = {}
 --- Delete event logs
 --- `POST /a360/events/delete-log`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function automation360:delete_logs(args) end
+function automation360:delete_logs(args, call_opts) end
 
 --- Get Action element stats
 --- `GET /a360/stats/action/{ID}/group-stat`
 ---@param args { ID: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function automation360:get_action_stats(args) end
+function automation360:get_action_stats(args, call_opts) end
 
 --- Get statistics about an automation flow
 --- `GET /a360/autoresponders/{ID}`
 ---@param args { ID: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function automation360:get_automation_flow_stats(args) end
+function automation360:get_automation_flow_stats(args, call_opts) end
 
 --- Get a list of automation flows
 --- `GET /a360/autoresponders/list`
 ---@param args? { limit?: integer, offset?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function automation360:get_automation_flows(args) end
+function automation360:get_automation_flows(args, call_opts) end
 
 --- Get Condition element stats
 --- `GET /a360/stats/trigger/{ID}/group-stat`
 ---@param args { ID: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function automation360:get_condition_stats(args) end
+function automation360:get_condition_stats(args, call_opts) end
 
 --- Get flow conversions
 --- `GET /a360/autoresponders/{id}/conversions`
 ---@param args { id: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function automation360:get_conversions(args) end
+function automation360:get_conversions(args, call_opts) end
 
 --- Get statistics about each element
 --- `GET /a360/autoresponders/{ID}/total-stats`
 ---@param args { ID: integer, deleted?: string, flow_type?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function automation360:get_element_total_stats(args) end
+function automation360:get_element_total_stats(args, call_opts) end
 
 --- Get Email element stats
 --- `GET /a360/stats/email/{ID}/group-stat`
 ---@param args { ID: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function automation360:get_email_stats(args) end
+function automation360:get_email_stats(args, call_opts) end
 
 --- Get Filter element stats
 --- `GET /a360/stats/filter/{ID}/group-stat`
 ---@param args { ID: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function automation360:get_filter_stats(args) end
+function automation360:get_filter_stats(args, call_opts) end
 
 --- Get Goal element stats
 --- `GET /a360/stats/goal/{ID}/group-stat`
 ---@param args { ID: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function automation360:get_goal_stats(args) end
+function automation360:get_goal_stats(args, call_opts) end
 
 --- Get Messenger element stats
 --- `GET /a360/stats/messenger/{ID}/group-stat`
 ---@param args { ID: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function automation360:get_messenger_stats(args) end
+function automation360:get_messenger_stats(args, call_opts) end
 
 --- Get Push element stats
 --- `GET /a360/stats/push/{ID}/group-stat`
 ---@param args { ID: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function automation360:get_push_stats(args) end
+function automation360:get_push_stats(args, call_opts) end
 
 --- Get SMS element stats
 --- `GET /a360/stats/sms/{ID}/group-stat`
 ---@param args { ID: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function automation360:get_sms_stats(args) end
+function automation360:get_sms_stats(args, call_opts) end
 
 --- Get Start element stats
 --- `GET /a360/stats/main-trigger/{ID}/group-stat`
 ---@param args { ID: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function automation360:get_start_stats(args) end
+function automation360:get_start_stats(args, call_opts) end
 
 --- Send an event to Automation 360
 --- `POST /events/name/{eventName}`
 ---@param args { eventName: string, automation_id?: integer, email?: string, phone?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function automation360:send_event(args) end
+function automation360:send_event(args, call_opts) end
 
 ---@class sendpulse.api.verifier
 local verifier = {}
@@ -985,65 +1125,74 @@ local verifier = {}
 --- Create a mailing list verification report
 --- `POST /verifier-service/make-report`
 ---@param args { format?: integer, id: integer, lang?: string, status?: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function verifier:create_verification_report(args) end
+function verifier:create_verification_report(args, call_opts) end
 
 --- Download mailing list verification report
 --- `GET /verifier-service/get-report`
 ---@param args { format?: integer, id: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function verifier:download_verification_report(args) end
+function verifier:download_verification_report(args, call_opts) end
 
 --- Get email address verification results
 --- `GET /verifier-service/get-single-result`
 ---@param args { email: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function verifier:get_single_verification_result(args) end
+function verifier:get_single_verification_result(args, call_opts) end
 
 --- Get mailing list verification progress
 --- `GET /verifier-service/get-progress`
 ---@param args { id: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function verifier:get_verification_progress(args) end
+function verifier:get_verification_progress(args, call_opts) end
 
 --- Get mailing list verification results
 --- `GET /verifier-service/check`
 ---@param args { count?: integer, id: integer, start?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function verifier:get_verification_results(args) end
+function verifier:get_verification_results(args, call_opts) end
 
 --- Get a list of verified mailing lists
 --- `GET /verifier-service/check-list`
 ---@param args? { count?: integer, start?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function verifier:get_verified_lists(args) end
+function verifier:get_verified_lists(args, call_opts) end
 
 --- Verify mailing list
 --- `POST /verifier-service/send-list-to-verify`
 ---@param args { id: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function verifier:verify_mailing_list(args) end
+function verifier:verify_mailing_list(args, call_opts) end
 
 --- Verify a single email address
 --- `POST /verifier-service/send-single-to-verify`
 ---@param args { email: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function verifier:verify_single_email(args) end
+function verifier:verify_single_email(args, call_opts) end
 
 --- View a mailing list verification report
 --- `GET /verifier-service/check-report`
 ---@param args { format?: integer, id: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function verifier:view_verification_report(args) end
+function verifier:view_verification_report(args, call_opts) end
 
 ---@class sendpulse.api.chatbots
 local chatbots = {}
@@ -1051,23 +1200,26 @@ local chatbots = {}
 --- Get account info
 --- `GET /chatbots/account`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function chatbots:get_account(args) end
+function chatbots:get_account(args, call_opts) end
 
 --- Get a list of connected bots
 --- `GET /chatbots/bots`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function chatbots:get_bots(args) end
+function chatbots:get_bots(args, call_opts) end
 
 --- Get dialogs list info
 --- `GET /chatbots/dialogs`
 ---@param args? { order?: string, search_after?: string, size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function chatbots:get_dialogs(args) end
+function chatbots:get_dialogs(args, call_opts) end
 
 ---@class sendpulse.api.telegram
 local telegram = {}
@@ -1075,275 +1227,314 @@ local telegram = {}
 --- Assign a responsible for the chat.
 --- `POST /telegram/contacts/operators/assign`
 ---@param args { contact_id: string, operator_id: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function telegram:assign_contact_operator(args) end
+function telegram:assign_contact_operator(args, call_opts) end
 
 --- Close chat for a contact
 --- `POST /telegram/contacts/closeChat`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function telegram:close_contact_chat(args) end
+function telegram:close_contact_chat(args, call_opts) end
 
 --- Send operator note
 --- `POST /telegram/contacts/createNote`
 ---@param args { bot_id: string, contact_id: string, text: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function telegram:create_contact_note(args) end
+function telegram:create_contact_note(args, call_opts) end
 
 --- Delete contact
 --- `POST /telegram/contacts/delete`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function telegram:delete_contact(args) end
+function telegram:delete_contact(args, call_opts) end
 
 --- Update operator note
 --- `POST /telegram/contacts/deleteNote`
 ---@param args { bot_id: string, contact_id: string, note_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function telegram:delete_contact_note(args) end
+function telegram:delete_contact_note(args, call_opts) end
 
 --- Resume autoflows for a contact
 --- `POST /telegram/contacts/deletePauseAutomation`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function telegram:delete_contact_pause_automation(args) end
+function telegram:delete_contact_pause_automation(args, call_opts) end
 
 --- Remove a tag from a contact
 --- `POST /telegram/contacts/deleteTag`
 ---@param args { contact_id: string, tag: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function telegram:delete_contact_tag(args) end
+function telegram:delete_contact_tag(args, call_opts) end
 
 --- Delete a variable the selected contact
 --- `POST /telegram/contacts/deleteVariable`
 ---@param args? { contact_id?: string, variable_id?: string, variable_name?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function telegram:delete_contact_variable(args) end
+function telegram:delete_contact_variable(args, call_opts) end
 
 --- Disable contact
 --- `POST /telegram/contacts/disable`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function telegram:disable_contact(args) end
+function telegram:disable_contact(args, call_opts) end
 
 --- Enable contact
 --- `POST /telegram/contacts/enable`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function telegram:enable_contact(args) end
+function telegram:enable_contact(args, call_opts) end
 
 --- Get account info
 --- `GET /telegram/account`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function telegram:get_account(args) end
+function telegram:get_account(args, call_opts) end
 
 --- Get general statistics info by bot
 --- `GET /telegram/bots/statistics`
 ---@param args { bot_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function telegram:get_bot_statistics(args) end
+function telegram:get_bot_statistics(args, call_opts) end
 
 --- Get a list of variables
 --- `GET /telegram/variables`
 ---@param args { bot_id: string, size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function telegram:get_bot_variables(args) end
+function telegram:get_bot_variables(args, call_opts) end
 
 --- Get a list of messages
 --- `GET /telegram/chats/messages`
 ---@param args { contact_id: string, order?: string, search_after?: string, size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function telegram:get_chat_messages(args) end
+function telegram:get_chat_messages(args, call_opts) end
 
 --- Get contact info via a contact ID
 --- `GET /telegram/contacts/get`
 ---@param args { id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function telegram:get_contact(args) end
+function telegram:get_contact(args, call_opts) end
 
 --- Get contact by Telegram ID
 --- `GET /telegram/contacts/getByTelegramId`
 ---@param args { bot_id: string, business_connection_id?: string|sendpulse.null, telegram_id: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function telegram:get_contact_by_telegram_id(args) end
+function telegram:get_contact_by_telegram_id(args, call_opts) end
 
 --- Get a list of contact's operator notes
 --- `GET /telegram/contacts/notes`
 ---@param args { bot_id: string, contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function telegram:get_contact_notes(args) end
+function telegram:get_contact_notes(args, call_opts) end
 
 --- Get remaining time for automation pause
 --- `GET /telegram/contacts/getPauseAutomation`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function telegram:get_contact_pause_automation(args) end
+function telegram:get_contact_pause_automation(args, call_opts) end
 
 --- Get a list of contacts by tag
 --- `GET /telegram/contacts/getByTag`
 ---@param args { bot_id: string, size?: integer, skip?: integer, tag: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function telegram:get_contacts_by_tag(args) end
+function telegram:get_contacts_by_tag(args, call_opts) end
 
 --- Get contacts by variable
 --- `GET /telegram/contacts/getByVariable`
 ---@param args { bot_id?: string, size?: integer, skip?: integer, variable_id?: string, variable_name?: string, variable_value: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function telegram:get_contacts_by_variable(args) end
+function telegram:get_contacts_by_variable(args, call_opts) end
 
 --- Get a list of flows
 --- `GET /telegram/flows`
 ---@param args { bot_id: string, size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function telegram:get_flows(args) end
+function telegram:get_flows(args, call_opts) end
 
 --- Get a list of tags
 --- `GET /telegram/tags`
 ---@param args { bot_id: string, size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function telegram:get_tags(args) end
+function telegram:get_tags(args, call_opts) end
 
 --- Get a list of triggers
 --- `GET /telegram/triggers`
 ---@param args { bot_id: string, size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function telegram:get_triggers(args) end
+function telegram:get_triggers(args, call_opts) end
 
 --- Get a list of connected bots
 --- `GET /telegram/bots`
 ---@param args? { size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function telegram:list_bots(args) end
+function telegram:list_bots(args, call_opts) end
 
 --- Get a list of chats
 --- `GET /telegram/chats`
 ---@param args { bot_id: string, size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function telegram:list_chats(args) end
+function telegram:list_chats(args, call_opts) end
 
 --- Mark messages as read
 --- `PUT /telegram/contacts/mark-read`
 ---@param args? { contact_id?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function telegram:mark_contact_messages_as_read(args) end
+function telegram:mark_contact_messages_as_read(args, call_opts) end
 
 --- Mark a chat with the contact as unread
 --- `PUT /telegram/contacts/mark-unread`
 ---@param args? { contact_id?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function telegram:mark_contact_unread(args) end
+function telegram:mark_contact_unread(args, call_opts) end
 
 --- Open chat for a contact
 --- `POST /telegram/contacts/openChat`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function telegram:open_contact_chat(args) end
+function telegram:open_contact_chat(args, call_opts) end
 
 --- Pause autoflows for a contact
 --- `POST /telegram/contacts/setPauseAutomation`
 ---@param args { contact_id: string, minutes: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function telegram:pause_contact_autoflows(args) end
+function telegram:pause_contact_autoflows(args, call_opts) end
 
 --- React to a message
 --- `POST /telegram/contacts/react`
 ---@param args { contact_id: string, message_id: string, reaction: table, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function telegram:react_to_message(args) end
+function telegram:react_to_message(args, call_opts) end
 
 --- Run a flow by its ID
 --- `POST /telegram/flows/run`
 ---@param args { contact_id: string, external_data?: table, flow_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function telegram:run_flow(args) end
+function telegram:run_flow(args, call_opts) end
 
 --- Run a flow by trigger keywords
 --- `POST /telegram/flows/runByTrigger`
 ---@param args { contact_id: string, external_data?: table, trigger_keyword: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function telegram:run_flow_by_trigger(args) end
+function telegram:run_flow_by_trigger(args, call_opts) end
 
 --- Send campaign
 --- `POST /telegram/campaigns/send`
 ---@param args { bot_id: string, messages: any[], send_at?: string, title: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function telegram:send_campaign(args) end
+function telegram:send_campaign(args, call_opts) end
 
 --- Send a message to a contact
 --- `POST /telegram/contacts/send`
 ---@param args { contact_id: string, message: table, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function telegram:send_contact_message(args) end
+function telegram:send_contact_message(args, call_opts) end
 
 --- Sends a text message to the specified contact
 --- `POST /telegram/contacts/sendText`
 ---@param args { contact_id: string, text: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function telegram:send_text_to_contact(args) end
+function telegram:send_text_to_contact(args, call_opts) end
 
 --- Assign a tag to contact
 --- `POST /telegram/contacts/setTag`
 ---@param args { contact_id: string, tags: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function telegram:set_contact_tag(args) end
+function telegram:set_contact_tag(args, call_opts) end
 
 --- Assign a variable to contact
 --- `POST /telegram/contacts/setVariable`
 ---@param args { contact_id: string, variables: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function telegram:set_contact_variable(args) end
+function telegram:set_contact_variable(args, call_opts) end
 
 --- Unassign responsible operators for the chat.
 --- `POST /telegram/contacts/operators/unAssign`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function telegram:un_assign_contact_operator(args) end
+function telegram:un_assign_contact_operator(args, call_opts) end
 
 --- Update operator note
 --- `POST /telegram/contacts/updateNote`
 ---@param args { bot_id: string, contact_id: string, note_id: string, text: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function telegram:update_contact_note(args) end
+function telegram:update_contact_note(args, call_opts) end
 
 ---@class sendpulse.api.whatsapp
 local whatsapp = {}
@@ -1351,324 +1542,370 @@ local whatsapp = {}
 --- Assign a responsible for the chat.
 --- `POST /whatsapp/contacts/operators/assign`
 ---@param args { contact_id: string, operator_id: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:assign_contact_operator(args) end
+function whatsapp:assign_contact_operator(args, call_opts) end
 
 --- Close chat for a contact
 --- `POST /whatsapp/contacts/closeChat`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:close_contact_chat(args) end
+function whatsapp:close_contact_chat(args, call_opts) end
 
 --- Create new contact
 --- `POST /whatsapp/contacts`
 ---@param args { bot_id: string, name?: string, phone: string, tags?: any[], variables?: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:create_contact(args) end
+function whatsapp:create_contact(args, call_opts) end
 
 --- Send operator note
 --- `POST /whatsapp/contacts/createNote`
 ---@param args { bot_id: string, contact_id: string, text: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:create_contact_note(args) end
+function whatsapp:create_contact_note(args, call_opts) end
 
 --- Delete contact
 --- `POST /whatsapp/contacts/delete`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:delete_contact(args) end
+function whatsapp:delete_contact(args, call_opts) end
 
 --- Update operator note
 --- `POST /whatsapp/contacts/deleteNote`
 ---@param args { bot_id: string, contact_id: string, note_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:delete_contact_note(args) end
+function whatsapp:delete_contact_note(args, call_opts) end
 
 --- Remove a tag from a contact
 --- `POST /whatsapp/contacts/deleteTag`
 ---@param args { contact_id: string, tag: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:delete_contact_tag(args) end
+function whatsapp:delete_contact_tag(args, call_opts) end
 
 --- Delete a variable the selected contact
 --- `POST /whatsapp/contacts/deleteVariable`
 ---@param args? { contact_id?: string, variable_id?: string, variable_name?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:delete_contact_variable(args) end
+function whatsapp:delete_contact_variable(args, call_opts) end
 
 --- Resume autoflows for a contact
 --- `POST /whatsapp/contacts/deletePauseAutomation`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:delete_pause_automation(args) end
+function whatsapp:delete_pause_automation(args, call_opts) end
 
 --- Disable contact
 --- `POST /whatsapp/contacts/disable`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:disable_contact(args) end
+function whatsapp:disable_contact(args, call_opts) end
 
 --- Enable contact
 --- `POST /whatsapp/contacts/enable`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:enable_contact(args) end
+function whatsapp:enable_contact(args, call_opts) end
 
 --- Get account info
 --- `GET /whatsapp/account`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:get_account(args) end
+function whatsapp:get_account(args, call_opts) end
 
 --- Get general statistics info by bot
 --- `GET /whatsapp/bots/statistics`
 ---@param args { bot_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:get_bot_statistics(args) end
+function whatsapp:get_bot_statistics(args, call_opts) end
 
 --- Get a list of variables
 --- `GET /whatsapp/variables`
 ---@param args { bot_id: string, size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:get_bot_variables(args) end
+function whatsapp:get_bot_variables(args, call_opts) end
 
 --- Get a list of messages
 --- `GET /whatsapp/chats/messages`
 ---@param args { contact_id: string, order?: string, search_after?: string, size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:get_chat_messages(args) end
+function whatsapp:get_chat_messages(args, call_opts) end
 
 --- Get a list of chats
 --- `GET /whatsapp/chats`
 ---@param args { bot_id: string, size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:get_chats(args) end
+function whatsapp:get_chats(args, call_opts) end
 
 --- Get contact info via a contact ID
 --- `GET /whatsapp/contacts/get`
 ---@param args { id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:get_contact_by_id(args) end
+function whatsapp:get_contact_by_id(args, call_opts) end
 
 --- Get contact info by phone number
 --- `GET /whatsapp/contacts/getByPhone`
 ---@param args { bot_id: string, phone: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:get_contact_by_phone(args) end
+function whatsapp:get_contact_by_phone(args, call_opts) end
 
 --- Get a list of contact's operator notes
 --- `GET /whatsapp/contacts/notes`
 ---@param args { bot_id: string, contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:get_contact_notes(args) end
+function whatsapp:get_contact_notes(args, call_opts) end
 
 --- Get remaining time for automation pause
 --- `GET /whatsapp/contacts/getPauseAutomation`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:get_contact_pause_automation(args) end
+function whatsapp:get_contact_pause_automation(args, call_opts) end
 
 --- Get a list of contacts by tag
 --- `GET /whatsapp/contacts/getByTag`
 ---@param args { bot_id: string, size?: integer, skip?: integer, tag: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:get_contacts_by_tag(args) end
+function whatsapp:get_contacts_by_tag(args, call_opts) end
 
 --- Get contacts by variable
 --- `GET /whatsapp/contacts/getByVariable`
 ---@param args { bot_id?: string, size?: integer, skip?: integer, variable_id?: string, variable_name?: string, variable_value: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:get_contacts_by_variable(args) end
+function whatsapp:get_contacts_by_variable(args, call_opts) end
 
 --- Get a template list
 --- `GET /whatsapp/templates`
 ---@param args { bot_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:get_template_list(args) end
+function whatsapp:get_template_list(args, call_opts) end
 
 --- Get a list of triggers
 --- `GET /whatsapp/triggers`
 ---@param args { bot_id: string, size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:get_triggers(args) end
+function whatsapp:get_triggers(args, call_opts) end
 
 --- Get a list of connected bots
 --- `GET /whatsapp/bots`
 ---@param args? { size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:list_bots(args) end
+function whatsapp:list_bots(args, call_opts) end
 
 --- Get a list of flows
 --- `GET /whatsapp/flows`
 ---@param args { bot_id: string, size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:list_flows(args) end
+function whatsapp:list_flows(args, call_opts) end
 
 --- Get a list of tags
 --- `GET /whatsapp/tags`
 ---@param args { bot_id: string, size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:list_tags(args) end
+function whatsapp:list_tags(args, call_opts) end
 
 --- Mark a chat with the contact as unread
 --- `PUT /whatsapp/contacts/mark-unread`
 ---@param args? { contact_id?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:mark_contact_chat_unread(args) end
+function whatsapp:mark_contact_chat_unread(args, call_opts) end
 
 --- Mark messages as read
 --- `PUT /whatsapp/contacts/mark-read`
 ---@param args? { contact_id?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:mark_contact_messages_as_read(args) end
+function whatsapp:mark_contact_messages_as_read(args, call_opts) end
 
 --- Open chat for a contact
 --- `POST /whatsapp/contacts/openChat`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:open_contact_chat(args) end
+function whatsapp:open_contact_chat(args, call_opts) end
 
 --- React to a message
 --- `PUT /whatsapp/chats/react`
 ---@param args { message_id: string, reaction: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:react_to_chat_message(args) end
+function whatsapp:react_to_chat_message(args, call_opts) end
 
 --- Run a flow by its ID
 --- `POST /whatsapp/flows/run`
 ---@param args { contact_id: string, external_data?: table, flow_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:run_flow(args) end
+function whatsapp:run_flow(args, call_opts) end
 
 --- Run a flow by trigger keywords
 --- `POST /whatsapp/flows/runByTrigger`
 ---@param args { contact_id: string, external_data?: table, trigger_keyword: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:run_flow_by_trigger(args) end
+function whatsapp:run_flow_by_trigger(args, call_opts) end
 
 --- Send campaign
 --- `POST /whatsapp/campaigns/send`
 ---@param args { bot_id: string, filter?: table, messages: any[], send_at?: string, title: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:send_campaign(args) end
+function whatsapp:send_campaign(args, call_opts) end
 
 --- Send a message to a contact
 --- `POST /whatsapp/contacts/send`
 ---@param args { contact_id: string, message: table, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:send_contact_message(args) end
+function whatsapp:send_contact_message(args, call_opts) end
 
 --- Send typing indicator
 --- `POST /whatsapp/contacts/sendTyping`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:send_contact_typing(args) end
+function whatsapp:send_contact_typing(args, call_opts) end
 
 --- Send a free message to a contact by phone number
 --- `POST /whatsapp/contacts/sendByPhone`
 ---@param args { bot_id: string, message: table, phone: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:send_message_to_contact_by_phone(args) end
+function whatsapp:send_message_to_contact_by_phone(args, call_opts) end
 
 --- Send a template message to a contact by phone number
 --- `POST /whatsapp/contacts/sendTemplateByPhone`
 ---@param args { bot_id: string, phone: string, template: table, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:send_template_by_phone(args) end
+function whatsapp:send_template_by_phone(args, call_opts) end
 
 --- Send a campaign by template
 --- `POST /whatsapp/campaigns/sendTemplate`
 ---@param args { bot_id: string, send_at?: string, template: table, title: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:send_template_campaign(args) end
+function whatsapp:send_template_campaign(args, call_opts) end
 
 --- Send a template message to the specified contact
 --- `POST /whatsapp/contacts/sendTemplate`
 ---@param args { contact_id: string, template: table, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:send_template_to_contact(args) end
+function whatsapp:send_template_to_contact(args, call_opts) end
 
 --- Set the contact's name
 --- `POST /whatsapp/contacts/setName`
 ---@param args { contact_id: string, name: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:set_contact_name(args) end
+function whatsapp:set_contact_name(args, call_opts) end
 
 --- Assign a tag to contact
 --- `POST /whatsapp/contacts/setTag`
 ---@param args { contact_id: string, tags: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:set_contact_tag(args) end
+function whatsapp:set_contact_tag(args, call_opts) end
 
 --- Assign a variable to contact
 --- `POST /whatsapp/contacts/setVariable`
 ---@param args { contact_id: string, variables: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:set_contact_variable(args) end
+function whatsapp:set_contact_variable(args, call_opts) end
 
 --- Pause autoflows for a contact
 --- `POST /whatsapp/contacts/setPauseAutomation`
 ---@param args { contact_id: string, minutes: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:set_pause_automation(args) end
+function whatsapp:set_pause_automation(args, call_opts) end
 
 --- Unassign responsible operators for the chat.
 --- `POST /whatsapp/contacts/operators/unAssign`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:un_assign_contact_operators(args) end
+function whatsapp:un_assign_contact_operators(args, call_opts) end
 
 --- Update operator note
 --- `POST /whatsapp/contacts/updateNote`
 ---@param args { bot_id: string, contact_id: string, note_id: string, text: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function whatsapp:update_contact_note(args) end
+function whatsapp:update_contact_note(args, call_opts) end
 
 ---@class sendpulse.api.messenger
 local messenger = {}
@@ -1676,268 +1913,306 @@ local messenger = {}
 --- Assign a responsible for the chat.
 --- `POST /messenger/contacts/operators/assign`
 ---@param args { contact_id: string, operator_id: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function messenger:assign_contact_operator(args) end
+function messenger:assign_contact_operator(args, call_opts) end
 
 --- Close chat for a contact
 --- `POST /messenger/contacts/closeChat`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function messenger:close_contact_chat(args) end
+function messenger:close_contact_chat(args, call_opts) end
 
 --- Send operator note
 --- `POST /messenger/contacts/createNote`
 ---@param args { bot_id: string, contact_id: string, text: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function messenger:create_contact_note(args) end
+function messenger:create_contact_note(args, call_opts) end
 
 --- Delete contact
 --- `POST /messenger/contacts/delete`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function messenger:delete_contact(args) end
+function messenger:delete_contact(args, call_opts) end
 
 --- Update operator note
 --- `POST /messenger/contacts/deleteNote`
 ---@param args { bot_id: string, contact_id: string, note_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function messenger:delete_contact_note(args) end
+function messenger:delete_contact_note(args, call_opts) end
 
 --- Remove a tag from a contact
 --- `POST /messenger/contacts/deleteTag`
 ---@param args { contact_id: string, tag: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function messenger:delete_contact_tag(args) end
+function messenger:delete_contact_tag(args, call_opts) end
 
 --- Delete a variable the selected contact
 --- `POST /messenger/contacts/deleteVariable`
 ---@param args? { contact_id?: string, variable_id?: string, variable_name?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function messenger:delete_contact_variable(args) end
+function messenger:delete_contact_variable(args, call_opts) end
 
 --- Resume autoflows for a contact
 --- `POST /messenger/contacts/deletePauseAutomation`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function messenger:delete_pause_automation(args) end
+function messenger:delete_pause_automation(args, call_opts) end
 
 --- Disable contact
 --- `POST /messenger/contacts/disable`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function messenger:disable_contact(args) end
+function messenger:disable_contact(args, call_opts) end
 
 --- Enable contact
 --- `POST /messenger/contacts/enable`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function messenger:enable_contact(args) end
+function messenger:enable_contact(args, call_opts) end
 
 --- Get account info
 --- `GET /messenger/account`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function messenger:get_account(args) end
+function messenger:get_account(args, call_opts) end
 
 --- Get a list of connected bots
 --- `GET /messenger/bots`
 ---@param args? { size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function messenger:get_bot_list(args) end
+function messenger:get_bot_list(args, call_opts) end
 
 --- Get general statistics info by bot
 --- `GET /messenger/bots/statistics`
 ---@param args { bot_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function messenger:get_bot_statistics(args) end
+function messenger:get_bot_statistics(args, call_opts) end
 
 --- Get a list of messages
 --- `GET /messenger/chats/messages`
 ---@param args { contact_id: string, order?: string, size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function messenger:get_chat_messages(args) end
+function messenger:get_chat_messages(args, call_opts) end
 
 --- Get a list of chats
 --- `GET /messenger/chats`
 ---@param args { bot_id: string, size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function messenger:get_chats(args) end
+function messenger:get_chats(args, call_opts) end
 
 --- Get contact info via a contact ID
 --- `GET /messenger/contacts/get`
 ---@param args { id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function messenger:get_contact(args) end
+function messenger:get_contact(args, call_opts) end
 
 --- Get a list of contact's operator notes
 --- `GET /messenger/contacts/notes`
 ---@param args { bot_id: string, contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function messenger:get_contact_notes(args) end
+function messenger:get_contact_notes(args, call_opts) end
 
 --- Get remaining time for automation pause
 --- `GET /messenger/contacts/getPauseAutomation`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function messenger:get_contact_pause_automation(args) end
+function messenger:get_contact_pause_automation(args, call_opts) end
 
 --- Get a list of contacts by tag
 --- `GET /messenger/contacts/getByTag`
 ---@param args { bot_id: string, size?: integer, skip?: integer, tag: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function messenger:get_contacts_by_tag(args) end
+function messenger:get_contacts_by_tag(args, call_opts) end
 
 --- Get a list of contacts by variable
 --- `GET /messenger/contacts/getByVariable`
 ---@param args { bot_id?: string, size?: integer, skip?: integer, variable_id?: string, variable_name?: string, variable_value: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function messenger:get_contacts_by_variable(args) end
+function messenger:get_contacts_by_variable(args, call_opts) end
 
 --- Get a list of flows
 --- `GET /messenger/flows`
 ---@param args { bot_id: string, size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function messenger:get_flows(args) end
+function messenger:get_flows(args, call_opts) end
 
 --- Get a list of triggers
 --- `GET /messenger/triggers`
 ---@param args { bot_id: string, size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function messenger:get_triggers(args) end
+function messenger:get_triggers(args, call_opts) end
 
 --- Get a list of variables
 --- `GET /messenger/variables`
 ---@param args { bot_id: string, size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function messenger:list_bot_variables(args) end
+function messenger:list_bot_variables(args, call_opts) end
 
 --- Get a list of tags
 --- `GET /messenger/tags`
 ---@param args { bot_id: string, size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function messenger:list_tags(args) end
+function messenger:list_tags(args, call_opts) end
 
 --- Mark messages as read
 --- `PUT /messenger/contacts/mark-read`
 ---@param args? { contact_id?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function messenger:mark_contact_messages_as_read(args) end
+function messenger:mark_contact_messages_as_read(args, call_opts) end
 
 --- Mark a chat with the contact as unread
 --- `PUT /messenger/contacts/mark-unread`
 ---@param args? { contact_id?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function messenger:mark_contact_unread(args) end
+function messenger:mark_contact_unread(args, call_opts) end
 
 --- Open chat for a contact
 --- `POST /messenger/contacts/openChat`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function messenger:open_contact_chat(args) end
+function messenger:open_contact_chat(args, call_opts) end
 
 --- Run the flow by its identifier
 --- `POST /messenger/flows/run`
 ---@param args { contact_id: string, external_data?: table, flow_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function messenger:run_flow(args) end
+function messenger:run_flow(args, call_opts) end
 
 --- Run a flow by trigger keywords
 --- `POST /messenger/flows/runByTrigger`
 ---@param args { contact_id: string, external_data?: table, trigger_keyword: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function messenger:run_flow_by_trigger(args) end
+function messenger:run_flow_by_trigger(args, call_opts) end
 
 --- Send campaign
 --- `POST /messenger/campaigns/send`
 ---@param args { bot_id: string, filter?: table, message_notification_type?: string, message_tag?: string, messages: any[], send_at?: string, title: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function messenger:send_campaign(args) end
+function messenger:send_campaign(args, call_opts) end
 
 --- Send message to a contact
 --- `POST /messenger/contacts/send`
 ---@param args { contact_id: string, message: table, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function messenger:send_contact_message(args) end
+function messenger:send_contact_message(args, call_opts) end
 
 --- Send a text message to a contact
 --- `POST /messenger/contacts/sendText`
 ---@param args { contact_id: string, message_tag?: string, message_type: string, text: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function messenger:send_text_to_contact(args) end
+function messenger:send_text_to_contact(args, call_opts) end
 
 --- Send typing indicator
 --- `POST /messenger/contacts/sendTyping`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function messenger:send_typing_indicator(args) end
+function messenger:send_typing_indicator(args, call_opts) end
 
 --- Pause autoflows for a contact
 --- `POST /messenger/contacts/setPauseAutomation`
 ---@param args { contact_id: string, minutes: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function messenger:set_contact_pause_automation(args) end
+function messenger:set_contact_pause_automation(args, call_opts) end
 
 --- Assign a tag to a contact
 --- `POST /messenger/contacts/setTag`
 ---@param args { contact_id: string, tags: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function messenger:set_contact_tag(args) end
+function messenger:set_contact_tag(args, call_opts) end
 
 --- Assign a variable to contact
 --- `POST /messenger/contacts/setVariable`
 ---@param args { contact_id: string, variables: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function messenger:set_contact_variable(args) end
+function messenger:set_contact_variable(args, call_opts) end
 
 --- Unassign responsible operators for the chat.
 --- `POST /messenger/contacts/operators/unAssign`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function messenger:un_assign_contact_operators(args) end
+function messenger:un_assign_contact_operators(args, call_opts) end
 
 --- Update operator note
 --- `POST /messenger/contacts/updateNote`
 ---@param args { bot_id: string, contact_id: string, note_id: string, text: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function messenger:update_contact_note(args) end
+function messenger:update_contact_note(args, call_opts) end
 
 ---@class sendpulse.api.instagram
 local instagram = {}
@@ -1945,254 +2220,290 @@ local instagram = {}
 --- Assign a responsible for the chat.
 --- `POST /instagram/contacts/operators/assign`
 ---@param args { contact_id: string, operator_id: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function instagram:assign_contact_operator(args) end
+function instagram:assign_contact_operator(args, call_opts) end
 
 --- Close chat for a contact
 --- `POST /instagram/contacts/closeChat`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function instagram:close_contact_chat(args) end
+function instagram:close_contact_chat(args, call_opts) end
 
 --- Send operator note
 --- `POST /instagram/contacts/createNote`
 ---@param args { bot_id: string, contact_id: string, text: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function instagram:create_contact_note(args) end
+function instagram:create_contact_note(args, call_opts) end
 
 --- Delete contact
 --- `POST /instagram/contacts/delete`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function instagram:delete_contact(args) end
+function instagram:delete_contact(args, call_opts) end
 
 --- Resume autoflows for a contact
 --- `POST /instagram/contacts/deletePauseAutomation`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function instagram:delete_contact_automation_pause(args) end
+function instagram:delete_contact_automation_pause(args, call_opts) end
 
 --- Update operator note
 --- `POST /instagram/contacts/deleteNote`
 ---@param args { bot_id: string, contact_id: string, note_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function instagram:delete_contact_note(args) end
+function instagram:delete_contact_note(args, call_opts) end
 
 --- Remove a tag from a contact
 --- `POST /instagram/contacts/deleteTag`
 ---@param args { contact_id: string, tag: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function instagram:delete_contact_tag(args) end
+function instagram:delete_contact_tag(args, call_opts) end
 
 --- Delete a variable the selected contact
 --- `POST /instagram/contacts/deleteVariable`
 ---@param args? { contact_id?: string, variable_id?: string, variable_name?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function instagram:delete_contact_variable(args) end
+function instagram:delete_contact_variable(args, call_opts) end
 
 --- Disable contact
 --- `POST /instagram/contacts/disable`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function instagram:disable_contact(args) end
+function instagram:disable_contact(args, call_opts) end
 
 --- Enable contact
 --- `POST /instagram/contacts/enable`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function instagram:enable_contact(args) end
+function instagram:enable_contact(args, call_opts) end
 
 --- Get account info
 --- `GET /instagram/account`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function instagram:get_account(args) end
+function instagram:get_account(args, call_opts) end
 
 --- Get general statistics info by bot
 --- `GET /instagram/bots/statistics`
 ---@param args { bot_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function instagram:get_bots_statistics(args) end
+function instagram:get_bots_statistics(args, call_opts) end
 
 --- Get a list of messages
 --- `GET /instagram/chats/messages`
 ---@param args { contact_id: string, order?: string, search_after?: string, size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function instagram:get_chat_messages(args) end
+function instagram:get_chat_messages(args, call_opts) end
 
 --- Get a list of chats
 --- `GET /instagram/chats`
 ---@param args { bot_id: string, size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function instagram:get_chats(args) end
+function instagram:get_chats(args, call_opts) end
 
 --- Get contact info via a contact ID
 --- `GET /instagram/contacts/get`
 ---@param args { id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function instagram:get_contact(args) end
+function instagram:get_contact(args, call_opts) end
 
 --- Get a list of contact's operator notes
 --- `GET /instagram/contacts/notes`
 ---@param args { bot_id: string, contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function instagram:get_contact_notes(args) end
+function instagram:get_contact_notes(args, call_opts) end
 
 --- Get remaining time for automation pause
 --- `GET /instagram/contacts/getPauseAutomation`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function instagram:get_contact_pause_automation(args) end
+function instagram:get_contact_pause_automation(args, call_opts) end
 
 --- Get a list of contacts by tag
 --- `GET /instagram/contacts/getByTag`
 ---@param args { bot_id: string, size?: integer, skip?: integer, tag: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function instagram:get_contacts_by_tag(args) end
+function instagram:get_contacts_by_tag(args, call_opts) end
 
 --- Get contacts by variable
 --- `GET /instagram/contacts/getByVariable`
 ---@param args { bot_id?: string, size?: integer, skip?: integer, variable_id?: string, variable_name?: string, variable_value: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function instagram:get_contacts_by_variable(args) end
+function instagram:get_contacts_by_variable(args, call_opts) end
 
 --- Get a list of flows
 --- `GET /instagram/flows`
 ---@param args { bot_id: string, size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function instagram:get_flows(args) end
+function instagram:get_flows(args, call_opts) end
 
 --- Get a list of tags
 --- `GET /instagram/tags`
 ---@param args { bot_id: string, size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function instagram:get_tags(args) end
+function instagram:get_tags(args, call_opts) end
 
 --- Get a list of variables
 --- `GET /instagram/variables`
 ---@param args { bot_id: string, size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function instagram:list_bot_variables(args) end
+function instagram:list_bot_variables(args, call_opts) end
 
 --- Get a list of connected bots
 --- `GET /instagram/bots`
 ---@param args? { size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function instagram:list_bots(args) end
+function instagram:list_bots(args, call_opts) end
 
 --- Get a list of triggers
 --- `GET /instagram/triggers`
 ---@param args { bot_id: string, size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function instagram:list_triggers(args) end
+function instagram:list_triggers(args, call_opts) end
 
 --- Mark messages as read
 --- `PUT /instagram/contacts/mark-read`
 ---@param args? { contact_id?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function instagram:mark_contact_messages_as_read(args) end
+function instagram:mark_contact_messages_as_read(args, call_opts) end
 
 --- Mark a chat with the contact as unread
 --- `PUT /instagram/contacts/mark-unread`
 ---@param args? { contact_id?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function instagram:mark_contact_unread(args) end
+function instagram:mark_contact_unread(args, call_opts) end
 
 --- Open chat for a contact
 --- `POST /instagram/contacts/openChat`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function instagram:open_contact_chat(args) end
+function instagram:open_contact_chat(args, call_opts) end
 
 --- Run a flow by its ID
 --- `POST /instagram/flows/run`
 ---@param args { contact_id: string, external_data?: table, flow_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function instagram:run_flow(args) end
+function instagram:run_flow(args, call_opts) end
 
 --- Run a flow by trigger keywords
 --- `POST /instagram/flows/runByTrigger`
 ---@param args { contact_id: string, external_data?: table, trigger_keyword: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function instagram:run_flow_by_trigger(args) end
+function instagram:run_flow_by_trigger(args, call_opts) end
 
 --- Send campaign
 --- `POST /instagram/campaigns/send`
 ---@param args { bot_id: string, filter?: table, messages: any[], send_at?: string, title: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function instagram:send_campaign(args) end
+function instagram:send_campaign(args, call_opts) end
 
 --- Send a message to a contact
 --- `POST /instagram/contacts/send`
 ---@param args { contact_id: string, messages?: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function instagram:send_message_to_contact(args) end
+function instagram:send_message_to_contact(args, call_opts) end
 
 --- Assign a tag to contact
 --- `POST /instagram/contacts/setTag`
 ---@param args { contact_id: string, tags: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function instagram:set_contact_tag(args) end
+function instagram:set_contact_tag(args, call_opts) end
 
 --- Assign a variable to contact
 --- `POST /instagram/contacts/setVariable`
 ---@param args { contact_id: string, variables: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function instagram:set_contact_variable(args) end
+function instagram:set_contact_variable(args, call_opts) end
 
 --- Pause autoflows for a contact
 --- `POST /instagram/contacts/setPauseAutomation`
 ---@param args { contact_id: string, minutes: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function instagram:set_pause_automation(args) end
+function instagram:set_pause_automation(args, call_opts) end
 
 --- Unassign responsible operators for the chat.
 --- `POST /instagram/contacts/operators/unAssign`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function instagram:un_assign_contact_operators(args) end
+function instagram:un_assign_contact_operators(args, call_opts) end
 
 --- Update operator note
 --- `POST /instagram/contacts/updateNote`
 ---@param args { bot_id: string, contact_id: string, note_id: string, text: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function instagram:update_contact_note(args) end
+function instagram:update_contact_note(args, call_opts) end
 
 ---@class sendpulse.api.viber_bots
 local viber_bots = {}
@@ -2200,254 +2511,290 @@ local viber_bots = {}
 --- Assign a responsible for the chat.
 --- `POST /viber/chatbots/contacts/operators/assign`
 ---@param args { contact_id: string, operator_id: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function viber_bots:assign_contact_operator(args) end
+function viber_bots:assign_contact_operator(args, call_opts) end
 
 --- Close chat for a contact
 --- `POST /viber/chatbots/contacts/closeChat`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function viber_bots:close_contact_chat(args) end
+function viber_bots:close_contact_chat(args, call_opts) end
 
 --- Send operator note
 --- `POST /viber/chatbots/contacts/createNote`
 ---@param args { bot_id: string, contact_id: string, text: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function viber_bots:create_contact_note(args) end
+function viber_bots:create_contact_note(args, call_opts) end
 
 --- Delete contact
 --- `POST /viber/chatbots/contacts/delete`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function viber_bots:delete_contact(args) end
+function viber_bots:delete_contact(args, call_opts) end
 
 --- Resume autoflows for a contact
 --- `POST /viber/chatbots/contacts/deletePauseAutomation`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function viber_bots:delete_contact_automation_pause(args) end
+function viber_bots:delete_contact_automation_pause(args, call_opts) end
 
 --- Update operator note
 --- `POST /viber/chatbots/contacts/deleteNote`
 ---@param args { bot_id: string, contact_id: string, note_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function viber_bots:delete_contact_note(args) end
+function viber_bots:delete_contact_note(args, call_opts) end
 
 --- Remove a tag from a contact
 --- `POST /viber/chatbots/contacts/deleteTag`
 ---@param args { contact_id: string, tag: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function viber_bots:delete_contact_tag(args) end
+function viber_bots:delete_contact_tag(args, call_opts) end
 
 --- Delete a variable the selected contact
 --- `POST /viber/chatbots/contacts/deleteVariable`
 ---@param args? { contact_id?: string, variable_id?: string, variable_name?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function viber_bots:delete_contact_variable(args) end
+function viber_bots:delete_contact_variable(args, call_opts) end
 
 --- Disable contact
 --- `POST /viber/chatbots/contacts/disable`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function viber_bots:disable_contact(args) end
+function viber_bots:disable_contact(args, call_opts) end
 
 --- Enable contact
 --- `POST /viber/chatbots/contacts/enable`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function viber_bots:enable_contact(args) end
+function viber_bots:enable_contact(args, call_opts) end
 
 --- Get account info
 --- `GET /viber/chatbots/account`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function viber_bots:get_account(args) end
+function viber_bots:get_account(args, call_opts) end
 
 --- Get general statistics info by bot
 --- `GET /viber/chatbots/bots/statistics`
 ---@param args { bot_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function viber_bots:get_bot_statistics(args) end
+function viber_bots:get_bot_statistics(args, call_opts) end
 
 --- Get a list of messages
 --- `GET /viber/chatbots/chats/messages`
 ---@param args { contact_id: string, order?: string, search_after?: string, size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function viber_bots:get_chat_messages(args) end
+function viber_bots:get_chat_messages(args, call_opts) end
 
 --- Get a list of chats
 --- `GET /viber/chatbots/chats`
 ---@param args { bot_id: string, size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function viber_bots:get_chats(args) end
+function viber_bots:get_chats(args, call_opts) end
 
 --- Get contact info via a contact ID
 --- `GET /viber/chatbots/contacts/get`
 ---@param args { id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function viber_bots:get_contact(args) end
+function viber_bots:get_contact(args, call_opts) end
 
 --- Get a list of contact's operator notes
 --- `GET /viber/chatbots/contacts/notes`
 ---@param args { bot_id: string, contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function viber_bots:get_contact_notes(args) end
+function viber_bots:get_contact_notes(args, call_opts) end
 
 --- Get remaining time for automation pause
 --- `GET /viber/chatbots/contacts/getPauseAutomation`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function viber_bots:get_contact_pause_automation(args) end
+function viber_bots:get_contact_pause_automation(args, call_opts) end
 
 --- Get a list of contacts by tag
 --- `GET /viber/chatbots/contacts/getByTag`
 ---@param args { bot_id: string, size?: integer, skip?: integer, tag: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function viber_bots:get_contacts_by_tag(args) end
+function viber_bots:get_contacts_by_tag(args, call_opts) end
 
 --- Get contacts by variable
 --- `GET /viber/chatbots/contacts/getByVariable`
 ---@param args { bot_id?: string, size?: integer, skip?: integer, variable_id?: string, variable_name?: string, variable_value: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function viber_bots:get_contacts_by_variable(args) end
+function viber_bots:get_contacts_by_variable(args, call_opts) end
 
 --- Get a list of flows
 --- `GET /viber/chatbots/flows`
 ---@param args { bot_id: string, size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function viber_bots:get_flows(args) end
+function viber_bots:get_flows(args, call_opts) end
 
 --- Get a list of tags
 --- `GET /viber/chatbots/tags`
 ---@param args { bot_id: string, size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function viber_bots:get_tags(args) end
+function viber_bots:get_tags(args, call_opts) end
 
 --- Get a list of variables
 --- `GET /viber/chatbots/variables`
 ---@param args { bot_id: string, size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function viber_bots:list_bot_variables(args) end
+function viber_bots:list_bot_variables(args, call_opts) end
 
 --- Get a list of connected bots
 --- `GET /viber/chatbots/bots`
 ---@param args? { size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function viber_bots:list_bots(args) end
+function viber_bots:list_bots(args, call_opts) end
 
 --- Get a list of triggers
 --- `GET /viber/chatbots/triggers`
 ---@param args { bot_id: string, size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function viber_bots:list_triggers(args) end
+function viber_bots:list_triggers(args, call_opts) end
 
 --- Mark messages as read
 --- `PUT /viber/chatbots/contacts/mark-read`
 ---@param args? { contact_id?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function viber_bots:mark_contact_messages_read(args) end
+function viber_bots:mark_contact_messages_read(args, call_opts) end
 
 --- Mark a chat with the contact as unread
 --- `PUT /viber/chatbots/contacts/mark-unread`
 ---@param args? { contact_id?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function viber_bots:mark_contact_unread(args) end
+function viber_bots:mark_contact_unread(args, call_opts) end
 
 --- Open chat for a contact
 --- `POST /viber/chatbots/contacts/openChat`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function viber_bots:open_contact_chat(args) end
+function viber_bots:open_contact_chat(args, call_opts) end
 
 --- Run a flow by its ID
 --- `POST /viber/chatbots/flows/run`
 ---@param args { contact_id: string, external_data?: table, flow_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function viber_bots:run_flow(args) end
+function viber_bots:run_flow(args, call_opts) end
 
 --- Run a flow by trigger keywords
 --- `POST /viber/chatbots/flows/runByTrigger`
 ---@param args { contact_id: string, external_data?: table, trigger_keyword: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function viber_bots:run_flow_by_trigger(args) end
+function viber_bots:run_flow_by_trigger(args, call_opts) end
 
 --- Send campaign
 --- `POST /viber/chatbots/campaigns/send`
 ---@param args { bot_id: string, filter?: table, messages: any[], send_at?: string, title: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function viber_bots:send_campaign(args) end
+function viber_bots:send_campaign(args, call_opts) end
 
 --- Send a message to a contact
 --- `POST /viber/chatbots/contacts/send`
 ---@param args { contact_id: string, messages?: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function viber_bots:send_contact_message(args) end
+function viber_bots:send_contact_message(args, call_opts) end
 
 --- Assign a tag to contact
 --- `POST /viber/chatbots/contacts/setTag`
 ---@param args { contact_id: string, tags: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function viber_bots:set_contact_tag(args) end
+function viber_bots:set_contact_tag(args, call_opts) end
 
 --- Assign a variable to contact
 --- `POST /viber/chatbots/contacts/setVariable`
 ---@param args { contact_id: string, variables: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function viber_bots:set_contact_variable(args) end
+function viber_bots:set_contact_variable(args, call_opts) end
 
 --- Pause autoflows for a contact
 --- `POST /viber/chatbots/contacts/setPauseAutomation`
 ---@param args { contact_id: string, minutes: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function viber_bots:set_pause_automation(args) end
+function viber_bots:set_pause_automation(args, call_opts) end
 
 --- Unassign responsible operators for the chat.
 --- `POST /viber/chatbots/contacts/operators/unAssign`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function viber_bots:unassign_contact_operators(args) end
+function viber_bots:unassign_contact_operators(args, call_opts) end
 
 --- Update operator note
 --- `POST /viber/chatbots/contacts/updateNote`
 ---@param args { bot_id: string, contact_id: string, note_id: string, text: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function viber_bots:update_contact_note(args) end
+function viber_bots:update_contact_note(args, call_opts) end
 
 ---@class sendpulse.api.live_chat
 local live_chat = {}
@@ -2455,254 +2802,290 @@ local live_chat = {}
 --- Assign a responsible for the chat.
 --- `POST /live-chat/contacts/operators/assign`
 ---@param args { contact_id: string, operator_id: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function live_chat:assign_contact_operator(args) end
+function live_chat:assign_contact_operator(args, call_opts) end
 
 --- Close chat for a contact
 --- `POST /live-chat/contacts/closeChat`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function live_chat:close_contact_chat(args) end
+function live_chat:close_contact_chat(args, call_opts) end
 
 --- Send operator note
 --- `POST /live-chat/contacts/createNote`
 ---@param args { bot_id: string, contact_id: string, text: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function live_chat:create_contact_note(args) end
+function live_chat:create_contact_note(args, call_opts) end
 
 --- Delete contact
 --- `POST /live-chat/contacts/delete`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function live_chat:delete_contact(args) end
+function live_chat:delete_contact(args, call_opts) end
 
 --- Update operator note
 --- `POST /live-chat/contacts/deleteNote`
 ---@param args { bot_id: string, contact_id: string, note_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function live_chat:delete_contact_note(args) end
+function live_chat:delete_contact_note(args, call_opts) end
 
 --- Remove a tag from a contact
 --- `POST /live-chat/contacts/deleteTag`
 ---@param args { contact_id: string, tag: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function live_chat:delete_contact_tag(args) end
+function live_chat:delete_contact_tag(args, call_opts) end
 
 --- Delete a variable the selected contact
 --- `POST /live-chat/contacts/deleteVariable`
 ---@param args? { contact_id?: string, variable_id?: string, variable_name?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function live_chat:delete_contact_variable(args) end
+function live_chat:delete_contact_variable(args, call_opts) end
 
 --- Resume autoflows for a contact
 --- `POST /live-chat/contacts/deletePauseAutomation`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function live_chat:delete_pause_automation(args) end
+function live_chat:delete_pause_automation(args, call_opts) end
 
 --- Disable contact
 --- `POST /live-chat/contacts/disable`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function live_chat:disable_contact(args) end
+function live_chat:disable_contact(args, call_opts) end
 
 --- Enable contact
 --- `POST /live-chat/contacts/enable`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function live_chat:enable_contact(args) end
+function live_chat:enable_contact(args, call_opts) end
 
 --- Get account info
 --- `GET /live-chat/account`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function live_chat:get_account(args) end
+function live_chat:get_account(args, call_opts) end
 
 --- Get general statistics info by bot
 --- `GET /live-chat/bots/statistics`
 ---@param args { bot_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function live_chat:get_bot_statistics(args) end
+function live_chat:get_bot_statistics(args, call_opts) end
 
 --- Get a list of connected bots
 --- `GET /live-chat/bots`
 ---@param args? { size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function live_chat:get_bots(args) end
+function live_chat:get_bots(args, call_opts) end
 
 --- Get a list of messages
 --- `GET /live-chat/chats/messages`
 ---@param args { contact_id: string, order?: string, search_after?: string, size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function live_chat:get_chat_messages(args) end
+function live_chat:get_chat_messages(args, call_opts) end
 
 --- Get a list of chats
 --- `GET /live-chat/chats`
 ---@param args { bot_id: string, size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function live_chat:get_chats(args) end
+function live_chat:get_chats(args, call_opts) end
 
 --- Get contact info via a contact ID
 --- `GET /live-chat/contacts/get`
 ---@param args { id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function live_chat:get_contact(args) end
+function live_chat:get_contact(args, call_opts) end
 
 --- Get a list of contact's operator notes
 --- `GET /live-chat/contacts/notes`
 ---@param args { bot_id: string, contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function live_chat:get_contact_notes(args) end
+function live_chat:get_contact_notes(args, call_opts) end
 
 --- Get remaining time for automation pause
 --- `GET /live-chat/contacts/getPauseAutomation`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function live_chat:get_contact_pause_automation(args) end
+function live_chat:get_contact_pause_automation(args, call_opts) end
 
 --- Get a list of contacts by tag
 --- `GET /live-chat/contacts/getByTag`
 ---@param args { bot_id: string, size?: integer, skip?: integer, tag: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function live_chat:get_contacts_by_tag(args) end
+function live_chat:get_contacts_by_tag(args, call_opts) end
 
 --- Get contacts by variable
 --- `GET /live-chat/contacts/getByVariable`
 ---@param args { bot_id?: string, size?: integer, skip?: integer, variable_id?: string, variable_name?: string, variable_value: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function live_chat:get_contacts_by_variable(args) end
+function live_chat:get_contacts_by_variable(args, call_opts) end
 
 --- Get a list of flows
 --- `GET /live-chat/flows`
 ---@param args { bot_id: string, size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function live_chat:get_flows(args) end
+function live_chat:get_flows(args, call_opts) end
 
 --- Get a list of triggers
 --- `GET /live-chat/triggers`
 ---@param args { bot_id: string, size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function live_chat:get_triggers(args) end
+function live_chat:get_triggers(args, call_opts) end
 
 --- Get a list of variables
 --- `GET /live-chat/variables`
 ---@param args { bot_id: string, size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function live_chat:list_bot_variables(args) end
+function live_chat:list_bot_variables(args, call_opts) end
 
 --- Get a list of tags
 --- `GET /live-chat/tags`
 ---@param args { bot_id: string, size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function live_chat:list_tags(args) end
+function live_chat:list_tags(args, call_opts) end
 
 --- Mark messages as read
 --- `PUT /live-chat/contacts/mark-read`
 ---@param args? { contact_id?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function live_chat:mark_contact_messages_read(args) end
+function live_chat:mark_contact_messages_read(args, call_opts) end
 
 --- Mark a chat with the contact as unread
 --- `PUT /live-chat/contacts/mark-unread`
 ---@param args? { contact_id?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function live_chat:mark_contact_unread(args) end
+function live_chat:mark_contact_unread(args, call_opts) end
 
 --- Open chat for a contact
 --- `POST /live-chat/contacts/openChat`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function live_chat:open_contact_chat(args) end
+function live_chat:open_contact_chat(args, call_opts) end
 
 --- Run a flow by its ID
 --- `POST /live-chat/flows/run`
 ---@param args { contact_id: string, external_data?: table, flow_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function live_chat:run_flow(args) end
+function live_chat:run_flow(args, call_opts) end
 
 --- Run a flow by trigger keywords
 --- `POST /live-chat/flows/runByTrigger`
 ---@param args { contact_id: string, external_data?: table, trigger_keyword: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function live_chat:run_flow_by_trigger(args) end
+function live_chat:run_flow_by_trigger(args, call_opts) end
 
 --- Send a message to a contact
 --- `POST /live-chat/contacts/send`
 ---@param args { contact_id: string, messages?: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function live_chat:send_contact_message(args) end
+function live_chat:send_contact_message(args, call_opts) end
 
 --- Set the contact's name
 --- `POST /live-chat/contacts/setName`
 ---@param args { contact_id: string, name: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function live_chat:set_contact_name(args) end
+function live_chat:set_contact_name(args, call_opts) end
 
 --- Assign a tag to contact
 --- `POST /live-chat/contacts/setTag`
 ---@param args { contact_id: string, tags: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function live_chat:set_contact_tag(args) end
+function live_chat:set_contact_tag(args, call_opts) end
 
 --- Assign a variable to contact
 --- `POST /live-chat/contacts/setVariable`
 ---@param args { contact_id: string, variables: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function live_chat:set_contact_variable(args) end
+function live_chat:set_contact_variable(args, call_opts) end
 
 --- Pause autoflows for a contact
 --- `POST /live-chat/contacts/setPauseAutomation`
 ---@param args { contact_id: string, minutes: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function live_chat:set_pause_automation(args) end
+function live_chat:set_pause_automation(args, call_opts) end
 
 --- Unassign responsible operators for the chat.
 --- `POST /live-chat/contacts/operators/unAssign`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function live_chat:un_assign_contact_operators(args) end
+function live_chat:un_assign_contact_operators(args, call_opts) end
 
 --- Update operator note
 --- `POST /live-chat/contacts/updateNote`
 ---@param args { bot_id: string, contact_id: string, note_id: string, text: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function live_chat:update_contact_note(args) end
+function live_chat:update_contact_note(args, call_opts) end
 
 ---@class sendpulse.api.tiktok
 local tiktok = {}
@@ -2710,254 +3093,290 @@ local tiktok = {}
 --- Assign a responsible for the chat.
 --- `POST /tiktok/contacts/operators/assign`
 ---@param args { contact_id: string, operator_id: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function tiktok:assign_contact_operator(args) end
+function tiktok:assign_contact_operator(args, call_opts) end
 
 --- Close chat for a contact
 --- `POST /tiktok/contacts/closeChat`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function tiktok:close_contact_chat(args) end
+function tiktok:close_contact_chat(args, call_opts) end
 
 --- Send operator note
 --- `POST /tiktok/contacts/createNote`
 ---@param args { bot_id: string, contact_id: string, text: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function tiktok:create_contact_note(args) end
+function tiktok:create_contact_note(args, call_opts) end
 
 --- Delete contact
 --- `POST /tiktok/contacts/delete`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function tiktok:delete_contact(args) end
+function tiktok:delete_contact(args, call_opts) end
 
 --- Update operator note
 --- `POST /tiktok/contacts/deleteNote`
 ---@param args { bot_id: string, contact_id: string, note_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function tiktok:delete_contact_note(args) end
+function tiktok:delete_contact_note(args, call_opts) end
 
 --- Resume autoflows for a contact
 --- `POST /tiktok/contacts/deletePauseAutomation`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function tiktok:delete_contact_pause_automation(args) end
+function tiktok:delete_contact_pause_automation(args, call_opts) end
 
 --- Remove a tag from a contact
 --- `POST /tiktok/contacts/deleteTag`
 ---@param args { contact_id: string, tag: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function tiktok:delete_contact_tag(args) end
+function tiktok:delete_contact_tag(args, call_opts) end
 
 --- Delete a variable the selected contact
 --- `POST /tiktok/contacts/deleteVariable`
 ---@param args? { contact_id?: string, variable_id?: string, variable_name?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function tiktok:delete_contact_variable(args) end
+function tiktok:delete_contact_variable(args, call_opts) end
 
 --- Disable contact
 --- `POST /tiktok/contacts/disable`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function tiktok:disable_contact(args) end
+function tiktok:disable_contact(args, call_opts) end
 
 --- Enable contact
 --- `POST /tiktok/contacts/enable`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function tiktok:enable_contact(args) end
+function tiktok:enable_contact(args, call_opts) end
 
 --- Get account info
 --- `GET /tiktok/account`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function tiktok:get_account(args) end
+function tiktok:get_account(args, call_opts) end
 
 --- Get general statistics info by bot
 --- `GET /tiktok/bots/statistics`
 ---@param args { bot_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function tiktok:get_bot_statistics(args) end
+function tiktok:get_bot_statistics(args, call_opts) end
 
 --- Get a list of chats
 --- `GET /tiktok/chats`
 ---@param args { bot_id: string, size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function tiktok:get_chat_list(args) end
+function tiktok:get_chat_list(args, call_opts) end
 
 --- Get a list of messages
 --- `GET /tiktok/chats/messages`
 ---@param args { contact_id: string, order?: string, search_after?: string, size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function tiktok:get_chat_messages(args) end
+function tiktok:get_chat_messages(args, call_opts) end
 
 --- Get contact info via a contact ID
 --- `GET /tiktok/contacts/get`
 ---@param args { id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function tiktok:get_contact(args) end
+function tiktok:get_contact(args, call_opts) end
 
 --- Get a list of contact's operator notes
 --- `GET /tiktok/contacts/notes`
 ---@param args { bot_id: string, contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function tiktok:get_contact_notes(args) end
+function tiktok:get_contact_notes(args, call_opts) end
 
 --- Get remaining time for automation pause
 --- `GET /tiktok/contacts/getPauseAutomation`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function tiktok:get_contact_pause_automation(args) end
+function tiktok:get_contact_pause_automation(args, call_opts) end
 
 --- Get a list of contacts by tag
 --- `GET /tiktok/contacts/getByTag`
 ---@param args { bot_id: string, size?: integer, skip?: integer, tag: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function tiktok:get_contacts_by_tag(args) end
+function tiktok:get_contacts_by_tag(args, call_opts) end
 
 --- Get contacts by variable
 --- `GET /tiktok/contacts/getByVariable`
 ---@param args { bot_id?: string, size?: integer, skip?: integer, variable_id?: string, variable_name?: string, variable_value: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function tiktok:get_contacts_by_variable(args) end
+function tiktok:get_contacts_by_variable(args, call_opts) end
 
 --- Get a list of flows
 --- `GET /tiktok/flows`
 ---@param args { bot_id: string, size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function tiktok:get_flows(args) end
+function tiktok:get_flows(args, call_opts) end
 
 --- Get a list of tags
 --- `GET /tiktok/tags`
 ---@param args { bot_id: string, size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function tiktok:get_tag_list(args) end
+function tiktok:get_tag_list(args, call_opts) end
 
 --- Get a list of triggers
 --- `GET /tiktok/triggers`
 ---@param args { bot_id: string, size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function tiktok:get_triggers(args) end
+function tiktok:get_triggers(args, call_opts) end
 
 --- Get a list of connected bots
 --- `GET /tiktok/bots`
 ---@param args? { size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function tiktok:list_bots(args) end
+function tiktok:list_bots(args, call_opts) end
 
 --- Get a list of variables
 --- `GET /tiktok/variables`
 ---@param args { bot_id: string, size?: integer, skip?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function tiktok:list_variables(args) end
+function tiktok:list_variables(args, call_opts) end
 
 --- Mark a chat with the contact as unread
 --- `PUT /tiktok/contacts/mark-unread`
 ---@param args? { contact_id?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function tiktok:mark_contact_chat_unread(args) end
+function tiktok:mark_contact_chat_unread(args, call_opts) end
 
 --- Mark messages as read
 --- `PUT /tiktok/contacts/mark-read`
 ---@param args? { contact_id?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function tiktok:mark_contact_messages_as_read(args) end
+function tiktok:mark_contact_messages_as_read(args, call_opts) end
 
 --- Open chat for a contact
 --- `POST /tiktok/contacts/openChat`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function tiktok:open_contact_chat(args) end
+function tiktok:open_contact_chat(args, call_opts) end
 
 --- Run a flow by its ID
 --- `POST /tiktok/flows/run`
 ---@param args { contact_id: string, external_data?: table, flow_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function tiktok:run_flow(args) end
+function tiktok:run_flow(args, call_opts) end
 
 --- Run a flow by trigger keywords
 --- `POST /tiktok/flows/runByTrigger`
 ---@param args { contact_id: string, external_data?: table, trigger_keyword: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function tiktok:run_flow_by_trigger(args) end
+function tiktok:run_flow_by_trigger(args, call_opts) end
 
 --- Send campaign
 --- `POST /tiktok/campaigns/send`
 ---@param args { bot_id: string, filter?: table, messages: any[], send_at?: string, title: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function tiktok:send_campaign(args) end
+function tiktok:send_campaign(args, call_opts) end
 
 --- Send a message to a contact
 --- `POST /tiktok/contacts/send`
 ---@param args { contact_id: string, messages?: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function tiktok:send_contact_message(args) end
+function tiktok:send_contact_message(args, call_opts) end
 
 --- Assign a tag to contact
 --- `POST /tiktok/contacts/setTag`
 ---@param args { contact_id: string, tags: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function tiktok:set_contact_tag(args) end
+function tiktok:set_contact_tag(args, call_opts) end
 
 --- Assign a variable to contact
 --- `POST /tiktok/contacts/setVariable`
 ---@param args { contact_id: string, variables: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function tiktok:set_contact_variable(args) end
+function tiktok:set_contact_variable(args, call_opts) end
 
 --- Pause autoflows for a contact
 --- `POST /tiktok/contacts/setPauseAutomation`
 ---@param args { contact_id: string, minutes: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function tiktok:set_pause_automation(args) end
+function tiktok:set_pause_automation(args, call_opts) end
 
 --- Unassign responsible operators for the chat.
 --- `POST /tiktok/contacts/operators/unAssign`
 ---@param args { contact_id: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function tiktok:unassign_contact_operator(args) end
+function tiktok:unassign_contact_operator(args, call_opts) end
 
 --- Update operator note
 --- `POST /tiktok/contacts/updateNote`
 ---@param args { bot_id: string, contact_id: string, note_id: string, text: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function tiktok:update_contact_note(args) end
+function tiktok:update_contact_note(args, call_opts) end
 
 ---@class sendpulse.api.crm
 local crm = {}
@@ -2965,1339 +3384,1530 @@ local crm = {}
 --- Add attribute value to contact
 --- `POST /crm/v1/contacts/{contactId}/attributes`
 ---@param args { contactId: integer, attributeId: integer, value: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:add_contact_attribute_value(args) end
+function crm:add_contact_attribute_value(args, call_opts) end
 
 --- Add a note to a contact
 --- `POST /crm/v1/contacts/{contactId}/comments`
 ---@param args { contactId: integer, message: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:add_contact_comment(args) end
+function crm:add_contact_comment(args, call_opts) end
 
 --- Add contact to a company
 --- `POST /crm/v1/contacts/{contactId}/relation/{companyId}`
 ---@param args { contactId: integer, companyId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:add_contact_company_relation(args) end
+function crm:add_contact_company_relation(args, call_opts) end
 
 --- Add an email address to the contact
 --- `POST /crm/v1/contacts/{contactId}/emails`
 ---@param args { contactId: integer, emails?: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:add_contact_emails(args) end
+function crm:add_contact_emails(args, call_opts) end
 
 --- Add messenger to contact
 --- `POST /crm/v1/contacts/{contactId}/messengers`
 ---@param args { contactId: integer, isMainChatbot?: boolean, login: string, typeId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:add_contact_messenger(args) end
+function crm:add_contact_messenger(args, call_opts) end
 
 --- Add a phone number to the contact.
 --- `POST /crm/v1/contacts/{contactId}/phones`
 ---@param args { contactId: integer, phone: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:add_contact_phone(args) end
+function crm:add_contact_phone(args, call_opts) end
 
 --- Add a contact to a deal
 --- `POST /crm/v1/deals/{dealId}/contacts/{contactId}`
 ---@param args { dealId: integer, contactId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:add_contact_to_deal(args) end
+function crm:add_contact_to_deal(args, call_opts) end
 
 --- Add new relation with attribute
 --- `POST /crm/v1/custom-tab/{customTabId}/relation`
 ---@param args { customTabId: number, entityId?: integer, entityIds?: any[], entityType?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:add_custom_tab_relation(args) end
+function crm:add_custom_tab_relation(args, call_opts) end
 
 --- Add a attribute value to deal by deal ID
 --- `POST /crm/v1/deals/{dealId}/attributes`
 ---@param args { dealId: integer, attributeId: integer, value: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:add_deal_attribute(args) end
+function crm:add_deal_attribute(args, call_opts) end
 
 --- Add a note to a deal
 --- `POST /crm/v1/deals/{dealId}/comments`
 ---@param args { dealId: integer, message: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:add_deal_comment(args) end
+function crm:add_deal_comment(args, call_opts) end
 
 --- Add product to deal
 --- `POST /crm/v1/products/deals`
 ---@param args? { allow_out_of_stock?: boolean, dealId?: number, productId?: number, productPriceISO?: string, productPriceValue?: number, quantity?: number, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:add_product_to_deal(args) end
+function crm:add_product_to_deal(args, call_opts) end
 
 --- Add a tag to the contact
 --- `POST /crm/v1/contact-tags/{tagId}/contact/{contactId}`
 ---@param args { tagId: integer, contactId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:add_tag_to_contact(args) end
+function crm:add_tag_to_contact(args, call_opts) end
 
 --- Add comment to task
 --- `POST /crm/v1/tasks/{taskId}/comments`
 ---@param args { taskId: integer, message?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:add_task_comment(args) end
+function crm:add_task_comment(args, call_opts) end
 
 --- Approve manual payment.
 --- `POST /crm/v1/payments/{paymentId}/approve`
 ---@param args { paymentId: number, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:approve_payment(args) end
+function crm:approve_payment(args, call_opts) end
 
 --- Attach call to deal
 --- `POST /crm/v1/deals/{dealId}/attach-call`
 ---@param args { dealId: integer, callId?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:attach_call_to_deal(args) end
+function crm:attach_call_to_deal(args, call_opts) end
 
 --- Attach entity to task
 --- `POST /crm/v1/tasks/{taskId}/entity-attach`
 ---@param args { taskId: integer, connections?: table, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:attach_entities_to_task(args) end
+function crm:attach_entities_to_task(args, call_opts) end
 
 --- Batch create email
 --- `POST /crm/v1/companies/{companyId}/emails/batch`
 ---@param args { companyId: integer, emails?: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:batch_create_company_emails(args) end
+function crm:batch_create_company_emails(args, call_opts) end
 
 --- Batch create messenger
 --- `POST /crm/v1/companies/{companyId}/messengers/batch`
 ---@param args { companyId: integer, messengers?: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:batch_create_company_messengers(args) end
+function crm:batch_create_company_messengers(args, call_opts) end
 
 --- Batch create phone
 --- `POST /crm/v1/companies/{companyId}/phones/batch`
 ---@param args { companyId: integer, phones?: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:batch_create_company_phones(args) end
+function crm:batch_create_company_phones(args, call_opts) end
 
 --- Batch store contact attributes values
 --- `POST /crm/v1/contacts/{contactId}/attributes/batch`
 ---@param args { contactId: integer, attributesValues?: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:batch_store_contact_attribute_values(args) end
+function crm:batch_store_contact_attribute_values(args, call_opts) end
 
 --- Cancel manual payment
 --- `POST /crm/v1/payments/{paymentId}/cancel`
 ---@param args { paymentId: number, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:cancel_payment(args) end
+function crm:cancel_payment(args, call_opts) end
 
 --- Change the pipeline of a deal by its ID.
 --- `POST /crm/v1/deals/{dealId}/change-pipeline`
 ---@param args { dealId: integer, pipelineId?: integer, stepId?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:change_deal_pipeline(args) end
+function crm:change_deal_pipeline(args, call_opts) end
 
 --- Change task order
 --- `POST /crm/v1/tasks/{taskId}/steps/{stepId}/order`
 ---@param args { taskId: integer, stepId: integer, newStepId?: number, order: number, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:change_task_step_order(args) end
+function crm:change_task_step_order(args, call_opts) end
 
 --- Attach file
 --- `POST /crm/v1/attachments`
 ---@param args? { entityId?: number, entityType?: string, link?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:create_attachment(args) end
+function crm:create_attachment(args, call_opts) end
 
 --- Create attachment
 --- `POST /crm/v1/attachments/batch`
 ---@param args? { attachments?: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:create_attachments_batch(args) end
+function crm:create_attachments_batch(args, call_opts) end
 
 --- Create new board
 --- `POST /crm/v1/boards`
 ---@param args? { name?: string, settings?: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:create_board(args) end
+function crm:create_board(args, call_opts) end
 
 --- Create attribute for board
 --- `POST /crm/v1/boards/{boardId}/attributes`
 ---@param args { boardId: integer, mandatory?: boolean, name?: string, options?: any[], type?: number, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:create_board_attribute(args) end
+function crm:create_board_attribute(args, call_opts) end
 
 --- Create steps for board
 --- `POST /crm/v1/boards/{boardId}/steps`
 ---@param args { boardId: integer, color?: string, name?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:create_board_steps(args) end
+function crm:create_board_steps(args, call_opts) end
 
 --- Create items for checklist
 --- `POST /crm/v1/checklists/{checklistId}/items`
 ---@param args { checklistId: integer, isDone?: number, name?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:create_checklist_items(args) end
+function crm:create_checklist_items(args, call_opts) end
 
 --- Create company
 --- `POST /crm/v1/companies`
 ---@param args? { address?: string, annualBusinessVolume?: integer, companyName?: string, currency?: string, responsibleId?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:create_company(args) end
+function crm:create_company(args, call_opts) end
 
 --- Create a company attribute
 --- `POST /crm/v1/companies/attributes`
 ---@param args { mandatory?: boolean, name: string, options?: any[], type?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:create_company_attribute(args) end
+function crm:create_company_attribute(args, call_opts) end
 
 --- Create email
 --- `POST /crm/v1/companies/{companyId}/emails`
 ---@param args { companyId: string, data?: table, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:create_company_email(args) end
+function crm:create_company_email(args, call_opts) end
 
 --- Create messenger
 --- `POST /crm/v1/companies/{companyId}/messengers`
 ---@param args { companyId: string, data?: table, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:create_company_messenger(args) end
+function crm:create_company_messenger(args, call_opts) end
 
 --- Create phone
 --- `POST /crm/v1/companies/{companyId}/phones`
 ---@param args { companyId: integer, data?: table, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:create_company_phone(args) end
+function crm:create_company_phone(args, call_opts) end
 
 --- Create a new contact
 --- `POST /crm/v1/contacts/create`
 ---@param args { externalContactId?: string, firstName?: string, lastName?: string, responsibleId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:create_contact(args) end
+function crm:create_contact(args, call_opts) end
 
 --- Create a contact attribute
 --- `POST /crm/v1/contacts/attributes`
 ---@param args { mandatory?: boolean, name: string, options?: any[], type?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:create_contact_attribute(args) end
+function crm:create_contact_attribute(args, call_opts) end
 
 --- (Deprecated). Use POST /contacts/create instead to create a new contact
 --- `POST /crm/v1/contacts`
 ---@param args { attachments?: any[], attributes?: any[], emails?: any[], firstName?: string, lastName?: string, messengers?: any[], phones?: any[], responsibleId: integer, tags?: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:create_contact_deprecated(args) end
+function crm:create_contact_deprecated(args, call_opts) end
 
 --- Create a tag
 --- `POST /crm/v1/contact-tags`
 ---@param args { colorBackground?: string, colorText?: string, name: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:create_contact_tag(args) end
+function crm:create_contact_tag(args, call_opts) end
 
 --- Create custom tab
 --- `POST /crm/v1/custom-tab`
 ---@param args? { entityId?: integer, entityType?: integer, name?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:create_custom_tab(args) end
+function crm:create_custom_tab(args, call_opts) end
 
 --- Create a new deal
 --- `POST /crm/v1/deals`
 ---@param args { attachments?: any[], attributes?: any[], contact?: any[], currency?: string, name?: string, pipelineId: integer, price?: number, responsibleId?: integer, sourceId?: integer, stepId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:create_deal(args) end
+function crm:create_deal(args, call_opts) end
 
 --- Create managers from category
 --- `POST /crm/v1/manager-settings`
 ---@param args? { responsibleIds?: any[], sectionId?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:create_manager_settings(args) end
+function crm:create_manager_settings(args, call_opts) end
 
 --- Create payment
 --- `POST /crm/v1/payments`
 ---@param args? { contactId?: integer, currency?: string, dealId?: integer, description?: string, price?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:create_payment(args) end
+function crm:create_payment(args, call_opts) end
 
 --- Create new pipeline
 --- `POST /crm/v1/pipelines`
 ---@param args? { name?: string, settings?: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:create_pipeline(args) end
+function crm:create_pipeline(args, call_opts) end
 
 --- Create a deal attribute
 --- `POST /crm/v1/pipelines/{pipelineId}/attributes`
 ---@param args { pipelineId: integer, mandatory?: boolean, name: string, options?: any[], type: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:create_pipeline_attribute(args) end
+function crm:create_pipeline_attribute(args, call_opts) end
 
 --- Create a new pipeline step
 --- `POST /crm/v1/pipelines/{pipelineId}/steps`
 ---@param args { pipelineId: integer, addEndHours?: integer, color?: string, name?: string, notifyIn?: string, order?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:create_pipeline_step(args) end
+function crm:create_pipeline_step(args, call_opts) end
 
 --- Create a new product
 --- `POST /crm/v1/products`
 ---@param args? { availability?: number, balance?: table, categoryId?: number, description?: string, digitalInfo?: table, images?: any[], name?: string, prices?: any[], productType?: number, sections?: any[], seo?: table, shortDescription?: string, type?: number, vendorCode?: string, visible?: number, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:create_product(args) end
+function crm:create_product(args, call_opts) end
 
 --- Store users categories
 --- `POST /crm/v1/products/categories`
 ---@param args? { name?: string, parentId?: number, sections?: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:create_product_category(args) end
+function crm:create_product_category(args, call_opts) end
 
 --- Update section in product
 --- `POST /crm/v1/products/{productId}/sections`
 ---@param args { productId: number, sections?: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:create_product_sections(args) end
+function crm:create_product_sections(args, call_opts) end
 
 --- Create tasks
 --- `POST /crm/v1/tasks`
 ---@param args? { alert?: string, attachments?: any[], attributes?: any[], boardId?: integer, checklists?: any[], connections?: table, description?: string, finishAt?: string, name?: string, observers?: any[], parentId?: integer, priority?: integer, repeatSetting?: table, responsibleId?: integer, sourceType?: integer, startAt?: string, stepId?: integer, tags?: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:create_task(args) end
+function crm:create_task(args, call_opts) end
 
 --- Create attribute value
 --- `POST /crm/v1/tasks/{taskId}/attributes`
 ---@param args { taskId: integer, attributeId?: number, value?: any, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:create_task_attribute_value(args) end
+function crm:create_task_attribute_value(args, call_opts) end
 
 --- Create checklist without items in task
 --- `POST /crm/v1/tasks/{taskId}/checklists/single`
 ---@param args { taskId: integer, name?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:create_task_checklist(args) end
+function crm:create_task_checklist(args, call_opts) end
 
 --- Create multiple checklists with items in task
 --- `POST /crm/v1/tasks/{taskId}/checklists`
 ---@param args { taskId: integer, checklists?: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:create_task_checklists(args) end
+function crm:create_task_checklists(args, call_opts) end
 
 --- Create a task tag
 --- `POST /crm/v1/task-tags`
 ---@param args? { color?: string, name?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:create_task_tag(args) end
+function crm:create_task_tag(args, call_opts) end
 
 --- Delete file attachment
 --- `DELETE /crm/v1/attachments/{attachmentId}`
 ---@param args { attachmentId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:delete_attachment(args) end
+function crm:delete_attachment(args, call_opts) end
 
 --- Delete attribute value from task
 --- `DELETE /crm/v1/{boardId}/attributes/{attributeId}/values/{valueId}`
 ---@param args { boardId: string, attributeId: integer, valueId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:delete_attribute_value(args) end
+function crm:delete_attribute_value(args, call_opts) end
 
 --- Delete checklist items
 --- `DELETE /crm/v1/checklists/{checklistId}/items/{itemId}`
 ---@param args { checklistId: integer, itemId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:delete_checklist_item(args) end
+function crm:delete_checklist_item(args, call_opts) end
 
 --- Delete company
 --- `DELETE /crm/v1/companies/{companyId}`
 ---@param args { companyId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:delete_company(args) end
+function crm:delete_company(args, call_opts) end
 
 --- Delete a company attribute
 --- `DELETE /crm/v1/companies/attributes/{attribute}`
 ---@param args { attribute: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:delete_company_attribute(args) end
+function crm:delete_company_attribute(args, call_opts) end
 
 --- Delete email
 --- `DELETE /crm/v1/companies/{companyId}/emails/{emailId}`
 ---@param args { companyId: integer, emailId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:delete_company_email(args) end
+function crm:delete_company_email(args, call_opts) end
 
 --- Delete messenger
 --- `DELETE /crm/v1/companies/{companyId}/messengers/{messengerId}`
 ---@param args { companyId: string, messengerId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:delete_company_messenger(args) end
+function crm:delete_company_messenger(args, call_opts) end
 
 --- Delete phone
 --- `DELETE /crm/v1/companies/{companyId}/phones/{phoneId}`
 ---@param args { companyId: string, phoneId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:delete_company_phone(args) end
+function crm:delete_company_phone(args, call_opts) end
 
 --- Delete a contact attribute
 --- `DELETE /crm/v1/contacts/attributes/{attributeId}`
 ---@param args { attributeId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:delete_contact_attribute(args) end
+function crm:delete_contact_attribute(args, call_opts) end
 
 --- Delete contact attribute value
 --- `DELETE /crm/v1/contacts/{contactId}/attributes/{attributeId}`
 ---@param args { contactId: integer, attributeId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:delete_contact_attribute_value(args) end
+function crm:delete_contact_attribute_value(args, call_opts) end
 
 --- Remove contact by ID
 --- `DELETE /crm/v1/contacts/{contactId}`
 ---@param args { contactId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:delete_contact_by_id(args) end
+function crm:delete_contact_by_id(args, call_opts) end
 
 --- Remove contact note
 --- `DELETE /crm/v1/contacts/{contactId}/comments/{commentId}`
 ---@param args { contactId: integer, commentId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:delete_contact_comment(args) end
+function crm:delete_contact_comment(args, call_opts) end
 
 --- Delete a contact from the company
 --- `DELETE /crm/v1/contacts/{contactId}/relation/{companyId}`
 ---@param args { contactId: integer, companyId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:delete_contact_company_relation(args) end
+function crm:delete_contact_company_relation(args, call_opts) end
 
 --- Remove the email address from the contact
 --- `DELETE /crm/v1/contacts/{contactId}/emails/{emailId}`
 ---@param args { contactId: integer, emailId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:delete_contact_email(args) end
+function crm:delete_contact_email(args, call_opts) end
 
 --- Delete phone number
 --- `DELETE /crm/v1/contacts/{contactId}/phones/{phoneId}`
 ---@param args { contactId: integer, phoneId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:delete_contact_phone(args) end
+function crm:delete_contact_phone(args, call_opts) end
 
 --- Remove tag
 --- `DELETE /crm/v1/contact-tags/{tagId}`
 ---@param args { tagId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:delete_contact_tag(args) end
+function crm:delete_contact_tag(args, call_opts) end
 
 --- Delete a tag from a contact
 --- `DELETE /crm/v1/contact-tags/{tagId}/contact/{contactId}`
 ---@param args { tagId: integer, contactId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:delete_contact_tag_from_contact(args) end
+function crm:delete_contact_tag_from_contact(args, call_opts) end
 
 --- Delete custom tabs
 --- `DELETE /crm/v1/custom-tab/{customTabId}`
 ---@param args { customTabId: number, entityId?: integer, entityType?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:delete_custom_tab(args) end
+function crm:delete_custom_tab(args, call_opts) end
 
 --- Delete relation with attribute
 --- `DELETE /crm/v1/custom-tab/{customTabId}/relation`
 ---@param args { customTabId: number, entityId?: integer, entityIds?: any[], entityType?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:delete_custom_tab_relation(args) end
+function crm:delete_custom_tab_relation(args, call_opts) end
 
 --- Delete a deal by its ID
 --- `DELETE /crm/v1/deals/{dealId}`
 ---@param args { dealId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:delete_deal(args) end
+function crm:delete_deal(args, call_opts) end
 
 --- Remove the deal attribute
 --- `DELETE /crm/v1/deals/{dealId}/attributes/{attributeId}`
 ---@param args { dealId: integer, attributeId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:delete_deal_attribute(args) end
+function crm:delete_deal_attribute(args, call_opts) end
 
 --- Remove a note from the deal
 --- `DELETE /crm/v1/deals/{dealId}/comments/{commentId}`
 ---@param args { dealId: integer, commentId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:delete_deal_comment(args) end
+function crm:delete_deal_comment(args, call_opts) end
 
 --- Delete managers from category
 --- `DELETE /crm/v1/manager-settings/{settingId}`
 ---@param args { settingId: integer, responsibleIds?: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:delete_managers_from_manager_setting(args) end
+function crm:delete_managers_from_manager_setting(args, call_opts) end
 
 --- Delete a deal attribute
 --- `DELETE /crm/v1/pipelines/{pipelineId}/attributes/{attributeId}`
 ---@param args { pipelineId: integer, attributeId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:delete_pipeline_attribute(args) end
+function crm:delete_pipeline_attribute(args, call_opts) end
 
 --- Delete a pipeline step
 --- `DELETE /crm/v1/pipelines/{pipelineId}/steps/{stepId}`
 ---@param args { pipelineId: integer, stepId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:delete_pipeline_step(args) end
+function crm:delete_pipeline_step(args, call_opts) end
 
 --- Delete product by id
 --- `DELETE /crm/v1/products/{productId}`
 ---@param args { productId: number, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:delete_product(args) end
+function crm:delete_product(args, call_opts) end
 
 --- Delete users category by id
 --- `DELETE /crm/v1/products/categories/{categoryId}`
 ---@param args { categoryId: number, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:delete_product_category(args) end
+function crm:delete_product_category(args, call_opts) end
 
 --- Delete products section
 --- `DELETE /crm/v1/products/{productId}/sections/{sectionId}`
 ---@param args { productId: number, sectionId: number, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:delete_product_section(args) end
+function crm:delete_product_section(args, call_opts) end
 
 --- Delete task by ID
 --- `DELETE /crm/v1/tasks/{taskId}`
 ---@param args { taskId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:delete_task(args) end
+function crm:delete_task(args, call_opts) end
 
 --- Delete a checklist from a task
 --- `DELETE /crm/v1/tasks/{taskId}/checklists/{checklistId}`
 ---@param args { taskId: integer, checklistId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:delete_task_checklist(args) end
+function crm:delete_task_checklist(args, call_opts) end
 
 --- Delete a task tag
 --- `DELETE /crm/v1/task-tags/{tagId}`
 ---@param args { tagId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:delete_task_tag(args) end
+function crm:delete_task_tag(args, call_opts) end
 
 --- Detach a contact from a task
 --- `DELETE /crm/v1/task-contacts/{taskId}/contact/{contactId}`
 ---@param args { taskId: integer, contactId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:detach_contact_from_task(args) end
+function crm:detach_contact_from_task(args, call_opts) end
 
 --- Detach a deal from a task
 --- `DELETE /crm/v1/task-deals/{taskId}/deal/{dealId}`
 ---@param args { taskId: integer, dealId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:detach_deal_from_task(args) end
+function crm:detach_deal_from_task(args, call_opts) end
 
 --- Detach products from deal
 --- `DELETE /crm/v1/products/categories/{categoryId}/{productId}/deals/{headId}`
 ---@param args { categoryId: number, productId: number, headId: number, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:detach_product_from_deal(args) end
+function crm:detach_product_from_deal(args, call_opts) end
 
 --- Detach tag from a task
 --- `DELETE /crm/v1/task-tags/{tagId}/task/{taskId}`
 ---@param args { tagId: integer, taskId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:detach_tag_from_task(args) end
+function crm:detach_tag_from_task(args, call_opts) end
 
 --- Detach task from another task
 --- `DELETE /crm/v1/task-to-task/{taskHeadId}/task/{taskId}`
 ---@param args { taskHeadId: integer, taskId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:detach_task_from_task(args) end
+function crm:detach_task_from_task(args, call_opts) end
 
 --- Get a list of payments by user
 --- `GET /crm/v1/payments/all`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_all_payments(args) end
+function crm:get_all_payments(args, call_opts) end
 
 --- Get attribute for board
 --- `GET /crm/v1/boards/{boardId}/attributes`
 ---@param args { boardId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_board_attributes(args) end
+function crm:get_board_attributes(args, call_opts) end
 
 --- Get board by ID
 --- `GET /crm/v1/boards/{boardId}`
 ---@param args { boardId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_board_by_id(args) end
+function crm:get_board_by_id(args, call_opts) end
 
 --- Get all boards
 --- `GET /crm/v1/boards`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_boards(args) end
+function crm:get_boards(args, call_opts) end
 
 --- Get products by id
 --- `GET /crm/v1/products/categories/{categoryId}/{productId}`
 ---@param args { categoryId: number, productId: number, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_category_product(args) end
+function crm:get_category_product(args, call_opts) end
 
 --- Get companies
 --- `POST /crm/v1/companies/list`
 ---@param args? { attributes?: any[], companyIds?: any[], companyName?: string, dateFrom?: string, dateTo?: string, email?: string, limit?: integer, messengerLogin?: string, offset?: integer, phone?: string, responsibleId?: any[], searchString?: string, sortBy?: table, withoutContacts?: boolean, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_companies_list(args) end
+function crm:get_companies_list(args, call_opts) end
 
 --- Get companies short data
 --- `POST /crm/v1/companies/short-data`
 ---@param args? { attributes?: any[], companyIds?: any[], companyName?: string, dateFrom?: string, dateTo?: string, email?: string, limit?: integer, messengerLogin?: string, offset?: integer, phone?: string, responsibleId?: any[], searchString?: string, sortBy?: table, withoutContacts?: boolean, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_companies_short_data(args) end
+function crm:get_companies_short_data(args, call_opts) end
 
 --- Get company attributes list
 --- `GET /crm/v1/companies/attributes`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_company_attributes(args) end
+function crm:get_company_attributes(args, call_opts) end
 
 --- Get company by id
 --- `GET /crm/v1/companies/{companyId}`
 ---@param args { companyId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_company_by_id(args) end
+function crm:get_company_by_id(args, call_opts) end
 
 --- Get emails
 --- `GET /crm/v1/companies/{companyId}/emails`
 ---@param args { companyId: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_company_emails(args) end
+function crm:get_company_emails(args, call_opts) end
 
 --- get Company history
 --- `GET /crm/v1/companies/{companyId}/history`
 ---@param args { companyId: string, dateFrom?: string, dateTo?: string, limit?: integer, offset?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_company_history(args) end
+function crm:get_company_history(args, call_opts) end
 
 --- Get messengers
 --- `GET /crm/v1/companies/{companyId}/messengers`
 ---@param args { companyId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_company_messengers(args) end
+function crm:get_company_messengers(args, call_opts) end
 
 --- Get phones
 --- `GET /crm/v1/companies/{companyId}/phones`
 ---@param args { companyId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_company_phones(args) end
+function crm:get_company_phones(args, call_opts) end
 
 --- Get a list of specified contact attribute values
 --- `GET /crm/v1/contacts/{contactId}/attributes`
 ---@param args { contactId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_contact_attribute_values(args) end
+function crm:get_contact_attribute_values(args, call_opts) end
 
 --- Get contact attributes list
 --- `GET /crm/v1/contacts/attributes`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_contact_attributes(args) end
+function crm:get_contact_attributes(args, call_opts) end
 
 --- Get contact exists by external contact Id
 --- `GET /crm/v1/contacts/external/{externalContactId}`
 ---@param args { externalContactId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_contact_by_external_id(args) end
+function crm:get_contact_by_external_id(args, call_opts) end
 
 --- Get information about a contact by ID
 --- `GET /crm/v1/contacts/{contactId}`
 ---@param args { contactId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_contact_by_id(args) end
+function crm:get_contact_by_id(args, call_opts) end
 
 --- Get contact by messenger contact id
 --- `GET /crm/v1/contacts/messenger-external/{messengerContactId}`
 ---@param args { messengerContactId: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_contact_by_messenger_external_id(args) end
+function crm:get_contact_by_messenger_external_id(args, call_opts) end
 
 --- Get calls by contact"
 --- `POST /crm/v1/contacts/{contactId}/get-calls`
 ---@param args { contactId: integer, callType?: integer, contactEmail?: string, contactFirstName?: string, contactLastName?: string, contactPhone?: string, from?: string, integrationGroupId?: integer, responsibleIds?: any[], state?: integer, to?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_contact_calls(args) end
+function crm:get_contact_calls(args, call_opts) end
 
 --- Get all deals that related to contact
 --- `GET /crm/v1/contacts/{contactId}/deals`
 ---@param args { contactId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_contact_deals(args) end
+function crm:get_contact_deals(args, call_opts) end
 
 --- Get EDU payments by contact
 --- `GET /crm/v1/contacts/{contactId}/edu-payments`
 ---@param args { contactId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_contact_edu_payments(args) end
+function crm:get_contact_edu_payments(args, call_opts) end
 
 --- Get EDU statistics for a contact
 --- `GET /crm/v1/contacts/{contactId}/edu-statistic`
 ---@param args { contactId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_contact_edu_statistic(args) end
+function crm:get_contact_edu_statistic(args, call_opts) end
 
 --- Contact history
 --- `GET /crm/v1/contacts/{contactId}/history`
 ---@param args { contactId: integer, fromDate: string, toDate: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_contact_history(args) end
+function crm:get_contact_history(args, call_opts) end
 
 --- Search contacts by email
 --- `POST /crm/v1/contacts/get-list-by-email`
 ---@param args? { email?: string, isEmailFullSearch?: boolean, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_contact_list_by_email(args) end
+function crm:get_contact_list_by_email(args, call_opts) end
 
 --- Get contacts list
 --- `POST /crm/v1/contacts/get-list`
 ---@param args? { attributes?: any[], email?: string, fieldValueConditions?: any[], firstName?: string, from?: string, ids?: any[], lastName?: string, limit?: integer, location?: string, messengerLogin?: string, messengerTypeIds?: any[], offset?: integer, phone?: string, responsibleIds?: any[], sortBy?: table, sourceType?: any[], tagIds?: any[], to?: string, updateFrom?: string, updateTo?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_contacts_list(args) end
+function crm:get_contacts_list(args, call_opts) end
 
 --- Get all users custom tabs
 --- `GET /crm/v1/custom-tab`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_custom_tabs(args) end
+function crm:get_custom_tabs(args, call_opts) end
 
 --- Get information about the deal by ID
 --- `GET /crm/v1/deals/{dealId}`
 ---@param args { dealId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_deal(args) end
+function crm:get_deal(args, call_opts) end
 
 --- Get deal attribute values by ID
 --- `GET /crm/v1/deals/{dealId}/attributes`
 ---@param args { dealId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_deal_attribute_values(args) end
+function crm:get_deal_attribute_values(args, call_opts) end
 
 --- Get calls by deal
 --- `POST /crm/v1/deals/{dealId}/get-calls`
 ---@param args { dealId: integer, callType?: integer, contactEmail?: string, contactFirstName?: string, contactLastName?: string, contactPhone?: string, from?: string, integrationGroupId?: integer, responsibleIds?: any[], state?: integer, to?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_deal_calls(args) end
+function crm:get_deal_calls(args, call_opts) end
 
 --- Get a list of deal notes
 --- `GET /crm/v1/deals/{dealId}/comments`
 ---@param args { dealId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_deal_comments(args) end
+function crm:get_deal_comments(args, call_opts) end
 
 --- Get a list of contacts in a deal
 --- `GET /crm/v1/deals/{dealId}/contacts`
 ---@param args { dealId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_deal_contacts(args) end
+function crm:get_deal_contacts(args, call_opts) end
 
 --- Deal history
 --- `GET /crm/v1/deals/{dealId}/history`
 ---@param args { dealId: integer, fromDate: string, toDate: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_deal_history(args) end
+function crm:get_deal_history(args, call_opts) end
 
 --- Get a list of payments by dealId
 --- `GET /crm/v1/payments/deals/{dealId}`
 ---@param args { dealId: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_deal_payments(args) end
+function crm:get_deal_payments(args, call_opts) end
 
 --- Get deals list
 --- `POST /crm/v1/deals/get-list`
 ---@param args? { attributes?: any[], completionDateFrom?: string, completionDateTo?: string, email?: string, expiration?: integer, filter?: any[], firstName?: string, lastName?: string, limit?: integer, name?: string, offset?: integer, phone?: string, pipelineIds?: any[], sortBy?: table, unlimited?: boolean, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_deals_list(args) end
+function crm:get_deals_list(args, call_opts) end
 
 --- Get all managers
 --- `GET /crm/v1/manager-settings/managers`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_manager_settings_managers(args) end
+function crm:get_manager_settings_managers(args, call_opts) end
 
 --- Get managers by section
 --- `GET /crm/v1/manager-settings/{sectionId}`
 ---@param args { sectionId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_managers_by_section(args) end
+function crm:get_managers_by_section(args, call_opts) end
 
 --- Get a list of messengers
 --- `GET /crm/v1/messenger-types`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_messenger_types(args) end
+function crm:get_messenger_types(args, call_opts) end
 
 --- Get a list of payments by contactId
 --- `GET /crm/v1/payments/contacts/{contactId}`
 ---@param args { contactId: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_payments_by_contact_id(args) end
+function crm:get_payments_by_contact_id(args, call_opts) end
 
 --- Get information about a pipeline by ID
 --- `GET /crm/v1/pipelines/{pipelineId}`
 ---@param args { pipelineId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_pipeline_by_id(args) end
+function crm:get_pipeline_by_id(args, call_opts) end
 
 --- Get pipeline steps
 --- `GET /crm/v1/pipelines/{pipelineId}/steps`
 ---@param args { pipelineId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_pipeline_steps(args) end
+function crm:get_pipeline_steps(args, call_opts) end
 
 --- Get a list of pipelines
 --- `GET /crm/v1/pipelines`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_pipelines(args) end
+function crm:get_pipelines(args, call_opts) end
 
 --- Get products by id
 --- `GET /crm/v1/products/{productId}`
 ---@param args { productId: number, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_product_by_id(args) end
+function crm:get_product_by_id(args, call_opts) end
 
 --- Get users categories
 --- `GET /crm/v1/products/categories`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_product_categories(args) end
+function crm:get_product_categories(args, call_opts) end
 
 --- Get products by contact id
 --- `GET /crm/v1/products/contacts/{contactId}/deals`
 ---@param args { contactId: number, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_products_by_contact_deals(args) end
+function crm:get_products_by_contact_deals(args, call_opts) end
 
 --- Get products by deal id
 --- `GET /crm/v1/products/deals/{dealId}`
 ---@param args { dealId: number, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_products_by_deal_id(args) end
+function crm:get_products_by_deal_id(args, call_opts) end
 
 --- Get products by filter
 --- `POST /crm/v1/products/all`
 ---@param args? { balance?: table, categoryId?: number, categoryIds?: any[], dateFrom?: string, dateTo?: string, description?: string, limit?: number, offset?: number, orderBy?: table, price?: table, purchases?: table, search?: string, sections?: any[], typeProduct?: number, visible?: number, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_products_by_filter(args) end
+function crm:get_products_by_filter(args, call_opts) end
 
 --- Get tasks by ID
 --- `GET /crm/v1/tasks/{taskId}`
 ---@param args { taskId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_task_by_id(args) end
+function crm:get_task_by_id(args, call_opts) end
 
 --- Get checklist list by task
 --- `GET /crm/v1/tasks/{taskId}/checklists`
 ---@param args { taskId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_task_checklists(args) end
+function crm:get_task_checklists(args, call_opts) end
 
 --- Get task history
 --- `GET /crm/v1/tasks/{taskId}/history`
 ---@param args { taskId: integer, fromDate: string, toDate: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_task_history(args) end
+function crm:get_task_history(args, call_opts) end
 
 --- Get task templates
 --- `GET /crm/v1/tasks-repeat/templates`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_task_repeat_templates(args) end
+function crm:get_task_repeat_templates(args, call_opts) end
 
 --- Get task tags list
 --- `GET /crm/v1/task-tags`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_task_tags(args) end
+function crm:get_task_tags(args, call_opts) end
 
 --- Get calls
 --- `POST /crm/v1/telephony/calls/get-list`
 ---@param args? { callType?: integer, contactEmail?: string, contactFirstName?: string, contactLastName?: string, contactPhone?: string, from?: string, integrationGroupId?: integer, responsibleIds?: any[], state?: integer, to?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_telephony_calls(args) end
+function crm:get_telephony_calls(args, call_opts) end
 
 --- Get a list of team members
 --- `GET /crm/v1/users`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:get_users(args) end
+function crm:get_users(args, call_opts) end
 
 --- Get a list of contact tags
 --- `GET /crm/v1/contact-tags`
 ---@param args? { name?: string, search?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:list_contact_tags(args) end
+function crm:list_contact_tags(args, call_opts) end
 
 --- List of all deal attribute values by pipeline
 --- `GET /crm/v1/deals/attributes/{pipelineId}`
 ---@param args { pipelineId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:list_deal_attributes_by_pipeline(args) end
+function crm:list_deal_attributes_by_pipeline(args, call_opts) end
 
 --- Get all sections
 --- `GET /crm/v1/manager-settings/sections`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:list_manager_settings_sections(args) end
+function crm:list_manager_settings_sections(args, call_opts) end
 
 --- Get deal attributes list
 --- `GET /crm/v1/pipelines/{pipelineId}/attributes`
 ---@param args { pipelineId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:list_pipeline_attributes(args) end
+function crm:list_pipeline_attributes(args, call_opts) end
 
 --- Get tasks
 --- `POST /crm/v1/tasks/list`
 ---@param args? { attributes?: any[], boardId?: integer, contacts?: string, createdAtFrom?: string, createdAtTo?: string, dealName?: string, endedAtFrom?: string, endedAtTo?: string, finishAtFrom?: string, finishAtTo?: string, name?: string, observers?: any[], parentId?: any[], priority?: integer, responsibleId?: any[], sort?: table, startAtFrom?: string, startAtTo?: string, status?: integer, stepId?: any[], tagMatch?: string, tags?: any[], type?: integer, updatedAtFrom?: string, updatedAtTo?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:list_tasks(args) end
+function crm:list_tasks(args, call_opts) end
 
 --- Remove messenger from contact
 --- `DELETE /crm/v1/contacts/{contactId}/messengers/{messengerId}`
 ---@param args { contactId: integer, messengerId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:remove_contact_messenger(args) end
+function crm:remove_contact_messenger(args, call_opts) end
 
 --- Delete a contact from a deal
 --- `DELETE /crm/v1/deals/{dealId}/contacts/{contactId}`
 ---@param args { dealId: integer, contactId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:remove_deal_contact(args) end
+function crm:remove_deal_contact(args, call_opts) end
 
 --- Remove deal expiration
 --- `DELETE /crm/v1/deals/{dealId}/expiration`
 ---@param args { dealId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:remove_deal_expiration(args) end
+function crm:remove_deal_expiration(args, call_opts) end
 
 --- Change order of item in checklist
 --- `POST /crm/v1/checklists/{checklistId}/items/{itemId}`
 ---@param args { checklistId: integer, itemId: integer, order?: number, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:reorder_checklist_item(args) end
+function crm:reorder_checklist_item(args, call_opts) end
 
 --- Set/unset the parent task
 --- `POST /crm/v1/tasks/{taskId}/parent`
 ---@param args { taskId: integer, parentId?: number|sendpulse.null, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:set_task_parent(args) end
+function crm:set_task_parent(args, call_opts) end
 
 --- Update file attachment
 --- `PUT /crm/v1/attachments/{attachmentId}`
 ---@param args { attachmentId: integer, link?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:update_attachment(args) end
+function crm:update_attachment(args, call_opts) end
 
 --- Update board by ID
 --- `PUT /crm/v1/boards/{boardId}`
 ---@param args { boardId: integer, name?: string, settings?: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:update_board(args) end
+function crm:update_board(args, call_opts) end
 
 --- Update attribute for board
 --- `PUT /crm/v1/boards/{boardId}/attributes/{attributeId}`
 ---@param args { boardId: integer, attributeId: integer, mandatory?: boolean, name?: string, options?: any[], order?: integer, status?: integer, type?: number, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:update_board_attribute(args) end
+function crm:update_board_attribute(args, call_opts) end
 
 --- Update steps for board
 --- `PUT /crm/v1/boards/{boardId}/steps/{stepId}`
 ---@param args { boardId: integer, stepId: integer, color?: string, name?: string, order?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:update_board_step(args) end
+function crm:update_board_step(args, call_opts) end
 
 --- Update checklist item
 --- `PUT /crm/v1/checklists/{checklistId}/items/{itemId}`
 ---@param args { checklistId: integer, itemId: integer, isDone?: number, name?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:update_checklist_item(args) end
+function crm:update_checklist_item(args, call_opts) end
 
 --- Update company
 --- `PUT /crm/v1/companies/{companyId}`
 ---@param args { companyId: integer, annualBusinessVolume?: integer, companyName?: string, currency?: string, responsibleId?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:update_company(args) end
+function crm:update_company(args, call_opts) end
 
 --- Update a company attribute
 --- `PUT /crm/v1/companies/attributes/{attribute}`
 ---@param args { attribute: string, mandatory?: boolean, name: string, options?: any[], order: integer, status?: integer, type?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:update_company_attribute(args) end
+function crm:update_company_attribute(args, call_opts) end
 
 --- Update email
 --- `PUT /crm/v1/companies/{companyId}/emails/{emailId}`
 ---@param args { companyId: integer, emailId: integer, data?: table, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:update_company_email(args) end
+function crm:update_company_email(args, call_opts) end
 
 --- Update messenger
 --- `PUT /crm/v1/companies/{companyId}/messengers/{messengerId}`
 ---@param args { companyId: string, messengerId: integer, data?: table, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:update_company_messenger(args) end
+function crm:update_company_messenger(args, call_opts) end
 
 --- Update phone
 --- `PUT /crm/v1/companies/{companyId}/phones/{phoneId}`
 ---@param args { companyId: string, phoneId: integer, data?: table, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:update_company_phone(args) end
+function crm:update_company_phone(args, call_opts) end
 
 --- Update information about the contact
 --- `PUT /crm/v1/contacts/{contactId}`
 ---@param args { contactId: integer, firstName?: string, lastName?: string, responsibleId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:update_contact(args) end
+function crm:update_contact(args, call_opts) end
 
 --- Update a contact attribute
 --- `PUT /crm/v1/contacts/attributes/{attributeId}`
 ---@param args { attributeId: integer, contactCardShow?: boolean, mandatory?: boolean, name: string, options?: any[], order: integer, status?: integer, type?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:update_contact_attribute(args) end
+function crm:update_contact_attribute(args, call_opts) end
 
 --- Update contact attribute value
 --- `PUT /crm/v1/contacts/{contactId}/attributes/{attributeId}`
 ---@param args { contactId: integer, attributeId: integer, value: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:update_contact_attribute_value(args) end
+function crm:update_contact_attribute_value(args, call_opts) end
 
 --- Update contact note
 --- `PUT /crm/v1/contacts/{contactId}/comments/{commentId}`
 ---@param args { contactId: integer, commentId: integer, message: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:update_contact_comment(args) end
+function crm:update_contact_comment(args, call_opts) end
 
 --- Update the email address of the contact
 --- `PUT /crm/v1/contacts/{contactId}/emails/{emailId}`
 ---@param args { contactId: integer, emailId: integer, email: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:update_contact_email(args) end
+function crm:update_contact_email(args, call_opts) end
 
 --- Update information about messenger of the contact
 --- `PUT /crm/v1/contacts/{contactId}/messengers/{messengerId}`
 ---@param args { contactId: integer, messengerId: integer, isMainChatbot?: boolean, login: string, typeId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:update_contact_messenger(args) end
+function crm:update_contact_messenger(args, call_opts) end
 
 --- Update the phone number of the contact
 --- `PUT /crm/v1/contacts/{contactId}/phones/{phoneId}`
 ---@param args { contactId: integer, phoneId: integer, phone: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:update_contact_phone(args) end
+function crm:update_contact_phone(args, call_opts) end
 
 --- Update a tag
 --- `PUT /crm/v1/contact-tags/{tagId}`
 ---@param args { tagId: integer, colorBackground?: string, colorText?: string, name: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:update_contact_tag(args) end
+function crm:update_contact_tag(args, call_opts) end
 
 --- Update custom tabs
 --- `PUT /crm/v1/custom-tab/{customTabId}`
 ---@param args { customTabId: number, entityId?: integer, entityType?: integer, isVisible?: boolean, name?: string, order?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:update_custom_tab(args) end
+function crm:update_custom_tab(args, call_opts) end
 
 --- Update the deal attribute value
 --- `PUT /crm/v1/deals/{dealId}/attributes/{attributeId}`
 ---@param args { dealId: integer, attributeId: integer, value: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:update_deal_attribute_value(args) end
+function crm:update_deal_attribute_value(args, call_opts) end
 
 --- Update information about a deal by its ID
 --- `PUT /crm/v1/deals/{dealId}`
 ---@param args { dealId: integer, currency?: string, name: string, order?: integer, pipelineId: integer, price: number, responsibleId?: integer, sourceId?: integer, status: integer, stepId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:update_deal_by_id(args) end
+function crm:update_deal_by_id(args, call_opts) end
 
 --- Update a note to a deal
 --- `PUT /crm/v1/deals/{dealId}/comments/{commentId}`
 ---@param args { dealId: integer, commentId: integer, message: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:update_deal_comment(args) end
+function crm:update_deal_comment(args, call_opts) end
 
 --- Update managers from category
 --- `PUT /crm/v1/manager-settings/{settingId}`
 ---@param args { settingId: integer, responsibleIds?: any[], sectionId?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:update_manager_setting(args) end
+function crm:update_manager_setting(args, call_opts) end
 
 --- Update information about a pipeline by its ID
 --- `PUT /crm/v1/pipelines/{pipelineId}`
 ---@param args { pipelineId: integer, name?: string, order?: integer, settings?: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:update_pipeline(args) end
+function crm:update_pipeline(args, call_opts) end
 
 --- Update a deal attribute
 --- `PUT /crm/v1/pipelines/{pipelineId}/attributes/{attributeId}`
 ---@param args { pipelineId: integer, attributeId: integer, mandatory?: boolean, name: string, options?: any[], order: integer, status?: integer, type?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:update_pipeline_attribute(args) end
+function crm:update_pipeline_attribute(args, call_opts) end
 
 --- Update a pipeline step
 --- `PUT /crm/v1/pipelines/{pipelineId}/steps/{stepId}`
 ---@param args { pipelineId: integer, stepId: integer, addEndHours?: integer, color?: string, name?: string, notifyIn?: string, order?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:update_pipeline_step(args) end
+function crm:update_pipeline_step(args, call_opts) end
 
 --- Update product by id
 --- `PUT /crm/v1/products/{productId}`
 ---@param args { productId: number, availability?: number, balance?: table, categoryId?: number, description?: string, digitalInfo?: table, images?: any[], name?: string, seo?: table, shortDescription?: string, vendorCode?: string, visible?: number, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:update_product(args) end
+function crm:update_product(args, call_opts) end
 
 --- Update users category by id
 --- `PUT /crm/v1/products/categories/{categoryId}`
 ---@param args { categoryId: number, name?: string, parentId?: number, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:update_product_category(args) end
+function crm:update_product_category(args, call_opts) end
 
 --- Update price in product
 --- `PUT /crm/v1/products/{productId}/prices`
 ---@param args { productId: number, prices?: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:update_product_prices(args) end
+function crm:update_product_prices(args, call_opts) end
 
 --- Update section in product
 --- `PUT /crm/v1/products/{productId}/sections`
 ---@param args { productId: number, sections?: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:update_product_sections(args) end
+function crm:update_product_sections(args, call_opts) end
 
 --- Update quantity or amount products in deal
 --- `PUT /crm/v1/products/deals/{headId}`
 ---@param args { headId: integer, amount?: integer, quantity?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:update_products_in_deal(args) end
+function crm:update_products_in_deal(args, call_opts) end
 
 --- Update task attribute value
 --- `PUT /crm/v1/{boardId}/attributes/{attributeId}/values/{valueId}`
 ---@param args { boardId: string, attributeId: integer, valueId: integer, value?: any, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:update_task_attribute_value(args) end
+function crm:update_task_attribute_value(args, call_opts) end
 
 --- Update a task by ID
 --- `PUT /crm/v1/tasks/{taskId}`
 ---@param args { taskId: integer, boardId?: integer, description?: string, finishAt?: string, name?: string, observers?: any[], parentId?: integer, priority?: integer, responsibleId?: integer, sourceType?: integer, startAt?: string, stepId?: integer, tags?: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:update_task_by_id(args) end
+function crm:update_task_by_id(args, call_opts) end
 
 --- Update checklist without items in task
 --- `PUT /crm/v1/tasks/{taskId}/checklists/{checklistId}/single`
 ---@param args { taskId: integer, checklistId: integer, name?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:update_task_checklist_single(args) end
+function crm:update_task_checklist_single(args, call_opts) end
 
 --- Update multiple checklists with items in task
 --- `PUT /crm/v1/tasks/{taskId}/checklists`
 ---@param args { taskId: integer, checklists?: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:update_task_checklists(args) end
+function crm:update_task_checklists(args, call_opts) end
 
 --- Update comment in task
 --- `PUT /crm/v1/tasks/{taskId}/comments/{commentId}`
 ---@param args { taskId: integer, commentId: integer, message?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:update_task_comment(args) end
+function crm:update_task_comment(args, call_opts) end
 
 --- Update a task tag
 --- `PUT /crm/v1/task-tags/{tagId}`
 ---@param args { tagId: integer, color?: string, name?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:update_task_tag(args) end
+function crm:update_task_tag(args, call_opts) end
 
 --- Upload files
 --- `POST /crm/v1/files/upload`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:upload_files(args) end
+function crm:upload_files(args, call_opts) end
 
 --- Update or create deal expiration
 --- `PUT /crm/v1/deals/{dealId}/expiration`
 ---@param args { dealId: integer, date?: string, dealAction?: integer|sendpulse.null, notifyIn?: string|sendpulse.null, time?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function crm:upsert_deal_expiration(args) end
+function crm:upsert_deal_expiration(args, call_opts) end
 
 ---@class sendpulse.api.edu
 local edu = {}
@@ -4305,86 +4915,98 @@ local edu = {}
 --- Create student
 --- `POST /edu/public/v1/students`
 ---@param args? { courseId?: integer, courseTariffId?: integer, email?: string, firstName?: string, language?: string, lastName?: string, tagIds?: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function edu:create_student(args) end
+function edu:create_student(args, call_opts) end
 
 --- Delete student from school
 --- `DELETE /edu/public/v1/students/{studentId}`
 ---@param args { studentId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function edu:delete_student(args) end
+function edu:delete_student(args, call_opts) end
 
 --- Get course tariffs
 --- `GET /edu/public/v1/courses/{courseId}/tariffs`
 ---@param args { courseId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function edu:get_course_tariffs(args) end
+function edu:get_course_tariffs(args, call_opts) end
 
 --- Get all courses for user
 --- `GET /edu/public/v1/courses`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function edu:get_courses(args) end
+function edu:get_courses(args, call_opts) end
 
 --- Get list of schools
 --- `GET /edu/public/v1/schools`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function edu:get_schools(args) end
+function edu:get_schools(args, call_opts) end
 
 --- Get students course statistic
 --- `GET /edu/public/v1/students/course-statistics/{studentId}`
 ---@param args { studentId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function edu:get_student_course_statistics(args) end
+function edu:get_student_course_statistics(args, call_opts) end
 
 --- Get auditory
 --- `POST /edu/public/v1/students/auditory`
 ---@param args { courseId?: integer, courseRestrictions?: string, courseStatus?: any[], dateLastEntry?: table|sendpulse.null, dateRegistrationOnCourse?: table|sendpulse.null, email?: string, firstName?: string, isPaid?: boolean, lastName?: string, limit: integer, offset: integer, orderBy?: string, paidCoursesCondition?: string, paidCoursesValue?: integer, promoCodeIds?: any[], searchString?: string, sort?: string, tags?: any[], usedPromoCode?: boolean|sendpulse.null, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function edu:get_students_auditory(args) end
+function edu:get_students_auditory(args, call_opts) end
 
 --- Get students by course
 --- `POST /edu/public/v1/students/by-course/{courseId}`
 ---@param args { courseId: integer, courseStatus?: any[], dateLastEntry?: table|sendpulse.null, dateRegistrationOnCourse?: table|sendpulse.null, email?: string, firstName?: string, isPaid?: boolean, lastName?: string, lessonId?: integer, limit: integer, offset: integer, orderBy?: string, progress?: table, promoCodeIds?: any[], searchString?: string, sort?: string, tags?: any[], tagsCondition?: string, tariffIds?: any[], usedPromoCode?: boolean|sendpulse.null, withoutTariff?: boolean|sendpulse.null, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function edu:get_students_by_course(args) end
+function edu:get_students_by_course(args, call_opts) end
 
 --- Get list of tags
 --- `GET /edu/public/v1/tags`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function edu:get_tags(args) end
+function edu:get_tags(args, call_opts) end
 
 --- List students groups by course
 --- `GET /edu/public/v1/groups/{courseId}`
 ---@param args { courseId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function edu:list_groups_by_course(args) end
+function edu:list_groups_by_course(args, call_opts) end
 
 --- Mark student as paid
 --- `POST /edu/public/v1/students/{courseId}/mark-as-paid`
 ---@param args { courseId: integer, ids?: any[], [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function edu:mark_students_as_paid(args) end
+function edu:mark_students_as_paid(args, call_opts) end
 
 --- Delete student from course
 --- `DELETE /edu/public/v1/students/{studentId}/{courseId}`
 ---@param args { studentId: integer, courseId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function edu:remove_student_from_course(args) end
+function edu:remove_student_from_course(args, call_opts) end
 
 ---@class sendpulse.api.files
 local files = {}
@@ -4392,65 +5014,74 @@ local files = {}
 --- Check if file exists
 --- `POST /fm/public/v1/file/exist`
 ---@param args { path: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function files:check_file_exist(args) end
+function files:check_file_exist(args, call_opts) end
 
 --- Create directory
 --- `POST /fm/public/v1/directory`
 ---@param args { name: string, pathToStore: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function files:create_directory(args) end
+function files:create_directory(args, call_opts) end
 
 --- Delete file from storage
 --- `DELETE /fm/public/v1/file`
 ---@param args? { path?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function files:delete_file(args) end
+function files:delete_file(args, call_opts) end
 
 --- Filter files
 --- `POST /fm/public/v1/file/filter`
 ---@param args { fromDate?: string|sendpulse.null, path: string, sort?: string|sendpulse.null, toDate?: string|sendpulse.null, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function files:filter_files(args) end
+function files:filter_files(args, call_opts) end
 
 --- Search files
 --- `GET /fm/public/v1/directory/find`
 ---@param args { path: string, search: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function files:find_directory_files(args) end
+function files:find_directory_files(args, call_opts) end
 
 --- Get directory tree
 --- `GET /fm/public/v1/directory`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function files:get_directory(args) end
+function files:get_directory(args, call_opts) end
 
 --- Get directory contents
 --- `GET /fm/public/v1/directory/{path}`
 ---@param args { path: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function files:get_directory_contents(args) end
+function files:get_directory_contents(args, call_opts) end
 
 --- Get storage statistics
 --- `GET /fm/public/v1/directory/size`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function files:get_directory_size(args) end
+function files:get_directory_size(args, call_opts) end
 
 --- Upload file to storage
 --- `POST /fm/public/v1/file`
 ---@param args { height?: integer, pathToStore: string, width?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function files:upload_file(args) end
+function files:upload_file(args, call_opts) end
 
 ---@class sendpulse.api.popups
 local popups = {}
@@ -4458,104 +5089,119 @@ local popups = {}
 --- Create a project
 --- `POST /v2/pop-ups/public/api/widgets`
 ---@param args? { name?: string, url?: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function popups:create_widget(args) end
+function popups:create_widget(args, call_opts) end
 
 --- Delete popup
 --- `DELETE /v2/pop-ups/public/api/popups/{popupId}`
 ---@param args { popupId: string, is_enabled?: boolean, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function popups:delete_popup(args) end
+function popups:delete_popup(args, call_opts) end
 
 --- Get NPS variants statistics and base NPS button/buttons info
 --- `GET /v2/pop-ups/public/api/statistics/nps/{popupId}`
 ---@param args { popupId: string, start?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function popups:get_nps_statistics_by_popup_id(args) end
+function popups:get_nps_statistics_by_popup_id(args, call_opts) end
 
 --- Get NPS statistics
 --- `GET /v2/pop-ups/public/api/statistics/nps/{popupId}/aggregated`
 ---@param args { popupId: string, start?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function popups:get_popup_aggregated_nps_statistics(args) end
+function popups:get_popup_aggregated_nps_statistics(args, call_opts) end
 
 --- Get a list of available display conditions for popups
 --- `GET /v2/pop-ups/public/api/popups/conditions`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function popups:get_popup_conditions(args) end
+function popups:get_popup_conditions(args, call_opts) end
 
 --- Get statistics about your pop-up
 --- `GET /v2/pop-ups/public/api/statistics/popup/{popupId}`
 ---@param args { popupId: string, start?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function popups:get_popup_statistics(args) end
+function popups:get_popup_statistics(args, call_opts) end
 
 --- Get statistics about your project
 --- `GET /v2/pop-ups/public/api/statistics/widget/{projectId}`
 ---@param args { projectId: string, start?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function popups:get_project_widget_statistics(args) end
+function popups:get_project_widget_statistics(args, call_opts) end
 
 --- Get subscriber
 --- `GET /v2/pop-ups/public/api/subscribers/get/{subscriberId}`
 ---@param args { subscriberId: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function popups:get_subscriber_by_id(args) end
+function popups:get_subscriber_by_id(args, call_opts) end
 
 --- Get subscriber by popup
 --- `GET /v2/pop-ups/public/api/subscribers/by-popup/{popupId}`
 ---@param args { popupId: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function popups:get_subscribers_by_popup(args) end
+function popups:get_subscribers_by_popup(args, call_opts) end
 
 --- Get info about user tariff plan
 --- `GET /v2/pop-ups/public/api/tariff/limits`
 ---@param args? { [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function popups:get_tariff_limits(args) end
+function popups:get_tariff_limits(args, call_opts) end
 
 --- Get a list of pop-ups by your project ID
 --- `GET /v2/pop-ups/public/api/popups/list/{projectId}`
 ---@param args { projectId: string, first?: integer, offset?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function popups:list_popups_by_project_id(args) end
+function popups:list_popups_by_project_id(args, call_opts) end
 
 --- Get a list of quiz pop-ups by your project ID
 --- `GET /v2/pop-ups/public/api/popups/list/quiz/{projectId}`
 ---@param args { projectId: string, first?: integer, offset?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function popups:list_quiz_popups_by_project(args) end
+function popups:list_quiz_popups_by_project(args, call_opts) end
 
 --- Get subscriber by project
 --- `GET /v2/pop-ups/public/api/subscribers/by-project/{projectId}`
 ---@param args { projectId: string, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function popups:list_subscribers_by_project(args) end
+function popups:list_subscribers_by_project(args, call_opts) end
 
 --- Get a list of projects
 --- `GET /v2/pop-ups/public/api/widgets/list`
 ---@param args? { first?: integer, offset?: integer, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function popups:list_widgets(args) end
+function popups:list_widgets(args, call_opts) end
 
 --- Set a pop-up state
 --- `POST /v2/pop-ups/public/api/popups/{popupId}/set-state`
 ---@param args { popupId: string, is_enabled?: boolean, [string]: any }
+---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw
 ---@return any value the decoded answer (nil on failure from a safe client)
 ---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error
-function popups:set_popup_state(args) end
+function popups:set_popup_state(args, call_opts) end

@@ -8,10 +8,7 @@ return {
     create_widget = {
       body = {
         content = "json",
-        fields = {
-          { name = "name", type = "string" },
-          { name = "url", type = "string" },
-        },
+        fields = { { name = "name", type = "string" }, { name = "url", type = "string" } },
         type = "object",
       },
       example = { name = "example", url = "https://example.com/" },
@@ -22,21 +19,13 @@ return {
       summary = "Create a project",
     },
     delete_popup = {
-      body = {
-        content = "json",
-        fields = {
-          { name = "is_enabled", type = "boolean" },
-        },
-        type = "object",
-      },
+      body = { content = "json", fields = { { name = "is_enabled", type = "boolean" } }, type = "object" },
       example = { is_enabled = true, popupId = "3fa85f64-5717-4562-b3fc-2c963f66afa6" },
       method = "DELETE",
       name = "delete_popup",
       operationId = "deletePopup",
       path = "/public/api/popups/{popupId}",
-      path_params = {
-        { name = "popupId", required = true, type = "string" },
-      },
+      path_params = { { name = "popupId", required = true, type = "string" } },
       summary = "Delete popup",
     },
     get_nps_statistics_by_popup_id = {
@@ -45,13 +34,8 @@ return {
       name = "get_nps_statistics_by_popup_id",
       operationId = "getNpsStatisticsByPopupId",
       path = "/public/api/statistics/nps/{popupId}",
-      path_params = {
-        { name = "popupId", required = true, type = "string" },
-      },
-      query = {
-        { name = "end", type = "integer" },
-        { name = "start", type = "integer" },
-      },
+      path_params = { { name = "popupId", required = true, type = "string" } },
+      query = { { name = "end", type = "integer" }, { name = "start", type = "integer" } },
       summary = "Get NPS variants statistics and base NPS button/buttons info",
     },
     get_popup_aggregated_nps_statistics = {
@@ -60,13 +44,8 @@ return {
       name = "get_popup_aggregated_nps_statistics",
       operationId = "getPopupAggregatedNpsStatistics",
       path = "/public/api/statistics/nps/{popupId}/aggregated",
-      path_params = {
-        { name = "popupId", required = true, type = "string" },
-      },
-      query = {
-        { name = "end", type = "integer" },
-        { name = "start", type = "integer" },
-      },
+      path_params = { { name = "popupId", required = true, type = "string" } },
+      query = { { name = "end", type = "integer" }, { name = "start", type = "integer" } },
       summary = "Get NPS statistics",
     },
     get_popup_conditions = {
@@ -83,13 +62,8 @@ return {
       name = "get_popup_statistics",
       operationId = "getPopupStatistics",
       path = "/public/api/statistics/popup/{popupId}",
-      path_params = {
-        { name = "popupId", required = true, type = "string" },
-      },
-      query = {
-        { name = "end", type = "integer" },
-        { name = "start", type = "integer" },
-      },
+      path_params = { { name = "popupId", required = true, type = "string" } },
+      query = { { name = "end", type = "integer" }, { name = "start", type = "integer" } },
       summary = "Get statistics about your pop-up",
     },
     get_project_widget_statistics = {
@@ -98,13 +72,8 @@ return {
       name = "get_project_widget_statistics",
       operationId = "getProjectWidgetStatistics",
       path = "/public/api/statistics/widget/{projectId}",
-      path_params = {
-        { name = "projectId", required = true, type = "string" },
-      },
-      query = {
-        { name = "end", type = "integer" },
-        { name = "start", type = "integer" },
-      },
+      path_params = { { name = "projectId", required = true, type = "string" } },
+      query = { { name = "end", type = "integer" }, { name = "start", type = "integer" } },
       summary = "Get statistics about your project",
     },
     get_subscriber_by_id = {
@@ -113,9 +82,7 @@ return {
       name = "get_subscriber_by_id",
       operationId = "getSubscriberById",
       path = "/public/api/subscribers/get/{subscriberId}",
-      path_params = {
-        { name = "subscriberId", required = true, type = "integer" },
-      },
+      path_params = { { name = "subscriberId", required = true, type = "integer" } },
       summary = "Get subscriber",
     },
     get_subscribers_by_popup = {
@@ -124,9 +91,7 @@ return {
       name = "get_subscribers_by_popup",
       operationId = "getSubscribersByPopup",
       path = "/public/api/subscribers/by-popup/{popupId}",
-      path_params = {
-        { name = "popupId", required = true, type = "string" },
-      },
+      path_params = { { name = "popupId", required = true, type = "string" } },
       summary = "Get subscriber by popup",
     },
     get_tariff_limits = {
@@ -143,13 +108,8 @@ return {
       name = "list_popups_by_project_id",
       operationId = "listPopupsByProjectId",
       path = "/public/api/popups/list/{projectId}",
-      path_params = {
-        { name = "projectId", required = true, type = "string" },
-      },
-      query = {
-        { name = "first", type = "integer" },
-        { name = "offset", type = "integer" },
-      },
+      path_params = { { name = "projectId", required = true, type = "string" } },
+      query = { { name = "first", type = "integer" }, { name = "offset", type = "integer" } },
       summary = "Get a list of pop-ups by your project ID",
     },
     list_quiz_popups_by_project = {
@@ -158,13 +118,8 @@ return {
       name = "list_quiz_popups_by_project",
       operationId = "listQuizPopupsByProject",
       path = "/public/api/popups/list/quiz/{projectId}",
-      path_params = {
-        { name = "projectId", required = true, type = "string" },
-      },
-      query = {
-        { name = "first", type = "integer" },
-        { name = "offset", type = "integer" },
-      },
+      path_params = { { name = "projectId", required = true, type = "string" } },
+      query = { { name = "first", type = "integer" }, { name = "offset", type = "integer" } },
       summary = "Get a list of quiz pop-ups by your project ID",
     },
     list_subscribers_by_project = {
@@ -173,9 +128,7 @@ return {
       name = "list_subscribers_by_project",
       operationId = "listSubscribersByProject",
       path = "/public/api/subscribers/by-project/{projectId}",
-      path_params = {
-        { name = "projectId", required = true, type = "string" },
-      },
+      path_params = { { name = "projectId", required = true, type = "string" } },
       summary = "Get subscriber by project",
     },
     list_widgets = {
@@ -184,28 +137,17 @@ return {
       name = "list_widgets",
       operationId = "listWidgets",
       path = "/public/api/widgets/list",
-      query = {
-        { name = "first", type = "integer" },
-        { name = "offset", type = "integer" },
-      },
+      query = { { name = "first", type = "integer" }, { name = "offset", type = "integer" } },
       summary = "Get a list of projects",
     },
     set_popup_state = {
-      body = {
-        content = "json",
-        fields = {
-          { name = "is_enabled", type = "boolean" },
-        },
-        type = "object",
-      },
+      body = { content = "json", fields = { { name = "is_enabled", type = "boolean" } }, type = "object" },
       example = { is_enabled = true, popupId = "3fa85f64-5717-4562-b3fc-2c963f66afa6" },
       method = "POST",
       name = "set_popup_state",
       operationId = "setPopupState",
       path = "/public/api/popups/{popupId}/set-state",
-      path_params = {
-        { name = "popupId", required = true, type = "string" },
-      },
+      path_params = { { name = "popupId", required = true, type = "string" } },
       summary = "Set a pop-up state",
     },
   },

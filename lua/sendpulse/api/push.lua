@@ -24,7 +24,7 @@ return {
           { name = "send_date", type = "string" },
           { name = "stretch_time", type = "integer" },
           { name = "title", required = true, type = "string" },
-          { name = "ttl", required = true, type = "integer" },
+          { maximum = 86400, name = "ttl", required = true, type = "integer" },
           { name = "website_id", required = true, type = "integer" },
         },
         required = true,
@@ -43,9 +43,7 @@ return {
       name = "get_web_push_campaign_stats",
       operationId = "getWebPushCampaignStats",
       path = "/push/tasks/{id}",
-      path_params = {
-        { name = "id", required = true, type = "integer" },
-      },
+      path_params = { { name = "id", required = true, type = "integer" } },
       summary = "Get statistics on sent campaigns",
     },
     get_web_push_campaigns = {
@@ -70,9 +68,7 @@ return {
       name = "get_web_push_code",
       operationId = "getWebPushCode",
       path = "/push/websites/{id}/code",
-      path_params = {
-        { name = "id", required = true, type = "integer" },
-      },
+      path_params = { { name = "id", required = true, type = "integer" } },
       summary = "Get JS code for a website",
     },
     get_web_push_subscribers_total = {
@@ -81,9 +77,7 @@ return {
       name = "get_web_push_subscribers_total",
       operationId = "getWebPushSubscribersTotal",
       path = "/push/websites/{id}/subscriptions/total",
-      path_params = {
-        { name = "id", required = true, type = "integer" },
-      },
+      path_params = { { name = "id", required = true, type = "integer" } },
       summary = "Get a total number of website subscribers",
     },
     get_web_push_subscriptions = {
@@ -93,9 +87,7 @@ return {
       operationId = "getWebPushSubscriptions",
       paging = "limit_offset",
       path = "/push/websites/{id}/subscriptions",
-      path_params = {
-        { name = "id", required = true, type = "integer" },
-      },
+      path_params = { { name = "id", required = true, type = "integer" } },
       query = {
         { name = "limit", type = "integer" },
         { name = "offset", type = "integer" },
@@ -110,9 +102,7 @@ return {
       name = "get_web_push_variables",
       operationId = "getWebPushVariables",
       path = "/push/websites/{id}/variables",
-      path_params = {
-        { name = "id", required = true, type = "integer" },
-      },
+      path_params = { { name = "id", required = true, type = "integer" } },
       summary = "Get a list of variables for a website",
     },
     get_web_push_website_info = {
@@ -121,9 +111,7 @@ return {
       name = "get_web_push_website_info",
       operationId = "getWebPushWebsiteInfo",
       path = "/push/websites/info/{id}",
-      path_params = {
-        { name = "id", required = true, type = "integer" },
-      },
+      path_params = { { name = "id", required = true, type = "integer" } },
       summary = "Get information about a website",
     },
     get_web_push_websites = {
@@ -133,10 +121,7 @@ return {
       operationId = "getWebPushWebsites",
       paging = "limit_offset",
       path = "/push/websites",
-      query = {
-        { name = "limit", type = "integer" },
-        { name = "offset", type = "integer" },
-      },
+      query = { { name = "limit", type = "integer" }, { name = "offset", type = "integer" } },
       summary = "Get a list of websites",
     },
     get_web_push_websites_total = {
@@ -152,12 +137,7 @@ return {
         content = "json",
         fields = {
           { name = "id", required = true, type = "integer" },
-          {
-            enum = { 0, 1 },
-            name = "state",
-            required = true,
-            type = "integer",
-          },
+          { enum = { 0, 1 }, name = "state", required = true, type = "integer" },
         },
         required = true,
         type = "object",

@@ -10,15 +10,12 @@ return {
         content = "json",
         fields = {
           { name = "description", required = true, type = "string" },
-          { name = "phones", required = true, type = "array" },
+          { items = { type = "string" }, name = "phones", required = true, type = "array" },
         },
         required = true,
         type = "object",
       },
-      example = {
-        description = "example",
-        phones = { "example" },
-      },
+      example = { description = "example", phones = { "example" } },
       method = "POST",
       name = "add_sms_blacklist",
       operationId = "addSmsBlacklist",
@@ -30,15 +27,12 @@ return {
         content = "json",
         fields = {
           { name = "addressBookId", required = true, type = "integer" },
-          { name = "phones", required = true, type = "array" },
+          { items = { type = "string" }, name = "phones", required = true, type = "array" },
         },
         required = true,
         type = "object",
       },
-      example = {
-        addressBookId = 1,
-        phones = { "example" },
-      },
+      example = { addressBookId = 1, phones = { "example" } },
       method = "POST",
       name = "add_sms_numbers",
       operationId = "addSmsNumbers",
@@ -55,10 +49,7 @@ return {
         required = true,
         type = "object",
       },
-      example = {
-        addressBookId = 1,
-        phones = {},
-      },
+      example = { addressBookId = 1, phones = {} },
       method = "POST",
       name = "add_sms_numbers_with_variables",
       operationId = "addSmsNumbersWithVariables",
@@ -74,7 +65,7 @@ return {
       query = {
         { name = "addressBookId", type = "integer" },
         { name = "body", required = true, type = "string" },
-        { name = "phones", type = "array" },
+        { items = { type = "string" }, name = "phones", type = "array" },
         { name = "route", type = "object" },
         { name = "sender", required = true, type = "string" },
       },
@@ -86,9 +77,7 @@ return {
       name = "cancel_sms_campaign",
       operationId = "cancelSmsCampaign",
       path = "/sms/campaigns/cancel/{id}",
-      path_params = {
-        { name = "id", required = true, type = "integer" },
-      },
+      path_params = { { name = "id", required = true, type = "integer" } },
       summary = "Cancel a campaign before sending has started",
     },
     create_sms_campaign = {
@@ -100,7 +89,7 @@ return {
           { name = "date", type = "string" },
           { name = "emulate", type = "boolean" },
           { name = "route", type = "object" },
-          { name = "sender", required = true, type = "string" },
+          { max_length = 11, name = "sender", required = true, type = "string" },
           { name = "stat_link_need_protocol", type = "boolean" },
           { name = "stat_link_tracking", type = "boolean" },
           { name = "use_dynamic_list", type = "boolean" },
@@ -118,9 +107,7 @@ return {
     delete_sms_campaign = {
       body = {
         content = "json",
-        fields = {
-          { name = "id", required = true, type = "integer" },
-        },
+        fields = { { name = "id", required = true, type = "integer" } },
         required = true,
         type = "object",
       },
@@ -145,9 +132,7 @@ return {
       name = "get_sms_campaign_info",
       operationId = "getSmsCampaignInfo",
       path = "/sms/campaigns/info/{id}",
-      path_params = {
-        { name = "id", required = true, type = "integer" },
-      },
+      path_params = { { name = "id", required = true, type = "integer" } },
       summary = "Get campaign information",
     },
     get_sms_campaigns = {
@@ -156,10 +141,7 @@ return {
       name = "get_sms_campaigns",
       operationId = "getSmsCampaigns",
       path = "/sms/campaigns/list",
-      query = {
-        { name = "dateFrom", type = "string" },
-        { name = "dateTo", type = "string" },
-      },
+      query = { { name = "dateFrom", type = "string" }, { name = "dateTo", type = "string" } },
       summary = "Get a list of campaigns by date",
     },
     get_sms_number_info = {
@@ -185,15 +167,11 @@ return {
     remove_sms_blacklist = {
       body = {
         content = "json",
-        fields = {
-          { name = "phones", required = true, type = "array" },
-        },
+        fields = { { items = { type = "string" }, name = "phones", required = true, type = "array" } },
         required = true,
         type = "object",
       },
-      example = {
-        phones = { "example" },
-      },
+      example = { phones = { "example" } },
       method = "DELETE",
       name = "remove_sms_blacklist",
       operationId = "removeSmsBlacklist",
@@ -205,15 +183,12 @@ return {
         content = "json",
         fields = {
           { name = "addressBookId", required = true, type = "integer" },
-          { name = "phones", required = true, type = "array" },
+          { items = { type = "string" }, name = "phones", required = true, type = "array" },
         },
         required = true,
         type = "object",
       },
-      example = {
-        addressBookId = 1,
-        phones = { "example" },
-      },
+      example = { addressBookId = 1, phones = { "example" } },
       method = "DELETE",
       name = "remove_sms_numbers",
       operationId = "removeSmsNumbers",
@@ -227,7 +202,7 @@ return {
           { name = "body", required = true, type = "string" },
           { name = "date", type = "string" },
           { name = "emulate", type = "boolean" },
-          { name = "phones", required = true, type = "array" },
+          { items = { type = "string" }, name = "phones", required = true, type = "array" },
           { name = "route", type = "object" },
           { name = "sender", required = true, type = "string" },
           { name = "stat_link_need_protocol", type = "boolean" },
@@ -236,11 +211,7 @@ return {
         required = true,
         type = "object",
       },
-      example = {
-        body = "example",
-        phones = { "example" },
-        sender = "example",
-      },
+      example = { body = "example", phones = { "example" }, sender = "example" },
       method = "POST",
       name = "send_sms_to_numbers",
       operationId = "sendSmsToNumbers",
@@ -250,10 +221,7 @@ return {
     update_contact_phone = {
       body = {
         content = "json",
-        fields = {
-          { name = "email", required = true, type = "string" },
-          { name = "phone", required = true, type = "string" },
-        },
+        fields = { { name = "email", required = true, type = "string" }, { name = "phone", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -262,9 +230,7 @@ return {
       name = "update_contact_phone",
       operationId = "updateContactPhone",
       path = "/addressbooks/{id}/phone",
-      path_params = {
-        { name = "id", required = true, type = "integer" },
-      },
+      path_params = { { name = "id", required = true, type = "integer" } },
       summary = "Change a phone number for a contact",
     },
     update_sms_variables_batch = {
@@ -272,8 +238,20 @@ return {
         content = "json",
         fields = {
           { name = "addressBookId", required = true, type = "integer" },
-          { name = "phones", required = true, type = "array" },
-          { name = "variables", required = true, type = "array" },
+          { items = { type = "string" }, name = "phones", required = true, type = "array" },
+          {
+            items = {
+              fields = {
+                { name = "name", required = true, type = "string" },
+                { enum = { "string", "number", "date" }, name = "type", required = true, type = "string" },
+                { name = "value", required = true },
+              },
+              type = "object",
+            },
+            name = "variables",
+            required = true,
+            type = "array",
+          },
         },
         required = true,
         type = "object",
@@ -281,9 +259,7 @@ return {
       example = {
         addressBookId = 1,
         phones = { "example" },
-        variables = {
-          { name = "example", type = "string", value = "example" },
-        },
+        variables = { { name = "example", type = "string", value = "example" } },
       },
       method = "PUT",
       name = "update_sms_variables_batch",
@@ -296,25 +272,25 @@ return {
         content = "json",
         fields = {
           { name = "phone", required = true, type = "string" },
-          { name = "variables", required = true, type = "array" },
+          {
+            items = {
+              fields = { { name = "name", required = true, type = "string" }, { name = "value", required = true } },
+              type = "object",
+            },
+            name = "variables",
+            required = true,
+            type = "array",
+          },
         },
         required = true,
         type = "object",
       },
-      example = {
-        id = 1,
-        phone = "380931234567",
-        variables = {
-          { name = "example", value = "example" },
-        },
-      },
+      example = { id = 1, phone = "380931234567", variables = { { name = "example", value = "example" } } },
       method = "POST",
       name = "update_sms_variables_single",
       operationId = "updateSmsVariablesSingle",
       path = "/addressbooks/{id}/phones/variable",
-      path_params = {
-        { name = "id", required = true, type = "integer" },
-      },
+      path_params = { { name = "id", required = true, type = "integer" } },
       summary = "Change variables for a single phone contact",
     },
   },

@@ -11,18 +11,13 @@ return {
       name = "add_smtp_domain",
       operationId = "addSmtpDomain",
       path = "/v2/email-service/smtp/sender_domains/{domain}",
-      path_params = {
-        { name = "domain", required = true, type = "string" },
-      },
+      path_params = { { name = "domain", required = true, type = "string" } },
       summary = "Add a domain",
     },
     add_smtp_sender = {
       body = {
         content = "json",
-        fields = {
-          { name = "email", required = true, type = "string" },
-          { name = "name", required = true, type = "string" },
-        },
+        fields = { { name = "email", required = true, type = "string" }, { name = "name", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -69,9 +64,7 @@ return {
       name = "get_smtp_email_info",
       operationId = "getSmtpEmailInfo",
       path = "/smtp/emails/{id}",
-      path_params = {
-        { name = "id", required = true, type = "string" },
-      },
+      path_params = { { name = "id", required = true, type = "string" } },
       summary = "Get information about a specific email",
     },
     get_smtp_emails = {
@@ -95,15 +88,11 @@ return {
     get_smtp_emails_batch_info = {
       body = {
         content = "json",
-        fields = {
-          { name = "emails", required = true, type = "array" },
-        },
+        fields = { { items = { type = "string" }, max_items = 500, name = "emails", required = true, type = "array" } },
         required = true,
         type = "object",
       },
-      example = {
-        emails = { "example" },
-      },
+      example = { emails = { "example" } },
       method = "POST",
       name = "get_smtp_emails_batch_info",
       operationId = "getSmtpEmailsBatchInfo",
@@ -149,10 +138,8 @@ return {
       summary = "Get a list of unsubscribed users",
     },
     remove_smtp_unsubscribe = {
-      body = { content = "json", raw = true, required = true, type = "array" },
-      example = {
-        body = { "example" },
-      },
+      body = { content = "json", items = { type = "string" }, raw = true, required = true, type = "array" },
+      example = { body = { "example" } },
       method = "DELETE",
       name = "remove_smtp_unsubscribe",
       operationId = "removeSmtpUnsubscribe",
@@ -164,11 +151,7 @@ return {
         content = "json",
         fields = {
           { name = "email", required = true, type = "string" },
-          {
-            enum = { "ru", "en", "ua", "tr", "es", "pt" },
-            name = "lang",
-            type = "string",
-          },
+          { enum = { "ru", "en", "ua", "tr", "es", "pt" }, name = "lang", type = "string" },
           { name = "sender", required = true, type = "string" },
         },
         required = true,
@@ -187,17 +170,13 @@ return {
       name = "search_smtp_unsubscribe",
       operationId = "searchSmtpUnsubscribe",
       path = "/smtp/unsubscribe/search",
-      query = {
-        { name = "email", required = true, type = "string" },
-      },
+      query = { { name = "email", required = true, type = "string" } },
       summary = "Get information about a contact's subscription status",
     },
     send_smtp_email = {
       body = {
         content = "json",
-        fields = {
-          { name = "email", required = true, type = "object" },
-        },
+        fields = { { name = "email", required = true, type = "object" } },
         required = true,
         type = "object",
       },
@@ -207,9 +186,7 @@ return {
           html = "example",
           subject = "example",
           text = "example",
-          to = {
-            { email = "user@example.com" },
-          },
+          to = { { email = "user@example.com" } },
         },
       },
       method = "POST",
@@ -219,12 +196,17 @@ return {
       summary = "Send an email",
     },
     unsubscribe_smtp_recipients = {
-      body = { content = "json", raw = true, required = true, type = "array" },
-      example = {
-        body = {
-          { email = "user@example.com" },
+      body = {
+        content = "json",
+        items = {
+          fields = { { name = "comment", type = "string" }, { name = "email", required = true, type = "string" } },
+          type = "object",
         },
+        raw = true,
+        required = true,
+        type = "array",
       },
+      example = { body = { { email = "user@example.com" } } },
       method = "POST",
       name = "unsubscribe_smtp_recipients",
       operationId = "unsubscribeSmtpRecipients",

@@ -25,9 +25,7 @@ return {
     close_contact_chat = {
       body = {
         content = "json",
-        fields = {
-          { name = "contact_id", required = true, type = "string" },
-        },
+        fields = { { name = "contact_id", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -59,9 +57,7 @@ return {
     delete_contact = {
       body = {
         content = "json",
-        fields = {
-          { name = "contact_id", required = true, type = "string" },
-        },
+        fields = { { name = "contact_id", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -93,9 +89,7 @@ return {
     delete_contact_pause_automation = {
       body = {
         content = "json",
-        fields = {
-          { name = "contact_id", required = true, type = "string" },
-        },
+        fields = { { name = "contact_id", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -144,9 +138,7 @@ return {
     disable_contact = {
       body = {
         content = "json",
-        fields = {
-          { name = "contact_id", required = true, type = "string" },
-        },
+        fields = { { name = "contact_id", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -160,9 +152,7 @@ return {
     enable_contact = {
       body = {
         content = "json",
-        fields = {
-          { name = "contact_id", required = true, type = "string" },
-        },
+        fields = { { name = "contact_id", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -187,9 +177,7 @@ return {
       name = "get_bot_statistics",
       operationId = "getBotStatistics",
       path = "/bots/statistics",
-      query = {
-        { name = "bot_id", required = true, type = "string" },
-      },
+      query = { { name = "bot_id", required = true, type = "string" } },
       summary = "Get general statistics info by bot",
     },
     get_bot_variables = {
@@ -215,11 +203,7 @@ return {
       path = "/chats/messages",
       query = {
         { name = "contact_id", required = true, type = "string" },
-        {
-          enum = { "asc", "desc" },
-          name = "order",
-          type = "string",
-        },
+        { enum = { "asc", "desc" }, name = "order", type = "string" },
         { name = "search_after", type = "string" },
         { name = "size", type = "integer" },
         { name = "skip", type = "integer" },
@@ -232,9 +216,7 @@ return {
       name = "get_contact",
       operationId = "getContact",
       path = "/contacts/get",
-      query = {
-        { name = "id", required = true, type = "string" },
-      },
+      query = { { name = "id", required = true, type = "string" } },
       summary = "Get contact info via a contact ID",
     },
     get_contact_by_telegram_id = {
@@ -268,9 +250,7 @@ return {
       name = "get_contact_pause_automation",
       operationId = "getContactPauseAutomation",
       path = "/contacts/getPauseAutomation",
-      query = {
-        { name = "contact_id", required = true, type = "string" },
-      },
+      query = { { name = "contact_id", required = true, type = "string" } },
       summary = "Get remaining time for automation pause",
     },
     get_contacts_by_tag = {
@@ -354,10 +334,7 @@ return {
       operationId = "listBots",
       paging = "size_skip",
       path = "/bots",
-      query = {
-        { name = "size", type = "integer" },
-        { name = "skip", type = "integer" },
-      },
+      query = { { name = "size", type = "integer" }, { name = "skip", type = "integer" } },
       summary = "Get a list of connected bots",
     },
     list_chats = {
@@ -380,9 +357,7 @@ return {
       name = "mark_contact_messages_as_read",
       operationId = "markContactMessagesAsRead",
       path = "/contacts/mark-read",
-      query = {
-        { name = "contact_id", type = "string" },
-      },
+      query = { { name = "contact_id", type = "string" } },
       summary = "Mark messages as read",
     },
     mark_contact_unread = {
@@ -391,17 +366,13 @@ return {
       name = "mark_contact_unread",
       operationId = "markContactUnread",
       path = "/contacts/mark-unread",
-      query = {
-        { name = "contact_id", type = "string" },
-      },
+      query = { { name = "contact_id", type = "string" } },
       summary = "Mark a chat with the contact as unread",
     },
     open_contact_chat = {
       body = {
         content = "json",
-        fields = {
-          { name = "contact_id", required = true, type = "string" },
-        },
+        fields = { { name = "contact_id", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -435,16 +406,20 @@ return {
         fields = {
           { name = "contact_id", required = true, type = "string" },
           { name = "message_id", required = true, type = "string" },
-          { name = "reaction", required = true, type = "object" },
+          {
+            fields = {
+              { name = "emoji", required = true, type = "string" },
+              { enum = { "emoji" }, name = "type", required = true, type = "string" },
+            },
+            name = "reaction",
+            required = true,
+            type = "object",
+          },
         },
         required = true,
         type = "object",
       },
-      example = {
-        contact_id = "string",
-        message_id = "string",
-        reaction = { emoji = "❤", type = "emoji" },
-      },
+      example = { contact_id = "string", message_id = "string", reaction = { emoji = "❤", type = "emoji" } },
       method = "POST",
       name = "react_to_message",
       operationId = "reactToMessage",
@@ -492,7 +467,51 @@ return {
         content = "json",
         fields = {
           { name = "bot_id", required = true, type = "string" },
-          { name = "messages", required = true, type = "array" },
+          {
+            items = {
+              fields = {
+                {
+                  fields = {
+                    {
+                      items = {
+                        fields = {
+                          {
+                            items = {
+                              fields = {
+                                { name = "field", type = "string" },
+                                { name = "operator", type = "string" },
+                                { name = "value", type = "string" },
+                              },
+                              type = "object",
+                            },
+                            name = "expressions",
+                            type = "array",
+                          },
+                          { name = "type", type = "string" },
+                        },
+                        type = "object",
+                      },
+                      name = "expressions",
+                      type = "array",
+                    },
+                    { name = "type", type = "string" },
+                  },
+                  name = "filter",
+                  type = "object",
+                },
+                {
+                  fields = { { name = "message_effect_id", type = "string" }, { name = "text", type = "string" } },
+                  name = "message",
+                  type = "object",
+                },
+                { enum = { "text" }, name = "type", type = "string" },
+              },
+              type = "object",
+            },
+            name = "messages",
+            required = true,
+            type = "array",
+          },
           { name = "send_at", type = "string" },
           { name = "title", required = true, type = "string" },
         },
@@ -501,12 +520,7 @@ return {
       },
       example = {
         bot_id = "string",
-        messages = {
-          {
-            message = { text = "Example text" },
-            type = "text",
-          },
-        },
+        messages = { { message = { text = "Example text" }, type = "text" } },
         send_at = "string",
         title = "string",
       },
@@ -521,7 +535,81 @@ return {
         content = "json",
         fields = {
           { name = "contact_id", required = true, type = "string" },
-          { name = "message", required = true, type = "object" },
+          {
+            fields = {
+              { name = "audio", type = "string" },
+              { name = "caption", type = "string" },
+              {
+                items = {
+                  fields = {
+                    { name = "description", type = "string" },
+                    { name = "parse_mode", type = "string" },
+                    { name = "photo", type = "string" },
+                    {
+                      fields = {
+                        {
+                          items = {
+                            items = {
+                              fields = {
+                                { name = "text", type = "string" },
+                                { enum = { "web_url", "postback" }, name = "type", type = "string" },
+                              },
+                              type = "object",
+                            },
+                            type = "array",
+                          },
+                          name = "inline_keyboard",
+                          type = "array",
+                        },
+                      },
+                      name = "reply_markup",
+                      type = "object",
+                    },
+                    { name = "text", type = "string" },
+                    { name = "title", type = "string" },
+                  },
+                  type = "object",
+                },
+                name = "carousel",
+                type = "array",
+              },
+              { name = "document", type = "string" },
+              { name = "message_effect_id", type = "string" },
+              { name = "parse_mode", type = "string" },
+              { name = "photo", type = "string" },
+              {
+                fields = {
+                  {
+                    items = {
+                      items = {
+                        fields = {
+                          { name = "text", type = "string" },
+                          { enum = { "web_url", "postback" }, name = "type", type = "string" },
+                        },
+                        type = "object",
+                      },
+                      type = "array",
+                    },
+                    name = "inline_keyboard",
+                    type = "array",
+                  },
+                },
+                name = "reply_markup",
+                type = "object",
+              },
+              { name = "text", type = "string" },
+              {
+                enum = { "text", "audio", "photo", "document", "video", "carousel", "action" },
+                name = "type",
+                type = "string",
+              },
+              { name = "video", type = "string" },
+              { name = "voice", type = "string" },
+            },
+            name = "message",
+            required = true,
+            type = "object",
+          },
         },
         required = true,
         type = "object",
@@ -530,11 +618,7 @@ return {
         contact_id = "string",
         message = {
           carousel = {
-            {
-              description = "Slide 1 description",
-              photo = "https://www.cdn.com/photo1.png",
-              title = "Slide 1 title",
-            },
+            { description = "Slide 1 description", photo = "https://www.cdn.com/photo1.png", title = "Slide 1 title" },
             {
               description = "Slide 2 description",
               photo = "https://www.cdn.com/photo2.png",
@@ -542,11 +626,7 @@ return {
                 inline_keyboard = {
                   {
                     { text = "Example button", type = "web_url", url = "http://example.url.com/" },
-                    {
-                      data = { to_chain_id = "string" },
-                      text = "Example button",
-                      type = "postback",
-                    },
+                    { data = { to_chain_id = "string" }, text = "Example button", type = "postback" },
                   },
                 },
               },
@@ -584,15 +664,12 @@ return {
         content = "json",
         fields = {
           { name = "contact_id", required = true, type = "string" },
-          { name = "tags", required = true, type = "array" },
+          { items = { type = "string" }, name = "tags", required = true, type = "array" },
         },
         required = true,
         type = "object",
       },
-      example = {
-        contact_id = "example",
-        tags = { "example" },
-      },
+      example = { contact_id = "example", tags = { "example" } },
       method = "POST",
       name = "set_contact_tag",
       operationId = "setContactTag",
@@ -604,7 +681,7 @@ return {
         content = "json",
         fields = {
           { name = "contact_id", required = true, type = "string" },
-          { name = "variables", required = true, type = "array" },
+          { items = { type = "object" }, name = "variables", required = true, type = "array" },
         },
         required = true,
         type = "object",
@@ -625,9 +702,7 @@ return {
     un_assign_contact_operator = {
       body = {
         content = "json",
-        fields = {
-          { name = "contact_id", required = true, type = "string" },
-        },
+        fields = { { name = "contact_id", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -650,12 +725,7 @@ return {
         required = true,
         type = "object",
       },
-      example = {
-        bot_id = "example",
-        contact_id = "example",
-        note_id = "example",
-        text = "example",
-      },
+      example = { bot_id = "example", contact_id = "example", note_id = "example", text = "example" },
       method = "POST",
       name = "update_contact_note",
       operationId = "updateContactNote",

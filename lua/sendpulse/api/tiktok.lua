@@ -25,9 +25,7 @@ return {
     close_contact_chat = {
       body = {
         content = "json",
-        fields = {
-          { name = "contact_id", required = true, type = "string" },
-        },
+        fields = { { name = "contact_id", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -59,9 +57,7 @@ return {
     delete_contact = {
       body = {
         content = "json",
-        fields = {
-          { name = "contact_id", required = true, type = "string" },
-        },
+        fields = { { name = "contact_id", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -93,9 +89,7 @@ return {
     delete_contact_pause_automation = {
       body = {
         content = "json",
-        fields = {
-          { name = "contact_id", required = true, type = "string" },
-        },
+        fields = { { name = "contact_id", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -144,9 +138,7 @@ return {
     disable_contact = {
       body = {
         content = "json",
-        fields = {
-          { name = "contact_id", required = true, type = "string" },
-        },
+        fields = { { name = "contact_id", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -160,9 +152,7 @@ return {
     enable_contact = {
       body = {
         content = "json",
-        fields = {
-          { name = "contact_id", required = true, type = "string" },
-        },
+        fields = { { name = "contact_id", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -187,9 +177,7 @@ return {
       name = "get_bot_statistics",
       operationId = "getBotStatistics",
       path = "/bots/statistics",
-      query = {
-        { name = "bot_id", required = true, type = "string" },
-      },
+      query = { { name = "bot_id", required = true, type = "string" } },
       summary = "Get general statistics info by bot",
     },
     get_chat_list = {
@@ -215,11 +203,7 @@ return {
       path = "/chats/messages",
       query = {
         { name = "contact_id", required = true, type = "string" },
-        {
-          enum = { "asc", "desc" },
-          name = "order",
-          type = "string",
-        },
+        { enum = { "asc", "desc" }, name = "order", type = "string" },
         { name = "search_after", type = "string" },
         { name = "size", type = "integer" },
         { name = "skip", type = "integer" },
@@ -232,9 +216,7 @@ return {
       name = "get_contact",
       operationId = "getContact",
       path = "/contacts/get",
-      query = {
-        { name = "id", required = true, type = "string" },
-      },
+      query = { { name = "id", required = true, type = "string" } },
       summary = "Get contact info via a contact ID",
     },
     get_contact_notes = {
@@ -255,9 +237,7 @@ return {
       name = "get_contact_pause_automation",
       operationId = "getContactPauseAutomation",
       path = "/contacts/getPauseAutomation",
-      query = {
-        { name = "contact_id", required = true, type = "string" },
-      },
+      query = { { name = "contact_id", required = true, type = "string" } },
       summary = "Get remaining time for automation pause",
     },
     get_contacts_by_tag = {
@@ -341,10 +321,7 @@ return {
       operationId = "listBots",
       paging = "size_skip",
       path = "/bots",
-      query = {
-        { name = "size", type = "integer" },
-        { name = "skip", type = "integer" },
-      },
+      query = { { name = "size", type = "integer" }, { name = "skip", type = "integer" } },
       summary = "Get a list of connected bots",
     },
     list_variables = {
@@ -367,9 +344,7 @@ return {
       name = "mark_contact_chat_unread",
       operationId = "markContactChatUnread",
       path = "/contacts/mark-unread",
-      query = {
-        { name = "contact_id", type = "string" },
-      },
+      query = { { name = "contact_id", type = "string" } },
       summary = "Mark a chat with the contact as unread",
     },
     mark_contact_messages_as_read = {
@@ -378,17 +353,13 @@ return {
       name = "mark_contact_messages_as_read",
       operationId = "markContactMessagesAsRead",
       path = "/contacts/mark-read",
-      query = {
-        { name = "contact_id", type = "string" },
-      },
+      query = { { name = "contact_id", type = "string" } },
       summary = "Mark messages as read",
     },
     open_contact_chat = {
       body = {
         content = "json",
-        fields = {
-          { name = "contact_id", required = true, type = "string" },
-        },
+        fields = { { name = "contact_id", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -440,8 +411,36 @@ return {
         content = "json",
         fields = {
           { name = "bot_id", required = true, type = "string" },
-          { name = "filter", type = "object" },
-          { name = "messages", required = true, type = "array" },
+          {
+            fields = {
+              {
+                items = {
+                  fields = {
+                    {
+                      items = {
+                        fields = {
+                          { name = "field", type = "string" },
+                          { name = "operator", type = "string" },
+                          { name = "value", type = "string" },
+                        },
+                        type = "object",
+                      },
+                      name = "expressions",
+                      type = "array",
+                    },
+                    { name = "type", type = "string" },
+                  },
+                  type = "object",
+                },
+                name = "expressions",
+                type = "array",
+              },
+              { name = "type", type = "string" },
+            },
+            name = "filter",
+            type = "object",
+          },
+          { items = { type = "object" }, name = "messages", required = true, type = "array" },
           { name = "send_at", type = "string" },
           { name = "title", required = true, type = "string" },
         },
@@ -451,22 +450,10 @@ return {
       example = {
         bot_id = "string",
         filter = {
-          expressions = {
-            {
-              expressions = {
-                { field = "tags", operator = "eq", value = "SOME_TAG_HERE" },
-              },
-              type = "and",
-            },
-          },
+          expressions = { { expressions = { { field = "tags", operator = "eq", value = "SOME_TAG_HERE" } }, type = "and" } },
           type = "and",
         },
-        messages = {
-          {
-            text = { text = "string" },
-            type = "text",
-          },
-        },
+        messages = { { text = { text = "string" }, type = "text" } },
         send_at = "Y-m-d H:i",
         title = "string",
       },
@@ -481,7 +468,7 @@ return {
         content = "json",
         fields = {
           { name = "contact_id", required = true, type = "string" },
-          { name = "messages", type = "array" },
+          { items = { type = "object" }, name = "messages", type = "array" },
         },
         required = true,
         type = "object",
@@ -492,15 +479,7 @@ return {
         messages = {
           {
             text = {
-              buttons = {
-                {
-                  {
-                    text = "click me",
-                    to_chain_id = "xxxxxxxxxxxxxxxxxxxxxxxx",
-                    type = "postback",
-                  },
-                },
-              },
+              buttons = { { { text = "click me", to_chain_id = "xxxxxxxxxxxxxxxxxxxxxxxx", type = "postback" } } },
               text = "Hello, World!",
             },
             type = "text",
@@ -518,15 +497,12 @@ return {
         content = "json",
         fields = {
           { name = "contact_id", required = true, type = "string" },
-          { name = "tags", required = true, type = "array" },
+          { items = { type = "string" }, name = "tags", required = true, type = "array" },
         },
         required = true,
         type = "object",
       },
-      example = {
-        contact_id = "example",
-        tags = { "example" },
-      },
+      example = { contact_id = "example", tags = { "example" } },
       method = "POST",
       name = "set_contact_tag",
       operationId = "setContactTag",
@@ -538,7 +514,7 @@ return {
         content = "json",
         fields = {
           { name = "contact_id", required = true, type = "string" },
-          { name = "variables", required = true, type = "array" },
+          { items = { type = "object" }, name = "variables", required = true, type = "array" },
         },
         required = true,
         type = "object",
@@ -576,9 +552,7 @@ return {
     unassign_contact_operator = {
       body = {
         content = "json",
-        fields = {
-          { name = "contact_id", required = true, type = "string" },
-        },
+        fields = { { name = "contact_id", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -601,12 +575,7 @@ return {
         required = true,
         type = "object",
       },
-      example = {
-        bot_id = "example",
-        contact_id = "example",
-        note_id = "example",
-        text = "example",
-      },
+      example = { bot_id = "example", contact_id = "example", note_id = "example", text = "example" },
       method = "POST",
       name = "update_contact_note",
       operationId = "updateContactNote",

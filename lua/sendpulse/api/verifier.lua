@@ -9,14 +9,10 @@ return {
       body = {
         content = "json",
         fields = {
-          {
-            enum = { 2, 3, 4 },
-            name = "format",
-            type = "integer",
-          },
+          { enum = { 2, 3, 4 }, name = "format", type = "integer" },
           { name = "id", required = true, type = "integer" },
           { name = "lang", type = "string" },
-          { name = "status", type = "array" },
+          { items = { type = "integer" }, name = "status", type = "array" },
         },
         required = true,
         type = "object",
@@ -35,10 +31,7 @@ return {
       name = "download_verification_report",
       operationId = "downloadVerificationReport",
       path = "/verifier-service/get-report",
-      query = {
-        { name = "format", type = "integer" },
-        { name = "id", required = true, type = "integer" },
-      },
+      query = { { name = "format", type = "integer" }, { name = "id", required = true, type = "integer" } },
       summary = "Download mailing list verification report",
     },
     get_single_verification_result = {
@@ -47,9 +40,7 @@ return {
       name = "get_single_verification_result",
       operationId = "getSingleVerificationResult",
       path = "/verifier-service/get-single-result",
-      query = {
-        { name = "email", required = true, type = "string" },
-      },
+      query = { { format = "email", name = "email", required = true, type = "string" } },
       summary = "Get email address verification results",
     },
     get_verification_progress = {
@@ -58,9 +49,7 @@ return {
       name = "get_verification_progress",
       operationId = "getVerificationProgress",
       path = "/verifier-service/get-progress",
-      query = {
-        { name = "id", required = true, type = "integer" },
-      },
+      query = { { name = "id", required = true, type = "integer" } },
       summary = "Get mailing list verification progress",
     },
     get_verification_results = {
@@ -84,18 +73,13 @@ return {
       operationId = "getVerifiedLists",
       paging = "start_count",
       path = "/verifier-service/check-list",
-      query = {
-        { name = "count", type = "integer" },
-        { name = "start", type = "integer" },
-      },
+      query = { { name = "count", type = "integer" }, { name = "start", type = "integer" } },
       summary = "Get a list of verified mailing lists",
     },
     verify_mailing_list = {
       body = {
         content = "json",
-        fields = {
-          { name = "id", required = true, type = "integer" },
-        },
+        fields = { { name = "id", required = true, type = "integer" } },
         required = true,
         type = "object",
       },
@@ -109,9 +93,7 @@ return {
     verify_single_email = {
       body = {
         content = "json",
-        fields = {
-          { name = "email", required = true, type = "string" },
-        },
+        fields = { { format = "email", name = "email", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -128,10 +110,7 @@ return {
       name = "view_verification_report",
       operationId = "viewVerificationReport",
       path = "/verifier-service/check-report",
-      query = {
-        { name = "format", type = "integer" },
-        { name = "id", required = true, type = "integer" },
-      },
+      query = { { name = "format", type = "integer" }, { name = "id", required = true, type = "integer" } },
       summary = "View a mailing list verification report",
     },
   },

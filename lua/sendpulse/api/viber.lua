@@ -10,14 +10,12 @@ return {
         content = "json",
         fields = {
           { name = "description", type = "string" },
-          { name = "phones", required = true, type = "array" },
+          { items = { type = "string" }, name = "phones", required = true, type = "array" },
         },
         required = true,
         type = "object",
       },
-      example = {
-        phones = { "example" },
-      },
+      example = { phones = { "example" } },
       method = "POST",
       name = "add_viber_blacklist",
       operationId = "addViberBlacklist",
@@ -28,36 +26,42 @@ return {
       body = {
         content = "json",
         fields = {
-          { name = "additional", type = "object" },
-          { name = "address_book", nullable = true, type = "integer" },
-          { name = "message", type = "string" },
-          { name = "message_live_time", required = true, type = "integer" },
           {
-            enum = { 2, 3 },
-            name = "message_type",
-            required = true,
-            type = "integer",
+            fields = {
+              {
+                fields = { { name = "link", type = "string" }, { name = "text", type = "string" } },
+                name = "button",
+                type = "object",
+              },
+              { fields = { { name = "link", type = "string" } }, name = "image", type = "object" },
+              {
+                fields = {
+                  { name = "sms_sender_name", type = "string" },
+                  { name = "sms_text", type = "string" },
+                  { name = "status", type = "boolean" },
+                },
+                name = "resend_sms",
+                type = "object",
+              },
+            },
+            name = "additional",
+            type = "object",
           },
-          { name = "recipients", type = "array" },
+          { name = "address_book", nullable = true, type = "integer" },
+          { max_length = 1000, name = "message", type = "string" },
+          { maximum = 86400, minimum = 60, name = "message_live_time", required = true, type = "integer" },
+          { enum = { 2, 3 }, name = "message_type", required = true, type = "integer" },
+          { items = { type = "integer" }, name = "recipients", type = "array" },
           { name = "send_date", required = true, type = "string" },
           { name = "sender_id", required = true, type = "integer" },
-          { name = "stretch_time", type = "integer" },
+          { maximum = 5, minimum = 0, name = "stretch_time", type = "integer" },
           { name = "task_name", type = "string" },
         },
-        one_of = {
-          { "address_book" },
-          { "recipients" },
-        },
+        one_of = { { "address_book" }, { "recipients" } },
         required = true,
         type = "object",
       },
-      example = {
-        address_book = 1,
-        message_live_time = 60,
-        message_type = 2,
-        send_date = "example",
-        sender_id = 1,
-      },
+      example = { address_book = 1, message_live_time = 60, message_type = 2, send_date = "example", sender_id = 1 },
       method = "POST",
       name = "create_viber_campaign",
       operationId = "createViberCampaign",
@@ -71,10 +75,7 @@ return {
       operationId = "getViberBlacklist",
       paging = "limit_offset",
       path = "/v2/viber-service/phone-exception",
-      query = {
-        { name = "limit", type = "integer" },
-        { name = "offset", type = "integer" },
-      },
+      query = { { name = "limit", type = "integer" }, { name = "offset", type = "integer" } },
       summary = "Get a list of contacts in the blacklist",
     },
     get_viber_campaign_stats = {
@@ -83,9 +84,7 @@ return {
       name = "get_viber_campaign_stats",
       operationId = "getViberCampaignStats",
       path = "/viber/task/{id}",
-      path_params = {
-        { name = "id", required = true, type = "integer" },
-      },
+      path_params = { { name = "id", required = true, type = "integer" } },
       summary = "Get statistics on a campaign",
     },
     get_viber_campaigns = {
@@ -95,10 +94,7 @@ return {
       operationId = "getViberCampaigns",
       paging = "limit_offset",
       path = "/viber/task",
-      query = {
-        { name = "limit", type = "integer" },
-        { name = "offset", type = "integer" },
-      },
+      query = { { name = "limit", type = "integer" }, { name = "offset", type = "integer" } },
       summary = "Get a list of campaigns",
     },
     get_viber_recipients = {
@@ -107,9 +103,7 @@ return {
       name = "get_viber_recipients",
       operationId = "getViberRecipients",
       path = "/viber/task/{id}/recipients",
-      path_params = {
-        { name = "id", required = true, type = "integer" },
-      },
+      path_params = { { name = "id", required = true, type = "integer" } },
       summary = "Get a list of Viber campaign recipients",
     },
     get_viber_sender_profile = {
@@ -118,9 +112,7 @@ return {
       name = "get_viber_sender_profile",
       operationId = "getViberSenderProfile",
       path = "/viber/senders/{id}",
-      path_params = {
-        { name = "id", required = true, type = "integer" },
-      },
+      path_params = { { name = "id", required = true, type = "integer" } },
       summary = "Get a sender name profile",
     },
     get_viber_senders = {
@@ -134,15 +126,11 @@ return {
     remove_viber_blacklist = {
       body = {
         content = "json",
-        fields = {
-          { name = "phones", required = true, type = "array" },
-        },
+        fields = { { items = { type = "string" }, name = "phones", required = true, type = "array" } },
         required = true,
         type = "object",
       },
-      example = {
-        phones = { "example" },
-      },
+      example = { phones = { "example" } },
       method = "DELETE",
       name = "remove_viber_blacklist",
       operationId = "removeViberBlacklist",

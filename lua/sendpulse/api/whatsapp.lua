@@ -25,9 +25,7 @@ return {
     close_contact_chat = {
       body = {
         content = "json",
-        fields = {
-          { name = "contact_id", required = true, type = "string" },
-        },
+        fields = { { name = "contact_id", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -45,8 +43,12 @@ return {
           { name = "bot_id", required = true, type = "string" },
           { name = "name", type = "string" },
           { name = "phone", required = true, type = "string" },
-          { name = "tags", type = "array" },
-          { name = "variables", type = "array" },
+          { items = { type = "string" }, name = "tags", type = "array" },
+          {
+            items = { fields = { { name = "name", type = "string" } }, type = "object" },
+            name = "variables",
+            type = "array",
+          },
         },
         required = true,
         type = "object",
@@ -79,9 +81,7 @@ return {
     delete_contact = {
       body = {
         content = "json",
-        fields = {
-          { name = "contact_id", required = true, type = "string" },
-        },
+        fields = { { name = "contact_id", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -148,9 +148,7 @@ return {
     delete_pause_automation = {
       body = {
         content = "json",
-        fields = {
-          { name = "contact_id", required = true, type = "string" },
-        },
+        fields = { { name = "contact_id", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -164,9 +162,7 @@ return {
     disable_contact = {
       body = {
         content = "json",
-        fields = {
-          { name = "contact_id", required = true, type = "string" },
-        },
+        fields = { { name = "contact_id", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -180,9 +176,7 @@ return {
     enable_contact = {
       body = {
         content = "json",
-        fields = {
-          { name = "contact_id", required = true, type = "string" },
-        },
+        fields = { { name = "contact_id", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -207,9 +201,7 @@ return {
       name = "get_bot_statistics",
       operationId = "getBotStatistics",
       path = "/bots/statistics",
-      query = {
-        { name = "bot_id", required = true, type = "string" },
-      },
+      query = { { name = "bot_id", required = true, type = "string" } },
       summary = "Get general statistics info by bot",
     },
     get_bot_variables = {
@@ -235,11 +227,7 @@ return {
       path = "/chats/messages",
       query = {
         { name = "contact_id", required = true, type = "string" },
-        {
-          enum = { "asc", "desc" },
-          name = "order",
-          type = "string",
-        },
+        { enum = { "asc", "desc" }, name = "order", type = "string" },
         { name = "search_after", type = "string" },
         { name = "size", type = "integer" },
         { name = "skip", type = "integer" },
@@ -266,9 +254,7 @@ return {
       name = "get_contact_by_id",
       operationId = "getContactById",
       path = "/contacts/get",
-      query = {
-        { name = "id", required = true, type = "string" },
-      },
+      query = { { name = "id", required = true, type = "string" } },
       summary = "Get contact info via a contact ID",
     },
     get_contact_by_phone = {
@@ -277,10 +263,7 @@ return {
       name = "get_contact_by_phone",
       operationId = "getContactByPhone",
       path = "/contacts/getByPhone",
-      query = {
-        { name = "bot_id", required = true, type = "string" },
-        { name = "phone", required = true, type = "string" },
-      },
+      query = { { name = "bot_id", required = true, type = "string" }, { name = "phone", required = true, type = "string" } },
       summary = "Get contact info by phone number",
     },
     get_contact_notes = {
@@ -301,9 +284,7 @@ return {
       name = "get_contact_pause_automation",
       operationId = "getContactPauseAutomation",
       path = "/contacts/getPauseAutomation",
-      query = {
-        { name = "contact_id", required = true, type = "string" },
-      },
+      query = { { name = "contact_id", required = true, type = "string" } },
       summary = "Get remaining time for automation pause",
     },
     get_contacts_by_tag = {
@@ -344,9 +325,7 @@ return {
       name = "get_template_list",
       operationId = "getTemplateList",
       path = "/templates",
-      query = {
-        { name = "bot_id", required = true, type = "string" },
-      },
+      query = { { name = "bot_id", required = true, type = "string" } },
       summary = "Get a template list",
     },
     get_triggers = {
@@ -370,10 +349,7 @@ return {
       operationId = "listBots",
       paging = "size_skip",
       path = "/bots",
-      query = {
-        { name = "size", type = "integer" },
-        { name = "skip", type = "integer" },
-      },
+      query = { { name = "size", type = "integer" }, { name = "skip", type = "integer" } },
       summary = "Get a list of connected bots",
     },
     list_flows = {
@@ -410,9 +386,7 @@ return {
       name = "mark_contact_chat_unread",
       operationId = "markContactChatUnread",
       path = "/contacts/mark-unread",
-      query = {
-        { name = "contact_id", type = "string" },
-      },
+      query = { { name = "contact_id", type = "string" } },
       summary = "Mark a chat with the contact as unread",
     },
     mark_contact_messages_as_read = {
@@ -421,17 +395,13 @@ return {
       name = "mark_contact_messages_as_read",
       operationId = "markContactMessagesAsRead",
       path = "/contacts/mark-read",
-      query = {
-        { name = "contact_id", type = "string" },
-      },
+      query = { { name = "contact_id", type = "string" } },
       summary = "Mark messages as read",
     },
     open_contact_chat = {
       body = {
         content = "json",
-        fields = {
-          { name = "contact_id", required = true, type = "string" },
-        },
+        fields = { { name = "contact_id", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -500,8 +470,63 @@ return {
         content = "json",
         fields = {
           { name = "bot_id", required = true, type = "string" },
-          { name = "filter", type = "object" },
-          { name = "messages", required = true, type = "array" },
+          {
+            fields = {
+              {
+                items = {
+                  fields = {
+                    {
+                      items = {
+                        fields = {
+                          { name = "field", type = "string" },
+                          { name = "operator", type = "string" },
+                          { name = "value", type = "string" },
+                        },
+                        type = "object",
+                      },
+                      name = "expressions",
+                      type = "array",
+                    },
+                    { name = "type", type = "string" },
+                  },
+                  type = "object",
+                },
+                name = "expressions",
+                type = "array",
+              },
+              { name = "type", type = "string" },
+            },
+            name = "filter",
+            type = "object",
+          },
+          {
+            items = {
+              fields = {
+                {
+                  fields = {
+                    { name = "caption", nullable = true, type = "string" },
+                    { name = "link", required = true, type = "string" },
+                  },
+                  name = "file",
+                  type = "object",
+                },
+                {
+                  fields = {
+                    { name = "caption", nullable = true, type = "string" },
+                    { name = "link", required = true, type = "string" },
+                  },
+                  name = "image",
+                  type = "object",
+                },
+                { fields = { { name = "body", required = true, type = "string" } }, name = "text", type = "object" },
+                { enum = { "text", "image", "document" }, name = "type", required = true, type = "string" },
+              },
+              type = "object",
+            },
+            name = "messages",
+            required = true,
+            type = "array",
+          },
           { name = "send_at", type = "string" },
           { name = "title", required = true, type = "string" },
         },
@@ -510,12 +535,7 @@ return {
       },
       example = {
         bot_id = "string",
-        messages = {
-          {
-            document = { caption = "string", link = "string" },
-            type = "document",
-          },
-        },
+        messages = { { document = { caption = "string", link = "string" }, type = "document" } },
         send_at = "Y-m-d H:i",
         title = "string",
       },
@@ -530,17 +550,82 @@ return {
         content = "json",
         fields = {
           { name = "contact_id", required = true, type = "string" },
-          { name = "message", required = true, type = "object" },
+          {
+            fields = {
+              {
+                fields = { { name = "link", required = true, type = "string" }, { name = "voice", type = "boolean" } },
+                name = "audio",
+                type = "object",
+              },
+              {
+                fields = {
+                  { name = "caption", nullable = true, type = "string" },
+                  { name = "link", required = true, type = "string" },
+                },
+                name = "file",
+                type = "object",
+              },
+              {
+                fields = {
+                  { name = "caption", nullable = true, type = "string" },
+                  { name = "link", required = true, type = "string" },
+                },
+                name = "image",
+                type = "object",
+              },
+              {
+                fields = {
+                  {
+                    fields = {
+                      {
+                        items = {
+                          fields = {
+                            { fields = { { name = "title", type = "string" } }, name = "reply", type = "object" },
+                            { name = "to_chain_id", type = "string" },
+                            { enum = { "reply" }, name = "type", type = "string" },
+                          },
+                          type = "object",
+                        },
+                        name = "buttons",
+                        type = "array",
+                      },
+                    },
+                    name = "action",
+                    type = "object",
+                  },
+                  { name = "body", type = "string" },
+                  { enum = { "button" }, name = "type", type = "string" },
+                },
+                name = "interactive",
+                type = "object",
+              },
+              {
+                fields = {
+                  { name = "emoji", required = true, type = "string" },
+                  { name = "message_id", required = true, type = "string" },
+                },
+                name = "reaction",
+                type = "object",
+              },
+              { fields = { { name = "body", required = true, type = "string" } }, name = "text", type = "object" },
+              {
+                enum = { "text", "image", "document", "audio", "interactive", "reaction" },
+                name = "type",
+                required = true,
+                type = "string",
+              },
+            },
+            name = "message",
+            required = true,
+            type = "object",
+          },
         },
         required = true,
         type = "object",
       },
       example = {
         contact_id = "xxxxxxxxxxxxxxxxxxxxxxxx",
-        message = {
-          document = { caption = "string", link = "string" },
-          type = "document",
-        },
+        message = { document = { caption = "string", link = "string" }, type = "document" },
       },
       method = "POST",
       name = "send_contact_message",
@@ -551,9 +636,7 @@ return {
     send_contact_typing = {
       body = {
         content = "json",
-        fields = {
-          { name = "contact_id", required = true, type = "string" },
-        },
+        fields = { { name = "contact_id", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -569,7 +652,62 @@ return {
         content = "json",
         fields = {
           { name = "bot_id", required = true, type = "string" },
-          { name = "message", required = true, type = "object" },
+          {
+            fields = {
+              {
+                fields = { { name = "link", required = true, type = "string" }, { name = "voice", type = "boolean" } },
+                name = "audio",
+                type = "object",
+              },
+              {
+                fields = {
+                  { name = "caption", nullable = true, type = "string" },
+                  { name = "link", required = true, type = "string" },
+                },
+                name = "file",
+                type = "object",
+              },
+              {
+                fields = {
+                  { name = "caption", nullable = true, type = "string" },
+                  { name = "link", required = true, type = "string" },
+                },
+                name = "image",
+                type = "object",
+              },
+              {
+                fields = {
+                  {
+                    fields = {
+                      {
+                        items = {
+                          fields = {
+                            { fields = { { name = "title", type = "string" } }, name = "reply", type = "object" },
+                            { name = "to_chain_id", type = "string" },
+                            { enum = { "reply" }, name = "type", type = "string" },
+                          },
+                          type = "object",
+                        },
+                        name = "buttons",
+                        type = "array",
+                      },
+                    },
+                    name = "action",
+                    type = "object",
+                  },
+                  { name = "body", type = "string" },
+                  { enum = { "button" }, name = "type", type = "string" },
+                },
+                name = "interactive",
+                type = "object",
+              },
+              { fields = { { name = "body", required = true, type = "string" } }, name = "text", type = "object" },
+              { enum = { "text", "image", "document", "audio" }, name = "type", required = true, type = "string" },
+            },
+            name = "message",
+            required = true,
+            type = "object",
+          },
           { name = "phone", required = true, type = "string" },
         },
         required = true,
@@ -577,10 +715,7 @@ return {
       },
       example = {
         bot_id = "xxxxxxxxxxxxxxxxxxxxxxxx",
-        message = {
-          document = { caption = "string", link = "string" },
-          type = "document",
-        },
+        message = { document = { caption = "string", link = "string" }, type = "document" },
         phone = "380931112233",
       },
       method = "POST",
@@ -595,7 +730,47 @@ return {
         fields = {
           { name = "bot_id", required = true, type = "string" },
           { name = "phone", required = true, type = "string" },
-          { name = "template", required = true, type = "object" },
+          {
+            fields = {
+              {
+                items = {
+                  fields = {
+                    {
+                      items = {
+                        fields = {
+                          { fields = { { name = "link", type = "string" } }, name = "image", type = "object" },
+                          {
+                            fields = { { name = "to_chain_id", type = "string" } },
+                            name = "payload",
+                            type = "object",
+                          },
+                          { name = "type", type = "string" },
+                          { fields = { { name = "link", type = "string" } }, name = "video", type = "object" },
+                        },
+                        type = "object",
+                      },
+                      name = "parameters",
+                      type = "array",
+                    },
+                    { name = "type", type = "string" },
+                  },
+                  type = "object",
+                },
+                name = "components",
+                type = "array",
+              },
+              {
+                fields = { { name = "code", required = true, type = "string" } },
+                name = "language",
+                required = true,
+                type = "object",
+              },
+              { name = "name", required = true, type = "string" },
+            },
+            name = "template",
+            required = true,
+            type = "object",
+          },
         },
         required = true,
         type = "object",
@@ -603,10 +778,7 @@ return {
       example = {
         bot_id = "xxxxxxxxxxxxxxxxxxxxxxxx",
         phone = "380931112233",
-        template = {
-          language = { code = "en" },
-          name = "thanks_for_buying",
-        },
+        template = { components = {}, language = { code = "en" }, name = "thanks_for_buying" },
       },
       method = "POST",
       name = "send_template_by_phone",
@@ -620,7 +792,47 @@ return {
         fields = {
           { name = "bot_id", required = true, type = "string" },
           { name = "send_at", type = "string" },
-          { name = "template", required = true, type = "object" },
+          {
+            fields = {
+              {
+                items = {
+                  fields = {
+                    {
+                      items = {
+                        fields = {
+                          {
+                            fields = { { name = "caption", type = "string" }, { name = "link", type = "string" } },
+                            name = "image",
+                            type = "object",
+                          },
+                          { name = "payload", type = "string" },
+                          { name = "type", type = "string" },
+                        },
+                        type = "object",
+                      },
+                      name = "parameters",
+                      type = "array",
+                    },
+                    { name = "sub_type", type = "string" },
+                    { name = "type", type = "string" },
+                  },
+                  type = "object",
+                },
+                name = "components",
+                type = "array",
+              },
+              {
+                fields = { { name = "code", required = true, type = "string" } },
+                name = "language",
+                required = true,
+                type = "object",
+              },
+              { name = "name", required = true, type = "string" },
+            },
+            name = "template",
+            required = true,
+            type = "object",
+          },
           { name = "title", required = true, type = "string" },
         },
         required = true,
@@ -629,10 +841,7 @@ return {
       example = {
         bot_id = "xxxxxxxxxxxxxxxxxxxxxxxx",
         send_at = "2021-01-21 12:00",
-        template = {
-          language = { code = "en" },
-          name = "thanks_for_buying",
-        },
+        template = { components = {}, language = { code = "en" }, name = "thanks_for_buying" },
         title = "Thanks for buying",
       },
       method = "POST",
@@ -646,17 +855,55 @@ return {
         content = "json",
         fields = {
           { name = "contact_id", required = true, type = "string" },
-          { name = "template", required = true, type = "object" },
+          {
+            fields = {
+              {
+                items = {
+                  fields = {
+                    {
+                      items = {
+                        fields = {
+                          { fields = { { name = "link", type = "string" } }, name = "image", type = "object" },
+                          {
+                            fields = { { name = "to_chain_id", type = "string" } },
+                            name = "payload",
+                            type = "object",
+                          },
+                          { name = "type", type = "string" },
+                          { fields = { { name = "link", type = "string" } }, name = "video", type = "object" },
+                        },
+                        type = "object",
+                      },
+                      name = "parameters",
+                      type = "array",
+                    },
+                    { name = "sub_type", type = "string" },
+                    { name = "type", type = "string" },
+                  },
+                  type = "object",
+                },
+                name = "components",
+                type = "array",
+              },
+              {
+                fields = { { name = "code", required = true, type = "string" } },
+                name = "language",
+                required = true,
+                type = "object",
+              },
+              { name = "name", required = true, type = "string" },
+            },
+            name = "template",
+            required = true,
+            type = "object",
+          },
         },
         required = true,
         type = "object",
       },
       example = {
         contact_id = "xxxxxxxxxxxxxxxxxxxxxxxx",
-        template = {
-          language = { code = "en" },
-          name = "thanks_for_buying",
-        },
+        template = { components = {}, language = { code = "en" }, name = "thanks_for_buying" },
       },
       method = "POST",
       name = "send_template_to_contact",
@@ -686,15 +933,12 @@ return {
         content = "json",
         fields = {
           { name = "contact_id", required = true, type = "string" },
-          { name = "tags", required = true, type = "array" },
+          { items = { type = "string" }, name = "tags", required = true, type = "array" },
         },
         required = true,
         type = "object",
       },
-      example = {
-        contact_id = "example",
-        tags = { "example" },
-      },
+      example = { contact_id = "example", tags = { "example" } },
       method = "POST",
       name = "set_contact_tag",
       operationId = "setContactTag",
@@ -706,7 +950,7 @@ return {
         content = "json",
         fields = {
           { name = "contact_id", required = true, type = "string" },
-          { name = "variables", required = true, type = "array" },
+          { items = { type = "object" }, name = "variables", required = true, type = "array" },
         },
         required = true,
         type = "object",
@@ -744,9 +988,7 @@ return {
     un_assign_contact_operators = {
       body = {
         content = "json",
-        fields = {
-          { name = "contact_id", required = true, type = "string" },
-        },
+        fields = { { name = "contact_id", required = true, type = "string" } },
         required = true,
         type = "object",
       },
@@ -769,12 +1011,7 @@ return {
         required = true,
         type = "object",
       },
-      example = {
-        bot_id = "example",
-        contact_id = "example",
-        note_id = "example",
-        text = "example",
-      },
+      example = { bot_id = "example", contact_id = "example", note_id = "example", text = "example" },
       method = "POST",
       name = "update_contact_note",
       operationId = "updateContactNote",

@@ -4,6 +4,7 @@
 --   local summary = client.email:export { id = 1234, out = "contacts.csv" }
 --   client.email:export { id = 1234, out = io.stdout }
 --   client.email:export { id = 1234, out = function(line) ... end }
+--   client.email:export({ id = 1234, out = "contacts.csv" }, { timeout = 60 })  -- call options, every page
 --   --> { contacts =, columns = { "email", ... }, seconds = }
 --
 -- The header is `email` and then the list's variables, in the order
@@ -14,6 +15,7 @@
 -- renamed when the export is complete, so it never holds half a list.
 local core = require "sendpulse.core"
 local errors = require "sendpulse.errors"
+local call_options = require "sendpulse.operations.call_options"
 local csv = require "sendpulse.bulk.csv"
 
 local type, pairs, ipairs, pcall, tostring, tonumber, rawget, error, assert =
@@ -72,10 +74,10 @@ local function sink(out)
   end
 end
 
-local function run(service, args)
+local function run(service, args, call_opts)
   local id = tonumber(args.id)
   local started = monotonic()
-  local vars, err = attempt(service.raw, service, "get_mailing_list_variables", { id = id })
+  local vars, err = attempt(service.raw, service, "get_mailing_list_variables", { id = id }, call_opts)
   if not vars then return nil, err end
   local columns, names = { "email" }, {}
   for _, v in ipairs(vars) do
@@ -94,7 +96,7 @@ local function run(service, args)
     local offset = 0
     while true do
       local page, perr = attempt(service.raw, service, "get_emails_from_mailing_list",
-        { id = id, limit = _M.PAGE, offset = offset })
+        { id = id, limit = _M.PAGE, offset = offset }, call_opts)
       if not page then error(perr, 0) end
       for _, contact in ipairs(page) do
         local row = { contact.email }
@@ -125,11 +127,11 @@ local function run(service, args)
 end
 
 --- The email:export helper (registered by sendpulse.bulk).
-function _M.export(service, args)
+function _M.export(service, args, call_opts)
   local client = rawget(service, "_client")
-  local msg = check(args)
+  local msg = check(args) or call_options.check(call_opts)
   if msg then return client:fail(errors.argument("email:export: " .. msg)) end
-  local ok, summary, err = pcall(run, service, args)
+  local ok, summary, err = pcall(run, service, args, call_opts)
   if not ok then return client:fail(summary) end
   if not summary then return client:fail(err) end
   return summary

@@ -10,7 +10,7 @@
 --     journal = "contacts.csv.journal", -- resume from here (optional)
 --     rejects = "contacts.rejects.csv", -- rows not added, with line and reason (optional)
 --     progress = function(p) ... end,   -- after every batch (optional)
---   }
+--   }, { timeout = 60 })                -- call options for every batch (optional)
 --   --> { added =, rejected =, skipped =, blank =, batches =, seconds =, resumed =,
 --   --    resent =, complete = true, rejects_list = {...} (without a rejects file) }
 --
@@ -35,6 +35,7 @@
 -- same call resumes there. Nothing after that batch was sent.
 local core = require "sendpulse.core"
 local errors = require "sendpulse.errors"
+local call_options = require "sendpulse.operations.call_options"
 local csv = require "sendpulse.bulk.csv"
 local contacts = require "sendpulse.bulk.contacts"
 local journal = require "sendpulse.bulk.journal"
@@ -233,10 +234,10 @@ end
 -- Calls the plain operation; returns true or nil, err whatever the client's
 -- mode (a raising client's error is caught here and reported at the end the
 -- client's way).
-local function add(service, id, items)
+local function add(service, id, items, call_opts)
   local emails = {}
   for i, item in ipairs(items) do emails[i] = item.contact end
-  local ok, value, err = pcall(service.raw, service, _M.OPERATION, { id = id, emails = emails })
+  local ok, value, err = pcall(service.raw, service, _M.OPERATION, { id = id, emails = emails }, call_opts)
   if not ok then return nil, value end
   if value == nil then return nil, err end
   return true
@@ -244,9 +245,9 @@ end
 
 -- Sends `items`, splitting on data refusals. Returns added, or nil, err
 -- (a failure that stops the run). Rows the API refuses alone go to `out`.
-local function send(service, id, items, out, calls)
+local function send(service, id, items, out, calls, call_opts)
   calls.n = calls.n + 1
-  local ok, err = add(service, id, items)
+  local ok, err = add(service, id, items, call_opts)
   if ok then return #items end
   if classify(err) ~= "data" then return nil, err end
   if #items == 1 then
@@ -259,9 +260,9 @@ local function send(service, id, items, out, calls)
   for i, item in ipairs(items) do
     if i <= half then left[#left + 1] = item else right[#right + 1] = item end
   end
-  local a, e1 = send(service, id, left, out, calls)
+  local a, e1 = send(service, id, left, out, calls, call_opts)
   if not a then return nil, e1 end
-  local b, e2 = send(service, id, right, out, calls)
+  local b, e2 = send(service, id, right, out, calls, call_opts)
   if not b then return nil, e2 end
   return a + b
 end
@@ -292,7 +293,7 @@ local function same_identity(a, b)
 end
 
 -- Returns summary, or nil, err (an error object; err.import = summary).
-local function run(service, args)
+local function run(service, args, call_opts)
   local id = tonumber(args.id)
   local size = args.batch or _M.DEFAULT_BATCH
   local src, why
@@ -404,7 +405,7 @@ local function run(service, args)
       ok, err = save({ position = from, in_flight = { from = from, to = to, rows = #items } })
       if not ok then return finish(err) end
       local calls = { n = 0 }
-      added, err = send(service, id, items, refused, calls)
+      added, err = send(service, id, items, refused, calls, call_opts)
       summary.calls = summary.calls + calls.n
       if not added then
         -- Stop; the journal stays at this batch, still marked in flight.
@@ -434,11 +435,11 @@ local function run(service, args)
 end
 
 --- The email:import helper (registered by sendpulse.bulk).
-function _M.import(service, args)
+function _M.import(service, args, call_opts)
   local client = rawget(service, "_client")
-  local msg = check(args)
+  local msg = check(args) or call_options.check(call_opts)
   if msg then return client:fail(errors.argument("email:import: " .. msg)) end
-  local summary, err = run(service, args)
+  local summary, err = run(service, args, call_opts)
   if not summary then return client:fail(err) end
   return summary
 end

@@ -16,6 +16,7 @@ local help = require "sendpulse.cli.help"
 local fields = require "sendpulse.cli.fields"
 local catalog = require "sendpulse.cli.catalog"
 local credentials = require "sendpulse.cli.credentials"
+local near_names = require "sendpulse.operations.nearest"
 
 local type, ipairs, tostring, tonumber, xpcall, pcall, error = type, ipairs, tostring, tonumber, xpcall, pcall, error
 local format, traceback = string.format, debug.traceback
@@ -26,18 +27,10 @@ local function usage(message)
   error(errors.new { kind = "argument", message = message }, 0)
 end
 
--- Operation names close to `name` (same words), for "did you mean".
+-- Operation names close to `name`, for "did you mean" (the ones a
+-- misspelled method names too: sendpulse.operations.nearest).
 local function nearest(service, name)
-  local found = {}
-  for _, op in ipairs(catalog.operations(service)) do
-    for word in name:gmatch("[^_]+") do
-      if #word > 2 and op:find(word, 1, true) and #found < 5 then
-        found[#found + 1] = op
-        break
-      end
-    end
-  end
-  return found
+  return near_names.names(catalog.operations(service), name, 5)
 end
 
 local function client_for(a, ctx)

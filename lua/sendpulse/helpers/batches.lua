@@ -8,6 +8,8 @@
 --   smtp:get_smtp_emails_batch_info{ emails = ids }               500 per call
 --
 -- args.batch_size (1 .. the limit) picks a smaller batch; it is not sent.
+-- The call options (the second table) go with every batch. Every item is
+-- checked against the operation's record before the first batch leaves.
 -- Batches go in order and stop at the first failure, so nothing is lost:
 --   success: a report { result = true, batches = { {first =, last =, ok = true}, ... },
 --            done = {items processed}, pending = {} }  (for batch info: the
@@ -17,11 +19,12 @@
 --            the failed batch and all after it); batch info adds err.records.
 -- The caller's tables are never changed.
 
-local type, pairs, ipairs, tostring, assert = type, pairs, ipairs, tostring, assert
+local type, pairs, ipairs, tostring, assert, rawget = type, pairs, ipairs, tostring, assert, rawget
 local ceil = math.ceil
 local format = string.format
 
 local catalog = require "sendpulse.operations.catalog"
+local arguments = require "sendpulse.operations.arguments"
 local common = require "sendpulse.helpers.common"
 local number = require "sendpulse.wire.number"
 
@@ -45,6 +48,15 @@ local function sequence_length(t)
   return n
 end
 
+-- The record of the items of field `field` of service:name, or nil.
+local function items_record(service, name, field)
+  local body = catalog.operation(service, name).body
+  for _, f in ipairs(body and body.fields or {}) do
+    if f.name == field then return f.items end
+  end
+  return nil
+end
+
 local function slice(list, first, last)
   local out = {}
   for i = first, last do out[#out + 1] = list[i] end
@@ -52,15 +64,17 @@ local function slice(list, first, last)
 end
 
 local function batched(name, field, limit, records)
-  return function(self, args)
+  return function(self, args, call_opts)
     common.check_self(self, name)
+    local bad_opts = common.call_options.check(call_opts)
+    if bad_opts then return common.bad(self, name, bad_opts) end
     -- Leave wrong shapes to the operation's own checks (same messages).
     if type(args) ~= "table" or type(args[field]) ~= "table" then
       if type(args) == "table" and args.batch_size ~= nil then
         args = common.copy(args)
         args.batch_size = nil
       end
-      return common.call(self, name, args)
+      return common.call(self, name, args, call_opts)
     end
     local size = args.batch_size or limit
     if not number.is_integer(size) or size < 1 or size > limit then
@@ -74,7 +88,14 @@ local function batched(name, field, limit, records)
       -- message): the operation's answer, unchanged.
       local call_args = common.copy(args)
       call_args.batch_size = nil
-      return common.call(self, name, call_args)
+      return common.call(self, name, call_args, call_opts)
+    end
+    -- Every item checked before the first batch leaves: the operation's
+    -- own check sees one batch, after the ones before it were sent.
+    local each_item = items_record(rawget(self, "_name"), name, field)
+    if each_item then
+      local _, msg = arguments.checked({ name = field, type = "array", items = each_item }, list)
+      if msg then return common.bad(self, name, msg) end
     end
     local report = { result = true, batches = {}, done = {}, pending = {} }
     local merged = records and {} or nil
@@ -86,7 +107,7 @@ local function batched(name, field, limit, records)
       local call_args = common.copy(args)
       call_args.batch_size = nil
       call_args[field] = chunk
-      local ok, value, meta, err = common.attempt(common.plain(self, name), self, call_args)
+      local ok, value, meta, err = common.attempt(common.plain(self, name), self, call_args, call_opts)
       if not ok then
         report.batches[#report.batches + 1] = { first = first, last = last, ok = false, error = err }
         report.pending = slice(list, first, n)

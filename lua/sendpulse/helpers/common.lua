@@ -1,6 +1,7 @@
 --- What the helper modules share: argument errors in the generated methods'
--- format, calling the plain (generated) operation, copies that keep the
--- caller's tables untouched.
+-- format, calling the plain (generated) operation with the call options
+-- (the second table, see sendpulse.operations.call_options), copies that
+-- keep the caller's tables untouched.
 
 local type, pairs, getmetatable, setmetatable, rawget, error, pcall =
       type, pairs, getmetatable, setmetatable, rawget, error, pcall
@@ -8,11 +9,13 @@ local format = string.format
 
 local errors = require "sendpulse.errors"
 local service_objects = require "sendpulse.operations.service"
+local call_options = require "sendpulse.operations.call_options"
 
 local Service, plain_method = service_objects.Service, service_objects.method
 
 local _M = {
   errors = errors,
+  call_options = call_options,
 }
 
 --- "<service>:<name>: <message>" as an argument error (the generated methods' form), raised or
@@ -22,10 +25,12 @@ function _M.bad(service, name, message)
   return client:fail(errors.argument(format("%s:%s: %s", rawget(service, "_name"), name, message)))
 end
 
---- Checks that `service` is a service object (the helper was called with ':').
+--- Checks that `service` is a service object (the helper was called with
+-- ':'). Service objects catch a call with '.' themselves and report it the
+-- client's way; this catches a helper function called on anything else.
 function _M.check_self(service, name)
   if type(service) ~= "table" or getmetatable(service) ~= Service then
-    error(format("sendpulse: %s: call it as a method: client.<service>:%s(...)", name, name), 3)
+    error(errors.argument(format("%s: call it as a method: client.<service>:%s(...)", name, name)), 3)
   end
 end
 
@@ -35,9 +40,10 @@ function _M.plain(service, name)
   return plain_method(rawget(service, "_name"), name)
 end
 
---- Calls the plain operation: value, meta or the client's failure form.
-function _M.call(service, name, args)
-  return _M.plain(service, name)(service, args)
+--- Calls the plain operation with the call options: value, meta or the
+--- client's failure form.
+function _M.call(service, name, args, call_opts)
+  return _M.plain(service, name)(service, args, call_opts)
 end
 
 --- A shallow copy (keeps the metatable, so sendpulse.array marks survive).
@@ -65,19 +71,27 @@ end
 
 --- Checks a helper's opts table against `known` (its option names, in the
 -- order the message lists them). Returns opts (or {}), or nil, message.
-function _M.check_options(opts, known)
+-- With `calls` true the table may also hold call options (each, all): the
+-- second result is then those (a new table, or nil when there are none).
+function _M.check_options(opts, known, calls)
   if opts == nil then return {} end
   if type(opts) ~= "table" then
     return nil, format("argument 'opts' must be a table or nil, got %s", type(opts))
   end
-  for k in pairs(opts) do
+  local call_opts
+  for k, v in pairs(opts) do
     local found = false
     for i = 1, #known do if known[i] == k then found = true end end
+    if not found and calls and call_options.NAMES[k] then
+      call_opts = call_opts or {}
+      call_opts[k], found = v, true
+    end
     if not found then
-      return nil, format("unknown option '%s' (known: %s)", tostring(k), table.concat(known, ", "))
+      return nil, format("unknown option '%s' (known: %s%s)", tostring(k), table.concat(known, ", "),
+        calls and (", and the call options " .. table.concat(call_options.LIST, ", ")) or "")
     end
   end
-  return opts
+  return opts, call_opts
 end
 
 --- Checks a file-name -> content map (attachments, attachments_binary).

@@ -47,11 +47,11 @@ local function encode_fields(args, fields)
 end
 
 local function encoding_wrapper(op_name, fields)
-  return function(self, args)
+  return function(self, args, call_opts)
     common.check_self(self, op_name)
     local encoded, msg = encode_fields(args, fields)
     if encoded == nil and msg then return common.bad(self, op_name, msg) end
-    return common.call(self, op_name, encoded)
+    return common.call(self, op_name, encoded, call_opts)
   end
 end
 
@@ -78,14 +78,14 @@ function _M.blacklist_emails(v)
 end
 
 local function blacklist_wrapper(op_name)
-  return function(self, args)
+  return function(self, args, call_opts)
     common.check_self(self, op_name)
-    if type(args) ~= "table" or args.emails == nil then return common.call(self, op_name, args) end
+    if type(args) ~= "table" or args.emails == nil then return common.call(self, op_name, args, call_opts) end
     local enc, msg = _M.blacklist_emails(args.emails)
     if not enc then return common.bad(self, op_name, msg) end
     local out = common.copy(args)
     out.emails = enc
-    return common.call(self, op_name, out)
+    return common.call(self, op_name, out, call_opts)
   end
 end
 
@@ -101,9 +101,9 @@ function _M.decode_template(t)
 end
 
 local function template_reader(op_name)
-  return function(self, args)
+  return function(self, args, call_opts)
     common.check_self(self, op_name)
-    local value, meta = common.call(self, op_name, args)
+    local value, meta = common.call(self, op_name, args, call_opts)
     if value == nil then return value, meta end
     return _M.decode_template(value), meta
   end
@@ -124,22 +124,24 @@ function _M.encode_smtp_email(email)
 end
 
 local function smtp_wrapper(op_name)
-  return function(self, args)
+  return function(self, args, call_opts)
     common.check_self(self, op_name)
-    if type(args) ~= "table" or type(args.email) ~= "table" then return common.call(self, op_name, args) end
+    if type(args) ~= "table" or type(args.email) ~= "table" then
+      return common.call(self, op_name, args, call_opts)
+    end
     local email, msg = _M.encode_smtp_email(args.email)
     if not email then return common.bad(self, op_name, msg) end
     local out = common.copy(args)
     out.email = email
-    return common.call(self, op_name, out)
+    return common.call(self, op_name, out, call_opts)
   end
 end
 
 -- GET /templates: every template's body decoded (copies).
 local function templates_reader(op_name)
-  return function(self, args)
+  return function(self, args, call_opts)
     common.check_self(self, op_name)
-    local value, meta = common.call(self, op_name, args)
+    local value, meta = common.call(self, op_name, args, call_opts)
     if type(value) ~= "table" then return value, meta end
     local out = common.copy(value)
     for i = 1, #out do out[i] = _M.decode_template(out[i]) end

@@ -7,7 +7,10 @@
 --
 --   for list in client.email:each("get_mailing_lists") do print(list.name) end
 --   for e in client.email:each("get_emails_from_mailing_list", { id = 7 }, { page_size = 50 }) do ... end
---   local all = client.email:all("get_templates", { owner = "me" })
+--   local all = client.email:all("get_templates", { owner = "me" }, { timeout = 10 })
+--
+-- opts: page_size, items, max_items, and the call options (timeout,
+-- headers, ...: sendpulse.operations.call_options), given to every page's call.
 --
 -- Pages are at most 100 items (SendPulse's maximum, also its usual default).
 -- The end is the first page shorter than the page size (or empty), or the
@@ -19,12 +22,17 @@
 -- A failed page: a raising client raises from the loop; a safe client's
 -- iterator yields false, err once and then ends, so
 --   for item, err in client.email:each(...) do if not item then ... end end
+-- The same holds for a call that cannot start (no such operation, bad
+-- arguments): a raising client raises from each(); a safe client's each()
+-- returns such an iterator (and the error as its second value).
 
 local type, pairs, ipairs, next, tostring, rawget, error, math_type =
       type, pairs, ipairs, next, tostring, rawget, error, math.type
 local format = string.format
 
 local catalog = require "sendpulse.operations.catalog"
+local nearest = require "sendpulse.operations.nearest"
+local service_objects = require "sendpulse.operations.service"
 local common = require "sendpulse.helpers.common"
 local number = require "sendpulse.wire.number"
 
@@ -101,7 +109,11 @@ local function plan(self, name, args, opts)
   end
   local service = rawget(self, "_name")
   local op = catalog.operation(service, name)
-  if not op then return nil, format("no operation '%s' in service '%s'", name, service) end
+  if not op then
+    local near = nearest.names(catalog.operations(service), name)
+    return nil, format("no operation '%s' in service '%s'%s", name, service,
+      #near > 0 and (" (nearest: " .. table.concat(near, ", ") .. ")") or "")
+  end
   local style = op.paging and _M.STYLES[op.paging]
   if not style then
     return nil, format("operation '%s' is not paginated (no limit/offset, start/count or size/skip parameters)", name)
@@ -109,9 +121,15 @@ local function plan(self, name, args, opts)
   if args ~= nil and type(args) ~= "table" then
     return nil, format("argument 'args' must be a table or nil, got %s", type(args))
   end
-  local msg
-  opts, msg = common.check_options(opts, OPTS)
-  if not opts then return nil, msg end
+  for k in pairs(args or {}) do
+    if common.call_options.NAMES[k] and not catalog.declares(op, k) then
+      return nil, format("'%s' is a call option, not a field of %s: give it in opts,"
+        .. " client.%s:each(\"%s\", args, { %s = ... })", k, name, service, name, k)
+    end
+  end
+  local call_opts
+  opts, call_opts = common.check_options(opts, OPTS, true)
+  if not opts then return nil, call_opts end
   local size_key, pos_key = style[1], style[2]
   local size = opts.page_size
   if size == nil and args then size = args[size_key] end
@@ -134,7 +152,7 @@ local function plan(self, name, args, opts)
     -- the helper of that name when there is one (get_templates decodes bodies)
     fn = self[name], name = name, args = args or {},
     size_key = size_key, pos_key = pos_key, size = size, pos = pos,
-    items = opts.items or _M.items_of, max_items = opts.max_items,
+    items = opts.items or _M.items_of, max_items = opts.max_items, call_opts = call_opts,
   }
 end
 
@@ -142,7 +160,7 @@ end
 local function fetch(self, p)
   local args = common.copy(p.args)
   args[p.size_key], args[p.pos_key] = p.size, p.pos
-  local ok, value, _, err = common.attempt(p.fn, self, args)
+  local ok, value, _, err = common.attempt(p.fn, self, args, p.call_opts)
   if not ok then return nil, err end
   local items = p.items(value)
   if type(items) ~= "table" then
@@ -160,9 +178,13 @@ end
 --- service:each(name, args, opts) -> iterator over the items of every page.
 local function each(self, name, args, opts)
   common.check_self(self, "each")
-  local p, msg = plan(self, name, args, opts)
-  if not p then return common.bad(self, "each", msg) end
   local client = rawget(self, "_client")
+  local p, msg = plan(self, name, args, opts)
+  if not p then
+    local err = common.errors.argument(format("%s:each: %s", rawget(self, "_name"), msg))
+    if client.raise then return client:fail(err) end
+    return service_objects.failed_iterator(err), err
+  end
   local page, i, done, finished, count = nil, 0, false, false, 0
   return function()
     if finished then return nil end
@@ -210,7 +232,7 @@ end
 
 function _M.register(add)
   for _, service in ipairs(catalog.services()) do
-    add(service, "each", each)
+    add(service, "each", each, "iterator")
     add(service, "all", all)
   end
 end

@@ -111,7 +111,9 @@ Patient.__index = function(proxy, key)
   local s = rawget(proxy, "_settings")
   local wrapped = function(self, ...)
     if self ~= proxy then
-      error(format("sendpulse: %s: call it as a method (with ':')", tostring(key)), 2)
+      local name = rawget(service, "_name")
+      return common.fail(service, common.errors.argument(format(
+        "%s:%s: call it with ':', not '.': %s:%s(...)", name, tostring(key), name, tostring(key))))
     end
     return call_patiently(s, service, fn, ...)
   end

@@ -5,8 +5,8 @@
 --   returns that element (the list object). An empty array (no such list in a
 --   200 answer) stays an empty table.
 --
--- service:raw(name, args) calls the plain operation: no Base64, no
--- normalising, the answer as SendPulse sent it.
+-- service:raw(name, args, call_opts) calls the plain operation: no Base64,
+-- no normalising, the answer as SendPulse sent it.
 
 local type, rawget, ipairs = type, rawget, ipairs
 local format = string.format
@@ -16,7 +16,7 @@ local common = require "sendpulse.helpers.common"
 
 local _M = {}
 
-local function raw(self, name, args)
+local function raw(self, name, args, call_opts)
   common.check_self(self, "raw")
   if type(name) ~= "string" then
     return common.bad(self, "raw", format("argument 'name' must be an operation name (string), got %s", type(name)))
@@ -25,7 +25,7 @@ local function raw(self, name, args)
   if not fn then
     return common.bad(self, "raw", format("no operation '%s' in service '%s'", name, rawget(self, "_name")))
   end
-  return fn(self, args)
+  return fn(self, args, call_opts)
 end
 
 --- The list object out of GET /addressbooks/{id}'s one-element array (any
@@ -37,9 +37,9 @@ function _M.single(value)
   return value
 end
 
-local function get_mailing_list_by_id(self, args)
+local function get_mailing_list_by_id(self, args, call_opts)
   common.check_self(self, "get_mailing_list_by_id")
-  local value, meta = common.call(self, "get_mailing_list_by_id", args)
+  local value, meta = common.call(self, "get_mailing_list_by_id", args, call_opts)
   if value == nil then return value, meta end
   return _M.single(value), meta
 end

@@ -1,6 +1,6 @@
 --- client.smtp:send{...}: one transactional email, checked before any I/O.
 --
---   client.smtp:send{
+--   client.smtp:send({
 --     subject = "Your order", from = { name = "Shop", email = "shop@example.com" },
 --     to = { "ann@example.com", { email = "bob@example.com", name = "Bob" } },
 --     html = "<p>Hello</p>",              -- plain UTF-8; Base64 is done here
@@ -9,7 +9,7 @@
 --     attachments = { ["note.txt"] = "text" },
 --     attachments_binary = { ["logo.png"] = png_bytes },
 --     cc = {...}, bcc = {...}, reply_to = "help@example.com",
---   }
+--   }, { timeout = 10 })      -- the call options, optional
 --
 -- Addresses are strings or { email =, name = }. Unknown fields are refused
 -- (a typo such as `htlm` would otherwise send an empty mail). The request is
@@ -20,6 +20,7 @@ local format = string.format
 
 local common = require "sendpulse.helpers.common"
 local encoding = require "sendpulse.helpers.encoding"
+local arguments = require "sendpulse.operations.arguments"
 
 local _M = {}
 
@@ -29,10 +30,9 @@ local FIELDS = {
   auto_plain_text = true,
 }
 
--- A loose address check: something@something.something, no spaces or commas.
-local function looks_like_address(s)
-  return type(s) == "string" and s:find("^[^%s@,<>]+@[^%s@,<>]+%.[^%s@,<>]+$") ~= nil
-end
+-- A loose address check: something@something.something, no spaces or
+-- commas (the one the generated methods apply to fields of format email).
+local looks_like_address = arguments.is_email
 
 -- One address (string or {email, name}) as {email, name?}; nil, message.
 local function address(v, where)
@@ -98,6 +98,7 @@ function _M.build(args)
     return nil, format("arguments must be a table, got %s", type(args))
   end
   for k in pairs(args) do
+    if common.call_options.NAMES[k] then return nil, common.call_options.misplaced("smtp", "send", k) end
     if not FIELDS[k] then
       return nil, format("unknown argument '%s' (known: subject, from, to, html, text, template,"
         .. " attachments, attachments_binary, cc, bcc, reply_to, auto_plain_text)", tostring(k))
@@ -189,13 +190,13 @@ function _M.build(args)
   return email
 end
 
-local function send(self, args)
+local function send(self, args, call_opts)
   common.check_self(self, "send")
   local email, msg = _M.build(args)
   if not email then return common.bad(self, "send", msg) end
   email, msg = encoding.encode_smtp_email(email)
   if not email then return common.bad(self, "send", msg) end
-  return common.call(self, "send_smtp_email", { email = email })
+  return common.call(self, "send_smtp_email", { email = email }, call_opts)
 end
 
 function _M.register(add)

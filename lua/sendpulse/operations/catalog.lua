@@ -44,6 +44,20 @@ function _M.operation(service, name)
   return d.generated[name] or d.extra[name]
 end
 
+--- Does record `op` declare a field `name` (path, query or body)?
+local function listed(list, name)
+  for i = 1, list and #list or 0 do
+    if list[i].name == name then return true end
+  end
+  return false
+end
+
+function _M.declares(op, name)
+  local body = op.body
+  return listed(op.path_params, name) or listed(op.query, name)
+    or (body ~= nil and (listed(body.fields, name) or (body.raw == true and name == "body")))
+end
+
 --- The names of the services, sorted.
 function _M.services()
   local list, seen = {}, {}

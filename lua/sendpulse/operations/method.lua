@@ -1,15 +1,21 @@
---- A record turned into a method: the method checks one argument table
--- against the record before any I/O, never changes it, and calls
---   client:request(method, base .. path, { query = ..., json = ... | form = ... | body = ... })
+--- A record turned into a method: the method checks its arguments against
+-- the record before any I/O, never changes them, and calls
+--   client:request(method, base .. path, { query = ..., json = ... | form = ... | body = ..., <call options> })
 --
--- The one table holds the path, query and body fields by their names in
+--   client.email:create_mailing_list({ bookName = "Newsletter" }, { timeout = 5 })
+--
+-- The first table holds the path, query and body fields by their names in
 -- the spec; fields the record does not list go to the body (or to the
--- query when the operation has no body). Bad arguments go through
--- client:fail(errors.argument(msg), 2): raised by a raising client,
--- returned as nil, err by a safe one. Methods are built once per operation
--- and shared by every client (sendpulse.operations.service caches them).
+-- query when the operation has no body). Fields the record declares are
+-- checked to the depth the spec describes them, and an empty table where it
+-- declares an array is sent as [] (sendpulse.operations.arguments). The
+-- second table holds the options of the call (sendpulse.operations.call_options).
+-- Bad arguments go through client:fail(errors.argument(msg)): raised by a
+-- raising client, returned as nil, err by a safe one. Methods are built once
+-- per operation and shared by every client (sendpulse.operations.service
+-- caches them).
 
-local type, pairs, ipairs, next, error, getmetatable = type, pairs, ipairs, next, error, getmetatable
+local type, pairs, ipairs, error, getmetatable = type, pairs, ipairs, error, getmetatable
 local format, concat = string.format, table.concat
 
 local core = require "sendpulse.core"
@@ -17,18 +23,20 @@ local errors = require "sendpulse.errors"
 local multipart = require "sendpulse.wire.multipart"
 local number = require "sendpulse.wire.number"
 local arguments = require "sendpulse.operations.arguments"
+local call_options = require "sendpulse.operations.call_options"
 
-local as_array = require("sendpulse.json").array   -- sends {} as []
+local CALL_OPTIONS = call_options.NAMES
 local urlencode = core.urlencode   -- RFC 3986, as query strings (csrc/sp_encode.c)
 local is_integer, integer_string = number.is_integer, number.integer_string
 local describe = arguments.describe
 
 local _M = {}
 
---- build(service, base, op, Service) -> function(self, args): the method of
--- record `op` of `service` (base: the service's base path). Service is the
--- metatable of service objects: the method refuses to be called on
--- anything else (a call with '.' instead of ':').
+--- build(service, base, op, Service) -> function(self, args, call_opts): the
+-- method of record `op` of `service` (base: the service's base path).
+-- Service is the metatable of service objects: the method refuses to be
+-- called on anything else (service objects catch a call with '.' instead of
+-- ':' before it gets here, and report it the client's way).
 function _M.build(service, base, op, Service)
   -- the error object's message; its __tostring adds "sendpulse: argument error: "
   local label = service .. ":" .. op.name .. ": "
@@ -56,7 +64,8 @@ function _M.build(service, base, op, Service)
   end
   if raw_body then
     where.body = "raw"
-    spec.body = { name = "body", type = body.type, required = body.required }
+    spec.body = { name = "body", type = body.type, required = body.required, items = body.items,
+                  min_items = body.min_items, max_items = body.max_items }
   end
 
   -- the fields whose type is checked, in a fixed order (so that of two bad
@@ -88,14 +97,18 @@ function _M.build(service, base, op, Service)
     end
   end
 
-  return function(self, args)
+  return function(self, args, call_opts)
     if getmetatable(self) ~= Service then
-      error("sendpulse: " .. label .. "call it as a method: client." .. service .. ":" .. op.name .. "{...}", 2)
+      error(errors.argument(label .. "call it as a method: client." .. service .. ":" .. op.name .. "{...}"), 2)
     end
     local client = self._client
     local function bad(msg)
       -- tail calls all the way: level 2 is the caller of the method
       return client:fail(errors.argument(label .. msg), 2)
+    end
+    if call_opts ~= nil then
+      local msg = call_options.check(call_opts)
+      if msg then return bad(msg) end
     end
 
     if args == nil then
@@ -114,6 +127,8 @@ function _M.build(service, base, op, Service)
         end
         return bad("arguments must be named fields, got a " .. type(k) .. " key")
       end
+      -- (it would be sent to the API as a field, and the call made without it)
+      if CALL_OPTIONS[k] and not where[k] then return bad(call_options.misplaced(service, op.name, k)) end
     end
 
     -- path parameters
@@ -124,6 +139,14 @@ function _M.build(service, base, op, Service)
       local s
       if type(v) == "string" then
         if v == "" then return bad(format("argument '%s' must not be empty", f.name)) end
+        -- "." and ".." are path segments that change the path's shape (a
+        -- normaliser anywhere on the way, a proxy or the server, drops or
+        -- climbs them; "%2E%2E" is decoded to ".." first, RFC 3986 6.2.2):
+        -- refused, never sent.
+        if v == "." or v == ".." then
+          return bad(format("argument '%s' must not be '%s' (a path segment that would change the path)",
+            f.name, v))
+        end
         s = v
       elseif is_integer(v) then
         s = integer_string(v)
@@ -151,12 +174,19 @@ function _M.build(service, base, op, Service)
       end
     end
 
+    -- the values to send where they differ from the caller's (declared
+    -- arrays given as {} go out as [], in copies)
+    local shaped
     for _, f in ipairs(typed) do
       local v = args[f.name]
       -- (a file given for a string field of an upload is fine)
       if v ~= nil and not (body_kind == "multipart" and f.type == "string" and multipart.is_file(v)) then
-        local msg = arguments.check(f, v)
+        local value, msg = arguments.checked(f, v)
         if msg then return bad(msg) end
+        if value ~= v then
+          shaped = shaped or {}
+          shaped[f.name] = value
+        end
       end
     end
 
@@ -165,12 +195,7 @@ function _M.build(service, base, op, Service)
     for k, v in pairs(args) do
       local w = where[k]
       if w ~= "path" then
-        -- an empty table given for an array must still be sent as [] (a new
-        -- table: the caller's is never changed)
-        local f = spec[k]
-        if f and f.type == "array" and type(v) == "table" and next(v) == nil then
-          v = as_array({})
-        end
+        if shaped and shaped[k] ~= nil then v = shaped[k] end
         if w == "query" or (w == nil and not unknown_to_body) then
           query = query or {}
           query[k] = v
@@ -187,9 +212,6 @@ function _M.build(service, base, op, Service)
       json = json or {}
       json[name] = args[name]
     end
-    if raw_body and json ~= nil and type(json) == "table" and next(json) == nil and body.type == "array" then
-      json = as_array({})
-    end
     if body and not raw_body and json == nil and body.required then json = {} end
 
     local path_out = {}
@@ -203,6 +225,7 @@ function _M.build(service, base, op, Service)
       opts.headers = { Accept = accept }
       opts.raw = not accept:find("json", 1, true)   -- a file, not a JSON answer
     end
+    if call_opts ~= nil then call_options.add(opts, call_opts) end
     if body_kind == "multipart" then
       local data, ctype = multipart.encode(json or {})
       if not data then return bad(ctype) end

@@ -2,19 +2,28 @@
 -- service, made on first use).
 --
 --   local lists = client.email:get_mailing_lists{ limit = 10 }
---   client.email:create_mailing_list{ bookName = "Newsletter" }
+--   client.email:create_mailing_list({ bookName = "Newsletter" }, { timeout = 5 })
 --
 -- A service object looks a name up first among the hand-written helpers of
 -- its service (sendpulse.helpers: pagination, batches, Base64, ...), then
 -- among its operations, whose methods are built on first use from their
 -- records and shared by every client, the way lua-resty-redis builds its
--- commands. Whatever it finds is kept on the object, so the next call is a
--- plain field access.
+-- commands. What it finds is kept on the object, bound to it, so the next
+-- call is a plain field access, and a call made with '.' instead of ':'
+-- (client.email.get_mailing_lists{...}) is told apart and reported the
+-- client's way: raised, or nil, err from a safe client. A name that is
+-- neither (client.email:get_mailing_list{}) is an argument error naming the
+-- nearest names, reported the same way, not Lua's "attempt to call a nil
+-- value".
 
-local type, rawget, rawset, setmetatable, error = type, rawget, rawset, setmetatable, error
+local type, pairs, rawget, rawset, setmetatable, error, format =
+      type, pairs, rawget, rawset, setmetatable, error, string.format
+local concat = table.concat
 
 local catalog = require "sendpulse.operations.catalog"
 local method = require "sendpulse.operations.method"
+local nearest = require "sendpulse.operations.nearest"
+local errors = require "sendpulse.errors"
 
 local _M = {}
 
@@ -26,6 +35,8 @@ local methods = {}
 -- service name -> { name -> function(service, ...) }: helpers written by hand
 -- that sit beside the generated methods and win over them (add_helper).
 local helpers = {}
+-- service name -> { name -> true }: the helpers that return an iterator
+local iterators = {}
 
 --- The generated (or hand-written extra) method of an operation, bypassing
 -- helpers: lets a helper that replaces an operation call the plain one.
@@ -44,21 +55,83 @@ end
 local method_for = _M.method
 
 --- Adds a hand-written method to a service: fn(service_object, ...).
--- Helpers are looked up before the generated operations.
-function _M.add_helper(service, name, fn)
+-- Helpers are looked up before the generated operations. kind "iterator":
+-- fn returns an iterator (each), so a failure the service object reports
+-- for it (a call with '.') comes as an iterator too, see failed_iterator.
+function _M.add_helper(service, name, fn, kind)
   if type(fn) ~= "function" then error("sendpulse.operations.add_helper: fn must be a function", 2) end
   local h = helpers[service]
-  if not h then h = {}; helpers[service] = h end
+  if not h then h = {}; helpers[service] = h; iterators[service] = {} end
   h[name] = fn
+  iterators[service][name] = kind == "iterator" or nil
+end
+
+--- An iterator that yields false, err once, then ends: what a safe
+-- client's iterator helper returns when it cannot start, so that
+--   for item, err in client.email:each(...) do if not item then ... end end
+-- sees the error instead of Lua's "attempt to call a nil value (for iterator)".
+function _M.failed_iterator(err)
+  local done = false
+  return function()
+    if done then return nil end
+    done = true
+    return false, err
+  end
+end
+local failed_iterator = _M.failed_iterator
+
+-- Reports `message` as an argument error of service object `svc`'s client
+-- (an iterator helper's the way its callers loop).
+local function fail(svc, message, iterator)
+  local client = rawget(svc, "_client")
+  local err = errors.argument(message)
+  if iterator and not client.raise then return failed_iterator(err), err end
+  return client:fail(err)
+end
+
+-- fn, kept on service object svc: called with ':', it runs; called with '.'
+-- (the first argument is not svc), it says so.
+local function bind(svc, name, fn, iterator)
+  local service = rawget(svc, "_name")
+  return function(self, ...)
+    if self ~= svc then
+      return fail(svc, format("%s:%s: call it with ':', not '.': client.%s:%s(...)",
+        service, name, service, name), iterator)
+    end
+    return fn(self, ...)
+  end
+end
+
+-- What a misspelled name of service object svc gives: a function that
+-- reports it, with the nearest names of the service.
+local function unknown(svc, name)
+  local service = rawget(svc, "_name")
+  return function()
+    local names = catalog.operations(service)
+    for helper in pairs(helpers[service] or {}) do
+      if not catalog.operation(service, helper) then names[#names + 1] = helper end
+    end
+    local near = nearest.names(names, name)
+    return fail(svc, format("%s: no operation '%s'%s", service, name,
+      #near > 0 and (" (nearest: " .. concat(near, ", ") .. ")") or ""))
+  end
 end
 
 Service.__index = function(self, key)
   local service = rawget(self, "_name")
   local h = helpers[service]
   local fn = h and h[key]
+  local iterator = fn ~= nil and iterators[service][key]
   if fn == nil and type(key) == "string" then fn = method_for(service, key) end
-  if fn ~= nil then rawset(self, key, fn) end
-  return fn
+  if fn ~= nil then
+    fn = bind(self, key, fn, iterator)
+    rawset(self, key, fn)
+    return fn
+  end
+  -- not kept: the name may be added later (add_helper), and a wrong name
+  -- costs nothing until it is called
+  if type(key) == "string" then return unknown(self, key) end
+  return nil
 end
 
 Service.__tostring = function(self)

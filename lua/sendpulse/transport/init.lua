@@ -1,6 +1,8 @@
 --- Picks the transport: the object whose perform method does the HTTP.
 --
 --   transport:perform(method, url, headers, body, timeout, connect_timeout)
+--     (headers: "Name: value" strings; for the C core's transports the
+--     first may be the account's C auth object instead, see takes_auth)
 --     -> status, body, headers, seconds, left_after
 --     or nil, kind, message, sent, left_after   (kind "timeout" | "tls" |
 --        "network" | "too_large" (the answer or its headers over a bound) |
@@ -32,7 +34,7 @@ local curl = require "sendpulse.transport.curl"
 local nginx = require "sendpulse.transport.nginx"
 local VERSION = require "sendpulse.version"
 
-local type = type
+local type, rawget = type, rawget
 
 local _M = {}
 
@@ -86,6 +88,15 @@ function _M.new(cfg, raise)
       max_answer_size = cfg.max_answer_size }
   end
   return t
+end
+
+--- Whether transport t takes the account's C auth object among a
+-- request's headers (the C core's libcurl transports: the C session, and
+-- the multi transport, which says so with bearer_from_auth) instead of an
+-- "Authorization: Bearer ..." string. Then no Lua string of the token is
+-- made for a call.
+function _M.takes_auth(t)
+  return type(t) == "userdata" or (type(t) == "table" and rawget(t, "bearer_from_auth") == true)
 end
 
 --- The client's sleep function: the `sleep` option; else the transport's

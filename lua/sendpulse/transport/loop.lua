@@ -149,7 +149,9 @@ end
 -- what http_session:perform would.
 function Loop:transfer(h, method, url, headers, body, timeout, connect_timeout)
   if h.cancelled then error(h.cancel_err, 0) end
-  local id = self.multi:start(method, url, headers, body, timeout, connect_timeout)
+  local id, kind, message, sent, left_after = self.multi:start(method, url, headers, body, timeout,
+    connect_timeout)
+  if not id then return nil, kind, message, sent, left_after end   -- (no token: not sent)
   h.waiting = id
   self.transfers[id] = h
   -- Send it now, not at the next poll: its rate slot was taken now, and a

@@ -9,7 +9,8 @@
 local core = require "sendpulse.core"
 local loop = require "sendpulse.transport.loop"
 
-local setmetatable = setmetatable
+local setmetatable, pcall, error = setmetatable, pcall, error
+local is_error = require("sendpulse.errors").is_error
 
 local _M = {}
 
@@ -20,16 +21,28 @@ Transport.__name = "sendpulse.transport.multi"
 --- new(settings, raise): settings as sendpulse.transport.curl's.
 function _M.new(settings, raise)
   local m = core.multi(settings)
-  return setmetatable({ multi = m, loop = loop.new(m, raise) }, Transport)
+  -- bearer_from_auth: its C side writes the Authorization line from the
+  -- account's auth object (sendpulse.transport.takes_auth).
+  return setmetatable({ multi = m, loop = loop.new(m, raise), bearer_from_auth = true }, Transport)
+end
+
+-- What Loop:block gave: its values, or for a client closed while it drove
+-- the loop (from a hook or a completion callback) perform's failure form
+-- with kind "cancelled", never a raise out of a safe client.
+local function settled(ok, ...)
+  if ok then return ... end
+  local e = ...
+  if is_error(e) and e.kind == "cancelled" then return nil, "cancelled", e.message, true end
+  error(e, 0)
 end
 
 function Transport:perform(method, url, headers, body, timeout, connect_timeout)
   local lp = self.loop
   local h = lp:current()
   if h then return lp:transfer(h, method, url, headers, body, timeout, connect_timeout) end
-  return lp:block(function()
+  return settled(pcall(lp.block, lp, function()
     return lp:transfer(lp:current(), method, url, headers, body, timeout, connect_timeout)
-  end)
+  end))
 end
 
 --- The client's sleep: a timer instead of blocking the process.
@@ -37,7 +50,7 @@ function Transport:sleep(seconds)
   local lp = self.loop
   local h = lp:current()
   if h then return lp:sleep(h, seconds) end
-  return lp:block(function() return lp:sleep(lp:current(), seconds) end)
+  return settled(pcall(lp.block, lp, function() return lp:sleep(lp:current(), seconds) end))
 end
 
 function Transport:close()
