@@ -41,7 +41,6 @@ local type, pairs, ipairs, tostring, tonumber, error, pcall, setmetatable, floor
   type, pairs, ipairs, tostring, tonumber, error, pcall, setmetatable, math.floor
 local io_open = io.open
 
-
 local _M = {}
 
 _M.MAX_PENDING = 100

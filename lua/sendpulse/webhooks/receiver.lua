@@ -29,7 +29,6 @@ local type, pairs, ipairs, tostring, error, pcall, setmetatable =
 local format, concat, sort = string.format, table.concat, table.sort
 local stderr = io.stderr
 
-
 local _M = {}
 
 local Receiver = {}

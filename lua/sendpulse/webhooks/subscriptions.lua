@@ -31,7 +31,6 @@ local json = require "sendpulse.json"
 local type, ipairs, pairs, pcall, tostring, getmetatable = type, ipairs, pairs, pcall, tostring, getmetatable
 local format = string.format
 
-
 local _M = {}
 
 local KNOWN = { url = true, actions = true, owned = true, dry_run = true }

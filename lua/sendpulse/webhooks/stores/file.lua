@@ -23,7 +23,6 @@ local floor, ceil = math.floor, math.ceil
 local io_open, os_getenv, os_time = io.open, os.getenv, os.time
 local format, concat = string.format, table.concat
 
-
 local _M = {}
 
 _M.MAX_ENTRIES = 100000
