@@ -130,6 +130,15 @@ describe("call options in the second table", function()
     c:close()
   end)
 
+  it("idempotent must be a boolean: anything else was taken as false", function()
+    local c = client("safe")
+    local v, err = c:request("POST", "/addressbooks", { json = { bookName = "x" }, idempotent = 1 })
+    assert.is_nil(v)
+    assert.equal("request: opts.idempotent must be a boolean", err.message)
+    c:close()
+    assert.equal(0, api_requests())
+  end)
+
   it("an unknown key in the second table names the known ones", function()
     local c = client("safe")
     local v, err = c.email:create_mailing_list({ bookName = "x" }, { timout = 1 })
@@ -142,10 +151,25 @@ describe("call options in the second table", function()
     v, err = c.email:create_mailing_list({ bookName = "x" }, 5)
     assert.is_nil(v)
     assert.matches("the second table", err.message, 1, true)
-    -- a bad value is client:request's to name, as for any call
+    -- a bad value: named with the method and the option, by the client's rules
     v, err = c.email:create_mailing_list({ bookName = "x" }, { timeout = -1 })
     assert.is_nil(v)
-    assert.matches("opts.timeout must be a positive number", err.message, 1, true)
+    assert.equal("email:create_mailing_list: call option 'timeout' must be a positive number of seconds",
+      err.message)
+    v, err = c.email:get_mailing_lists(nil, { idempotent = "yes" })
+    assert.equal("email:get_mailing_lists: call option 'idempotent' must be a boolean", err.message)
+    v, err = c.email:get_mailing_lists(nil, { headers = 1 })
+    assert.matches("^email:get_mailing_lists: call option 'headers' ", err.message)
+    for _, call in ipairs {
+      function() return c.email:all("get_mailing_lists", nil, { timeout = "5" }) end,
+      function() return c.email:patient():get_mailing_lists(nil, { attempt_timeout = 0 }) end,
+    } do
+      v, err = call()
+      assert.is_nil(v)
+      assert.equal("argument", err.kind)
+      assert.matches("call option '%a+_?%a*' must be a positive number of seconds", err.message)
+      assert.not_matches("opts%.", err.message)
+    end
     c:close()
     assert.equal(0, api_requests())
   end)

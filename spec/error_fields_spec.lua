@@ -98,6 +98,35 @@ describe("error fields", function()
     c:close()
   end)
 
+  it("a plain 429 (a plan quota's): a rate limit, retryable after 1 s or what its Retry-After says", function()
+    local c = client { retries = 0 }
+    for _, case in ipairs {
+      { body = '{"message":"Too many requests"}', after = 1 },
+      { body = "", after = 1 },
+      { body = '"slow down"', after = 1 },
+      { body = '{"message":"Too many requests"}', headers = { ["Retry-After"] = "3" }, after = 3 },
+      { body = '{"message":"Too many requests"}', headers = { ["Retry-After"] = "Fri, 31 Dec 1999 23:59:59 GMT" },
+        after = 1 },
+    } do
+      sb:fault { kind = "status", status = 429, method = "POST", count = 1, body = case.body,
+        headers = case.headers }
+      local _, err = c:request("POST", "/addressbooks", { json = { bookName = "x" } })
+      assert.same({ "rate_limit", false, true, case.after, 1 }, fields(err))
+    end
+    c:close()
+    -- and the library waits that second before it tries again (not its
+    -- 0.3 s backoff): the two requests are at least a second apart
+    c = client { retries = 1, retry_delay = 0.01 }
+    sb:reset()
+    sb:configure { accounts = { { client_id = account, client_secret = SECRET } } }
+    assert(c:request("GET", "/addressbooks"))
+    sb:fault { kind = "status", status = 429, path = "^/addressbooks$", count = 1, body = '{"message":"quota"}' }
+    local started = socket.gettime()
+    assert(c:request("GET", "/addressbooks"))
+    assert.is_true(socket.gettime() - started >= 0.95, "tried again before the second was over")
+    c:close()
+  end)
+
   it("711: not acted on, retryable after 900 s, which the library leaves to the caller", function()
     local c = client()
     local list = assert(c:request("POST", "/addressbooks", { json = { bookName = "l" } }))

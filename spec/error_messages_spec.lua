@@ -92,6 +92,49 @@ describe("error messages", function()
       assert.equal(0, requests())
     end)
 
+    it("on the client's own methods, or on nil, raises an argument error object, even for a safe client", function()
+      for _, form in ipairs { "raise", "safe" } do
+        local c = client(form)
+        for name, call in pairs {
+          request = function() return c.request("GET", "/addressbooks") end,
+          close = function() return c.close() end,
+          quota = function() return c.quota("GET") end,
+          token_expires_in = function() return c.token_expires_in() end,
+          connections = function() return c.connections() end,
+          async = function() return c.async() end,
+        } do
+          local ok, err = pcall(call)
+          assert.is_false(ok, name)
+          assert.is_true(sendpulse.is_error(err), name .. ": " .. tostring(err))
+          assert.equal("argument", err.kind)
+          assert.equal(("client:%s: call it on a client with ':', not '.': client:%s(...)"):format(name, name),
+            err.message)
+        end
+        local ok, err = pcall(c.request, nil, "GET", "/addressbooks")
+        assert.is_false(ok)
+        assert.equal("argument", err.kind)
+        c:close()
+      end
+      assert.equal(0, requests())
+    end)
+
+    it("on an async view is an argument error, never a call without its arguments", function()
+      local c = client("safe", { transport = "multi" })
+      local view = c:async()
+      local h, err = view.email.get_mailing_lists { limit = 1 }
+      assert.is_nil(h)
+      assert.equal("client:async().email:get_mailing_lists: call it with ':', not '.':"
+        .. " client:async().email:get_mailing_lists(...)", err.message)
+      h, err = view.request("GET", "/addressbooks")
+      assert.is_nil(h)
+      assert.equal("client:async():request: call it with ':', not '.': client:async():request(...)", err.message)
+      -- with ':' both run
+      h = assert(view.email:get_mailing_lists { limit = 1 })
+      while not h:done() do c:poll(0.01) end
+      assert.is_table(h:result())
+      c:close()
+    end)
+
     it("comes out of a safe client's each() as the loop's error, not Lua's", function()
       local c = client("safe")
       local seen = {}

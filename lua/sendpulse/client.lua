@@ -30,8 +30,8 @@ local account = require "sendpulse.account"
 local bearer = require "sendpulse.account.token"
 local transport = require "sendpulse.transport"
 
-local type, pairs, pcall, error, setmetatable, tostring, tonumber =
-      type, pairs, pcall, error, setmetatable, tostring, tonumber
+local type, pairs, pcall, error, setmetatable, getmetatable, tostring, tonumber =
+      type, pairs, pcall, error, setmetatable, getmetatable, tostring, tonumber
 local format = string.format
 local monotonic = core.monotonic
 local new_error, argument_error = errors.new, errors.argument
@@ -303,6 +303,32 @@ local URL_CACHE_SIZE = 64
 
 local function bad(rule) return nil, argument_error("request: " .. rule) end
 
+local function positive_seconds(v) return type(v) == "number" and v > 0 and v < 1e6 end
+local function boolean(v) return type(v) == "boolean" end
+
+-- The values of the call options, one rule each, for client:request's opts
+-- and for the second table of the methods and helpers
+-- (sendpulse.operations.call_options). headers: see sendpulse.wire.headers.
+local CALL_OPTION_RULES = {
+  timeout = { positive_seconds, "must be a positive number of seconds" },
+  attempt_timeout = { positive_seconds, "must be a positive number of seconds" },
+  idempotent = { boolean, "must be a boolean" },
+  raw = { boolean, "must be a boolean" },
+}
+
+--- nil when v (not nil) is a right value for call option `name`, else the
+-- rule it breaks ("must be ...").
+local function call_option_rule(name, v)
+  if name == "headers" then
+    local lines, why = caller_headers.lines(v)
+    if not lines then return (why:gsub("^opts%.headers:? ?", "")) end
+    return nil
+  end
+  local rule = CALL_OPTION_RULES[name]
+  if rule and not rule[1](v) then return rule[2] end
+  return nil
+end
+
 -- Checks request's arguments; returns url, body, content type, extra
 -- headers, or nil and an argument error.
 local function prepare(self, method, path, opts)
@@ -359,19 +385,15 @@ local function prepare(self, method, path, opts)
     end
     ctype = opts.content_type
   end
-  if opts.raw ~= nil and type(opts.raw) ~= "boolean" then return bad("opts.raw must be a boolean") end
+  for name, rule in pairs(CALL_OPTION_RULES) do
+    local v = opts[name]
+    if v ~= nil and not rule[1](v) then return bad(format("opts.%s %s", name, rule[2])) end
+  end
   local extra
   if opts.headers ~= nil then
     local why
     extra, why = caller_headers.lines(opts.headers)
     if not extra then return bad(why) end
-  end
-  if opts.timeout ~= nil and not (type(opts.timeout) == "number" and opts.timeout > 0 and opts.timeout < 1e6) then
-    return bad("opts.timeout must be a positive number of seconds")
-  end
-  local at = opts.attempt_timeout
-  if at ~= nil and not (type(at) == "number" and at > 0 and at < 1e6) then
-    return bad("opts.attempt_timeout must be a positive number of seconds")
   end
   return url, body, ctype, extra
 end
@@ -533,7 +555,22 @@ end
 -- Non-blocking calls (transport = "multi"): start, run, poll, pending.
 for name, fn in pairs(require "sendpulse.transport.async") do Client[name] = fn end
 
+-- A method called with '.' (client.request("GET", ...)) or on nil gets no
+-- client as self: without one there is nobody to ask whether to raise, so
+-- even a safe client's method raises, an argument error object that says
+-- how to call it (never Lua's "attempt to index a string value").
+for name, fn in pairs(Client) do
+  Client[name] = function(self, ...)
+    if getmetatable(self) ~= mt then
+      error(argument_error(format("client:%s: call it on a client with ':', not '.': client:%s(...)",
+        name, name)), 2)
+    end
+    return fn(self, ...)
+  end
+end
+
 _M.Client = Client
 _M.metatable = mt
 _M.CALL_OPTIONS = CALL_OPTS
+_M.call_option_rule = call_option_rule
 return _M

@@ -1072,7 +1072,8 @@ local function call_options_section(w, facts)
   w("")
   w("They are `client:request`'s options without the content (`query`, `json`, `form`, `body`,"
     .. " `content_type`), which the method builds from the first table, and their values are"
-    .. " checked as `client:request` checks them. A call option in the first table (`{ bookName"
+    .. " checked by `client:request`'s rules before any I/O (a wrong one is an argument error"
+    .. " naming the method and the option). A call option in the first table (`{ bookName"
     .. " = \"x\", timeout = 1 }`) is an argument error that says to move it to the second table"
     .. " (it would otherwise be sent to SendPulse as a field, and the call made without it),"
     .. " unless the operation has a field of that name. `each` and `all` take them in their"

@@ -7,7 +7,8 @@
 -- They are client:request's opts without the content, which the method
 -- builds from the first table: timeout, headers, idempotent, raw (the set
 -- is the client's, sendpulse.client.CALL_OPTIONS). Their values are checked
--- by client:request, as for any call. A call option found in the first
+-- here, by the client's rules, so a mistake names the method and the
+-- option rather than client:request's opts. A call option found in the first
 -- table, where it would be sent to the API as a field, is refused unless
 -- the operation has a field of that name.
 
@@ -46,6 +47,8 @@ function _M.check(opts)
       end
       return format("unknown call option '%s' in the second table (known: %s)", tostring(k), known)
     end
+    local rule = client.call_option_rule(k, opts[k])
+    if rule then return format("call option '%s' %s", k, rule) end
   end
   return nil
 end

@@ -8,11 +8,12 @@
 --   html500      HTTP 500 with an nginx-style HTML page (Content-Type text/html)
 --   unauthorized HTTP 401 {"message":"Unauthorized!","error_code":401}, whatever
 --                the credentials
---   status       exactly `status` and `body`
+--   status       exactly `status` and `body`, and `headers` ({ name = value },
+--                e.g. a Retry-After) beside its Content-Type
 -- `delay` may be given with every kind: the (faulty) answer then comes late.
 -- delay and malformed requests are processed (auth, rate limit, state
 -- changes); the other kinds never reach the API.
-local type, ipairs, pcall, setmetatable = type, ipairs, pcall, setmetatable
+local type, ipairs, pairs, pcall, setmetatable = type, ipairs, pairs, pcall, setmetatable
 local floor, upper, find = math.floor, string.upper, string.find
 
 local _M = {}
@@ -76,7 +77,7 @@ function Faults:add(spec)
   local delay = spec.delay == nil and 0 or spec.delay
   if type(delay) ~= "number" or delay < 0 then return nil, "delay must be a number of seconds >= 0" end
   if spec.kind == "delay" and delay <= 0 then return nil, "a delay fault needs delay > 0" end
-  local status, body
+  local status, body, extra
   if spec.kind == "status" then
     status = spec.status
     if not whole(status) or status < 100 or status > 599 then
@@ -84,11 +85,22 @@ function Faults:add(spec)
     end
     body = spec.body == nil and "" or spec.body
     if type(body) ~= "string" then return nil, "body must be a string" end
+    if spec.headers ~= nil then
+      if type(spec.headers) ~= "table" then return nil, "headers must be an object of name: value" end
+      extra = {}
+      for name, value in pairs(spec.headers) do
+        if type(name) ~= "string" or not name:find("^[%w%-]+$") or type(value) ~= "string"
+           or value:find("[%c]") then
+          return nil, "headers must map header names to values without control characters"
+        end
+        extra[#extra + 1] = { name, value }
+      end
+    end
   end
   local fault = {
     id = self.next_id, kind = spec.kind, path = spec.path,
     method = spec.method and upper(spec.method), count = floor(count), delay = delay,
-    status = status and floor(status), body = body,
+    status = status and floor(status), body = body, headers = extra,
   }
   self.next_id = self.next_id + 1
   self.list[#self.list + 1] = fault
@@ -130,8 +142,9 @@ function _M.answer(fault, normal)
   elseif kind == "unauthorized" then
     return { status = 401, headers = { { "Content-Type", "application/json" } }, body = UNAUTHORIZED }
   end
-  return { status = fault.status, headers = { { "Content-Type", "application/json" } },
-           body = fault.body }
+  local headers = { { "Content-Type", "application/json" } }
+  for _, h in ipairs(fault.headers or {}) do headers[#headers + 1] = h end
+  return { status = fault.status, headers = headers, body = fault.body }
 end
 
 return _M

@@ -20,6 +20,7 @@ local type, setmetatable, rawget = type, setmetatable, rawget
 local select = select
 local unpack = table.unpack or unpack   -- luacheck: ignore (5.1)
 local argument_error = errors.argument
+local format = string.format
 
 local _M = {}
 
@@ -91,7 +92,12 @@ function _M.async(self)
   view = setmetatable({}, { __name = "sendpulse.async", __index = function(_, key)
     local member = self[key]
     if type(member) == "function" then
-      return function(_, ...)
+      return function(v, ...)
+        -- (called with '.', the caller's first argument would be dropped)
+        if v ~= view then
+          return self:fail(argument_error(format("client:async():%s: call it with ':', not '.':"
+            .. " client:async():%s(...)", key, key)))
+        end
         local args = { n = select("#", ...), ... }
         -- view:request's handle knows its call, for error messages.
         local method, path
@@ -106,7 +112,12 @@ function _M.async(self)
     if not sv then
       sv = setmetatable({}, { __index = function(_, op)
         if type(member[op]) ~= "function" then return nil end
-        return function(_, ...)
+        local sv_self = services[key]
+        return function(v, ...)
+          if v ~= sv_self then
+            return self:fail(argument_error(format("client:async().%s:%s: call it with ':', not '.':"
+              .. " client:async().%s:%s(...)", key, op, key, op)))
+          end
           local args = { n = select("#", ...), ... }
           return lp:spawn(function() return member[op](member, unpack(args, 1, args.n)) end)
         end

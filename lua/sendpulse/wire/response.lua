@@ -196,11 +196,35 @@ local function api_error(status, t, ctx, body)
   }
 end
 
+-- Seconds a 429 asks to wait: its Retry-After header when it gives whole
+-- seconds (up to a day), else 1. SendPulse's own refusal (2020202020) and
+-- its plan quotas' plain 429 document no header; a proxy may send one.
+local MAX_RETRY_AFTER = 86400
+local function rate_wait(headers)
+  local v = headers["retry-after"]
+  local n = type(v) == "string" and v:match("^%s*(%d%d?%d?%d?%d?)%s*$")
+  n = n and tonumber(n)
+  if n and n >= 1 and n <= MAX_RETRY_AFTER then return n end
+  return 1
+end
+
+local classify
+
 --- Returns the decoded value, or nil and an error object.
 -- ctx = { method =, path =, scrub = } for the error's place; scrub(text)
 -- takes the client's secrets out of text quoted from the body. raw: a successful
 -- answer is returned as its bytes (a file download), errors still decoded.
+-- A 429 is a rate_limit error whatever its body says, with retry_after.
 function _M.classify(status, body, headers, ctx, raw)
+  local value, err = classify(status, body, headers, ctx, raw)
+  if err and status == 429 then
+    err.kind = "rate_limit"
+    if err.retry_after == nil then err.retry_after = rate_wait(headers) end
+  end
+  return value, err
+end
+
+classify = function(status, body, headers, ctx, raw)
   local ctype = headers["content-type"] or ""
   if raw and status >= 200 and status < 300 then return body end
   if body == "" then

@@ -10,8 +10,8 @@
 --               is idempotent (GET, HEAD, PUT, DELETE, OPTIONS, or marked
 --               `idempotent = true`)
 --   retry_after seconds after which a repeat can succeed, when known
---               (2020202020 and 429: 1; 711: 900; 791: 3600; 1004: 900; a
---               local quota: until it has room)
+--               (2020202020: 1; another 429: its Retry-After, else 1; 711:
+--               900; 791: 3600; 1004: 900; a local quota: until it has room)
 --
 -- SendPulse has no idempotency keys, so a POST that timed out after it was
 -- sent is maybe_sent and not retryable: it may have created the campaign or
