@@ -108,30 +108,39 @@ static size_t collect_body(char *p, size_t size, size_t n, void *ud)
     return len;
 }
 
-/* False for a Content-Length line whose value is not 1*DIGIT (RFC 9110
- * 8.6): curl 7.88 reads "0x2" as 0 and leaves the rest for the next
- * answer; every transport refuses it instead. */
-static int valid_length_line(const char *p, size_t len)
+/* Reads a Content-Length line. Returns 0 for another header, 1 for a
+ * Content-Length of 1*DIGIT (RFC 9110 8.6; its value in *value, held at
+ * UINT64_MAX when it is longer), -1 for one that is not: curl 7.88 reads
+ * "0x2" as 0 and leaves the rest for the next answer; every transport
+ * refuses it instead. */
+static int length_line(const char *p, size_t len, uint64_t *value)
 {
     static const char name[] = "content-length:";
     size_t i = sizeof name - 1, digits = 0;
+    uint64_t v = 0;
     if (len < i || strncasecmp(p, name, i) != 0)
-        return 1;
+        return 0;
     while (i < len && (p[i] == ' ' || p[i] == '\t'))
         i++;
     while (i < len && p[i] >= '0' && p[i] <= '9') {
+        unsigned d = (unsigned)(p[i] - '0');
+        v = v > (UINT64_MAX - d) / 10 ? UINT64_MAX : v * 10 + d;
         i++;
         digits++;
     }
     while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
         i++;
-    return digits > 0 && i == len;
+    if (digits == 0 || i != len)
+        return -1;
+    *value = v;
+    return 1;
 }
 
 static size_t collect_header(char *p, size_t size, size_t n, void *ud)
 {
     sp_answer *a = ud;
     size_t len = size * n;
+    uint64_t length = 0;
     /* curl hands over one whole line per call: it is counted before it is
      * kept, for every block of the answer together. */
     if (++a->head_lines > SP_MAX_HEADER_LINES) {
@@ -143,14 +152,29 @@ static size_t collect_header(char *p, size_t size, size_t n, void *ud)
         return 0;
     }
     a->head_bytes += len;
-    if (!valid_length_line(p, len)) {
+    switch (length_line(p, len, &length)) {
+    case -1:
         a->failure = SP_ANSWER_BAD_LENGTH;
         return 0;
+    case 1:
+        /* Two different lengths leave the answer's end to guesswork (curl
+         * takes the last one): a smuggling proxy's trick, refused. */
+        if (a->has_length && a->length != length) {
+            a->failure = SP_ANSWER_TWO_LENGTHS;
+            return 0;
+        }
+        a->has_length = 1;
+        a->length = length;
+        break;
+    default:
+        break;
     }
     /* A new status line (after "100 Continue" or a proxy's CONNECT answer)
      * starts the headers of the answer we actually keep. */
-    if (len >= 5 && memcmp(p, "HTTP/", 5) == 0)
+    if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
         sp_buf_clear(&a->head, SIZE_MAX);
+        a->has_length = 0;
+    }
     if (sp_buf_append(&a->head, p, len) != 0) {
         a->failure = SP_ANSWER_NO_MEMORY;
         return 0;
@@ -199,6 +223,7 @@ void sp_easy_begin(sp_answer *a)
     sp_buf_clear(&a->head, SIZE_MAX);
     a->head_lines = 0;
     a->head_bytes = 0;
+    a->has_length = 0;
     a->failure = SP_ANSWER_OK;
 }
 

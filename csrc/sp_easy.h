@@ -7,6 +7,7 @@
 #define SP_EASY_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <curl/curl.h>
 
 #include "sp_buf.h"
@@ -44,6 +45,7 @@ enum {
     SP_ANSWER_HEADER_LINES,  /* more than SP_MAX_HEADER_LINES */
     SP_ANSWER_HEADER_BYTES,  /* more than SP_MAX_HEADER_BYTES */
     SP_ANSWER_BAD_LENGTH,    /* a Content-Length that is not a number */
+    SP_ANSWER_TWO_LENGTHS,   /* two different Content-Length values */
     SP_ANSWER_UNREAD         /* the reused connection had unread bytes */
 };
 
@@ -58,6 +60,8 @@ typedef struct sp_answer {
     size_t      max_body;    /* from sp_easy_opts.max_answer */
     size_t      head_lines, head_bytes;   /* of every block together */
     int         failure;     /* SP_ANSWER_* */
+    int         has_length;  /* the current block gave a Content-Length, */
+    uint64_t    length;      /* this one */
     sp_sockets *sockets;     /* the cache's sockets (sp_easy_sockets) */
 } sp_answer;
 

@@ -178,6 +178,11 @@ int sp_push_failure(lua_State *L, void *curl, const sp_answer *a, int code, cons
         lua_pushliteral(L, "the answer's Content-Length is not a decimal number");
         lua_pushboolean(L, 1);
         return 4;
+    case SP_ANSWER_TWO_LENGTHS:
+        lua_pushliteral(L, "protocol");
+        lua_pushliteral(L, "the answer has two different Content-Length values");
+        lua_pushboolean(L, 1);
+        return 4;
     case SP_ANSWER_NO_MEMORY:
         lua_pushliteral(L, "network");
         lua_pushliteral(L, "not enough memory to hold the answer");

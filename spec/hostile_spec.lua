@@ -108,6 +108,7 @@ local refusals = {
   { "gzip_bomb", nil, { max_answer_size = MiB }, { curl = "too_large", multi = "too_large", cosocket = "network" },
     { curl = "max_answer_size", multi = "max_answer_size", cosocket = "gzip%-encoded" } },
   { "hex_length", nil, {}, "protocol", "Content%-Length" },
+  { "two_lengths", nil, {}, "protocol", "two different Content%-Length values" },
   { "bad_status", nil, {}, "protocol" },
   { "huge_chunk", nil, { max_answer_size = MiB }, "too_large", "max_answer_size" },
   -- libcurl refuses a chunk size of more than 16 hex digits itself

@@ -18,6 +18,9 @@
 --   endless_close    200, no length, bytes forever
 --   huge_length      200, Content-Length: 1 GiB, then bytes forever
 --   hex_length       200, Content-Length: 0x2, body {}
+--   two_lengths      200, Content-Length: 2 and Content-Length: 3, body {}
+--                    (then the connection stays open: a client that takes
+--                    the last one waits for a byte that never comes)
 --   gzip_bomb[/MiB]  200, Content-Encoding: gzip, MiB (default 1024) of zeros
 --                    compressed (about 1 MB on the wire)
 --   drip_status      the status line, one byte every 0.2 s
@@ -286,6 +289,9 @@ local function serve_one(sock, n, method, target, lines, body)
     return false
   elseif mode == "hex_length" then
     return send(sock, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 0x2\r\n\r\n{}")
+  elseif mode == "two_lengths" then
+    return send(sock, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
+      .. "Content-Length: 3\r\n\r\n{}")
   elseif mode == "gzip_bomb" then
     local bomb = gzip_bomb(tonumber(arg) or 1024)
     return answer(sock, "200 OK", { "Content-Type: application/json", "Content-Encoding: gzip" }, bomb)
