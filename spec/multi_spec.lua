@@ -377,6 +377,29 @@ describe("transport multi", function()
     drain(c)
     assert.is_false(inner[1])
     assert.matches("already running", tostring(inner[2]))
+    assert.equal("argument", inner[2].kind)
+    c:close()
+  end)
+
+  it("returns that refusal from a safe client, for a blocking call and for poll", function()
+    local c = client(nil, true)
+    assert(c:request("GET", "/addressbooks"))
+    local before = #sb:stats().requests
+    local inner
+    c:start("GET", "/addressbooks", nil, function()
+      inner = { pcall(c.request, c, "GET", "/addressbooks") }
+      inner.poll = { pcall(c.poll, c, 0) }
+    end)
+    drain(c)
+    -- no raise: nil and the error object, before any I/O
+    assert.is_true(inner[1])
+    assert.is_nil(inner[2])
+    assert.equal("argument", inner[3].kind)
+    assert.matches("already running", inner[3].message)
+    assert.is_true(inner.poll[1])
+    assert.is_nil(inner.poll[2])
+    assert.matches("already running", inner.poll[3].message)
+    assert.equal(before + 1, #sb:stats().requests)   -- the started call only
     c:close()
   end)
 

@@ -238,11 +238,20 @@ local function round(self, timeout)
   end
 end
 
+-- What a blocking call, handle:wait() or client:poll() inside a completion
+-- callback (the loop is running) is told.
+local REENTERED = "sendpulse: the loop is already running (a blocking call, handle:wait() "
+  .. "or client:poll() inside a completion callback): use client:start or client:run there"
+
+--- Whether a blocking call may drive the loop now: true, or false and why
+-- (inside a completion callback; a task's calls suspend instead).
+function Loop:usable()
+  if self.polling and not self:current() then return false, REENTERED end
+  return true
+end
+
 local function guarded_round(self, timeout)
-  if self.polling then
-    error(argument_error("sendpulse: the loop is already running (a blocking call, handle:wait() " ..
-      "or client:poll() inside a completion callback): use client:start or client:run there"), 0)
-  end
+  if self.polling then error(argument_error(REENTERED), 0) end
   if self.closed then return end
   self.polling = true
   local ok, err = pcall(round, self, timeout)
@@ -253,6 +262,7 @@ end
 --- poll(timeout) -> tasks still in flight, or nil, err when a completion
 -- callback raised (one report per poll; the round itself completed).
 function Loop:poll(timeout)
+  if self.polling then return nil, argument_error(REENTERED) end
   guarded_round(self, timeout or 0)
   if #self.reports > 0 then return nil, remove(self.reports, 1) end
   return self.count

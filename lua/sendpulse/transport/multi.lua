@@ -45,6 +45,13 @@ function Transport:perform(method, url, headers, body, timeout, connect_timeout)
   end))
 end
 
+--- A blocking call inside a completion callback cannot drive the loop that
+-- runs the callback: the client refuses it before any I/O, as an error
+-- object (a safe client returns it).
+function Transport:usable()
+  return self.loop:usable()
+end
+
 --- The client's sleep: a timer instead of blocking the process.
 function Transport:sleep(seconds)
   local lp = self.loop
