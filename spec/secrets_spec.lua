@@ -226,13 +226,16 @@ describe("copies of the secret and the token in memory (item 10)", function()
 
   -- Runs the child; returns the counts { open = {secret =, token =},
   -- closed = {...} }.
-  local function scan_child(transport, preload)
+  -- failing: every token request fails (a mode the server does not know
+  -- answers 404), so each call sends one.
+  local function scan_child(transport, preload, failing)
     local fifo = os.tmpname()
     os.remove(fifo)
     assert(os.execute("mkfifo '" .. fifo .. "'"))
-    local cmd = ("echo $$; SP_CALLS=%d SP_SECRET='%s' SP_BASE='%s' SP_TRANSPORT=%s SP_GO='%s' "
+    local base = failing and hs:url("no_such_mode") or hs:url("token_given", TOKEN_10:reverse())
+    local cmd = ("echo $$; SP_CALLS=%d SP_SECRET='%s' SP_BASE='%s' SP_TRANSPORT=%s SP_GO='%s' SP_FAILING=%s "
       .. "LUA_PATH='lua/?.lua;lua/?/init.lua;;' %s exec %s spec/support/secret_child.lua")
-      :format(CALLS, SECRET_10, hs:url("token_given", TOKEN_10:reverse()), transport, fifo,
+      :format(CALLS, SECRET_10, base, transport, fifo, failing and "1" or "0",
               preload and ("LD_PRELOAD=" .. preload) or "", interpreter())
     local child = assert(io.popen(cmd, "r"))
     local pid = child:read("*l")
@@ -271,6 +274,17 @@ describe("copies of the secret and the token in memory (item 10)", function()
         ("%d copies of the token after close()"):format(without_libcurl.closed.token))
       assert.is_true(without_libcurl.closed.secret <= LUA_LEFT,
         ("%d copies of the secret after close()"):format(without_libcurl.closed.secret))
+    end)
+
+    it(("leaves as few after %d failed token requests as after one (%s)"):format(CALLS, transport), function()
+      assert(io.open(PRELOAD), "missing " .. PRELOAD .. " (make " .. PRELOAD .. ")"):close()
+      local counts = scan_child(transport, PRELOAD, true)
+      print(("\n  %s, %s, %d failed token requests: after close, %d copies of the secret (while open: %d)")
+        :format(interpreter(), transport, CALLS, counts.closed.secret, counts.open.secret))
+      assert.is_true(counts.open.secret >= 1, "the scan found nothing")
+      -- (one form body per client: a new one per request left 17 to 31)
+      assert.is_true(counts.closed.secret <= LUA_LEFT + 1,
+        ("%d copies of the secret after close()"):format(counts.closed.secret))
     end)
   end
 end)

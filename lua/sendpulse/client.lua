@@ -205,8 +205,15 @@ local function fetch_token(self, call, slot_held)
     if not (slot_held and attempt == 1) then ok, err = take_slot(self, call) end
     if not ok then return nil, err end
     local value
-    value, err = send(self, call, "POST", TOKEN_PATH, url, headers, auth:token_request(), attempt,
-      false, true)
+    -- One Lua string of the form body per client, however many token
+    -- requests fail: each new one would leave a copy of the secret in
+    -- freed memory (a Lua string cannot be wiped; docs/security.md).
+    local form = self.token_form
+    if not form then
+      form = auth:token_request()
+      self.token_form = form
+    end
+    value, err = send(self, call, "POST", TOKEN_PATH, url, headers, form, attempt, false, true)
     if value then
       local token = type(value) == "table" and value.access_token or nil
       if token == nil then
@@ -468,6 +475,7 @@ end
 function Client:close()
   if not self.closed then
     self.closed = true
+    self.token_form = false
     local t = self.transport
     if type(t) == "userdata" or (type(t) == "table" and t.close) then t:close() end
   end
@@ -519,7 +527,7 @@ function _M.new(opts, raise)
   -- closed and limiter are always set (false, not nil): a missing field
   -- would go through mt.__index, a function call, on every request.
   local self = setmetatable({ raise = raise and true or false, closed = false,
-                              urls = {}, n_urls = 0 }, mt)
+                              urls = {}, n_urls = 0, token_form = false }, mt)
   -- A store's or a budget's message may quote what a server sent: hook
   -- events get it without the secret and the token too.
   local function scrub(text) return self.auth:scrub(text) end
