@@ -157,8 +157,10 @@ describe("call options in the second table", function()
     assert.equal("email:create_mailing_list: call option 'timeout' must be a positive number of seconds",
       err.message)
     v, err = c.email:get_mailing_lists(nil, { idempotent = "yes" })
+    assert.is_nil(v)
     assert.equal("email:get_mailing_lists: call option 'idempotent' must be a boolean", err.message)
     v, err = c.email:get_mailing_lists(nil, { headers = 1 })
+    assert.is_nil(v)
     assert.matches("^email:get_mailing_lists: call option 'headers' ", err.message)
     for _, call in ipairs {
       function() return c.email:all("get_mailing_lists", nil, { timeout = "5" }) end,

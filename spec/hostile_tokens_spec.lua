@@ -202,6 +202,13 @@ describe("hostile tokens", function()
         "longer than 4096 bytes")
     end)
 
+    it("reports a user store that raises a value whose __tostring raises, and carries on", function()
+      local raising = setmetatable({}, { __tostring = function() error("a __tostring that raises") end })
+      local store = user_store("stored-token", 3000)
+      store.get = function() error(raising) end
+      assert_ignored(call("curl", store_opts { token_store = store }), "(a table whose __tostring failed)")
+    end)
+
     it("takes a user store's lifetime of a year for a day", function()
       local out = call("curl", store_opts { token_store = user_store("stored-token", 31536000) })
       assert.is_true(out.ok, "raised: " .. tostring(out.raised))

@@ -381,6 +381,26 @@ describe("transport multi", function()
     c:close()
   end)
 
+  it("reports a callback or a task that raises a value whose __tostring raises", function()
+    local c = client(nil, true)
+    local raising = setmetatable({}, { __tostring = function() error("a __tostring that raises") end })
+    c:start("GET", "/addressbooks", nil, function() error(raising) end)
+    local reported
+    while c:pending() > 0 or not reported do
+      local n, err = c:poll(0.01)
+      if n == nil then reported = err end
+    end
+    assert.equal("callback", reported.kind)
+    assert.equal(raising, reported.cause)
+    assert.matches("(a table whose __tostring failed)", reported.message, 1, true)
+    local h = c:run(function() error(raising) end)
+    while not h:done() do c:poll(0.01) end
+    local _, err = h:result()
+    assert.equal("callback", err.kind)
+    assert.matches("(a table whose __tostring failed)", err.message, 1, true)
+    c:close()
+  end)
+
   it("returns that refusal from a safe client, for a blocking call and for poll", function()
     local c = client(nil, true)
     assert(c:request("GET", "/addressbooks"))

@@ -8,6 +8,14 @@ local BODY = [[ [{"event":"delivered","timestamp":1700000000,"message_id":1,"rec
                {"event":"open","timestamp":"1700000001","task_id":"9","email":"b@example.com"}] ]]
 
 describe("webhooks.receiver", function()
+  it("refuses headers that are not a table with an argument error", function()
+    local r = webhooks.receiver { secret = SECRET }
+    local ok, err = pcall(r.parse, r, BODY, "notatable")
+    assert.is_false(ok)
+    assert.equal("argument", err.kind)
+    assert.equal("receiver:parse: 'headers' must be a table or nil, got string", err.message)
+  end)
+
   it("200 with the new events, then none for the same body again", function()
     local r = webhooks.receiver { secret = SECRET }
     local status, events, failures = r:receive { secret = SECRET, address = "127.0.0.1", body = BODY }

@@ -21,7 +21,8 @@
 -- An api error's field_errors lists what the answer said of each field
 -- ({ field =, message = }; sendpulse.wire.response).
 
-local setmetatable, getmetatable, type, pairs = setmetatable, getmetatable, type, pairs
+local setmetatable, getmetatable, type, pairs, pcall, tostring =
+      setmetatable, getmetatable, type, pairs, pcall, tostring
 local concat = table.concat
 local format = string.format
 
@@ -138,6 +139,14 @@ function _M.new(fields)
   if e.retryable == nil then e.retryable = false end
   if e.maybe_sent == nil then e.maybe_sent = false end
   return setmetatable(e, Error)
+end
+
+--- tostring(v) for a message, even when v's __tostring raises (a value
+-- raised by user code: a store, a callback, a task).
+function _M.describe(v)
+  local ok, s = pcall(tostring, v)
+  if ok and type(s) == "string" then return s end
+  return "(a " .. type(v) .. " whose __tostring failed)"
 end
 
 --- A misuse of the API: `message` names the argument and the rule.

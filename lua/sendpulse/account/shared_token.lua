@@ -21,6 +21,7 @@
 
 local core = require "sendpulse.core"
 local bearer = require "sendpulse.account.token"
+local errors = require "sendpulse.errors"
 
 local pcall, setmetatable, tostring, type = pcall, setmetatable, tostring, type
 local fingerprint = core.fingerprint
@@ -44,7 +45,7 @@ end
 local function call(self, op, ...)
   local ok, a, b = pcall(self.store[op], self.store, ...)
   if not ok then
-    self.report(op, tostring(a))
+    self.report(op, errors.describe(a))
     return nil
   end
   return true, a, b

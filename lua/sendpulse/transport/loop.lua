@@ -28,11 +28,11 @@ local create, resume, running, yield, costatus =
       coroutine.create, coroutine.resume, coroutine.running, coroutine.yield, coroutine.status
 local insert, remove = table.insert, table.remove
 local unpack = table.unpack or unpack   -- luacheck: ignore (5.1)
-local type, pairs, pcall, error, setmetatable, tostring, select =
-      type, pairs, pcall, error, setmetatable, tostring, select
+local type, pairs, pcall, error, setmetatable, select =
+      type, pairs, pcall, error, setmetatable, select
 local format = string.format
 local monotonic = core.monotonic
-local new_error, argument_error, is_error = errors.new, errors.argument, errors.is_error
+local new_error, argument_error, is_error, describe = errors.new, errors.argument, errors.is_error, errors.describe
 
 local function pack(...) return { n = select("#", ...), ... } end
 
@@ -90,7 +90,7 @@ local function run_callback(self, h, cb)
   if not ok then
     self.reports[#self.reports + 1] = is_error(err) and err or new_error {
       kind = "callback", method = h.method, path = h.path,
-      message = "a completion callback raised: " .. tostring(err), cause = err }
+      message = "a completion callback raised: " .. describe(err), cause = err }
   end
 end
 
@@ -110,7 +110,7 @@ local function finish(self, h, ok, res)
     -- Lua code inside the call raised (the function given to run, a hook):
     -- kept as an error object, the raised value in `cause`.
     h.err = new_error { kind = "callback", method = h.method, path = h.path,
-      message = "the call raised a Lua error: " .. tostring(res), cause = res }
+      message = "the call raised a Lua error: " .. describe(res), cause = res }
     h.raised = res
   end
   local cb = h.callback

@@ -119,6 +119,9 @@ function Receiver:parse(body, headers)
   if type(body) ~= "string" then
     error(errors.argument("receiver:parse: 'body' must be a string, got " .. type(body)), 2)
   end
+  if headers ~= nil and type(headers) ~= "table" then
+    error(errors.argument("receiver:parse: 'headers' must be a table or nil, got " .. type(headers)), 2)
+  end
   return parse.checked(body, headers, self.limits)
 end
 
