@@ -227,6 +227,14 @@ static int scrub_pass(sp_buf *out, const char *s, size_t n, const char *const *s
         }
         for (k = 0; k < f.n; k++)
             mark_all(mark, s, n, f.bytes.data + f.at[k], f.len[k]);
+        /* Parts: the first two forms are the secret as is and
+         * percent-encoded (make_forms adds them first). Marking every run of
+         * SP_SCRUB_PART bytes of them marks every longer part too. */
+        for (k = 0; k < f.n && k < 2; k++) {
+            size_t w;
+            for (w = 0; w + SP_SCRUB_PART <= f.len[k]; w++)
+                mark_all(mark, s, n, f.bytes.data + f.at[k] + w, SP_SCRUB_PART);
+        }
         sp_buf_free(&f.bytes);
     }
     for (j = 0; j < n; j++) {

@@ -16,6 +16,11 @@
  *     the token request's body carries it).
  * Forms shorter than SP_SCRUB_MIN bytes are not searched: they would match
  * ordinary words (a real client secret or token is far longer).
+ * A server may also echo part of a secret (a message cut at some length):
+ * every run of SP_SCRUB_PART bytes of the secret as is, or of its
+ * percent-encoded form, is replaced too, so no such run is left whatever
+ * the cut. (Parts of the other forms are not searched: their cost grows
+ * with every form, and a cut Base64 or JSON echo is far less plausible.)
  *
  * The mark is SP_SCRUB_MARK, or "[hidden]", "<hidden>", "{hidden}",
  * "|hidden|" when a secret holds a parenthesis (the first whose brackets
@@ -30,6 +35,7 @@
 
 #define SP_SCRUB_MARK "(hidden)"
 #define SP_SCRUB_MIN 8
+#define SP_SCRUB_PART 10   /* >= the mark's length: see pick_mark */
 
 /* Appends to out the text s (n bytes) with every occurrence of the secrets
  * (count NUL-terminated strings; NULL entries are skipped), in every form

@@ -130,7 +130,7 @@ describe("secrets echoed back (item 8)", function()
         end)
       end
 
-      for _, how in ipairs { "json", "pct", "base64", "base64url", "html", "htmljson", "fields" } do
+      for _, how in ipairs { "json", "pct", "base64", "base64url", "html", "htmljson", "fields", "cut" } do
         it(("keeps the client secret out of a token error that quotes the request (%s)"):format(how), function()
           accounts = accounts + 1
           local err, events = failed_call(transport, { client_id = "echo-" .. accounts, client_secret = SECRET,

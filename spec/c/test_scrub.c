@@ -104,9 +104,52 @@ static void test_text_around(void)
     n = snprintf(text, sizeof text, "%s%s", SECRET, SECRET);   /* back to back: one run */
     CHECK(scrub(text, (size_t)n, out, sizeof out) == 1);
     CHECK(strcmp(out, SP_SCRUB_MARK) == 0);
-    /* nothing found: 0, out untouched */
-    CHECK(scrub("Sec/ret+with space", 18, out, sizeof out) == 0);
+    /* nothing found: 0, out untouched (9 bytes of the secret are no part) */
+    CHECK(scrub("Sec/ret+w and more", 18, out, sizeof out) == 0);
     CHECK(scrub("", 0, out, sizeof out) == 0);
+}
+
+/* True when no SP_SCRUB_PART bytes of `secret` stand in `text`. */
+static int no_part_of(const char *text, const char *secret)
+{
+    size_t w;
+    for (w = 0; w + SP_SCRUB_PART <= strlen(secret); w++) {
+        char part[SP_SCRUB_PART + 1];
+        memcpy(part, secret + w, SP_SCRUB_PART);
+        part[SP_SCRUB_PART] = '\0';
+        if (strstr(text, part) != NULL)
+            return 0;
+    }
+    return 1;
+}
+
+/* An echo cut short (found by an audit: "client_secret=Sup3r-Secret-Val..."
+ * kept 16 bytes of the secret): every part of SP_SCRUB_PART bytes or more
+ * of the secret as is, or percent-encoded, is hidden, at any offset. */
+static void test_parts(void)
+{
+    sp_buf pct = SP_BUF_INIT;
+    char text[512], out[512];
+    size_t cut;
+    int n;
+    sp_percent_encode(&pct, SECRET, strlen(SECRET));
+    sp_buf_putc(&pct, '\0');
+    for (cut = SP_SCRUB_PART; cut < strlen(SECRET); cut++) {
+        n = snprintf(text, sizeof text, "bad client_secret=%.*s...", (int)cut, SECRET);
+        CHECK(scrub(text, (size_t)n, out, sizeof out) == 1);
+        CHECK(strncmp(out, "bad client_secret=" SP_SCRUB_MARK, strlen("bad client_secret=" SP_SCRUB_MARK)) == 0);
+        CHECK(no_part_of(out, SECRET));
+        /* a part from the middle, too */
+        n = snprintf(text, sizeof text, "<%.*s>", (int)SP_SCRUB_PART, SECRET + strlen(SECRET) - cut);
+        CHECK(scrub(text, (size_t)n, out, sizeof out) == 1);
+        CHECK(strcmp(out, "<" SP_SCRUB_MARK ">") == 0);
+    }
+    for (cut = SP_SCRUB_PART; cut < strlen(pct.data); cut++) {
+        n = snprintf(text, sizeof text, "client_secret=%.*s", (int)cut, pct.data);
+        CHECK(scrub(text, (size_t)n, out, sizeof out) == 1);
+        CHECK(no_part_of(out, pct.data));
+    }
+    sp_buf_free(&pct);
 }
 
 static void test_short_secrets(void)
@@ -165,6 +208,7 @@ int main(void)
     test_forms();
     test_base64();
     test_text_around();
+    test_parts();
     test_short_secrets();
     test_mark_boundary();
     test_wiping_buffer();

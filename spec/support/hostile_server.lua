@@ -56,7 +56,9 @@
 --                    as <how>: json (400, in error_description), pct (400,
 --                    percent-encoded in message), base64 / base64url (400,
 --                    in message), html (500 text/html, as is), htmljson
---                    (502 text/html, JSON-escaped with \/ as PHP writes)
+--                    (502 text/html, JSON-escaped with \/ as PHP writes),
+--                    cut (400, in message, cut 16 bytes into the secret or
+--                    the Bearer token), fields (422, as a field error)
 --   token_then_echo/<how>  the token ECHO_TOKEN, then echo_request/<how>
 local socket = require "socket"
 
@@ -176,6 +178,11 @@ local function echo_request(sock, how, lines, body)
     return json_error("400 Bad Request", percent(r))
   elseif how == "base64" or how == "base64url" then
     return json_error("400 Bad Request", base64(r, how == "base64url"))
+  elseif how == "cut" then
+    -- an echo cut short: 16 bytes of the secret (or the token) and "..."
+    local at = r:find("client_secret=", 1, true) or r:find("Bearer ", 1, true)
+    local keep = at and (r:find("[=%s]", at) + 16) or 40
+    return json_error("400 Bad Request", r:sub(1, keep) .. "...")
   elseif how == "fields" then
     -- a validation answer: the echo lands in err.field_errors too
     return answer(sock, "422 Unprocessable Entity", { "Content-Type: application/json" },
