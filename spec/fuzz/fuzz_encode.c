@@ -6,7 +6,8 @@
  *     %XX escapes, and decodes to the input;
  *   - scrubbing (sp_scrub.h): with the first bytes (up to a NUL) taken as
  *     the secret and the rest as the text, no copy of the secret is left
- *     in what comes out, and a text without it comes back untouched. */
+ *     in what comes out, nor a part of SP_SCRUB_PART bytes of it, and a
+ *     text without any comes back untouched. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,9 +33,9 @@ static void check_scrub(const uint8_t *data, size_t size)
     char secret[64];
     const char *secrets[1] = { secret };
     const char *text;
-    size_t len, n;
+    size_t len, n, w;
     sp_buf out = SP_BUF_INIT;
-    int found;
+    int found, clash;
 
     if (nul == NULL || (size_t)(nul - (const char *)data) >= sizeof secret)
         return;
@@ -45,15 +46,22 @@ static void check_scrub(const uint8_t *data, size_t size)
     found = sp_scrub(&out, text, n, secrets, 1);
     if (found < 0)
         abort();
+    clash = strpbrk(secret, "()") && strpbrk(secret, "[]") && strpbrk(secret, "<>")
+            && strpbrk(secret, "{}") && strchr(secret, '|');
     if (found == 0) {
         if (out.len != 0 || (len >= SP_SCRUB_MIN && contains(text, n, secret, len)))
             abort();
-    } else if (len >= SP_SCRUB_MIN && contains(out.data, out.len, secret, len)
-               && strpbrk(secret, "()") && strpbrk(secret, "[]") && strpbrk(secret, "<>")
-               && strpbrk(secret, "{}") && strchr(secret, '|')) {
+        for (w = 0; len >= SP_SCRUB_MIN && w + SP_SCRUB_PART <= len; w++)
+            if (contains(text, n, secret + w, SP_SCRUB_PART))
+                abort();   /* a part of the secret not found */
+    } else if (len >= SP_SCRUB_MIN && contains(out.data, out.len, secret, len) && clash) {
         /* every mark clashes with this secret: a bounded number of passes */
     } else if (len >= SP_SCRUB_MIN && contains(out.data, out.len, secret, len)) {
         abort();   /* a copy left */
+    } else if (len >= SP_SCRUB_MIN && !clash) {
+        for (w = 0; w + SP_SCRUB_PART <= len; w++)
+            if (contains(out.data, out.len, secret + w, SP_SCRUB_PART))
+                abort();   /* a part of it left */
     }
     sp_buf_free(&out);
 }
