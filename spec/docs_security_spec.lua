@@ -1,5 +1,5 @@
 -- docs/security.md's Lua examples run as written against the sandbox (the
--- way spec/readme_spec.lua runs the README's), with the SENDPULSE_*
+-- way spec/readme_spec.lua runs the README's Synopsis), with the SENDPULSE_*
 -- variables pointing at it.
 local sandbox = require "support.sandbox_process"
 

@@ -13,8 +13,8 @@
 --   * a docs/<name>.md with its own spec/docs_<name>_spec.lua is run there
 --     instead (it must read the file); a file with ```nginx blocks needs one.
 --
--- README.md's Lua and nginx blocks are run by readme_spec.lua,
--- readme_helpers_spec.lua and readme_nginx_spec.lua.
+-- README.md's one Lua block, its Synopsis, is run by readme_spec.lua (a
+-- test below holds the README to that).
 --
 -- The shell lines are tagged #once: they drive other processes (make,
 -- luarocks, the examples), which the valgrind and LuaJIT passes would only
@@ -169,6 +169,38 @@ describe("docs: the Lua blocks of docs/*.md run against the sandbox", function()
   end
 end)
 
+-- GitHub's anchor of a heading: lower case, punctuation dropped, blanks made
+-- hyphens.
+local function anchor(heading)
+  return (heading:lower():gsub("[^%w%- ]", ""):gsub(" ", "-"))
+end
+
+describe("docs: every relative link of README.md and docs/*.md leads somewhere #once", function()
+  for _, file in ipairs(docs.files()) do
+    it(file, function()
+      local dir = file:match("^(.*)/") or "."
+      local broken = {}
+      local text = sys.read_file(file):gsub("\n```.-\n```", "")
+      for target in text:gmatch("%]%(([^)%s]+)%)") do
+        if not target:match("^%a+:") then
+          local path, hash = target:match("^([^#]*)#?(.*)$")
+          local resolved = path == "" and file or (dir .. "/" .. path)
+          if not sys.exists(resolved) then
+            broken[#broken + 1] = target .. " (no file " .. resolved .. ")"
+          elseif hash ~= "" then
+            local found = false
+            for heading in ("\n" .. sys.read_file(resolved)):gmatch("\n#+ ([^\n]+)") do
+              if anchor(heading) == hash then found = true end
+            end
+            if not found then broken[#broken + 1] = target .. " (no heading #" .. hash .. " in " .. resolved .. ")" end
+          end
+        end
+      end
+      assert.same({}, broken)
+    end)
+  end
+end)
+
 describe("docs: the conventions of the runner #once", function()
   it("splits shell lines, comments and markers", function()
     local lines = docs.shell_lines(table.concat({
@@ -194,6 +226,12 @@ describe("docs: the conventions of the runner #once", function()
     assert.has_error(function() stand_in("TOKEN=... curl x", "http://x") end)
   end)
 
+  it("makes GitHub's anchors", function()
+    assert.equal("waiting-out-711-791-and-1004", anchor("Waiting out 711, 791 and 1004"))
+    assert.equal("sendpulses-contract-and-the-generated-files", anchor("SendPulse's contract and the generated files"))
+    assert.equal("pagination-each-and-all", anchor("Pagination: `each` and `all`"))
+  end)
+
   it("reads the commands of a line", function()
     assert.same({ { "make", "check" }, { "sh", ".ci/run" }, { "lua5.4", "-e", "print('a b'); x()" }, { "sleep", "1" } },
       docs.commands([[make check && sh .ci/run; X=1 lua5.4 -e "print('a b'); x()" & sleep 1]]))
@@ -208,10 +246,30 @@ describe("docs: the conventions of the runner #once", function()
   end)
 
   it("finds the blocks of a file with their sections", function()
-    local blocks = docs.blocks("README.md")
-    local langs = {}
-    for _, b in ipairs(blocks) do langs[b.lang] = (langs[b.lang] or 0) + 1 end
-    assert.is_true(langs.sh >= 4 and langs.lua >= 5)
-    assert.equal("Synopsis", blocks[2].section)
+    local blocks = docs.blocks("docs/guide.md")
+    local langs, sections = {}, {}
+    for _, b in ipairs(blocks) do
+      langs[b.lang] = (langs[b.lang] or 0) + 1
+      sections[#sections + 1] = b.section
+    end
+    assert.same({ lua = 2, sh = 1 }, langs)
+    assert.same({ "Every operation: `client.<service>:<operation>{...}`", "Errors", "Pointing it at the real API" },
+      sections)
+    assert.same({ blocks[2].code }, docs.section_blocks("docs/guide.md", "Errors", "lua"))
+    assert.same({ blocks[1].code, blocks[2].code }, docs.file_blocks("docs/guide.md", "lua"))
+  end)
+
+  it("leaves no Lua or nginx block of the README unrun: they are all in its Synopsis", function()
+    local lua, nginx = 0, 0
+    for _, b in ipairs(docs.blocks("README.md")) do
+      if b.lang == "lua" then
+        lua = lua + 1
+        assert.equal("Synopsis", b.section, "README.md:" .. b.line .. ": a ```lua block outside the Synopsis, "
+          .. "which spec/readme_spec.lua does not run")
+      end
+      if b.lang == "nginx" then nginx = nginx + 1 end
+    end
+    assert.equal(1, lua)
+    assert.equal(0, nginx, "README.md has ```nginx blocks, which no spec runs")
   end)
 end)

@@ -166,7 +166,7 @@ describe("#timing one account in several processes", function()
       finish(workers)
 
       local stats = sb:stats()
-      -- Each switch pauses the budget about a second (see the README): the
+      -- Each switch pauses the budget about a second (see docs/scaling.md): the
       -- rates are measured away from them; the whole run must still never
       -- pass 10 in a second nor draw a 429.
       local before, rejected_before = traffic(stats, account, 0, down_at)

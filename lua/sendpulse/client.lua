@@ -407,8 +407,8 @@ end
 
 --- client:request(method, path, opts) -> value, meta
 -- Reaches any endpoint. opts: query, json | form | body (+ content_type),
--- headers, timeout, idempotent, raw (answer bytes undecoded). See the
--- README for the full contract.
+-- headers, timeout, idempotent, raw (answer bytes undecoded). See
+-- docs/guide.md ("Calling the API") for the full contract.
 function Client:request(method, path, opts)
   if self.closed then
     return self:fail(argument_error("attempt to use a closed sendpulse client"))

@@ -7,7 +7,7 @@
 -- plus a second walk that turned its floats back into integers, which
 -- bench/ measured at a third of a small call's instructions.
 --
--- Conventions, also in the README:
+-- Conventions, also in docs/guide.md ("JSON: null, empty tables, numbers"):
 --   JSON null      <-> sendpulse.null (== cjson.null)
 --   empty Lua table -> {}   (wrap with sendpulse.array(t) to send [])
 --   []  and  {}     -> an empty Lua table (arrays are not marked on decode)

@@ -1,7 +1,7 @@
 -- The project's Markdown docs (README.md, docs/*.md) as things to run: their
 -- fenced blocks, the shell lines of ```sh blocks with their markers, and Lua
 -- blocks run as one chunk with the sandbox's settings. spec/docs_spec.lua,
--- spec/readme_spec.lua and spec/readme_helpers_spec.lua use it; the
+-- spec/readme_spec.lua and the spec/docs_<name>_spec.lua files use it; the
 -- conventions are in docs/maintaining.md ("Docs that run").
 
 local sys = require "support.sys"
@@ -43,6 +43,15 @@ function _M.blocks(path)
   end
   if open then error(path .. ":" .. open.line .. ": a code block is never closed", 2) end
   return blocks
+end
+
+--- The code of every block of `lang` in a file, in order.
+function _M.file_blocks(path, lang)
+  local codes = {}
+  for _, b in ipairs(_M.blocks(path)) do
+    if b.lang == lang then codes[#codes + 1] = b.code end
+  end
+  return codes
 end
 
 --- The code of the blocks of `lang` in the "## " section whose heading starts

@@ -1009,7 +1009,7 @@ local function helpers_section(w, facts)
   w("## Helpers")
   w("")
   w("Hand-written helpers (`lua/sendpulse/helpers/`) sit beside the generated operations where the raw API is"
-    .. " awkward; the README's \"Helpers\" section has examples that run. On every service:")
+    .. " awkward; [docs/helpers.md](../../../docs/helpers.md) has examples that run. On every service:")
   w("")
   w(("- `service:each(name, args, opts)` iterates over the items of every page of a paginated operation (marked"
     .. " *pagination* below; styles %s), pages of at most %d items (`opts.page_size`), up to `opts.max_items`;"

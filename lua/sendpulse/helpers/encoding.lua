@@ -149,7 +149,7 @@ local function templates_reader(op_name)
   end
 end
 
--- service, operation, how, fields: the list the README and the reference
+-- service, operation, how, fields: the list docs/helpers.md and the reference
 -- (spec/tools/gen_api.lua reads it) cite. `attachments_binary` goes with
 -- "encode" and "smtp" always.
 _M.WRAPPED = {

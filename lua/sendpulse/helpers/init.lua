@@ -1,5 +1,5 @@
 --- Hand-written helpers that sit beside the generated operations, where the
--- raw API is awkward (see README, "Helpers"):
+-- raw API is awkward (see docs/helpers.md):
 --
 --   encoding   Base64 fields encoded and decoded for the caller
 --   smtp_send  client.smtp:send{...}, a checked SMTP message

@@ -1,4 +1,4 @@
--- The nginx.conf of the README's "Inside nginx" section, run as written:
+-- The nginx.conf of docs/nginx.md, run as written:
 -- only the install paths, the listening port and the API's URL (the
 -- sandbox instead of api.sendpulse.com) are changed, and nginx's own
 -- pid/error log/daemon lines are added for a temporary prefix.
@@ -8,7 +8,7 @@ local socket = require "socket"
 local docs = require "support.docs"
 
 -- GET over HTTP/1.0: nginx then ends the answer by closing, whatever the
--- location prints (the README's locations do not set a length).
+-- location prints (the doc's locations do not set a length).
 local function get10(port, path)
   local c = assert(socket.connect("127.0.0.1", port))
   c:settimeout(10)
@@ -19,13 +19,13 @@ local function get10(port, path)
   return status, all:match("\r\n\r\n(.*)$")
 end
 
-local function readme_conf()
-  local confs = docs.section_blocks("README.md", "Inside nginx", "nginx")
-  assert(confs[1], "README has no ```nginx block under '## Inside nginx'")
+local function doc_conf()
+  local confs = docs.file_blocks("docs/nginx.md", "nginx")
+  assert.equal(1, #confs, "docs/nginx.md should have one ```nginx block")
   return confs[1]
 end
 
-describe("README's nginx.conf #nginx", function()
+describe("docs/nginx.md's nginx.conf #nginx", function()
   local sb, ng
 
   lazy_teardown(function()
@@ -35,11 +35,11 @@ describe("README's nginx.conf #nginx", function()
 
   it("sends the SMTP email of /welcome and the timer's call of /logged to the sandbox", function()
     sb = sandbox.start {}
-    sb:configure { accounts = { { client_id = "readme-id", client_secret = "readme-secret" } } }
-    local conf, n = readme_conf()
+    sb:configure { accounts = { { client_id = "nginx-doc-id", client_secret = "nginx-doc-secret" } } }
+    local conf, n = doc_conf()
     local function sub(pattern, repl)
       conf, n = conf:gsub(pattern, repl)
-      assert(n >= 1, "README's nginx.conf no longer has " .. pattern)
+      assert(n >= 1, "docs/nginx.md's nginx.conf no longer has " .. pattern)
     end
     sub('lua_package_path%s+"[^"]*";', 'lua_package_path "${ROOT}/lua/?.lua;${ROOT}/lua/?/init.lua;;";')
     sub('lua_package_cpath%s+"[^"]*";', 'lua_package_cpath "${ROOT}/build/luajit/?.so;;";')
@@ -47,7 +47,7 @@ describe("README's nginx.conf #nginx", function()
     sub('shared_dict = "sendpulse",', 'shared_dict = "sendpulse", base_url = "${SANDBOX_URL}",')
     conf = "${USER_LINE}\ndaemon on;\npid ${PREFIX}/nginx.pid;\nerror_log ${PREFIX}/error.log info;\n" .. conf
     ng = nginx_process.start { template = conf, sandbox_url = sb.url,
-      env = { SENDPULSE_CLIENT_ID = "readme-id", SENDPULSE_CLIENT_SECRET = "readme-secret" } }
+      env = { SENDPULSE_CLIENT_ID = "nginx-doc-id", SENDPULSE_CLIENT_SECRET = "nginx-doc-secret" } }
 
     -- The email reaches the sandbox's SMTP outbox as SendPulse would take it.
     local status, body = get10(ng.port, "/welcome?to=bob@example.com")
@@ -71,6 +71,6 @@ describe("README's nginx.conf #nginx", function()
       end
     until listed or socket.gettime() > deadline
     assert.is_true(listed, "the timer's call never reached the sandbox:\n" .. ng:log())
-    assert.is_nil(ng:log():find("readme-secret", 1, true))
+    assert.is_nil(ng:log():find("nginx-doc-secret", 1, true))
   end)
 end)
