@@ -3,6 +3,7 @@
 -- line of a block that stands alone is a line the code before it printed
 -- (a comment line starting with more spaces continues the one above).
 local sandbox = require "support.sandbox_process"
+local docs = require "support.docs"
 
 local PATH = "docs/operations.md"
 
@@ -40,26 +41,7 @@ describe("docs/operations.md", function()
 
   it("runs, and prints what its comments say", function()
     local code, claims = blocks_and_claims(read(PATH))
-    local vars = { SENDPULSE_CLIENT_ID = "sandbox-id", SENDPULSE_CLIENT_SECRET = "sandbox-secret",
-                   SENDPULSE_BASE_URL = sb.url }
-    local printed = {}
-    local env = setmetatable({
-      os = setmetatable({ getenv = function(k) return vars[k] end }, { __index = os }),
-      print = function(...)
-        local parts = { ... }
-        for i = 1, select("#", ...) do parts[i] = tostring(parts[i]) end
-        printed[#printed + 1] = table.concat(parts, "  ")
-      end,
-    }, { __index = _G })
-    local fn, err
-    if setfenv then
-      fn, err = loadstring(code, "=" .. PATH)
-      if fn then setfenv(fn, env) end
-    else
-      fn, err = load(code, "=" .. PATH, "t", env)
-    end
-    assert(fn, err)
-    fn()
+    local printed = docs.run_lua(code, PATH, sb.url, "  ")
     assert.is_true(#claims >= 7, "the page claims " .. #claims .. " lines")
     local seen = {}
     for _, line in ipairs(printed) do seen[line] = true end

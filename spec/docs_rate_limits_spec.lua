@@ -2,6 +2,7 @@
 -- chunk against the sandbox, what they print checked against the text.
 local sandbox = require "support.sandbox_process"
 local sys = require "support.sys"
+local docs = require "support.docs"
 
 describe("docs/rate-limits.md", function()
   local sb
@@ -13,26 +14,8 @@ describe("docs/rate-limits.md", function()
     local code = {}
     for block in doc:gmatch("\n```lua\n(.-)\n```") do code[#code + 1] = block end
     assert.equal(3, #code)
-    local printed = {}
-    local env = setmetatable({
-      SANDBOX_URL = sb.url,
-      print = function(...)
-        local parts = { ... }
-        for i = 1, select("#", ...) do parts[i] = tostring(parts[i]) end
-        printed[#printed + 1] = table.concat(parts, " ")
-      end,
-    }, { __index = _G })
-    local chunk = table.concat(code, "\n")
-    local fn, err
-    if setfenv then
-      fn, err = loadstring(chunk, "=docs/rate-limits.md")
-      if fn then setfenv(fn, env) end
-    else
-      fn, err = load(chunk, "=docs/rate-limits.md", "t", env)
-    end
-    assert(fn, err)
-    local ok, run_err = pcall(fn)
-    assert(ok, tostring(run_err) .. "\n" .. sb:log():sub(-2000))
+    local ok, printed = pcall(docs.run_lua, table.concat(code, "\n"), "docs/rate-limits.md", sb.url)
+    assert(ok, tostring(printed) .. "\n" .. sb:log():sub(-2000))
     assert.same({ "10 1000 2 998 499998", "false rate_limit per_minute rate false true true", "0" }, printed)
     -- The text says what the blocks print.
     assert.truthy(doc:find("prints `" .. printed[1] .. "`", 1, true))

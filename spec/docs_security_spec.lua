@@ -2,6 +2,7 @@
 -- way spec/readme_spec.lua runs the README's Synopsis), with the SENDPULSE_*
 -- variables pointing at it.
 local sandbox = require "support.sandbox_process"
+local docs = require "support.docs"
 
 local function blocks_of(path)
   local f = assert(io.open(path))
@@ -17,29 +18,9 @@ describe("docs/security.md examples", function()
   lazy_setup(function() sb = sandbox.start {} end)
   lazy_teardown(function() if sb then sb:stop() end end)
 
-  -- Runs block i with the sandbox's SENDPULSE_* variables; returns what it printed.
+  -- Runs a block with the sandbox's SENDPULSE_* variables; returns what it printed.
   local function run_block(code)
-    local vars = { SENDPULSE_CLIENT_ID = "sandbox-id", SENDPULSE_CLIENT_SECRET = "sandbox-secret",
-                   SENDPULSE_BASE_URL = sb.url }
-    local printed = {}
-    local env = setmetatable({
-      os = setmetatable({ getenv = function(k) return vars[k] end }, { __index = os }),
-      print = function(...)
-        local parts = { ... }
-        for i = 1, select("#", ...) do parts[i] = tostring(parts[i]) end
-        printed[#printed + 1] = table.concat(parts, "  ")
-      end,
-    }, { __index = _G })
-    local fn, err
-    if setfenv then
-      fn, err = loadstring(code, "=docs/security.md")
-      if fn then setfenv(fn, env) end
-    else
-      fn, err = load(code, "=docs/security.md", "t", env)
-    end
-    assert(fn, err)
-    fn()
-    return printed
+    return docs.run_lua(code, "docs/security.md", sb.url, "  ")
   end
 
   it("run and print what the page says", function()

@@ -6,6 +6,7 @@
 local sandbox = require "support.sandbox_process"
 local nginx_process = require "support.nginx_process"
 local sys = require "support.sys"
+local docs = require "support.docs"
 local sendpulse = require "sendpulse"
 local webhooks = require "sendpulse.webhooks"
 local socket = require "socket"
@@ -28,26 +29,8 @@ describe("docs/webhooks.md #nginx", function()
   it("its Lua examples run, and print what the text says", function()
     local code = blocks("lua")
     assert.is_true(#code >= 4, "expected the examples, found " .. #code)
-    local printed = {}
-    local env = setmetatable({
-      SANDBOX_URL = sb.url,
-      print = function(...)
-        local parts = { ... }
-        for i = 1, select("#", ...) do parts[i] = tostring(parts[i]) end
-        printed[#printed + 1] = table.concat(parts, " ")
-      end,
-    }, { __index = _G })
-    local chunk = table.concat(code, "\n")
-    local fn, err
-    if setfenv then
-      fn, err = loadstring(chunk, "=docs/webhooks.md")
-      if fn then setfenv(fn, env) end
-    else
-      fn, err = load(chunk, "=docs/webhooks.md", "t", env)
-    end
-    assert(fn, err)
-    local ok, run_err = pcall(fn)
-    assert(ok, tostring(run_err) .. "\n" .. sb:log():sub(-2000))
+    local ok, printed = pcall(docs.run_lua, table.concat(code, "\n"), "docs/webhooks.md", sb.url)
+    assert(ok, tostring(printed) .. "\n" .. sb:log():sub(-2000))
     assert.same({
       "smtp delivered 1700000100 bob@example.com 987654",
       "email open 1496827422 ann@example.com 5001",

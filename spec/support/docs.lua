@@ -182,9 +182,10 @@ end
 
 --- Runs Lua `code` (one chunk) with these globals besides _G's: SANDBOX_URL
 -- = `url`, os.getenv answering SENDPULSE_BASE_URL, SENDPULSE_CLIENT_ID and
--- SENDPULSE_CLIENT_SECRET with the sandbox's, and print collecting lines.
--- Returns the printed lines; raises with the error.
-function _M.run_lua(code, name, url)
+-- SENDPULSE_CLIENT_SECRET with the sandbox's, and print collecting lines
+-- (its arguments joined by `sep`, default " "). Returns the printed lines;
+-- raises with the error.
+function _M.run_lua(code, name, url, sep)
   local vars = { SENDPULSE_CLIENT_ID = "sandbox-id", SENDPULSE_CLIENT_SECRET = "sandbox-secret",
                  SENDPULSE_BASE_URL = url }
   local fake_os = setmetatable({ getenv = function(k) return vars[k] end }, { __index = os })
@@ -195,7 +196,7 @@ function _M.run_lua(code, name, url)
     print = function(...)
       local parts = { ... }
       for i = 1, select("#", ...) do parts[i] = tostring(parts[i]) end
-      printed[#printed + 1] = table.concat(parts, " ")
+      printed[#printed + 1] = table.concat(parts, sep or " ")
     end,
   }, { __index = _G })
   local fn, err
