@@ -316,12 +316,17 @@ local function boolean(v) return type(v) == "boolean" end
 -- The values of the call options, one rule each, for client:request's opts
 -- and for the second table of the methods and helpers
 -- (sendpulse.operations.call_options). headers: see sendpulse.wire.headers.
+-- (A list, so that the first wrong one is always the same one reported.)
 local CALL_OPTION_RULES = {
-  timeout = { positive_seconds, "must be a positive number of seconds" },
-  attempt_timeout = { positive_seconds, "must be a positive number of seconds" },
-  idempotent = { boolean, "must be a boolean" },
-  raw = { boolean, "must be a boolean" },
+  { "timeout", positive_seconds, "must be a positive number of seconds" },
+  { "attempt_timeout", positive_seconds, "must be a positive number of seconds" },
+  { "idempotent", boolean, "must be a boolean" },
+  { "raw", boolean, "must be a boolean" },
 }
+for i = 1, #CALL_OPTION_RULES do
+  local rule = CALL_OPTION_RULES[i]
+  CALL_OPTION_RULES[rule[1]] = rule
+end
 
 --- nil when v (not nil) is a right value for call option `name`, else the
 -- rule it breaks ("must be ...").
@@ -332,7 +337,7 @@ local function call_option_rule(name, v)
     return nil
   end
   local rule = CALL_OPTION_RULES[name]
-  if rule and not rule[1](v) then return rule[2] end
+  if rule and not rule[2](v) then return rule[3] end
   return nil
 end
 
@@ -392,9 +397,10 @@ local function prepare(self, method, path, opts)
     end
     ctype = opts.content_type
   end
-  for name, rule in pairs(CALL_OPTION_RULES) do
-    local v = opts[name]
-    if v ~= nil and not rule[1](v) then return bad(format("opts.%s %s", name, rule[2])) end
+  for i = 1, #CALL_OPTION_RULES do
+    local rule = CALL_OPTION_RULES[i]
+    local v = opts[rule[1]]
+    if v ~= nil and not rule[2](v) then return bad(format("opts.%s %s", rule[1], rule[3])) end
   end
   local extra
   if opts.headers ~= nil then
