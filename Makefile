@@ -6,6 +6,7 @@
 #   make test                 C unit tests + the busted suite against the local sandbox
 #   make memcheck             the busted suite under valgrind (no error, no leak)
 #   make check                test + memcheck + busted on LuaJIT, one closing count (CI)
+#   make check-loaded         make check 3 times with every CPU busy (stress-ng)
 #   make static               build/$(LUA_IMPL)/libsendpulse.a, to link into a C host
 #   make host                 build and run the example C host (examples/host/)
 #   make bench                the benchmarks (by hand; bench/setup installs nginx)
@@ -113,7 +114,7 @@ HOST_CHECKS := examples/host/check.sh
 endif
 
 .PHONY: all test check ctest busted memcheck asan install install-sandbox uninstall config clean lint \
-        sandbox quickstart bench static host luajit-core test-support env dist hiredis-note FORCE fuzz fuzz-build fuzz-lua
+        sandbox quickstart bench static host luajit-core test-support check-loaded env dist hiredis-note FORCE fuzz fuzz-build fuzz-lua
 
 all: $(MODULE) $(REDIS_MODULE) $(REDIS_NOTE)
 
@@ -224,6 +225,13 @@ check: $(MODULE) $(REDIS_MODULE) $(C_TESTS) luajit-core test-support $(if $(HOST
 	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) SP_MEMCHECK=also SP_LINT=1 SP_ALSO_IMPLS="$(ALSO_IMPLS)" \
 	  FUZZ_SECONDS=$(FUZZ_CHECK_SECONDS) FUZZ_TARGETS="$(FUZZ_BINS)" \
 	  sh spec/run.sh $(C_TESTS) spec/fuzz/check.sh $(HOST_CHECKS)
+
+# make check again and again with every CPU busy (stress-ng), stopping at
+# the first failure: the proof that the suite does not flake under load
+# (spec/tools/loaded_check.sh; docs/maintaining.md, Tests).
+LOADED_RUNS ?= 3
+check-loaded:
+	sh spec/tools/loaded_check.sh $(LOADED_RUNS)
 
 # Fuzzing (spec/fuzz/, see docs/security.md): libFuzzer targets built with
 # clang and linked with a Lua 5.4 built from Debian's source package (fetched
