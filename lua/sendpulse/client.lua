@@ -152,7 +152,7 @@ local function send(self, call, method, path, url, headers, body, attempt, raw, 
   local connect_timeout = self.cfg.connect_timeout
   if connect_timeout > left then connect_timeout = left end
   local status, rbody, rheaders, sent, left_after = self.transport:perform(
-    method, url, headers, body, left, connect_timeout)
+    method, url, headers, body, left, connect_timeout, call.once)
   local duration = monotonic() - started
   local budget = self.limiter
   if budget then
@@ -302,7 +302,8 @@ local METHODS = { GET = true, POST = true, PUT = true, PATCH = true, DELETE = tr
                   HEAD = true, OPTIONS = true }
 -- The options of one call that are not its content: what the generated
 -- methods and the helpers take in their second table (sendpulse.operations).
-local CALL_OPTS = { headers = true, timeout = true, attempt_timeout = true, idempotent = true, raw = true }
+local CALL_OPTS = { headers = true, timeout = true, attempt_timeout = true, idempotent = true, raw = true,
+                    idempotency_key = true }
 local OPTS = { query = true, json = true, form = true, body = true, content_type = true }
 for k in pairs(CALL_OPTS) do OPTS[k] = true end
 
@@ -312,6 +313,9 @@ local function bad(rule) return nil, argument_error("request: " .. rule) end
 
 local function positive_seconds(v) return type(v) == "number" and v > 0 and v < 1e6 end
 local function boolean(v) return type(v) == "boolean" end
+local function idempotency_key(v)
+  return type(v) == "string" and #v >= 1 and #v <= 255 and not v:find("[^\32-\126]")
+end
 
 -- The values of the call options, one rule each, for client:request's opts
 -- and for the second table of the methods and helpers
@@ -322,6 +326,7 @@ local CALL_OPTION_RULES = {
   { "attempt_timeout", positive_seconds, "must be a positive number of seconds" },
   { "idempotent", boolean, "must be a boolean" },
   { "raw", boolean, "must be a boolean" },
+  { "idempotency_key", idempotency_key, "must be a string of 1 to 255 printable ASCII characters" },
 }
 for i = 1, #CALL_OPTION_RULES do
   local rule = CALL_OPTION_RULES[i]
@@ -411,28 +416,21 @@ local function prepare(self, method, path, opts)
   return url, body, ctype, extra
 end
 
---- client:request(method, path, opts) -> value, meta
--- Reaches any endpoint. opts: query, json | form | body (+ content_type),
--- headers, timeout, idempotent, raw (answer bytes undecoded). See
--- docs/guide.md ("Calling the API") for the full contract.
-function Client:request(method, path, opts)
-  if self.closed then
-    return self:fail(argument_error("attempt to use a closed sendpulse client"))
-  end
-  local url, body, ctype, extra = prepare(self, method, path, opts)
-  if not url then return self:fail(body) end
-  -- Inside nginx: refuse at once in phases without cosockets, before a
-  -- token or a rate slot is taken.
-  local usable = self.transport.usable
-  if usable then
-    local ok, why = usable(self.transport)
-    if not ok then return self:fail(argument_error(why)) end
-  end
+-- The pipeline of one prepared call: token, slot, send, retries. Returns
+-- value, meta | nil, err (never raises an error object: the caller fails
+-- it). before_send, when given, runs once right before the first attempt
+-- leaves (the token and the slot held): the idempotency ledger writes
+-- `sending` there; if it fails, nothing is sent.
+local function perform(self, method, path, opts, url, body, ctype, extra, before_send)
   local cfg = self.cfg
   local timeout = opts and opts.timeout or cfg.timeout
-  local call = { method = method, path = path, timeout = timeout, deadline = monotonic() + timeout,
-                 attempt_timeout = opts and opts.attempt_timeout or cfg.attempt_timeout }
   local idempotent = opts and opts.idempotent or false
+  -- once: a call through the idempotency ledger that is not safe to repeat
+  -- must never be sent twice by the transport either (a new connection:
+  -- see transport perform's `fresh`).
+  local call = { method = method, path = path, timeout = timeout, deadline = monotonic() + timeout,
+                 attempt_timeout = opts and opts.attempt_timeout or cfg.attempt_timeout,
+                 once = before_send ~= nil and not retry.idempotent(method, idempotent) }
   local raw = opts and opts.raw or false
   local static_key = self.auth:is_static()
   local retries_used, replayed = 0, false
@@ -442,7 +440,13 @@ function Client:request(method, path, opts)
     local generation, token_err = token_and_slot(self, call)
     if not generation then
       token_err.attempts = attempt - 1
-      return self:fail(token_err)
+      return nil, token_err
+    end
+    -- [idempotency hook] the ledger's `sending`, before the first byte leaves.
+    if before_send then
+      local ok, why = before_send()
+      before_send = nil
+      if not ok then return nil, why end
     end
     -- The libcurl transports write the Authorization line from the C auth
     -- object (self.bearer): no Lua string of the token is made for the call.
@@ -468,12 +472,91 @@ function Client:request(method, path, opts)
         elseif err.kind == "auth" and static_key then
           err.message = err.message .. " (the API key was refused)"
         end
-        return self:fail(err)
+        return nil, err
       end
       retries_used = retries_used + 1
       self.sleep(d)
     end
   end
+end
+
+-- Checks and prepares a call: url, body, ctype, extra | nil, err.
+local function checked(self, method, path, opts)
+  if self.closed then return nil, argument_error("attempt to use a closed sendpulse client") end
+  local url, body, ctype, extra = prepare(self, method, path, opts)
+  if not url then return nil, body end
+  -- Inside nginx: refuse at once in phases without cosockets, before a
+  -- token or a rate slot is taken.
+  local usable = self.transport.usable
+  if usable then
+    local ok, why = usable(self.transport)
+    if not ok then return nil, argument_error(why) end
+  end
+  return url, body, ctype, extra
+end
+
+-- A call without the ledger and without failing: value, meta | nil, err
+-- (the idempotency reconciler's lookups, the outbox).
+local function call_plain(self, method, path, opts)
+  local url, body, ctype, extra = checked(self, method, path, opts)
+  if not url then return nil, body end
+  return perform(self, method, path, opts, url, body, ctype, extra)
+end
+
+-- [idempotency hook] A call with opts.idempotency_key, through the
+-- client's ledger (sendpulse.idempotency): value, meta | nil, err.
+local function call_with_key(self, method, path, opts, url, body, ctype, extra, ledger)
+  ledger = ledger or self:ledger()
+  local decoded
+  if ctype == "application/json" then decoded = opts.json end
+  local timeout = opts.timeout or self.cfg.timeout
+  local call = { method = method, path = path, target = url:sub(#self.cfg.base_url + 1), body = body,
+                 ctype = ctype, json = decoded, key = opts.idempotency_key, timeout = timeout,
+                 deadline = monotonic() + timeout, client = self, sleep = self.sleep }
+  return ledger:request(call, function(before_send)
+    return perform(self, method, path, opts, url, body, ctype, extra, before_send)
+  end, function(m, p, o) return call_plain(self, m, p, o) end)
+end
+
+--- client:request(method, path, opts) -> value, meta
+-- Reaches any endpoint. opts: query, json | form | body (+ content_type),
+-- headers, timeout, idempotent, raw (answer bytes undecoded),
+-- idempotency_key (docs/outbox.md). See docs/guide.md ("Calling the API")
+-- for the full contract.
+function Client:request(method, path, opts)
+  local url, body, ctype, extra = checked(self, method, path, opts)
+  if not url then return self:fail(body) end
+  local value, meta
+  if opts and opts.idempotency_key ~= nil then
+    value, meta = call_with_key(self, method, path, opts, url, body, ctype, extra)
+  else
+    value, meta = perform(self, method, path, opts, url, body, ctype, extra)
+  end
+  if value == nil then return self:fail(meta) end
+  return value, meta
+end
+
+--- The client's idempotency ledger (sendpulse.idempotency): the one its
+-- `idempotency` option describes, else (on first use) one in this
+-- process's memory with the defaults.
+function Client:ledger()
+  local ledger = self.ledger_obj
+  if not ledger then
+    local idempotency = require "sendpulse.idempotency"
+    local idem = self.cfg.idempotency or {}
+    local store = idempotency.store_for(idem, self.cfg, account.redis_conn)
+    ledger = idempotency.new({ store = store, ttl = idem.ttl, lease = idem.lease, grace = idem.grace,
+      on_uncertain = idem.on_uncertain, reconcile = idem.reconcile, clock_slack = idem.clock_slack },
+      account.account_key(self.cfg), function(event)
+        local hook = self.cfg.hook
+        if hook then
+          if type(event.message) == "string" then event.message = self.scrub(event.message) end
+          hook(event)
+        end
+      end)
+    self.ledger_obj = ledger
+  end
+  return ledger
 end
 
 --- Closes the connection. Idempotent; later calls fail with an argument
@@ -533,7 +616,7 @@ function _M.new(opts, raise)
   -- closed and limiter are always set (false, not nil): a missing field
   -- would go through mt.__index, a function call, on every request.
   local self = setmetatable({ raise = raise and true or false, closed = false,
-                              urls = {}, n_urls = 0, token_form = false }, mt)
+                              urls = {}, n_urls = 0, token_form = false, ledger_obj = false }, mt)
   -- A store's or a budget's message may quote what a server sent: hook
   -- events get it without the secret and the token too.
   local function scrub(text) return self.auth:scrub(text) end
@@ -587,4 +670,12 @@ _M.Client = Client
 _M.metatable = mt
 _M.CALL_OPTIONS = CALL_OPTS
 _M.call_option_rule = call_option_rule
+-- For sendpulse.outbox: a call through a given ledger, and a plain one,
+-- both value, meta | nil, err.
+function _M.call_with_ledger(self, ledger, method, path, opts)
+  local url, body, ctype, extra = checked(self, method, path, opts)
+  if not url then return nil, body end
+  return call_with_key(self, method, path, opts, url, body, ctype, extra, ledger)
+end
+_M.call_plain = call_plain
 return _M
