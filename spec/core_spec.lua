@@ -203,7 +203,6 @@ describe("core encoders", function()
 end)
 
 describe("core private files for the outbox's journal", function()
-  local core = require "sendpulse.core"
   local dir
   before_each(function()
     dir = os.tmpname(); os.remove(dir)

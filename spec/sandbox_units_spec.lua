@@ -259,7 +259,6 @@ describe("sandbox state", function()
 end)
 
 describe("sandbox faults for the outbox", function()
-  local faults = require "sendpulse.sandbox.faults"
 
   it("drop_after processes the request, then drops the answer", function()
     local f = faults.new()
