@@ -507,11 +507,18 @@ end
 -- client's ledger (sendpulse.idempotency): value, meta | nil, err.
 local function call_with_key(self, method, path, opts, url, body, ctype, extra, ledger)
   ledger = ledger or self:ledger()
+  -- The decoded body, for a reconciler (an outbox's entry carries the
+  -- encoded bytes).
   local decoded
-  if ctype == "application/json" then decoded = opts.json end
+  if opts.json ~= nil then
+    decoded = opts.json
+  elseif ctype == "application/json" and body then
+    decoded = json.decode(body)
+  end
   local timeout = opts.timeout or self.cfg.timeout
   local call = { method = method, path = path, target = url:sub(#self.cfg.base_url + 1), body = body,
-                 ctype = ctype, json = decoded, key = opts.idempotency_key, timeout = timeout,
+                 ctype = ctype, json = decoded, canonical = opts.json ~= nil, key = opts.idempotency_key,
+                 timeout = timeout,
                  deadline = monotonic() + timeout, client = self, sleep = self.sleep }
   return ledger:request(call, function(before_send)
     return perform(self, method, path, opts, url, body, ctype, extra, before_send)
@@ -616,7 +623,8 @@ function _M.new(opts, raise)
   -- closed and limiter are always set (false, not nil): a missing field
   -- would go through mt.__index, a function call, on every request.
   local self = setmetatable({ raise = raise and true or false, closed = false,
-                              urls = {}, n_urls = 0, token_form = false, ledger_obj = false }, mt)
+                              urls = {}, n_urls = 0, token_form = false, ledger_obj = false,
+                              metrics = false }, mt)
   -- A store's or a budget's message may quote what a server sent: hook
   -- events get it without the secret and the token too.
   local function scrub(text) return self.auth:scrub(text) end
@@ -678,4 +686,5 @@ function _M.call_with_ledger(self, ledger, method, path, opts)
   return call_with_key(self, method, path, opts, url, body, ctype, extra, ledger)
 end
 _M.call_plain = call_plain
+_M.checked = checked
 return _M

@@ -88,7 +88,7 @@ end
 -- process encodes its keys in another order), any other by its bytes.
 function _M.request_hash(call)
   local body = call.body or ""
-  if call.json ~= nil then body = "json:" .. canonical.text(call.json) end
+  if call.json ~= nil and call.canonical then body = "json:" .. canonical.text(call.json) end
   local s = table.concat({ call.method, call.target, call.ctype or "", body }, "\0")
   return fingerprint(s) .. fingerprint("\1" .. s)
 end
