@@ -418,9 +418,8 @@ end
 
 -- The pipeline of one prepared call: token, slot, send, retries. Returns
 -- value, meta | nil, err (never raises an error object: the caller fails
--- it). before_send, when given, runs once right before the first attempt
--- leaves (the token and the slot held): the idempotency ledger writes
--- `sending` there; if it fails, nothing is sent.
+-- it). before_send, when given, runs once before anything else: the
+-- idempotency ledger writes `sending` there; if it fails, nothing is sent.
 local function perform(self, method, path, opts, url, body, ctype, extra, before_send)
   local cfg = self.cfg
   local timeout = opts and opts.timeout or cfg.timeout
@@ -432,6 +431,14 @@ local function perform(self, method, path, opts, url, body, ctype, extra, before
                  attempt_timeout = opts and opts.attempt_timeout or cfg.attempt_timeout,
                  once = before_send ~= nil and not retry.idempotent(method, idempotent) }
   local raw = opts and opts.raw or false
+  -- [idempotency hook] the ledger's `sending`, before the token and the
+  -- slot: a slot is spent on the request the moment it is taken, and a
+  -- store write in between (an fsync) would let the requests of several
+  -- processes bunch up past the budget within one second.
+  if before_send then
+    local ok, why = before_send()
+    if not ok then return nil, why end
+  end
   local static_key = self.auth:is_static()
   local retries_used, replayed = 0, false
   local attempt = 0
@@ -441,12 +448,6 @@ local function perform(self, method, path, opts, url, body, ctype, extra, before
     if not generation then
       token_err.attempts = attempt - 1
       return nil, token_err
-    end
-    -- [idempotency hook] the ledger's `sending`, before the first byte leaves.
-    if before_send then
-      local ok, why = before_send()
-      before_send = nil
-      if not ok then return nil, why end
     end
     -- The libcurl transports write the Authorization line from the C auth
     -- object (self.bearer): no Lua string of the token is made for the call.

@@ -6,8 +6,8 @@
 --
 -- `call` is the prepared request (method, path, target = path with query,
 -- body, content type, key, timeout); `perform(before_send)` runs the
--- client's pipeline and calls before_send() once, when the token and the
--- slot are held and the first byte is about to leave. The ledger's steps:
+-- client's pipeline and calls before_send() once, first (before the token
+-- and the slot: see sendpulse.client). The ledger's steps:
 --
 --   get the record -> none: claim it (compare-and-swap)
 --                  -> another request: idempotency_mismatch
