@@ -15,6 +15,7 @@
 local core = require "sendpulse.core"
 local sandbox = require "support.sandbox_process"
 local sys = require "support.sys"
+local redis_process = require "support.redis_process"
 
 local TOTAL = 1000
 local KILLS = 5
@@ -48,7 +49,7 @@ local function wait_until(what, bound, check)
     local v = check()
     if v then return v end
     assert(core.monotonic() < deadline, what .. " did not happen within " .. bound .. " s")
-    core.sleep(0.2)
+    core.sleep(0.5)
   end
 end
 
@@ -62,10 +63,27 @@ local function history(sb)
   return counts, n
 end
 
+-- The requests of the busiest second, for the message of a failure.
+local function busiest_second(stats)
+  local reqs, best, from = stats.requests, 0, 1
+  local first = 1
+  for last = 1, #reqs do
+    while reqs[last].t - reqs[first].t >= 1 do first = first + 1 end
+    if last - first + 1 > best then best, from = last - first + 1, first end
+  end
+  local lines = { best .. " requests within one second:" }
+  for i = from, from + best - 1 do
+    local r = reqs[i]
+    lines[#lines + 1] = ("%.4f %s %s -> %s conn=%s %s"):format(r.t, r.method, r.path, tostring(r.status),
+      tostring(r.connection), r.fault or "")
+  end
+  return table.concat(lines, "\n")
+end
+
 -- Runs the whole scenario with drainer processes made by start_drainer(i)
 -- and a status() of the store; `restart_store` (optional) is called once,
 -- a third of the way through.
-local function scenario(sb, enqueue_args, start_drainer, status, restart_store)
+local function scenario(sb, enqueue_args, drainer_count, start_drainer, status, restart_store)
   sb:control("DELETE", "/_sandbox/faults")
   sb:fault { kind = "drop_after", method = "POST", path = "^/smtp/emails$", count = -1, probability = 0.05 }
   local log = os.tmpname()
@@ -75,7 +93,8 @@ local function scenario(sb, enqueue_args, start_drainer, status, restart_store)
     local from, to = (i - 1) * per + 1, math.min(i * per, TOTAL)
     enqueuers[i] = spawn(log, "enqueue", sb.url, enqueue_args[1], enqueue_args[2], tostring(from), tostring(to))
   end
-  local drainers = { start_drainer(log), start_drainer(log) }
+  local drainers = {}
+  for i = 1, drainer_count do drainers[i] = start_drainer(log) end
   -- Kill points: 5 distinct counts of sends, at random, between 5% and 90%.
   local points = {}
   while #points < KILLS do
@@ -93,10 +112,12 @@ local function scenario(sb, enqueue_args, start_drainer, status, restart_store)
       assert(e.pipe:close(), "an enqueuer failed")
     end
     wait_until("the drain", DRAIN_BOUND, function()
-      local _, sent = history(sb)
+      -- (The count only: the sandbox is one Lua process, and a big answer
+      -- built while the drainers send would bunch their requests up.)
+      local sent = sb:control("GET", "/_sandbox/smtp?total=1").total
       if killed < KILLS and sent >= points[killed + 1] then
         killed = killed + 1
-        local i = math.random(1, 2)
+        local i = math.random(1, drainer_count)
         kill(drainers[i])
         drainers[i] = start_drainer(log)
       end
@@ -134,7 +155,7 @@ local function scenario(sb, enqueue_args, start_drainer, status, restart_store)
   end
   assert.equal(TOTAL, n)
   local stats = sb:stats()
-  assert.is_true(stats.max_in_window["sandbox-id"] <= 10, stats.max_in_window["sandbox-id"])
+  assert.is_true(stats.max_in_window["sandbox-id"] <= 10, busiest_second(stats))
   assert.equal(1, stats.token_requests)
 end
 
@@ -149,9 +170,25 @@ describe("the outbox #long", function()
     local dir = os.tmpname()
     os.remove(dir)
     local store = require("sendpulse.outbox.file_store").new { dir = dir }
-    scenario(sb, { "file", dir }, function(log)
+    scenario(sb, { "file", dir }, 2, function(log)
       return spawn(log, "drain", sb.url, "file", dir, "3600")
     end, function() return store:status() end)
     os.execute("rm -rf " .. q(dir) .. " " .. q(dir .. "-tokens"))
+  end)
+
+  it("does the same with Redis: 2 hosts x 2 drainers, redis-server restarted once (AOF on)", function()
+    sb:reset()
+    local redis = redis_process.start { aof = true }
+    local conn = require("sendpulse.account.redis_connection").connection {
+      host = "127.0.0.1", port = redis.port, db = 0, timeout = 1 }
+    local store = require("sendpulse.outbox.redis_store").new { conn = conn, key = "drain:outbox:default" }
+    local port = tostring(redis.port)
+    -- (The four drainers are two "hosts" of two processes: with a Redis
+    -- store, token and budget nothing of a host is shared but Redis.)
+    local ok, err = pcall(scenario, sb, { "redis", port }, 4, function(log)
+      return spawn(log, "drain", sb.url, "redis", port, "3600")
+    end, function() return store:status() end, function() redis:restart() end)
+    redis:remove()
+    assert(ok, err)
   end)
 end)

@@ -32,7 +32,7 @@ local transport = require "sendpulse.transport"
 
 local type, pairs, pcall, error, setmetatable, getmetatable, tostring, tonumber =
       type, pairs, pcall, error, setmetatable, getmetatable, tostring, tonumber
-local format = string.format
+local format, floor = string.format, math.floor
 local monotonic = core.monotonic
 local new_error, argument_error = errors.new, errors.argument
 
@@ -107,8 +107,12 @@ end
 local function take_slot(self, call)
   local budget = self.limiter
   if not budget then return true, false end
+  local m = self.metrics
+  local t0 = m and monotonic()
   local ok, waited = budget:take(call.deadline, self.sleep, call)
   if ok then call.taken_at = monotonic() end
+  -- [metrics] the time waited for the budget
+  if m then m:observe("sendpulse_rate_wait_seconds", nil, monotonic() - t0) end
   return ok, waited
 end
 
@@ -214,6 +218,9 @@ local function fetch_token(self, call, slot_held)
       self.token_form = form
     end
     value, err = send(self, call, "POST", TOKEN_PATH, url, headers, form, attempt, false, true)
+    -- [metrics] token fetches
+    local m = self.metrics
+    if m then m:inc("sendpulse_token_fetches_total", { result = value and "ok" or err.kind }) end
     if value then
       local token = type(value) == "table" and value.access_token or nil
       if token == nil then
@@ -476,6 +483,9 @@ local function perform(self, method, path, opts, url, body, ctype, extra, before
         return nil, err
       end
       retries_used = retries_used + 1
+      -- [metrics] retries
+      local m = self.metrics
+      if m then m:inc("sendpulse_retries_total", { kind = err.kind }) end
       self.sleep(d)
     end
   end
@@ -532,16 +542,53 @@ end
 -- idempotency_key (docs/outbox.md). See docs/guide.md ("Calling the API")
 -- for the full contract.
 function Client:request(method, path, opts)
+  local label = self.call_label
+  if label then self.call_label = false end
   local url, body, ctype, extra = checked(self, method, path, opts)
   if not url then return self:fail(body) end
+  local m = self.metrics
+  local t0 = m and monotonic()
   local value, meta
   if opts and opts.idempotency_key ~= nil then
     value, meta = call_with_key(self, method, path, opts, url, body, ctype, extra)
   else
     value, meta = perform(self, method, path, opts, url, body, ctype, extra)
   end
+  -- [metrics] the call's outcome
+  if m then self:count(label, method, path, t0, value, meta) end
   if value == nil then return self:fail(meta) end
   return value, meta
+end
+
+local CLASSES = { [2] = "2xx", [3] = "3xx", [4] = "4xx", [5] = "5xx" }
+
+-- Counts one call in the client's metrics: by service and operation (the
+-- generated method's, else "request" and the method with the path's first
+-- segment: bounded labels), status class, duration, error kind and code.
+function Client:count(label, method, path, t0, value, meta)
+  local m = self.metrics
+  local service, operation
+  if label then
+    service, operation = label.service, label.operation
+  else
+    service, operation = "request", method .. " /" .. (type(path) == "string" and path:match("^/([%w_-]*)") or "")
+  end
+  local status = value ~= nil and meta.status or (meta and meta.status)
+  local class = status and CLASSES[floor(status / 100)] or "error"
+  m:inc("sendpulse_calls_total", { service = service, operation = operation, class = class })
+  m:observe("sendpulse_call_duration_seconds", nil, monotonic() - t0)
+  if value == nil and type(meta) == "table" then
+    m:inc("sendpulse_errors_total", { kind = meta.kind, code = meta.code or "" })
+  end
+  if value ~= nil and meta.replayed then m:inc("sendpulse_idempotency_total", { outcome = "replayed" }) end
+end
+
+--- client:stats() -> { metrics = { [series] = value }, text = Prometheus text }: what
+-- this client counted (sendpulse.metrics), or nil with metrics = false.
+function Client:stats()
+  local m = self.metrics
+  if not m then return nil end
+  return { metrics = m:snapshot(), text = m:text() }
 end
 
 --- The client's idempotency ledger (sendpulse.idempotency): the one its
@@ -556,6 +603,8 @@ function Client:ledger()
     ledger = idempotency.new({ store = store, ttl = idem.ttl, lease = idem.lease, grace = idem.grace,
       on_uncertain = idem.on_uncertain, reconcile = idem.reconcile, clock_slack = idem.clock_slack },
       account.account_key(self.cfg), function(event)
+        local m = self.metrics
+        if m then m:inc("sendpulse_idempotency_total", { outcome = event.outcome }) end
         local hook = self.cfg.hook
         if hook then
           if type(event.message) == "string" then event.message = self.scrub(event.message) end
@@ -625,7 +674,7 @@ function _M.new(opts, raise)
   -- would go through mt.__index, a function call, on every request.
   local self = setmetatable({ raise = raise and true or false, closed = false,
                               urls = {}, n_urls = 0, token_form = false, ledger_obj = false,
-                              metrics = false }, mt)
+                              metrics = false, call_label = false }, mt)
   -- A store's or a budget's message may quote what a server sent: hook
   -- events get it without the secret and the token too.
   local function scrub(text) return self.auth:scrub(text) end
@@ -653,6 +702,12 @@ function _M.new(opts, raise)
   cfg.client_secret, cfg.api_key = nil, nil
   if cfg.redis and cfg.redis.password then cfg.redis.password = "(hidden)" end
   self.cfg = cfg
+  -- [metrics] the client's own registry, unless given one or told not to.
+  if cfg.metrics == nil or cfg.metrics == true then
+    self.metrics = require("sendpulse.metrics").new()
+  elseif cfg.metrics then
+    self.metrics = cfg.metrics
+  end
   self.sleep = transport.sleep(cfg, t)
   self.transport = t
   return self

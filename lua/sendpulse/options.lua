@@ -163,6 +163,12 @@ local rules = {
       return true
     end, "\"memory\", \"file\", \"redis\", or a store object with get, set, delete, lock and unlock methods" },
   token_dir = { nonempty_string, "a folder path (string)" },
+  -- What the client counts (sendpulse.metrics): its own registry (true, the
+  -- default), none (false), or one given (in nginx, one over a shared dict).
+  metrics = { function(v)
+      return type(v) == "boolean" or (type(v) == "table" and type(v.inc) == "function"
+        and type(v.observe) == "function" and type(v.snapshot) == "function" and type(v.text) == "function")
+    end, "true, false, or a sendpulse.metrics object" },
   -- The ledger of idempotency keys (sendpulse.idempotency, docs/outbox.md).
   idempotency = { function(v)
       if type(v) ~= "table" then return false end

@@ -145,6 +145,8 @@ function _M.ledger_for(client, store)
   return require("sendpulse.idempotency").new({ store = store, ttl = idem.ttl, lease = idem.lease,
     grace = idem.grace, on_uncertain = idem.on_uncertain, reconcile = idem.reconcile,
     clock_slack = idem.clock_slack }, account.account_key(client.cfg), function(event)
+      local m = client.metrics
+      if m then m:inc("sendpulse_idempotency_total", { outcome = event.outcome }) end
       local hook = client.cfg.hook
       if hook then hook(event) end
     end)

@@ -4,6 +4,7 @@
 -- shows what a message decoded to, and every send (to count them):
 --   GET /_sandbox/smtp/{id} -> {html, text, subject, attachments = {name = {size, hex}}}
 --   GET /_sandbox/smtp      -> [{id, account, recipient, sender, subject, send_date}]
+--   GET /_sandbox/smtp?total=1 -> {total}
 local reply = require "sendpulse.sandbox.reply"
 local json = require "sendpulse.sandbox.json"
 local base64 = require "sendpulse.sandbox.base64"
@@ -168,7 +169,15 @@ end
 -- Control: every SMTP send of every account, in the order recorded (one
 -- row per recipient), so a test can count sends exactly:
 --   GET /_sandbox/smtp[?recipient=] -> [{id, account, recipient, sender, subject, send_date}]
+--   GET /_sandbox/smtp?total=1       -> {total}: how many, without the rows
 local function sent(ctx)
+  if ctx.query.total then
+    -- Just the number: cheap enough to poll (a test watching a drain must
+    -- not hold up the requests it measures).
+    local n = 0
+    for _, per in pairs(ctx.state.data.smtp or {}) do n = n + #(per.list or {}) end
+    return 200, { total = n }
+  end
   local rows = json.array()
   for account, per in pairs(ctx.state.data.smtp or {}) do
     for _, r in ipairs(per.list or {}) do
