@@ -736,10 +736,15 @@ _M.CALL_OPTIONS = CALL_OPTS
 _M.call_option_rule = call_option_rule
 -- For sendpulse.outbox: a call through a given ledger, and a plain one,
 -- both value, meta | nil, err.
-function _M.call_with_ledger(self, ledger, method, path, opts)
+function _M.call_with_ledger(self, ledger, method, path, opts, label)
   local url, body, ctype, extra = checked(self, method, path, opts)
   if not url then return nil, body end
-  return call_with_key(self, method, path, opts, url, body, ctype, extra, ledger)
+  local m = self.metrics
+  local t0 = m and monotonic()
+  local value, meta = call_with_key(self, method, path, opts, url, body, ctype, extra, ledger)
+  -- [metrics] the call's outcome, as client:request counts it
+  if m then self:count(label, method, path, t0, value, meta) end
+  return value, meta
 end
 _M.call_plain = call_plain
 _M.checked = checked

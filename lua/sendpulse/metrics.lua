@@ -24,6 +24,8 @@ local format, concat, sort, gsub, sub = string.format, table.concat, table.sort,
 
 local _M = {}
 
+local by_series_then_le
+
 _M.MAX_SERIES = 2000
 _M.BUCKETS = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30 }
 
@@ -73,10 +75,12 @@ Metrics.__name = "sendpulse.metrics"
 local Local = {}
 Local.__index = Local
 function Local:get(k) return self.t[k] end
+local DROPPED = "sendpulse_metrics_dropped_total"
+
 function Local:incr(k, n)
   local v = self.t[k]
   if v == nil then
-    if self.n >= _M.MAX_SERIES then return nil, "full" end
+    if self.n >= _M.MAX_SERIES and k ~= DROPPED then return nil, "full" end
     self.n = self.n + 1
     v = 0
   end
@@ -134,7 +138,7 @@ local function known(name, kind)
 end
 
 local function dropped(self)
-  self.store:incr("sendpulse_metrics_dropped_total", 1)
+  self.store:incr(DROPPED, 1)
 end
 
 function Metrics:inc(name, labels, n)
@@ -152,11 +156,11 @@ function Metrics:observe(name, labels, v)
   local l = {}
   for k, x in pairs(labels or {}) do l[k] = x end
   local store = self.store
+  -- Every bucket, those v is above with 0: a histogram's buckets are all
+  -- written (cumulative), as Prometheus expects.
   for _, b in ipairs(_M.BUCKETS) do
-    if v <= b then
-      l.le = format("%g", b)
-      store:incr(series(name .. "_bucket", l), 1)
-    end
+    l.le = format("%g", b)
+    store:incr(series(name .. "_bucket", l), v <= b and 1 or 0)
   end
   l.le = "+Inf"
   if not store:incr(series(name .. "_bucket", l), 1) then return dropped(self) end
@@ -192,6 +196,23 @@ local function number(v)
   return format("%.17g", v)
 end
 
+-- Lines in order: by series, and a histogram's buckets by their bound
+-- (0.005 < 0.01 < ... < +Inf), not as text ("10" < "2.5").
+local function le_of(line)
+  local le = line:match('le="([^"]*)"')
+  if not le then return nil end
+  return le == "+Inf" and math.huge or tonumber(le)
+end
+by_series_then_le = function(a, b)
+  local la, lb = le_of(a), le_of(b)
+  if la and lb then
+    local sa, sb = a:gsub(',?le="[^"]*"', ""), b:gsub(',?le="[^"]*"', "")
+    if sa ~= sb then return sa < sb end
+    return la < lb
+  end
+  return a < b
+end
+
 --- The exposition text: # HELP and # TYPE once per metric, then its series
 -- (sorted, so that the same state gives the same text).
 function Metrics:text()
@@ -214,7 +235,7 @@ function Metrics:text()
     out[#out + 1] = format("# HELP %s %s", name, m[2])
     out[#out + 1] = format("# TYPE %s %s", name, m[1])
     local list = by_metric[name]
-    sort(list)
+    sort(list, by_series_then_le)
     for _, line in ipairs(list) do out[#out + 1] = line end
   end
   out[#out + 1] = ""

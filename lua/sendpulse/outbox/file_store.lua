@@ -105,6 +105,9 @@ local function apply(self, r)
     if number(r.next_at) then e.next_at = r.next_at end
     if text(r.reason) then e.reason = r.reason end
     if text(r.error) then e.error = r.error end
+    if e.state ~= "dead" and type(r.owner) == "string" and number(r.until_) then
+      e.state, e.owner, e.lease_until = "leased", r.owner, r.until_
+    end
     self.entries[id] = e
     self.order[#self.order + 1] = id
     if e.state ~= "dead" then self.live = self.live + 1 end
@@ -170,7 +173,10 @@ local function parse(self, chunk, at_eof)
         self.skipped = self.skipped + 1
         return n, false
       elseif not stop and not next_nl then
-        if n - at < 64 then return at - 1, at_eof end    -- a header cut short: at the end, or read on
+        local rest = sub(chunk, at, at + 63)
+        if n - at < 64 and (match(rest, "^\n%d*$") or match(rest, "^\n%d+ %x*$")) then
+          return at - 1, at_eof                           -- a header cut short: at the end, or read on
+        end
         self.skipped = self.skipped + 1
         return n, at_eof
       elseif not stop or (next_nl and stop >= next_nl) then
@@ -263,7 +269,8 @@ local function compact(self)
     if e then
       local body = json.encode { op = "enq", id = id, entry = e.text, at = e.enqueued_at,
         state = e.state == "dead" and "dead" or nil, attempts = e.attempts, next_at = e.next_at,
-        reason = e.reason, error = e.error }
+        reason = e.reason, error = e.error,
+        owner = e.state == "leased" and e.owner or nil, until_ = e.state == "leased" and e.lease_until or nil }
       parts[#parts + 1] = format("\n%d %s %s", #body, fingerprint(body), body)
     end
   end

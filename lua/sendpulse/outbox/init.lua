@@ -194,7 +194,7 @@ function Capture.fail(_, err) return nil, err end
 
 -- The request `service`:`operation`(args, opts) would make: method, path
 -- (with its query), opts (call options and content) | nil, err.
-local function capture(self, service, operation, args, opts)
+local function capture(service, operation, args, opts)
   if service == "request" then
     if type(args) ~= "table" or type(args.path) ~= "string" then
       return nil, argument("enqueue(\"request\", METHOD, { path =, query =, json = ... }): args.path must be a string")
@@ -233,7 +233,7 @@ function Outbox:enqueue(service, operation, args, opts)
   if opts ~= nil and type(opts) ~= "table" then
     return self:fail(argument("enqueue: 'opts' (the call options) must be a table or nil"))
   end
-  local method, path, copts = capture(self, service, operation, args, opts)
+  local method, path, copts = capture(service, operation, args, opts)
   if not method then return self:fail(path) end
   copts = copts or {}
   -- The real client's checks: path, body encoding, headers, call options.
@@ -311,7 +311,9 @@ function Outbox:step()
     if m then m:inc("sendpulse_outbox_dead_total", { reason = "invalid" }, 1) end
     return { id = id, outcome = "dead", reason = "invalid" }
   end
-  local value, meta = client_mod.call_with_ledger(self.client, self.ledger, entry.method, entry.path, opts)
+  local label = type(entry.service) == "string" and type(entry.operation) == "string"
+    and { service = entry.service, operation = entry.operation } or nil
+  local value, meta = client_mod.call_with_ledger(self.client, self.ledger, entry.method, entry.path, opts, label)
   local ok, serr
   if value ~= nil then
     ok, serr = self.store:finish(id, self.owner)
@@ -390,7 +392,9 @@ end
 
 --- dead(max = 1000) -> { { id, reason, error, attempts, entry = { service, operation, method, path } }... }
 function Outbox:dead(max)
-  if max ~= nil and not whole(max, 1, 1e7) then return self:fail(argument("dead: 'max' must be a whole number >= 1")) end
+  if max ~= nil and not whole(max, 1, 1e7) then
+    return self:fail(argument("dead: 'max' must be a whole number >= 1"))
+  end
   local list, err = self.store:dead(max or _M.DEAD_LIST_MAX)
   if not list then return self:fail(store_error("list dead entries", err)) end
   for _, d in pairs(list) do
