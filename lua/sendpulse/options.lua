@@ -184,7 +184,7 @@ local rules = {
   -- budget of every worker. Checked here so a typo fails at new.
   shared_dict = { function(v)
       if not nonempty_string(v) then return false end
-      local ok, why = require("sendpulse.transport.nginx").shared_dict(v)
+      local ok, why = require("sendpulse.nginx").shared_dict(v)
       if not ok then return false, why end
       return true
     end, "the name of a lua_shared_dict declared in nginx.conf" },

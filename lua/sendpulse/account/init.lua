@@ -165,7 +165,7 @@ local function new_limiter(cfg, report, observe)
     -- One budget for all nginx workers, in the dict; if the dict fails, each
     -- worker keeps to its share.
     local key = format("%s|%g/%d", _M.account_key(cfg), rl.rate, rl.burst)
-    local nginx = require "sendpulse.transport.nginx"
+    local nginx = require "sendpulse.nginx"
     local ngx = nginx.host()
     local workers = ngx.worker and ngx.worker.count and ngx.worker.count() or 1
     local name = cfg.shared_dict

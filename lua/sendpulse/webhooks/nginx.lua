@@ -30,7 +30,7 @@
 -- (lua_max_pending_timers), the request is answered 503 so that SendPulse
 -- sends it again later instead of it being dropped.
 local errors = require "sendpulse.errors"
-local nginx = require "sendpulse.transport.nginx"
+local nginx = require "sendpulse.nginx"
 local receiver = require "sendpulse.webhooks.receiver"
 local parse = require "sendpulse.webhooks.parse"
 local secret = require "sendpulse.webhooks.secret"

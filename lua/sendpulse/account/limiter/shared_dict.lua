@@ -28,7 +28,7 @@
 
 local core = require "sendpulse.core"
 local options = require "sendpulse.options"
-local nginx = require "sendpulse.transport.nginx"
+local nginx = require "sendpulse.nginx"
 
 local setmetatable, format, tostring, pairs, ipairs = setmetatable, string.format, tostring, pairs, ipairs
 local ceil, floor, min, max = math.ceil, math.floor, math.min, math.max

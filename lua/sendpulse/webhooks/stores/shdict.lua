@@ -11,7 +11,7 @@
 -- in spec/webhooks_nginx_spec.lua), and an event repeated after its key
 -- was evicted would pass again. The first eviction in a worker is logged
 -- as a warning naming the dict.
-local nginx = require "sendpulse.transport.nginx"
+local nginx = require "sendpulse.nginx"
 
 local type, tostring, setmetatable, error = type, tostring, setmetatable, error
 local format = string.format
