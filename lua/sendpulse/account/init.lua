@@ -14,7 +14,7 @@
 --   limiter/             the budget: redis (many hosts), shared_dict (nginx);
 --                        a process's or one host's budget is the C limiter
 --                        (a host's: a file it maps)
---   redis_connection.lua the Redis link of the Redis store and budget
+-- (The Redis link of the Redis store and budget is sendpulse.redis.)
 
 local core = require "sendpulse.core"
 local options = require "sendpulse.options"
@@ -60,12 +60,12 @@ local function local_auth(cfg)
   return a
 end
 
--- The Redis connection of cfg (a shared sendpulse.account.redis_connection,
+-- The Redis connection of cfg (a shared sendpulse.redis,
 -- or the connection object the user gave).
 local function redis_conn(cfg)
   local r = cfg.redis
   if type(r.call) == "function" then return r, options.DEFAULT_REDIS_PREFIX end
-  return require("sendpulse.account.redis_connection").connection(r), r.prefix
+  return require("sendpulse.redis").connection(r), r.prefix
 end
 
 -- The store object for cfg.token_store ("file", "redis" or the user's own).

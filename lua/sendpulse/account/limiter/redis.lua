@@ -28,7 +28,7 @@
 
 local core = require "sendpulse.core"
 local options = require "sendpulse.options"
-local redis_connection = require "sendpulse.account.redis_connection"
+local redis_connection = require "sendpulse.redis"
 
 local tonumber, setmetatable, tostring = tonumber, setmetatable, tostring
 local ceil, floor, min, max = math.ceil, math.floor, math.min, math.max

@@ -3,7 +3,7 @@
 -- again, so a dead Redis costs two refused connections per second, not one
 -- per request.
 --
---   local conn = require("sendpulse.account.redis_connection").connection {
+--   local conn = require("sendpulse.redis").connection {
 --     host =, port =, password =, db =, timeout =, prefix = }
 --   conn:call("GET", key)      -> reply | nil, message (I/O or Redis error)
 --   conn:script(src, nkeys, ...) -> reply | nil, message: EVALSHA, loading
@@ -30,7 +30,7 @@ local missing   -- why it could not be loaded
 
 local Conn = {}
 Conn.__index = Conn
-Conn.__name = "sendpulse.account.redis_connection"
+Conn.__name = "sendpulse.redis"
 
 local conns = setmetatable({}, { __mode = "v" })
 
@@ -118,7 +118,7 @@ function Conn:script(src, ...)
 end
 
 Conn.__tostring = function(self)
-  return format("sendpulse.account.redis_connection (%s:%d/%d)", self.opts.host, self.opts.port, self.opts.db)
+  return format("sendpulse.redis (%s:%d/%d)", self.opts.host, self.opts.port, self.opts.db)
 end
 
 return _M
