@@ -3,7 +3,7 @@
 -- nothing is discovered later on the first call.
 
 local core = require "sendpulse.core"
-local number = require "sendpulse.wire.number"
+local number = require "sendpulse.number"
 local token = require "sendpulse.account.token"
 
 local type, pairs, format, tostring, tonumber = type, pairs, string.format, tostring, tonumber
