@@ -12,7 +12,7 @@
 local safe = require "sendpulse.safe"
 local sendpulse = require "sendpulse"
 local account = require "sendpulse.account"
-local options = require "sendpulse.options"
+local options = require "sendpulse.client.options"
 local hostile = require "support.hostile_server"
 local nginx_process = require "support.nginx_process"
 local redis_process = require "support.redis_process"

@@ -35,7 +35,7 @@ Conn.__name = "sendpulse.redis"
 local conns = setmetatable({}, { __mode = "v" })
 
 --- connection(opts) -> a shared connection for these settings (opts as
--- checked by sendpulse.options: host, port, password, db, timeout, prefix).
+-- checked by sendpulse.client.options: host, port, password, db, timeout, prefix).
 function _M.connection(opts)
   local id = format("%s|%d|%d|%s|%g", opts.host, opts.port, opts.db,
     opts.password and core.fingerprint(opts.password) or "", opts.timeout)

@@ -17,7 +17,7 @@
 -- (The Redis link of the Redis store and budget is sendpulse.redis.)
 
 local core = require "sendpulse.core"
-local options = require "sendpulse.options"
+local options = require "sendpulse.client.options"
 local shared_token = require "sendpulse.account.shared_token"
 local budget = require "sendpulse.account.budget"
 

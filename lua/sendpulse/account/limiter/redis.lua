@@ -27,7 +27,7 @@
 -- of an outage, so the budget never overflows a server window.
 
 local core = require "sendpulse.core"
-local options = require "sendpulse.options"
+local options = require "sendpulse.client.options"
 local redis_connection = require "sendpulse.redis"
 
 local tonumber, setmetatable, tostring = tonumber, setmetatable, tostring

@@ -27,7 +27,7 @@
 -- account's total stays within budget, and reports it (hook store_error).
 
 local core = require "sendpulse.core"
-local options = require "sendpulse.options"
+local options = require "sendpulse.client.options"
 local nginx = require "sendpulse.nginx"
 
 local setmetatable, format, tostring, pairs, ipairs = setmetatable, string.format, tostring, pairs, ipairs
