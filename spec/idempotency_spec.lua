@@ -60,13 +60,13 @@ describe("idempotency store redis", function()
   lazy_setup(function() redis = redis_process.start {} end)
   lazy_teardown(function() if redis then redis:remove() end end)
   store_contract("redis (on redis-server)", function()
-    local conn = require("sendpulse.account.redis_connection").connection {
+    local conn = require("sendpulse.redis").connection {
       host = "127.0.0.1", port = redis.port, db = 0, timeout = 1 }
     return require("sendpulse.idempotency.stores.redis").new(conn, "t" .. core.fingerprint(tostring({})) .. ":")
   end)
 
   it("refuses a key that holds another type, as the store's failure", function()
-    local conn = require("sendpulse.account.redis_connection").connection {
+    local conn = require("sendpulse.redis").connection {
       host = "127.0.0.1", port = redis.port, db = 0, timeout = 1 }
     local store = require("sendpulse.idempotency.stores.redis").new(conn, "wrong:")
     redis:cli("LPUSH", "wrong:k", "x")

@@ -179,7 +179,7 @@ describe("the outbox #long", function()
   it("does the same with Redis: 2 hosts x 2 drainers, redis-server restarted once (AOF on)", function()
     sb:reset()
     local redis = redis_process.start { aof = true }
-    local conn = require("sendpulse.account.redis_connection").connection {
+    local conn = require("sendpulse.redis").connection {
       host = "127.0.0.1", port = redis.port, db = 0, timeout = 1 }
     local store = require("sendpulse.outbox.redis_store").new { conn = conn, key = "drain:outbox:default" }
     local port = tostring(redis.port)

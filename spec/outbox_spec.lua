@@ -304,7 +304,7 @@ describe("outbox", function()
     end)
 
     it("gives an entry whose drainer died to another after the lease (XAUTOCLAIM)", function()
-      local conn = require("sendpulse.account.redis_connection").connection {
+      local conn = require("sendpulse.redis").connection {
         host = "127.0.0.1", port = redis.port, db = 0, timeout = 1 }
       local store = require("sendpulse.outbox.redis_store").new { conn = conn, key = "spec:lease" }
       assert(store:add("e1", "{}", 10))
@@ -321,7 +321,7 @@ describe("outbox", function()
 
     it("refuses what Redis should not hold, as the store's failure", function()
       redis:cli("SET", "spec:wrong", "a string, not a stream")
-      local conn = require("sendpulse.account.redis_connection").connection {
+      local conn = require("sendpulse.redis").connection {
         host = "127.0.0.1", port = redis.port, db = 0, timeout = 1 }
       local store = require("sendpulse.outbox.redis_store").new { conn = conn, key = "spec:wrong" }
       local ok, err = store:add("e1", "{}", 10)

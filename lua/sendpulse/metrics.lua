@@ -121,7 +121,7 @@ function _M.new(opts)
   end
   local store
   if opts.shared_dict then
-    local dict, why = require("sendpulse.transport.nginx").shared_dict(opts.shared_dict)
+    local dict, why = require("sendpulse.nginx").shared_dict(opts.shared_dict)
     if not dict then error("sendpulse.metrics.new: " .. why, 2) end
     store = setmetatable({ d = dict }, Dict)
   else
@@ -245,7 +245,7 @@ end
 --- Inside nginx: the content of a location that serves the metrics kept in
 -- shared dict `name` (docs/outbox.md, "Metrics").
 function _M.serve(name)
-  local ngx = require("sendpulse.transport.nginx").host()
+  local ngx = require("sendpulse.nginx").host()
   local m = _M.new { shared_dict = name }
   ngx.header.content_type = "text/plain; version=0.0.4"
   ngx.print(m:text())

@@ -209,7 +209,7 @@ local rules = {
           return false, "idempotency.store = \"shared_dict\" needs a dict "
             .. "(option shared_dict or idempotency.shared_dict)"
         end
-        local ok, why = require("sendpulse.transport.nginx").shared_dict(name)
+        local ok, why = require("sendpulse.nginx").shared_dict(name)
         if not ok then return false, why end
       end
       return true

@@ -154,14 +154,14 @@ end
 
 --- The Redis connection for an outbox: the given settings, else the client's.
 function _M.redis_conn(client, r)
-  local options = require "sendpulse.options"
+  local options = require "sendpulse.client.options"
   r = r or client.cfg.redis
   if r == nil then r = {} end
   if type(r) ~= "table" then return nil, nil, "'redis' must be a table of connection settings" end
   if type(r.call) == "function" then return r, options.DEFAULT_REDIS_PREFIX end
   local cfg, why = options.check { api_key = "x", redis = r }
   if not cfg then return nil, nil, (why:gsub("^sendpulse.new: option", "option")) end
-  local conn = require("sendpulse.account.redis_connection").connection(cfg.redis)
+  local conn = require("sendpulse.redis").connection(cfg.redis)
   return conn, cfg.redis.prefix
 end
 

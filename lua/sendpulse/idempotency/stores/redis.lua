@@ -4,7 +4,7 @@
 --   store:get(key)                  -> text | false (none) | nil, message
 --   store:swap(key, old, new, ttl)  -> true | false, current | nil, message
 --
--- conn is a sendpulse.account.redis_connection (the client's `redis`
+-- conn is a sendpulse.redis (the client's `redis`
 -- option: the same connection the shared token and budget use) or anything
 -- with the same call and script methods. The compare-and-swap is one Lua
 -- script, so Redis is the arbiter between any number of holders; the record

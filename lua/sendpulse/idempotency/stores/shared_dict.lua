@@ -15,7 +15,7 @@
 -- bound: a set that would evict another record is refused (`safe_set`),
 -- since a forgotten record is a message that can be sent twice.
 local core = require "sendpulse.core"
-local nginx = require "sendpulse.transport.nginx"
+local nginx = require "sendpulse.nginx"
 
 local type, tostring, setmetatable, error = type, tostring, setmetatable, error
 local format = string.format
