@@ -246,9 +246,10 @@ end
 -- shared dict `name` (docs/outbox.md, "Metrics").
 function _M.serve(name)
   local ngx = require("sendpulse.nginx").host()
-  local m = _M.new { shared_dict = name }
+  local text = _M.new({ shared_dict = name }):text()
   ngx.header.content_type = "text/plain; version=0.0.4"
-  ngx.print(m:text())
+  ngx.header.content_length = #text
+  ngx.print(text)
 end
 
 Metrics.__tostring = function() return Metrics.__name end

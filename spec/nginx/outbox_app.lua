@@ -1,0 +1,37 @@
+-- The nginx side of spec/outbox_nginx_spec.lua: every worker enqueues from
+-- /enqueue?i=N (an SMTP send "ngx-N"); one drains (sendpulse.outbox.nginx).
+local sendpulse = require "sendpulse.safe"
+local outbox = require "sendpulse.outbox"
+local metrics = require "sendpulse.metrics"
+local ngx = ngx  -- luacheck: read globals ngx
+
+local _M = {}
+
+-- One outbox per worker: its store keeps what it read of the journal.
+local box
+
+local function make(url)
+  if box then return box end
+  local client = assert(sendpulse.new { client_id = "sandbox-id", client_secret = "sandbox-secret",
+    base_url = url, shared_dict = "sendpulse", timeout = 5,
+    metrics = metrics.new { shared_dict = "sendpulse_metrics" }, idempotency = { grace = 2 } })
+  box = assert(outbox.new { client = client, store = "file", dir = os.getenv("OUTBOX_DIR"), lease = 15,
+                            backoff_first = 0.5, backoff_max = 4 })
+  return box
+end
+
+function _M.init_worker(url)
+  assert(require("sendpulse.outbox.nginx").start { outbox = function() return make(url) end, interval = 0.5 })
+end
+
+function _M.enqueue(url)
+  local i = ngx.var.arg_i
+  local id, err = make(url):enqueue("smtp", "send", { subject = "ngx-" .. i, from = { email = "shop@example.com" },
+    to = { "n" .. i .. "@example.com" }, text = "from nginx " .. i })
+  local body = id or tostring(err)
+  if not id then ngx.status = 500 end
+  ngx.header.content_length = #body
+  ngx.print(body)
+end
+
+return _M
