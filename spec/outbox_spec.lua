@@ -235,10 +235,14 @@ describe("outbox", function()
     it("lets one drainer hold an entry for its lease; after it another takes it", function()
       local a = file_store.new { dir = dir }
       local b = file_store.new { dir = dir }
+      -- held: a lease far longer than any pause of a loaded machine
+      assert(a:add("held", "{}", 10))
+      assert.equal("held", (a:take("a", 600)))
+      assert.is_false((b:take("b", 30)))
+      assert.is_nil(b:finish("held", "b"))
+      -- lapsed: a short lease, then a wait longer than it
       assert(a:add("only", "{}", 10))
       assert.equal("only", (a:take("a", 0.3)))
-      assert.is_false((b:take("b", 30)))
-      assert.is_nil(b:finish("only", "b"))
       core.sleep(0.35)
       assert.equal("only", (b:take("b", 30)))
       local ok, err = a:finish("only", "a")
@@ -307,11 +311,15 @@ describe("outbox", function()
       local conn = require("sendpulse.redis").connection {
         host = "127.0.0.1", port = redis.port, db = 0, timeout = 1 }
       local store = require("sendpulse.outbox.redis_store").new { conn = conn, key = "spec:lease" }
+      assert(store:add("e0", "{}", 10))
+      assert.equal("e0", (store:take("holder", 600)))
+      assert.is_false((store:take("other", 600)))   -- held: not idle for 600 s
+      assert(store:finish("e0", "holder"))
+      -- (the lease is the taker's: drainers of one outbox share it)
       assert(store:add("e1", "{}", 10))
-      assert.equal("e1", (store:take("dead-drainer", 0.3)))
-      assert.is_false((store:take("other", 0.3)))
+      assert.equal("e1", (store:take("dead-drainer", 600)))
       core.sleep(0.35)
-      assert.equal("e1", (store:take("other", 0.3)))
+      assert.equal("e1", (store:take("other", 0.3)))  -- idle past this lease: claimed
       local ok, err = store:finish("e1", "dead-drainer")
       assert.is_nil(ok)
       assert.matches("lost the lease", err)

@@ -151,7 +151,37 @@ function Metrics:set(name, labels, v)
   if not self.store:set(series(name, labels), v) then dropped(self) end
 end
 
+--- Adds n to a counter by its series key (metrics.key): the fast path of
+-- the call pipeline, which keeps its keys.
+function Metrics:inc_key(key, n)
+  if not self.store:incr(key, n or 1) then dropped(self) end
+end
+
+--- The series key of counter `name` with `labels` (checked once).
+function _M.key(name, labels)
+  known(name, "counter")
+  return series(name, labels)
+end
+
+-- name -> the keys of a histogram without labels: its buckets, sum, count.
+local plain_histograms = {}
+
 function Metrics:observe(name, labels, v)
+  if labels == nil then
+    local keys = plain_histograms[name]
+    if not keys then
+      known(name, "histogram")
+      keys = { sum = name .. "_sum", count = name .. "_count", inf = name .. '_bucket{le="+Inf"}' }
+      for i, b in ipairs(_M.BUCKETS) do keys[i] = format('%s_bucket{le="%g"}', name, b) end
+      plain_histograms[name] = keys
+    end
+    local store = self.store
+    for i, b in ipairs(_M.BUCKETS) do store:incr(keys[i], v <= b and 1 or 0) end
+    if not store:incr(keys.inf, 1) then return dropped(self) end
+    store:incr(keys.sum, v)
+    store:incr(keys.count, 1)
+    return
+  end
   known(name, "histogram")
   local l = {}
   for k, x in pairs(labels or {}) do l[k] = x end

@@ -561,21 +561,35 @@ function Client:request(method, path, opts)
 end
 
 local CLASSES = { [2] = "2xx", [3] = "3xx", [4] = "4xx", [5] = "5xx" }
+local metrics_key = require("sendpulse.metrics").key
 
 -- Counts one call in the client's metrics: by service and operation (the
 -- generated method's, else "request" and the method with the path's first
 -- segment: bounded labels), status class, duration, error kind and code.
+-- label (a method's table, or "METHOD /segment") -> class -> series key:
+-- a call's counter is one table lookup, not a key built each time.
+local call_keys = setmetatable({}, { __mode = "k" })
+
 function Client:count(label, method, path, t0, value, meta)
   local m = self.metrics
-  local service, operation
-  if label then
-    service, operation = label.service, label.operation
-  else
-    service, operation = "request", method .. " /" .. (type(path) == "string" and path:match("^/([%w_-]*)") or "")
+  if not label then
+    label = method .. " /" .. (type(path) == "string" and path:match("^/([%w_-]*)") or "")
   end
   local status = value ~= nil and meta.status or (meta and meta.status)
   local class = status and CLASSES[floor(status / 100)] or "error"
-  m:inc("sendpulse_calls_total", { service = service, operation = operation, class = class })
+  local by_class = call_keys[label]
+  if not by_class then
+    by_class = {}
+    call_keys[label] = by_class
+  end
+  local key = by_class[class]
+  if not key then
+    local service, operation = "request", label
+    if type(label) == "table" then service, operation = label.service, label.operation end
+    key = metrics_key("sendpulse_calls_total", { service = service, operation = operation, class = class })
+    by_class[class] = key
+  end
+  m:inc_key(key, 1)
   m:observe("sendpulse_call_duration_seconds", nil, monotonic() - t0)
   if value == nil and type(meta) == "table" then
     m:inc("sendpulse_errors_total", { kind = meta.kind, code = meta.code or "" })
