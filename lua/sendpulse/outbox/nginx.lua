@@ -3,7 +3,7 @@
 --
 --   init_worker_by_lua_block {
 --     require("sendpulse.outbox.nginx").start {
---       outbox = function() return require("app").outbox() end,   -- made in the timer
+--       outbox = make_outbox,   -- a function of yours, called in the timer
 --       lock = "/var/lib/myapp/outbox/drainer.lock",                -- default: <dir>/drainer.lock
 --     }
 --   }
