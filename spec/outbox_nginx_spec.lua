@@ -68,3 +68,34 @@ describe("the outbox in nginx #long #nginx", function()
     assert.matches("sendpulse_outbox_sent_total %d+", text)
   end)
 end)
+
+describe("idempotency keys in nginx's shared dict #nginx", function()
+  local sb, ng, dir
+  lazy_setup(function()
+    sb = sandbox.start {}
+    dir = os.tmpname()
+    os.remove(dir)
+    ng = nginx_process.start { sandbox_url = sb.url, template = sys.read_file("spec/nginx/outbox.conf"),
+                               env = { OUTBOX_DIR = dir } }
+  end)
+  lazy_teardown(function()
+    if ng then ng:stop() end
+    if sb then sb:stop() end
+    if dir then os.execute("rm -rf " .. sys.shell_quote(dir)) end
+  end)
+
+  it("sends once for one key whichever workers get the calls; another body is a mismatch", function()
+    local answers = {}
+    -- new connections: reuseport spreads them over the 4 workers
+    for i = 1, 8 do answers[i] = ng:request("GET", "/idem?key=k1&subject=Same").body end
+    local id = answers[1]:match("^(%S+) sent$")
+    assert.is_truthy(id, answers[1])
+    for i = 2, 8 do assert.equal(id .. " replayed", answers[i]) end
+    assert.equal("error argument idempotency_mismatch", ng:request("GET", "/idem?key=k1&subject=Other").body)
+    local n = 0
+    for _, row in ipairs(sb:control("GET", "/_sandbox/smtp")) do
+      if row.subject == "Same" then n = n + 1 end
+    end
+    assert.equal(1, n)
+  end)
+end)
