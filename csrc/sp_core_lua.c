@@ -16,6 +16,15 @@
  * function's contract changes, so a stale core.so is refused at require. */
 #define SP_CORE_ABI 6
 
+/* Which Lua this core was compiled for, as text in the file itself. A core
+ * built for another Lua never reaches luaopen: the dynamic linker refuses
+ * it first (the 5.4 core needs lua_newuserdatauv, the 5.1 one
+ * lua_tointeger, ...), with "undefined symbol". lua/sendpulse/load_core.lua
+ * then reads this line from the file to say "built for Lua 5.4, this is
+ * Lua 5.1". (LuaJIT's lua.h says "Lua 5.1": its ABI, which a 5.1 core
+ * shares.) */
+__attribute__((used)) static const char built_for[] = "\nsendpulse.core built for " LUA_VERSION "\n";
+
 __attribute__((visibility("default")))
 int luaopen_sendpulse_core(lua_State *L);
 
