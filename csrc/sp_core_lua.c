@@ -1,4 +1,5 @@
-/* luaopen_sendpulse_core: assembles the C core. The only exported symbol.
+/* luaopen_sendpulse_core: assembles the C core. The only exported symbol
+ * (declared in sendpulse_core.h, the header a C host includes).
  *
  *   http_session{...}, curl_version   blocking libcurl transport (sp_http_lua.c)
  *   multi{...}           non-blocking libcurl transfers (sp_multi_lua.c)
@@ -10,6 +11,7 @@
  *   private_dir, write_private, try_lock, uid, fsync       (sp_fs_lua.c)
  *   limits               the bounds on an answer (sp_easy_lua.c) */
 #include "sp_lua.h"
+#include "sendpulse_core.h"
 
 /* The interface between this core and the Lua files, not a release number
  * (that is set once, in lua/sendpulse/version.lua). Bumped whenever a
@@ -24,9 +26,6 @@
  * Lua 5.1". (LuaJIT's lua.h says "Lua 5.1": its ABI, which a 5.1 core
  * shares.) */
 __attribute__((used)) static const char built_for[] = "\nsendpulse.core built for " LUA_VERSION "\n";
-
-__attribute__((visibility("default")))
-int luaopen_sendpulse_core(lua_State *L);
 
 int luaopen_sendpulse_core(lua_State *L)
 {
