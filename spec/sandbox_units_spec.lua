@@ -257,3 +257,43 @@ describe("sandbox state", function()
     assert.is_nil(st:configure { rate = 1.5 })
   end)
 end)
+
+describe("sandbox faults for the outbox", function()
+
+  it("drop_after processes the request, then drops the answer", function()
+    local f = faults.new()
+    local fault = assert(f:add { kind = "drop_after" })
+    assert.is_true(faults.processes(fault))
+    assert.same({ drop = true }, faults.answer(fault, { status = 200, body = "{}" }))
+  end)
+
+  it("hits a matching request with the given probability, a miss using nothing", function()
+    local f = faults.new()
+    assert(f:add { kind = "drop", count = -1, probability = 0.25 })
+    local hits = 0
+    for _ = 1, 4000 do
+      if f:take("GET", "/x") then hits = hits + 1 end
+    end
+    -- 1,000 expected; the binomial's standard deviation is ~27: 8 of them
+    -- either side cannot fail by chance in any run.
+    assert.is_true(hits > 780 and hits < 1220, hits)
+    assert.equal(1, #f.list)
+  end)
+
+  it("holds a fault for its duration whatever its count, then drops it", function()
+    local f = faults.new()
+    assert(f:add { kind = "status", status = 503, duration = 0.2 })
+    assert.truthy(f:take("GET", "/a"))
+    assert.truthy(f:take("POST", "/b"))
+    require("socket").sleep(0.25)
+    assert.is_nil(f:take("GET", "/a"))
+    assert.equal(0, #f.list)
+  end)
+
+  it("names a bad probability or duration", function()
+    local f = faults.new()
+    assert.matches("probability", select(2, f:add { kind = "drop", probability = 0 }))
+    assert.matches("probability", select(2, f:add { kind = "drop", probability = 1.5 }))
+    assert.matches("duration", select(2, f:add { kind = "drop", duration = -1 }))
+  end)
+end)

@@ -12,8 +12,12 @@ local _M = {}
 
 _M.USAGE = [==[
 usage: sendpulse [--profile NAME] [--base-url URL] [--verbose] [--pretty | --compact] [--timeout S]
+<<<<<<< HEAD
+                 [--outbox DIR] COMMAND ...
+=======
                  COMMAND ...
        sendpulse --help | -h | --version
+>>>>>>> main
 
 commands:
   SERVICE OPERATION [field=value ...] [--json '{...}' | --json @file.json] [--all] [--raw]
@@ -32,6 +36,9 @@ commands:
   completion bash|zsh      a shell completion script
   sandbox [--port N] [--rate N] [--log FILE]
                            run the local SendPulse-compatible sandbox
+  outbox status|run|retry|drop [ID] (--dir DIR | --redis redis://HOST:PORT/DB) [--metrics]
+                           the durable outbox (docs/outbox.md); --outbox DIR before any
+                           SERVICE OPERATION or request enqueues it instead and prints its id
   version
 
 credentials: SENDPULSE_CLIENT_ID + SENDPULSE_CLIENT_SECRET, or SENDPULSE_API_KEY, or a profile
@@ -75,6 +82,8 @@ function _M.exit_codes()
     network = "connection, DNS or TLS failure", timeout = "no answer in time",
     decode = "an answer that is not the JSON it should be", protocol = "the server broke HTTP",
     too_large = "an answer or request over a size limit",
+    in_progress = "another call holds the idempotency key", uncertain = "an earlier attempt may have been sent",
+    store = "an outbox or idempotency store failed", full = "the outbox is full: not enqueued",
   }
   for _, kind in ipairs(exits.ORDER) do
     lines[#lines + 1] = format("  %-3d %s (%s)", exits.BY_KIND[kind], names[kind], kind)

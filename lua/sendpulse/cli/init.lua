@@ -132,6 +132,55 @@ function commands.sandbox(a, ctx)
   return exits.OK
 end
 
+-- The outbox of --outbox DIR, or of the outbox command's --dir / --redis.
+local function outbox_for(client, dir, redis_url, name)
+  local outbox = require "sendpulse.outbox"
+  if dir then return outbox.new { client = client, store = "file", dir = dir } end
+  if not redis_url then usage("the outbox needs --dir DIR or --redis redis://HOST:PORT/DB") end
+  local rest = redis_url:match("^redis://(.*)$")
+  if not rest then usage("--redis must be a URL redis://[:PASSWORD@]HOST[:PORT][/DB]") end
+  local password, hostport, db = rest:match("^:([^@]*)@([^/]*)/?(%d*)$")
+  if not hostport then hostport, db = rest:match("^([^/@]*)/?(%d*)$") end
+  if not hostport or hostport == "" then usage("--redis must be a URL redis://[:PASSWORD@]HOST[:PORT][/DB]") end
+  local host, port = hostport:match("^([^:]+):(%d+)$")
+  host = host or hostport
+  return outbox.new { client = client, store = "redis", name = name,
+    redis = { host = host, port = tonumber(port) or 6379, db = tonumber(db) or 0, password = password } }
+end
+
+-- --outbox DIR: the call enqueued instead of made; prints its id.
+local function enqueue(a, ctx, service, operation, args)
+  local client = client_for(a, ctx)
+  local box = outbox_for(client, a.outbox)
+  local id = box:enqueue(service, operation, args)
+  ctx.out:value { id = id, outbox = a.outbox }
+  client:close()
+  return exits.OK
+end
+
+function commands.outbox(a, ctx)
+  local client = client_for(a, ctx)
+  local box = outbox_for(client, a.dir, a.redis, a.name)
+  local action = a.action
+  if action == "status" then
+    local st = box:status()
+    if a.metrics then ctx.out.stdout:write(client:stats().text) else ctx.out:value(st) end
+  elseif action == "run" then
+    local summary = box:run { until_empty = a.deadline == nil, deadline = a.deadline }
+    local st = box:status()
+    ctx.out:value { sent = summary.sent, again = summary.again, dead = summary.dead, pending = st.pending,
+                    in_flight = st.in_flight, dead_total = st.dead }
+  elseif action == "retry" then
+    ctx.out:value { revived = box:retry_dead() }
+  else
+    if not a.id then usage("outbox drop needs the entry's ID") end
+    if not box:drop(a.id) then usage(format("no entry '%s' in the outbox", a.id)) end
+    ctx.out:value { dropped = a.id }
+  end
+  client:close()
+  return exits.OK
+end
+
 function commands.request(a, ctx)
   local query
   for _, kv in ipairs(a.query or {}) do
@@ -141,6 +190,9 @@ function commands.request(a, ctx)
     query[k] = v
   end
   local body = json_arg(a)
+  if a.outbox then
+    return enqueue(a, ctx, "request", a.method:upper(), { path = a.path, query = query, json = body })
+  end
   local client = client_for(a, ctx)
   local value, meta = client:request(a.method:upper(), a.path, { query = query, json = body })
   ctx.out:value(value)
@@ -162,6 +214,10 @@ local function call(service, a, ctx)
   end
   local args, why = fields.parse(a.fields or {}, op, json_arg(a), a.allow_unknown)
   if not args then usage(why) end
+  if a.outbox then
+    if a.all then usage("--outbox enqueues one call: --all cannot be enqueued") end
+    return enqueue(a, ctx, service, a.operation, args)
+  end
   local client = client_for(a, ctx)
   local svc = client[service]
   if a.all then

@@ -27,6 +27,7 @@ function _M.new()
   p:flag("-v --verbose", "the error object as JSON on stderr")
   p:flag("--pretty", "indented JSON even when stdout is not a terminal")
   p:flag("--compact", "compact JSON even on a terminal")
+  p:option("--outbox", "enqueue the call in the outbox in this folder instead of calling it")
 
   for _, service in ipairs(catalog.services()) do
     local c = help_flag(p:command(service):add_help(false))
@@ -69,6 +70,14 @@ function _M.new()
   s:option("--port", "port (0: any free one)"):convert(tonumber):default("8765")
   s:option("--rate", "requests per second per account (0: no limit)"):convert(tonumber)
   s:option("--log", "request log file")
+  local o = help_flag(p:command("outbox"):add_help(false))
+  o:argument("action", "status, run, retry (the dead entries) or drop ID"):choices { "status", "run", "retry", "drop" }
+  o:argument("id", "the entry to drop"):args("?")
+  o:option("--dir", "the outbox's folder (file store)")
+  o:option("--redis", "the outbox's Redis: redis://[:PASSWORD@]HOST[:PORT][/DB]")
+  o:option("--name", "the Redis outbox's name (default \"default\")")
+  o:flag("--metrics", "status: the metrics in Prometheus' text format instead of JSON")
+  o:option("--deadline", "run: stop after this many seconds (default: when it is empty)"):convert(tonumber)
   help_flag(p:command("version"):add_help(false))
   return p
 end

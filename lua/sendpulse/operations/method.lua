@@ -47,6 +47,7 @@ local NUMERIC_TEXT = {
 function _M.build(service, base, op, Service)
   -- the error object's message; its __tostring adds "sendpulse: argument error: "
   local label = service .. ":" .. op.name .. ": "
+  local metric_label = { service = service, operation = op.name }
   local method = op.method
   local path_params = op.path_params or {}
   local query_fields = op.query or {}
@@ -248,6 +249,8 @@ function _M.build(service, base, op, Service)
     else
       opts.json = json
     end
+    -- [metrics] which operation this request is (read once by the client).
+    client.call_label = metric_label
     return client:request(method, path, opts)
   end
 end

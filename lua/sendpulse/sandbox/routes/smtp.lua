@@ -1,8 +1,10 @@
 -- SMTP: sending and the history. POST /smtp/emails checks the message the
 -- way SendPulse does (`to` an array, html and attachments_binary Base64) and
 -- writes one history record per recipient. The sandbox's outbox, for tests,
--- shows what a message decoded to:
+-- shows what a message decoded to, and every send (to count them):
 --   GET /_sandbox/smtp/{id} -> {html, text, subject, attachments = {name = {size, hex}}}
+--   GET /_sandbox/smtp      -> [{id, account, recipient, sender, subject, send_date}]
+--   GET /_sandbox/smtp?total=1 -> {total}
 local reply = require "sendpulse.sandbox.reply"
 local json = require "sendpulse.sandbox.json"
 local base64 = require "sendpulse.sandbox.base64"
@@ -164,6 +166,31 @@ local function outbox(ctx)
   return reply.error(404, "Not found", 404)
 end
 
+-- Control: every SMTP send of every account, in the order recorded (one
+-- row per recipient), so a test can count sends exactly:
+--   GET /_sandbox/smtp[?recipient=] -> [{id, account, recipient, sender, subject, send_date}]
+--   GET /_sandbox/smtp?total=1       -> {total}: how many, without the rows
+local function sent(ctx)
+  if ctx.query.total then
+    -- Just the number: cheap enough to poll (a test watching a drain must
+    -- not hold up the requests it measures).
+    local n = 0
+    for _, per in pairs(ctx.state.data.smtp or {}) do n = n + #(per.list or {}) end
+    return 200, { total = n }
+  end
+  local rows = json.array()
+  for account, per in pairs(ctx.state.data.smtp or {}) do
+    for _, r in ipairs(per.list or {}) do
+      if not ctx.query.recipient or ctx.query.recipient == r.recipient then
+        rows[#rows + 1] = { id = r.id, account = account, recipient = r.recipient, sender = r.sender,
+                            subject = r.subject, send_date = r.send_date }
+      end
+    end
+  end
+  table.sort(rows, function(a, b) return a.id < b.id end)
+  return 200, rows
+end
+
 function _M.register(router)
   router:add { method = "POST", path = "/smtp/emails", handler = send }
   router:add { method = "GET", path = "/smtp/emails", handler = history }
@@ -171,6 +198,7 @@ function _M.register(router)
   router:add { method = "POST", path = "/smtp/emails/info", handler = info }
   router:add { method = "GET", path = "/smtp/emails/{id}", handler = one }
   router:add { method = "GET", path = "/_sandbox/smtp/{id}", handler = outbox, control = true }
+  router:add { method = "GET", path = "/_sandbox/smtp", handler = sent, control = true }
 end
 
 return _M
