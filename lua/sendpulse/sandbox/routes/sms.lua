@@ -22,7 +22,8 @@ local function phones_of(book)
 end
 
 local function phone_ok(p)
-  p = type(p) == "number" and string.format("%d", p) or p
+  -- a JSON number: only a whole one within 2^53 can be a phone number
+  if type(p) == "number" then p = reply.integer(p) and string.format("%d", p) end
   return type(p) == "string" and p:find("^%+?%d%d%d%d%d+$") ~= nil and p:gsub("^%+", "") or nil
 end
 
