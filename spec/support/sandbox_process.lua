@@ -30,17 +30,23 @@ local Sandbox = {}
 Sandbox.__index = Sandbox
 
 -- Spawn the sandbox and wait until it accepts connections. opts: port (0),
--- token_ttl, rate, lua (interpreter). Raises with the server's stderr when
+-- token_ttl, rate, lua (interpreter), open_files (ulimit -n), args (more
+-- options of the script). Raises with the server's stderr when
 -- it does not come up.
 function _M.start(opts)
   opts = opts or {}
   local lua = opts.lua or os.getenv("SP_SANDBOX_LUA") or "lua5.4"
   local logfile = os.tmpname()
   local errfile = logfile .. ".stderr"
-  local args = { "exec", lua, shell_quote(_M.SCRIPT), "--host", "127.0.0.1",
+  -- open_files: the server's descriptor limit (ulimit -n), for the specs
+  -- that open more connections than a default limit allows
+  local args = { opts.open_files and ("ulimit -n " .. tonumber(opts.open_files) .. " &&") or "",
+                 "exec", lua, shell_quote(_M.SCRIPT), "--host", "127.0.0.1",
                  "--port", tostring(opts.port or 0), "--log", shell_quote(logfile) }
   if opts.token_ttl then args[#args + 1] = "--token-ttl " .. tostring(opts.token_ttl) end
   if opts.rate then args[#args + 1] = "--rate " .. tostring(opts.rate) end
+  -- any other option of the script, as { "--max-requests", "100", ... }
+  for _, a in ipairs(opts.args or {}) do args[#args + 1] = shell_quote(a) end
   args[#args + 1] = "2>" .. shell_quote(errfile)
   local pipe = assert(io.popen(table.concat(args, " "), "r"))
   local line = pipe:read("*l")
