@@ -33,6 +33,8 @@ local state = require "sendpulse.sandbox.state"
 local faults = require "sendpulse.sandbox.faults"
 local stats = require "sendpulse.sandbox.stats"
 local limits = require "sendpulse.sandbox.limits"
+local inbox = require "sendpulse.sandbox.inbox.store"
+local guard = require "sendpulse.sandbox.ui.guard"
 
 local gettime = socket.gettime
 local type, ipairs, tostring, tonumber = type, ipairs, tostring, tonumber
@@ -58,6 +60,8 @@ _M.ROUTES = {
   "sendpulse.sandbox.routes.sms",
   "sendpulse.sandbox.routes.push",
   "sendpulse.sandbox.routes.webhooks",
+  -- the pages under /_sandbox/ui/ (ui/)
+  "sendpulse.sandbox.ui",
   -- last: the spec's example for every operation not modelled above
   "sendpulse.sandbox.routes.examples",
 }
@@ -88,13 +92,18 @@ end
 -- opts: host ("127.0.0.1"), port (8765; 0 picks a free one), log (a file
 -- name or an open file; default: no log), token_ttl, rate, accounts
 -- (as in POST /_sandbox/config), routes (list of module names or modules;
--- default _M.ROUTES), and the bounds of limits.lua (max_connections,
--- max_requests, max_request_text).
+-- default _M.ROUTES), the bounds of limits.lua (max_connections,
+-- max_requests, max_request_text, max_messages, max_message_bytes), and
+-- ui_token (the token the pages' forms need; default: a random one).
 function _M.new(opts)
   opts = opts or {}
   if type(opts) ~= "table" then error("sendpulse.sandbox.new: opts must be a table", 2) end
   local bounds, bad = limits.from(opts)
   if not bounds then error("sendpulse.sandbox.new: " .. bad, 2) end
+  if opts.ui_token ~= nil and (type(opts.ui_token) ~= "string" or not opts.ui_token:find("^[%w%-_]+$")
+                               or #opts.ui_token < 16) then
+    error("sendpulse.sandbox.new: ui_token must be at least 16 letters, digits, - or _", 2)
+  end
   local self = setmetatable({
     host = opts.host or "127.0.0.1",
     port = opts.port or 8765,
@@ -102,9 +111,11 @@ function _M.new(opts)
     limits = bounds,
     faults = faults.new(),
     stats = stats.new(bounds),
+    inbox = inbox.new(bounds),
     router = router.new(),
     next_connection = 0,
     open_connections = 0,
+    ui_token = opts.ui_token or guard.new_token(),
   }, Server)
   self.state = new_state(self.config)
   if type(opts.log) == "string" then
@@ -134,6 +145,7 @@ function Server:reset()
   self.state = new_state(self.config)
   self.faults:clear()
   self.stats:clear()
+  self.inbox:clear()
 end
 
 ---------------------------------------------------------------------------
@@ -159,6 +171,8 @@ end
 _M.CANNED_HEADER = "X-Sandbox-Canned"
 
 local function route_answer(route, ctx)
+  -- the pages (ui/) answer whole: {status, headers, body} or a stream
+  if route.raw then return route.handler(ctx) end
   local status, value, headers = reply.call(route.handler, ctx)
   if route.example then
     local marked = { { _M.CANNED_HEADER, route.example } }
@@ -213,7 +227,10 @@ function Server:dispatch(req, connection)
 
   if req.path:sub(1, #CONTROL_PREFIX) == CONTROL_PREFIX then
     local answer
-    if route and route.control then
+    local refused = guard.refusal(self, req)
+    if refused then
+      answer = json_answer(403, { message = refused, error_code = 403 })
+    elseif route and route.control then
       answer = route_answer(route, ctx)
     else
       answer = no_route(params_or_why, allowed)
@@ -238,6 +255,9 @@ function Server:dispatch(req, connection)
     answer.delay = fault.delay
   end
   entry.status = answer.drop and 0 or answer.status
+  entry.example = entry.canned and route.example or nil
+  entry.touched = ctx.touched   -- inbox message ids (inbox/init.lua)
+  answer.entry = entry          -- serve() adds how long the answer took
   self.stats:record(entry, connection)
   self:log(format("conn=%d %s %s -> %s account=%s auth=%s%s%s", connection.id, req.method,
                   req.path, answer.drop and "dropped" or tostring(answer.status),
@@ -306,11 +326,20 @@ function Server:serve(sock)
     end
     local answer = self:handle(req, connection)
     if answer.delay and answer.delay > 0 then lp:sleep(answer.delay) end
+    local entry = answer.entry
+    if entry then entry.duration = gettime() - entry.t end
     if answer.drop then return end
+    if answer.stream then
+      -- a page's live stream (ui/live.lua): it writes until it ends, then
+      -- the connection closes
+      if send(http.stream_head(answer.status, answer.headers)) then answer.stream(send, lp) end
+      return
+    end
     local keepalive = req.keepalive
     if not send(http.response(answer.status, answer.headers, answer.body, keepalive)) then
       return
     end
+    if entry then entry.duration = gettime() - entry.t end
     if not keepalive then return end
   end
 end
@@ -382,6 +411,22 @@ function Server:start()
   return self.host, self.port
 end
 
+-- The address of the pages (ui/), once started.
+function Server:ui_url()
+  local host = self.host
+  if host == "0.0.0.0" or host == "*" then host = "127.0.0.1" elseif host == "::" then host = "[::1]"
+  elseif host:find(":", 1, true) then host = "[" .. host .. "]" end
+  return format("http://%s:%d/_sandbox/ui/", host, self.port)
+end
+
+-- A warning when the sandbox listens beyond loopback: whoever reaches the
+-- address reads what your code sent and can use the control API.
+function Server:exposure_warning()
+  if guard.is_loopback(self.host) then return nil end
+  return format("listening on %s, not on loopback: anyone who can reach it can read every message "
+    .. "and request it keeps and reset it; use --host 127.0.0.1 unless that is what you want", self.host)
+end
+
 -- Serve forever.
 function Server:run()
   self:start()
@@ -395,7 +440,8 @@ local USAGE = [==[
 usage: init.lua [--host 127.0.0.1] [--port 8765|0] [--log FILE]
                 [--token-ttl 3600] [--rate 10]
                 [--max-connections 900] [--max-requests 10000]
-                [--max-request-text 1024]]==]
+                [--max-request-text 1024] [--max-messages 10000]
+                [--max-message-bytes 67108864] [--ui-token TOKEN]]==]
 
 local function parse_args(args)
   local opts = {}
@@ -413,6 +459,7 @@ local function parse_args(args)
       opts[bound] = tonumber(value)
       if not opts[bound] then return nil, name .. " needs a number, got " .. value end
     elseif name == "--host" then opts.host = value
+    elseif name == "--ui-token" then opts.ui_token = value
     elseif name == "--log" then opts.log = value
     elseif name == "--port" or name == "--token-ttl" or name == "--rate" then
       local n = tonumber(value)
@@ -458,7 +505,10 @@ local function main(args)
     os.exit(1)
   end
   io.stdout:write(format("sandbox listening %s:%d pid %s\n", host, port, getpid()))
+  io.stdout:write(format("sandbox ui %s token %s\n", server:ui_url(), server.ui_token))
   io.stdout:flush()
+  local warning = server:exposure_warning()
+  if warning then io.stderr:write("sandbox: ", warning, "\n") end
   server:run()
 end
 

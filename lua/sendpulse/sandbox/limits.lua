@@ -11,6 +11,11 @@
 --   max_requests      rows of the request log (/_sandbox/stats); the oldest
 --                     go first
 --   max_request_text  bytes of a row's path, and of its query string, kept
+--   max_messages      messages in the inbox (inbox/store.lua, the pages
+--                     under /_sandbox/ui/); the oldest go first
+--   max_message_bytes bytes of the messages' contents (HTML, text,
+--                     attachments, the request kept as their source); the
+--                     oldest go first while the sum is over it
 local socket = require "socket"
 
 local type, floor, pairs, tostring, format = type, math.floor, pairs, tostring, string.format
@@ -24,6 +29,8 @@ _M.DEFAULTS = {
   max_connections = 900,
   max_requests = 10000,
   max_request_text = 1024,
+  max_messages = 10000,
+  max_message_bytes = 64 * 1024 * 1024,
 }
 
 -- name -> { lowest, highest, what the number counts }
@@ -31,6 +38,8 @@ local RULES = {
   max_connections = { 1, _M.SETSIZE - _M.RESERVED_FDS, "connections" },
   max_requests = { 1, 10000000, "rows" },
   max_request_text = { 16, 16 * 1024 * 1024, "bytes" },
+  max_messages = { 1, 10000000, "messages" },
+  max_message_bytes = { 1024, 2 ^ 40, "bytes" },
 }
 
 -- The bounds from `opts` (a table that may hold any of them), defaults for

@@ -2,6 +2,7 @@
 -- Sender names are at most 11 characters, as SendPulse requires.
 local reply = require "sendpulse.sandbox.reply"
 local json = require "sendpulse.sandbox.json"
+local inbox = require "sendpulse.sandbox.inbox"
 
 local type, ipairs, tostring, next = type, ipairs, tostring, next
 
@@ -103,6 +104,7 @@ local function new_campaign(ctx, body, phones, book_id)
               body = body.body, phones = phones, book_id = book_id, created = reply.date(now),
               send_date = type(body.date) == "string" and body.date or reply.date(now) }
   d.campaigns[#d.campaigns + 1] = c
+  inbox.sms(ctx, c)
   return c
 end
 
