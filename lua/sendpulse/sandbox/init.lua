@@ -332,7 +332,12 @@ function Server:serve(sock)
     if answer.stream then
       -- a page's live stream (ui/live.lua): it writes until it ends, then
       -- the connection closes
-      if send(http.stream_head(answer.status, answer.headers)) then answer.stream(send, lp) end
+      -- gone(): whether the browser closed its side (it sends nothing more)
+      local function gone()
+        local data, why = sock:receive(1)
+        return not data and why ~= "timeout"
+      end
+      if send(http.stream_head(answer.status, answer.headers)) then answer.stream(send, lp, gone) end
       return
     end
     local keepalive = req.keepalive

@@ -57,12 +57,15 @@ end
 _M.PAGE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
   .. "frame-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
+-- Referrer-Policy: same-origin for the pages (with no-referrer, Chromium
+-- sends "Origin: null" on their own forms, which guard.lua refuses);
+-- no-referrer for the email's HTML and attachments.
 local function headers(content_type, csp, extra)
   local h = {
     { "Content-Type", content_type },
     { "Content-Security-Policy", csp },
     { "X-Content-Type-Options", "nosniff" },
-    { "Referrer-Policy", "no-referrer" },
+    { "Referrer-Policy", csp == _M.PAGE_CSP and "same-origin" or "no-referrer" },
     { "Cache-Control", "no-store" },
   }
   for _, x in ipairs(extra or {}) do h[#h + 1] = x end

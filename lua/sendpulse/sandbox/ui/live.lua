@@ -4,6 +4,8 @@
 -- list's script (app.js) then fetches the new rows. A comment every
 -- KEEPALIVE seconds notices a browser that went away; a stream ends after
 -- MAX_SECONDS (the browser's EventSource connects again, after `retry`).
+-- A browser that closed the stream (a page left) is noticed at the next
+-- look, so streams of pages gone do not count against MAX_STREAMS.
 -- At most MAX_STREAMS at once (each is a connection); past it, a 503, and
 -- the browser tries again later.
 local html = require "sendpulse.sandbox.ui.html"
@@ -15,7 +17,7 @@ local _M = {}
 _M.POLL = 0.5
 _M.KEEPALIVE = 15
 _M.MAX_SECONDS = 300
-_M.MAX_STREAMS = 16
+_M.MAX_STREAMS = 32
 _M.RETRY_MS = 2000
 
 function _M.events(ctx)
@@ -26,7 +28,7 @@ function _M.events(ctx)
       { { "Retry-After", "5" } })
   end
   local headers = html.headers("text/event-stream", html.PAGE_CSP)
-  return { status = 200, headers = headers, stream = function(send, loop)
+  return { status = 200, headers = headers, stream = function(send, loop, gone)
     server.ui_streams = server.ui_streams + 1
     local seen = server.inbox.version
     local started, quiet = gettime(), 0
@@ -34,7 +36,9 @@ function _M.events(ctx)
     while ok and gettime() - started < _M.MAX_SECONDS do
       loop:sleep(_M.POLL)
       local v = server.inbox.version
-      if v ~= seen then
+      if gone() then
+        ok = false
+      elseif v ~= seen then
         seen = v
         ok = send("event: messages\ndata: " .. v .. "\n\n")
         quiet = 0

@@ -147,7 +147,8 @@ local function template_view(t)
   if type(vars) == "table" and next(vars) ~= nil then
     local rows = {}
     for k, v in pairs(vars) do
-      rows[#rows + 1] = { esc(k), esc(type(v) == "table" and json.encode(v) or tostring(v)) }
+      local shown = source.secret_key(k) and source.HIDDEN or (type(v) == "table" and json.encode(v) or tostring(v))
+      rows[#rows + 1] = { esc(k), esc(shown) }
     end
     table.sort(rows, function(a, b) return a[1] < b[1] end)
     items[#items + 1] = { "Variables", html.table("Template variables", { "Name", "Value" }, rows) }
@@ -239,6 +240,20 @@ function _M.show(ctx)
   return html.page(m.subject and m.subject ~= "" and m.subject or ("Message " .. m.id), "messages", parts)
 end
 
+-- Elements renamed in the HTML the frame shows, so they do nothing even
+-- before the CSP is asked: Chromium opens a TCP connection to a framed
+-- page's host (an <iframe> in the email) although the CSP then refuses the
+-- request; mail clients drop these elements too. A tag starts with "<" and
+-- its name at once (a space makes it text), so a rename cannot be dodged.
+_M.INERT = { iframe = true, frame = true, frameset = true, object = true, embed = true, applet = true,
+             link = true, meta = true, base = true, script = true, portal = true, fencedframe = true }
+
+function _M.inert(text)
+  return (text:gsub("<(/?)([%a][%w%-]*)", function(slash, name)
+    if _M.INERT[lower(name)] then return "<" .. slash .. "sandbox-removed-" .. name end
+  end))
+end
+
 -- GET /_sandbox/ui/messages/{id}/html[?remote=1]: the email's own HTML.
 function _M.mail_html(ctx)
   local m = message_of(ctx)
@@ -246,7 +261,7 @@ function _M.mail_html(ctx)
     return html.answer(404, "no such message", "text/plain; charset=utf-8", _M.FILE_CSP)
   end
   local csp = ctx.query.remote == "1" and _M.MAIL_CSP_REMOTE_IMAGES or _M.MAIL_CSP
-  return html.answer(200, m.body.html, "text/html; charset=utf-8", csp)
+  return html.answer(200, _M.inert(m.body.html), "text/html; charset=utf-8", csp)
 end
 
 -- GET /_sandbox/ui/messages/{id}/attachments/{n}

@@ -21,9 +21,10 @@ local BASE64 = { html = true, body = true, body_amp = true }
 
 local function secret_key(k)
   k = lower(tostring(k))
-  return k:find("secret") or k:find("token") or k:find("passw") or k:find("api_?key")
-    or k == "authorization" or k == "auth"
+  return (k:find("secret") or k:find("token") or k:find("passw") or k:find("api_?key")
+    or k == "authorization" or k == "auth") and true or false
 end
+_M.secret_key = secret_key
 
 -- Whether bytes are text to show (valid UTF-8 without control characters
 -- other than tab and line breaks).
