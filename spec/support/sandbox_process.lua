@@ -3,6 +3,7 @@
 --   local sp = require "support.sandbox_process"
 --   local sb = sp.start { token_ttl = 2, rate = 10 }   -- all optional; port = 0
 --   sb.url                                  -- "http://127.0.0.1:PORT"
+--   sb.ui_url, sb.ui_token                  -- the pages (/_sandbox/ui/) and their token
 --   sb:control("POST", "/_sandbox/reset")   -- decoded answer, status
 --   sb:reset(); sb:configure{ rate = 0 }; sb:fault{ kind = "drop" }
 --   sb:stats()                              -- GET /_sandbox/stats, decoded
@@ -58,9 +59,11 @@ function _M.start(opts)
     os.remove(errfile)
     error("sandbox did not start (first line " .. tostring(line) .. "): " .. why, 2)
   end
+  -- the second line: the pages' address and the token their forms need
+  local ui_url, ui_token = (pipe:read("*l") or ""):match("^sandbox ui (%S+) token (%S+)$")
   local self = setmetatable({
     host = "127.0.0.1", port = tonumber(port), pid = tonumber(pid), pipe = pipe,
-    logfile = logfile, errfile = errfile,
+    logfile = logfile, errfile = errfile, ui_url = ui_url, ui_token = ui_token,
   }, Sandbox)
   self.url = "http://127.0.0.1:" .. port
   local deadline = socket.gettime() + _M.START_TIMEOUT
