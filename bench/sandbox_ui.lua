@@ -19,7 +19,6 @@ package.path = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;" .. root .. "/
 
 local support = require "support"
 local sp = require "support.sandbox_process"
-local rawhttp = require "support.rawhttp"
 local sys = require "support.sys"
 local socket = require "socket"
 local b64 = require("sendpulse.sandbox.base64").encode
