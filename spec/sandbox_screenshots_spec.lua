@@ -32,7 +32,7 @@ describe("the sandbox's screenshots #once", function()
       -- a page with text and tables, not a blank one (a white 1280 x 900
       -- PNG is a few KB)
       assert.is_true(bytes > 20000, name .. " is only " .. bytes .. " bytes")
-      assert.matches("docs/img/" .. name, sys.read_file("docs/sandbox.md"), 1, true)
+      assert.matches("(img/" .. name .. ")", sys.read_file("docs/sandbox.md"), 1, true)
     end
     os.execute("rm -rf " .. sys.shell_quote(dir))
   end)

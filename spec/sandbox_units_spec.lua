@@ -254,6 +254,10 @@ describe("sandbox stats", function()
     assert.equal(2, sum.requests_dropped)
     assert.equal("/p5xxxxxxxxxxxxx...[cut: 53 bytes]", sum.requests[3].path)
     assert.equal(1, sum.connections_opened)
+    -- a connection kept alive across a reset counts again
+    s:clear()
+    s:record({ t = 6, method = "GET", path = "/", connection = 1, auth = "none", status = 401 }, conn)
+    assert.equal(1, s:summary().connections_opened)
   end)
 end)
 

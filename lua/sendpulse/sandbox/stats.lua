@@ -33,6 +33,8 @@ function Stats:clear()
   self.rows, self.first, self.last = {}, 1, 0   -- entries first..last, oldest first
   self.next_id = 1
   self.dropped = 0
+  -- a connection kept alive across a reset counts again after it
+  self.generation = (self.generation or 0) + 1
   self.opened, self.token_requests = 0, 0
   self.per_account = {}
   self.windows = {}   -- account -> { all = times, accepted = times, best = n }
@@ -58,15 +60,15 @@ end
 
 local function new_times() return { head = 1, tail = 0 } end
 
--- `connection` is the connection's record ({id}); its first request counts
--- it as opened.
+-- `connection` is the connection's record ({id}); its first request since
+-- the last clear counts it as opened.
 function Stats:record(entry, connection)
   entry.path = cut(entry.path, self.max_text)
   entry.query = cut(entry.query, self.max_text)
   entry.id = self.next_id
   self.next_id = self.next_id + 1
-  if connection and not connection.counted then
-    connection.counted = true
+  if connection and connection.counted ~= self.generation then
+    connection.counted = self.generation
     self.opened = self.opened + 1
   end
   if entry.token then self.token_requests = self.token_requests + 1 end

@@ -103,6 +103,8 @@ function _M.page(title, active, parts, opts)
     '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">',
     '<meta name="viewport" content="width=device-width, initial-scale=1">',
     '<title>', esc(title), ' · SendPulse sandbox</title>',
+    -- no icon: else the browser asks /favicon.ico, which lands in the request log
+    '<link rel="icon" href="data:,">',
     '<link rel="stylesheet" href="', _M.BASE, '/static/app.css">',
     '<script src="', _M.BASE, '/static/app.js" defer></script>',
     '</head><body', opts.live and (' data-live="' .. esc(opts.live) .. '"') or "", '>',
