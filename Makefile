@@ -113,7 +113,7 @@ HOST_CHECKS := examples/host/check.sh
 endif
 
 .PHONY: all test check ctest busted memcheck asan install install-sandbox uninstall config clean lint \
-        sandbox quickstart bench static host luajit-core env dist hiredis-note FORCE fuzz fuzz-build fuzz-lua
+        sandbox screenshots quickstart bench static host luajit-core env dist hiredis-note FORCE fuzz fuzz-build fuzz-lua
 
 all: $(MODULE) $(REDIS_MODULE) $(REDIS_NOTE)
 
@@ -277,6 +277,12 @@ $(BENCH_FLOOR): bench/floor.c
 
 bench: $(MODULE) $(BENCH_FLOOR)
 	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) sh bench/run.sh $(BENCHES)
+
+# The pictures of docs/sandbox.md, from a fixed script (headless Chromium).
+SCREENSHOT_DIR ?= docs/img
+screenshots: $(MODULE)
+	@mkdir -p $(SCREENSHOT_DIR)
+	LUA_CPATH='$(BUILD)/?.so;;' $(LUA) spec/tools/sandbox_screenshots.lua $(SCREENSHOT_DIR)
 
 quickstart: $(MODULE)
 	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) sh examples/run-quickstart.sh

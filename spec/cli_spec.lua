@@ -459,6 +459,14 @@ describe("sendpulse command #cli", function()
         socket.sleep(0.05)
       end
       assert.equal(("sandbox listening 127.0.0.1:%d"):format(port), line)
+      -- then the address of its pages (issue 20), with their token
+      local ui
+      for _ = 1, 100 do
+        ui = sys.read_file(log):match("\n(sandbox ui [^\n]+)")
+        if ui then break end
+        socket.sleep(0.05)
+      end
+      assert.matches(("^sandbox ui http://127%%.0%%.0%%.1:%d/_sandbox/ui/ token %%x+$"):format(port), ui)
       local o = ok("email get_balance", { SENDPULSE_BASE_URL = "http://127.0.0.1:" .. port })
       assert.equal("USD", decode(o).currency)
       os.execute("kill " .. pid)

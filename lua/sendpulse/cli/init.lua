@@ -127,7 +127,10 @@ function commands.sandbox(a, ctx)
   local server = sandbox.new { host = a.host, port = a.port, rate = a.rate, log = a.log }
   local host, port = server:start()
   ctx.out.stdout:write(format("sandbox listening %s:%d\n", host, port))
+  ctx.out.stdout:write(format("sandbox ui %s token %s\n", server:ui_url(), server.ui_token))
   ctx.out.stdout:flush()
+  local warning = server:exposure_warning()
+  if warning then ctx.out.stderr:write("sendpulse sandbox: ", warning, "\n") end
   server:run()
   return exits.OK
 end
