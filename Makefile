@@ -93,8 +93,11 @@ LUA_SRC  := csrc/sp_core_lua.c csrc/sp_http_lua.c csrc/sp_multi_lua.c csrc/sp_ea
             csrc/sp_auth_lua.c csrc/sp_limiter_lua.c csrc/sp_clock_lua.c \
             csrc/sp_json_encode_lua.c csrc/sp_json_decode_lua.c csrc/sp_encode_lua.c \
             csrc/sp_fs_lua.c
+# Lua-free, for sendpulse.hiredis only: the Redis reply reader.
+REDIS_SRC := csrc/sp_resp.c
 OBJS     := $(patsubst csrc/%.c,$(BUILD)/obj/%.o,$(PURE_SRC) $(CURL_SRC) $(LUA_SRC))
-DEPS     := $(OBJS:.o=.d) $(BUILD)/obj/sp_hiredis_lua.d
+REDIS_OBJS := $(BUILD)/obj/sp_hiredis_lua.o $(patsubst csrc/%.c,$(BUILD)/obj/%.o,$(REDIS_SRC))
+DEPS     := $(OBJS:.o=.d) $(REDIS_OBJS:.o=.d)
 
 C_TESTS  := $(patsubst spec/c/%.c,build/ctest/%,$(wildcard spec/c/test_*.c))
 
@@ -131,9 +134,9 @@ $(MODULE): $(OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LIBFLAG) -o $@ $(OBJS) -L$(CURL_LIBDIR) $(CURL_LIBS) -lm $(LDFLAGS)
 
-$(BUILD)/sendpulse/hiredis.so: $(BUILD)/obj/sp_hiredis_lua.o
+$(BUILD)/sendpulse/hiredis.so: $(REDIS_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LIBFLAG) -o $@ $< $(HIREDIS_LIBS) $(LDFLAGS)
+	$(CC) $(LIBFLAG) -o $@ $(REDIS_OBJS) $(HIREDIS_LIBS) $(LDFLAGS)
 
 $(BUILD)/obj/sp_hiredis_lua.o: csrc/sp_hiredis_lua.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
@@ -169,9 +172,9 @@ host: $(HOST)
 # C unit tests for the Lua-free parts: built with the sanitizers on.
 CTEST_FLAGS := -std=gnu99 -g -O1 $(WARN) -Icsrc -fsanitize=address,undefined -fno-sanitize-recover=all \
                -fno-omit-frame-pointer -pthread
-build/ctest/%: spec/c/%.c $(PURE_SRC) spec/c/ctest.h $(wildcard csrc/*.h)
+build/ctest/%: spec/c/%.c $(PURE_SRC) $(REDIS_SRC) spec/c/ctest.h $(wildcard csrc/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CTEST_FLAGS) -o $@ $< $(PURE_SRC) -lm
+	$(CC) $(CTEST_FLAGS) -o $@ $< $(PURE_SRC) $(REDIS_SRC) -lm
 
 ctest: $(C_TESTS)
 	@for t in $(C_TESTS); do $$t || exit 1; done
