@@ -65,6 +65,57 @@ describe("a Redis that answers nonsense", function()
     redis_connection.RETRY_INTERVAL = saved_retry
   end)
 
+  describe("the webhook dedupe store", function()
+    local BODY = '[{"event":"open","timestamp":"100","task_id":"5","email":"a@example.com"}]'
+
+    local function receive(action)
+      bad:script { SET = action }
+      local store = webhooks.stores.redis { port = bad.port, timeout = fresh_timeout() }
+      local receiver = webhooks.receiver { secret = false, store = store }
+      return receiver:receive { body = BODY }
+    end
+
+    it("takes OK as new and a null as seen", function()
+      local status, events, failures = receive("+OK\r\n")
+      assert.equal(200, status)
+      assert.equal(1, #events)
+      assert.same({}, failures)
+      status, events, failures = receive("$-1\r\n")
+      assert.equal(200, status)
+      assert.equal(0, #events)
+      assert.same({}, failures)
+    end)
+
+    for _, case in ipairs(NONSENSE) do
+      it("delivers the event when SET NX gets " .. case[1] .. ", and says why", function()
+        local status, events, failures = receive(case[2])
+        assert.equal(200, status)
+        assert.equal(1, #events, "the event was dropped as seen")
+        assert.equal(1, #failures)
+        assert.matches("^redis: ", failures[1].message)
+        assert.same({ "SET" }, bad:seen())
+      end)
+    end
+
+    it("says what the reply was", function()
+      local _, _, failures = receive(":1\r\n")
+      assert.equal("redis: unexpected reply to SET NX: the integer 1 (OK means new, a null means seen)",
+        failures[1].message)
+      _, _, failures = receive("+QUEUED\r\n")
+      assert.matches('the string "QUEUED"', failures[1].message, 1, true)
+      _, _, failures = receive("*0\r\n")
+      assert.matches("an array of 0 elements", failures[1].message, 1, true)
+    end)
+
+    it("delivers the event when the connection object raises", function()
+      local conn = { call = function() error("adapter broke") end }
+      local store = webhooks.stores.redis { connection = conn }
+      local new, failures = webhooks.fresh(assert(webhooks.parse(BODY)), store, 60)
+      assert.equal(1, #new)
+      assert.matches("adapter broke", failures[1].message, 1, true)
+    end)
+  end)
+
   describe("the C reply reader", function()
     local function connect(opts)
       opts = opts or {}
