@@ -116,6 +116,50 @@ describe("a Redis that answers nonsense", function()
     end)
   end)
 
+  describe("the shared token store", function()
+    local sb
+    lazy_setup(function() sb = sandbox.start {} end)
+    lazy_teardown(function() if sb then sb:stop() end end)
+
+    local accounts = 0
+    local function call(timeout)
+      accounts = accounts + 1
+      local id = "token-acct-" .. accounts
+      sb:configure { accounts = { { client_id = id, client_secret = "token-secret" } } }
+      local events = {}
+      local c = safe.new { client_id = id, client_secret = "token-secret", base_url = sb.url,
+        timeout = timeout, token_store = "redis", redis = { port = bad.port, timeout = fresh_timeout() },
+        hook = function(e) events[#events + 1] = e end }
+      local ok, value, err = pcall(c.request, c, "GET", "/addressbooks")
+      c:close()
+      return ok, value, err, events
+    end
+
+    for _, case in ipairs(NONSENSE) do
+      it("fetches a token of its own when Redis answers " .. case[1], function()
+        bad:script { ["*"] = case[2] }
+        -- 5 s: a call that waits for a lock nobody holds fails at its
+        -- timeout instead of going on; a good call takes milliseconds.
+        local ok, value, err, events = call(5)
+        assert.is_true(ok, "raised: " .. tostring(value))
+        assert.is_table(value, err and tostring(err))
+        local broken = events_of(events, "store_error")
+        assert.is_true(#broken >= 1, "no store_error event")
+        assert.equal(1, #events_of(events, "token"))
+      end)
+    end
+
+    it("says which reply it could not use", function()
+      bad:script { SCRIPT = "$40\r\n" .. ("5"):rep(40) .. "\r\n", ["*"] = ":1\r\n" }
+      local _, _, _, events = call(5)
+      local said = {}
+      for _, e in ipairs(events_of(events, "store_error")) do said[e.operation] = e.message end
+      assert.equal("redis: unexpected reply to the token script: the integer 1", said.get)
+      assert.equal("redis: unexpected reply to SET NX: the integer 1 (OK means locked, a null means held)",
+        said.lock)
+    end)
+  end)
+
   describe("the C reply reader", function()
     local function connect(opts)
       opts = opts or {}

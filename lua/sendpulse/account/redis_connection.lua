@@ -126,6 +126,9 @@ function Conn:script(src, ...)
       local loaded, msg = sock:call("SCRIPT", "LOAD", src)
       if loaded == nil then return self:failed(msg) end
       if loaded == false then return nil, "redis: " .. tostring(msg) end
+      if type(loaded) ~= "string" or #loaded ~= 40 or not loaded:find("^%x+$") then
+        return nil, "redis: unexpected reply to SCRIPT LOAD: " .. _M.describe(loaded) .. " (a SHA1 was expected)"
+      end
       sha = loaded
       self.shas[src] = sha
     end
