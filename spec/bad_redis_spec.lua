@@ -116,6 +116,79 @@ describe("a Redis that answers nonsense", function()
     end)
   end)
 
+  describe("the shared budget", function()
+    local sb
+    lazy_setup(function() sb = sandbox.start {} end)
+    lazy_teardown(function() if sb then sb:stop() end end)
+
+    local accounts = 0
+    -- One GET by a fresh client of a fresh account whose budget is in the
+    -- bad Redis. Returns whether it raised, the value, the error, the events.
+    local function call(new)
+      accounts = accounts + 1
+      local id = "budget-acct-" .. accounts
+      sb:configure { accounts = { { client_id = id, client_secret = "budget-secret" } } }
+      local events = {}
+      local c = new { client_id = id, client_secret = "budget-secret", base_url = sb.url, timeout = 10,
+        rate_limit = { shared = "redis", fallback = "process" },
+        redis = { port = bad.port, timeout = fresh_timeout() },
+        hook = function(e) events[#events + 1] = e end }
+      local ok, value, err = pcall(c.request, c, "GET", "/addressbooks")
+      c:close()
+      return ok, value, err, events
+    end
+
+    for _, case in ipairs(NONSENSE) do
+      for _, where in ipairs { "every command", "EVALSHA (SCRIPT LOAD works)" } do
+        it(("goes on through the fallback budget when Redis answers %s to %s"):format(case[1], where), function()
+          if where == "every command" then
+            bad:script { ["*"] = case[2] }
+          else
+            bad:script { SCRIPT = "$40\r\n" .. ("5"):rep(40) .. "\r\n", EVALSHA = case[2] }
+          end
+          for _, new in ipairs { safe.new, sendpulse.new } do
+            local ok, value, err, events = call(new)
+            assert.is_true(ok, "raised: " .. tostring(value))
+            assert.is_table(value, err and tostring(err))
+            local down = events_of(events, "limiter_error")
+            assert.is_true(#down >= 1, "no limiter_error event")
+            assert.equal("redis", down[1].shared)
+            assert.equal("process", down[1].fallback)
+            assert.matches("redis", down[1].message)
+          end
+        end)
+      end
+    end
+
+    it("names the reply it could not use", function()
+      bad:script { SCRIPT = "$40\r\n" .. ("5"):rep(40) .. "\r\n", EVALSHA = "*3\r\n:1\r\n:-5\r\n:0\r\n" }
+      local _, _, _, events = call(safe.new)
+      assert.equal("redis: unexpected reply to the rate script: an array of 3 elements",
+        events_of(events, "limiter_error")[1].message)
+      bad:script { ["*"] = "*0\r\n" }
+      _, _, _, events = call(safe.new)
+      assert.equal("redis: unexpected reply to SCRIPT LOAD: an array of 0 elements (a SHA1 was expected)",
+        events_of(events, "limiter_error")[1].message)
+    end)
+    it("goes on through the fallback when the connection object raises, quota() too", function()
+      local conn = { call = function() error("adapter broke") end, script = function() error("adapter broke") end }
+      accounts = accounts + 1
+      local id = "budget-acct-" .. accounts
+      sb:configure { accounts = { { client_id = id, client_secret = "budget-secret" } } }
+      local events = {}
+      local c = safe.new { client_id = id, client_secret = "budget-secret", base_url = sb.url,
+        rate_limit = { shared = "redis", fallback = "process" }, redis = conn,
+        hook = function(e) events[#events + 1] = e end }
+      local ok, value, err = pcall(c.request, c, "GET", "/addressbooks")
+      assert.is_true(ok, "raised: " .. tostring(value))
+      assert.is_table(value, err and tostring(err))
+      assert.matches("adapter broke", events_of(events, "limiter_error")[1].message, 1, true)
+      local quota = c:quota()
+      assert.is_true(quota.fallback)
+      c:close()
+    end)
+  end)
+
   describe("the shared token store", function()
     local sb
     lazy_setup(function() sb = sandbox.start {} end)
