@@ -1,6 +1,6 @@
 /* sendpulse.hiredis: a small blocking Redis connection for the shared token
  * store, the cross-host rate budget and the webhook dedupe store
- * (lua/sendpulse/account/redis_connection.lua).
+ * (lua/sendpulse/redis.lua).
  *
  *   local hiredis = require "sendpulse.hiredis"
  *   conn, err = hiredis.connect{ host =, port =, password =, db =, timeout =,

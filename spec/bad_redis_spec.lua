@@ -12,7 +12,7 @@
 local sendpulse = require "sendpulse"
 local safe = require "sendpulse.safe"
 local webhooks = require "sendpulse.webhooks"
-local redis_connection = require "sendpulse.account.redis_connection"
+local redis_connection = require "sendpulse.redis"
 local bad_redis = require "support.bad_redis"
 local redis_process = require "support.redis_process"
 local sandbox = require "support.sandbox_process"

@@ -32,8 +32,8 @@
 
 local core = require "sendpulse.core"
 local errors = require "sendpulse.errors"
-local options = require "sendpulse.options"
-local redis_connection = require "sendpulse.account.redis_connection"
+local options = require "sendpulse.client.options"
+local redis_connection = require "sendpulse.redis"
 
 local setmetatable, tostring, type, pcall = setmetatable, tostring, type, pcall
 local ceil, floor, min, max = math.ceil, math.floor, math.min, math.max

@@ -19,7 +19,7 @@
 -- object whose call(self, command, ...) answers like lua-resty-redis).
 local core = require "sendpulse.core"
 local errors = require "sendpulse.errors"
-local redis_connection = require "sendpulse.account.redis_connection"
+local redis_connection = require "sendpulse.redis"
 
 local type, pairs, tostring, setmetatable, error, pcall, floor =
   type, pairs, tostring, setmetatable, error, pcall, math.floor
