@@ -14,7 +14,7 @@
 /* The interface between this core and the Lua files, not a release number
  * (that is set once, in lua/sendpulse/version.lua). Bumped whenever a
  * function's contract changes, so a stale core.so is refused at require. */
-#define SP_CORE_ABI 6
+#define SP_CORE_ABI 7
 
 __attribute__((visibility("default")))
 int luaopen_sendpulse_core(lua_State *L);

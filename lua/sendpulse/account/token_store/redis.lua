@@ -37,6 +37,13 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 ]]
 
+-- Counts one in a window: the key lives `seconds` from its first count.
+local COUNT = [[
+local n = redis.call('INCR', KEYS[1])
+if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n
+]]
+
 local RedisStore = {}
 RedisStore.__index = RedisStore
 RedisStore.__name = "sendpulse.account.token_store.redis"
@@ -105,6 +112,12 @@ end
 function RedisStore:unlock(key)
   local reply = check(self.conn:script(UNLOCK, 1, self.prefix .. key .. ":lock", self.owner))
   if reply ~= 0 and reply ~= 1 then unexpected("the unlock script", reply) end
+end
+
+function RedisStore:count(key, seconds)
+  local reply = check(self.conn:script(COUNT, 1, self.prefix .. key, floor(seconds * 1000)))
+  if type(reply) ~= "number" or reply < 1 then unexpected("the count script", reply) end
+  return reply
 end
 
 RedisStore.__tostring = function(self)
