@@ -14,7 +14,7 @@
  *
  * Its own module, not part of sendpulse.core, so that only users of Redis
  * need libhiredis. hiredis connects and writes the commands; replies are
- * read here, with csrc/sp_resp.c, because a Redis (or whatever listens on
+ * read here, with csrc/sp_resp.c (made Lua values by sp_resp_lua.c), because a Redis (or whatever listens on
  * its port) may answer anything: a reply is refused when its header
  * announces more than max_reply_bytes (default 1 MiB) or max_reply_elements
  * (default 1024) or nests arrays deeper than 8, before what it announces is
@@ -51,10 +51,6 @@
 
 __attribute__((visibility("default")))
 int luaopen_sendpulse_hiredis(lua_State *L);
-
-/* Pushes the checked reply buf[0, len) (sp_resp_check said DONE) as Lua
- * values; also used by the fuzz target (spec/fuzz/fuzz_resp.c). */
-void sp_push_resp(lua_State *L, const char *buf, size_t len);
 
 typedef struct sp_hiredis {
     redisContext *c;        /* NULL once closed */
@@ -111,37 +107,6 @@ static double now_seconds(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void push_item(lua_State *L, const char *buf, size_t len, size_t *pos)
-{
-    sp_resp_item it;
-    size_t i;
-
-    luaL_checkstack(L, 3, "redis reply");
-    if (!sp_resp_next(buf, len, pos, &it)) {
-        lua_pushlightuserdata(L, NULL);   /* never: the reply was checked */
-        return;
-    }
-    if (it.null) {
-        lua_pushlightuserdata(L, NULL);
-    } else if (it.type == ':') {
-        lua_pushinteger(L, (lua_Integer)it.integer);
-    } else if (it.type == '*') {
-        lua_createtable(L, it.count > INT_MAX ? 0 : (int)it.count, 0);
-        for (i = 0; i < it.count; i++) {
-            push_item(L, buf, len, pos);
-            lua_rawseti(L, -2, (int)i + 1);
-        }
-    } else {
-        lua_pushlstring(L, it.str, it.str_len);
-    }
-}
-
-void sp_push_resp(lua_State *L, const char *buf, size_t len)
-{
-    size_t pos = 0;
-    push_item(L, buf, len, &pos);
 }
 
 /* A failure of the connection: nil, "redis: <why>" pushed, the connection
