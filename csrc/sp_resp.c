@@ -78,6 +78,13 @@ static sp_resp_status too_large(sp_resp_reader *r)
     return SP_RESP_TOO_LARGE;
 }
 
+/* Not whole yet: more bytes may complete it, unless more than the bound
+ * came already. */
+static sp_resp_status more(sp_resp_reader *r, size_t len)
+{
+    return len > r->max_bytes ? too_large(r) : SP_RESP_MORE;
+}
+
 static int known_type(char c)
 {
     return c == '+' || c == '-' || c == ':' || c == '$' || c == '*';
@@ -85,30 +92,36 @@ static int known_type(char c)
 
 sp_resp_status sp_resp_check(sp_resp_reader *r, const char *buf, size_t len)
 {
+    /* Only the first max_bytes bytes are ever looked at: a reply is judged
+     * the same however its bytes arrive, whole or a few at a time (the fuzz
+     * target holds the reader to that). */
+    size_t avail = len < r->max_bytes ? len : r->max_bytes;
+
     for (;;) {
-        size_t start = r->pos, cr, end;
+        size_t start = r->pos, cr = 0, end, line;
         long long n = 0;
+        int found;
         char type;
 
-        if (start >= len)
-            return SP_RESP_MORE;
+        if (start >= avail)
+            return more(r, len);
         type = buf[start];
         if (!known_type(type)) {
             snprintf(r->why, sizeof r->why, "a reply type byte '%c' (0x%02x)",
                      type >= 0x21 && type < 0x7f ? type : '?', (unsigned char)type);
             return SP_RESP_PROTOCOL;
         }
-        if (!find_line_end(r, buf, len, start + 1, &cr)) {
-            /* A number never needs more than NUMBER_LINE_MAX bytes; any
-             * other line is bounded by the reply's size. */
-            if ((type == ':' || type == '$' || type == '*') && len - start - 1 > NUMBER_LINE_MAX + 1)
-                return refuse(r, SP_RESP_PROTOCOL, type == ':' ? "an integer line that is not one"
-                                                               : "a length that is not one");
-            return len > r->max_bytes ? too_large(r) : SP_RESP_MORE;
-        }
-        end = cr + 2;
-        if (end > r->max_bytes)
-            return too_large(r);
+        found = find_line_end(r, buf, avail, start + 1, &cr);
+        /* A number never needs more than NUMBER_LINE_MAX bytes: judged on
+         * the bytes so far (a last CR may start the line's end). Any other
+         * line is bounded by the reply's size. */
+        line = found ? cr - start - 1 : avail - start - 1 - (buf[avail - 1] == '\r');
+        if ((type == ':' || type == '$' || type == '*') && line > NUMBER_LINE_MAX)
+            return refuse(r, SP_RESP_PROTOCOL, type == ':' ? "an integer line that is not one"
+                                                           : "a length that is not one");
+        if (!found)
+            return more(r, len);
+        end = cr + 2;   /* within avail, so within max_bytes */
         if (type == ':' || type == '$' || type == '*') {
             if (!parse_integer(buf + start + 1, cr - start - 1, &n))
                 return refuse(r, SP_RESP_PROTOCOL, type == ':' ? "an integer line that is not one"
@@ -128,8 +141,8 @@ sp_resp_status sp_resp_check(sp_resp_reader *r, const char *buf, size_t len)
                              r->max_bytes, n, start);
                 return SP_RESP_TOO_LARGE;
             }
-            if (len < end + (size_t)n + 2)
-                return SP_RESP_MORE;
+            if (avail < end + (size_t)n + 2)
+                return more(r, len);
             if (buf[end + n] != '\r' || buf[end + n + 1] != '\n')
                 return refuse(r, SP_RESP_PROTOCOL, "a string not followed by CR LF");
             end += (size_t)n + 2;
