@@ -14,7 +14,7 @@
 -- What a reply means is for the caller to check: Redis, or whatever listens
 -- on its port, may answer anything (spec/bad_redis_spec.lua), and only the
 -- caller knows which replies a command may get. The C reader bounds a
--- reply's size (docs/scaling.md, "A Redis that answers nonsense").
+-- reply's size (docs/security.md, "A broken Redis").
 --
 -- The socket is sendpulse.hiredis (C, blocking, with a timeout). Inside
 -- nginx a cosocket client takes its place: anything with the same
