@@ -93,8 +93,13 @@ LUA_SRC  := csrc/sp_core_lua.c csrc/sp_http_lua.c csrc/sp_multi_lua.c csrc/sp_ea
             csrc/sp_auth_lua.c csrc/sp_limiter_lua.c csrc/sp_clock_lua.c \
             csrc/sp_json_encode_lua.c csrc/sp_json_decode_lua.c csrc/sp_encode_lua.c \
             csrc/sp_fs_lua.c
+# For sendpulse.hiredis only: the Redis reply reader (Lua-free) and its
+# binding (sp_resp_lua.c, in REDIS_OBJS).
+REDIS_SRC := csrc/sp_resp.c
 OBJS     := $(patsubst csrc/%.c,$(BUILD)/obj/%.o,$(PURE_SRC) $(CURL_SRC) $(LUA_SRC))
-DEPS     := $(OBJS:.o=.d) $(BUILD)/obj/sp_hiredis_lua.d
+REDIS_OBJS := $(BUILD)/obj/sp_hiredis_lua.o $(BUILD)/obj/sp_resp_lua.o \
+              $(patsubst csrc/%.c,$(BUILD)/obj/%.o,$(REDIS_SRC))
+DEPS     := $(OBJS:.o=.d) $(REDIS_OBJS:.o=.d)
 
 C_TESTS  := $(patsubst spec/c/%.c,build/ctest/%,$(wildcard spec/c/test_*.c))
 
@@ -131,9 +136,9 @@ $(MODULE): $(OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LIBFLAG) -o $@ $(OBJS) -L$(CURL_LIBDIR) $(CURL_LIBS) -lm $(LDFLAGS)
 
-$(BUILD)/sendpulse/hiredis.so: $(BUILD)/obj/sp_hiredis_lua.o
+$(BUILD)/sendpulse/hiredis.so: $(REDIS_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LIBFLAG) -o $@ $< $(HIREDIS_LIBS) $(LDFLAGS)
+	$(CC) $(LIBFLAG) -o $@ $(REDIS_OBJS) $(HIREDIS_LIBS) $(LDFLAGS)
 
 $(BUILD)/obj/sp_hiredis_lua.o: csrc/sp_hiredis_lua.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
@@ -169,9 +174,9 @@ host: $(HOST)
 # C unit tests for the Lua-free parts: built with the sanitizers on.
 CTEST_FLAGS := -std=gnu99 -g -O1 $(WARN) -Icsrc -fsanitize=address,undefined -fno-sanitize-recover=all \
                -fno-omit-frame-pointer -pthread
-build/ctest/%: spec/c/%.c $(PURE_SRC) spec/c/ctest.h $(wildcard csrc/*.h)
+build/ctest/%: spec/c/%.c $(PURE_SRC) $(REDIS_SRC) spec/c/ctest.h $(wildcard csrc/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CTEST_FLAGS) -o $@ $< $(PURE_SRC) -lm
+	$(CC) $(CTEST_FLAGS) -o $@ $< $(PURE_SRC) $(REDIS_SRC) -lm
 
 ctest: $(C_TESTS)
 	@for t in $(C_TESTS); do $$t || exit 1; done
@@ -227,7 +232,8 @@ FUZZ_LUA_DEFS := -DLUA_USE_APICHECK -DLUA_USE_LINUX
 FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS   := -std=gnu99 -g -O1 -fno-omit-frame-pointer $(WARN) $(FUZZ_LUA_DEFS) \
                  -Icsrc -I$(FUZZ_LUA_SRC) -I$(CURL_INCDIR)
-FUZZ_CORE     := $(patsubst csrc/%.c,$(FUZZ_BUILD)/obj/%.o,$(PURE_SRC) $(CURL_SRC) $(LUA_SRC))
+FUZZ_CORE     := $(patsubst csrc/%.c,$(FUZZ_BUILD)/obj/%.o,$(PURE_SRC) $(CURL_SRC) $(LUA_SRC) \
+                   $(REDIS_SRC) csrc/sp_resp_lua.c)
 FUZZ_LIBS     := $(FUZZ_CORE) $(FUZZ_LUA_LIB) -L$(CURL_LIBDIR) $(CURL_LIBS) -lm -ldl
 FUZZ_BINS     := $(patsubst spec/fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard spec/fuzz/fuzz_*.c)) \
                  $(patsubst spec/fuzz/targets/%.lua,$(FUZZ_BUILD)/lua_%,$(wildcard spec/fuzz/targets/*.lua))

@@ -63,6 +63,11 @@ void sp_open_encode(lua_State *L);        /* sp_encode_lua.c */
 void sp_open_fs(lua_State *L);            /* sp_fs_lua.c */
 void sp_open_easy(lua_State *L);          /* sp_easy_lua.c: core.limits */
 
+/* sendpulse.hiredis (its own module): pushes a reply sp_resp_check said
+ * DONE to (buf[0, len)) as Lua values: strings, integers, tables, and a
+ * NULL light userdata for a null (sp_resp_lua.c). */
+void sp_push_resp(lua_State *L, const char *buf, size_t len);
+
 /* The Lua side of sp_easy.h, shared by the two libcurl transports
  * (sp_http_lua.c, sp_multi_lua.c): see sp_easy_lua.c. */
 struct sp_buf;

@@ -28,6 +28,7 @@ local response = require "sendpulse.wire.response"
 local retry = require "sendpulse.wire.retry"
 local account = require "sendpulse.account"
 local bearer = require "sendpulse.account.token"
+local token_requests = require "sendpulse.account.token_requests"
 local transport = require "sendpulse.transport"
 
 local type, pairs, pcall, error, setmetatable, getmetatable, tostring, tonumber =
@@ -204,6 +205,18 @@ local function fetch_token(self, call, slot_held)
   local attempt = 0
   while true do
     attempt = attempt + 1
+    -- At most token_requests.MAX_PER_MINUTE for the account: past it, a
+    -- token endpoint is handing out tokens that do not last, and asking
+    -- again would only repeat that.
+    local allowed, wait, where = token_requests.take(auth)
+    if not allowed then
+      return nil, new_error { kind = "rate_limit", rule = "token_requests", method = "POST", path = TOKEN_PATH,
+        message = format("not sent: the account made %d token requests within %d s %s, the most it may "
+          .. "(sendpulse.account.token_requests); the next may go in %.0f s. The token endpoint's tokens "
+          .. "do not last (expires_in) or are refused at once (401)", token_requests.MAX_PER_MINUTE,
+          token_requests.WINDOW, where, wait),
+        retry_after = wait, retryable = false, maybe_sent = false }
+    end
     -- The token request is a request: it takes a slot of its own.
     local ok, err = true, nil
     if not (slot_held and attempt == 1) then ok, err = take_slot(self, call) end
@@ -246,17 +259,26 @@ end
 -- (the token itself stays in the C auth object: see request). When another
 -- caller (a coroutine, an nginx light thread) is already fetching, waits
 -- for it instead of sending a second token request, until the call's
--- deadline. Returns generation or nil, err.
+-- deadline. Returns generation, keep (send it even if a wait makes it
+-- due: this call fetched it, or may not fetch another) or nil, err.
 local function current_token(self, call, slot_held)
   local auth = self.auth
   local generation = auth:current()
-  if generation then return generation end
+  if generation then return generation, false end
   while true do
     if auth:begin_refresh() then
       local ok, g, err = pcall(fetch_token, self, call, slot_held)
       if not ok or not g then auth:abort_refresh() end
       if not ok then error(g, 0) end   -- a hook raised, or out of memory
-      return g, err
+      if g then return g, true end
+      -- Past the bound of token requests, the token held (due, not
+      -- refused) goes until the server refuses it with a 401; only a call
+      -- without one fails.
+      if err.rule == "token_requests" then
+        local held = auth:held()
+        if held then return held, true end
+      end
+      return nil, err
     end
     if monotonic() > call.deadline then
       return nil, new_error { kind = "timeout", method = "POST", path = TOKEN_PATH,
@@ -265,7 +287,7 @@ local function current_token(self, call, slot_held)
     end
     self.sleep(0.01)
     generation = auth:current()
-    if generation then return generation end
+    if generation then return generation, false end
   end
 end
 
@@ -291,11 +313,15 @@ local function token_and_slot(self, call)
   end
   local slot_held = false
   while true do
-    local generation, err = current_token(self, call, slot_held)
-    if not generation then return nil, token_failure(err, call) end
+    local generation, keep = current_token(self, call, slot_held)
+    if not generation then return nil, token_failure(keep, call) end
     local ok, waited = take_slot(self, call)
     if not ok then return nil, waited end
-    if not waited then return generation end
+    -- A token this call fetched goes with it, even when the wait made it
+    -- due: fetching again would meet the same wait (tokens "of 0.0001 s"
+    -- had every call fetch until its timeout). Had it lapsed, the server's
+    -- 401 brings one new token and one replay.
+    if not waited or keep then return generation end
     generation = self.auth:current()
     if generation then return generation end
     -- Due (or dropped after a 401 elsewhere) while this call waited: the
