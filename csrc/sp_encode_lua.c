@@ -4,7 +4,10 @@
  *   core.base64_decode(s)  -> bytes, or nil, message
  *   core.fingerprint(s)    -> 16 hex digits (FNV-1a, 64 bit): a stable,
  *                             non-reversible-at-a-glance key for a secret;
- *                             not a cryptographic hash */
+ *                             not a cryptographic hash
+ *   core.invalid_utf8(s)   -> nil when s is UTF-8, else the position
+ *                             (1-based) of the first byte that is not:
+ *                             the encoder's rule, for a check ahead of it */
 #include <string.h>
 
 #include "sp_lua.h"
@@ -77,6 +80,18 @@ static int core_fingerprint(lua_State *L)
     return 1;
 }
 
+static int core_invalid_utf8(lua_State *L)
+{
+    size_t n, bad;
+    const char *s = luaL_checklstring(L, 1, &n);
+    bad = sp_utf8_check(s, n);
+    if (bad == n)
+        lua_pushnil(L);
+    else
+        lua_pushinteger(L, (lua_Integer)bad + 1);
+    return 1;
+}
+
 static int scratch_gc(lua_State *L)
 {
     sp_buf_free(lua_touserdata(L, 1));
@@ -106,4 +121,6 @@ void sp_open_encode(lua_State *L)
     lua_pop(L, 1);
     lua_pushcfunction(L, core_fingerprint);
     lua_setfield(L, -2, "fingerprint");
+    lua_pushcfunction(L, core_invalid_utf8);
+    lua_setfield(L, -2, "invalid_utf8");
 }
