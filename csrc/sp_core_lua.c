@@ -8,7 +8,8 @@
  *   json_encode, null    (sp_json_encode_lua.c); json_decode (sp_json_decode_lua.c)
  *   urlencode, base64_encode, base64_decode, fingerprint, invalid_utf8   (sp_encode_lua.c)
  *   private_dir, write_private, try_lock, uid, fsync       (sp_fs_lua.c)
- *   limits               the bounds on an answer (sp_easy_lua.c) */
+ *   limits               the bounds on an answer (sp_easy_lua.c)
+ *   remove_on_signal     a file removed if a signal ends the process (sp_cleanup_lua.c) */
 #include "sp_lua.h"
 
 /* The interface between this core and the Lua files, not a release number
@@ -32,6 +33,7 @@ int luaopen_sendpulse_core(lua_State *L)
     sp_open_encode(L);
     sp_open_fs(L);
     sp_open_easy(L);
+    sp_open_cleanup(L);
     lua_pushinteger(L, SP_CORE_ABI);
     lua_setfield(L, -2, "ABI");
     return 1;
