@@ -11,8 +11,17 @@
 -- SendPulse gives a contact's phone); every other column is a variable of
 -- that name. Empty cells are left out (an export writes a contact without a
 -- variable as an empty cell, so the round trip is exact).
+--
+-- Text must be UTF-8 (a JSON body is; a strict server drops the connection
+-- on anything else): a header that is not is refused, a row with a cell
+-- that is not is rejected, naming the column and the byte. Not replaced:
+-- a Latin-1 file would be changed silently, row after row; its rejects say
+-- what to do (convert it, e.g. iconv -f latin1 -t utf-8).
+local core = require "sendpulse.core"
+
 local type, ipairs, format, lower = type, ipairs, string.format, string.lower
 local find, match, gsub, pairs = string.find, string.match, string.gsub, pairs
+local invalid_utf8 = core.invalid_utf8
 
 local _M = {}
 
@@ -26,6 +35,10 @@ function _M.header(fields)
   local map = { width = #fields, names = {} }
   local seen = {}
   for i, raw in ipairs(fields) do
+    local bad = invalid_utf8(raw)
+    if bad then
+      return nil, format("column %d of the header is not UTF-8 text (byte %d): convert the file to UTF-8", i, bad)
+    end
     local name = trim(raw)
     if name == "" then return nil, format("column %d of the header has no name", i) end
     local key = lower(name)
@@ -61,6 +74,13 @@ function _M.from_record(map, fields)
   if #fields ~= map.width then
     return nil, format("has %d fields, the header has %d", #fields, map.width)
   end
+  for i = 1, #fields do
+    local bad = invalid_utf8(fields[i])
+    if bad then
+      return nil, format("column '%s' is not UTF-8 text (byte %d): convert the file to UTF-8",
+        i == map.email and "email" or map.names[i], bad)
+    end
+  end
   local email = trim(fields[map.email])
   if email == "" then return nil, "the email column is empty" end
   if not _M.valid_email(email) then return nil, "not an email address" end
@@ -81,6 +101,7 @@ function _M.from_row(row)
   if type(row) ~= "table" then return nil, format("a row must be a table, got %s", type(row)) end
   if type(row.email) ~= "string" or row.email == "" then return nil, "the row has no email" end
   if not _M.valid_email(row.email) then return nil, "not an email address" end
+  if invalid_utf8(row.email) then return nil, "the email is not UTF-8 text" end
   local variables = {}
   if row.variables ~= nil then
     if type(row.variables) ~= "table" then return nil, "variables must be a table" end
@@ -88,6 +109,9 @@ function _M.from_row(row)
       if type(k) ~= "string" or (type(v) ~= "string" and type(v) ~= "number") then
         return nil, "variables must map names to strings or numbers"
       end
+      if invalid_utf8(k) then return nil, "a variable's name is not UTF-8 text" end
+      local bad = type(v) == "string" and invalid_utf8(v)
+      if bad then return nil, format("variable '%s' is not UTF-8 text (byte %d)", k, bad) end
       variables[k] = v
     end
   end
