@@ -6,7 +6,7 @@
  *   limiter{...}         GCRA rate budget (sp_limiter_lua.c)
  *   monotonic, sleep     (sp_clock_lua.c)
  *   json_encode, null    (sp_json_encode_lua.c); json_decode (sp_json_decode_lua.c)
- *   urlencode, base64_encode, base64_decode, fingerprint, invalid_utf8   (sp_encode_lua.c)
+ *   urlencode, base64_encode, base64_decode, fingerprint, json_string_size   (sp_encode_lua.c)
  *   private_dir, write_private, try_lock, uid, fsync       (sp_fs_lua.c)
  *   limits               the bounds on an answer (sp_easy_lua.c)
  *   remove_on_signal     a file removed if a signal ends the process (sp_cleanup_lua.c) */

@@ -206,3 +206,41 @@ size_t sp_utf8_check(const char *s, size_t n)
     }
     return n;
 }
+
+/* What each byte below 0x80 becomes inside a JSON string (sp_json_escape's
+ * rules): 1 as itself, 2 for \" \\ \n \r \t \b \f, 6 for \u00XX. */
+static const unsigned char ESCAPED_SIZE[128] = {
+    6, 6, 6, 6, 6, 6, 6, 6, 2, 2, 2, 6, 2, 2, 6, 6,   /* \b \t \n \f \r */
+    6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6,
+    1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,   /* '"' */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1,   /* '\\' */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 6,   /* DEL */
+};
+
+size_t sp_json_string_size(const char *s, size_t n, size_t *bad)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0, size = 2;
+
+    while (i < n) {
+        unsigned char c = p[i];
+        if (c < 0x80) {
+            size += ESCAPED_SIZE[c];
+            i++;
+            continue;
+        }
+        {
+            size_t len = sp_utf8_sequence(p + i, n - i);
+            if (len == 0) {
+                *bad = i;
+                return 0;
+            }
+            size += len;
+            i += len;
+        }
+    }
+    return size;
+}

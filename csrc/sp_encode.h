@@ -34,4 +34,12 @@ int sp_json_escape(sp_buf *out, const char *s, size_t n);
 size_t sp_utf8_sequence(const unsigned char *s, size_t avail);
 size_t sp_utf8_check(const char *s, size_t n);
 
+/* The bytes the JSON encoder writes for a string of these n bytes, its
+ * quotes included (sp_json_escape's rules), in one pass that also checks
+ * UTF-8: returns 0 and sets *bad to the offset of the first byte that is
+ * not UTF-8 when there is one (a JSON string is never 0 bytes: it has its
+ * quotes). For bounding what a batch of strings will cost before encoding
+ * them. */
+size_t sp_json_string_size(const char *s, size_t n, size_t *bad);
+
 #endif

@@ -5,9 +5,11 @@
  *   core.fingerprint(s)    -> 16 hex digits (FNV-1a, 64 bit): a stable,
  *                             non-reversible-at-a-glance key for a secret;
  *                             not a cryptographic hash
- *   core.invalid_utf8(s)   -> nil when s is UTF-8, else the position
- *                             (1-based) of the first byte that is not:
- *                             the encoder's rule, for a check ahead of it */
+ *   core.json_string_size(s) -> the bytes of s as a JSON string (quotes
+ *                             and escapes included), or nil and the position
+ *                             (1-based) of the first byte that is not UTF-8:
+ *                             the encoder's rules, for checks and bounds
+ *                             ahead of it (the bulk import's batches) */
 #include <string.h>
 
 #include "sp_lua.h"
@@ -80,15 +82,17 @@ static int core_fingerprint(lua_State *L)
     return 1;
 }
 
-static int core_invalid_utf8(lua_State *L)
+static int core_json_string_size(lua_State *L)
 {
-    size_t n, bad;
+    size_t n, bad = 0, size;
     const char *s = luaL_checklstring(L, 1, &n);
-    bad = sp_utf8_check(s, n);
-    if (bad == n)
+    size = sp_json_string_size(s, n, &bad);
+    if (size == 0) {
         lua_pushnil(L);
-    else
         lua_pushinteger(L, (lua_Integer)bad + 1);
+        return 2;
+    }
+    lua_pushinteger(L, (lua_Integer)size);
     return 1;
 }
 
@@ -121,6 +125,6 @@ void sp_open_encode(lua_State *L)
     lua_pop(L, 1);
     lua_pushcfunction(L, core_fingerprint);
     lua_setfield(L, -2, "fingerprint");
-    lua_pushcfunction(L, core_invalid_utf8);
-    lua_setfield(L, -2, "invalid_utf8");
+    lua_pushcfunction(L, core_json_string_size);
+    lua_setfield(L, -2, "json_string_size");
 }

@@ -70,6 +70,12 @@ describe("JSON encoding", function()
       assert.is_false(ok)
       assert.matches(case[2], err)
     end
+    -- core.json_string_size: the same rule ahead of the encoder, with the size it writes
+    local core = require "sendpulse.core"
+    assert.same({ nil, 3 }, { core.json_string_size("Zo\235") })
+    for _, v in ipairs { "", "plain", 'q"\\\n\1\127', "Zo\195\171 \240\159\152\128", ("\t"):rep(100) } do
+      assert.equal(#json.encode(v), core.json_string_size(v))
+    end
     -- what is UTF-8 goes out as it is: up to U+10FFFF, NUL escaped
     assert.equal('"\239\191\191\244\143\191\191\\u0000"', json.encode("\239\191\191\244\143\191\191\0"))
   end)

@@ -174,6 +174,39 @@ static void test_utf8(void)
     CHECK(same);
 }
 
+/* sp_json_string_size is the length sp_json_escape writes, plus the quotes,
+ * for any UTF-8 string; 0 with the first bad byte for any other. */
+static void test_json_string_size(void)
+{
+    sp_buf b = SP_BUF_INIT;
+    size_t bad = 99;
+    unsigned seed = 7;
+    int i, same = 1;
+
+    CHECK(sp_json_string_size("", 0, &bad) == 2);
+    CHECK(sp_json_string_size("q\"b\\n\n\t\x01\x7f", 9, &bad) == 2 + 23);
+    CHECK(sp_json_string_size("caf\xe9!", 5, &bad) == 0 && bad == 3);
+    CHECK(sp_json_string_size("\xd0\x9f", 2, &bad) == 4);
+    for (i = 0; i < 20000; i++) {
+        unsigned char s[24];
+        size_t n = (size_t)(i % 24), k, size;
+        for (k = 0; k < n; k++) {
+            seed = seed * 1103515245u + 12345u;
+            s[k] = (unsigned char)(seed >> 16);
+        }
+        b.len = 0;
+        size = sp_json_string_size((const char *)s, n, &bad);
+        if (sp_utf8_check((const char *)s, n) == n) {
+            sp_json_escape(&b, (const char *)s, n);
+            same &= size == b.len + 2;
+        } else {
+            same &= size == 0 && bad == sp_utf8_check((const char *)s, n);
+        }
+    }
+    CHECK(same);
+    sp_buf_free(&b);
+}
+
 int main(void)
 {
     test_buf();
@@ -182,5 +215,6 @@ int main(void)
     test_base64_round_trip();
     test_json_escape();
     test_utf8();
+    test_json_string_size();
     return ctest_report("test_encode");
 }

@@ -60,7 +60,8 @@ local cells = require "sendpulse.bulk.cells"
 local type, pairs, ipairs, pcall, tostring, tonumber, rawget, setmetatable, math_type =
       type, pairs, ipairs, pcall, tostring, tonumber, rawget, setmetatable, math.type
 local floor = math.floor
-local format, concat, find, gsub = string.format, table.concat, string.find, string.gsub
+local format, concat, byte = string.format, table.concat, string.byte
+local QUOTE = 39   -- '
 local restore, neutralise_record = cells.restore, cells.neutralise_record
 local monotonic = core.monotonic
 
@@ -198,8 +199,8 @@ function CsvSource:seek(pos)
   return true
 end
 
--- The next row: "contact", contact, line, fields | "reject", reason, line,
--- fields | "blank" | nil at the end.
+-- The next row: "contact", contact, line, fields, bytes (its JSON, at most)
+-- | "reject", reason, line, fields | "blank" | nil at the end.
 function CsvSource:next()
   local fields, where = self.reader:next()
   if fields == nil then return nil end
@@ -207,10 +208,13 @@ function CsvSource:next()
   self.offset, self.line = where.next_offset, self.reader.line
   if fields == false then return "reject", where.reason, where.line, {} end
   if not self.raw_cells then
-    for i = 1, #fields do fields[i] = restore(fields[i]) end
+    for i = 1, #fields do
+      local cell = fields[i]
+      if byte(cell, 1) == QUOTE then fields[i] = restore(cell) end   -- (most cells: one comparison)
+    end
   end
-  local contact, reason = contacts.from_record(self.map, fields)
-  if contact then return "contact", contact, where.line, fields end
+  local contact, reason, bytes = contacts.from_record(self.map, fields)
+  if contact then return "contact", contact, where.line, fields, bytes end
   if reason == "blank" then return "blank" end
   return "reject", reason, where.line, fields
 end
@@ -251,35 +255,14 @@ function IterSource:next()
   local row = self.fn()
   if row == nil then return nil end
   self.row = self.row + 1
-  local contact, reason = contacts.from_row(row)
+  local contact, reason, bytes = contacts.from_row(row)
   local email = type(row) == "table" and type(row.email) == "string" and row.email or ""
-  if contact then return "contact", contact, self.row, { email } end
+  if contact then return "contact", contact, self.row, { email }, bytes end
   return "reject", reason, self.row, { email }
 end
 
----------------------------------------------------------------------------
--- Sizes: what a row adds to a batch (its part of the bound batch_bytes)
-
--- The bytes of `s` as a JSON string, at most: its quotes, and five more for
--- each byte the encoder may escape as \u00XX.
-local function json_string_size(s)
-  if type(s) ~= "string" then return 24 end   -- a number
-  local n = #s + 2
-  if find(s, '[%c"\\]') then
-    local _, escaped = gsub(s, '[%c"\\]', "")
-    n = n + 5 * escaped
-  end
-  return n
-end
-
-local function contact_size(contact)
-  local n = _M.ROW_OVERHEAD + json_string_size(contact.email) + 32   -- {"email":,"variables":{}}
-  for name, value in pairs(contact.variables) do
-    n = n + json_string_size(name) + json_string_size(value) + 2
-  end
-  return n
-end
-
+-- What a rejected row adds to a batch (its part of the bound batch_bytes):
+-- its cells, held until the batch's rejects are written.
 local function reject_size(fields)
   local n = _M.ROW_OVERHEAD
   for i = 1, #fields do n = n + #fields[i] end
@@ -466,11 +449,11 @@ local function run(service, args, call_opts)
     local from = src:position()
     local items, refused, blanks, ended, bytes = {}, {}, 0, false, 0
     while #items < size and bytes < max_bytes do
-      local kind, value, line, fields = src:next()
+      local kind, value, line, fields, json_bytes = src:next()
       if kind == nil then ended = true break end
       if kind == "contact" then
         items[#items + 1] = { contact = value, line = line, fields = fields }
-        bytes = bytes + contact_size(value)
+        bytes = bytes + _M.ROW_OVERHEAD + json_bytes
       elseif kind == "reject" then
         refused[#refused + 1] = { line, value, fields }
         bytes = bytes + reject_size(fields)
