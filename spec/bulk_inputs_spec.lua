@@ -339,6 +339,27 @@ describe("bulk inputs #bulk", function()
       c:close()
     end)
 
+    it("a list that grows during the export passes its first total and is exported whole", function()
+      local id = client.email:create_mailing_list { bookName = "Growing" }.id
+      local function add(from, to)
+        local emails = {}
+        for i = from, to do emails[#emails + 1] = { email = ("g%03d@example.com"):format(i) } end
+        client.email:add_emails_to_mailing_list { id = id, emails = emails }
+      end
+      add(1, 150)
+      local grown = false
+      local other = sendpulse.new { client_id = "sandbox-id", client_secret = "sandbox-secret", base_url = sb.url,
+                                    rate_limit = false }
+      local lines = 0
+      local summary = other.email:export { id = id, out = function() lines = lines + 1 end, progress = function()
+        if not grown then grown = true add(151, 250) end   -- after the first page: 100 more
+      end }
+      assert.equal(250, summary.contacts)
+      assert.equal(250, summary.total)
+      assert.equal(251, lines)
+      other:close()
+    end)
+
     it("a list that is a whole number of pages still ends (the short last page is empty)", function()
       local id = client.email:create_mailing_list { bookName = "Pages" }.id
       local emails = {}

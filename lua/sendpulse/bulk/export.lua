@@ -207,13 +207,16 @@ local function run(service, args, call_opts)
         previous = key
       end
       if total and summary.contacts + #page > total then
-        total = list_total(service, id, call_opts)   -- the list may have grown meanwhile
-        if total and summary.contacts + #page > total then
+        -- the list may have grown meanwhile (an answer without a count, or
+        -- a smaller one, keeps the count we have: the walk still ends)
+        local again = list_total(service, id, call_opts)
+        if again and again > total then total = again end
+        if summary.contacts + #page > total then
           paging_error(format("the pages up to offset %d hold %d contacts, more than the %d the list has "
             .. "(get_emails_total_count): the server does not follow 'offset' (stopped after %d contacts)",
             offset, summary.contacts + #page, total, summary.contacts))
         end
-        summary.total = total or nil
+        summary.total = total
       end
       for _, contact in ipairs(page) do
         local row = { contact.email }
