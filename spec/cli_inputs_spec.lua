@@ -120,6 +120,18 @@ describe("sendpulse command, issue 21 #cli", function()
     assert.matches('{"a":[]}', sent, 1, true)
   end)
 
+  it("prints an answer's text that is not UTF-8 (a decoded template body) with U+FFFD, and says so", function()
+    local html = tmp()
+    sys.write_file(html, "<p>caf\233</p>")   -- Latin-1
+    local created = assert(json.decode((run("email create_template name=latin1 body=@" .. q(html)))))
+    local o, e, rc = run("email get_template_by_id template_id=" .. created.real_id)
+    assert.equal(0, rc, e)
+    local template = assert(json.decode(o), "stdout is JSON")
+    assert.equal("<p>caf\239\191\189</p>", template.body)
+    assert.matches("the answer holds bytes that are not UTF%-8 text; they are shown as U%+FFFD", e)
+    os.remove(html)
+  end)
+
   it("refuses two field paths that name the same place, naming both, and sends nothing", function()
     local id = new_list("Paths")
     local before = #sb:stats().requests

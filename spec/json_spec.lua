@@ -73,6 +73,8 @@ describe("JSON encoding", function()
     -- core.json_string_size: the same rule ahead of the encoder, with the size it writes
     local core = require "sendpulse.core"
     assert.same({ nil, 3 }, { core.json_string_size("Zo\235") })
+    assert.same({ nil, 6 }, { core.json_string_size("ab\233cd\255", 4) })   -- from a position on
+    assert.equal(4, core.json_string_size("ab\233cd", 4))
     for _, v in ipairs { "", "plain", 'q"\\\n\1\127', "Zo\195\171 \240\159\152\128", ("\t"):rep(100) } do
       assert.equal(#json.encode(v), core.json_string_size(v))
     end

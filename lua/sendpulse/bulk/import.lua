@@ -185,7 +185,9 @@ end
 -- What identifies the input at a position (the offset of a journal).
 function CsvSource:identity(at)
   return { kind = "csv", size = self.size, header = concat(self.columns, ","),
-           probe = probe(self.file, at.offset) }
+           -- Base64: 64 bytes cut anywhere may split a UTF-8 character, and
+           -- the journal is JSON, whose strings must be UTF-8
+           probe = core.base64_encode(probe(self.file, at.offset)) }
 end
 
 function CsvSource:position() return { offset = self.offset, line = self.line } end
