@@ -160,8 +160,8 @@ $(EMBED_C): examples/host/embed_lua.lua $(shell find lua -name '*.lua' -not -pat
 	@mkdir -p $(dir $@)
 	$(LUA) examples/host/embed_lua.lua lua $@
 
-$(HOST): examples/host/host.c $(STATIC) $(EMBED_C)
-	$(CC) -std=gnu99 $(WARN) $(CFLAGS) -I$(LUA_INCDIR) -I$(CURL_INCDIR) -o $@ $< $(EMBED_C) $(STATIC) \
+$(HOST): examples/host/host.c csrc/sendpulse_core.h $(STATIC) $(EMBED_C)
+	$(CC) -std=gnu99 $(WARN) $(CFLAGS) -I$(LUA_INCDIR) -I$(CURL_INCDIR) -Icsrc -o $@ $< $(EMBED_C) $(STATIC) \
 	  $(HOST_LIBS) -L$(CURL_LIBDIR) $(CURL_LIBS) -lm -ldl $(LDFLAGS)
 
 host: $(HOST)

@@ -8,7 +8,7 @@
 -- client that returns nil, err instead.
 
 local VERSION = require "sendpulse.version"
-local core = require "sendpulse.core"
+local core = require "sendpulse.load_core"   -- (sendpulse.core, or why not)
 local client = require "sendpulse.client"
 local errors = require "sendpulse.errors"
 local json = require "sendpulse.json"

@@ -61,7 +61,9 @@ local Nginx = {}
 Nginx.__index = Nginx
 
 --- start{ sandbox_url =, template = (nginx.conf text; default the one in
--- spec/nginx), env = { NAME = value } (nginx's environment) } -> handle;
+-- spec/nginx), env = { NAME = value } (nginx's environment), globals =
+-- (directives for nginx's -g, ${...} replaced as in the template: a config
+-- that must run as written gets its pid and error_log there) } -> handle;
 -- raises with the error log when nginx does not come up.
 function _M.start(opts)
   opts = opts or {}
@@ -90,12 +92,15 @@ function _M.start(opts)
                    SSLCERT_PORT = self.sslcert_port,
                    BADNAME_PORT = self.badname_port, SELF_PORT = self.self_port,
                    SANDBOX_URL = opts.sandbox_url or "http://127.0.0.1:1", USER_LINE = user_line }
-    local conf = template:gsub("%${([%w_]+)}", function(k)
-      return vars[k] and tostring(vars[k]) or error("nginx.conf: unknown ${" .. k .. "}")
-    end)
-    write_file(prefix .. "/nginx.conf", conf)
+    local function fill(text)
+      return (text:gsub("%${([%w_]+)}", function(k)
+        return vars[k] and tostring(vars[k]) or error("nginx.conf: unknown ${" .. k .. "}")
+      end))
+    end
+    write_file(prefix .. "/nginx.conf", fill(template))
+    local globals = opts.globals and (" -g " .. shell_quote(fill(opts.globals))) or ""
     local ok, out = run(env .. shell_quote(_M.NGINX) .. " -p " .. shell_quote(prefix) .. " -c " ..
-      shell_quote(prefix .. "/nginx.conf") .. " -e " .. shell_quote(prefix .. "/error.log"))
+      shell_quote(prefix .. "/nginx.conf") .. " -e " .. shell_quote(prefix .. "/error.log") .. globals)
     if ok then break end
     if attempt == 3 or not out:find("Address already in use", 1, true) then
       local log = self:log()

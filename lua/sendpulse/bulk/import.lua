@@ -9,7 +9,8 @@
 --     batch = 500,                      -- contacts per call (1 .. 1000)
 --     batch_bytes = 2097152,            -- and at most about this many bytes of rows per call
 --     journal = "contacts.csv.journal", -- resume from here (optional)
---     rejects = "contacts.rejects.csv", -- rows not added, with line and reason (optional)
+--     rejects = "contacts.rejects.csv", -- rows not added, with line and reason (optional;
+--                                       -- appended to, never truncated: bulk/rejects.lua)
 --     progress = function(p) ... end,   -- after every batch (optional)
 --     raw_cells = false,                -- true: keep a leading ' (see sendpulse.bulk.cells)
 --   }, { timeout = 60 })                -- call options for every batch (optional)
@@ -414,9 +415,11 @@ local function run(service, args, call_opts)
   local writer = summary.rejects_writer
 
   local counts = state and state.counts or { added = 0, rejected = 0, blank = 0 }
+  -- (a new run's rejects begin where the file ended: a resume cuts back to there)
   local current = {
     list = id, input = nil, position = src:position(), counts = counts,
-    rejects_size = state and state.rejects_size or nil, runs = (state and state.runs or 0) + 1,
+    rejects_size = state and state.rejects_size or (args.rejects and writer.size) or nil,
+    runs = (state and state.runs or 0) + 1,
   }
   local function save(extra)
     current.position = extra.position or current.position

@@ -4,8 +4,11 @@
 --                  fields keep the text as is (a phone "0501234567" stays a
 --                  string), integer and number fields need a number, boolean
 --                  fields true or false, array and object fields JSON text.
---                  Fields the operation does not declare, and nested ones,
---                  are guessed: true, false, null, a number, else a string.
+--                  Nested fields are guessed: true, false, null, a number,
+--                  else a string. A field the operation does not declare is
+--                  refused (a typo would be sent, and the API ignores what it
+--                  does not know) unless allow_unknown (--allow-unknown):
+--                  then it is guessed too. This holds for --json's names.
 --   name:=json     a JSON value, whatever the declared type.
 --   name=@path     the contents of a file: in an upload (a multipart form) a
 --                  file part with the file's name, else its text; an array
@@ -17,10 +20,13 @@
 --                  emails.01.email), or one that writes inside the value of
 --                  another (a=1 and a.b=2), are refused, both named.
 --
--- fields.parse(words, op, base) -> args, or nil and a message naming the word.
--- `base` (from --json) is copied, never changed; the words are laid over it.
+-- fields.parse(words, op, base, allow_unknown) -> args, or nil and a message
+-- naming the word. `base` (from --json) is copied, never changed; the words
+-- are laid over it.
 local json = require "sendpulse.json"
 local catalog = require "sendpulse.cli.catalog"
+local help = require "sendpulse.cli.help"
+local nearest = require "sendpulse.operations.nearest"
 
 local type, ipairs, pairs, tonumber, tostring, setmetatable, getmetatable =
       type, ipairs, pairs, tonumber, tostring, setmetatable, getmetatable
@@ -138,8 +144,34 @@ local function collision(owners, keys, name)
   end
 end
 
+-- nil when `name` is a field of `op` (any name is, when its body is an
+-- object whose fields the file does not list); else the message.
+local function unknown_field(op, name)
+  if not op then return nil end
+  local body = op.body
+  if body and not body.raw and (body.fields == nil or #body.fields == 0) then return nil end
+  local names = {}
+  for _, f in ipairs(catalog.fields(op)) do
+    if f.name == name then return nil end
+    names[#names + 1] = f.name
+  end
+  local near = nearest.names(names, name)
+  return format("'%s' is not a field of %s%s (%s; --allow-unknown sends it anyway)", name, op.name,
+    #near > 0 and ("; " .. help.did_you_mean(near)) or "",
+    #names > 0 and "its fields: " .. concat(names, ", ") or "it takes none")
+end
+
 --- Parses the words; returns the argument table or nil and a message.
-function _M.parse(words, op, base)
+function _M.parse(words, op, base, allow_unknown)
+  if base and not allow_unknown then
+    local names = {}
+    for k in pairs(base) do names[#names + 1] = tostring(k) end
+    table.sort(names)
+    for _, k in ipairs(names) do
+      local why = unknown_field(op, k)
+      if why then return nil, "--json: " .. why end
+    end
+  end
   local args = base and deep_copy(base) or {}
   local given = {}
   local owners = { value = {}, table = {} }
@@ -153,6 +185,10 @@ function _M.parse(words, op, base)
       return nil, format("'%s': a field name is a name or a dotted path such as a.b.1.c", name)
     end
     if given[name] then return nil, format("the field '%s' is given twice", name) end
+    if not allow_unknown then
+      local why = unknown_field(op, keys[1])
+      if why then return nil, why end
+    end
     given[name] = true
     local clash = collision(owners, keys, name)
     if clash then return nil, clash end

@@ -13,10 +13,13 @@ local _M = {}
 _M.USAGE = [==[
 usage: sendpulse [--profile NAME] [--base-url URL] [--verbose] [--pretty | --compact] [--timeout S]
                  COMMAND ...
+       sendpulse --help | -h | --version
 
 commands:
   SERVICE OPERATION [field=value ...] [--json '{...}' | --json @file.json] [--all] [--raw]
-                           call one of the API's operations (sendpulse services lists them)
+                    [--allow-unknown]
+                           call one of the API's operations (sendpulse services lists them);
+                           a field it does not declare is refused unless --allow-unknown
   request METHOD PATH [--query k=v ...] [--json ...]
                            any endpoint
   import LIST_ID FILE.csv  contacts into a mailing list (batches, journal, rejects, progress)
@@ -53,6 +56,16 @@ The profile file: $SENDPULSE_CREDENTIALS, else $XDG_CONFIG_HOME/sendpulse/creden
   base_url = http://127.0.0.1:8765
 
 Keys: client_id, client_secret, api_key, base_url.]]
+
+--- "did you mean 'a', 'b' or 'c'?" for a non-empty list of names: the
+--- command's one sentence for a misspelled name, written after "; ".
+function _M.did_you_mean(names)
+  local quoted = {}
+  for i, n in ipairs(names) do quoted[i] = "'" .. n .. "'" end
+  local last = quoted[#quoted]
+  quoted[#quoted] = nil
+  return "did you mean " .. (#quoted > 0 and concat(quoted, ", ") .. " or " or "") .. last .. "?"
+end
 
 function _M.exit_codes()
   local lines = { "exit codes:", "  0   success" }

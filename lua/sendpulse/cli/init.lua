@@ -33,6 +33,36 @@ local function nearest(service, name)
   return near_names.names(catalog.operations(service), name, 5)
 end
 
+-- "no service 'emails'; did you mean 'email'?"
+local function no_service(name)
+  local near = near_names.names(catalog.services(), name)
+  return format("no service '%s'%s (sendpulse services lists them)", name,
+    #near > 0 and ("; " .. help.did_you_mean(near)) or "")
+end
+
+-- argparse ends a message with "\nDid you mean 'x'?" or "\nDid you mean
+-- one of these: 'x' 'y'?": the command's own sentence instead.
+local function parse_error(message)
+  local head, names = message:match("^(.-)%s*\nDid you mean one of these: (.-)%?$")
+  if not head then head, names = message:match("^(.-)%s*\nDid you mean ('.-')%?$") end
+  if not head then return message end
+  local list = {}
+  for n in names:gmatch("'(.-)'") do list[#list + 1] = n end
+  return head .. "; " .. help.did_you_mean(list)
+end
+
+-- With --verbose, how a call went: its status, time and attempts, and
+-- whether the answer was canned (the sandbox's X-Sandbox-Canned header: the
+-- example of SendPulse's OpenAPI file, not an answer from state it keeps).
+local function call_note(ctx, meta)
+  if not ctx.out.verbose or type(meta) ~= "table" then return end
+  local canned = type(meta.headers) == "table" and meta.headers["x-sandbox-canned"]
+  ctx.out:note(format("sendpulse: HTTP %s in %.3f s, %s attempt%s%s", tostring(meta.status),
+    tonumber(meta.duration) or 0, tostring(meta.attempts or 1), meta.attempts == 1 and "" or "s",
+    canned and format("; canned answer (X-Sandbox-Canned: %s): the example of SendPulse's "
+      .. "OpenAPI file, not state the sandbox keeps", canned) or ""))
+end
+
 local function client_for(a, ctx)
   local creds, why = credentials.resolve({ profile = a.profile, base_url = a.base_url }, ctx.getenv)
   if not creds then usage(why) end
@@ -78,14 +108,14 @@ function commands.help(a, ctx)
   elseif topic[1] == "credentials" then text = help.CREDENTIALS
   elseif topic[1] == "exit-codes" then text = help.exit_codes()
   elseif #topic == 1 then
-    text = help.service(topic[1]) or usage(format("no service '%s' (sendpulse services lists them)", topic[1]))
+    text = help.service(topic[1]) or usage(no_service(topic[1]))
   else
     text = help.operation(topic[1], topic[2])
     if not text then
-      if not catalog.operations(topic[1]) then usage(format("no service '%s'", topic[1])) end
+      if not catalog.operations(topic[1]) then usage(no_service(topic[1])) end
       local near = nearest(topic[1], topic[2])
       usage(format("no operation '%s' in service '%s'%s", topic[2], topic[1],
-        #near > 0 and (" (did you mean " .. table.concat(near, ", ") .. "?)") or ""))
+        #near > 0 and ("; " .. help.did_you_mean(near)) or ""))
     end
   end
   ctx.out.stdout:write(text, "\n")
@@ -118,8 +148,9 @@ function commands.request(a, ctx)
   end
   local body = json_arg(a)
   local client = client_for(a, ctx)
-  local value = client:request(a.method:upper(), a.path, { query = query, json = body })
+  local value, meta = client:request(a.method:upper(), a.path, { query = query, json = body })
   ctx.out:value(value)
+  call_note(ctx, meta)
   client:close()
   return exits.OK
 end
@@ -133,9 +164,9 @@ local function call(service, a, ctx)
   if not op then
     local near = nearest(service, a.operation)
     usage(format("no operation '%s' in service '%s'%s (sendpulse help %s lists them)", a.operation, service,
-      #near > 0 and (" (did you mean " .. table.concat(near, ", ") .. "?)") or "", service))
+      #near > 0 and ("; " .. help.did_you_mean(near)) or "", service))
   end
-  local args, why = fields.parse(a.fields or {}, op, json_arg(a))
+  local args, why = fields.parse(a.fields or {}, op, json_arg(a), a.allow_unknown)
   if not args then usage(why) end
   local client = client_for(a, ctx)
   local svc = client[service]
@@ -146,12 +177,13 @@ local function call(service, a, ctx)
     end
     for item in svc:each(a.operation, args) do ctx.out:line(item) end
   else
-    local value = svc[a.operation](svc, args)
+    local value, meta = svc[a.operation](svc, args)
     if type(value) == "string" and a.raw then
       ctx.out.stdout:write(value)
     else
       ctx.out:value(value)
     end
+    call_note(ctx, meta)
   end
   client:close()
   return exits.OK
@@ -223,9 +255,10 @@ function _M.main(argv, ctx)
                            verbose = ok and a.verbose, stdout = ctx.stdout, stderr = ctx.stderr }
   ctx.out = out
   if not ok then
-    out:error(errors.new { kind = "argument", message = a .. " (sendpulse help)" })
+    out:error(errors.new { kind = "argument", message = parse_error(a) .. " (sendpulse help)" })
     return exits.BY_KIND.usage
   end
+  if a.show_version and not a.command then return commands.version(a, ctx) end
   if a.show_help then
     local text
     if a.command and catalog.operations(a.command) then

@@ -17,7 +17,10 @@ end
 function _M.new()
   local p = argparse("sendpulse", "SendPulse from the shell"):add_help(false)
   p:command_target("command")
+  -- `sendpulse --help` and `sendpulse --version` need no command
+  p:require_command(false)
   help_flag(p)
+  p:flag("--version", "the version"):target("show_version")
   p:option("--profile", "profile of the credentials file")
   p:option("--base-url", "API address (SENDPULSE_BASE_URL)")
   p:option("--timeout", "seconds for a whole call"):convert(tonumber)
@@ -32,6 +35,7 @@ function _M.new()
     c:option("--json", "the arguments as a JSON object, or @file.json")
     c:flag("--all", "every page of a paginated operation, one JSON object per line")
     c:flag("--raw", "write a file answer (a report) as it is")
+    c:flag("--allow-unknown", "send fields the operation does not declare")
   end
 
   local r = help_flag(p:command("request"):add_help(false))
