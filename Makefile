@@ -85,14 +85,15 @@ DIST      := build/dist/$(DIST_NAME).tar.gz
 # Lua-free parts (sp_x.c with its header sp_x.h): no lua.h, no libcurl,
 # unit-tested in C on their own.
 PURE_SRC := csrc/sp_buf.c csrc/sp_clock.c csrc/sp_limiter.c csrc/sp_window.c csrc/sp_encode.c \
-            csrc/sp_fs.c csrc/sp_shm.c csrc/sp_headers.c csrc/sp_sockets.c csrc/sp_scrub.c
+            csrc/sp_fs.c csrc/sp_shm.c csrc/sp_headers.c csrc/sp_sockets.c csrc/sp_scrub.c \
+            csrc/sp_cleanup.c
 # Lua-free but built on libcurl: the easy-handle settings both transports share.
 CURL_SRC := csrc/sp_easy.c
 # Parts that speak the Lua C API: sp_x_lua.c binds the Lua-free sp_x.c.
 LUA_SRC  := csrc/sp_core_lua.c csrc/sp_http_lua.c csrc/sp_multi_lua.c csrc/sp_easy_lua.c \
             csrc/sp_auth_lua.c csrc/sp_limiter_lua.c csrc/sp_clock_lua.c \
             csrc/sp_json_encode_lua.c csrc/sp_json_decode_lua.c csrc/sp_encode_lua.c \
-            csrc/sp_fs_lua.c
+            csrc/sp_fs_lua.c csrc/sp_cleanup_lua.c
 # For sendpulse.hiredis only: the Redis reply reader (Lua-free) and its
 # binding (sp_resp_lua.c, in REDIS_OBJS).
 REDIS_SRC := csrc/sp_resp.c

@@ -30,6 +30,7 @@
 #define SP_MULTI_MT    "sendpulse.multi"
 #define SP_FILELOCK_MT "sendpulse.filelock"
 #define SP_HIREDIS_MT  "sendpulse.hiredis"
+#define SP_CLEANUP_MT  "sendpulse.cleanup"
 
 /* The longest Bearer token (or API key) the core holds, in bytes. */
 #define SP_TOKEN_MAX 4096
@@ -58,6 +59,7 @@ void sp_open_auth(lua_State *L);          /* sp_auth_lua.c */
 void sp_open_limiter(lua_State *L);       /* sp_limiter_lua.c */
 void sp_open_clock(lua_State *L);         /* sp_clock_lua.c */
 void sp_open_json_encode(lua_State *L);   /* sp_json_encode_lua.c */
+void sp_open_cleanup(lua_State *L);       /* sp_cleanup_lua.c */
 void sp_open_json_decode(lua_State *L);   /* sp_json_decode_lua.c */
 void sp_open_encode(lua_State *L);        /* sp_encode_lua.c */
 void sp_open_fs(lua_State *L);            /* sp_fs_lua.c */

@@ -5,6 +5,7 @@ local _M = {}
 _M.OK = 0
 _M.REJECTED = 10   -- import finished, some rows in the rejects file
 _M.INTERNAL = 70   -- a bug: a Lua error that is not one of the library's error objects
+_M.INTERRUPTED = 130   -- Ctrl-C (SIGINT), as shells report it
 
 -- kind -> code, and the order the table in docs/cli.md lists them.
 _M.BY_KIND = {

@@ -23,7 +23,7 @@ commands:
   request METHOD PATH [--query k=v ...] [--json ...]
                            any endpoint
   import LIST_ID FILE.csv  contacts into a mailing list (batches, journal, rejects, progress)
-  export LIST_ID [--output FILE]
+  export LIST_ID [--output FILE] [--raw-cells]
                            every contact of a list as CSV
   services                 the services and how many operations each has
   help [SERVICE [OPERATION]]
