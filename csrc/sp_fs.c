@@ -151,3 +151,60 @@ int sp_fs_try_lock(const char *path, int *fd, char *err, size_t errlen)
     *fd = f;
     return 0;
 }
+
+int sp_fs_append_private(const char *path, const char *data, size_t len, int sync,
+                         char *err, size_t errlen)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int e;
+    size_t done = 0;
+
+    if (fd < 0)
+        return fail(err, errlen, "cannot open", path, errno);
+    if (sp_fs_check_owned(fd, path, err, errlen) != 0) {
+        close(fd);
+        return -1;
+    }
+    while (done < len) {
+        ssize_t n = write(fd, data + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            e = n < 0 ? errno : EIO;
+            close(fd);
+            return fail(err, errlen, "cannot append to", path, e);
+        }
+        done += (size_t)n;
+    }
+    if (sync && fsync(fd) != 0) {
+        e = errno;
+        close(fd);
+        return fail(err, errlen, "cannot sync", path, e);
+    }
+    if (close(fd) != 0)
+        return fail(err, errlen, "cannot append to", path, errno);
+    return 0;
+}
+
+int sp_fs_open_private(const char *path, long long *size, char *err, size_t errlen)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return -2;
+        return fail(err, errlen, "cannot open", path, errno);
+    }
+    if (sp_fs_check_owned(fd, path, err, errlen) != 0) {
+        close(fd);
+        return -1;
+    }
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return fail(err, errlen, "cannot inspect", path, e);
+    }
+    *size = (long long)st.st_size;
+    return fd;
+}

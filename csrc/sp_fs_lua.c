@@ -8,6 +8,13 @@
  *   core.fsync(file)                -> true | nil, message: flush a Lua file
  *                                      and sync it to disk (bulk import's
  *                                      rejects file, before its journal)
+ *   core.append_private(path, data [, sync = true]) -> true | nil, message
+ *                                      (the outbox's journal: O_APPEND, no
+ *                                      symbolic link, this user's regular file)
+ *   core.read_private(path, offset, max) -> bytes, size | false (no file) |
+ *                                      nil, message: at most max bytes from
+ *                                      offset, and the file's size; checked
+ *                                      as append_private opens it
  *
  * Failures are returned, not raised: the store turns them into a reported
  * degradation, never a crash. */
@@ -121,6 +128,74 @@ static int core_fsync(lua_State *L)
     return 1;
 }
 
+static int core_append_private(lua_State *L)
+{
+    char err[512];
+    size_t n;
+    const char *path = check_path(L, 1);
+    const char *data = luaL_checklstring(L, 2, &n);
+    int sync = lua_isnoneornil(L, 3) ? 1 : lua_toboolean(L, 3);
+    if (sp_fs_append_private(path, data, n, sync, err, sizeof err) != 0)
+        return push_failure(L, err);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* The most one read_private call returns (a bound on what a hostile file
+ * can make us allocate at once). */
+#define SP_READ_MAX (64 * 1024 * 1024)
+
+static int core_read_private(lua_State *L)
+{
+    char err[512];
+    const char *path = check_path(L, 1);
+    lua_Integer offset = luaL_checkinteger(L, 2);
+    lua_Integer max = luaL_checkinteger(L, 3);
+    long long size = 0;
+    luaL_Buffer b;
+    size_t left;
+    int fd;
+
+    luaL_argcheck(L, offset >= 0, 2, "offset must be >= 0");
+    luaL_argcheck(L, max >= 0 && max <= SP_READ_MAX, 3, "max must be from 0 to 64 MiB");
+    fd = sp_fs_open_private(path, &size, err, sizeof err);
+    if (fd == -2) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    if (fd < 0)
+        return push_failure(L, err);
+    if (lseek(fd, (off_t)offset, SEEK_SET) < 0) {
+        int e = errno;
+        close(fd);
+        snprintf(err, sizeof err, "cannot seek in %s: %s", path, strerror(e));
+        return push_failure(L, err);
+    }
+    left = (size_t)max;
+    luaL_buffinit(L, &b);
+    while (left > 0) {
+        size_t want = left < LUAL_BUFFERSIZE ? left : LUAL_BUFFERSIZE;
+        char *p = luaL_prepbuffer(&b);
+        ssize_t got = read(fd, p, want);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            int e = errno;
+            close(fd);
+            snprintf(err, sizeof err, "cannot read %s: %s", path, strerror(e));
+            return push_failure(L, err);
+        }
+        if (got == 0)
+            break;
+        luaL_addsize(&b, (size_t)got);
+        left -= (size_t)got;
+    }
+    close(fd);
+    luaL_pushresult(&b);
+    lua_pushinteger(L, (lua_Integer)size);
+    return 2;
+}
+
 void sp_open_fs(lua_State *L)
 {
     static const luaL_Reg methods[] = {
@@ -139,6 +214,8 @@ void sp_open_fs(lua_State *L)
         { "try_lock", core_try_lock },
         { "uid", core_uid },
         { "fsync", core_fsync },
+        { "append_private", core_append_private },
+        { "read_private", core_read_private },
         { NULL, NULL }
     };
     sp_newclass(L, SP_FILELOCK_MT, methods, meta);

@@ -7,6 +7,11 @@
 -- size. A resumed run first cuts the file back to the size its journal
 -- recorded, so the rejects of a batch that was in flight at a kill are
 -- never written twice.
+--
+-- A new run never truncates an earlier rejects file (the rows of a past
+-- run may be all a user has of them): it appends to a file with the same
+-- header, starts a missing or empty one, and refuses one whose first line
+-- is another header (rows of other columns would make it unreadable).
 local core = require "sendpulse.core"
 local csv = require "sendpulse.bulk.csv"
 
@@ -19,8 +24,9 @@ local Rejects = {}
 Rejects.__index = Rejects
 
 --- Opens `path` for a run. `keep` (a resumed run): the size the journal
---- recorded, the file is cut back to it; nil (a new run): the file is
---- created with its header. Returns the object, or nil and a message.
+--- recorded, the file is cut back to it; nil (a new run): rows are appended
+--- to a file with this header, or the file is started with it. Returns the
+--- object (its size: where this run's rows begin), or nil and a message.
 function _M.open(path, columns, keep)
   if keep then
     local f = open(path, "rb")
@@ -34,8 +40,17 @@ function _M.open(path, columns, keep)
   else
     local header = { "line", "reason" }
     for _, c in ipairs(columns) do header[#header + 1] = c end
-    local ok, err = core.write_private(path, csv.format(header))
-    if not ok then return nil, err end
+    header = csv.format(header)
+    local f = open(path, "rb")
+    local first = f and f:read(#header) or ""
+    if f then f:close() end
+    if first == "" then
+      local ok, err = core.write_private(path, header)
+      if not ok then return nil, err end
+    elseif first ~= header then
+      return nil, "the rejects file " .. path .. " holds rows of another input (its first line is not "
+        .. header:sub(1, -2) .. "): give another rejects file, or move this one away"
+    end
   end
   local f, err = open(path, "ab")
   if not f then return nil, err end
