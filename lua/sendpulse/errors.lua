@@ -112,10 +112,54 @@ local waits = {
 }
 
 --- `sendpulse.errors.codes[code] = { name = ..., description = ... }`
+---@type table<integer, sendpulse.ErrorCode>
 _M.codes = {}
 for code, entry in pairs(codes) do
   _M.codes[code] = { name = entry[1], description = entry[2], wait = waits[code] }
 end
+
+-- Every field an error object may carry (docs/guide.md, "Errors"), for
+-- editors (LuaLS).
+---@alias sendpulse.ErrorKind
+---| "api" | "auth" | "rate_limit" | "network" | "timeout" | "too_large" | "protocol" | "decode"
+---| "argument" | "cancelled" | "callback" | "in_progress" | "uncertain" | "store" | "full"
+
+---@class sendpulse.Error
+---@field kind sendpulse.ErrorKind what failed (the list at the top of sendpulse/errors.lua)
+---@field message string the server's message, or ours (curl's text, what came back instead of JSON)
+---@field code? integer SendPulse's error_code (or the HTTP status when the answer had none)
+---@field name? string the code's name in sendpulse.errors ("list_not_found")
+---@field description? string the code's description in sendpulse.errors
+---@field status? integer the HTTP status
+---@field method? string the call's method (never the token request's)
+---@field path? string the call's path
+---@field retryable boolean repeating the call can succeed and cannot do harm
+---@field maybe_sent boolean the server may have acted on it: sent, and no answer says it was refused
+---@field retry_after? number seconds after which a repeat can succeed, when known
+---@field field_errors? { field: string, message: string }[] what an error answer said of each field
+---@field stage? "token"|"rate" failed while getting the token, or while waiting for a slot
+---@field window? "per_second"|"per_minute"|"per_hour"|"per_day" the budget a rate failure names
+---@field attempts? integer how many attempts reached the transport
+---@field tls? boolean a network error: TLS verification failed
+---@field cause? any kind "callback": the value Lua code raised
+---@field reason? string "idempotency_mismatch" (argument); outbox dead entries: "rejected", "invalid", "attempts"
+---@field idempotency? "uncertain" the answer never came: a later call with the key settles it
+---@field first_at? number kind "uncertain": the first attempt's time (Unix seconds)
+---@field store? string kind "store": which store failed
+---@field rule? string webhooks: which check refused the request or the body
+---@field waited? number service:patient: seconds spent waiting
+---@field attempts_made? integer service:patient: calls made
+---@field done? any[] a batch helper: the items processed
+---@field pending? any[] a batch helper: the items not processed (the failed batch and those after it)
+---@field batches? sendpulse.BatchResult[] a batch helper: every batch sent
+---@field import? sendpulse.ImportSummary email:import: the summary so far
+---@field changes? sendpulse.webhooks.Changes webhooks.subscribe: what was done before the failure
+
+-- An entry of sendpulse.errors (sendpulse.errors[code]).
+---@class sendpulse.ErrorCode
+---@field name string
+---@field description string
+---@field wait? number seconds SendPulse asks to wait (711, 791, 1004, 2020202020)
 
 local Error = {}
 Error.__index = Error
@@ -140,6 +184,8 @@ end
 -- `code` pulls the name, description and wait from the code table.
 -- retryable and maybe_sent are false unless given (the call pipeline sets
 -- them for every failure of an exchange: sendpulse.wire.retry).
+---@param fields table kind, message and any field of sendpulse.Error
+---@return sendpulse.Error
 function _M.new(fields)
   local e = {}
   for k, v in pairs(fields) do e[k] = v end
@@ -156,6 +202,8 @@ end
 
 --- tostring(v) for a message, even when v's __tostring raises (a value
 -- raised by user code: a store, a callback, a task).
+---@param v any
+---@return string
 function _M.describe(v)
   local ok, s = pcall(tostring, v)
   if ok and type(s) == "string" then return s end
@@ -163,11 +211,16 @@ function _M.describe(v)
 end
 
 --- A misuse of the API: `message` names the argument and the rule.
+---@param message string
+---@return sendpulse.Error
 function _M.argument(message)
   return _M.new { kind = "argument", message = message, retryable = false }
 end
 
 --- Is `v` one of our error objects?
+---@param v any
+---@return boolean
+---@nodiscard
 function _M.is_error(v)
   return type(v) == "table" and getmetatable(v) == Error
 end

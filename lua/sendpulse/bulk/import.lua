@@ -437,7 +437,36 @@ local function run(service, args, call_opts)
   end
 end
 
+-- email:import's arguments and answer (the top of this file), for
+-- editors (LuaLS).
+---@class sendpulse.ImportArgs
+---@field id integer the mailing list
+---@field rows string|file*|fun(): { email?: string, phone?: string, variables?: table<string, any> }?
+---@field batch? integer contacts per call (1 .. 1000, default 500)
+---@field journal? string a path: resume from here
+---@field rejects? string a path: rows not added, appended to
+---@field progress? fun(p: { rows: integer, added: integer, rejected: integer, skipped: integer,
+---   fraction?: number, elapsed: number, rate: number, eta?: number, line?: integer, done: boolean })
+---@field max_record? integer bytes of one CSV record (default 1 MiB)
+
+---@class sendpulse.ImportSummary
+---@field added integer
+---@field rejected integer
+---@field skipped integer rows a resumed run skipped (the journal counts them)
+---@field blank integer
+---@field batches integer
+---@field calls integer
+---@field resent integer rows of the batch that was in flight when an earlier run stopped
+---@field resumed boolean
+---@field complete boolean
+---@field seconds number
+---@field rejects_list? table[] the first 1,000 rejects, without a rejects file
+
 --- The email:import helper (registered by sendpulse.bulk).
+---@param service sendpulse.api.email
+---@param args sendpulse.ImportArgs
+---@param call_opts? sendpulse.CallOptions
+---@return sendpulse.ImportSummary summary a failure's error carries err.import, the summary so far
 function _M.import(service, args, call_opts)
   local client = rawget(service, "_client")
   local msg = check(args) or call_options.check(call_opts)

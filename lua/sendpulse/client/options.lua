@@ -97,6 +97,61 @@ end
 -- shared_dict store defaults to it).
 local opts_shared_dict
 
+-- The options of sendpulse.new, for editors (LuaLS); docs/guide.md has
+-- the table with the defaults, and the rules are below.
+---@class sendpulse.Options
+---@field client_id? string OAuth client id (the account's API settings)
+---@field client_secret? string OAuth client secret
+---@field api_key? string a static API key instead: sent as the Bearer token
+---@field base_url? string default "https://api.sendpulse.com" (the sandbox's URL in tests)
+---@field timeout? number seconds for a whole call (default 30): a deadline
+---@field attempt_timeout? number seconds for one attempt, within timeout
+---@field connect_timeout? number seconds to establish the connection (default 10)
+---@field retries? integer extra attempts for failures safe to retry (default 2)
+---@field retry_delay? number first backoff in seconds (default 0.5)
+---@field retry_max_delay? number the backoff's cap in seconds (default 8)
+---@field rate_limit? sendpulse.RateLimit|false the account's budget (default { rate = 10, burst = 1 }); false: none
+---@field refresh_margin? number fetch a new token this long before the old one expires (default 300)
+---@field ca_file? string extra trust for TLS (verification cannot be turned off)
+---@field ca_path? string
+---@field proxy? string a proxy URL for libcurl
+---@field allow_plain_http? boolean take http:// for a host other than this machine's loopback
+---@field user_agent? string
+---@field http2? boolean default true
+---@field max_answer_size? integer bytes of one answer's body (default 64 MiB)
+---@field hook? fun(event: table) called after each HTTP exchange (docs/guide.md, "Hooks")
+---@field sleep? fun(seconds: number) used for rate waits and backoff (ngx.sleep inside nginx)
+---@field token_store? "memory"|"file"|"redis"|table where the token is kept (docs/scaling.md)
+---@field token_dir? string the folder of the token file and the host budget file
+---@field redis? { host?: string, port?: integer, password?: string, db?: integer, prefix?: string, timeout?: number }
+---@field transport? "auto"|"curl"|"multi"|"cosocket"|table default "auto" (docs/loops.md, docs/nginx.md)
+---@field shared_dict? string inside nginx: a lua_shared_dict for the token and the budget of all workers
+---@field metrics? boolean|sendpulse.Metrics false: count nothing; a registry: count there
+---@field idempotency? sendpulse.IdempotencyOptions the ledger of idempotency keys (docs/outbox.md)
+
+---@class sendpulse.RateLimit
+---@field rate? number requests per second (default 10)
+---@field burst? integer (default 1)
+---@field per_minute? integer plan quotas (docs/rate-limits.md)
+---@field per_hour? integer
+---@field per_day? integer
+---@field shared? "process"|"host"|"redis" a budget shared by processes or hosts (docs/scaling.md)
+---@field fallback? "process"|"host"
+---@field fallback_rate? number
+---@field guard? number
+
+---@class sendpulse.IdempotencyOptions
+---@field store? "memory"|"file"|"redis"|"shared_dict"|sendpulse.idempotency.Store
+---@field dir? string the file store's folder
+---@field shared_dict? string the shared_dict store's dict
+---@field max_entries? integer
+---@field ttl? number seconds a key's outcome is kept
+---@field lease? number
+---@field grace? number
+---@field on_uncertain? "reconcile"|"resend"|"hold"
+---@field reconcile? fun(client: sendpulse.Client, request: table, record: table): any
+---@field clock_slack? number
+
 -- option -> { check, rule }; the rule is what the error message says.
 local rules = {
   client_id = { nonempty_string, "a non-empty string" },

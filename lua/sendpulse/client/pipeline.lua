@@ -46,8 +46,35 @@ local transport_kinds = { timeout = "timeout", too_large = "too_large", protocol
 
 local _M = {}
 
+-- The client's methods. For editors (LuaLS), its types: the raising form
+-- here; the safe form (sendpulse.SafeClient) in sendpulse/safe.lua; the
+-- services (client.email, ...) and their operations in sendpulse/api/meta.lua.
+---@class sendpulse.Client
+---@field cfg table the checked options (without the secret)
 local Client = {}
 local mt = { __name = "sendpulse.client" }
+
+---@alias sendpulse.HttpMethod "GET"|"POST"|"PUT"|"PATCH"|"DELETE"|"HEAD"|"OPTIONS"
+
+-- client:request's opts: the call options, and the request's content.
+---@class sendpulse.RequestOptions : sendpulse.CallOptions
+---@field query? table a table that becomes the query string
+---@field json? any a body sent as JSON
+---@field form? table<string, any> a body sent as a form
+---@field body? string a body sent as given (with content_type)
+---@field content_type? string the Content-Type of `body`
+
+-- What a successful call returns beside its value.
+---@class sendpulse.Meta
+---@field status integer the HTTP status
+---@field headers table<string, string> the answer's headers, names in lower case
+---@field duration number seconds the call took, waits and retries included
+---@field attempts integer attempts that reached the transport
+---@field replayed? boolean an idempotency key's recorded outcome: no request was made
+---@field reconciled? boolean found by the idempotency reconciler
+---@field resent? boolean sent again after an uncertain first attempt
+---@field value_dropped? boolean a replay whose value was too large to record
+---@field batches? sendpulse.BatchResult[] smtp:get_smtp_emails_batch_info: every batch
 
 -- Service tables (client.email, client.smtp, ...) come from generated data,
 -- created on first use; see sendpulse.operations. Loaded on first use too:
@@ -93,6 +120,10 @@ end
 
 --- Reports a failure: raises it, or returns nil, err for a safe client.
 -- Every failure of a client passes here, scrubbed of its secrets.
+-- (Internal: the helpers and modules of the library report through it.)
+---@param err sendpulse.Error
+---@return nil
+---@return sendpulse.Error err
 function Client:fail(err)
   scrub_error(self, err)
   if self.raise then error(err, 0) end
@@ -541,6 +572,11 @@ end
 -- headers, timeout, idempotent, raw (answer bytes undecoded),
 -- idempotency_key (docs/outbox.md). See docs/guide.md ("Calling the API")
 -- for the full contract.
+---@param method sendpulse.HttpMethod
+---@param path string the path after base_url, starting with "/" ("/addressbooks/7")
+---@param opts? sendpulse.RequestOptions
+---@return any value the decoded answer (`raw = true`: its bytes)
+---@return sendpulse.Meta meta
 function Client:request(method, path, opts)
   local label = self.call_label
   if label then self.call_label = false end
@@ -570,6 +606,13 @@ local metrics_key = require("sendpulse.metrics").key
 -- a call's counter is one table lookup, not a key built each time.
 local call_keys = setmetatable({}, { __mode = "k" })
 
+-- (Internal: the call pipeline's and the outbox's.)
+---@param label string|table|false
+---@param method string
+---@param path string
+---@param t0 number
+---@param value any
+---@param meta sendpulse.Meta|sendpulse.Error
 function Client:count(label, method, path, t0, value, meta)
   local m = self.metrics
   if not label then
@@ -599,6 +642,7 @@ end
 
 --- client:stats() -> { metrics = { [series] = value }, text = Prometheus text }: what
 -- this client counted (sendpulse.metrics), or nil with metrics = false.
+---@return { metrics: table<string, number>, text: string }?
 function Client:stats()
   local m = self.metrics
   if not m then return nil end
@@ -608,6 +652,7 @@ end
 --- The client's idempotency ledger (sendpulse.idempotency): the one its
 -- `idempotency` option describes, else (on first use) one in this
 -- process's memory with the defaults.
+---@return sendpulse.idempotency.Ledger
 function Client:ledger()
   local ledger = self.ledger_obj
   if not ledger then
@@ -644,9 +689,18 @@ mt.__close = function(self) self:close() end
 
 --- Seconds the account's token stays valid (nil: none yet; math.huge for an
 -- API key). Never the token itself.
+---@return number? seconds
 function Client:token_expires_in()
   return self.auth:expires_in()
 end
+
+-- client:quota()'s answer; a window without a limit is absent.
+---@class sendpulse.Quota
+---@field per_second? { limit: number, burst: integer, left: number, wait: number }
+---@field per_minute? { limit: integer, used: integer, left: integer, wait: number, period: number }
+---@field per_hour? { limit: integer, used: integer, left: integer, wait: number, period: number }
+---@field per_day? { limit: integer, used: integer, left: integer, wait: number, period: number }
+---@field queued integer calls of this Lua state waiting for a slot
 
 --- What is left of the account's budget in each window, as the budget
 -- this client uses sees it (shared or not): { per_second = { limit, burst,
@@ -654,6 +708,7 @@ end
 -- = ..., per_day = ..., queued = calls of this Lua state waiting for a
 -- slot }; a window without a limit is absent. wait: seconds until a request
 -- may leave. nil when rate_limit = false. Takes nothing.
+---@return sendpulse.Quota?
 function Client:quota()
   if self.closed then
     return self:fail(argument_error("attempt to use a closed sendpulse client"))
@@ -664,6 +719,7 @@ function Client:quota()
 end
 
 --- Number of connections the transport has opened (keep-alive check).
+---@return integer? n nil when the transport does not count them
 function Client:connections()
   local t = self.transport
   if t.connections then return t:connections() end
@@ -671,6 +727,10 @@ function Client:connections()
 end
 
 --- new(opts, raise) -> client, or (safe) nil, err
+---@param opts sendpulse.Options
+---@param raise boolean
+---@return sendpulse.Client?
+---@return sendpulse.Error?
 function _M.new(opts, raise)
   local cfg, msg = options.check(opts)
   if not cfg then

@@ -125,7 +125,26 @@ Patient.__tostring = function(proxy)
   return "sendpulse.patient_service: " .. tostring(rawget(rawget(proxy, "_service"), "_name"))
 end
 
-local function patient(self, opts)
+-- service:patient, for editors (LuaLS) a method of sendpulse.Service.
+---@class sendpulse.Service
+local Service = {}
+
+-- patient's opts (the top of this file says what each does).
+---@class sendpulse.PatienceOptions
+---@field max_wait? number seconds of waiting one call may spend in all (default 1800)
+---@field attempts? integer calls in all, the first included (default 3)
+---@field codes? integer[] the codes to wait on (default { 711, 791, 1004 })
+---@field sleep? fun(seconds: number)
+---@field clock? fun(): number monotonic seconds
+---@field on_wait? fun(wait: { code: integer, seconds: number, attempt: integer })
+
+--- service:patient(opts) -> the same service, whose calls wait out 711,
+--- 791 and 1004 and try again.
+---@generic S: sendpulse.Service
+---@param self S
+---@param opts? sendpulse.PatienceOptions
+---@return S service
+function Service.patient(self, opts)
   common.check_self(self, "patient")
   local s, msg = settings(self, opts)
   if not s then return common.bad(self, "patient", msg) end
@@ -137,7 +156,7 @@ _M.settings = settings
 
 function _M.register(add)
   for _, service in ipairs(catalog.services()) do
-    add(service, "patient", patient)
+    add(service, "patient", Service.patient)
   end
 end
 
