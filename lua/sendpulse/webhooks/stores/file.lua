@@ -39,6 +39,7 @@ function _M.default_dir()
   return base .. "/webhooks", base
 end
 
+---@class sendpulse.webhooks.FileStore : sendpulse.webhooks.Store
 local Store = {}
 Store.__index = Store
 Store.__name = "sendpulse.webhooks.stores.file"
@@ -55,6 +56,8 @@ end
 
 --- new{ dir =, max_entries =, lock_timeout = } -> store. The folder is
 -- created (0700) on first use.
+---@param opts? { dir?: string, max_entries?: integer, lock_timeout?: number }
+---@return sendpulse.webhooks.FileStore
 function _M.new(opts)
   opts = opts or {}
   if type(opts) ~= "table" then error("stores.file.new: argument must be a table or nil", 2) end
@@ -76,6 +79,9 @@ function _M.new(opts)
   }, Store)
 end
 
+--- Makes the folder (0700) on first use.
+---@return true? ok
+---@return string? message
 function Store:prepare()
   if self.ready then return true end
   if self.parent then
@@ -88,6 +94,10 @@ function Store:prepare()
   return true
 end
 
+--- Locks bucket file `path` (flock on its companion), within lock_timeout.
+---@param path string
+---@return userdata? lock
+---@return string? message
 function Store:lock(path)
   local deadline = core.monotonic() + self.lock_timeout
   while true do
@@ -116,6 +126,10 @@ local function read_bucket(path, now)
   return keys, times
 end
 
+---@param key string
+---@param ttl number seconds to remember it
+---@return boolean? new true: new; false: seen within ttl; nil: failed
+---@return string? message why it failed
 function Store:add(key, ttl)
   if type(key) ~= "string" or key:find("%s") then
     error("stores.file:add: 'key' must be a string without spaces", 2)

@@ -18,10 +18,14 @@ local _M = {}
 
 _M.MAX_ENTRIES = 100000
 
+---@class sendpulse.webhooks.MemoryStore : sendpulse.webhooks.Store
 local Store = {}
 Store.__index = Store
 Store.__name = "sendpulse.webhooks.stores.memory"
 
+--- new{ max_entries = } -> store
+---@param opts? { max_entries?: integer }
+---@return sendpulse.webhooks.MemoryStore
 function _M.new(opts)
   opts = opts or {}
   if type(opts) ~= "table" then error("stores.memory.new: argument must be a table or nil", 2) end
@@ -43,6 +47,7 @@ end
 
 -- Drops the oldest queued key; it is forgotten unless it was added again
 -- since (then a later queue entry carries it).
+---@return nil
 function Store:drop_oldest()
   local h = self.head
   local key, at = self.queue_keys[h], self.queue_at[h]
@@ -54,6 +59,10 @@ function Store:drop_oldest()
   end
 end
 
+---@param key string
+---@param ttl number seconds to remember it
+---@return boolean? new true: new; false: seen within ttl; nil: failed
+---@return string? message why it failed
 function Store:add(key, ttl)
   local now = monotonic()
   -- Expired keys at the front of the queue go first.

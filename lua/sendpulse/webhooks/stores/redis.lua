@@ -20,6 +20,7 @@ local format = string.format
 
 local _M = {}
 
+---@class sendpulse.webhooks.RedisStore : sendpulse.webhooks.Store
 local Store = {}
 Store.__index = Store
 Store.__name = "sendpulse.webhooks.stores.redis"
@@ -27,6 +28,10 @@ Store.__name = "sendpulse.webhooks.stores.redis"
 local KNOWN = { host = "string", port = "number", password = "string", db = "number",
                 timeout = "number", prefix = "string", connection = "table" }
 
+--- new{ host =, port =, password =, db =, timeout =, prefix = } or new{ connection = } -> store
+---@param opts? { host?: string, port?: integer, password?: string, db?: integer, timeout?: number,
+---   prefix?: string, connection?: table }
+---@return sendpulse.webhooks.RedisStore
 function _M.new(opts)
   opts = opts or {}
   if type(opts) ~= "table" then error("stores.redis.new: argument must be a table or nil", 2) end
@@ -52,6 +57,10 @@ function _M.new(opts)
   return setmetatable({ conn = conn, prefix = opts.prefix or "" }, Store)
 end
 
+---@param key string
+---@param ttl number seconds to remember it
+---@return boolean? new true: new; false: seen within ttl; nil: failed
+---@return string? message why it failed
 function Store:add(key, ttl)
   local ms = floor(ttl * 1000 + 0.5)
   if ms < 1 then ms = 1 end

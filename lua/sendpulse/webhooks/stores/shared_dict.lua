@@ -18,11 +18,15 @@ local format = string.format
 
 local _M = {}
 
+---@class sendpulse.webhooks.SharedDictStore : sendpulse.webhooks.Store
 local Store = {}
 Store.__index = Store
 Store.__name = "sendpulse.webhooks.stores.shared_dict"
 
 --- open(name) -> store, or nil and why there is none.
+---@param name string
+---@return sendpulse.webhooks.SharedDictStore?
+---@return string? why
 function _M.open(name)
   if type(name) ~= "string" or name == "" then
     return nil, "'shared_dict' must be the name of a lua_shared_dict (string)"
@@ -33,12 +37,18 @@ function _M.open(name)
 end
 
 --- new(name) -> store; raises when there is no such dict.
+---@param name string the lua_shared_dict's name
+---@return sendpulse.webhooks.SharedDictStore
 function _M.new(name)
   local store, why = _M.open(name)
   if not store then error("stores.shared_dict.new: " .. why, 2) end
   return store
 end
 
+---@param key string
+---@param ttl number seconds to remember it
+---@return boolean? new true: new; false: seen within ttl; nil: failed
+---@return string? message why it failed
 function Store:add(key, ttl)
   local ok, err, forcible = self.dict:add(key, true, ttl)
   if forcible and not self.warned then
