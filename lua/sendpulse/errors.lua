@@ -121,8 +121,21 @@ end
 -- Every field an error object may carry (docs/guide.md, "Errors"), for
 -- editors (LuaLS).
 ---@alias sendpulse.ErrorKind
----| "api" | "auth" | "rate_limit" | "network" | "timeout" | "too_large" | "protocol" | "decode"
----| "argument" | "cancelled" | "callback" | "in_progress" | "uncertain" | "store" | "full"
+---| "api" # SendPulse answered with an error
+---| "auth" # credentials or token refused
+---| "rate_limit" # over a limit (2020202020, 429, 711, 791, 1004)
+---| "network" # connection, DNS, TLS or protocol failure
+---| "timeout" # no answer within the timeout
+---| "too_large" # an answer or its headers over a bound
+---| "protocol" # the server broke HTTP framing
+---| "decode" # an answer that is not the JSON it should be
+---| "argument" # the call itself is wrong
+---| "cancelled" # the client was closed during the call, or the call cancelled
+---| "callback" # Lua code raised (transport = "multi")
+---| "in_progress" # another holder has the idempotency key
+---| "uncertain" # an earlier attempt with the key may have been sent
+---| "store" # an idempotency ledger or an outbox store failed
+---| "full" # the outbox holds max_pending entries
 
 ---@class sendpulse.Error
 ---@field kind sendpulse.ErrorKind what failed (the list at the top of sendpulse/errors.lua)
