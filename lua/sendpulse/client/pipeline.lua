@@ -27,6 +27,7 @@ local options = require "sendpulse.client.options"
 local response = require "sendpulse.wire.response"
 local retry = require "sendpulse.wire.retry"
 local account = require "sendpulse.account"
+local call_options = require "sendpulse.operations.call_options"
 local bearer = require "sendpulse.account.token"
 local transport = require "sendpulse.transport"
 
@@ -300,46 +301,15 @@ end
 
 local METHODS = { GET = true, POST = true, PUT = true, PATCH = true, DELETE = true,
                   HEAD = true, OPTIONS = true }
--- The options of one call that are not its content: what the generated
--- methods and the helpers take in their second table (sendpulse.operations).
-local CALL_OPTS = { headers = true, timeout = true, attempt_timeout = true, idempotent = true, raw = true }
+-- opts: the content, and the call options (sendpulse.operations.call_options,
+-- whose rules are checked below).
 local OPTS = { query = true, json = true, form = true, body = true, content_type = true }
-for k in pairs(CALL_OPTS) do OPTS[k] = true end
+for k in pairs(call_options.NAMES) do OPTS[k] = true end
+local CALL_OPTION_RULES = call_options.RULES
 
 local URL_CACHE_SIZE = 64
 
 local function bad(rule) return nil, argument_error("request: " .. rule) end
-
-local function positive_seconds(v) return type(v) == "number" and v > 0 and v < 1e6 end
-local function boolean(v) return type(v) == "boolean" end
-
--- The values of the call options, one rule each, for client:request's opts
--- and for the second table of the methods and helpers
--- (sendpulse.operations.call_options). headers: see sendpulse.wire.headers.
--- (A list, so that the first wrong one is always the same one reported.)
-local CALL_OPTION_RULES = {
-  { "timeout", positive_seconds, "must be a positive number of seconds" },
-  { "attempt_timeout", positive_seconds, "must be a positive number of seconds" },
-  { "idempotent", boolean, "must be a boolean" },
-  { "raw", boolean, "must be a boolean" },
-}
-for i = 1, #CALL_OPTION_RULES do
-  local rule = CALL_OPTION_RULES[i]
-  CALL_OPTION_RULES[rule[1]] = rule
-end
-
---- nil when v (not nil) is a right value for call option `name`, else the
--- rule it breaks ("must be ...").
-local function call_option_rule(name, v)
-  if name == "headers" then
-    local lines, why = caller_headers.lines(v)
-    if not lines then return (why:gsub("^opts%.headers:? ?", "")) end
-    return nil
-  end
-  local rule = CALL_OPTION_RULES[name]
-  if rule and not rule[2](v) then return rule[3] end
-  return nil
-end
 
 -- Checks request's arguments; returns url, body, content type, extra
 -- headers, or nil and an argument error.
@@ -585,6 +555,4 @@ end
 
 _M.Client = Client
 _M.metatable = mt
-_M.CALL_OPTIONS = CALL_OPTS
-_M.call_option_rule = call_option_rule
 return _M
