@@ -17,7 +17,6 @@
 -- (The Redis link of the Redis store and budget is sendpulse.redis.)
 
 local core = require "sendpulse.core"
-local options = require "sendpulse.client.options"
 local shared_token = require "sendpulse.account.shared_token"
 local budget = require "sendpulse.account.budget"
 
@@ -25,6 +24,10 @@ local format, type, require, pairs = string.format, type, require, pairs
 local floor, max = math.floor, math.max
 
 local _M = {}
+
+--- What the Redis keys of the shared token and budget start with (the
+-- default of the option redis.prefix).
+_M.DEFAULT_REDIS_PREFIX = "sendpulse:"
 
 local auths = setmetatable({}, { __mode = "v" })
 local limiters = setmetatable({}, { __mode = "v" })
@@ -64,7 +67,7 @@ end
 -- or the connection object the user gave).
 local function redis_conn(cfg)
   local r = cfg.redis
-  if type(r.call) == "function" then return r, options.DEFAULT_REDIS_PREFIX end
+  if type(r.call) == "function" then return r, _M.DEFAULT_REDIS_PREFIX end
   return require("sendpulse.redis").connection(r), r.prefix
 end
 

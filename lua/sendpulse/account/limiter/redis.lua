@@ -27,7 +27,7 @@
 -- of an outage, so the budget never overflows a server window.
 
 local core = require "sendpulse.core"
-local options = require "sendpulse.client.options"
+local rate_rules = require "sendpulse.account.rate"
 local redis_connection = require "sendpulse.redis"
 
 local tonumber, setmetatable, tostring = tonumber, setmetatable, tostring
@@ -152,10 +152,10 @@ RedisLimiter.__index = RedisLimiter
 RedisLimiter.__name = "sendpulse.account.limiter.redis"
 
 --- new{ conn, key, rate, burst, guard (seconds; default
--- options.DEFAULT_GUARD), windows = { per_minute =, per_hour =, per_day =
+-- rate_rules.DEFAULT_GUARD), windows = { per_minute =, per_hour =, per_day =
 -- }, fallback, fallback_kind ("host" or "process", for the report), report }
 function _M.new(o)
-  local guard = o.guard or options.DEFAULT_GUARD
+  local guard = o.guard or rate_rules.DEFAULT_GUARD
   local interval = ceil(1e6 / o.rate) + floor(guard * 1e6)
   local windows = o.windows or {}
   local limits = {}

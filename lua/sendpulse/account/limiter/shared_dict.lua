@@ -27,7 +27,7 @@
 -- account's total stays within budget, and reports it (hook store_error).
 
 local core = require "sendpulse.core"
-local options = require "sendpulse.client.options"
+local rate_rules = require "sendpulse.account.rate"
 local nginx = require "sendpulse.nginx"
 
 local setmetatable, format, tostring, pairs, ipairs = setmetatable, string.format, tostring, pairs, ipairs
@@ -49,11 +49,11 @@ local WINDOWS = { per_minute = 60, per_hour = 3600, per_day = 86400 }
 local BUCKETS = 60
 
 --- new{ dict = shared dict, name = dict name, key = string, rate =, burst =,
---       guard = (seconds; default options.DEFAULT_GUARD),
+--       guard = (seconds; default rate_rules.DEFAULT_GUARD),
 --       windows = { per_minute =, per_hour =, per_day = },
 --       fallback = limiter, report = function(operation, message) }
 function _M.new(o)
-  local guard = o.guard or options.DEFAULT_GUARD
+  local guard = o.guard or rate_rules.DEFAULT_GUARD
   local interval = ceil(1e9 / o.rate) / 1e9 + guard
   local windows = {}
   for name, period in pairs(WINDOWS) do
