@@ -77,7 +77,8 @@ local function token_store(cfg)
   if s == "file" then
     return require("sendpulse.account.token_store.file").new { dir = cfg.token_dir }
   elseif s == "redis" then
-    return require("sendpulse.account.token_store.redis").new(redis_conn(cfg))
+    local conn, prefix = redis_conn(cfg)
+    return require("sendpulse.account.token_store.redis").new { connection = conn, prefix = prefix }
   end
   return s
 end
@@ -90,7 +91,7 @@ function _M.auth(cfg, report)
   local store = token_store(cfg)
   -- shared_dict (inside nginx): the dict is the store of every worker.
   if not store and cfg.shared_dict then
-    store = require("sendpulse.account.token_store.shared_dict").new(cfg.shared_dict)
+    store = require("sendpulse.account.token_store.shared_dict").new { dict = cfg.shared_dict }
   end
   if not store or cfg.api_key then return a end
   return shared_token.new(a, store, _M.token_key(cfg), report)
@@ -175,7 +176,7 @@ local function new_limiter(cfg, report, observe)
     local share = rl.rate / workers
     local share_windows = scaled(rl.windows, 1 / workers)
     return require("sendpulse.account.limiter.shared_dict").new {
-      dict = (nginx.shared_dict(name)), name = name,
+      dict = name,
       key = "sendpulse:rate:" .. core.fingerprint(key),
       rate = rl.rate, burst = rl.burst, guard = rl.guard,
       windows = rl.windows, report = report,
@@ -189,7 +190,7 @@ local function new_limiter(cfg, report, observe)
     local r = rl.fallback_rate
     local fallback = rl.fallback == "host" and host_limiter(cfg, observe, r) or process_limiter(cfg, r)
     return require("sendpulse.account.limiter.redis").new {
-      conn = conn, key = prefix .. "rate:" .. core.fingerprint(_M.account_key(cfg)),
+      connection = conn, key = prefix .. "rate:" .. core.fingerprint(_M.account_key(cfg)),
       rate = rl.rate, burst = rl.burst, guard = rl.guard,
       windows = rl.windows, fallback = fallback,
       fallback_kind = fallback:shared() and "host" or "process", report = observe,
