@@ -1051,7 +1051,7 @@ local function helpers_section(w, facts)
 end
 
 -- The call options, for the reference (their names are the client's:
--- a spec holds this list to sendpulse.client.CALL_OPTIONS).
+-- a spec holds this list to sendpulse.operations.call_options.NAMES).
 -- name, meaning, LuaLS type (meta.lua).
 local CALL_OPTION_DOCS = {
   { "timeout", "seconds for this call (instead of the client's `timeout`): a deadline for the whole"
@@ -1088,7 +1088,9 @@ local function call_options_section(w, facts)
     documented[name] = nil
   end
   local stale = next(documented)
-  if stale then fail("CALL_OPTION_DOCS documents %s, which is no call option of sendpulse.client", stale) end
+  if stale then
+    fail("CALL_OPTION_DOCS documents %s, which is no call option (sendpulse.operations.call_options)", stale)
+  end
   w("")
   w("They are `client:request`'s options without the content (`query`, `json`, `form`, `body`,"
     .. " `content_type`), which the method builds from the first table, and their values are"

@@ -12,12 +12,8 @@ local _M = {}
 
 _M.USAGE = [==[
 usage: sendpulse [--profile NAME] [--base-url URL] [--verbose] [--pretty | --compact] [--timeout S]
-<<<<<<< HEAD
                  [--outbox DIR] COMMAND ...
-=======
-                 COMMAND ...
        sendpulse --help | -h | --version
->>>>>>> main
 
 commands:
   SERVICE OPERATION [field=value ...] [--json '{...}' | --json @file.json] [--all] [--raw]

@@ -71,7 +71,7 @@ function stores.file(opts) return require("sendpulse.webhooks.stores.file").new(
 function stores.redis(opts) return require("sendpulse.webhooks.stores.redis").new(opts) end
 
 --- A store in an nginx shared dict, for all workers of one nginx (stores/shared_dict.lua).
----@param name string the lua_shared_dict's name
+---@param name string|{ dict: string } the lua_shared_dict's name
 ---@return sendpulse.webhooks.Store
 function stores.shared_dict(name) return require("sendpulse.webhooks.stores.shared_dict").new(name) end
 

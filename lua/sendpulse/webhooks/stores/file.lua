@@ -17,8 +17,9 @@
 -- lock is bounded by lock_timeout seconds (then nil, message). Blocking
 -- file I/O: not for inside nginx (use the shared dict store there).
 local core = require "sendpulse.core"
+local stores = require "sendpulse.stores"
 
-local type, pairs, tostring, tonumber, setmetatable, error = type, pairs, tostring, tonumber, setmetatable, error
+local type, tostring, tonumber, setmetatable, error = type, tostring, tonumber, setmetatable, error
 local floor, ceil = math.floor, math.ceil
 local io_open, os_getenv, os_time = io.open, os.getenv, os.time
 local format, concat = string.format, table.concat
@@ -54,18 +55,12 @@ local function whole(opts, name, default, min)
   return v
 end
 
---- new{ dir =, max_entries =, lock_timeout = } -> store. The folder is
--- created (0700) on first use.
+--- new{ dir =, max_entries =, lock_timeout = } -> store (sendpulse.stores:
+-- the interface). The folder is created (0700) on first use.
 ---@param opts? { dir?: string, max_entries?: integer, lock_timeout?: number }
 ---@return sendpulse.webhooks.FileStore
 function _M.new(opts)
-  opts = opts or {}
-  if type(opts) ~= "table" then error("stores.file.new: argument must be a table or nil", 2) end
-  for k in pairs(opts) do
-    if k ~= "dir" and k ~= "max_entries" and k ~= "lock_timeout" then
-      error("stores.file.new: unknown option '" .. tostring(k) .. "' (known: dir, max_entries, lock_timeout)", 2)
-    end
-  end
+  opts = stores.options(opts, "stores.file.new", { "dir", "max_entries", "lock_timeout" })
   if opts.dir ~= nil and (type(opts.dir) ~= "string" or opts.dir == "") then
     error("stores.file.new: 'dir' must be a non-empty path (string)", 2)
   end

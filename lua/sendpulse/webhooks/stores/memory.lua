@@ -9,9 +9,9 @@
 -- first (an event repeated after that would pass again). Expired keys are
 -- dropped as new ones arrive, so memory follows the traffic of one ttl.
 local core = require "sendpulse.core"
+local stores = require "sendpulse.stores"
 
-local type, pairs, tostring, setmetatable, error, floor =
-  type, pairs, tostring, setmetatable, error, math.floor
+local type, setmetatable, error, floor = type, setmetatable, error, math.floor
 local monotonic = core.monotonic
 
 local _M = {}
@@ -23,20 +23,14 @@ local Store = {}
 Store.__index = Store
 Store.__name = "sendpulse.webhooks.stores.memory"
 
---- new{ max_entries = } -> store
+--- new{ max_entries = } -> store (sendpulse.stores: the interface).
 ---@param opts? { max_entries?: integer }
 ---@return sendpulse.webhooks.MemoryStore
 function _M.new(opts)
-  opts = opts or {}
-  if type(opts) ~= "table" then error("stores.memory.new: argument must be a table or nil", 2) end
+  opts = stores.options(opts, "stores.memory.new", { "max_entries" })
   local max = opts.max_entries or _M.MAX_ENTRIES
   if type(max) ~= "number" or max < 1 or max ~= floor(max) then
     error("stores.memory.new: 'max_entries' must be a whole number >= 1", 2)
-  end
-  for k in pairs(opts) do
-    if k ~= "max_entries" then
-      error("stores.memory.new: unknown option '" .. tostring(k) .. "' (known: max_entries)", 2)
-    end
   end
   return setmetatable({
     max = max, count = 0,

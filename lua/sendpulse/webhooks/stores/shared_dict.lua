@@ -11,9 +11,9 @@
 -- in spec/webhooks_nginx_spec.lua), and an event repeated after its key
 -- was evicted would pass again. The first eviction in a worker is logged
 -- as a warning naming the dict.
-local nginx = require "sendpulse.nginx"
+local stores = require "sendpulse.stores"
 
-local type, tostring, setmetatable, error = type, tostring, setmetatable, error
+local tostring, setmetatable, error = tostring, setmetatable, error
 local format = string.format
 
 local _M = {}
@@ -23,24 +23,22 @@ local Store = {}
 Store.__index = Store
 Store.__name = "sendpulse.webhooks.stores.shared_dict"
 
---- open(name) -> store, or nil and why there is none.
----@param name string
+--- open(name or { dict = name }) -> store, or nil and why there is none.
+---@param opts string|{ dict: string }
 ---@return sendpulse.webhooks.SharedDictStore?
 ---@return string? why
-function _M.open(name)
-  if type(name) ~= "string" or name == "" then
-    return nil, "'shared_dict' must be the name of a lua_shared_dict (string)"
-  end
-  local dict, why = nginx.shared_dict(name)
-  if not dict then return nil, why end
-  return setmetatable({ dict = dict, name = name, ngx = nginx.host(), warned = false }, Store)
+function _M.open(opts)
+  local dict, name, ngx = stores.open_shared_dict(opts)
+  if not dict then return nil, name end
+  return setmetatable({ dict = dict, name = name, ngx = ngx, warned = false }, Store)
 end
 
---- new(name) -> store; raises when there is no such dict.
----@param name string the lua_shared_dict's name
+--- new(name or { dict = name }) -> store (sendpulse.stores: the
+-- interface); raises when there is no such dict.
+---@param opts string|{ dict: string } the lua_shared_dict's name
 ---@return sendpulse.webhooks.SharedDictStore
-function _M.new(name)
-  local store, why = _M.open(name)
+function _M.new(opts)
+  local store, why = _M.open(opts)
   if not store then error("stores.shared_dict.new: " .. why, 2) end
   return store
 end
