@@ -22,7 +22,8 @@ end
 
 local _M = {
   _VERSION = VERSION,
-  --- sendpulse.errors[code] -> { name =, description =, wait = }
+  --- sendpulse.errors[code] -> { name =, kind =, retryable =, wait =, hint =, description = }
+  -- (sendpulse.errors' table of codes; docs/guide.md, "Error codes")
   errors = errors.codes,
   --- The JSON null (equal to cjson.null).
   null = json.null,
