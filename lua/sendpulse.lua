@@ -25,7 +25,8 @@ end
 ---@class sendpulse
 local _M = {
   _VERSION = VERSION,
-  --- sendpulse.errors[code] -> { name =, description =, wait = }
+  --- sendpulse.errors[code] -> { name =, kind =, retryable =, wait =, hint =, description = }
+  -- (sendpulse.errors' table of codes; docs/guide.md, "Error codes")
   ---@type table<integer, sendpulse.ErrorCode>
   errors = errors.codes,
   --- The JSON null (equal to cjson.null).

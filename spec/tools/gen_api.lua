@@ -981,7 +981,8 @@ local function helper_facts(root)
   local call_options = require "sendpulse.operations.call_options"
   local facts = { ops = {}, rows = {}, max_page = paging.MAX_PAGE, styles = paging.STYLES,
     call_options = call_options.LIST,
-    codes = patience.DEFAULT_CODES, max_wait = patience.DEFAULT_MAX_WAIT, attempts = patience.DEFAULT_ATTEMPTS }
+    codes = require("sendpulse.errors").waiting_codes(), max_wait = patience.DEFAULT_MAX_WAIT,
+    attempts = patience.DEFAULT_ATTEMPTS }
   local function add(service, name, text)
     facts.ops[service] = facts.ops[service] or {}
     local notes = facts.ops[service][name] or {}

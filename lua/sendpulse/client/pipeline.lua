@@ -7,7 +7,8 @@
 --   -> the token read again if the call waited (it may have come due)
 --   -> transport:perform (libcurl here; nginx cosockets elsewhere)
 --   -> response.classify (value or error object)
---   -> on 401: new token, replay once; on a retryable failure: back off, retry
+--   -> on 401: new token, replay once; on another failure: retry after the
+--      wait sendpulse.wire.retry's next_wait decides, or report it
 --
 -- `timeout` is a deadline for the whole call: the token fetch, the wait for
 -- a slot, every attempt (each is given the time left) and the backoff
@@ -33,6 +34,7 @@ local format, floor = string.format, math.floor
 local monotonic = core.monotonic
 local new_error, argument_error = errors.new, errors.argument
 local prepare = arguments.prepare
+local next_wait = retry.next_wait
 
 local TOKEN_PATH = "/oauth/access_token"
 
@@ -59,24 +61,6 @@ local function take_slot(self, call)
   -- [metrics] the time waited for the budget
   if m then m:observe("sendpulse_rate_wait_seconds", nil, monotonic() - t0) end
   return ok, waited
-end
-
--- Whether to try again after `err` (retries_used so far), and after how
--- long: nil when not (see sendpulse.wire.retry).
-local function retry_wait(self, call, err, retries_used)
-  local cfg = self.cfg
-  if not err.retryable or retries_used >= cfg.retries then return nil end
-  -- Longer waits (711: 900 s) are the caller's to decide on.
-  if err.retry_after and err.retry_after > cfg.retry_max_delay then return nil end
-  local d = retry.delay(retries_used + 1, cfg, err)
-  if monotonic() + d >= call.deadline then
-    -- (An error of the wait itself, stage "rate", says so already.)
-    if not err.stage then
-      err.message = format("%s (not tried again: the %g s timeout leaves no time)", err.message, call.timeout)
-    end
-    return nil
-  end
-  return d
 end
 
 -- One HTTP exchange, its slot taken: perform with the time left (at most
@@ -181,7 +165,7 @@ local function fetch_token(self, call, slot_held)
       end
       return auth:finish_refresh(token, bearer.lifetime(value.expires_in))
     end
-    local d = retry_wait(self, call, err, attempt - 1)
+    local d = next_wait(err, attempt, self.cfg, call)
     if not d then return nil, err end
     self.sleep(d)
   end
@@ -300,7 +284,7 @@ local function perform(self, method, path, opts, url, body, ctype, extra, before
       replayed = true
       self.auth:invalidate(generation)
     else
-      local d = retry_wait(self, call, err, retries_used)
+      local d = next_wait(err, retries_used + 1, cfg, call)
       if not d then
         if err.kind == "auth" and replayed then
           err.message = err.message .. " (after fetching a new token)"

@@ -363,9 +363,13 @@ local function backoff(self, n, err)
   return d
 end
 
--- What a failed send means for its entry: "dead", reason | "again".
+-- What a failed send means for its entry: "dead", reason | "again". A
+-- refusal whose code sendpulse.errors marks retryable (a wait) comes back,
+-- whatever its kind.
 local function verdict(err)
   if err.kind == "argument" then return "dead", "invalid" end
+  local entry = err.code and errors.codes[err.code]
+  if entry and entry.retryable then return "again" end
   if err.kind == "api" and not (err.status and err.status >= 500) then return "dead", "rejected" end
   return "again"
 end
