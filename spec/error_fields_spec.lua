@@ -59,6 +59,9 @@ describe("error fields", function()
     sb:fault { kind = "delay", delay = 1, method = "POST", path = "^/addressbooks$", count = -1 }
     local _, err = c:request("POST", "/addressbooks", { json = { bookName = "x" } })
     assert.same({ "timeout", true, false, false, 1 }, fields(err))
+    -- and its message says why it was not repeated
+    assert.matches("(it may have been carried out, so it was not repeated: a POST is not safe to send twice;"
+      .. " check before sending it again)", err.message, 1, true)
     c:close()
   end)
 

@@ -342,8 +342,8 @@ describe("shared account", function()
 
     it("stores a token with its expiry and locks with an owner", function()
       local conn = redis_connection.connection(ropts())
-      local a = redis_store.new(conn, "t" .. serial .. ":")
-      local b = redis_store.new(conn, "t" .. serial .. ":")
+      local a = redis_store.new { connection = conn, prefix = "t" .. serial .. ":" }
+      local b = redis_store.new { connection = conn, prefix = "t" .. serial .. ":" }
       assert.is_nil(a:get("tok"))
       a:set("tok", "the-token", 60)
       local token, left = b:get("tok")
@@ -376,7 +376,7 @@ describe("shared account", function()
       local fallback = core.limiter { rate = 10 }
       -- One request every 10 s, so neither valgrind's pace nor a loaded
       -- machine (redis-cli is a process of its own) refills the budget.
-      local function new() return redis_limiter.new { conn = conn, key = "t" .. serial .. ":rate",
+      local function new() return redis_limiter.new { connection = conn, key = "t" .. serial .. ":rate",
         rate = 0.1, burst = 1, fallback = fallback, fallback_kind = "process" } end
       local a, b = new(), new()
       local since = core.monotonic()
@@ -402,7 +402,7 @@ describe("shared account", function()
     it("counts quota windows in Redis for every limiter of the account", function()
       local conn = redis_connection.connection(ropts())
       local fallback = core.limiter { rate = 1000 }
-      local function new() return redis_limiter.new { conn = conn, key = "t" .. serial .. ":quota",
+      local function new() return redis_limiter.new { connection = conn, key = "t" .. serial .. ":quota",
         rate = 1000, burst = 1, windows = { per_minute = 3, per_day = 10 }, fallback = fallback,
         fallback_kind = "process" } end
       local a, b = new(), new()
@@ -457,7 +457,7 @@ describe("shared account", function()
       local conn = redis_connection.connection(ropts { timeout = 0.9 })
       local fallback = core.limiter { rate = 10 }
       local events = {}
-      local lim = redis_limiter.new { conn = conn, key = "t" .. serial .. ":handover", rate = 10,
+      local lim = redis_limiter.new { connection = conn, key = "t" .. serial .. ":handover", rate = 10,
         burst = 1, fallback = fallback, fallback_kind = "process",
         report = function(ev) events[#events + 1] = ev end }
       assert.is_true(lim:take())                 -- Redis's budget now runs ~0.1 s ahead

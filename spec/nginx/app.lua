@@ -133,6 +133,28 @@ function _M.call_in_timer()
   return reply { started = ok and true or false, err = err }
 end
 
+-- POST /transport_contract { base = the hostile server's URL }: the
+-- cosocket transport, made as a client makes it, through the steps of
+-- spec/support/transport_contract.lua; answers their report
+-- (spec/transport_contract_spec.lua asserts on it as on every transport).
+function _M.transport_contract()
+  local req = read_json_body()
+  local options = require "sendpulse.client.options"
+  local transport = require "sendpulse.transport"
+  local contract = require "support.transport_contract"
+  local cfg = assert(options.check { api_key = "contract-key", base_url = req.base, transport = "cosocket",
+                                     allow_plain_http = true })
+  local t, why = transport.new(cfg, false)
+  local report = { why = why }
+  if t then
+    report.checked = transport.check(t) == true
+    report.name = tostring(t)
+    report.calls = contract.calls(t, req.base, core.monotonic)
+    report.close = contract.close(t, req.base)
+  end
+  return reply(report)
+end
+
 -- POST /arm?key=K&value=V[&dict=D]: sets a key in the results dict (or
 -- lua_shared_dict D); K and V are percent-decoded.
 function _M.arm()

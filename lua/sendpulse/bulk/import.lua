@@ -348,80 +348,92 @@ local function same_identity(a, b)
   return a.kind == b.kind and a.size == b.size and a.header == b.header and a.probe == b.probe
 end
 
--- Returns summary, or nil, err (an error object; err.import = summary).
-local function run(service, args, call_opts)
-  local id = tonumber(args.id)
-  local size = args.batch or _M.DEFAULT_BATCH
-  local max_bytes = args.batch_bytes or _M.DEFAULT_BATCH_BYTES
+-- The steps of a run (run, below).
+
+-- The rows of args.rows as a source. Returns src, or nil, err.
+local function open_source(args)
   local src, why
   if type(args.rows) == "function" then src = iter_source(args.rows)
   else src, why = csv_source(args.rows, args.max_record, args.raw_cells) end
   if not src then return nil, errors.argument("email:import: " .. why) end
+  return src
+end
 
-  local started = monotonic()
-  local summary = { added = 0, rejected = 0, skipped = 0, blank = 0, batches = 0, calls = 0,
-                    resent = 0, resumed = false, complete = false, list = id }
+-- The state args.journal holds: nil when there is no journal (or none
+-- yet), or nil, err when it cannot be read.
+local function journal_state(args)
   local state = args.journal and journal.load(args.journal) or nil
   if args.journal and not state then
     local _, jerr = journal.load(args.journal)
-    if jerr then src:close(); return nil, errors.argument("email:import: " .. jerr) end
+    if jerr then return nil, errors.argument("email:import: " .. jerr) end
   end
-  local function finish(err)
-    summary.seconds = monotonic() - started
-    src:close()
-    if summary.rejects_writer then summary.rejects_writer:close() end
-    summary.rejects_writer = nil
-    if err then
-      err.import = summary
-      return nil, err
-    end
-    return summary
-  end
+  return state
+end
 
-  if state then
-    if tonumber(state.list) ~= id then
-      return finish(errors.argument(format("email:import: the journal %s belongs to list %s, not %s "
-        .. "(use another journal, or delete it)", args.journal, tostring(state.list), tostring(id))))
-    end
-    -- The identity is checked at the journal's position: the probe is
-    -- the bytes just before it.
-    if type(state.input) ~= "table" or not same_identity(state.input, src:identity(state.position)) then
-      return finish(errors.argument(format("email:import: %s is not the file the journal %s was written for "
-        .. "(its size or content changed): delete the journal to start over", tostring(args.rows), args.journal)))
-    end
-    summary.resumed = true
-    summary.skipped = state.counts.added + state.counts.rejected
-    summary.previous = { added = state.counts.added, rejected = state.counts.rejected }
-    if state.complete then
-      summary.complete = true
-      return finish()
-    end
-    local ok, err = src:seek(state.position)
-    if not ok then return finish(errors.argument("email:import: " .. err)) end
-    if state.in_flight then summary.resent = state.in_flight.rows end
+-- The run's summary, the source closed, and the rejects writer: summary,
+-- or nil, err (an error object; err.import = summary).
+local function finished(summary, src, started, err)
+  summary.seconds = monotonic() - started
+  src:close()
+  if summary.rejects_writer then summary.rejects_writer:close() end
+  summary.rejects_writer = nil
+  if err then
+    err.import = summary
+    return nil, err
   end
+  return summary
+end
+
+-- A resumed run: the journal must be this list's and this input's; the
+-- summary counts what the earlier runs did, and the source moves to where
+-- they stopped (summary.complete: nothing is left). Returns true, or nil,
+-- err.
+local function resume(summary, state, src, args, id)
+  if tonumber(state.list) ~= id then
+    return nil, errors.argument(format("email:import: the journal %s belongs to list %s, not %s "
+      .. "(use another journal, or delete it)", args.journal, tostring(state.list), tostring(id)))
+  end
+  -- The identity is checked at the journal's position: the probe is
+  -- the bytes just before it.
+  if type(state.input) ~= "table" or not same_identity(state.input, src:identity(state.position)) then
+    return nil, errors.argument(format("email:import: %s is not the file the journal %s was written for "
+      .. "(its size or content changed): delete the journal to start over", tostring(args.rows), args.journal))
+  end
+  summary.resumed = true
+  summary.skipped = state.counts.added + state.counts.rejected
+  summary.previous = { added = state.counts.added, rejected = state.counts.rejected }
+  if state.complete then
+    summary.complete = true
+    return true
+  end
+  local ok, err = src:seek(state.position)
+  if not ok then return nil, errors.argument("email:import: " .. err) end
+  if state.in_flight then summary.resent = state.in_flight.rows end
+  return true
+end
+
+-- Where the rejects go: the file args.rejects (appended to at the size the
+-- journal recorded), or the summary's rejects_list. Returns the writer, or
+-- nil, err.
+local function open_rejects(summary, args, src, state)
   if args.rejects then
     -- a spreadsheet opens this file too: its cells are neutralised as an
     -- export's are (and restored when it is imported again)
     local header = args.raw_cells and src.names or neutralise_record(src.names)
     local w, err = rejects_file.open(args.rejects, header, state and state.rejects_size or nil)
-    if not w then return finish(errors.argument("email:import: " .. tostring(err))) end
-    summary.rejects_writer = w
+    if not w then return nil, errors.argument("email:import: " .. tostring(err)) end
     summary.rejects = args.rejects
-  else
-    summary.rejects_list = {}
-    summary.rejects_writer = memory_rejects(summary)
+    return w
   end
-  local writer = summary.rejects_writer
+  summary.rejects_list = {}
+  return memory_rejects(summary)
+end
 
-  local counts = state and state.counts or { added = 0, rejected = 0, blank = 0 }
-  -- (a new run's rejects begin where the file ended: a resume cuts back to there)
-  local current = {
-    list = id, input = nil, position = src:position(), counts = counts,
-    rejects_size = state and state.rejects_size or (args.rejects and writer.size) or nil,
-    runs = (state and state.runs or 0) + 1,
-  }
-  local function save(extra)
+-- save(extra): records `current` with extra's position, batch in flight and
+-- completeness in args.journal (atomic, synced; nothing without a
+-- journal). Returns true, or nil, err.
+local function journal_saver(args, src, current)
+  return function(extra)
     current.position = extra.position or current.position
     current.in_flight = extra.in_flight
     current.complete = extra.complete or nil
@@ -431,12 +443,12 @@ local function run(service, args, call_opts)
     if not ok then return nil, errors.new { kind = "argument", message = "email:import: " .. err } end
     return true
   end
-  local ok, err = save({})
-  if not ok then return finish(err) end
+end
 
-  local progress = args.progress
-  local run_rows = 0
-  local function report(done)
+-- report(done, run_rows): calls args.progress, if any, with where the run
+-- is (run_rows: rows this run has done, for the rate).
+local function progress_reporter(progress, src, summary, counts, started)
+  return function(done, run_rows)
     if not progress then return end
     local elapsed = monotonic() - started
     local fraction = src:done_fraction()
@@ -449,22 +461,80 @@ local function run(service, args, call_opts)
       eta = eta, line = src.line, done = done or false,
     }
   end
+end
 
+-- The next batch: the positions before and after it, up to `size`
+-- contacts and about `max_bytes` of request body (contacts' JSON and the
+-- refused rows kept), the rows refused on the way ({ line, reason,
+-- fields }), the blank rows, and whether the input ended.
+local function read_batch(src, size, max_bytes)
+  local from = src:position()
+  local items, refused, blanks, ended, bytes = {}, {}, 0, false, 0
+  while #items < size and bytes < max_bytes do
+    local kind, value, line, fields, json_bytes = src:next()
+    if kind == nil then ended = true break end
+    if kind == "contact" then
+      items[#items + 1] = { contact = value, line = line, fields = fields }
+      bytes = bytes + _M.ROW_OVERHEAD + json_bytes
+    elseif kind == "reject" then
+      refused[#refused + 1] = { line, value, fields }
+      bytes = bytes + reject_size(fields)
+    else blanks = blanks + 1 end
+  end
+  return from, src:position(), items, refused, blanks, ended
+end
+
+-- Counts a batch done: added contacts, refused rows, blank rows.
+local function count_batch(summary, counts, added, refused, blanks)
+  counts.added = counts.added + added
+  counts.rejected = counts.rejected + refused
+  counts.blank = counts.blank + blanks
+  summary.added, summary.rejected = summary.added + added, summary.rejected + refused
+  summary.blank = summary.blank + blanks
+end
+
+-- Returns summary, or nil, err (an error object; err.import = summary).
+local function run(service, args, call_opts)
+  local id = tonumber(args.id)
+  local size = args.batch or _M.DEFAULT_BATCH
+  local max_bytes = args.batch_bytes or _M.DEFAULT_BATCH_BYTES
+  local src, err = open_source(args)
+  if not src then return nil, err end
+
+  local started = monotonic()
+  local summary = { added = 0, rejected = 0, skipped = 0, blank = 0, batches = 0, calls = 0,
+                    resent = 0, resumed = false, complete = false, list = id }
+  local state
+  state, err = journal_state(args)
+  if err then src:close(); return nil, err end
+  local function finish(e) return finished(summary, src, started, e) end
+
+  if state then
+    local resumed
+    resumed, err = resume(summary, state, src, args, id)
+    if not resumed or summary.complete then return finish(err) end
+  end
+  local writer
+  writer, err = open_rejects(summary, args, src, state)
+  if not writer then return finish(err) end
+  summary.rejects_writer = writer
+
+  local counts = state and state.counts or { added = 0, rejected = 0, blank = 0 }
+  -- (a new run's rejects begin where the file ended: a resume cuts back to there)
+  local current = {
+    list = id, input = nil, position = src:position(), counts = counts,
+    rejects_size = state and state.rejects_size or (args.rejects and writer.size) or nil,
+    runs = (state and state.runs or 0) + 1,
+  }
+  local save = journal_saver(args, src, current)
+  local ok
+  ok, err = save({})
+  if not ok then return finish(err) end
+
+  local report = progress_reporter(args.progress, src, summary, counts, started)
+  local run_rows = 0
   while true do
-    local from = src:position()
-    local items, refused, blanks, ended, bytes = {}, {}, 0, false, 0
-    while #items < size and bytes < max_bytes do
-      local kind, value, line, fields, json_bytes = src:next()
-      if kind == nil then ended = true break end
-      if kind == "contact" then
-        items[#items + 1] = { contact = value, line = line, fields = fields }
-        bytes = bytes + _M.ROW_OVERHEAD + json_bytes
-      elseif kind == "reject" then
-        refused[#refused + 1] = { line, value, fields }
-        bytes = bytes + reject_size(fields)
-      else blanks = blanks + 1 end
-    end
-    local to = src:position()
+    local from, to, items, refused, blanks, ended = read_batch(src, size, max_bytes)
     local added = 0
     if #items > 0 then
       -- Write-ahead: the batch is in flight before it leaves.
@@ -487,16 +557,12 @@ local function run(service, args, call_opts)
     end
     local rsize, werr = writer:commit()
     if not rsize then return finish(errors.argument("email:import: " .. werr)) end
-    counts.added = counts.added + added
-    counts.rejected = counts.rejected + #refused
-    counts.blank = counts.blank + blanks
-    summary.added, summary.rejected = summary.added + added, summary.rejected + #refused
-    summary.blank = summary.blank + blanks
+    count_batch(summary, counts, added, #refused, blanks)
     run_rows = run_rows + added + #refused
     if args.rejects then current.rejects_size = rsize end
     ok, err = save({ position = to, complete = ended })
     if not ok then return finish(err) end
-    report(ended)
+    report(ended, run_rows)
     if ended then
       summary.complete = true
       return finish()
@@ -504,7 +570,36 @@ local function run(service, args, call_opts)
   end
 end
 
+-- email:import's arguments and answer (the top of this file), for
+-- editors (LuaLS).
+---@class sendpulse.ImportArgs
+---@field id integer the mailing list
+---@field rows string|file*|fun(): { email?: string, phone?: string, variables?: table<string, any> }?
+---@field batch? integer contacts per call (1 .. 1000, default 500)
+---@field journal? string a path: resume from here
+---@field rejects? string a path: rows not added, appended to
+---@field progress? fun(p: { rows: integer, added: integer, rejected: integer, skipped: integer,
+---   fraction?: number, elapsed: number, rate: number, eta?: number, line?: integer, done: boolean })
+---@field max_record? integer bytes of one CSV record (default 1 MiB)
+
+---@class sendpulse.ImportSummary
+---@field added integer
+---@field rejected integer
+---@field skipped integer rows a resumed run skipped (the journal counts them)
+---@field blank integer
+---@field batches integer
+---@field calls integer
+---@field resent integer rows of the batch that was in flight when an earlier run stopped
+---@field resumed boolean
+---@field complete boolean
+---@field seconds number
+---@field rejects_list? table[] the first 1,000 rejects, without a rejects file
+
 --- The email:import helper (registered by sendpulse.bulk).
+---@param service sendpulse.api.email
+---@param args sendpulse.ImportArgs
+---@param call_opts? sendpulse.CallOptions
+---@return sendpulse.ImportSummary summary a failure's error carries err.import, the summary so far
 function _M.import(service, args, call_opts)
   local client = rawget(service, "_client")
   local msg = check(args) or call_options.check(call_opts)

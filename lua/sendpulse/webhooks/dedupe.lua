@@ -29,6 +29,11 @@ local null = json.null
 
 local _M = {}
 
+-- What a store of seen keys is (stores/), for editors (LuaLS): add(key,
+-- ttl) -> true (new) | false (seen within ttl) | nil, message (failed).
+---@class sendpulse.webhooks.Store
+---@field add fun(self: sendpulse.webhooks.Store, key: string, ttl: number): boolean?, string?
+
 _M.PREFIX = "sendpulse:webhook:"
 -- One day: SendPulse documents no retry schedule; repeats come within
 -- minutes to hours. Memory per key is in docs/webhooks.md.
@@ -94,6 +99,8 @@ local function id_of(obj)
 end
 
 --- The text a key is a digest of (exposed for the docs and the tests).
+---@param e sendpulse.webhooks.Event
+---@return string
 function _M.identity(e)
   local raw, out = e.raw or {}, { e.source or "unknown", "|" }
   if e.source == "email" then
@@ -114,6 +121,8 @@ function _M.identity(e)
 end
 
 --- The event's key: PREFIX and a 128-bit digest of its identity.
+---@param e sendpulse.webhooks.Event
+---@return string key "sendpulse:webhook:<32 hex digits>"
 function _M.key(e)
   local id = _M.identity(e)
   return _M.PREFIX .. fingerprint(id) .. fingerprint("\1" .. id)
@@ -123,6 +132,11 @@ end
 -- seconds, in order, each key now remembered. A store that fails lets the
 -- event through (a possible repeat beats a lost event) and adds
 -- { event =, message = } to `failures`.
+---@param events sendpulse.webhooks.Event[]
+---@param store sendpulse.webhooks.Store
+---@param ttl number seconds a key is remembered
+---@return sendpulse.webhooks.Event[] new
+---@return { event: sendpulse.webhooks.Event, message: string }[] failures
 function _M.fresh(events, store, ttl)
   local new, failures = {}, {}
   for _, e in ipairs(events) do
