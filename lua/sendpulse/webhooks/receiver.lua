@@ -125,14 +125,17 @@ function Receiver:parse(body, headers)
   return parse.checked(body, headers, self.limits)
 end
 
---- The events not seen before, and the store's failures (see dedupe.fresh).
+--- fresh(events) -> the events not seen before, nil, and the store's
+-- failures (see dedupe.fresh).
 function Receiver:fresh(events)
-  if not self.store then return events, {} end
+  if not self.store then return events, nil, {} end
   return dedupe.fresh(events, self.store, self.ttl)
 end
 
 --- One request: { body =, secret =, address =, headers = } ->
 --   200, new events, store failures | 403 or 400, error object.
+-- (Not the `res, err` shape on purpose: it always gives the HTTP status to
+-- answer first, the way a handler needs it.)
 function Receiver:receive(req)
   if type(req) ~= "table" then
     error(errors.argument("receiver:receive: 'request' must be a table"), 2)
@@ -141,7 +144,7 @@ function Receiver:receive(req)
   if not ok then return 403, err end
   local events, perr = self:parse(req.body or "", req.headers)
   if not events then return 400, perr end
-  local new, failures = self:fresh(events)
+  local new, _, failures = self:fresh(events)
   return 200, new, failures
 end
 
