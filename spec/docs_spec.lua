@@ -252,12 +252,12 @@ describe("docs: the conventions of the runner #once", function()
       langs[b.lang] = (langs[b.lang] or 0) + 1
       sections[#sections + 1] = b.section
     end
-    assert.same({ lua = 4, sh = 1, json = 1, text = 1 }, langs)
+    assert.same({ lua = 5, sh = 1, json = 1, text = 1 }, langs)
     assert.same({ "Every operation: `client.<service>:<operation>{...}`", "Errors", "Errors",
-      "Pointing it at the real API", "Completion in editors", "Completion in editors", "Completion in editors" },
-      sections)
+      "The safe form: `res, err`", "Pointing it at the real API", "Completion in editors",
+      "Completion in editors", "Completion in editors" }, sections)
     assert.same({ blocks[2].code, blocks[3].code }, docs.section_blocks("docs/guide.md", "Errors", "lua"))
-    assert.same({ blocks[1].code, blocks[2].code, blocks[3].code, blocks[7].code },
+    assert.same({ blocks[1].code, blocks[2].code, blocks[3].code, blocks[4].code, blocks[8].code },
       docs.file_blocks("docs/guide.md", "lua"))
   end)
 

@@ -410,7 +410,10 @@ local function count(self, label, method, path, t0, value, meta)
   if value ~= nil and meta.replayed then m:inc("sendpulse_idempotency_total", { outcome = "replayed" }) end
 end
 
---- client:request(method, path, opts) -> value, meta
+--- client:request(method, path, opts) -> value, meta (raising client) |
+-- value, nil, meta or nil, err (safe client: the `res, err` idiom, so that
+-- both `if err then` and `if not res then` are right; the helpers answer
+-- the same way, sendpulse.helpers.common.succeed).
 -- Reaches any endpoint. opts: query, json | form | body (+ content_type),
 -- headers, timeout, idempotent, raw (answer bytes undecoded),
 -- idempotency_key (docs/outbox.md). See docs/guide.md ("Calling the API")
@@ -437,7 +440,8 @@ function _M.request(self, method, path, opts)
   -- [metrics] the call's outcome
   if m then count(self, label, method, path, t0, value, meta) end
   if value == nil then return self:fail(meta) end
-  return value, meta
+  if self.raise then return value, meta end
+  return value, nil, meta
 end
 
 -- For sendpulse.outbox: a call through a given ledger, and a plain one,

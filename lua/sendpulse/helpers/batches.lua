@@ -181,9 +181,9 @@ local function batched(name, field, limit, records, item_rule)
     if merged then
       local meta = last_meta and common.copy(last_meta) or {}
       meta.batches = report.batches
-      return merged, meta
+      return common.succeed(self, merged, meta)
     end
-    return report, last_meta
+    return common.succeed(self, report, last_meta)
   end
 end
 

@@ -112,9 +112,9 @@ local function template_reader(op_name)
   ---@param call_opts? sendpulse.CallOptions
   return function(self, args, call_opts)
     common.check_self(self, op_name)
-    local value, meta = common.call(self, op_name, args, call_opts)
-    if value == nil then return value, meta end
-    return _M.decode_template(value), meta
+    local value, err, meta = common.outcome(self, common.call(self, op_name, args, call_opts))
+    if value == nil then return nil, err end
+    return common.succeed(self, _M.decode_template(value), meta)
   end
 end
 
@@ -156,11 +156,12 @@ local function templates_reader(op_name)
   ---@param call_opts? sendpulse.CallOptions
   return function(self, args, call_opts)
     common.check_self(self, op_name)
-    local value, meta = common.call(self, op_name, args, call_opts)
-    if type(value) ~= "table" then return value, meta end
+    local value, err, meta = common.outcome(self, common.call(self, op_name, args, call_opts))
+    if value == nil then return nil, err end
+    if type(value) ~= "table" then return common.succeed(self, value, meta) end
     local out = common.copy(value)
     for i = 1, #out do out[i] = _M.decode_template(out[i]) end
-    return out, meta
+    return common.succeed(self, out, meta)
   end
 end
 

@@ -26,11 +26,15 @@
 -- `total` in its answers or by opts.max_items.
 --
 -- A failed page: a raising client raises from the loop; a safe client's
--- iterator yields false, err once and then ends, so
---   for item, err in client.email:each(...) do if not item then ... end end
+-- iterator yields false, err once and then ends (a for loop stops at the
+-- first nil, so the failure cannot be nil, err there), and both checks of
+-- the `res, err` idiom catch it:
+--   for item, err in client.email:each(...) do if err then ... break end end
 -- The same holds for a call that cannot start (no such operation, bad
 -- arguments): a raising client raises from each(); a safe client's each()
--- returns such an iterator (and the error as its second value).
+-- returns such an iterator (and the error as its second value). all()
+-- returns items, meta ({ pages = }) from a raising client and items, nil,
+-- meta or nil, err from a safe one, as every call does.
 
 local type, pairs, ipairs, next, tostring, rawget, error, math_type =
       type, pairs, ipairs, next, tostring, rawget, error, math.type
@@ -280,10 +284,10 @@ function Service:all(name, args, opts)
     end
     pages = pages + 1
     for _, item in ipairs(items) do
-      if p.max_items and #out >= p.max_items then return out, { pages = pages } end
+      if p.max_items and #out >= p.max_items then return common.succeed(self, out, { pages = pages }) end
       out[#out + 1] = item
     end
-    if d_or_err then return out, { pages = pages } end
+    if d_or_err then return common.succeed(self, out, { pages = pages }) end
   end
 end
 

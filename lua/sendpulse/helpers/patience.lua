@@ -87,7 +87,7 @@ local function call_patiently(s, service, fn, ...)
   while true do
     attempt = attempt + 1
     local ok, value, meta, err = common.attempt(fn, service, ...)
-    if ok then return value, meta end
+    if ok then return common.succeed(service, value, meta) end
     if not common.errors.is_error(err) then error(err, 0) end
     local wait = err.retry_after
     local waitable = s.codes[err.code] and type(wait) == "number"

@@ -54,9 +54,9 @@ end
 ---@param call_opts? sendpulse.CallOptions
 local function get_mailing_list_by_id(self, args, call_opts)
   common.check_self(self, "get_mailing_list_by_id")
-  local value, meta = common.call(self, "get_mailing_list_by_id", args, call_opts)
-  if value == nil then return value, meta end
-  return _M.single(value), meta
+  local value, err, meta = common.outcome(self, common.call(self, "get_mailing_list_by_id", args, call_opts))
+  if value == nil then return nil, err end
+  return common.succeed(self, _M.single(value), meta)
 end
 
 -- service, operation, what the helper returns instead of SendPulse's answer

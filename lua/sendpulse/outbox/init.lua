@@ -259,7 +259,7 @@ local CAPTURED = setmetatable({}, { __name = "sendpulse.outbox.captured" })
 function Capture:request(method, path, opts)
   self.count = self.count + 1
   self.method, self.path, self.opts = method, path, opts
-  return CAPTURED, { status = 0 }
+  return CAPTURED, nil, { status = 0 }
 end
 function Capture.fail(_, err) return nil, err end
 

@@ -6,7 +6,7 @@
 --
 --   local dedupe = require "sendpulse.webhooks.dedupe"
 --   dedupe.key(event)                       -> "sendpulse:webhook:<32 hex digits>"
---   dedupe.fresh(events, store, ttl)        -> new_events, failures
+--   dedupe.fresh(events, store, ttl)        -> new_events, nil, failures
 --
 -- The identifying fields:
 --   email    source, type, task_id, email, time, link_id
@@ -128,9 +128,11 @@ function _M.key(e)
   return _M.PREFIX .. fingerprint(id) .. fingerprint("\1" .. id)
 end
 
---- The events of `events` whose key `store` has not seen within `ttl`
--- seconds, in order, each key now remembered. A store that fails lets the
--- event through (a possible repeat beats a lost event) and adds
+--- fresh(events, store, ttl) -> new events, nil, failures: the events of
+-- `events` whose key `store` has not seen within `ttl` seconds, in order,
+-- each key now remembered. It never fails (the nil keeps the `res, err`
+-- shape: a second value is an error, docs/guide.md): a store that fails
+-- lets the event through (a possible repeat beats a lost event) and adds
 -- { event =, message = } to `failures`.
 ---@param events sendpulse.webhooks.Event[]
 ---@param store sendpulse.webhooks.Store
@@ -148,7 +150,7 @@ function _M.fresh(events, store, ttl)
       failures[#failures + 1] = { event = e, message = tostring(err) }
     end
   end
-  return new, failures
+  return new, nil, failures
 end
 
 return _M

@@ -9,7 +9,7 @@
 --   webhooks.receiver(opts)                      -> a receiver for any server (receiver.lua)
 --   webhooks.nginx_handler(opts)                 -> handler:handle() in content_by_lua (nginx.lua)
 --   webhooks.stores.memory/file/redis/shared_dict(...) -> dedupe stores (stores/)
---   webhooks.key(event), webhooks.fresh(events, store, ttl)   (dedupe.lua)
+--   webhooks.key(event), webhooks.fresh(events, store, ttl) -> new, nil, failures   (dedupe.lua)
 --   webhooks.equal(a, b)                         -> constant-time comparison (secret.lua)
 --   webhooks.subscribe(client, { url =, actions = }) -> what changed (subscriptions.lua)
 local require = require

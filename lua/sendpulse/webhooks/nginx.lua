@@ -163,7 +163,7 @@ end
 local function run(_premature, self, events)
   local ngx = self.ngx
   local ok, err = pcall(function()
-    local new, failures = self:fresh(events)
+    local new, _, failures = self:fresh(events)
     for i = 1, #failures do
       local f = failures[i]
       ngx.log(ngx.ERR, "sendpulse.webhooks: the dedupe store failed (", f.message,

@@ -149,17 +149,21 @@ function Receiver:parse(body, headers)
   return parse.checked(body, headers, self.limits)
 end
 
---- The events not seen before, and the store's failures (see dedupe.fresh).
+--- fresh(events) -> the events not seen before, nil, and the store's
+-- failures (see dedupe.fresh).
 ---@param events sendpulse.webhooks.Event[]
 ---@return sendpulse.webhooks.Event[] new
+---@return nil
 ---@return { event: sendpulse.webhooks.Event, message: string }[] failures
 function Receiver:fresh(events)
-  if not self.store then return events, {} end
+  if not self.store then return events, nil, {} end
   return dedupe.fresh(events, self.store, self.ttl)
 end
 
 --- One request: { body =, secret =, address =, headers = } ->
 --   200, new events, store failures | 403 or 400, error object.
+-- (Not the `res, err` shape on purpose: it always gives the HTTP status to
+-- answer first, the way a handler needs it.)
 ---@param req { body?: string, secret?: string, address?: string, headers?: table<string, string> }
 ---@return integer status 200, 403 or 400
 ---@return sendpulse.webhooks.Event[]|sendpulse.Error events_or_err
@@ -172,7 +176,7 @@ function Receiver:receive(req)
   if not ok then return 403, err end
   local events, perr = self:parse(req.body or "", req.headers)
   if not events then return 400, perr end
-  local new, failures = self:fresh(events)
+  local new, _, failures = self:fresh(events)
   return 200, new, failures
 end
 
