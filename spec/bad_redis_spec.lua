@@ -110,7 +110,7 @@ describe("a Redis that answers nonsense", function()
     it("delivers the event when the connection object raises", function()
       local conn = { call = function() error("adapter broke") end }
       local store = webhooks.stores.redis { connection = conn }
-      local new, failures = webhooks.fresh(assert(webhooks.parse(BODY)), store, 60)
+      local new, _, failures = webhooks.fresh(assert(webhooks.parse(BODY)), store, 60)
       assert.equal(1, #new)
       assert.matches("adapter broke", failures[1].message, 1, true)
     end)
