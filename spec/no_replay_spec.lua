@@ -9,8 +9,17 @@
 -- the same spot is sent again and succeeds, as it should.
 -- Over real sockets, on both libcurl transports; the cosocket transport's
 -- cases are in spec/nginx_spec.lua ("token and connections").
+--
+-- The price of the rule is a POST sent just as the server's idle timeout
+-- closes its connection: it fails too. A connection the server closed
+-- before the request left must not: it is found closed and replaced (by
+-- libcurl's own look at a resting connection, and by our pre-request check
+-- in csrc/sp_sockets.c), the POST sent once, without an error (the last
+-- describe, against the hostile server's close_after mode).
 local safe = require "sendpulse.safe"
+local socket = require "socket"
 local sandbox = require "support.sandbox_process"
+local hostile = require "support.hostile_server"
 
 local SECRET = "sandbox-secret"
 
@@ -126,4 +135,28 @@ describe("no replay of a request that is not safe to repeat", function()
       end)
     end)
   end
+
+  describe("a connection the server closed while it rested", function()
+    local hs
+    lazy_setup(function() hs = hostile.start() end)
+    lazy_teardown(function() if hs then hs:stop() end end)
+
+    for _, transport in ipairs { "curl", "multi" } do
+      it("is replaced before a POST goes out, without an error (" .. transport .. ")", function()
+        local c = assert(safe.new { api_key = "replay-key", base_url = hs:url("close_after"),
+                                    transport = transport, rate_limit = false, retries = 0 })
+        -- n: the request's number on its connection (close_after closes
+        -- each connection right after its answer, keep-alive headers and all).
+        assert.same({ n = 1 }, (assert(c:request("GET", "/x"))))
+        -- The close follows the answer at once on loopback; the pause is
+        -- slack for a loaded machine, so that it has arrived.
+        socket.sleep(0.2)
+        local v, meta = c:request("POST", "/x", { json = { a = 1 } })
+        assert.same({ n = 1 }, v, tostring(meta))
+        assert.equal(1, meta.attempts)
+        assert.equal(2, c:connections())
+        c:close()
+      end)
+    end
+  end)
 end)
