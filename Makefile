@@ -6,6 +6,7 @@
 #   make test                 C unit tests + the busted suite against the local sandbox
 #   make memcheck             the busted suite under valgrind (no error, no leak)
 #   make check                test + memcheck + busted on LuaJIT, one closing count (CI)
+#   make check-loaded         make check 3 times with every CPU busy (stress-ng)
 #   make static               build/$(LUA_IMPL)/libsendpulse.a, to link into a C host
 #   make host                 build and run the example C host (examples/host/)
 #   make bench                the benchmarks (by hand; bench/setup installs nginx)
@@ -85,16 +86,22 @@ DIST      := build/dist/$(DIST_NAME).tar.gz
 # Lua-free parts (sp_x.c with its header sp_x.h): no lua.h, no libcurl,
 # unit-tested in C on their own.
 PURE_SRC := csrc/sp_buf.c csrc/sp_clock.c csrc/sp_limiter.c csrc/sp_window.c csrc/sp_encode.c \
-            csrc/sp_fs.c csrc/sp_shm.c csrc/sp_headers.c csrc/sp_sockets.c csrc/sp_scrub.c
+            csrc/sp_fs.c csrc/sp_shm.c csrc/sp_headers.c csrc/sp_sockets.c csrc/sp_scrub.c \
+            csrc/sp_cleanup.c
 # Lua-free but built on libcurl: the easy-handle settings both transports share.
 CURL_SRC := csrc/sp_easy.c
 # Parts that speak the Lua C API: sp_x_lua.c binds the Lua-free sp_x.c.
 LUA_SRC  := csrc/sp_core_lua.c csrc/sp_http_lua.c csrc/sp_multi_lua.c csrc/sp_easy_lua.c \
             csrc/sp_auth_lua.c csrc/sp_limiter_lua.c csrc/sp_clock_lua.c \
             csrc/sp_json_encode_lua.c csrc/sp_json_decode_lua.c csrc/sp_encode_lua.c \
-            csrc/sp_fs_lua.c
+            csrc/sp_fs_lua.c csrc/sp_cleanup_lua.c
+# For sendpulse.hiredis only: the Redis reply reader (Lua-free) and its
+# binding (sp_resp_lua.c, in REDIS_OBJS).
+REDIS_SRC := csrc/sp_resp.c
 OBJS     := $(patsubst csrc/%.c,$(BUILD)/obj/%.o,$(PURE_SRC) $(CURL_SRC) $(LUA_SRC))
-DEPS     := $(OBJS:.o=.d) $(BUILD)/obj/sp_hiredis_lua.d
+REDIS_OBJS := $(BUILD)/obj/sp_hiredis_lua.o $(BUILD)/obj/sp_resp_lua.o \
+              $(patsubst csrc/%.c,$(BUILD)/obj/%.o,$(REDIS_SRC))
+DEPS     := $(OBJS:.o=.d) $(REDIS_OBJS:.o=.d)
 
 C_TESTS  := $(patsubst spec/c/%.c,build/ctest/%,$(wildcard spec/c/test_*.c))
 
@@ -113,7 +120,8 @@ HOST_CHECKS := examples/host/check.sh
 endif
 
 .PHONY: all test check ctest busted memcheck asan install install-sandbox uninstall config clean lint \
-        sandbox quickstart bench static host luajit-core env dist hiredis-note FORCE fuzz fuzz-build fuzz-lua
+        sandbox screenshots quickstart bench static host luajit-core test-support check-loaded env dist hiredis-note \
+        FORCE fuzz fuzz-build fuzz-lua
 
 all: $(MODULE) $(REDIS_MODULE) $(REDIS_NOTE)
 
@@ -131,9 +139,9 @@ $(MODULE): $(OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LIBFLAG) -o $@ $(OBJS) -L$(CURL_LIBDIR) $(CURL_LIBS) -lm $(LDFLAGS)
 
-$(BUILD)/sendpulse/hiredis.so: $(BUILD)/obj/sp_hiredis_lua.o
+$(BUILD)/sendpulse/hiredis.so: $(REDIS_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LIBFLAG) -o $@ $< $(HIREDIS_LIBS) $(LDFLAGS)
+	$(CC) $(LIBFLAG) -o $@ $(REDIS_OBJS) $(HIREDIS_LIBS) $(LDFLAGS)
 
 $(BUILD)/obj/sp_hiredis_lua.o: csrc/sp_hiredis_lua.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
@@ -169,9 +177,9 @@ host: $(HOST)
 # C unit tests for the Lua-free parts: built with the sanitizers on.
 CTEST_FLAGS := -std=gnu99 -g -O1 $(WARN) -Icsrc -fsanitize=address,undefined -fno-sanitize-recover=all \
                -fno-omit-frame-pointer -pthread
-build/ctest/%: spec/c/%.c $(PURE_SRC) spec/c/ctest.h $(wildcard csrc/*.h)
+build/ctest/%: spec/c/%.c $(PURE_SRC) $(REDIS_SRC) spec/c/ctest.h $(wildcard csrc/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CTEST_FLAGS) -o $@ $< $(PURE_SRC) -lm
+	$(CC) $(CTEST_FLAGS) -o $@ $< $(PURE_SRC) $(REDIS_SRC) -lm
 
 ctest: $(C_TESTS)
 	@for t in $(C_TESTS); do $$t || exit 1; done
@@ -184,6 +192,13 @@ $(WIPE_LIBCURL): spec/c/wipe_libcurl.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu99 $(WARN) -O2 -fPIC -shared -o $@ $< -ldl
 
+# For the same scan, built for each Lua the suite runs on: a Lua module that
+# zeroes what the Lua runtime frees (spec/c/wipe_lua_heap.c). Plain too.
+LUA_HEAP_WIPER := $(BUILD)/test/wipe_lua_heap.so
+$(LUA_HEAP_WIPER): spec/c/wipe_lua_heap.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu99 $(WARN) -O2 -fPIC $(LIBFLAG) -I$(LUA_INCDIR) -o $@ $<
+
 # nginx embeds LuaJIT: the nginx specs load the C core built for it, and
 # `make check` also runs the busted suite on LuaJIT (ALSO_IMPLS= skips that).
 LUAJIT_INCDIR ?= /usr/include/luajit-2.1
@@ -192,24 +207,38 @@ ALSO_IMPLS    ?= $(filter-out $(LUA_IMPL),luajit)
 luajit-core:
 	@$(MAKE) --no-print-directory LUA_IMPL=luajit LUA=luajit LUA_INCDIR=$(LUAJIT_INCDIR) all
 
+# What the suite needs beside the C core, for the main Lua and for LuaJIT.
+TEST_SUPPORT := $(WIPE_LIBCURL) $(LUA_HEAP_WIPER)
+test-support: $(TEST_SUPPORT)
+ifneq ($(LUA_TARGET),luajit)
+	@$(MAKE) --no-print-directory LUA_IMPL=luajit LUA=luajit LUA_INCDIR=$(LUAJIT_INCDIR) test-support
+endif
+
 # The whole suite: C unit tests, then busted (which starts the sandbox itself).
-test: $(MODULE) $(REDIS_MODULE) $(C_TESTS) luajit-core $(WIPE_LIBCURL)
+test: $(MODULE) $(REDIS_MODULE) $(C_TESTS) luajit-core test-support
 	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) sh spec/run.sh $(C_TESTS)
 
-busted: $(MODULE) $(REDIS_MODULE) luajit-core $(WIPE_LIBCURL)
+busted: $(MODULE) $(REDIS_MODULE) luajit-core test-support
 	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) sh spec/run.sh
 
-memcheck: $(MODULE) $(REDIS_MODULE) luajit-core $(WIPE_LIBCURL)
+memcheck: $(MODULE) $(REDIS_MODULE) luajit-core test-support
 	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) SP_MEMCHECK=1 sh spec/run.sh
 
 # What CI runs: C unit tests, the fuzzing regressions and a short pass of
 # every fuzz target (FUZZ_CHECK_SECONDS each), lint, busted, busted again
 # under valgrind, busted on LuaJIT.
 FUZZ_CHECK_SECONDS ?= 20
-check: $(MODULE) $(REDIS_MODULE) $(C_TESTS) luajit-core $(WIPE_LIBCURL) $(if $(HOST_CHECKS),$(HOST)) fuzz-build
+check: $(MODULE) $(REDIS_MODULE) $(C_TESTS) luajit-core test-support $(if $(HOST_CHECKS),$(HOST)) fuzz-build
 	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) SP_MEMCHECK=also SP_LINT=1 SP_ALSO_IMPLS="$(ALSO_IMPLS)" \
 	  FUZZ_SECONDS=$(FUZZ_CHECK_SECONDS) FUZZ_TARGETS="$(FUZZ_BINS)" \
 	  sh spec/run.sh $(C_TESTS) spec/fuzz/check.sh $(HOST_CHECKS)
+
+# make check again and again with every CPU busy (stress-ng), stopping at
+# the first failure: the proof that the suite does not flake under load
+# (spec/tools/loaded_check.sh; docs/maintaining.md, Tests).
+LOADED_RUNS ?= 3
+check-loaded:
+	sh spec/tools/loaded_check.sh $(LOADED_RUNS)
 
 # Fuzzing (spec/fuzz/, see docs/security.md): libFuzzer targets built with
 # clang and linked with a Lua 5.4 built from Debian's source package (fetched
@@ -227,7 +256,8 @@ FUZZ_LUA_DEFS := -DLUA_USE_APICHECK -DLUA_USE_LINUX
 FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS   := -std=gnu99 -g -O1 -fno-omit-frame-pointer $(WARN) $(FUZZ_LUA_DEFS) \
                  -Icsrc -I$(FUZZ_LUA_SRC) -I$(CURL_INCDIR)
-FUZZ_CORE     := $(patsubst csrc/%.c,$(FUZZ_BUILD)/obj/%.o,$(PURE_SRC) $(CURL_SRC) $(LUA_SRC))
+FUZZ_CORE     := $(patsubst csrc/%.c,$(FUZZ_BUILD)/obj/%.o,$(PURE_SRC) $(CURL_SRC) $(LUA_SRC) \
+                   $(REDIS_SRC) csrc/sp_resp_lua.c)
 FUZZ_LIBS     := $(FUZZ_CORE) $(FUZZ_LUA_LIB) -L$(CURL_LIBDIR) $(CURL_LIBS) -lm -ldl
 FUZZ_BINS     := $(patsubst spec/fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard spec/fuzz/fuzz_*.c)) \
                  $(patsubst spec/fuzz/targets/%.lua,$(FUZZ_BUILD)/lua_%,$(wildcard spec/fuzz/targets/*.lua))
@@ -277,6 +307,12 @@ $(BENCH_FLOOR): bench/floor.c
 
 bench: $(MODULE) $(BENCH_FLOOR)
 	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) sh bench/run.sh $(BENCHES)
+
+# The pictures of docs/sandbox.md, from a fixed script (headless Chromium).
+SCREENSHOT_DIR ?= docs/img
+screenshots: $(MODULE)
+	@mkdir -p $(SCREENSHOT_DIR)
+	LUA_CPATH='$(BUILD)/?.so;;' $(LUA) spec/tools/sandbox_screenshots.lua $(SCREENSHOT_DIR)
 
 quickstart: $(MODULE)
 	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) sh examples/run-quickstart.sh

@@ -7,17 +7,18 @@
  *   limiter{...}         GCRA rate budget (sp_limiter_lua.c)
  *   monotonic, sleep, wallclock   (sp_clock_lua.c)
  *   json_encode, null    (sp_json_encode_lua.c); json_decode (sp_json_decode_lua.c)
- *   urlencode, base64_encode, base64_decode, fingerprint   (sp_encode_lua.c)
+ *   urlencode, base64_encode, base64_decode, fingerprint, json_string_size   (sp_encode_lua.c)
  *   private_dir, write_private, try_lock, uid, fsync,
  *   append_private, read_private                           (sp_fs_lua.c)
- *   limits               the bounds on an answer (sp_easy_lua.c) */
+ *   limits               the bounds on an answer (sp_easy_lua.c)
+ *   remove_on_signal     a file removed if a signal ends the process (sp_cleanup_lua.c) */
 #include "sp_lua.h"
 #include "sendpulse_core.h"
 
 /* The interface between this core and the Lua files, not a release number
  * (that is set once, in lua/sendpulse/version.lua). Bumped whenever a
  * function's contract changes, so a stale core.so is refused at require. */
-#define SP_CORE_ABI 8
+#define SP_CORE_ABI 10
 
 /* Which Lua this core was compiled for, as text in the file itself. A core
  * built for another Lua never reaches luaopen: the dynamic linker refuses
@@ -41,6 +42,7 @@ int luaopen_sendpulse_core(lua_State *L)
     sp_open_encode(L);
     sp_open_fs(L);
     sp_open_easy(L);
+    sp_open_cleanup(L);
     lua_pushinteger(L, SP_CORE_ABI);
     lua_setfield(L, -2, "ABI");
     return 1;

@@ -7,10 +7,12 @@
 --     rows = "contacts.csv",            -- a path, an open file, or an iterator of
 --                                       -- { email =, phone =, variables = {...} }
 --     batch = 500,                      -- contacts per call (1 .. 1000)
+--     batch_bytes = 2097152,            -- and at most about this many bytes of rows per call
 --     journal = "contacts.csv.journal", -- resume from here (optional)
 --     rejects = "contacts.rejects.csv", -- rows not added, with line and reason (optional;
 --                                       -- appended to, never truncated: bulk/rejects.lua)
 --     progress = function(p) ... end,   -- after every batch (optional)
+--     raw_cells = false,                -- true: keep a leading ' (see sendpulse.bulk.cells)
 --   }, { timeout = 60 })                -- call options for every batch (optional)
 --   --> { added =, rejected =, skipped =, blank =, batches =, seconds =, resumed =,
 --   --    resent =, complete = true, rejects_list = {...} (without a rejects file) }
@@ -25,6 +27,19 @@
 -- row after it is sent by the resumed run), and sends again at most the one
 -- batch that was in flight: SendPulse adds by email (an upsert), so that
 -- second send changes nothing.
+--
+-- Memory: a batch is bounded by rows (`batch`) and by bytes (`batch_bytes`,
+-- 2 MiB): it closes once its contacts' JSON and its rejected rows' cells
+-- reach that, so a batch holds at most batch_bytes plus one row (at most
+-- max_record, 1 MiB). Wide rows make smaller batches instead of one body
+-- of hundreds of megabytes (issue 21: 100 MB of rows under the 1 MiB record
+-- limit went out as one call, 5.4 GB of peak RSS).
+--
+-- Cells: a CSV cell that is a run of quotes and then = + - @ TAB or CR
+-- loses its first quote, the one an export adds to keep a spreadsheet from
+-- running it (sendpulse.bulk.cells; raw_cells = true keeps it). A cell that
+-- is not UTF-8 makes its row a reject (JSON must be UTF-8; a strict server
+-- drops the connection otherwise), with the column and the byte.
 --
 -- Failures: a batch the API refuses for its data (HTTP 400/422, such as
 -- 906 "Email address syntax error", which refuses the whole batch) is split
@@ -41,23 +56,30 @@ local csv = require "sendpulse.bulk.csv"
 local contacts = require "sendpulse.bulk.contacts"
 local journal = require "sendpulse.bulk.journal"
 local rejects_file = require "sendpulse.bulk.rejects"
+local cells = require "sendpulse.bulk.cells"
 
 local type, pairs, ipairs, pcall, tostring, tonumber, rawget, setmetatable, math_type =
       type, pairs, ipairs, pcall, tostring, tonumber, rawget, setmetatable, math.type
 local floor = math.floor
-local format, concat = string.format, table.concat
+local format, concat, byte = string.format, table.concat, string.byte
+local QUOTE = 39   -- '
+local restore, neutralise_record = cells.restore, cells.neutralise_record
 local monotonic = core.monotonic
 
 local _M = {}
 
 _M.DEFAULT_BATCH = 500
 _M.MAX_BATCH = 1000
+_M.DEFAULT_BATCH_BYTES = 2 * 1024 * 1024
+_M.MIN_BATCH_BYTES = 1024
+_M.MAX_BATCH_BYTES = 64 * 1024 * 1024
+_M.ROW_OVERHEAD = 64     -- bytes a row costs beyond its cells (its tables), in the batch's count
 _M.KEEP_REJECTS = 1000   -- rejects kept in the summary when there is no rejects file
 _M.PROBE = 64            -- bytes before the journal's position compared on resume
 _M.OPERATION = "add_emails_to_mailing_list"
 
 local ARGS = { id = true, rows = true, batch = true, journal = true, rejects = true, progress = true,
-               max_record = true }
+               max_record = true, batch_bytes = true, raw_cells = true }
 
 local function is_integer(v)
   if type(v) ~= "number" or v % 1 ~= 0 then return false end
@@ -92,6 +114,14 @@ local function check(args)
   if args.max_record ~= nil and not (is_integer(args.max_record) and args.max_record >= 1024) then
     return "argument 'max_record' must be an integer >= 1024 (bytes)"
   end
+  local bb = args.batch_bytes
+  if bb ~= nil and not (is_integer(bb) and bb >= _M.MIN_BATCH_BYTES and bb <= _M.MAX_BATCH_BYTES) then
+    return format("argument 'batch_bytes' must be an integer from %d to %d (bytes), got %s",
+      _M.MIN_BATCH_BYTES, _M.MAX_BATCH_BYTES, tostring(bb))
+  end
+  if args.raw_cells ~= nil and type(args.raw_cells) ~= "boolean" then
+    return "argument 'raw_cells' must be a boolean"
+  end
   return nil
 end
 
@@ -121,7 +151,7 @@ local CsvSource = {}
 CsvSource.__index = CsvSource
 
 -- Opens the CSV and reads its header. Returns the source or nil, message.
-local function csv_source(rows, max_record)
+local function csv_source(rows, max_record, raw_cells)
   local file, owned = rows, false
   if type(rows) == "string" then
     local f, err = io.open(rows, "rb")
@@ -137,12 +167,18 @@ local function csv_source(rows, max_record)
     return nil, header == nil and "the CSV file is empty (it needs a header row naming an 'email' column)"
       or format("the header row is malformed: %s", where.reason)
   end
-  local map, why = contacts.header(header)
+  local names = header
+  if not raw_cells then
+    names = {}
+    for i, cell in ipairs(header) do names[i] = restore(cell) end
+  end
+  local map, why = contacts.header(names)
   if not map then
     if owned then file:close() end
     return nil, why
   end
   return setmetatable({ file = file, owned = owned, reader = reader, map = map, columns = header,
+                        names = names, raw_cells = raw_cells,
                         size = file_size(file), start = where.next_offset, start_line = where.line + 1,
                         offset = where.next_offset, line = where.line + 1 }, CsvSource)
 end
@@ -150,7 +186,9 @@ end
 -- What identifies the input at a position (the offset of a journal).
 function CsvSource:identity(at)
   return { kind = "csv", size = self.size, header = concat(self.columns, ","),
-           probe = probe(self.file, at.offset) }
+           -- Base64: 64 bytes cut anywhere may split a UTF-8 character, and
+           -- the journal is JSON, whose strings must be UTF-8
+           probe = core.base64_encode(probe(self.file, at.offset)) }
 end
 
 function CsvSource:position() return { offset = self.offset, line = self.line } end
@@ -164,16 +202,22 @@ function CsvSource:seek(pos)
   return true
 end
 
--- The next row: "contact", contact, line, fields | "reject", reason, line,
--- fields | "blank" | nil at the end.
+-- The next row: "contact", contact, line, fields, bytes (its JSON, at most)
+-- | "reject", reason, line, fields | "blank" | nil at the end.
 function CsvSource:next()
   local fields, where = self.reader:next()
   if fields == nil then return nil end
   -- (the reader counts the lines of records that hold line breaks)
   self.offset, self.line = where.next_offset, self.reader.line
   if fields == false then return "reject", where.reason, where.line, {} end
-  local contact, reason = contacts.from_record(self.map, fields)
-  if contact then return "contact", contact, where.line, fields end
+  if not self.raw_cells then
+    for i = 1, #fields do
+      local cell = fields[i]
+      if byte(cell, 1) == QUOTE then fields[i] = restore(cell) end   -- (most cells: one comparison)
+    end
+  end
+  local contact, reason, bytes = contacts.from_record(self.map, fields)
+  if contact then return "contact", contact, where.line, fields, bytes end
   if reason == "blank" then return "blank" end
   return "reject", reason, where.line, fields
 end
@@ -192,7 +236,7 @@ local IterSource = {}
 IterSource.__index = IterSource
 
 local function iter_source(fn)
-  return setmetatable({ fn = fn, row = 0, columns = { "email" } }, IterSource)
+  return setmetatable({ fn = fn, row = 0, columns = { "email" }, names = { "email" } }, IterSource)
 end
 
 function IterSource:identity() return { kind = "iterator" } end
@@ -214,10 +258,18 @@ function IterSource:next()
   local row = self.fn()
   if row == nil then return nil end
   self.row = self.row + 1
-  local contact, reason = contacts.from_row(row)
+  local contact, reason, bytes = contacts.from_row(row)
   local email = type(row) == "table" and type(row.email) == "string" and row.email or ""
-  if contact then return "contact", contact, self.row, { email } end
+  if contact then return "contact", contact, self.row, { email }, bytes end
   return "reject", reason, self.row, { email }
+end
+
+-- What a rejected row adds to a batch (its part of the bound batch_bytes):
+-- its cells, held until the batch's rejects are written.
+local function reject_size(fields)
+  local n = _M.ROW_OVERHEAD
+  for i = 1, #fields do n = n + #fields[i] end
+  return n
 end
 
 ---------------------------------------------------------------------------
@@ -239,6 +291,9 @@ local function add(service, id, items, call_opts)
   local emails = {}
   for i, item in ipairs(items) do emails[i] = item.contact end
   local ok, value, err = pcall(service.raw, service, _M.OPERATION, { id = id, emails = emails }, call_opts)
+  -- not one of the library's errors (Ctrl-C's "interrupted!", a bug): on
+  -- its way, the journal stays at the batch in flight, as after a kill
+  if not ok and not errors.is_error(value) then error(value, 0) end
   if not ok then return nil, value end
   if value == nil then return nil, err end
   return true
@@ -293,76 +348,92 @@ local function same_identity(a, b)
   return a.kind == b.kind and a.size == b.size and a.header == b.header and a.probe == b.probe
 end
 
--- Returns summary, or nil, err (an error object; err.import = summary).
-local function run(service, args, call_opts)
-  local id = tonumber(args.id)
-  local size = args.batch or _M.DEFAULT_BATCH
+-- The steps of a run (run, below).
+
+-- The rows of args.rows as a source. Returns src, or nil, err.
+local function open_source(args)
   local src, why
   if type(args.rows) == "function" then src = iter_source(args.rows)
-  else src, why = csv_source(args.rows, args.max_record) end
+  else src, why = csv_source(args.rows, args.max_record, args.raw_cells) end
   if not src then return nil, errors.argument("email:import: " .. why) end
+  return src
+end
 
-  local started = monotonic()
-  local summary = { added = 0, rejected = 0, skipped = 0, blank = 0, batches = 0, calls = 0,
-                    resent = 0, resumed = false, complete = false, list = id }
+-- The state args.journal holds: nil when there is no journal (or none
+-- yet), or nil, err when it cannot be read.
+local function journal_state(args)
   local state = args.journal and journal.load(args.journal) or nil
   if args.journal and not state then
     local _, jerr = journal.load(args.journal)
-    if jerr then src:close(); return nil, errors.argument("email:import: " .. jerr) end
+    if jerr then return nil, errors.argument("email:import: " .. jerr) end
   end
-  local function finish(err)
-    summary.seconds = monotonic() - started
-    src:close()
-    if summary.rejects_writer then summary.rejects_writer:close() end
-    summary.rejects_writer = nil
-    if err then
-      err.import = summary
-      return nil, err
-    end
-    return summary
-  end
+  return state
+end
 
-  if state then
-    if tonumber(state.list) ~= id then
-      return finish(errors.argument(format("email:import: the journal %s belongs to list %s, not %s "
-        .. "(use another journal, or delete it)", args.journal, tostring(state.list), tostring(id))))
-    end
-    -- The identity is checked at the journal's position: the probe is
-    -- the bytes just before it.
-    if type(state.input) ~= "table" or not same_identity(state.input, src:identity(state.position)) then
-      return finish(errors.argument(format("email:import: %s is not the file the journal %s was written for "
-        .. "(its size or content changed): delete the journal to start over", tostring(args.rows), args.journal)))
-    end
-    summary.resumed = true
-    summary.skipped = state.counts.added + state.counts.rejected
-    summary.previous = { added = state.counts.added, rejected = state.counts.rejected }
-    if state.complete then
-      summary.complete = true
-      return finish()
-    end
-    local ok, err = src:seek(state.position)
-    if not ok then return finish(errors.argument("email:import: " .. err)) end
-    if state.in_flight then summary.resent = state.in_flight.rows end
+-- The run's summary, the source closed, and the rejects writer: summary,
+-- or nil, err (an error object; err.import = summary).
+local function finished(summary, src, started, err)
+  summary.seconds = monotonic() - started
+  src:close()
+  if summary.rejects_writer then summary.rejects_writer:close() end
+  summary.rejects_writer = nil
+  if err then
+    err.import = summary
+    return nil, err
   end
+  return summary
+end
+
+-- A resumed run: the journal must be this list's and this input's; the
+-- summary counts what the earlier runs did, and the source moves to where
+-- they stopped (summary.complete: nothing is left). Returns true, or nil,
+-- err.
+local function resume(summary, state, src, args, id)
+  if tonumber(state.list) ~= id then
+    return nil, errors.argument(format("email:import: the journal %s belongs to list %s, not %s "
+      .. "(use another journal, or delete it)", args.journal, tostring(state.list), tostring(id)))
+  end
+  -- The identity is checked at the journal's position: the probe is
+  -- the bytes just before it.
+  if type(state.input) ~= "table" or not same_identity(state.input, src:identity(state.position)) then
+    return nil, errors.argument(format("email:import: %s is not the file the journal %s was written for "
+      .. "(its size or content changed): delete the journal to start over", tostring(args.rows), args.journal))
+  end
+  summary.resumed = true
+  summary.skipped = state.counts.added + state.counts.rejected
+  summary.previous = { added = state.counts.added, rejected = state.counts.rejected }
+  if state.complete then
+    summary.complete = true
+    return true
+  end
+  local ok, err = src:seek(state.position)
+  if not ok then return nil, errors.argument("email:import: " .. err) end
+  if state.in_flight then summary.resent = state.in_flight.rows end
+  return true
+end
+
+-- Where the rejects go: the file args.rejects (appended to at the size the
+-- journal recorded), or the summary's rejects_list. Returns the writer, or
+-- nil, err.
+local function open_rejects(summary, args, src, state)
   if args.rejects then
-    local w, err = rejects_file.open(args.rejects, src.columns, state and state.rejects_size or nil)
-    if not w then return finish(errors.argument("email:import: " .. tostring(err))) end
-    summary.rejects_writer = w
+    -- a spreadsheet opens this file too: its cells are neutralised as an
+    -- export's are (and restored when it is imported again)
+    local header = args.raw_cells and src.names or neutralise_record(src.names)
+    local w, err = rejects_file.open(args.rejects, header, state and state.rejects_size or nil)
+    if not w then return nil, errors.argument("email:import: " .. tostring(err)) end
     summary.rejects = args.rejects
-  else
-    summary.rejects_list = {}
-    summary.rejects_writer = memory_rejects(summary)
+    return w
   end
-  local writer = summary.rejects_writer
+  summary.rejects_list = {}
+  return memory_rejects(summary)
+end
 
-  local counts = state and state.counts or { added = 0, rejected = 0, blank = 0 }
-  -- (a new run's rejects begin where the file ended: a resume cuts back to there)
-  local current = {
-    list = id, input = nil, position = src:position(), counts = counts,
-    rejects_size = state and state.rejects_size or (args.rejects and writer.size) or nil,
-    runs = (state and state.runs or 0) + 1,
-  }
-  local function save(extra)
+-- save(extra): records `current` with extra's position, batch in flight and
+-- completeness in args.journal (atomic, synced; nothing without a
+-- journal). Returns true, or nil, err.
+local function journal_saver(args, src, current)
+  return function(extra)
     current.position = extra.position or current.position
     current.in_flight = extra.in_flight
     current.complete = extra.complete or nil
@@ -372,12 +443,12 @@ local function run(service, args, call_opts)
     if not ok then return nil, errors.new { kind = "argument", message = "email:import: " .. err } end
     return true
   end
-  local ok, err = save({})
-  if not ok then return finish(err) end
+end
 
-  local progress = args.progress
-  local run_rows = 0
-  local function report(done)
+-- report(done, run_rows): calls args.progress, if any, with where the run
+-- is (run_rows: rows this run has done, for the rate).
+local function progress_reporter(progress, src, summary, counts, started)
+  return function(done, run_rows)
     if not progress then return end
     local elapsed = monotonic() - started
     local fraction = src:done_fraction()
@@ -390,18 +461,80 @@ local function run(service, args, call_opts)
       eta = eta, line = src.line, done = done or false,
     }
   end
+end
 
+-- The next batch: the positions before and after it, up to `size`
+-- contacts and about `max_bytes` of request body (contacts' JSON and the
+-- refused rows kept), the rows refused on the way ({ line, reason,
+-- fields }), the blank rows, and whether the input ended.
+local function read_batch(src, size, max_bytes)
+  local from = src:position()
+  local items, refused, blanks, ended, bytes = {}, {}, 0, false, 0
+  while #items < size and bytes < max_bytes do
+    local kind, value, line, fields, json_bytes = src:next()
+    if kind == nil then ended = true break end
+    if kind == "contact" then
+      items[#items + 1] = { contact = value, line = line, fields = fields }
+      bytes = bytes + _M.ROW_OVERHEAD + json_bytes
+    elseif kind == "reject" then
+      refused[#refused + 1] = { line, value, fields }
+      bytes = bytes + reject_size(fields)
+    else blanks = blanks + 1 end
+  end
+  return from, src:position(), items, refused, blanks, ended
+end
+
+-- Counts a batch done: added contacts, refused rows, blank rows.
+local function count_batch(summary, counts, added, refused, blanks)
+  counts.added = counts.added + added
+  counts.rejected = counts.rejected + refused
+  counts.blank = counts.blank + blanks
+  summary.added, summary.rejected = summary.added + added, summary.rejected + refused
+  summary.blank = summary.blank + blanks
+end
+
+-- Returns summary, or nil, err (an error object; err.import = summary).
+local function run(service, args, call_opts)
+  local id = tonumber(args.id)
+  local size = args.batch or _M.DEFAULT_BATCH
+  local max_bytes = args.batch_bytes or _M.DEFAULT_BATCH_BYTES
+  local src, err = open_source(args)
+  if not src then return nil, err end
+
+  local started = monotonic()
+  local summary = { added = 0, rejected = 0, skipped = 0, blank = 0, batches = 0, calls = 0,
+                    resent = 0, resumed = false, complete = false, list = id }
+  local state
+  state, err = journal_state(args)
+  if err then src:close(); return nil, err end
+  local function finish(e) return finished(summary, src, started, e) end
+
+  if state then
+    local resumed
+    resumed, err = resume(summary, state, src, args, id)
+    if not resumed or summary.complete then return finish(err) end
+  end
+  local writer
+  writer, err = open_rejects(summary, args, src, state)
+  if not writer then return finish(err) end
+  summary.rejects_writer = writer
+
+  local counts = state and state.counts or { added = 0, rejected = 0, blank = 0 }
+  -- (a new run's rejects begin where the file ended: a resume cuts back to there)
+  local current = {
+    list = id, input = nil, position = src:position(), counts = counts,
+    rejects_size = state and state.rejects_size or (args.rejects and writer.size) or nil,
+    runs = (state and state.runs or 0) + 1,
+  }
+  local save = journal_saver(args, src, current)
+  local ok
+  ok, err = save({})
+  if not ok then return finish(err) end
+
+  local report = progress_reporter(args.progress, src, summary, counts, started)
+  local run_rows = 0
   while true do
-    local from = src:position()
-    local items, refused, blanks, ended = {}, {}, 0, false
-    while #items < size do
-      local kind, value, line, fields = src:next()
-      if kind == nil then ended = true break end
-      if kind == "contact" then items[#items + 1] = { contact = value, line = line, fields = fields }
-      elseif kind == "reject" then refused[#refused + 1] = { line, value, fields }
-      else blanks = blanks + 1 end
-    end
-    local to = src:position()
+    local from, to, items, refused, blanks, ended = read_batch(src, size, max_bytes)
     local added = 0
     if #items > 0 then
       -- Write-ahead: the batch is in flight before it leaves.
@@ -417,19 +550,19 @@ local function run(service, args, call_opts)
       end
       summary.batches = summary.batches + 1
     end
-    for _, r in ipairs(refused) do writer:add(r[1], r[2], r[3]) end
+    for _, r in ipairs(refused) do
+      local fields = r[3]
+      if args.rejects and not args.raw_cells then fields = neutralise_record(fields) end
+      writer:add(r[1], r[2], fields)
+    end
     local rsize, werr = writer:commit()
     if not rsize then return finish(errors.argument("email:import: " .. werr)) end
-    counts.added = counts.added + added
-    counts.rejected = counts.rejected + #refused
-    counts.blank = counts.blank + blanks
-    summary.added, summary.rejected = summary.added + added, summary.rejected + #refused
-    summary.blank = summary.blank + blanks
+    count_batch(summary, counts, added, #refused, blanks)
     run_rows = run_rows + added + #refused
     if args.rejects then current.rejects_size = rsize end
     ok, err = save({ position = to, complete = ended })
     if not ok then return finish(err) end
-    report(ended)
+    report(ended, run_rows)
     if ended then
       summary.complete = true
       return finish()
@@ -437,7 +570,36 @@ local function run(service, args, call_opts)
   end
 end
 
+-- email:import's arguments and answer (the top of this file), for
+-- editors (LuaLS).
+---@class sendpulse.ImportArgs
+---@field id integer the mailing list
+---@field rows string|file*|fun(): { email?: string, phone?: string, variables?: table<string, any> }?
+---@field batch? integer contacts per call (1 .. 1000, default 500)
+---@field journal? string a path: resume from here
+---@field rejects? string a path: rows not added, appended to
+---@field progress? fun(p: { rows: integer, added: integer, rejected: integer, skipped: integer,
+---   fraction?: number, elapsed: number, rate: number, eta?: number, line?: integer, done: boolean })
+---@field max_record? integer bytes of one CSV record (default 1 MiB)
+
+---@class sendpulse.ImportSummary
+---@field added integer
+---@field rejected integer
+---@field skipped integer rows a resumed run skipped (the journal counts them)
+---@field blank integer
+---@field batches integer
+---@field calls integer
+---@field resent integer rows of the batch that was in flight when an earlier run stopped
+---@field resumed boolean
+---@field complete boolean
+---@field seconds number
+---@field rejects_list? table[] the first 1,000 rejects, without a rejects file
+
 --- The email:import helper (registered by sendpulse.bulk).
+---@param service sendpulse.api.email
+---@param args sendpulse.ImportArgs
+---@param call_opts? sendpulse.CallOptions
+---@return sendpulse.ImportSummary summary a failure's error carries err.import, the summary so far
 function _M.import(service, args, call_opts)
   local client = rawget(service, "_client")
   local msg = check(args) or call_options.check(call_opts)

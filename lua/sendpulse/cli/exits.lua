@@ -5,6 +5,7 @@ local _M = {}
 _M.OK = 0
 _M.REJECTED = 10   -- import finished, some rows in the rejects file
 _M.INTERNAL = 70   -- a bug: a Lua error that is not one of the library's error objects
+_M.INTERRUPTED = 130   -- Ctrl-C (SIGINT), as shells report it
 
 -- kind -> code, and the order the table in docs/cli.md lists them.
 _M.BY_KIND = {
@@ -12,7 +13,7 @@ _M.BY_KIND = {
   argument = 2,     -- usage: the command line or the call is wrong
   usage = 2,
   auth = 3,         -- credentials or token refused
-  rate_limit = 4,   -- over a limit; "wait N seconds" is printed when SendPulse says how long
+  rate_limit = 4,   -- over a limit; the message says how long to wait when SendPulse does
   network = 5,      -- connection, DNS, TLS
   timeout = 6,
   decode = 7,       -- an answer that is not the JSON it should be

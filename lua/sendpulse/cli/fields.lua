@@ -15,7 +15,10 @@
 --                  of files takes indexes (content[].1=@a.pdf); `name=\@x` is
 --                  the literal text "@x".
 --   a.b.c=value    dotted paths build nested objects; a numeric segment is an
---                  array index (emails.1.email=ada@example.com).
+--                  array index (emails.1.email=ada@example.com). Two words
+--                  that name the same place (emails.1.email and
+--                  emails.01.email), or one that writes inside the value of
+--                  another (a=1 and a.b=2), are refused, both named.
 --
 -- fields.parse(words, op, base, allow_unknown) -> args, or nil and a message
 -- naming the word. `base` (from --json) is copied, never changed; the words
@@ -100,6 +103,47 @@ local function path_keys(name)
   return keys
 end
 
+-- Where a word's value goes, one string per place: "emails.1.email" and
+-- "emails.01.email" are the same place (both index 1).
+local function place(keys, n)
+  local parts = {}
+  for i = 1, n do
+    local k = keys[i]
+    parts[i] = type(k) == "number" and format("[%d]", k) or ("." .. k)
+  end
+  return concat(parts)
+end
+
+-- Two words that write the same place, or one that writes inside a value
+-- another word set (a=1 with a.b=2), would silently overwrite each other:
+-- `owners` records which word set each place and which word built each
+-- table on the way, and the second word of such a pair is refused, both
+-- named.
+local function collision(owners, keys, name)
+  for i = 1, #keys - 1 do
+    local set_by = owners.value[place(keys, i)]
+    if set_by then
+      return format("the fields '%s' and '%s' collide: '%s' sets a value that '%s' would write inside",
+        set_by, name, set_by, name)
+    end
+  end
+  local here = place(keys, #keys)
+  local other = owners.value[here] or owners.table[here]
+  if other then
+    if owners.value[here] then
+      return format("the fields '%s' and '%s' name the same place (%s): give it once", other, name,
+        "value" .. here)
+    end
+    return format("the fields '%s' and '%s' collide: '%s' would replace what '%s' writes inside it",
+      other, name, name, other)
+  end
+  owners.value[here] = name
+  for i = 1, #keys - 1 do
+    local at = place(keys, i)
+    owners.table[at] = owners.table[at] or name
+  end
+end
+
 -- nil when `name` is a field of `op` (any name is, when its body is an
 -- object whose fields the file does not list); else the message.
 local function unknown_field(op, name)
@@ -130,6 +174,7 @@ function _M.parse(words, op, base, allow_unknown)
   end
   local args = base and deep_copy(base) or {}
   local given = {}
+  local owners = { value = {}, table = {} }
   for _, word in ipairs(words) do
     local name, sep, text = match(word, "^([^=:]+)(:?=)(.*)$")
     if not name then
@@ -145,6 +190,8 @@ function _M.parse(words, op, base, allow_unknown)
       if why then return nil, why end
     end
     given[name] = true
+    local clash = collision(owners, keys, name)
+    if clash then return nil, clash end
     local field = op and #keys == 1 and catalog.field(op, name) or nil
     local value, err
     if sep == ":=" then

@@ -12,12 +12,8 @@ local _M = {}
 
 _M.USAGE = [==[
 usage: sendpulse [--profile NAME] [--base-url URL] [--verbose] [--pretty | --compact] [--timeout S]
-<<<<<<< HEAD
                  [--outbox DIR] COMMAND ...
-=======
-                 COMMAND ...
        sendpulse --help | -h | --version
->>>>>>> main
 
 commands:
   SERVICE OPERATION [field=value ...] [--json '{...}' | --json @file.json] [--all] [--raw]
@@ -27,7 +23,7 @@ commands:
   request METHOD PATH [--query k=v ...] [--json ...]
                            any endpoint
   import LIST_ID FILE.csv  contacts into a mailing list (batches, journal, rejects, progress)
-  export LIST_ID [--output FILE]
+  export LIST_ID [--output FILE] [--raw-cells]
                            every contact of a list as CSV
   services                 the services and how many operations each has
   help [SERVICE [OPERATION]]
@@ -78,7 +74,8 @@ function _M.exit_codes()
   local lines = { "exit codes:", "  0   success" }
   local names = {
     api = "SendPulse answered with an error", usage = "usage: a wrong command line or argument",
-    auth = "credentials or token refused", rate_limit = "over a rate limit (\"wait N seconds\" on stderr)",
+    auth = "credentials or token refused",
+    rate_limit = "over a rate limit (the message says how long to wait: \"(wait 15 min)\")",
     network = "connection, DNS or TLS failure", timeout = "no answer in time",
     decode = "an answer that is not the JSON it should be", protocol = "the server broke HTTP",
     too_large = "an answer or request over a size limit",

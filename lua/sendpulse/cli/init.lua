@@ -83,6 +83,12 @@ local function json_arg(a)
   return value
 end
 
+-- Ctrl-C: lua.c and luajit.c turn SIGINT into the error "interrupted!",
+-- raised from whatever Lua code runs. Not a bug: exit 130, as a shell
+-- reports a SIGINT (an import's journal or an export's temporary file are
+-- dealt with on the way up, as for any failure).
+local INTERRUPTED = {}
+
 local commands = {}
 
 function commands.version(_, ctx)
@@ -127,7 +133,10 @@ function commands.sandbox(a, ctx)
   local server = sandbox.new { host = a.host, port = a.port, rate = a.rate, log = a.log }
   local host, port = server:start()
   ctx.out.stdout:write(format("sandbox listening %s:%d\n", host, port))
+  ctx.out.stdout:write(format("sandbox ui %s token %s\n", server:ui_url(), server.ui_token))
   ctx.out.stdout:flush()
+  local warning = server:exposure_warning()
+  if warning then ctx.out.stderr:write("sendpulse sandbox: ", warning, "\n") end
   server:run()
   return exits.OK
 end
@@ -259,7 +268,8 @@ function commands.import(a, ctx)
   if not id then usage(format("LIST_ID must be a number, got '%s'", a.list)) end
   local client = client_for(a, ctx)
   local ok, summary = pcall(client.email.import, client.email, {
-    id = id, rows = a.file, batch = a.batch, journal = journal, rejects = rejects, progress = show,
+    id = id, rows = a.file, batch = a.batch, batch_bytes = a.batch_bytes, journal = journal, rejects = rejects,
+    progress = show, raw_cells = a.raw_cells or nil,
   })
   client:close()
   if not ok then
@@ -284,7 +294,7 @@ function commands.export(a, ctx)
   local id = tonumber(a.list)
   if not id then usage(format("LIST_ID must be a number, got '%s'", a.list)) end
   local client = client_for(a, ctx)
-  local summary = client.email:export { id = id, out = a.output or ctx.out.stdout }
+  local summary = client.email:export { id = id, out = a.output or ctx.out.stdout, raw_cells = a.raw_cells or nil }
   client:close()
   if ctx.out.verbose then
     ctx.out:note(format("sendpulse: exported %d contacts, columns %s", summary.contacts,
@@ -326,12 +336,17 @@ function _M.main(argv, ctx)
     return call(a.command, a, ctx)
   end, function(e)
     if errors.is_error(e) then return e end
+    if type(e) == "string" and e:find("interrupted!$") then return INTERRUPTED end
     return traceback(tostring(e), 2)
   end)
   if done then return code end
   if errors.is_error(code) then
     out:error(code)
     return exits.for_error(code)
+  end
+  if code == INTERRUPTED then
+    out:error("interrupted")
+    return exits.INTERRUPTED
   end
   out:error("internal error: " .. tostring(code))
   return exits.INTERNAL

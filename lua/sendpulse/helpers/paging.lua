@@ -19,12 +19,22 @@
 -- holds the array; opts.items
 -- = function(answer) -> array handles any other shape.
 --
+-- A server that ignores the position (offset, start or skip) would answer
+-- the same full page for ever: a full page equal to the page before (item
+-- by item, deeply) ends the walk with a `decode` error (name "paging_loop")
+-- instead. A server whose pages differ but never end is bounded only by a
+-- `total` in its answers or by opts.max_items.
+--
 -- A failed page: a raising client raises from the loop; a safe client's
--- iterator yields false, err once and then ends, so
---   for item, err in client.email:each(...) do if not item then ... end end
+-- iterator yields false, err once and then ends (a for loop stops at the
+-- first nil, so the failure cannot be nil, err there), and both checks of
+-- the `res, err` idiom catch it:
+--   for item, err in client.email:each(...) do if err then ... break end end
 -- The same holds for a call that cannot start (no such operation, bad
 -- arguments): a raising client raises from each(); a safe client's each()
--- returns such an iterator (and the error as its second value).
+-- returns such an iterator (and the error as its second value). all()
+-- returns items, meta ({ pages = }) from a raising client and items, nil,
+-- meta or nil, err from a safe one, as every call does.
 
 local type, pairs, ipairs, next, tostring, rawget, error, math_type =
       type, pairs, ipairs, next, tostring, rawget, error, math.type
@@ -99,6 +109,29 @@ local function total_of(value)
   return type(t) == "number" and t or nil
 end
 
+-- Deep equality of two decoded values (tables of strings, numbers, booleans,
+-- null), for "is this page the page before": false at the first difference,
+-- which for pages that move on is their first item.
+local function same(a, b, depth)
+  if a == b then return true end
+  if type(a) ~= "table" or type(b) ~= "table" or depth > 32 then return false end
+  for k, v in pairs(a) do
+    if not same(v, b[k], depth + 1) then return false end
+  end
+  for k in pairs(b) do
+    if a[k] == nil then return false end
+  end
+  return true
+end
+
+local function same_page(a, b)
+  if b == nil or #a ~= #b then return false end
+  for i = 1, #a do
+    if not same(a[i], b[i], 0) then return false end
+  end
+  return true
+end
+
 local OPTS = { "page_size", "items", "max_items" }
 
 -- Checks a call; returns the plan { fn, args, size_key, pos_key, size, pos,
@@ -169,14 +202,37 @@ local function fetch(self, p)
       "%s: the answer holds no array of items (pass opts.items = function(answer) ... end)", p.name) }
   end
   local n = #items
+  if n == p.size and same_page(items, p.last) then
+    local errors = require "sendpulse.errors"
+    return nil, errors.new { kind = "decode", name = "paging_loop", message = format(
+      "%s: the page at %s=%s holds the same %d items as the page before: the server ignores '%s'",
+      p.name, p.pos_key, tostring(p.pos), n, p.pos_key) }
+  end
+  p.last = n == p.size and items or nil
   p.pos = p.pos + n
   local total = total_of(value)
   local done = n < p.size or (total ~= nil and p.pos >= total)
   return items, done
 end
 
+-- The methods every service object gets from this file (register adds
+-- them): for editors (LuaLS), methods of sendpulse.Service, the base of
+-- each client.<service> (the safe forms: sendpulse.SafeService).
+---@class sendpulse.Service
+local Service = {}
+
+-- each's and all's opts: these, and the call options of every page's call.
+---@class sendpulse.PageOptions : sendpulse.CallOptions
+---@field page_size? integer items per page, at most 100 (default: the operation's own, else 100)
+---@field max_items? integer stop after this many items
+---@field items? fun(answer: any): any[] the items of a page whose answer holds them elsewhere
+
 --- service:each(name, args, opts) -> iterator over the items of every page.
-local function each(self, name, args, opts)
+---@param name string a paginated operation of this service ("get_mailing_lists")
+---@param args? table its arguments, as for the operation (the walk starts at their offset)
+---@param opts? sendpulse.PageOptions
+---@return fun(): any iterator the next item; a raising client raises a failed page from the loop
+function Service:each(name, args, opts)
   common.check_self(self, "each")
   local client = rawget(self, "_client")
   local p, msg = plan(self, name, args, opts)
@@ -210,7 +266,12 @@ end
 --- service:all(name, args, opts) -> array of every item (or the client's
 --- failure form; a safe client's err carries err.items, the items read
 --- before the failure).
-local function all(self, name, args, opts)
+---@param name string a paginated operation of this service
+---@param args? table its arguments
+---@param opts? sendpulse.PageOptions
+---@return any[] items every item, in order
+---@return { pages: integer } meta
+function Service:all(name, args, opts)
   common.check_self(self, "all")
   local p, msg = plan(self, name, args, opts)
   if not p then return common.bad(self, "all", msg) end
@@ -223,17 +284,17 @@ local function all(self, name, args, opts)
     end
     pages = pages + 1
     for _, item in ipairs(items) do
-      if p.max_items and #out >= p.max_items then return out, { pages = pages } end
+      if p.max_items and #out >= p.max_items then return common.succeed(self, out, { pages = pages }) end
       out[#out + 1] = item
     end
-    if d_or_err then return out, { pages = pages } end
+    if d_or_err then return common.succeed(self, out, { pages = pages }) end
   end
 end
 
 function _M.register(add)
   for _, service in ipairs(catalog.services()) do
-    add(service, "each", each, "iterator")
-    add(service, "all", all)
+    add(service, "each", Service.each, "iterator")
+    add(service, "all", Service.all)
   end
 end
 

@@ -14,6 +14,7 @@
 -- reports that through the hook and carries on with a local token.
 
 local core = require "sendpulse.core"
+local stores = require "sendpulse.stores"
 
 local error, tonumber, type, setmetatable = error, tonumber, type, setmetatable
 local io_open, os_remove, os_time, os_getenv = io.open, os.remove, os.time, os.getenv
@@ -36,10 +37,10 @@ local FileStore = {}
 FileStore.__index = FileStore
 FileStore.__name = "sendpulse.account.token_store.file"
 
---- new{ dir = path } -> store. The folder is created (0700) on first use.
+--- new{ dir = path } -> store (sendpulse.stores: the interface). The
+-- folder is created (0700) on first use.
 function _M.new(opts)
-  opts = opts or {}
-  if type(opts) ~= "table" then error("token_store.file.new: argument must be a table or nil", 2) end
+  opts = stores.options(opts, "token_store.file.new", { "dir" })
   local dir = opts.dir
   if dir ~= nil and (type(dir) ~= "string" or dir == "") then
     error("token_store.file.new: 'dir' must be a non-empty path (string)", 2)
@@ -99,6 +100,26 @@ function FileStore:unlock(key)
     self.locks[key] = nil
     lock:unlock()
   end
+end
+
+-- A window's count in key's ".count" file: "<start> <n>" (seconds since
+-- 1970). Counted while the process holds the key's lock (shared_token asks
+-- then); without it two processes may count one.
+function FileStore:count(key, seconds)
+  local path = self:path(key, ".count")
+  local now, start, n = os_time(), nil, 0
+  local f = io_open(path, "rb")
+  if f then
+    local text = f:read("*a") or ""
+    f:close()
+    local s, c = text:match("^(%d+) (%d+)$")
+    start, n = tonumber(s), tonumber(c) or 0
+  end
+  if not start or now - start >= seconds or start > now then start, n = now, 0 end
+  n = n + 1
+  local ok, err = core.write_private(path, format("%d %d", start, n))
+  if not ok then error(err, 0) end
+  return n
 end
 
 FileStore.__tostring = function(self) return "sendpulse.account.token_store.file (" .. self.dir .. ")" end

@@ -10,6 +10,7 @@ local json = require "sendpulse.sandbox.json"
 local base64 = require "sendpulse.sandbox.base64"
 local blacklist = require "sendpulse.sandbox.routes.blacklist"
 local webhooks = require "sendpulse.sandbox.webhooks"
+local inbox = require "sendpulse.sandbox.inbox"
 
 local type, pairs, ipairs, tostring, format = type, pairs, ipairs, tostring, string.format
 
@@ -45,6 +46,15 @@ local function record_view(r)
   }
 end
 
+-- The inbox dropped this message (its oldest): the history forgets it too.
+-- The oldest of an account's records is the first of its list.
+local function forget(d, rec)
+  d.by_id[rec.id] = nil
+  for i, r in ipairs(d.list) do
+    if r == rec then table.remove(d.list, i) break end
+  end
+end
+
 local function send(ctx)
   local body, status, value = reply.json_body(ctx.req)
   if not body then return status, value end
@@ -68,12 +78,14 @@ local function send(ctx)
     html = type(email.html) == "string" and base64.decode(email.html)
     if not html then return bad("Badly formed incoming data: html must be Base64") end
   end
+  local template
   if email.template ~= nil then
     local t = email.template
     local templates = ctx.state:data_of("templates", ctx.account)
     local found = type(t) == "table" and templates.by_id and templates.by_id[reply.integer(t.id) or -1]
     if not found then return reply.error(422, "Template not found", 31) end
     html = found.body
+    template = { id = found.id, name = found.name, variables = t.variables }
   end
   if html == nil and type(text) ~= "string" then return reply.error(422, "Empty email message content field", 13) end
   local files, size = {}, #(html or "") + #(text or "")
@@ -95,6 +107,7 @@ local function send(ctx)
   local d = store(ctx)
   local now = ctx.state:now(ctx.now)
   local first
+  local recs = {}
   for _, r in ipairs(to) do
     local id = format("sbx%08x", ctx.state:new_id("smtp", 1))
     local rec = {
@@ -104,9 +117,13 @@ local function send(ctx)
     }
     d.list[#d.list + 1] = rec
     d.by_id[id] = rec
+    recs[#recs + 1] = rec
     webhooks.smtp_sent(ctx, rec)   -- "delivered" to the account's webhooks
     first = first or id
   end
+  -- the inbox (the pages under /_sandbox/ui/) bounds how many are kept
+  inbox.smtp(ctx, email, recs, { html = html, text = text, files = files, template = template },
+    function(rec) forget(d, rec) end)
   return 200, { result = true, id = first }
 end
 
