@@ -17,6 +17,10 @@
 --
 -- BENCH_WAYS=method,body_method,... runs only those ways (and the ones they
 -- are compared with).
+-- BENCH_BASELINE=DIR: another checkout of the library, built (`make` there;
+-- e.g. `git worktree add DIR main`): each of our ways runs from it too, in
+-- the same interleaved runs against the same nginx, and a last table gives
+-- this tree's figures over the baseline's (a change's before and after).
 -- Figures: CPU time per call (user + system of the client process, median of
 -- BENCH_RUNS interleaved runs), calls per second (wall clock, the same runs), and
 -- instructions per call counted by callgrind (runs of N and 2N calls, so
@@ -83,6 +87,26 @@ do
   end
 end
 
+-- Our ways once more from the baseline's tree (keys "<way>@baseline").
+local BASELINE = os.getenv("BENCH_BASELINE")
+if BASELINE and BASELINE ~= "" then
+  if not io.open(BASELINE .. "/build/" .. support.LUA_IMPL .. "/sendpulse/core.so") then
+    error("BENCH_BASELINE: " .. BASELINE .. "/build/" .. support.LUA_IMPL .. "/sendpulse/core.so is missing: "
+      .. "run make there")
+  end
+  local ours_ways = {}
+  for _, w in ipairs(WAYS) do
+    if not w.name:find("^floor") and w.name ~= "luasocket" then
+      ours_ways[#ours_ways + 1] = { name = w.name, label = w.label .. " (baseline)", fresh = w.fresh,
+        path = w.path, base = w.base, key = (w.key or w.name) .. "@baseline", root = BASELINE,
+        of = w.key or w.name }
+    end
+  end
+  for _, w in ipairs(ours_ways) do WAYS[#WAYS + 1] = w end
+else
+  BASELINE = nil
+end
+
 local body = data.addressbooks(5)
 local nginx = support.nginx { ["/addressbooks"] = body, ["/result"] = data.result(),
   [BODY_PATH] = data.result() }
@@ -96,18 +120,19 @@ if os.getenv("BENCH_PIN") ~= "0" and os.execute("command -v taskset >/dev/null 2
 end
 
 -- The program and arguments of one way, and the environment it needs.
-local function program(way, url, calls, warmup, path)
+-- root: the checkout whose library a Lua way runs (nil: this one).
+local function program(way, url, calls, warmup, path, root)
   path = path or "/addressbooks"
   if way == "floor" or way == "floor_fresh" then
     return format("%s %s %d %d %s", quote(FLOOR), quote(url .. path), calls, warmup,
       way == "floor" and "reuse" or "fresh"), ""
   end
   return format("%s %s %s %s %d %d '' %s", quote(support.LUA), quote(support.DIR .. "/loop.lua"),
-    way, quote(url), calls, warmup, path), support.lua_env()
+    way, quote(url), calls, warmup, path), support.lua_env(root)
 end
 
-local function command(way, url, calls, warmup, path)
-  local cmd, env = program(way, url, calls, warmup, path)
+local function command(way, url, calls, warmup, path, root)
+  local cmd, env = program(way, url, calls, warmup, path, root)
   return env .. " " .. PIN .. cmd
 end
 
@@ -126,7 +151,7 @@ local ok, err = pcall(function()
   for _ = 1, support.RUNS do
     for _, w in ipairs(WAYS) do
       local calls = w.fresh and FRESH_CALLS or CALLS
-      local f = support.figures(support.run(command(w.name, nginx.url, calls, WARMUP, w.path)))
+      local f = support.figures(support.run(command(w.name, nginx.url, calls, WARMUP, w.path, w.root)))
       local key = w.key or w.name
       runs[key] = runs[key] or { cpu_us = {}, rate = {} }
       table.insert(runs[key].cpu_us, f.cpu / f.calls * 1e6)
@@ -139,7 +164,7 @@ local ok, err = pcall(function()
       cpu_us = support.median(runs[key].cpu_us),
       rate = support.median(runs[key].rate),
       ir = support.instructions_per_call(function(n)
-        return program(w.name, nginx.url, n, WARMUP, w.path)
+        return program(w.name, nginx.url, n, WARMUP, w.path, w.root)
       end, CG_CALLS, CG_RUNS),
     }
   end
@@ -151,20 +176,38 @@ local floor, ours = results.floor, results.ours
 local rows = { { "way", "CPU us/call", "calls/s", "instr/call", "CPU vs floor", "instr vs floor",
                  "CPU vs ours", "instr vs ours" } }
 for _, w in ipairs(WAYS) do
-  local r = results[w.key or w.name]
-  -- The small-answer rows compare with the small-answer floor and client;
-  -- the operations rows with the client:request call they wrap.
-  local f = w.path and results.floor_small or floor
-  local o = w.base and results[w.base] or (w.path and results.ours_small or ours)
-  rows[#rows + 1] = {
-    w.label, format("%.1f", r.cpu_us), format("%.0f", r.rate), format("%.0f", r.ir),
-    support.ratio(r.cpu_us, f.cpu_us), support.ratio(r.ir, f.ir),
-    support.ratio(r.cpu_us, o.cpu_us), support.ratio(r.ir, o.ir),
-  }
+  -- (The baseline's rows have their own table, below.)
+  if not w.root then
+    local r = results[w.key or w.name]
+    -- The small-answer rows compare with the small-answer floor and client;
+    -- the operations rows with the client:request call they wrap.
+    local f = w.path and results.floor_small or floor
+    local o = w.base and results[w.base] or (w.path and results.ours_small or ours)
+    rows[#rows + 1] = {
+      w.label, format("%.1f", r.cpu_us), format("%.0f", r.rate), format("%.0f", r.ir),
+      support.ratio(r.cpu_us, f.cpu_us), support.ratio(r.ir, f.ir),
+      support.ratio(r.cpu_us, o.cpu_us), support.ratio(r.ir, o.ir),
+    }
+  end
 end
 print()
 support.print_table(rows)
 print()
+if BASELINE then
+  local against = { { "way (this tree vs BENCH_BASELINE)", "CPU us/call", "baseline", "CPU ratio",
+                      "instr/call", "baseline", "instr ratio" } }
+  for _, w in ipairs(WAYS) do
+    if w.root then
+      local r, b = results[w.of], results[w.key]
+      against[#against + 1] = { w.label:gsub(" %(baseline%)$", ""), format("%.1f", r.cpu_us),
+        format("%.1f", b.cpu_us), support.ratio(r.cpu_us, b.cpu_us), format("%.0f", r.ir),
+        format("%.0f", b.ir), support.ratio(r.ir, b.ir) }
+    end
+  end
+  print("  baseline: " .. BASELINE)
+  support.print_table(against)
+  print()
+end
 if results.ours_small and results.floor_small then
   local small = results.ours_small.cpu_us / results.floor_small.cpu_us
   print(format("  (with a 63-byte answer, no decoding to speak of: %.2fx the floor in CPU, %.2fx in instructions)",

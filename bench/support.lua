@@ -23,11 +23,14 @@ function _M.quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
 
--- The environment a Lua child needs to find the sources and the C core.
-function _M.lua_env()
+-- The environment a Lua child needs to find the sources and the C core:
+-- those of this checkout, or of `root`, another one, built (the bench's
+-- own helpers always come from this one).
+function _M.lua_env(root)
+  root = root or _M.ROOT
   return format("LUA_PATH=%s LUA_CPATH=%s",
-    _M.quote(_M.ROOT .. "/lua/?.lua;" .. _M.ROOT .. "/lua/?/init.lua;" .. _M.DIR .. "/?.lua;;"),
-    _M.quote(_M.ROOT .. "/build/" .. _M.LUA_IMPL .. "/?.so;;"))
+    _M.quote(root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;" .. _M.DIR .. "/?.lua;;"),
+    _M.quote(root .. "/build/" .. _M.LUA_IMPL .. "/?.so;;"))
 end
 
 --- Runs a shell command; returns its stdout, or raises with its output.

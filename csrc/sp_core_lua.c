@@ -18,7 +18,7 @@
 /* The interface between this core and the Lua files, not a release number
  * (that is set once, in lua/sendpulse/version.lua). Bumped whenever a
  * function's contract changes, so a stale core.so is refused at require. */
-#define SP_CORE_ABI 9
+#define SP_CORE_ABI 10
 
 /* Which Lua this core was compiled for, as text in the file itself. A core
  * built for another Lua never reaches luaopen: the dynamic linker refuses

@@ -183,14 +183,26 @@ static size_t collect_header(char *p, size_t size, size_t n, void *ud)
 }
 
 #if SP_CURL_VER_GE(7, 80, 0)
-/* Called once the transfer has its connection, before the request is
- * sent: a reused HTTP/1 connection with something to read is refused.
- * curl closes a connection whose transfer a callback aborted, so the
- * caller's retry gets a fresh one; nothing was sent. */
+/* Called once the transfer has its connection, each time a request is
+ * about to be sent on it. A second call in one transfer is libcurl sending
+ * the request again (no redirects are followed, no multi-pass
+ * authentication is set): after a reused connection died before any byte
+ * of the answer (libcurl 7.88: Curl_retry_request, then back to CONNECT
+ * and DO), or, over HTTP/2, for a stream the server refused or wanted over
+ * HTTP/1.1. It is refused for a request that is not safe to repeat
+ * (sp_easy_once), in every one of those cases: from here they cannot be
+ * told apart from a server that acted and then dropped the connection.
+ * Then a reused HTTP/1 connection with something to read is refused. curl
+ * closes a connection whose transfer a callback aborted, so the caller's
+ * retry gets a fresh one; nothing was sent on it. */
 static int check_connection(void *ud, char *peer_ip, char *local_ip, int peer_port, int local_port)
 {
     sp_answer *a = ud;
     (void)local_ip;
+    if (++a->prereqs > 1 && a->once) {
+        a->failure = SP_ANSWER_REPLAY;
+        return CURL_PREREQFUNC_ABORT;
+    }
     if (a->sockets != NULL && sp_sockets_unread(a->sockets, peer_ip, peer_port, local_port)) {
         a->failure = SP_ANSWER_UNREAD;
         return CURL_PREREQFUNC_ABORT;
@@ -217,8 +229,27 @@ void sp_easy_collect(CURL *c, sp_answer *a, sp_sockets *sockets)
 #endif
 }
 
+void sp_easy_once(CURL *c, sp_answer *a, int once)
+{
+    a->once = once;
+#if SP_CURL_VER_GE(7, 80, 0)
+    /* The pre-request callback counts (check_connection). That costs
+     * nothing, where a new connection for every POST would cost a TCP and
+     * a TLS handshake each, on an API whose calls are mostly POSTs
+     * (bench/cost.lua, docs/guide.md "Retries"). Refusing to rewind the
+     * body would not do: libcurl rewinds CURLOPT_POSTFIELDS itself, it
+     * never asks a CURLOPT_SEEKFUNCTION. */
+    (void)c;
+#else
+    /* No pre-request callback before 7.80: a new connection, which libcurl
+     * never sends a request on twice (it only retries on reused ones). */
+    curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, once ? 1L : 0L);
+#endif
+}
+
 void sp_easy_begin(sp_answer *a)
 {
+    a->prereqs = 0;
     sp_buf_clear(&a->body, SIZE_MAX);
     sp_buf_clear(&a->head, SIZE_MAX);
     a->head_lines = 0;

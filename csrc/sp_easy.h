@@ -46,7 +46,9 @@ enum {
     SP_ANSWER_HEADER_BYTES,  /* more than SP_MAX_HEADER_BYTES */
     SP_ANSWER_BAD_LENGTH,    /* a Content-Length that is not a number */
     SP_ANSWER_TWO_LENGTHS,   /* two different Content-Length values */
-    SP_ANSWER_UNREAD         /* the reused connection had unread bytes */
+    SP_ANSWER_UNREAD,        /* the reused connection had unread bytes */
+    SP_ANSWER_REPLAY         /* libcurl was about to send a request that is
+                              * not safe to repeat a second time */
 };
 
 /* Where a transfer's answer is collected. curl's callbacks only append to
@@ -63,6 +65,8 @@ typedef struct sp_answer {
     int         has_length;  /* the current block gave a Content-Length, */
     uint64_t    length;      /* this one */
     sp_sockets *sockets;     /* the cache's sockets (sp_easy_sockets) */
+    int         once;        /* the request must not be sent twice (sp_easy_once) */
+    int         prereqs;     /* pre-request callbacks in this transfer */
 } sp_answer;
 
 /* Points the handle's body, header and pre-request callbacks at `a`, whose
@@ -74,6 +78,16 @@ void sp_easy_collect(CURL *c, sp_answer *a, sp_sockets *sockets);
  * outlive every connection the handle makes (for a multi handle: the multi
  * handle's, as connections outlive the easy handle that opened them). */
 void sp_easy_sockets(CURL *c, sp_sockets *s);
+
+/* Whether the next transfer's request is one that must never be sent
+ * twice (a POST, a PATCH: not idempotent). libcurl sends a request again
+ * by itself, on a new connection, when a reused connection closes before
+ * any byte of the answer came (lib/transfer.c, Curl_retry_request), and a
+ * server may have carried out the first one before closing. With once
+ * set, that second sending is stopped before it starts: the transfer fails
+ * with SP_ANSWER_REPLAY (curl: CURLE_ABORTED_BY_CALLBACK), the request
+ * sent once, maybe carried out. Kept across sp_easy_begin. */
+void sp_easy_once(CURL *c, sp_answer *a, int once);
 
 /* Empties `a` for the next transfer (keeping its memory). */
 void sp_easy_begin(sp_answer *a);

@@ -188,6 +188,15 @@ int sp_push_failure(lua_State *L, void *curl, const sp_answer *a, int code, cons
         lua_pushliteral(L, "not enough memory to hold the answer");
         lua_pushboolean(L, 1);
         return 4;
+    case SP_ANSWER_REPLAY:
+        /* The request went out on a reused connection, which closed before
+         * any byte of the answer: the server may have acted on it. */
+        lua_pushliteral(L, "network");
+        lua_pushliteral(L, "the kept-alive connection closed after the request was sent, before any answer: "
+                           "the server may have carried it out, so it was not sent again "
+                           "(the request is not safe to repeat)");
+        lua_pushboolean(L, 1);
+        return 4;
     case SP_ANSWER_UNREAD:
         lua_pushliteral(L, "network");
         lua_pushliteral(L, "every kept-alive connection offered had unread bytes (refused, nothing sent)");

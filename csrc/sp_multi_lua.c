@@ -1,7 +1,7 @@
 /* sendpulse.multi: many transfers at once on one libcurl multi handle.
  *
  *   m = core.multi{ user_agent=, ca_file=, ca_path=, proxy=, http2=, max_answer_size= }
- *   id = m:start(method, url, headers, body, timeout, connect_timeout)
+ *   id = m:start(method, url, headers, body, timeout, connect_timeout, once)
  *   done, running = m:step(seconds)   -- drive transfers, wait at most seconds
  *   id, status, body, headers, seconds, left_after = m:collect()  -- one finished
  *   id, nil, kind, message, sent, left_after       = m:collect()  --   transfer,
@@ -198,8 +198,10 @@ static int multi_new(lua_State *L)
     return 1;
 }
 
-/* m:start(method, url, headers, body, timeout, connect_timeout, fresh) -> id
- * Arguments as http_session:perform (fresh: a new connection). Returns at once; the transfer runs
+/* m:start(method, url, headers, body, timeout, connect_timeout, once) -> id
+ * Arguments as http_session:perform (once: never sent twice, see
+ * sp_easy_once; per transfer, whichever connection of the multi handle it
+ * gets). Returns at once; the transfer runs
  * while step() is called. nil, "network", message, false, 0: not started,
  * the auth object among the headers held no token. */
 static int multi_start(lua_State *L)
@@ -266,7 +268,7 @@ static int multi_start(lua_State *L)
     curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers);
     curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
-    curl_easy_setopt(x->easy, CURLOPT_FRESH_CONNECT, lua_toboolean(L, 8) ? 1L : 0L);
+    sp_easy_once(x->easy, &x->answer, lua_toboolean(L, 8));
     /* The body is copied: the Lua string may be collected mid-transfer.
      * Into the transfer's own buffer, not curl's (COPYPOSTFIELDS), which
      * would be freed without being zeroed. */

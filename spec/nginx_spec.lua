@@ -315,6 +315,54 @@ describe("inside nginx #nginx", function()
       assert.equal(2, gets)
     end)
 
+    -- The same spot, with a server that carried the request out before it
+    -- closed (spec/no_replay_spec.lua has the libcurl transports' cases).
+    local function smtp_send(subject, opts)
+      opts = opts or {}
+      opts.json = { email = { subject = subject, text = "hello", from = { email = "shop@example.com" },
+                              to = { { email = "ann@example.com" } } } }
+      return first(call { method = "POST", path = "/smtp/emails", opts = opts,
+                          client = client_opts { retries = 2 } })
+    end
+
+    local function sends(subject)
+      return count(sb:control("GET", "/_sandbox/smtp"), function(row) return row.subject == subject end)
+    end
+
+    it("sends a POST once when a kept-alive connection closes after it was carried out, and says so", function()
+      sb:fault { kind = "drop_after", method = "POST", path = "^/smtp/emails$" }
+      local r = smtp_send("Once only")
+      local requests = sb:stats().requests
+      assert.equal(1, count(requests, function(q) return q.path == "/smtp/emails" end))
+      assert.equal(1, sends("Once only"))
+      -- on the token request's connection, reused
+      assert.equal(requests[1].connection, requests[2].connection)
+      local err = r.err
+      assert.equal("network", err.kind, err.text)
+      assert.is_true(err.maybe_sent)
+      assert.is_false(err.retryable)
+      assert.equal(1, err.attempts)
+      assert.matches("may have carried it out", err.message)
+      assert.matches("not sent again", err.message)
+    end)
+
+    -- (The token request goes first in each: a test's account is new.)
+    it("sends a GET again in that spot", function()
+      sb:fault { kind = "drop_after", method = "GET", path = "^/addressbooks$" }
+      local r = first(call { path = "/addressbooks", client = client_opts { retries = 0 } })
+      assert.is_nil(r.err, r.err and r.err.text)
+      assert.equal(1, r.meta.attempts)
+      assert.equal(2, count(sb:stats().requests, function(q) return q.path == "/addressbooks" end))
+    end)
+
+    it("sends a POST marked idempotent = true again in that spot", function()
+      sb:fault { kind = "drop_after", method = "POST", path = "^/smtp/emails$" }
+      local r = smtp_send("Twice is fine", { idempotent = true })
+      assert.is_nil(r.err, r.err and r.err.text)
+      assert.equal(1, r.meta.attempts)
+      assert.equal(2, sends("Twice is fine"))
+    end)
+
     it("replaces the token once on a 401 and replays the call", function()
       assert.is_nil(first(call { path = "/addressbooks" }).err)
       sb:fault { kind = "unauthorized", path = "^/addressbooks", count = 1 }

@@ -36,6 +36,9 @@
 --   extra_after      200 {"n": k} (k: requests on this connection), then 0.2 s
 --                    later a whole second answer {"n": 666} nobody asked for
 --   extra_same       the same, the unasked answer in the same write
+--   close_after      200 {"n": k} (k: requests on this connection), kept
+--                    alive by its headers, then the connection closed at
+--                    once: a server whose idle timeout is zero
 --   many_headers     50,000 header lines "X-H: 1"
 --   huge_header      10 header lines of 40 KiB each (400 KiB)
 --   giant_line       one header line of 1 MiB
@@ -379,6 +382,9 @@ local function serve_one(sock, n, method, target, lines, body)
     if not send(sock, real) then return false end
     sleep(0.2)
     return send(sock, fake)
+  elseif mode == "close_after" then
+    json_answer(sock, '{"n":' .. n .. '}')
+    return false
   elseif mode == "many_headers" then
     local head = { "HTTP/1.1 200 OK", "Content-Type: application/json", "Content-Length: 2" }
     for i = 1, 50000 do head[#head + 1] = "X-H: " .. (i % 10) end

@@ -85,8 +85,12 @@ local function send(self, call, method, path, url, headers, body, attempt, raw, 
   end
   local connect_timeout = self.cfg.connect_timeout
   if connect_timeout > left then connect_timeout = left end
+  -- once: a request that is not safe to repeat is never sent twice by the
+  -- transport either (libcurl and the cosocket transport would send it
+  -- again by themselves when a reused connection closes before any answer;
+  -- docs/guide.md "Retries").
   local status, rbody, rheaders, sent, left_after = self.transport:perform(
-    method, url, headers, body, left, connect_timeout, call.once)
+    method, url, headers, body, left, connect_timeout, not retry.idempotent(method, idempotent))
   local duration = monotonic() - started
   local budget = self.limiter
   if budget then
@@ -268,12 +272,8 @@ local function perform(self, method, path, opts, url, body, ctype, extra, before
   local cfg = self.cfg
   local timeout = opts and opts.timeout or cfg.timeout
   local idempotent = opts and opts.idempotent or false
-  -- once: a call through the idempotency ledger that is not safe to repeat
-  -- must never be sent twice by the transport either (a new connection:
-  -- see transport perform's `fresh`).
   local call = { method = method, path = path, timeout = timeout, deadline = monotonic() + timeout,
-                 attempt_timeout = opts and opts.attempt_timeout or cfg.attempt_timeout,
-                 once = before_send ~= nil and not retry.idempotent(method, idempotent) }
+                 attempt_timeout = opts and opts.attempt_timeout or cfg.attempt_timeout }
   local raw = opts and opts.raw or false
   -- [idempotency hook] the ledger's `sending`, before the token and the
   -- slot: a slot is spent on the request the moment it is taken, and a

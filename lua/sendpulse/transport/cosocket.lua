@@ -2,7 +2,8 @@
 -- nginx, where a blocking libcurl call would stall every request of the
 -- worker. Same contract as the C core's http_session:
 --
---   t:perform(method, url, headers, body, timeout, connect_timeout)
+--   t:perform(method, url, headers, body, timeout, connect_timeout, once)
+--     (once: a request not safe to repeat, never sent twice; see perform)
 --     -> status, body, headers (lower-case names), seconds, left_after
 --     or nil, kind ("timeout" | "tls" | "network" | "too_large" |
 --        "protocol"), message, sent, left_after
@@ -272,9 +273,16 @@ local function exchange(self, method, scheme, host, port, target, host_header,
   return parser.status, parser:body(), rheaders, sent_at
 end
 
--- once: a request that must never be sent twice (a call with an
--- idempotency key): no second attempt on a new connection, since the
--- server may have acted on the first before closing (docs/outbox.md).
+-- The failure of a request not safe to repeat whose reused connection
+-- closed unanswered (the same words as the libcurl transports').
+local NOT_SENT_AGAIN = "the kept-alive connection closed after the request was sent, before any answer: " ..
+  "the server may have carried it out, so it was not sent again (the request is not safe to repeat)"
+
+-- once: a request that is not safe to repeat (POST, PATCH): no second
+-- attempt on a new connection after a reused one closed unanswered, since
+-- the server may have carried out the first before closing (a server that
+-- received the request, acted, then dropped the connection looks the same
+-- from here as one whose idle timeout closed it as the request arrived).
 function Transport:perform(method, url, headers, body, timeout, connect_timeout, once)
   if self.closed then error("attempt to use a closed " .. Transport.__name, 2) end
   if type(method) ~= "string" or type(url) ~= "string" or type(headers) ~= "table" then
@@ -292,11 +300,15 @@ function Transport:perform(method, url, headers, body, timeout, connect_timeout,
       deadline, connect_deadline_)
   end
   local status, rbody, rheaders, fourth, fresh, sent_at = attempt(connect_deadline)
-  if status == nil and fresh and not once and monotonic() < deadline then
-    -- What libcurl does too: a keep-alive connection the server had
-    -- already closed is not a failure of the request; try a new one.
-    local _
-    status, rbody, rheaders, fourth, _, sent_at = attempt(monotonic() + (connect_timeout or timeout or 30))
+  if status == nil and fresh then
+    if once then
+      rheaders = format("%s (%s)", NOT_SENT_AGAIN, rheaders)
+    elseif monotonic() < deadline then
+      -- What libcurl does too: a keep-alive connection the server had
+      -- already closed is not a failure of the request; try a new one.
+      local _
+      status, rbody, rheaders, fourth, _, sent_at = attempt(monotonic() + (connect_timeout or timeout or 30))
+    end
   end
   if status == nil then
     -- fourth: whether the request was sent

@@ -2,7 +2,8 @@
 -- libcurl session (csrc/sp_http_lua.c).
 --
 --   local t = require("sendpulse.transport.curl").new(settings)
---   t:perform(method, url, headers, body, timeout, connect_timeout)
+--   t:perform(method, url, headers, body, timeout, connect_timeout, once)
+--     (once: never sent twice, see sendpulse.transport and csrc/sp_easy.h)
 --     -> status, body, headers (lower-case names), seconds, left_after
 --     or nil, kind ("timeout" | "tls" | "network" | "too_large" | "protocol"),
 --        message, sent, left_after

@@ -1,8 +1,12 @@
 --- Picks the transport: the object whose perform method does the HTTP.
 --
---   transport:perform(method, url, headers, body, timeout, connect_timeout)
+--   transport:perform(method, url, headers, body, timeout, connect_timeout, once)
 --     (headers: "Name: value" strings; for the C core's transports the
---     first may be the account's C auth object instead, see takes_auth)
+--     first may be the account's C auth object instead, see takes_auth;
+--     once: true for a request that is not safe to repeat (POST, PATCH):
+--     the transport must never send it twice, not even again on a new
+--     connection after a reused one closed unanswered, as libcurl and
+--     HTTP clients commonly do; it fails instead, sent = true)
 --     -> status, body, headers, seconds, left_after   (any status: an
 --        error answer is an answer; headers by lower-case name)
 --     or nil, kind, message, sent, left_after   (kind "timeout" | "tls" |
