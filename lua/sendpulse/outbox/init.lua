@@ -176,7 +176,8 @@ function _M.new(opts)
     end
     store = require("sendpulse.outbox.redis_store").new { conn = conn, key = prefix .. "outbox:" .. name }
     if not ledger then
-      ledger = _M.ledger_for(client, require("sendpulse.idempotency.stores.redis").new(conn, prefix))
+      local idem_store = require("sendpulse.idempotency.stores.redis").new { connection = conn, prefix = prefix }
+      ledger = _M.ledger_for(client, idem_store)
     end
   elseif type(store) == "table" then
     for _, m in ipairs { "add", "take", "finish", "again", "bury", "status", "dead", "revive", "drop" } do
