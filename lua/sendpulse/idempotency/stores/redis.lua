@@ -12,10 +12,12 @@
 -- connection the shared token and budget use) or anything with the same
 -- call and script methods; without it host, port, password, db and timeout
 -- make the library's own (blocking: inside nginx pass a cosocket adapter).
--- The options are every store family's (sendpulse.stores). The compare-and-swap is one Lua
--- script, so Redis is the arbiter between any number of holders; the record
--- expires with PX. Every reply is checked for the one shape the script
--- answers; anything else is the store's failure, never trusted.
+-- The options are every store family's (sendpulse.stores).
+--
+-- The compare-and-swap is one Lua script, so Redis is the arbiter between
+-- any number of holders; the record expires with PX. Every reply is checked
+-- for the one shape the script answers; anything else is the store's
+-- failure, never trusted.
 local stores = require "sendpulse.stores"
 
 local type, pairs, tostring, setmetatable, error, floor = type, pairs, tostring, setmetatable, error, math.floor
