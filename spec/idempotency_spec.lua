@@ -62,13 +62,30 @@ describe("idempotency store redis", function()
   store_contract("redis (on redis-server)", function()
     local conn = require("sendpulse.redis").connection {
       host = "127.0.0.1", port = redis.port, db = 0, timeout = 1 }
-    return require("sendpulse.idempotency.stores.redis").new(conn, "t" .. core.fingerprint(tostring({})) .. ":")
+    return require("sendpulse.idempotency.stores.redis").new {
+      connection = conn, prefix = "t" .. core.fingerprint(tostring({})) .. ":" }
+  end)
+  store_contract("redis (host and port: the library's own connection)", function()
+    return require("sendpulse.idempotency.stores.redis").new {
+      port = redis.port, prefix = "h" .. core.fingerprint(tostring({})) .. ":" }
+  end)
+
+  it("is made with one options table (sendpulse.stores), and says so to new(conn, prefix)", function()
+    local stores_redis = require "sendpulse.idempotency.stores.redis"
+    local conn = require("sendpulse.redis").connection {
+      host = "127.0.0.1", port = redis.port, db = 0, timeout = 1 }
+    assert.has_error(function() stores_redis.new(conn, "p:") end,
+      "idempotency.stores.redis.new: argument must be an options table: new { connection = conn, prefix = ... }")
+    assert.has_error(function() stores_redis.new { connection = conn, prefix = 7 } end,
+      "idempotency.stores.redis.new: 'prefix' must be a string, got number")
+    assert.has_error(function() stores_redis.new { connection = { call = function() end } } end,
+      "idempotency.stores.redis.new: 'connection' must have a script(self, source, nkeys, ...) method")
   end)
 
   it("refuses a key that holds another type, as the store's failure", function()
     local conn = require("sendpulse.redis").connection {
       host = "127.0.0.1", port = redis.port, db = 0, timeout = 1 }
-    local store = require("sendpulse.idempotency.stores.redis").new(conn, "wrong:")
+    local store = require("sendpulse.idempotency.stores.redis").new { connection = conn, prefix = "wrong:" }
     redis:cli("LPUSH", "wrong:k", "x")
     local ok, err = store:get("k")
     assert.is_nil(ok)

@@ -174,7 +174,7 @@ describe("the outbox #long", function()
     sb:reset()
     local dir = os.tmpname()
     os.remove(dir)
-    local store = require("sendpulse.outbox.file_store").new { dir = dir }
+    local store = require("sendpulse.outbox.stores.file").new { dir = dir }
     scenario(sb, { "file", dir }, 2, function(log)
       return spawn(log, "drain", sb.url, "file", dir, "3600")
     end, function() return store:status() end)
@@ -186,7 +186,7 @@ describe("the outbox #long", function()
     local redis = redis_process.start { aof = true }
     local conn = require("sendpulse.redis").connection {
       host = "127.0.0.1", port = redis.port, db = 0, timeout = 1 }
-    local store = require("sendpulse.outbox.redis_store").new { conn = conn, key = "drain:outbox:default" }
+    local store = require("sendpulse.outbox.stores.redis").new { connection = conn, key = "drain:outbox:default" }
     local port = tostring(redis.port)
     -- (The four drainers are two "hosts" of two processes: with a Redis
     -- store, token and budget nothing of a host is shared but Redis.)

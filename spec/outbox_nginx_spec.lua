@@ -37,7 +37,7 @@ describe("the outbox in nginx #long #nginx", function()
       local res = ng:request("GET", "/enqueue?i=" .. i)
       assert.equal(200, res.status, res.body)
     end
-    local store = require("sendpulse.outbox.file_store").new { dir = dir }
+    local store = require("sendpulse.outbox.stores.file").new { dir = dir }
     local steps = { math.floor(TOTAL / 4), math.floor(TOTAL / 2), math.floor(TOTAL * 3 / 4) }
     local done_steps = 0
     local deadline = core.monotonic() + DRAIN_BOUND

@@ -6,7 +6,7 @@ local sendpulse = require "sendpulse"
 local safe = require "sendpulse.safe"
 local core = require "sendpulse.core"
 local outbox = require "sendpulse.outbox"
-local file_store = require "sendpulse.outbox.file_store"
+local file_store = require "sendpulse.outbox.stores.file"
 local metrics = require "sendpulse.metrics"
 local sandbox = require "support.sandbox_process"
 local redis_process = require "support.redis_process"
@@ -326,7 +326,7 @@ describe("outbox", function()
     it("gives an entry whose drainer died to another after the lease (XAUTOCLAIM)", function()
       local conn = require("sendpulse.redis").connection {
         host = "127.0.0.1", port = redis.port, db = 0, timeout = 1 }
-      local store = require("sendpulse.outbox.redis_store").new { conn = conn, key = "spec:lease" }
+      local store = require("sendpulse.outbox.stores.redis").new { connection = conn, key = "spec:lease" }
       assert(store:add("e0", "{}", 10))
       assert.equal("e0", (store:take("holder", 600)))
       assert.is_false((store:take("other", 600)))   -- held: not idle for 600 s
@@ -347,7 +347,7 @@ describe("outbox", function()
       redis:cli("SET", "spec:wrong", "a string, not a stream")
       local conn = require("sendpulse.redis").connection {
         host = "127.0.0.1", port = redis.port, db = 0, timeout = 1 }
-      local store = require("sendpulse.outbox.redis_store").new { conn = conn, key = "spec:wrong" }
+      local store = require("sendpulse.outbox.stores.redis").new { connection = conn, key = "spec:wrong" }
       local ok, err = store:add("e1", "{}", 10)
       assert.is_nil(ok)
       assert.matches("WRONGTYPE", err)

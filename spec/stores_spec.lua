@@ -1,9 +1,10 @@
 -- The store families follow one interface (sendpulse.stores, issue 18 item
--- 3): token stores, limiters and webhook stores are modules named by their
--- place, made with new(opts) whose options are checked at once and named
+-- 3): token stores, limiters, webhook stores, idempotency stores and the
+-- outbox's stores are modules named by their place, made with new(opts) whose options are checked at once and named
 -- alike, and objects whose names say their family and place. What each
 -- family's objects do is tested where the family is (shared_spec,
--- token_store_spec, webhooks_dedupe_spec, nginx_spec, webhooks_nginx_spec);
+-- token_store_spec, webhooks_dedupe_spec, nginx_spec, webhooks_nginx_spec,
+-- idempotency_spec, outbox_spec);
 -- here, what they share. Redis objects are made against a real
 -- redis-server (spec/support/redis_process); nothing is connected before a
 -- call, so the shared dict ones, which exist only inside nginx, are checked
@@ -20,6 +21,8 @@ local FAMILIES = {
   ["account/token_store"] = { module = "sendpulse.account.token_store", who = "token_store" },
   ["account/limiter"] = { module = "sendpulse.account.limiter", who = "limiter" },
   ["webhooks/stores"] = { module = "sendpulse.webhooks.stores", who = "stores" },
+  ["idempotency/stores"] = { module = "sendpulse.idempotency.stores", who = "idempotency.stores" },
+  ["outbox/stores"] = { module = "sendpulse.outbox.stores", who = "outbox.stores" },
 }
 
 -- What each family's new needs besides the place's own options.
@@ -29,6 +32,7 @@ local function needs(family, place)
     return { key = "t:rate", rate = 10, burst = 1, fallback = fallback, report = function() end,
              fallback_kind = place == "redis" and "process" or nil }
   end
+  if family == "outbox/stores" and place == "redis" then return { key = "t:outbox" } end
   return {}
 end
 
@@ -76,8 +80,9 @@ describe("the store families", function()
         end
       end
     end
-    -- token: file, redis; limiter: redis; webhooks: memory, file, redis
-    assert.equal(6, made)
+    -- token: file, redis; limiter: redis; webhooks: memory, file, redis;
+    -- idempotency: memory, file, redis; outbox: file, redis
+    assert.equal(11, made)
   end)
 
   it("refuse an unknown option, naming the family, the place and the known ones", function()
@@ -111,6 +116,27 @@ describe("the store families", function()
     assert.has_error(function()
       require("sendpulse.account.token_store.redis").new { connection = { call = function() end } }
     end, "token_store.redis.new: 'connection' must have a script(self, source, nkeys, ...) method")
+    -- the idempotency stores and the outbox's run scripts too
+    local records = require("sendpulse.idempotency.stores.redis").new { connection = conn, prefix = "i:" }
+    assert.is_true(records:swap("k", false, "{}", 60))
+    assert.equal("{}", records:get("k"))
+    assert.equal(":1", redis:cli("EXISTS", "i:k"))   -- under the prefix
+    local by_port = require("sendpulse.idempotency.stores.redis").new { port = redis.port, prefix = "i:" }
+    assert.equal("{}", by_port:get("k"))
+    local box = require("sendpulse.outbox.stores.redis").new { connection = conn, prefix = "o:", key = "box" }
+    assert.is_true(box:add("e1", "{}", 10))
+    assert.equal(1, box:status().pending)
+    assert.equal(":1", redis:cli("ZCARD", "o:box:ages"))   -- K = prefix .. key
+    for m, opts in pairs { ["idempotency.stores.redis"] = {}, ["outbox.stores.redis"] = { key = "k" } } do
+      opts.connection = { call = function() end }
+      assert.has_error(function() require("sendpulse." .. m).new(opts) end,
+        m .. ".new: 'connection' must have a script(self, source, nkeys, ...) method")
+    end
+    -- the outbox's first form named the connection `conn`, never in the docs
+    assert.has_error(function()
+      require("sendpulse.outbox.stores.redis").new { conn = conn, key = "box" }
+    end, "outbox.stores.redis.new: unknown option 'conn' (known: host, port, password, db, timeout, prefix, "
+      .. "connection, key)")
   end)
 
   it("refuse a shared dict outside nginx, naming the family and why", function()

@@ -497,7 +497,7 @@ describe("types for editors #once", function()
       return out
     end
     local interfaces = {
-      ["sendpulse.OutboxStore"] = stores("sendpulse.outbox.", { "file_store", "redis_store" }),
+      ["sendpulse.OutboxStore"] = stores("sendpulse.outbox.stores.", { "file", "redis" }),
       ["sendpulse.webhooks.Store"] = stores("sendpulse.webhooks.stores.", { "memory", "file", "redis" }),
       ["sendpulse.idempotency.Store"] = stores("sendpulse.idempotency.stores.",
         { "memory", "file", "redis", "shared_dict" }),

@@ -5,7 +5,8 @@
 --   account/token_store/   the account's OAuth token     (file, redis, shared_dict)
 --   account/limiter/       the account's rate budget     (redis, shared_dict)
 --   webhooks/stores/       the webhook events seen       (memory, file, redis, shared_dict)
---   (idempotency stores, when they land, are one more)
+--   idempotency/stores/    the ledger's records of keys  (memory, file, redis, shared_dict)
+--   outbox/stores/         the outbox's entries          (file, redis)
 -- A family's doc comment (its folder's modules, or the module that uses
 -- them) says what its objects do; this one says what they all share.
 --
@@ -41,7 +42,9 @@
 -- the family's form: a token store raises (shared_token reports it through
 -- the hook and keeps a token of its own), a limiter reports and falls back
 -- to a budget of its own, a webhook store returns nil, message (the event
--- then passes: a repeat beats a loss).
+-- then passes: a repeat beats a loss), and so do an idempotency store and
+-- an outbox store (the ledger and the outbox make it an error of kind
+-- `store`: nothing is sent, nothing is added).
 --
 -- The helpers below are what the families share in making one.
 

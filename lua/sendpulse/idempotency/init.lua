@@ -390,9 +390,9 @@ function _M.store_for(idem, cfg, redis_conn)
     return require("sendpulse.idempotency.stores.file").new { dir = idem.dir, max_entries = idem.max_entries }
   elseif s == "redis" then
     local conn, prefix = redis_conn(cfg)
-    return require("sendpulse.idempotency.stores.redis").new(conn, prefix)
+    return require("sendpulse.idempotency.stores.redis").new { connection = conn, prefix = prefix }
   elseif s == "shared_dict" then
-    return require("sendpulse.idempotency.stores.shared_dict").new(idem.shared_dict or cfg.shared_dict)
+    return require("sendpulse.idempotency.stores.shared_dict").new { dict = idem.shared_dict or cfg.shared_dict }
   end
   return s
 end

@@ -61,8 +61,8 @@ _M.VERSION = 1
 ---@field ledger? sendpulse.idempotency.Ledger default: one beside the store
 ---@field metrics? sendpulse.Metrics default: the client's
 
--- A store object of your own: the methods file_store.lua and
--- redis_store.lua have.
+-- A store object of your own: the methods stores/file.lua and
+-- stores/redis.lua have.
 ---@class sendpulse.OutboxStore
 ---@field add fun(self: sendpulse.OutboxStore, id: string, entry_text: string, max_pending: integer): boolean?,
 ---   string?
@@ -162,7 +162,7 @@ function _M.new(opts)
     if type(opts.dir) ~= "string" or opts.dir == "" then
       return fail("new: store = \"file\" needs 'dir', the outbox's folder (string)")
     end
-    store = require("sendpulse.outbox.file_store").new { dir = opts.dir }
+    store = require("sendpulse.outbox.stores.file").new { dir = opts.dir }
     if not ledger then
       local idem_store = require("sendpulse.idempotency.stores.file").new { dir = opts.dir .. "/ledger" }
       ledger = _M.ledger_for(client, idem_store)
@@ -174,9 +174,10 @@ function _M.new(opts)
     if type(name) ~= "string" or not name:find("^[%w_.:-]+$") or #name > 100 then
       return fail("new: 'name' must be 1 to 100 letters, digits and _ . : -")
     end
-    store = require("sendpulse.outbox.redis_store").new { conn = conn, key = prefix .. "outbox:" .. name }
+    store = require("sendpulse.outbox.stores.redis").new { connection = conn, prefix = prefix, key = "outbox:" .. name }
     if not ledger then
-      ledger = _M.ledger_for(client, require("sendpulse.idempotency.stores.redis").new(conn, prefix))
+      local idem_store = require("sendpulse.idempotency.stores.redis").new { connection = conn, prefix = prefix }
+      ledger = _M.ledger_for(client, idem_store)
     end
   elseif type(store) == "table" then
     for _, m in ipairs { "add", "take", "finish", "again", "bury", "status", "dead", "revive", "drop" } do

@@ -22,8 +22,9 @@
 -- is bounded by lock_timeout seconds. Blocking file I/O: inside nginx it
 -- holds the worker for one fsync.
 local core = require "sendpulse.core"
+local stores = require "sendpulse.stores"
 
-local type, pairs, tostring, tonumber, setmetatable, error = type, pairs, tostring, tonumber, setmetatable, error
+local type, pairs, tonumber, setmetatable, error = type, pairs, tonumber, setmetatable, error
 local floor, ceil = math.floor, math.ceil
 local format, concat = string.format, table.concat
 local wallclock = core.wallclock
@@ -57,17 +58,12 @@ local function whole(opts, name, default, min)
   return v
 end
 
---- new{ dir =, max_entries =, lock_timeout = } -> store. The folder is
--- created (0700) on first use.
+--- new{ dir =, max_entries =, lock_timeout = } -> store (sendpulse.stores:
+-- the interface). The folder is created (0700) on first use.
+---@param opts? { dir?: string, max_entries?: integer, lock_timeout?: number }
+---@return sendpulse.idempotency.Store
 function _M.new(opts)
-  opts = opts or {}
-  if type(opts) ~= "table" then error("idempotency.stores.file.new: argument must be a table or nil", 2) end
-  for k in pairs(opts) do
-    if k ~= "dir" and k ~= "max_entries" and k ~= "lock_timeout" then
-      error("idempotency.stores.file.new: unknown option '" .. tostring(k)
-        .. "' (known: dir, max_entries, lock_timeout)", 2)
-    end
-  end
+  opts = stores.options(opts, "idempotency.stores.file.new", { "dir", "max_entries", "lock_timeout" })
   if opts.dir ~= nil and (type(opts.dir) ~= "string" or opts.dir == "") then
     error("idempotency.stores.file.new: 'dir' must be a non-empty path (string)", 2)
   end

@@ -15,8 +15,9 @@
 -- (nil, message) rather than forget one before its ttl: a forgotten key is a
 -- message that can be sent twice.
 local core = require "sendpulse.core"
+local stores = require "sendpulse.stores"
 
-local type, pairs, tostring, setmetatable, error, floor = type, pairs, tostring, setmetatable, error, math.floor
+local type, pairs, setmetatable, error, floor = type, pairs, setmetatable, error, math.floor
 local monotonic = core.monotonic
 
 local _M = {}
@@ -27,14 +28,11 @@ local Store = {}
 Store.__index = Store
 Store.__name = "sendpulse.idempotency.stores.memory"
 
+--- new{ max_entries = } -> store (sendpulse.stores: the interface).
+---@param opts? { max_entries?: integer }
+---@return sendpulse.idempotency.Store
 function _M.new(opts)
-  opts = opts or {}
-  if type(opts) ~= "table" then error("idempotency.stores.memory.new: argument must be a table or nil", 2) end
-  for k in pairs(opts) do
-    if k ~= "max_entries" then
-      error("idempotency.stores.memory.new: unknown option '" .. tostring(k) .. "' (known: max_entries)", 2)
-    end
-  end
+  opts = stores.options(opts, "idempotency.stores.memory.new", { "max_entries" })
   local max = opts.max_entries or _M.MAX_ENTRIES
   if type(max) ~= "number" or max < 1 or max ~= floor(max) then
     error("idempotency.stores.memory.new: 'max_entries' must be a whole number >= 1", 2)

@@ -1,16 +1,26 @@
 --- Idempotency records in Redis, for processes on several hosts.
 --
---   local store = require("sendpulse.idempotency.stores.redis").new(conn, "sendpulse:")
+--   local store = require("sendpulse.idempotency.stores.redis").new {
+--     host = "127.0.0.1", port = 6379, password = nil, db = 0, timeout = 1,
+--     prefix = "sendpulse:",       -- put before every key
+--   }
+--   -- or new { connection = conn, prefix = "sendpulse:" }
 --   store:get(key)                  -> text | false (none) | nil, message
 --   store:swap(key, old, new, ttl)  -> true | false, current | nil, message
 --
--- conn is a sendpulse.redis (the client's `redis`
--- option: the same connection the shared token and budget use) or anything
--- with the same call and script methods. The compare-and-swap is one Lua
--- script, so Redis is the arbiter between any number of holders; the record
--- expires with PX. Every reply is checked for the one shape the script
--- answers; anything else is the store's failure, never trusted.
-local type, tostring, setmetatable, error, floor = type, tostring, setmetatable, error, math.floor
+-- connection is a sendpulse.redis (the client's `redis` option: the same
+-- connection the shared token and budget use) or anything with the same
+-- call and script methods; without it host, port, password, db and timeout
+-- make the library's own (blocking: inside nginx pass a cosocket adapter).
+-- The options are every store family's (sendpulse.stores).
+--
+-- The compare-and-swap is one Lua script, so Redis is the arbiter between
+-- any number of holders; the record expires with PX. Every reply is checked
+-- for the one shape the script answers; anything else is the store's
+-- failure, never trusted.
+local stores = require "sendpulse.stores"
+
+local type, pairs, tostring, setmetatable, error, floor = type, pairs, tostring, setmetatable, error, math.floor
 local format = string.format
 
 local _M = {}
@@ -33,15 +43,29 @@ local Store = {}
 Store.__index = Store
 Store.__name = "sendpulse.idempotency.stores.redis"
 
-function _M.new(conn, prefix)
-  if type(conn) ~= "table" or type(conn.call) ~= "function" or type(conn.script) ~= "function" then
-    error("idempotency.stores.redis.new: argument 'conn' must be a Redis connection "
-      .. "(an object with call and script)", 2)
+local WHO = "idempotency.stores.redis.new"
+local NAMES = { "host", "port", "password", "db", "timeout", "prefix", "connection" }
+local KNOWN = { host = "string", port = "number", password = "string", db = "number",
+                timeout = "number", prefix = "string", connection = "table" }
+
+--- new{ connection = | host =, port =, password =, db =, timeout =; prefix = }
+-- -> store (sendpulse.stores: the interface).
+---@param opts? { host?: string, port?: integer, password?: string, db?: integer, timeout?: number,
+---   prefix?: string, connection?: table }
+---@return sendpulse.idempotency.Store
+function _M.new(opts)
+  if type(opts) == "table" and type(opts.call) == "function" then
+    -- new(conn, prefix), this module's first form
+    error(WHO .. ": argument must be an options table: new { connection = conn, prefix = ... }", 2)
   end
-  if prefix ~= nil and type(prefix) ~= "string" then
-    error("idempotency.stores.redis.new: argument 'prefix' must be a string or nil", 2)
+  opts = stores.options(opts, WHO, NAMES)
+  for k, v in pairs(opts) do
+    if type(v) ~= KNOWN[k] then
+      error(format("%s: '%s' must be a %s, got %s", WHO, k, KNOWN[k], type(v)), 2)
+    end
   end
-  return setmetatable({ conn = conn, prefix = prefix or "" }, Store)
+  local conn = stores.redis_connection(opts, WHO, true)
+  return setmetatable({ conn = conn, prefix = opts.prefix or "" }, Store)
 end
 
 local function shape(what, reply)

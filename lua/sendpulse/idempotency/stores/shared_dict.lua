@@ -1,7 +1,8 @@
 --- Idempotency records in an nginx shared dict, for all workers of one nginx.
 --
 --   lua_shared_dict sendpulse 10m;     # nginx.conf
---   local store = require("sendpulse.idempotency.stores.shared_dict").new("sendpulse")
+--   local store = require("sendpulse.idempotency.stores.shared_dict").new { dict = "sendpulse" }
+--   -- or .new("sendpulse"): a name alone stands for { dict = name }
 --   store:get(key)                  -> text | false (none) | nil, message
 --   store:swap(key, old, new, ttl)  -> true | false, current | nil, message
 --
@@ -16,8 +17,9 @@
 -- since a forgotten record is a message that can be sent twice.
 local core = require "sendpulse.core"
 local nginx = require "sendpulse.nginx"
+local stores = require "sendpulse.stores"
 
-local type, tostring, setmetatable, error = type, tostring, setmetatable, error
+local type, tostring, setmetatable = type, tostring, setmetatable
 local format = string.format
 local monotonic = core.monotonic
 
@@ -31,10 +33,15 @@ local Store = {}
 Store.__index = Store
 Store.__name = "sendpulse.idempotency.stores.shared_dict"
 
---- new(name) -> store; raises when the dict does not exist.
-function _M.new(name)
-  local dict, why = nginx.shared_dict(name)
-  if not dict then error("idempotency.stores.shared_dict.new: " .. why, 2) end
+local WHO = "idempotency.stores.shared_dict.new"
+
+--- new{ dict = name } or new(name) -> store (sendpulse.stores: the
+-- interface); raises when there is no such dict.
+---@param opts string|{ dict: string } the lua_shared_dict's name
+---@return sendpulse.idempotency.Store
+function _M.new(opts)
+  if type(opts) == "table" then stores.options(opts, WHO, { "dict" }) end
+  local dict, name = stores.shared_dict(opts, WHO)
   return setmetatable({ dict = dict, name = name }, Store)
 end
 

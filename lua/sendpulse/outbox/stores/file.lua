@@ -2,7 +2,7 @@
 -- one host (scripts, cron jobs, the CLI, games, nginx workers): any number
 -- of them enqueue and drain the same folder.
 --
---   local store = require("sendpulse.outbox.file_store").new { dir = DIR }
+--   local store = require("sendpulse.outbox.stores.file").new { dir = DIR }
 --   store:add(id, entry_text, max_pending) -> true | nil, err
 --   store:take(owner, lease)      -> id, entry_text, attempts | false, next_due | nil, err
 --   store:finish(id, owner)       -> true | nil, err                     (done: gone)
@@ -37,6 +37,7 @@
 -- must be this user's regular files (core.append_private, read_private).
 local core = require "sendpulse.core"
 local json = require "sendpulse.json"
+local stores = require "sendpulse.stores"
 
 local type, pairs, tostring, tonumber, setmetatable, error = type, pairs, tostring, tonumber, setmetatable, error
 local format, concat, sub, find, match = string.format, table.concat, string.sub, string.find, string.match
@@ -58,13 +59,27 @@ local READ_CHUNK = 4 * 1024 * 1024
 
 local Store = {}
 Store.__index = Store
-Store.__name = "sendpulse.outbox.file_store"
+Store.__name = "sendpulse.outbox.stores.file"
 
---- new{ dir =, lock_timeout =, compact_bytes = } -> store (the folder is
--- made, 0700, on first use).
+local WHO = "outbox.stores.file.new"
+
+--- new{ dir =, lock_timeout =, compact_bytes = } -> store (sendpulse.stores:
+-- the interface; dir is required: an outbox's folder is its name). The
+-- folder is made, 0700, on first use.
+---@param opts { dir: string, lock_timeout?: number, compact_bytes?: integer }
+---@return sendpulse.OutboxStore
 function _M.new(opts)
-  if type(opts) ~= "table" or type(opts.dir) ~= "string" or opts.dir == "" then
-    error("outbox.file_store.new: 'dir' must be a non-empty path (string)", 2)
+  if opts == nil then error(WHO .. ": 'dir' must be a non-empty path (string)", 2) end
+  opts = stores.options(opts, WHO, { "dir", "lock_timeout", "compact_bytes" })
+  if type(opts.dir) ~= "string" or opts.dir == "" then
+    error(WHO .. ": 'dir' must be a non-empty path (string)", 2)
+  end
+  local lt, cb = opts.lock_timeout, opts.compact_bytes
+  if lt ~= nil and (type(lt) ~= "number" or lt < 0 or lt ~= lt) then
+    error(WHO .. ": 'lock_timeout' must be a number of seconds >= 0", 2)
+  end
+  if cb ~= nil and (type(cb) ~= "number" or cb < 1 or cb ~= floor(cb)) then
+    error(WHO .. ": 'compact_bytes' must be a whole number of bytes >= 1", 2)
   end
   return setmetatable({
     dir = opts.dir, journal = opts.dir .. "/journal", lockfile = opts.dir .. "/journal.lock",

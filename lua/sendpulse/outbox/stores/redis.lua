@@ -1,9 +1,18 @@
 --- The outbox in Redis: a Stream with one consumer group, for drainers on
--- many hosts. The same methods as sendpulse.outbox.file_store.
+-- many hosts. The same methods as sendpulse.outbox.stores.file.
 --
---   local store = require("sendpulse.outbox.redis_store").new { conn = conn, key = "sendpulse:outbox:default" }
+--   local store = require("sendpulse.outbox.stores.redis").new {
+--     connection = conn,           -- or host =, port =, password =, db =, timeout =
+--     prefix = "sendpulse:",       -- put before every key
+--     key = "outbox:default",      -- the stream's key (after the prefix)
+--   }
 --
--- Keys (K = key):
+-- The options are every store family's (sendpulse.stores), plus `key`.
+-- `connection` is a sendpulse.redis or anything with the same call and
+-- script methods (this module's first form named it `conn`, never in the
+-- docs; now it is refused as an unknown option naming `connection`).
+--
+-- Keys (K = prefix .. key):
 --   K          the stream: one message { id = <entry id> } per entry waiting or in flight;
 --              consumer group "drainers"
 --   K:entries  hash  id -> the entry (JSON)
@@ -22,8 +31,9 @@
 -- checked for the shape its command or script answers; anything else is
 -- the store's failure (a message), never trusted.
 local json = require "sendpulse.json"
+local stores = require "sendpulse.stores"
 
-local type, tostring, tonumber, setmetatable, error = type, tostring, tonumber, setmetatable, error
+local type, pairs, tostring, tonumber, setmetatable, error = type, pairs, tostring, tonumber, setmetatable, error
 local format, floor = string.format, math.floor
 local wallclock = require("sendpulse.core").wallclock
 
@@ -35,7 +45,7 @@ local PROMOTE_MAX = 100
 
 local Store = {}
 Store.__index = Store
-Store.__name = "sendpulse.outbox.redis_store"
+Store.__name = "sendpulse.outbox.stores.redis"
 
 local ADD = [[
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return 'full' end
@@ -141,13 +151,29 @@ local oldest = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
 return { xlen - pel + redis.call('ZCARD', KEYS[2]), pel, redis.call('HLEN', KEYS[3]), oldest[2] or '' }
 ]]
 
---- new{ conn = (call, script), key = string } -> store
+local WHO = "outbox.stores.redis.new"
+local NAMES = { "host", "port", "password", "db", "timeout", "prefix", "connection", "key" }
+local KNOWN = { host = "string", port = "number", password = "string", db = "number",
+                timeout = "number", prefix = "string", connection = "table", key = "string" }
+
+--- new{ connection = | host =, port =, password =, db =, timeout =; prefix =,
+-- key = } -> store (sendpulse.stores: the interface). Nothing is connected
+-- before the first call.
+---@param opts { host?: string, port?: integer, password?: string, db?: integer, timeout?: number,
+---   prefix?: string, connection?: table, key: string }
+---@return sendpulse.OutboxStore
 function _M.new(opts)
-  if type(opts) ~= "table" or type(opts.conn) ~= "table" or type(opts.key) ~= "string" then
-    error("outbox.redis_store.new: needs { conn = a Redis connection, key = string }", 2)
+  if opts == nil then error(WHO .. ": 'key' must be a non-empty string", 2) end
+  opts = stores.options(opts, WHO, NAMES)
+  for k, v in pairs(opts) do
+    if type(v) ~= KNOWN[k] then
+      error(format("%s: '%s' must be a %s, got %s", WHO, k, KNOWN[k], type(v)), 2)
+    end
   end
-  local k = opts.key
-  return setmetatable({ conn = opts.conn, k = k, entries = k .. ":entries", sid = k .. ":sid",
+  if opts.key == nil or opts.key == "" then error(WHO .. ": 'key' must be a non-empty string", 2) end
+  local conn = stores.redis_connection(opts, WHO, true)
+  local k = (opts.prefix or "") .. opts.key
+  return setmetatable({ conn = conn, k = k, entries = k .. ":entries", sid = k .. ":sid",
     tries = k .. ":tries", delayed = k .. ":delayed", dead_k = k .. ":dead", ages = k .. ":ages",
     group_ready = false }, Store)
 end
@@ -340,6 +366,8 @@ function Store:drop(id)
   return n == 1
 end
 
-Store.__tostring = function(self) return Store.__name .. " (" .. self.k .. ")" end
+-- The place, and the stream's name (the outbox's own, set by its maker;
+-- not a caller's key).
+Store.__tostring = function(self) return format("%s (%s, stream %s)", Store.__name, tostring(self.conn), self.k) end
 
 return _M
