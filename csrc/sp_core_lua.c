@@ -7,14 +7,14 @@
  *   monotonic, sleep     (sp_clock_lua.c)
  *   json_encode, null    (sp_json_encode_lua.c); json_decode (sp_json_decode_lua.c)
  *   urlencode, base64_encode, base64_decode, fingerprint   (sp_encode_lua.c)
- *   private_dir, write_private, try_lock, uid, fsync       (sp_fs_lua.c)
+ *   dir, open, temp, uid, fsync, storage_errno              (sp_fs_lua.c)
  *   limits               the bounds on an answer (sp_easy_lua.c) */
 #include "sp_lua.h"
 
 /* The interface between this core and the Lua files, not a release number
  * (that is set once, in lua/sendpulse/version.lua). Bumped whenever a
  * function's contract changes, so a stale core.so is refused at require. */
-#define SP_CORE_ABI 6
+#define SP_CORE_ABI 7
 
 __attribute__((visibility("default")))
 int luaopen_sendpulse_core(lua_State *L);

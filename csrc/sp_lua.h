@@ -28,7 +28,8 @@
 #define SP_AUTH_MT     "sendpulse.auth"
 #define SP_LIMITER_MT  "sendpulse.limiter"
 #define SP_MULTI_MT    "sendpulse.multi"
-#define SP_FILELOCK_MT "sendpulse.filelock"
+#define SP_DIR_MT      "sendpulse.dir"
+#define SP_FILE_MT     "sendpulse.file"
 #define SP_HIREDIS_MT  "sendpulse.hiredis"
 
 /* The longest Bearer token (or API key) the core holds, in bytes. */
@@ -62,6 +63,10 @@ void sp_open_json_decode(lua_State *L);   /* sp_json_decode_lua.c */
 void sp_open_encode(lua_State *L);        /* sp_encode_lua.c */
 void sp_open_fs(lua_State *L);            /* sp_fs_lua.c */
 void sp_open_easy(lua_State *L);          /* sp_easy_lua.c: core.limits */
+
+/* The descriptor of the folder object (core.dir) at i, raising for
+ * anything else; *path (when not NULL) gets its path (sp_fs_lua.c). */
+int sp_dir_fd(lua_State *L, int i, const char **path);
 
 /* The Lua side of sp_easy.h, shared by the two libcurl transports
  * (sp_http_lua.c, sp_multi_lua.c): see sp_easy_lua.c. */

@@ -14,6 +14,11 @@
 --               chunk sizes)
 --   decode      an answer that is not the JSON it should be
 --   argument    the call itself is wrong (names the argument and the rule)
+--   storage     a file could not be written because the disk (or the user's
+--               quota) is full, or the device failed: ENOSPC, EDQUOT, EFBIG,
+--               EIO (bulk import and export; the message names the file)
+--   busy        a file is locked by another run: a second import with the
+--               same journal (sendpulse.bulk.journal)
 --   cancelled   the call's client was closed while it ran (from a hook, say);
 --               transport = "multi": also the call was cancelled
 --   callback    transport = "multi": Lua code raised (a completion callback, the

@@ -11,16 +11,17 @@
 -- get_mailing_list_variables gives them; a contact without a variable has
 -- an empty cell. The CSV rules are those of the import (sendpulse.bulk.csv),
 -- so importing an export gives back the same contacts and variables
--- (statuses are not exported). A path is written to a temporary file and
--- renamed when the export is complete, so it never holds half a list.
+-- (statuses are not exported). A path is written to a private temporary
+-- file (mode 0600) and renamed when the export is complete, so it never
+-- holds half a list (see sink below).
 local core = require "sendpulse.core"
 local errors = require "sendpulse.errors"
 local call_options = require "sendpulse.operations.call_options"
 local csv = require "sendpulse.bulk.csv"
 
-local type, pairs, ipairs, pcall, tostring, tonumber, rawget, error, assert =
-      type, pairs, ipairs, pcall, tostring, tonumber, rawget, error, assert
-local format = string.format
+local type, pairs, ipairs, pcall, tostring, tonumber, rawget, error =
+      type, pairs, ipairs, pcall, tostring, tonumber, rawget, error
+local format, concat = string.format, table.concat
 local monotonic = core.monotonic
 
 local _M = {}
@@ -53,23 +54,57 @@ local function check(args)
   end
 end
 
--- Where the lines go: write(line), finish(ok) -> true | nil, message.
+-- A failure to write the output: a full disk is kind "storage", anything
+-- else "argument" (a path that cannot be written).
+local function write_error(message, fault)
+  return errors.new { kind = fault == "storage" and "storage" or "argument",
+                      message = "email:export: " .. tostring(message) }
+end
+
+-- Lines are written in pieces of this many bytes.
+local FLUSH = 65536
+
+-- Where the lines go: write(line) (raises an error object), finish(ok) ->
+-- true | nil, err. A path is written through a private temporary file
+-- (core.temp: unnamed where the file system allows, so a killed export
+-- leaves nothing; never a file or link someone else put there), mode 0600,
+-- renamed over the path when the export is complete; a failed export
+-- removes it.
 local function sink(out)
   if type(out) == "function" then
     return out, function() return true end
   end
   if io.type(out) == "file" then
-    return function(line) assert(out:write(line)) end, function() out:flush() return true end
+    return function(line)
+      local ok, err, code = out:write(line)
+      if not ok then error(write_error(err, core.storage_errno(code) and "storage" or nil), 0) end
+    end, function() out:flush() return true end
   end
-  local tmp = format("%s.%d.tmp", out, core.uid() or 0)
-  local f, err = io.open(tmp, "wb")
-  if not f then error(errors.argument("email:export: cannot write " .. tmp .. ": " .. tostring(err)), 0) end
-  return function(line) assert(f:write(line)) end, function(ok)
-    local closed, cerr = f:close()
-    if not ok then os.remove(tmp) return true end
-    if not closed then os.remove(tmp) return nil, tostring(cerr) end
-    local renamed, rerr = os.rename(tmp, out)
-    if not renamed then os.remove(tmp) return nil, tostring(rerr) end
+  local f, err, fault = core.temp(out, "export")
+  if not f then error(write_error(err, fault), 0) end
+  local pending, size = {}, 0
+  local function flush()
+    if size == 0 then return true end
+    local ok, werr, wfault = f:write(concat(pending))
+    pending, size = {}, 0
+    if not ok then return nil, write_error(werr, wfault) end
+    return true
+  end
+  return function(line)
+    pending[#pending + 1] = line
+    size = size + #line
+    if size >= FLUSH then
+      local ok, werr = flush()
+      if not ok then error(werr, 0) end
+    end
+  end, function(ok)
+    if ok then
+      local done, ferr = flush()
+      if not done then f:close() return nil, ferr end
+      local published, perr, pfault = f:publish()
+      if not published then f:close() return nil, write_error(perr, pfault) end
+    end
+    f:close()   -- an unpublished temporary is removed
     return true
   end
 end
@@ -121,7 +156,7 @@ local function run(service, args, call_opts)
   end)
   local done, ferr = finish(ok)
   if not ok then return nil, failure end
-  if not done then return nil, errors.argument("email:export: " .. ferr) end
+  if not done then return nil, ferr end
   summary.seconds = monotonic() - started
   return summary
 end

@@ -7,7 +7,8 @@
 --     rows = "contacts.csv",            -- a path, an open file, or an iterator of
 --                                       -- { email =, phone =, variables = {...} }
 --     batch = 500,                      -- contacts per call (1 .. 1000)
---     journal = "contacts.csv.journal", -- resume from here (optional)
+--     journal = "contacts.csv.journal", -- resume from here (optional; locked while the run lasts)
+--     restart = false,                  -- true: start from the first row whatever the journal says
 --     rejects = "contacts.rejects.csv", -- rows not added, with line and reason (optional)
 --     progress = function(p) ... end,   -- after every batch (optional)
 --   }, { timeout = 60 })                -- call options for every batch (optional)
@@ -33,6 +34,14 @@
 -- the run after the client's own retries, the journal still at the batch
 -- that failed: the error is reported (err.import holds the summary) and the
 -- same call resumes there. Nothing after that batch was sent.
+--
+-- The journal and the rejects file are private files (sendpulse.bulk.journal,
+-- csrc/sp_fs.h): another user's file at their path is refused, never used.
+-- The journal is locked for the whole run: a second run with the same
+-- journal is refused at once (kind "busy"). A resumed run checks the
+-- journal's every field, and that the input's bytes before the journal's
+-- position are those the earlier run read (their fingerprint): so the
+-- position is where a record starts. A full disk is kind "storage".
 local core = require "sendpulse.core"
 local errors = require "sendpulse.errors"
 local call_options = require "sendpulse.operations.call_options"
@@ -44,7 +53,7 @@ local rejects_file = require "sendpulse.bulk.rejects"
 local type, pairs, ipairs, pcall, tostring, tonumber, rawget, setmetatable, math_type =
       type, pairs, ipairs, pcall, tostring, tonumber, rawget, setmetatable, math.type
 local floor = math.floor
-local format, concat = string.format, table.concat
+local format = string.format
 local monotonic = core.monotonic
 
 local _M = {}
@@ -52,11 +61,11 @@ local _M = {}
 _M.DEFAULT_BATCH = 500
 _M.MAX_BATCH = 1000
 _M.KEEP_REJECTS = 1000   -- rejects kept in the summary when there is no rejects file
-_M.PROBE = 64            -- bytes before the journal's position compared on resume
+_M.HASH_CHUNK = 65536    -- bytes read at a time to fingerprint the input
 _M.OPERATION = "add_emails_to_mailing_list"
 
 local ARGS = { id = true, rows = true, batch = true, journal = true, rejects = true, progress = true,
-               max_record = true }
+               max_record = true, restart = true }
 
 local function is_integer(v)
   if type(v) ~= "number" or v % 1 ~= 0 then return false end
@@ -88,6 +97,9 @@ local function check(args)
   if args.progress ~= nil and type(args.progress) ~= "function" then
     return "argument 'progress' must be a function(p)"
   end
+  if args.restart ~= nil and type(args.restart) ~= "boolean" then
+    return "argument 'restart' must be a boolean"
+  end
   if args.max_record ~= nil and not (is_integer(args.max_record) and args.max_record >= 1024) then
     return "argument 'max_record' must be an integer >= 1024 (bytes)"
   end
@@ -105,15 +117,24 @@ local function file_size(f)
   return size
 end
 
--- The bytes just before `offset` (how a resumed run checks that the file is
--- the one the journal was written for).
-local function probe(f, offset)
-  local from = offset > _M.PROBE and offset - _M.PROBE or 0
+-- The fingerprint (core.fingerprint, carried on) of the bytes [from, to)
+-- of f, `sum` being that of the bytes before `from`; f's position is kept
+-- (the CSV reader reads on from it). Returns the fingerprint, or nil when
+-- the file ends before `to`.
+local function fingerprint_range(f, from, to, sum)
   local here = f:seek()
   f:seek("set", from)
-  local bytes = f:read(offset - from) or ""
+  local at = from
+  while at < to do
+    local n = to - at
+    local piece = f:read(n < _M.HASH_CHUNK and n or _M.HASH_CHUNK)
+    if not piece or piece == "" then break end
+    sum = core.fingerprint(piece, sum)
+    at = at + #piece
+  end
   f:seek("set", here)
-  return bytes
+  if at < to then return nil end
+  return sum
 end
 
 local CsvSource = {}
@@ -141,15 +162,22 @@ local function csv_source(rows, max_record)
     if owned then file:close() end
     return nil, why
   end
-  return setmetatable({ file = file, owned = owned, reader = reader, map = map, columns = header,
+  return setmetatable({ kind = "csv", file = file, owned = owned, reader = reader, map = map, columns = header,
                         size = file_size(file), start = where.next_offset, start_line = where.line + 1,
-                        offset = where.next_offset, line = where.line + 1 }, CsvSource)
+                        offset = where.next_offset, line = where.line + 1,
+                        hashed = { at = 0, sum = core.fingerprint("") } }, CsvSource)
 end
 
--- What identifies the input at a position (the offset of a journal).
+-- What identifies the input at a position (the offset of a journal): its
+-- size, and the fingerprint of every byte before the position. Positions
+-- only move on within a run, so the fingerprint is carried on from the
+-- last one (each byte is read once more in all).
 function CsvSource:identity(at)
-  return { kind = "csv", size = self.size, header = concat(self.columns, ","),
-           probe = probe(self.file, at.offset) }
+  local h = self.hashed
+  if at.offset < h.at then h.at, h.sum = 0, core.fingerprint("") end
+  h.sum = fingerprint_range(self.file, h.at, at.offset, h.sum) or "0000000000000000"
+  h.at = at.offset
+  return { kind = "csv", size = self.size, prefix = h.sum }
 end
 
 function CsvSource:position() return { offset = self.offset, line = self.line } end
@@ -191,7 +219,7 @@ local IterSource = {}
 IterSource.__index = IterSource
 
 local function iter_source(fn)
-  return setmetatable({ fn = fn, row = 0, columns = { "email" } }, IterSource)
+  return setmetatable({ kind = "iterator", fn = fn, row = 0, columns = { "email" } }, IterSource)
 end
 
 function IterSource:identity() return { kind = "iterator" } end
@@ -289,7 +317,15 @@ local function memory_rejects(summary)
 end
 
 local function same_identity(a, b)
-  return a.kind == b.kind and a.size == b.size and a.header == b.header and a.probe == b.probe
+  return a.kind == b.kind and a.size == b.size and a.prefix == b.prefix
+end
+
+-- An error of the journal's or the rejects file's: a full disk is kind
+-- "storage", another run holding the journal "busy", the rest "argument"
+-- (a path that cannot be used, a file that breaks the rules).
+local function file_error(message, fault)
+  local kind = (fault == "storage" or fault == "busy") and fault or "argument"
+  return errors.new { kind = kind, message = "email:import: " .. tostring(message) }
 end
 
 -- Returns summary, or nil, err (an error object; err.import = summary).
@@ -304,15 +340,21 @@ local function run(service, args, call_opts)
   local started = monotonic()
   local summary = { added = 0, rejected = 0, skipped = 0, blank = 0, batches = 0, calls = 0,
                     resent = 0, resumed = false, complete = false, list = id }
-  local state = args.journal and journal.load(args.journal) or nil
-  if args.journal and not state then
-    local _, jerr = journal.load(args.journal)
-    if jerr then src:close(); return nil, errors.argument("email:import: " .. jerr) end
+  local log, state
+  if args.journal then
+    local jerr, kind
+    log, jerr, kind = journal.open(args.journal)
+    if not log then src:close(); return nil, file_error(jerr, kind) end
+    if not args.restart then
+      state, jerr = log:load()
+      if jerr then log:close(); src:close(); return nil, file_error(jerr) end
+    end
   end
   local function finish(err)
     summary.seconds = monotonic() - started
     src:close()
     if summary.rejects_writer then summary.rejects_writer:close() end
+    if log then log:close() end
     summary.rejects_writer = nil
     if err then
       err.import = summary
@@ -326,11 +368,15 @@ local function run(service, args, call_opts)
       return finish(errors.argument(format("email:import: the journal %s belongs to list %s, not %s "
         .. "(use another journal, or delete it)", args.journal, tostring(state.list), tostring(id))))
     end
-    -- The identity is checked at the journal's position: the probe is
-    -- the bytes just before it.
-    if type(state.input) ~= "table" or not same_identity(state.input, src:identity(state.position)) then
+    -- The identity is checked at the journal's position: the fingerprint
+    -- of every byte before it. (A size that differs is not read at all.)
+    local now = state.input.kind == src.kind
+      and (src.kind ~= "csv" or (state.input.size == src.size and state.position.offset >= src.start))
+      and src:identity(state.position)
+    if not now or not same_identity(state.input, now) then
       return finish(errors.argument(format("email:import: %s is not the file the journal %s was written for "
-        .. "(its size or content changed): delete the journal to start over", tostring(args.rows), args.journal)))
+        .. "(its size or content changed, or the journal's position is not where a record starts): delete "
+        .. "the journal (or use --restart) to start over", tostring(args.rows), args.journal)))
     end
     summary.resumed = true
     summary.skipped = state.counts.added + state.counts.rejected
@@ -344,8 +390,8 @@ local function run(service, args, call_opts)
     if state.in_flight then summary.resent = state.in_flight.rows end
   end
   if args.rejects then
-    local w, err = rejects_file.open(args.rejects, src.columns, state and state.rejects_size or nil)
-    if not w then return finish(errors.argument("email:import: " .. tostring(err))) end
+    local w, err, fault = rejects_file.open(args.rejects, src.columns, state and state.rejects_size or nil)
+    if not w then return finish(file_error(err, fault)) end
     summary.rejects_writer = w
     summary.rejects = args.rejects
   else
@@ -363,10 +409,10 @@ local function run(service, args, call_opts)
     current.position = extra.position or current.position
     current.in_flight = extra.in_flight
     current.complete = extra.complete or nil
-    if not args.journal then return true end
+    if not log then return true end
     current.input = src:identity(current.position)
-    local ok, err = journal.save(args.journal, current)
-    if not ok then return nil, errors.new { kind = "argument", message = "email:import: " .. err } end
+    local ok, err, fault = log:save(current)
+    if not ok then return nil, file_error(err, fault) end
     return true
   end
   local ok, err = save({})
@@ -415,8 +461,8 @@ local function run(service, args, call_opts)
       summary.batches = summary.batches + 1
     end
     for _, r in ipairs(refused) do writer:add(r[1], r[2], r[3]) end
-    local rsize, werr = writer:commit()
-    if not rsize then return finish(errors.argument("email:import: " .. werr)) end
+    local rsize, werr, wfault = writer:commit()
+    if not rsize then return finish(file_error(werr, wfault)) end
     counts.added = counts.added + added
     counts.rejected = counts.rejected + #refused
     counts.blank = counts.blank + blanks

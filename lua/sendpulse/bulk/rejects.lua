@@ -7,11 +7,16 @@
 -- size. A resumed run first cuts the file back to the size its journal
 -- recorded, so the rejects of a batch that was in flight at a kill are
 -- never written twice.
+--
+-- It is a private file (csrc/sp_fs.h: mode 0600, ours, a regular file,
+-- never reached through a symbolic link), opened once and written through
+-- that descriptor: a new run gives the name a new file (atomically), a
+-- resumed run opens the one there and checks it.
 local core = require "sendpulse.core"
 local csv = require "sendpulse.bulk.csv"
 
-local setmetatable, tostring, ipairs = setmetatable, tostring, ipairs
-local open = io.open
+local setmetatable, ipairs, format = setmetatable, ipairs, string.format
+local concat = table.concat
 
 local _M = {}
 
@@ -20,28 +25,42 @@ Rejects.__index = Rejects
 
 --- Opens `path` for a run. `keep` (a resumed run): the size the journal
 --- recorded, the file is cut back to it; nil (a new run): the file is
---- created with its header. Returns the object, or nil and a message.
+--- created with its header. Returns the object, or nil, a message and a
+--- fault ("storage" for a full disk).
 function _M.open(path, columns, keep)
-  if keep then
-    local f = open(path, "rb")
-    local data = f and f:read(keep) or ""
-    if f then f:close() end
-    if #data ~= keep then
-      return nil, "the rejects file " .. path .. " is shorter than its journal says (" .. keep .. " bytes)"
-    end
-    local ok, err = core.write_private(path, data)
-    if not ok then return nil, err end
-  else
+  if not keep then
     local header = { "line", "reason" }
     for _, c in ipairs(columns) do header[#header + 1] = c end
-    local ok, err = core.write_private(path, csv.format(header))
-    if not ok then return nil, err end
+    local t, err, fault = core.temp(path, "rejects file")
+    if not t then return nil, err, fault end
+    local ok
+    ok, err, fault = t:write(csv.format(header))
+    if ok then ok, err, fault = t:publish() end
+    t:close()
+    if not ok then return nil, err, fault end
   end
-  local f, err = open(path, "ab")
-  if not f then return nil, err end
-  local self = setmetatable({ path = path, file = f, pending = {} }, Rejects)
-  self.size = f:seek("end")
-  return self
+  local f, err, fault = core.open(path, { mode = "append", what = "rejects file" })
+  if f == false then
+    return nil, format("the rejects file %s is missing, but its journal says it holds %d bytes: delete the "
+      .. "journal (or run the import with --restart) to start over", path, keep), "refused"
+  end
+  if not f then return nil, err, fault end
+  local size = f:size()
+  if keep then
+    if size < keep then
+      f:close()
+      return nil, format("the rejects file %s is shorter (%d bytes) than its journal says (%d bytes): delete "
+        .. "the journal (or run the import with --restart) to start over", path, size, keep), "refused"
+    end
+    local ok
+    ok, err, fault = f:truncate(keep)
+    if not ok then
+      f:close()
+      return nil, err, fault
+    end
+    size = keep
+  end
+  return setmetatable({ path = path, file = f, pending = {}, size = size }, Rejects)
 end
 
 --- A rejected row (written at the next commit).
@@ -51,16 +70,17 @@ function Rejects:add(line, reason, fields)
   self.pending[#self.pending + 1] = csv.format(record)
 end
 
---- Writes the pending rows and syncs the file. Returns its size, or nil and
---- a message.
+--- Writes the pending rows and syncs the file. Returns its size, or nil, a
+--- message and a fault.
 function Rejects:commit()
   if #self.pending > 0 then
-    local ok, err = self.file:write(table.concat(self.pending))
-    if not ok then return nil, "cannot write " .. self.path .. ": " .. tostring(err) end
+    local text = concat(self.pending)
+    local ok, err, fault = self.file:write(text)
+    if not ok then return nil, err, fault end
     self.pending = {}
-    ok, err = core.fsync(self.file)
-    if not ok then return nil, "cannot sync " .. self.path .. ": " .. tostring(err) end
-    self.size = self.file:seek("end")
+    ok, err, fault = self.file:sync()
+    if not ok then return nil, err, fault end
+    self.size = self.size + #text
   end
   return self.size
 end

@@ -18,11 +18,14 @@ _M.BY_KIND = {
   decode = 7,       -- an answer that is not the JSON it should be
   protocol = 8,     -- the server broke HTTP (a malformed answer)
   too_large = 9,    -- an answer or a request over a size limit
+  storage = 11,     -- a file could not be written: the disk (or the quota) is full
+  busy = 12,        -- another import holds the journal's lock
   cancelled = 70,
   callback = 70,
 }
 
-_M.ORDER = { "api", "usage", "auth", "rate_limit", "network", "timeout", "decode", "protocol", "too_large" }
+_M.ORDER = { "api", "usage", "auth", "rate_limit", "network", "timeout", "decode", "protocol", "too_large",
+             "storage", "busy" }
 
 --- The exit code for an error object (or anything else raised).
 function _M.for_error(err)

@@ -55,18 +55,22 @@ The profile file: $SENDPULSE_CREDENTIALS, else $XDG_CONFIG_HOME/sendpulse/creden
 Keys: client_id, client_secret, api_key, base_url.]]
 
 function _M.exit_codes()
-  local lines = { "exit codes:", "  0   success" }
   local names = {
     api = "SendPulse answered with an error", usage = "usage: a wrong command line or argument",
     auth = "credentials or token refused", rate_limit = "over a rate limit (\"wait N seconds\" on stderr)",
     network = "connection, DNS or TLS failure", timeout = "no answer in time",
     decode = "an answer that is not the JSON it should be", protocol = "the server broke HTTP",
     too_large = "an answer or request over a size limit",
+    storage = "a file could not be written: the disk or the quota is full",
+    busy = "another import is running with the same journal",
   }
+  local rows = { { exits.REJECTED, "import finished; some rows are in the rejects file" } }
   for _, kind in ipairs(exits.ORDER) do
-    lines[#lines + 1] = format("  %-3d %s (%s)", exits.BY_KIND[kind], names[kind], kind)
+    rows[#rows + 1] = { exits.BY_KIND[kind], format("%s (%s)", names[kind], kind) }
   end
-  lines[#lines + 1] = format("  %-3d import finished; some rows are in the rejects file", exits.REJECTED)
+  table.sort(rows, function(a, b) return a[1] < b[1] end)
+  local lines = { "exit codes:", "  0   success" }
+  for _, r in ipairs(rows) do lines[#lines + 1] = format("  %-3d %s", r[1], r[2]) end
   lines[#lines + 1] = format("  %-3d internal error (a bug: please report it)", exits.INTERNAL)
   return concat(lines, "\n")
 end
