@@ -180,6 +180,20 @@ function CsvSource:identity(at)
   return { kind = "csv", size = self.size, prefix = h.sum }
 end
 
+-- Whether a record can start at `offset`: where the first one does, or
+-- after a line end. (A line end inside a quoted field passes too: the
+-- fingerprint of the bytes before a journal's position is what ties it to
+-- a record the earlier run read.)
+function CsvSource:record_start(offset)
+  if offset == self.start then return true end
+  if offset < self.start or offset > self.size then return false end
+  local here = self.file:seek()
+  self.file:seek("set", offset - 1)
+  local byte = self.file:read(1)
+  self.file:seek("set", here)
+  return byte == "\n"
+end
+
 function CsvSource:position() return { offset = self.offset, line = self.line } end
 
 -- Moves to a saved position (a resumed run).
@@ -371,7 +385,7 @@ local function run(service, args, call_opts)
     -- The identity is checked at the journal's position: the fingerprint
     -- of every byte before it. (A size that differs is not read at all.)
     local now = state.input.kind == src.kind
-      and (src.kind ~= "csv" or (state.input.size == src.size and state.position.offset >= src.start))
+      and (src.kind ~= "csv" or (state.input.size == src.size and src:record_start(state.position.offset)))
       and src:identity(state.position)
     if not now or not same_identity(state.input, now) then
       return finish(errors.argument(format("email:import: %s is not the file the journal %s was written for "
