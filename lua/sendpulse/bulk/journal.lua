@@ -142,6 +142,7 @@ local function position(c, t, name, kind, limit)
 end
 
 local function check(c, state)
+  if type(state.version) ~= "number" then c:fail("version", "must be a number", state.version) end
   if state.version ~= _M.VERSION then
     error({ journal_error = format("the journal %s was written by another version (%s; this one writes %d): "
       .. "delete it (or run the import with --restart) to start over", c.path, describe(state.version),
