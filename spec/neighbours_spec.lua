@@ -309,12 +309,15 @@ describe("another user on the same machine #files", function()
       local _, e, rc = run("email get_balance", no_env)
       assert.equal(2, rc, e)
       assert.matches("profile file " .. fifo:gsub("%p", "%%%0") .. " is a FIFO, not a regular file: refusing it", e)
-      no_env.SENDPULSE_CREDENTIALS = home .. "/tokens"
+      local folder = home .. "/profile-folder"
+      assert(os.execute("mkdir -m 700 " .. q(folder)))
+      no_env.SENDPULSE_CREDENTIALS = folder
       _, e, rc = run("email get_balance", no_env)
       assert.equal(2, rc, e)
       assert.matches("is a folder, not a regular file: refusing it", e)
       assert.is_nil(e:find("traceback", 1, true))
       os.remove(fifo)
+      os.execute("rmdir " .. q(folder))
     end)
   end)
 

@@ -42,7 +42,8 @@ Credentials, in this order:
   2. SENDPULSE_API_KEY, or SENDPULSE_CLIENT_ID and SENDPULSE_CLIENT_SECRET
   3. the [default] section of the profile file, if there is one
 The profile file: $SENDPULSE_CREDENTIALS, else $XDG_CONFIG_HOME/sendpulse/credentials, else
-~/.config/sendpulse/credentials. Only its owner may read it (chmod 600), or it is refused.
+~/.config/sendpulse/credentials. It must be a regular file of yours that only you may read
+(chmod 600), or it is refused.
 
   [default]
   client_id = ...
