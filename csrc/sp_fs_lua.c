@@ -335,13 +335,26 @@ static int core_open(lua_State *L)
 {
     char dir[PATH_BYTES], name[SP_FS_NAME_MAX], label[LABEL_BYTES];
     sp_fs_err e;
-    int fd, n;
+    int fd, n, existing;
 
     split(L, 1, dir, name);
+    luaL_checktype(L, 2, LUA_TTABLE);
     opt_label(L, 2, "file", label);
+    lua_getfield(L, 2, "mode");
+    existing = lua_isstring(L, -1) && (strcmp(lua_tostring(L, -1), "read") == 0
+                                       || strcmp(lua_tostring(L, -1), "update") == 0
+                                       || strcmp(lua_tostring(L, -1), "append") == 0);
+    lua_pop(L, 1);
     fd = open_folder(L, dir, label, &e);
-    if (fd < 0)
+    if (fd < 0) {
+        /* No folder, so no such file either (modes that want one). */
+        if (existing && e.errnum == ENOENT) {
+            lua_settop(L, 0);
+            lua_pushboolean(L, 0);
+            return 1;
+        }
         return 3;
+    }
     n = open_in(L, fd, dir, name, 2);
     close(fd);
     return n;

@@ -210,8 +210,9 @@ describe("another user on the same machine #files", function()
       assert.equal(n.uid, uid_of_file(tmpname))
       assert.equal("planted", sys.read_file(tmpname))
       -- ...and the neighbour cannot read the export
-      local read_ok = n:run("cat " .. q(out))
-      assert.is_false(read_ok)
+      local read_ok, said = n:run("cat " .. q(out))
+      assert.is_false(read_ok, said)
+      assert.matches("Permission denied", said)
       os.execute("rm -rf " .. q(shared))
     end)
 
@@ -301,7 +302,7 @@ describe("another user on the same machine #files", function()
       os.execute("rm -rf " .. q(shared))
     end)
 
-    it("a FIFO is refused at once, a folder with a message, not a traceback", function()
+    it("a FIFO is refused at once, a folder with a message, not a traceback; a missing one is none", function()
       local fifo = home .. "/fifo"
       assert(os.execute("mkfifo -m 600 " .. q(fifo)))
       local no_env = { SENDPULSE_CLIENT_ID = false, SENDPULSE_CLIENT_SECRET = false }
@@ -316,6 +317,11 @@ describe("another user on the same machine #files", function()
       assert.equal(2, rc, e)
       assert.matches("is a folder, not a regular file: refusing it", e)
       assert.is_nil(e:find("traceback", 1, true))
+      -- and no file at all (its folder missing too) is no profile, as before
+      no_env.SENDPULSE_CREDENTIALS = home .. "/no-such-folder/credentials"
+      _, e, rc = run("email get_balance", no_env)
+      assert.equal(2, rc, e)
+      assert.matches("no credentials: set SENDPULSE_CLIENT_ID", e)
       os.remove(fifo)
       os.execute("rmdir " .. q(folder))
     end)

@@ -9,6 +9,7 @@
 --   local n, why = neighbour.get()
 --   n.uid, n.name
 --   n:run("printf x > /tmp/shared/f")        -- as the neighbour: ok, output
+--   neighbour.run("cmd")                     -- as this user: ok, output (on every Lua)
 --   local job = n:start(script, args...)     -- perl script in the background,
 --   job:stop()                               -- until stop: its output
 --   neighbour.shared_folder()                -- a new 0777 folder in /tmp
@@ -27,6 +28,18 @@ _M.NAME = "sp-neighbour"
 local Neighbour = {}
 Neighbour.__index = Neighbour
 
+-- Runs a shell command; returns whether it exited 0, and its output. (Lua
+-- 5.1 and LuaJIT do not say how a popen'ed command exited: its status is
+-- printed and read back.)
+local function run(cmd)
+  local p = io.popen("(" .. cmd .. ") 2>&1; echo \"exit=$?\"")
+  local out = p:read("*a")
+  p:close()
+  local body, code = out:match("^(.-)exit=(%d+)\n?$")
+  return code == "0", body or out
+end
+_M.run = run
+
 -- The uid of a user (nil: no such user), or this process's.
 local function uid_of(name)
   local p = io.popen("id -u " .. (name and q(name) or "") .. " 2>/dev/null")
@@ -42,18 +55,18 @@ function _M.is_root() return uid_of(nil) == 0 end
 function _M.get()
   if not _M.is_root() then return nil, "needs root (to add a user and run commands as that user with runuser)" end
   if not uid_of(_M.NAME) then
-    local ok, out = sys.run("useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "
+    local ok, out = run("useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "
       .. _M.NAME)
     if not ok and not uid_of(_M.NAME) then return nil, "useradd failed: " .. out end
   end
-  if not sys.run("command -v runuser") then return nil, "runuser (util-linux) is missing" end
-  if not sys.run("command -v perl") then return nil, "perl is missing" end
+  if not run("command -v runuser") then return nil, "runuser (util-linux) is missing" end
+  if not run("command -v perl") then return nil, "perl is missing" end
   return setmetatable({ name = _M.NAME, uid = uid_of(_M.NAME) }, Neighbour)
 end
 
 --- Runs a shell command as the neighbour; returns ok, output.
 function Neighbour:run(cmd)
-  return sys.run("runuser -u " .. self.name .. " -- sh -c " .. q(cmd))
+  return run("runuser -u " .. self.name .. " -- sh -c " .. q(cmd))
 end
 
 local Job = {}

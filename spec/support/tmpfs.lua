@@ -10,8 +10,9 @@
 --   fs:free()      -- that file removed
 --   fs:unmount()   -- also removes the folder
 local sys = require "support.sys"
+local neighbour = require "support.neighbour"
 
-local q = sys.shell_quote
+local q, run = sys.shell_quote, neighbour.run
 
 local _M = {}
 
@@ -23,10 +24,10 @@ Tmpfs.__index = Tmpfs
 function _M.mount(size)
   local p = os.tmpname()
   os.remove(p)
-  local ok, out = sys.run("mkdir " .. q(p) .. " && mount -t tmpfs -o size=" .. size .. ",mode=0755 sp-test "
+  local ok, out = run("mkdir " .. q(p) .. " && mount -t tmpfs -o size=" .. size .. ",mode=0755 sp-test "
     .. q(p))
   if not ok then
-    os.execute("rmdir " .. q(p) .. " 2>/dev/null")
+    run("rmdir " .. q(p))
     return nil, "cannot mount a tmpfs (needs root): " .. out:gsub("%s+$", "")
   end
   return setmetatable({ path = p }, Tmpfs)
@@ -34,7 +35,7 @@ end
 
 function Tmpfs:fill()
   -- dd stops at the first failed write: "No space left on device"
-  sys.run("dd if=/dev/zero of=" .. q(self.path .. "/fill") .. " bs=4096")
+  run("dd if=/dev/zero of=" .. q(self.path .. "/fill") .. " bs=4096")
   local f = io.open(self.path .. "/probe", "w")
   local ok = f and f:write(string.rep("x", 8192)) and f:flush()
   if f then f:close() end
@@ -47,8 +48,8 @@ function Tmpfs:free()
 end
 
 function Tmpfs:unmount()
-  sys.run("umount " .. q(self.path))
-  sys.run("rmdir " .. q(self.path))
+  run("umount " .. q(self.path))
+  run("rmdir " .. q(self.path))
 end
 
 return _M
