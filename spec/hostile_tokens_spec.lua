@@ -12,7 +12,7 @@
 local safe = require "sendpulse.safe"
 local sendpulse = require "sendpulse"
 local account = require "sendpulse.account"
-local options = require "sendpulse.options"
+local options = require "sendpulse.client.options"
 local hostile = require "support.hostile_server"
 local nginx_process = require "support.nginx_process"
 local redis_process = require "support.redis_process"
@@ -230,7 +230,7 @@ describe("hostile tokens", function()
       local r = redis_process.start()
       local ok, err = pcall(function()
         local opts = store_opts { token_store = "redis", redis = { port = r.port } }
-        local conn = require("sendpulse.account.redis_connection").connection { host = "127.0.0.1", port = r.port,
+        local conn = require("sendpulse.redis").connection { host = "127.0.0.1", port = r.port,
           db = 0, timeout = 1 }
         local store = require("sendpulse.account.token_store.redis").new(conn, options.DEFAULT_REDIS_PREFIX)
         store:set(key_of(opts), BAD, 3000)

@@ -71,7 +71,7 @@ describe("sendpulse.new options", function()
   end)
 
   it("bounds answers at 64 MiB unless told otherwise", function()
-    local options = require "sendpulse.options"
+    local options = require "sendpulse.client.options"
     assert.equal(64 * 1048576, assert(options.check(with {})).max_answer_size)
     assert.equal(require("sendpulse.core").limits.max_answer_size, 64 * 1048576)
     assert.equal(1000, assert(options.check(with { max_answer_size = 1000 })).max_answer_size)
@@ -85,7 +85,7 @@ describe("sendpulse.new options", function()
   end)
 
   it("derives the lateness allowance from the rate and the guard", function()
-    local options = require "sendpulse.options"
+    local options = require "sendpulse.client.options"
     assert.equal(0, options.lateness(10, 0.0008))              -- 10 * 100.8 ms - 1 s < 12 ms
     assert.near(0.018, options.lateness(10, 0.003), 1e-9)      -- 10 * 103 ms - 1 s - 12 ms
     assert.equal(0, options.lateness(10, 0))

@@ -48,7 +48,7 @@ describe("request headers of the curl transport", function()
   end)
 
   it("sends each path under its own URL, also past the client's URL cache", function()
-    -- client.lua remembers 64 checked paths, then starts over.
+    -- The client remembers 64 checked paths, then starts over.
     for i = 1, 70 do
       assert.equal("GET /p" .. i .. " HTTP/1.1", client:request("GET", "/p" .. i).lines[1])
     end

@@ -2,7 +2,7 @@
 -- inside is spec/nginx_spec.lua).
 local sendpulse = require "sendpulse"
 local safe = require "sendpulse.safe"
-local nginx = require "sendpulse.transport.nginx"
+local nginx = require "sendpulse.nginx"
 
 describe("transport choice outside nginx", function()
   local base = { api_key = "k", base_url = "http://127.0.0.1:1" }

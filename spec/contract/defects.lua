@@ -86,7 +86,7 @@ return {
 
   -- "METHOD /path" (with the service's base path) of calls no file has
   missing = {
-    "POST /oauth/access_token",          -- the token endpoint (lua/sendpulse/client.lua calls it)
+    "POST /oauth/access_token",          -- the token endpoint (lua/sendpulse/client/pipeline.lua calls it)
     "POST /events/name/{eventName}",     -- Automation 360 events: extra.lua automation360:send_event
     "GET /smtp/domains",                 -- the legacy SMTP domain calls: extra.lua smtp:*_domain(s)
     "POST /smtp/domains",

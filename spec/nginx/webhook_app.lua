@@ -66,7 +66,7 @@ function _M.dict_probe()
   end
   dict:flush_all()
   dict:flush_expired()
-  local store = webhooks.stores.shdict("dict_probe")
+  local store = webhooks.stores.shared_dict("dict_probe")
   for i = 1, n + 100 do assert(store:add(key(i), 3600)) end
   local body = cjson.encode { keys = n }
   ngx.header.content_length = #body

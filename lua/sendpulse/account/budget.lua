@@ -13,7 +13,7 @@
 -- loop polls once a frame, a worker is busy) cannot meet a call whose slot
 -- was computed from the late one's, in any transport and any shared budget.
 -- A frame loop's calls (rate_limit.late) may leave up to the lateness of
--- sendpulse.options early on the schedule, so that waking at the next
+-- sendpulse.client.options early on the schedule, so that waking at the next
 -- poll does not even slow it.
 -- A request that leaves well after taking its slot (its connection and TLS
 -- set up first: the transport says how long) moves the schedule on by as
@@ -32,7 +32,7 @@
 
 local core = require "sendpulse.core"
 local errors = require "sendpulse.errors"
-local options = require "sendpulse.options"
+local options = require "sendpulse.client.options"
 
 local setmetatable, pcall, error, tostring = setmetatable, pcall, error, tostring
 local format, ceil = string.format, math.ceil
@@ -42,7 +42,7 @@ local new_error = errors.new
 local _M = {}
 
 -- A request that leaves more than this after its slot moves the schedule
--- on (Budget:late); up to it, the jitter margin of sendpulse.options covers
+-- on (Budget:late); up to it, the jitter margin of sendpulse.client.options covers
 -- it.
 _M.LATE = 0.001
 
@@ -59,7 +59,7 @@ function _M.line()
   }
 end
 
---- new(limiter, rate_limit settings (sendpulse.options), line)
+--- new(limiter, rate_limit settings (sendpulse.client.options), line)
 function _M.new(limiter, rl, line)
   -- The limiter's guard, not rl's: a process budget takes the widest of
   -- its clients'. (It only ever widens, so a lateness worked out now stays

@@ -14,10 +14,10 @@
 --   limiter/             the budget: host (a file the C limiter maps),
 --                        redis (many hosts), shared_dict (nginx); a
 --                        process's budget is the C limiter alone
---   redis_connection.lua the Redis link of the Redis store and budget
+-- (The Redis link of the Redis store and budget is sendpulse.redis.)
 
 local core = require "sendpulse.core"
-local options = require "sendpulse.options"
+local options = require "sendpulse.client.options"
 local shared_token = require "sendpulse.account.shared_token"
 local budget = require "sendpulse.account.budget"
 
@@ -60,12 +60,12 @@ local function local_auth(cfg)
   return a
 end
 
--- The Redis connection of cfg (a shared sendpulse.account.redis_connection,
+-- The Redis connection of cfg (a shared sendpulse.redis,
 -- or the connection object the user gave).
 local function redis_conn(cfg)
   local r = cfg.redis
   if type(r.call) == "function" then return r, options.DEFAULT_REDIS_PREFIX end
-  return require("sendpulse.account.redis_connection").connection(r), r.prefix
+  return require("sendpulse.redis").connection(r), r.prefix
 end
 
 -- The store object for cfg.token_store ("file", "redis" or the user's own).
@@ -162,7 +162,7 @@ local function new_limiter(cfg, report, observe)
     -- One budget for all nginx workers, in the dict; if the dict fails, each
     -- worker keeps to its share.
     local key = format("%s|%g/%d", _M.account_key(cfg), rl.rate, rl.burst)
-    local nginx = require "sendpulse.transport.nginx"
+    local nginx = require "sendpulse.nginx"
     local ngx = nginx.host()
     local workers = ngx.worker and ngx.worker.count and ngx.worker.count() or 1
     local name = cfg.shared_dict

@@ -26,7 +26,7 @@ local format = string.format
 local catalog = require "sendpulse.operations.catalog"
 local arguments = require "sendpulse.operations.arguments"
 local common = require "sendpulse.helpers.common"
-local number = require "sendpulse.wire.number"
+local number = require "sendpulse.number"
 
 local _M = {}
 

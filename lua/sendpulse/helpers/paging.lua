@@ -34,7 +34,7 @@ local catalog = require "sendpulse.operations.catalog"
 local nearest = require "sendpulse.operations.nearest"
 local service_objects = require "sendpulse.operations.service"
 local common = require "sendpulse.helpers.common"
-local number = require "sendpulse.wire.number"
+local number = require "sendpulse.number"
 
 local _M = {}
 

@@ -29,7 +29,7 @@ local format = string.format
 local core = require "sendpulse.core"
 local catalog = require "sendpulse.operations.catalog"
 local common = require "sendpulse.helpers.common"
-local number = require "sendpulse.wire.number"
+local number = require "sendpulse.number"
 
 local _M = {}
 

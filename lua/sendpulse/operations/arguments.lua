@@ -25,7 +25,7 @@ local type, pairs, next, tostring, getmetatable, setmetatable =
 local format, gsub, concat = string.format, string.gsub, table.concat
 
 local json = require "sendpulse.json"
-local number = require "sendpulse.wire.number"
+local number = require "sendpulse.number"
 
 local is_integer, integer_string = number.is_integer, number.integer_string
 local null, as_array = json.null, json.array

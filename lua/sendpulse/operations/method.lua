@@ -21,7 +21,7 @@ local format, concat = string.format, table.concat
 local core = require "sendpulse.core"
 local errors = require "sendpulse.errors"
 local multipart = require "sendpulse.wire.multipart"
-local number = require "sendpulse.wire.number"
+local number = require "sendpulse.number"
 local arguments = require "sendpulse.operations.arguments"
 local call_options = require "sendpulse.operations.call_options"
 

@@ -31,7 +31,7 @@
 -- strictly. An answer followed by bytes nobody asked for leaves its
 -- connection closed, never pooled. The path is sent exactly as given.
 
-local nginx = require "sendpulse.transport.nginx"
+local nginx = require "sendpulse.nginx"
 local core = require "sendpulse.core"
 local http1 = require "sendpulse.transport.http1"
 

@@ -31,7 +31,7 @@
 
 local core = require "sendpulse.core"
 local curl = require "sendpulse.transport.curl"
-local nginx = require "sendpulse.transport.nginx"
+local nginx = require "sendpulse.nginx"
 local VERSION = require "sendpulse.version"
 
 local type, rawget = type, rawget

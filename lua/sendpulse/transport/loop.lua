@@ -9,7 +9,7 @@
 -- non-blocking without a line of it changing.
 --
 -- The yields happen under the pipeline's pcall (current_token): Lua 5.2+
--- and LuaJIT can yield across pcall, Lua 5.1 cannot, so options.lua refuses
+-- and LuaJIT can yield across pcall, Lua 5.1 cannot, so client/options.lua refuses
 -- this transport on Lua 5.1.
 --
 -- A handle is what client:start / client:run return:

@@ -8,7 +8,7 @@
 --   webhooks.parse(body [, headers [, limits]])  -> events | nil, err   (parse.lua, event.lua)
 --   webhooks.receiver(opts)                      -> a receiver for any server (receiver.lua)
 --   webhooks.nginx_handler(opts)                 -> handler:handle() in content_by_lua (nginx.lua)
---   webhooks.stores.memory/file/redis/shdict(...) -> dedupe stores (stores/)
+--   webhooks.stores.memory/file/redis/shared_dict(...) -> dedupe stores (stores/)
 --   webhooks.key(event), webhooks.fresh(events, store, ttl)   (dedupe.lua)
 --   webhooks.equal(a, b)                         -> constant-time comparison (secret.lua)
 --   webhooks.subscribe(client, { url =, actions = }) -> what changed (subscriptions.lua)
@@ -47,7 +47,10 @@ _M.stores = {
   memory = function(opts) return require("sendpulse.webhooks.stores.memory").new(opts) end,
   file = function(opts) return require("sendpulse.webhooks.stores.file").new(opts) end,
   redis = function(opts) return require("sendpulse.webhooks.stores.redis").new(opts) end,
-  shdict = function(name) return require("sendpulse.webhooks.stores.shdict").new(name) end,
+  shared_dict = function(name) return require("sendpulse.webhooks.stores.shared_dict").new(name) end,
 }
+-- Its earlier name, documented in releases before the store families were
+-- named alike: kept so that code written against it goes on working.
+_M.stores.shdict = _M.stores.shared_dict
 
 return _M

@@ -30,11 +30,11 @@
 -- (lua_max_pending_timers), the request is answered 503 so that SendPulse
 -- sends it again later instead of it being dropped.
 local errors = require "sendpulse.errors"
-local nginx = require "sendpulse.transport.nginx"
+local nginx = require "sendpulse.nginx"
 local receiver = require "sendpulse.webhooks.receiver"
 local parse = require "sendpulse.webhooks.parse"
 local secret = require "sendpulse.webhooks.secret"
-local shdict = require "sendpulse.webhooks.stores.shdict"
+local shared_dict_store = require "sendpulse.webhooks.stores.shared_dict"
 local report = require "sendpulse.webhooks.nginx_report"
 
 local type, pairs, ipairs, tostring, tonumber, error, pcall, setmetatable, floor =
@@ -79,7 +79,7 @@ function _M.new(opts)
   end
   if opts.shared_dict ~= nil then
     if opts.store ~= nil then bad("give 'shared_dict' or 'store', not both") end
-    local store, why = shdict.open(opts.shared_dict)
+    local store, why = shared_dict_store.open(opts.shared_dict)
     if not store then bad(why) end
     base.store = store
   elseif opts.store == nil then

@@ -11,7 +11,7 @@ local type, pairs, ipairs, tostring = type, pairs, ipairs, tostring
 local format, gsub, concat, sort = string.format, string.gsub, table.concat, table.sort
 
 local json = require "sendpulse.json"
-local number = require "sendpulse.wire.number"
+local number = require "sendpulse.number"
 
 local _M = {}
 

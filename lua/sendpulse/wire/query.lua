@@ -14,7 +14,7 @@
 -- read raw: no __index or __pairs of the caller runs while encoding.
 
 local core = require "sendpulse.core"
-local number = require "sendpulse.wire.number"
+local number = require "sendpulse.number"
 local json = require "sendpulse.json"
 
 local type, next, rawget, tostring, getmetatable, format = type, next, rawget, tostring, getmetatable, string.format

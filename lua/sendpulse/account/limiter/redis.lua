@@ -27,8 +27,8 @@
 -- of an outage, so the budget never overflows a server window.
 
 local core = require "sendpulse.core"
-local options = require "sendpulse.options"
-local redis_connection = require "sendpulse.account.redis_connection"
+local options = require "sendpulse.client.options"
+local redis_connection = require "sendpulse.redis"
 
 local tonumber, setmetatable, tostring = tonumber, setmetatable, tostring
 local ceil, floor, min, max = math.ceil, math.floor, math.min, math.max

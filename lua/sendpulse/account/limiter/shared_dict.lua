@@ -27,8 +27,8 @@
 -- account's total stays within budget, and reports it (hook store_error).
 
 local core = require "sendpulse.core"
-local options = require "sendpulse.options"
-local nginx = require "sendpulse.transport.nginx"
+local options = require "sendpulse.client.options"
+local nginx = require "sendpulse.nginx"
 
 local setmetatable, format, tostring, pairs, ipairs = setmetatable, string.format, tostring, pairs, ipairs
 local ceil, floor, min, max = math.ceil, math.floor, math.min, math.max

@@ -2,7 +2,7 @@
 --
 --   local store = require("sendpulse.account.token_store.redis").new(conn, "sendpulse:")
 --
--- conn is a sendpulse.account.redis_connection (or anything with the same
+-- conn is a sendpulse.redis (or anything with the same
 -- call and script methods, such as an adapter over the nginx cosocket client).
 -- The token is a key with an expiry (PX), so Redis drops it when it lapses;
 -- the lock is SET NX PX with a random owner, so a holder that dies frees it

@@ -19,7 +19,7 @@
 -- The value keeps its own expiry (wall clock, ngx.now) in front of the
 -- token, so get needs neither resty.core's ttl() nor a second key.
 
-local nginx = require "sendpulse.transport.nginx"
+local nginx = require "sendpulse.nginx"
 
 local tonumber, tostring, error, setmetatable = tonumber, tostring, error, setmetatable
 local format = string.format

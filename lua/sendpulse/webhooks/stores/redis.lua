@@ -13,7 +13,7 @@
 -- key plus the prefix and Redis's own overhead per event). Without `connection` the library's hiredis connection
 -- is used: it blocks, so inside nginx pass a cosocket client instead (an
 -- object whose call(self, command, ...) answers like lua-resty-redis).
-local redis_connection = require "sendpulse.account.redis_connection"
+local redis_connection = require "sendpulse.redis"
 
 local type, pairs, tostring, setmetatable, error, floor = type, pairs, tostring, setmetatable, error, math.floor
 local format = string.format

@@ -1,7 +1,7 @@
 --- Seen-event keys in an nginx shared dict, for all workers of one nginx.
 --
 --   lua_shared_dict sendpulse_webhooks 10m;     # nginx.conf
---   local store = require("sendpulse.webhooks.stores.shdict").new("sendpulse_webhooks")
+--   local store = require("sendpulse.webhooks.stores.shared_dict").new("sendpulse_webhooks")
 --   store:add(key, ttl) -> true (new) | false (seen) | nil, message
 --
 -- `add` on the dict is atomic across workers (one shared-memory mutex), so
@@ -11,7 +11,7 @@
 -- in spec/webhooks_nginx_spec.lua), and an event repeated after its key
 -- was evicted would pass again. The first eviction in a worker is logged
 -- as a warning naming the dict.
-local nginx = require "sendpulse.transport.nginx"
+local nginx = require "sendpulse.nginx"
 
 local type, tostring, setmetatable, error = type, tostring, setmetatable, error
 local format = string.format
@@ -20,7 +20,7 @@ local _M = {}
 
 local Store = {}
 Store.__index = Store
-Store.__name = "sendpulse.webhooks.stores.shdict"
+Store.__name = "sendpulse.webhooks.stores.shared_dict"
 
 --- open(name) -> store, or nil and why there is none.
 function _M.open(name)
@@ -35,7 +35,7 @@ end
 --- new(name) -> store; raises when there is no such dict.
 function _M.new(name)
   local store, why = _M.open(name)
-  if not store then error("stores.shdict.new: " .. why, 2) end
+  if not store then error("stores.shared_dict.new: " .. why, 2) end
   return store
 end
 

@@ -23,7 +23,7 @@ local errors = require "sendpulse.errors"
 local json = require "sendpulse.json"
 local query = require "sendpulse.wire.query"
 local caller_headers = require "sendpulse.wire.headers"
-local options = require "sendpulse.options"
+local options = require "sendpulse.client.options"
 local response = require "sendpulse.wire.response"
 local retry = require "sendpulse.wire.retry"
 local account = require "sendpulse.account"
@@ -567,7 +567,7 @@ function _M.new(opts, raise)
 end
 
 -- Non-blocking calls (transport = "multi"): start, run, poll, pending.
-for name, fn in pairs(require "sendpulse.transport.async") do Client[name] = fn end
+for name, fn in pairs(require "sendpulse.client.async") do Client[name] = fn end
 
 -- A method called with '.' (client.request("GET", ...)) or on nil gets no
 -- client as self: without one there is nobody to ask whether to raise, so

@@ -1,8 +1,8 @@
 -- The one definition of "an integer" that options, query strings, path
--- parameters, multipart parts and the helpers share (sendpulse.wire.number).
-local number = require "sendpulse.wire.number"
+-- parameters, multipart parts and the helpers share (sendpulse.number).
+local number = require "sendpulse.number"
 
-describe("wire.number", function()
+describe("sendpulse.number", function()
   it("takes any finite number without a fraction as an integer, whatever its subtype", function()
     for _, v in ipairs { 0, 1, -7, 1000.0, -0.0, 2 ^ 53, 2 ^ 60, 1e300 } do
       assert.is_true(number.is_integer(v), tostring(v))

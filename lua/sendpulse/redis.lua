@@ -3,7 +3,7 @@
 -- again, so a dead Redis costs two refused connections per second, not one
 -- per request.
 --
---   local conn = require("sendpulse.account.redis_connection").connection {
+--   local conn = require("sendpulse.redis").connection {
 --     host =, port =, password =, db =, timeout =, prefix = }
 --   conn:call("GET", key)      -> reply | nil, message (I/O or Redis error)
 --   conn:script(src, nkeys, ...) -> reply | nil, message: EVALSHA, loading
@@ -30,12 +30,12 @@ local missing   -- why it could not be loaded
 
 local Conn = {}
 Conn.__index = Conn
-Conn.__name = "sendpulse.account.redis_connection"
+Conn.__name = "sendpulse.redis"
 
 local conns = setmetatable({}, { __mode = "v" })
 
 --- connection(opts) -> a shared connection for these settings (opts as
--- checked by sendpulse.options: host, port, password, db, timeout, prefix).
+-- checked by sendpulse.client.options: host, port, password, db, timeout, prefix).
 function _M.connection(opts)
   local id = format("%s|%d|%d|%s|%g", opts.host, opts.port, opts.db,
     opts.password and core.fingerprint(opts.password) or "", opts.timeout)
@@ -118,7 +118,7 @@ function Conn:script(src, ...)
 end
 
 Conn.__tostring = function(self)
-  return format("sendpulse.account.redis_connection (%s:%d/%d)", self.opts.host, self.opts.port, self.opts.db)
+  return format("sendpulse.redis (%s:%d/%d)", self.opts.host, self.opts.port, self.opts.db)
 end
 
 return _M

@@ -3,7 +3,7 @@
 -- nothing is discovered later on the first call.
 
 local core = require "sendpulse.core"
-local number = require "sendpulse.wire.number"
+local number = require "sendpulse.number"
 local token = require "sendpulse.account.token"
 
 local type, pairs, format, tostring, tonumber = type, pairs, string.format, tostring, tonumber
@@ -184,7 +184,7 @@ local rules = {
   -- budget of every worker. Checked here so a typo fails at new.
   shared_dict = { function(v)
       if not nonempty_string(v) then return false end
-      local ok, why = require("sendpulse.transport.nginx").shared_dict(v)
+      local ok, why = require("sendpulse.nginx").shared_dict(v)
       if not ok then return false, why end
       return true
     end, "the name of a lua_shared_dict declared in nginx.conf" },
