@@ -85,16 +85,22 @@ DIST      := build/dist/$(DIST_NAME).tar.gz
 # Lua-free parts (sp_x.c with its header sp_x.h): no lua.h, no libcurl,
 # unit-tested in C on their own.
 PURE_SRC := csrc/sp_buf.c csrc/sp_clock.c csrc/sp_limiter.c csrc/sp_window.c csrc/sp_encode.c \
-            csrc/sp_fs.c csrc/sp_shm.c csrc/sp_headers.c csrc/sp_sockets.c csrc/sp_scrub.c
+            csrc/sp_fs.c csrc/sp_shm.c csrc/sp_headers.c csrc/sp_sockets.c csrc/sp_scrub.c \
+            csrc/sp_cleanup.c
 # Lua-free but built on libcurl: the easy-handle settings both transports share.
 CURL_SRC := csrc/sp_easy.c
 # Parts that speak the Lua C API: sp_x_lua.c binds the Lua-free sp_x.c.
 LUA_SRC  := csrc/sp_core_lua.c csrc/sp_http_lua.c csrc/sp_multi_lua.c csrc/sp_easy_lua.c \
             csrc/sp_auth_lua.c csrc/sp_limiter_lua.c csrc/sp_clock_lua.c \
             csrc/sp_json_encode_lua.c csrc/sp_json_decode_lua.c csrc/sp_encode_lua.c \
-            csrc/sp_fs_lua.c
+            csrc/sp_fs_lua.c csrc/sp_cleanup_lua.c
+# For sendpulse.hiredis only: the Redis reply reader (Lua-free) and its
+# binding (sp_resp_lua.c, in REDIS_OBJS).
+REDIS_SRC := csrc/sp_resp.c
 OBJS     := $(patsubst csrc/%.c,$(BUILD)/obj/%.o,$(PURE_SRC) $(CURL_SRC) $(LUA_SRC))
-DEPS     := $(OBJS:.o=.d) $(BUILD)/obj/sp_hiredis_lua.d
+REDIS_OBJS := $(BUILD)/obj/sp_hiredis_lua.o $(BUILD)/obj/sp_resp_lua.o \
+              $(patsubst csrc/%.c,$(BUILD)/obj/%.o,$(REDIS_SRC))
+DEPS     := $(OBJS:.o=.d) $(REDIS_OBJS:.o=.d)
 
 C_TESTS  := $(patsubst spec/c/%.c,build/ctest/%,$(wildcard spec/c/test_*.c))
 
@@ -113,7 +119,7 @@ HOST_CHECKS := examples/host/check.sh
 endif
 
 .PHONY: all test check ctest busted memcheck asan install install-sandbox uninstall config clean lint \
-        sandbox quickstart bench static host luajit-core env dist hiredis-note FORCE fuzz fuzz-build fuzz-lua
+        sandbox screenshots quickstart bench static host luajit-core env dist hiredis-note FORCE fuzz fuzz-build fuzz-lua
 
 all: $(MODULE) $(REDIS_MODULE) $(REDIS_NOTE)
 
@@ -131,9 +137,9 @@ $(MODULE): $(OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LIBFLAG) -o $@ $(OBJS) -L$(CURL_LIBDIR) $(CURL_LIBS) -lm $(LDFLAGS)
 
-$(BUILD)/sendpulse/hiredis.so: $(BUILD)/obj/sp_hiredis_lua.o
+$(BUILD)/sendpulse/hiredis.so: $(REDIS_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LIBFLAG) -o $@ $< $(HIREDIS_LIBS) $(LDFLAGS)
+	$(CC) $(LIBFLAG) -o $@ $(REDIS_OBJS) $(HIREDIS_LIBS) $(LDFLAGS)
 
 $(BUILD)/obj/sp_hiredis_lua.o: csrc/sp_hiredis_lua.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
@@ -159,8 +165,8 @@ $(EMBED_C): examples/host/embed_lua.lua $(shell find lua -name '*.lua' -not -pat
 	@mkdir -p $(dir $@)
 	$(LUA) examples/host/embed_lua.lua lua $@
 
-$(HOST): examples/host/host.c $(STATIC) $(EMBED_C)
-	$(CC) -std=gnu99 $(WARN) $(CFLAGS) -I$(LUA_INCDIR) -I$(CURL_INCDIR) -o $@ $< $(EMBED_C) $(STATIC) \
+$(HOST): examples/host/host.c csrc/sendpulse_core.h $(STATIC) $(EMBED_C)
+	$(CC) -std=gnu99 $(WARN) $(CFLAGS) -I$(LUA_INCDIR) -I$(CURL_INCDIR) -Icsrc -o $@ $< $(EMBED_C) $(STATIC) \
 	  $(HOST_LIBS) -L$(CURL_LIBDIR) $(CURL_LIBS) -lm -ldl $(LDFLAGS)
 
 host: $(HOST)
@@ -169,9 +175,9 @@ host: $(HOST)
 # C unit tests for the Lua-free parts: built with the sanitizers on.
 CTEST_FLAGS := -std=gnu99 -g -O1 $(WARN) -Icsrc -fsanitize=address,undefined -fno-sanitize-recover=all \
                -fno-omit-frame-pointer -pthread
-build/ctest/%: spec/c/%.c $(PURE_SRC) spec/c/ctest.h $(wildcard csrc/*.h)
+build/ctest/%: spec/c/%.c $(PURE_SRC) $(REDIS_SRC) spec/c/ctest.h $(wildcard csrc/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CTEST_FLAGS) -o $@ $< $(PURE_SRC) -lm
+	$(CC) $(CTEST_FLAGS) -o $@ $< $(PURE_SRC) $(REDIS_SRC) -lm
 
 ctest: $(C_TESTS)
 	@for t in $(C_TESTS); do $$t || exit 1; done
@@ -227,7 +233,8 @@ FUZZ_LUA_DEFS := -DLUA_USE_APICHECK -DLUA_USE_LINUX
 FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS   := -std=gnu99 -g -O1 -fno-omit-frame-pointer $(WARN) $(FUZZ_LUA_DEFS) \
                  -Icsrc -I$(FUZZ_LUA_SRC) -I$(CURL_INCDIR)
-FUZZ_CORE     := $(patsubst csrc/%.c,$(FUZZ_BUILD)/obj/%.o,$(PURE_SRC) $(CURL_SRC) $(LUA_SRC))
+FUZZ_CORE     := $(patsubst csrc/%.c,$(FUZZ_BUILD)/obj/%.o,$(PURE_SRC) $(CURL_SRC) $(LUA_SRC) \
+                   $(REDIS_SRC) csrc/sp_resp_lua.c)
 FUZZ_LIBS     := $(FUZZ_CORE) $(FUZZ_LUA_LIB) -L$(CURL_LIBDIR) $(CURL_LIBS) -lm -ldl
 FUZZ_BINS     := $(patsubst spec/fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard spec/fuzz/fuzz_*.c)) \
                  $(patsubst spec/fuzz/targets/%.lua,$(FUZZ_BUILD)/lua_%,$(wildcard spec/fuzz/targets/*.lua))
@@ -277,6 +284,12 @@ $(BENCH_FLOOR): bench/floor.c
 
 bench: $(MODULE) $(BENCH_FLOOR)
 	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) sh bench/run.sh $(BENCHES)
+
+# The pictures of docs/sandbox.md, from a fixed script (headless Chromium).
+SCREENSHOT_DIR ?= docs/img
+screenshots: $(MODULE)
+	@mkdir -p $(SCREENSHOT_DIR)
+	LUA_CPATH='$(BUILD)/?.so;;' $(LUA) spec/tools/sandbox_screenshots.lua $(SCREENSHOT_DIR)
 
 quickstart: $(MODULE)
 	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) sh examples/run-quickstart.sh

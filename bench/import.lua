@@ -9,6 +9,12 @@
 -- 2. Memory: the importing process's peak RSS and Lua heap for 20,000 and
 --    for 200,000 rows (rate limit off, so this part stays short). Target:
 --    flat, the bigger file costs under 1 MB more.
+-- 3. Memory for wide rows (issue 21): peak RSS for the narrow 20,000-row
+--    file and for BENCH_IMPORT_WIDE_ROWS (40) rows of 300 kB each (12 MB,
+--    every row under the 1 MiB record limit), with the default batch_bytes
+--    (2 MiB) and with batch_bytes at its largest (64 MiB: the whole file in
+--    one batch, as before the bound; under the sandbox's 16 MiB body limit).
+--    Target: the wide file costs under 2x the narrow one with the bound.
 --
 --   sh bench/run.sh import        (or: lua5.4 bench/import.lua)
 --
@@ -24,14 +30,16 @@ package.path = ROOT .. "/lua/?.lua;" .. ROOT .. "/lua/?/init.lua;" .. ROOT .. "/
 local ROWS = tonumber(os.getenv("BENCH_IMPORT_ROWS")) or 20000
 local BATCH = tonumber(os.getenv("BENCH_IMPORT_BATCH")) or 500
 local MEM_RUNS = tonumber(os.getenv("BENCH_IMPORT_MEMORY_RUNS")) or 3
+local WIDE_ROWS = tonumber(os.getenv("BENCH_IMPORT_WIDE_ROWS")) or 40
+local WIDE_BYTES = 300000
 local RATE = 10
 
 -- The child: one import, figures on stdout.
---   import.lua child URL CSV BATCH RATE(0: off)
+--   import.lua child URL CSV BATCH RATE(0: off) [BATCH_BYTES]
 if arg[1] == "child" then
   local sendpulse = require "sendpulse"
   local core = require "sendpulse.core"
-  local url, path, batch, rate = arg[2], arg[3], tonumber(arg[4]), tonumber(arg[5])
+  local url, path, batch, rate, batch_bytes = arg[2], arg[3], tonumber(arg[4]), tonumber(arg[5]), tonumber(arg[6])
   -- the budget `sendpulse import` uses: host-wide (a budget file), 3 ms guard
   local dir = os.tmpname()
   os.remove(dir)
@@ -46,11 +54,11 @@ if arg[1] == "child" then
     end
   end
   local t0 = core.monotonic()
-  local s = client.email:import { id = id, rows = path, batch = batch }
+  local s = client.email:import { id = id, rows = path, batch = batch, batch_bytes = batch_bytes }
   local seconds = core.monotonic() - t0
   collectgarbage("collect")
-  print(format("rows=%d seconds=%.4f rate=%.2f peakrss=%d heap=%.1f calls=%d", s.added, seconds,
-    s.added / seconds, rss_peak(), collectgarbage("count"), s.calls))
+  print(format("rows=%d seconds=%.4f rate=%.2f peakrss=%d heap=%.1f calls=%d batches=%d", s.added, seconds,
+    s.added / seconds, rss_peak(), collectgarbage("count"), s.calls, s.batches))
   client:close()
   os.execute("rm -rf " .. support.quote(dir))
   os.exit(0)
@@ -83,14 +91,27 @@ local function csv_file(rows)
   return path
 end
 
-local function child(url, path, batch, rate, runs)
-  local cmd = format("%s %s %s child %s %s %d %d", support.lua_env(), support.quote(support.LUA),
-    support.quote(support.DIR .. "/import.lua"), support.quote(url), support.quote(path), batch, rate)
+-- Rows of WIDE_BYTES bytes each (one variable), every one under the
+-- 1 MiB record limit.
+local function wide_file(rows)
+  local path = os.tmpname() .. ".csv"
+  local f = assert(io.open(path, "wb"))
+  f:write("email,blob\n")
+  for i = 1, rows do f:write(format("w%d@example.com,%s\n", i, string.rep(string.char(97 + i % 26), WIDE_BYTES))) end
+  f:close()
+  return path
+end
+
+local function child(url, path, batch, rate, runs, batch_bytes)
+  local cmd = format("%s %s %s child %s %s %d %d %s", support.lua_env(), support.quote(support.LUA),
+    support.quote(support.DIR .. "/import.lua"), support.quote(url), support.quote(path), batch, rate,
+    batch_bytes and tostring(batch_bytes) or "")
   return support.median_of_runs(cmd, runs)
 end
 
 local small = csv_file(ROWS)
 local big = csv_file(ROWS * 10)
+local wide = wide_file(WIDE_ROWS)
 local ok, err = pcall(function()
   -- 1. throughput at 10 requests per second
   local sb = start_sandbox(RATE)
@@ -126,7 +147,30 @@ local ok, err = pcall(function()
   }
   print()
   support.target(m2.peakrss - m1.peakrss < 1024, "peak RSS grows less than 1 MB from 20,000 to 200,000 rows")
+
+  -- 3. wide rows: bounded batches against one batch, the narrow file as the baseline
+  sb = start_sandbox(0)
+  local narrow = child(sb.url, small, BATCH, 0, MEM_RUNS)
+  local bounded = child(sb.url, wide, BATCH, 0, MEM_RUNS)
+  local one = child(sb.url, wide, BATCH, 0, MEM_RUNS, 64 * 1024 * 1024)
+  sb.stop()
+  print()
+  print(format("wide rows: %d rows of %d bytes (%.1f MB) against %d narrow rows, rate limit off, median of %d runs",
+    WIDE_ROWS, WIDE_BYTES, WIDE_ROWS * WIDE_BYTES / 1e6, ROWS, MEM_RUNS))
+  print()
+  support.print_table {
+    { "file, batch_bytes", "batches", "peak RSS kB", "vs narrow" },
+    { format("narrow, 2 MiB (default)"), format("%d", narrow.batches), format("%d", narrow.peakrss), "1.00x" },
+    { format("wide, 2 MiB (default)"), format("%d", bounded.batches), format("%d", bounded.peakrss),
+      support.ratio(bounded.peakrss, narrow.peakrss) },
+    { format("wide, 64 MiB (one batch, as before)"), format("%d", one.batches), format("%d", one.peakrss),
+      support.ratio(one.peakrss, narrow.peakrss) },
+  }
+  print()
+  support.target(bounded.peakrss < 2 * narrow.peakrss, format("wide rows under 2x the narrow file's peak RSS (%s)",
+    support.ratio(bounded.peakrss, narrow.peakrss)))
 end)
 os.remove(small)
 os.remove(big)
+os.remove(wide)
 if not ok then error(err, 0) end

@@ -17,6 +17,7 @@
  *   finish_refresh(token, expires_in) / abort_refresh()
  *   invalidate(generation): the server refused that token (HTTP 401).
  *   current()        -> generation | nil    (token() without the token)
+ *   held()           -> generation | nil    (of the token held, due or not)
  *   holds(s)         -> whether s is the token held (due or not)
  *   scrub(s)         -> s without the secret or the token (sp_scrub.h)
  *   bearer()         -> "Authorization: Bearer <token>" | nil */
@@ -157,6 +158,19 @@ static int auth_current(lua_State *L)
 {
     sp_auth *a = check_auth(L);
     if (a->token == NULL || sp_clock_monotonic_ns() >= a->refresh_at_ns)
+        lua_pushnil(L);
+    else
+        lua_pushinteger(L, a->generation);
+    return 1;
+}
+
+/* auth:held() -> the generation of the token held, due for refresh or not,
+ * or nil when none is: what a call may still send when it may not ask for
+ * a new one (sendpulse.account.token_requests); the server decides. */
+static int auth_held(lua_State *L)
+{
+    sp_auth *a = check_auth(L);
+    if (a->token == NULL)
         lua_pushnil(L);
     else
         lua_pushinteger(L, a->generation);
@@ -382,6 +396,7 @@ void sp_open_auth(lua_State *L)
     static const luaL_Reg methods[] = {
         { "token", auth_token },
         { "current", auth_current },
+        { "held", auth_held },
         { "holds", auth_holds },
         { "scrub", auth_scrub },
         { "bearer", auth_bearer },

@@ -1,6 +1,10 @@
 /* Clocks for Lua (see sp_clock.h):
  *   core.monotonic()      -> seconds on the monotonic clock
- *   core.sleep(seconds)   blocks the thread (the default sleep outside nginx) */
+ *   core.sleep(seconds)   blocks the thread (the default sleep outside nginx)
+ *   core.wallclock()      -> Unix time in seconds, with fractions: for what other
+ *                            processes and hosts must read (leases, ages) */
+#include <time.h>
+
 #include "sp_lua.h"
 #include "sp_clock.h"
 
@@ -20,11 +24,21 @@ static int core_sleep(lua_State *L)
     return 0;
 }
 
+/* core.wallclock() -> Unix time in seconds (CLOCK_REALTIME, fractional). */
+static int core_wallclock(lua_State *L)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+    return 1;
+}
+
 void sp_open_clock(lua_State *L)
 {
     static const luaL_Reg funcs[] = {
         { "monotonic", core_monotonic },
         { "sleep", core_sleep },
+        { "wallclock", core_wallclock },
         { NULL, NULL }
     };
     sp_setfuncs(L, funcs);

@@ -144,3 +144,103 @@ int sp_json_escape(sp_buf *out, const char *s, size_t n)
     }
     return sp_buf_append(out, s + run, n - run);
 }
+
+static int continuation(unsigned char c)
+{
+    return (c & 0xC0) == 0x80;
+}
+
+size_t sp_utf8_sequence(const unsigned char *s, size_t avail)
+{
+    unsigned char c = s[0];
+    /* the range allowed for the second byte, by the first (RFC 3629, 4) */
+    unsigned char lo = 0x80, hi = 0xBF;
+    size_t n, i;
+
+    if (avail == 0)
+        return 0;
+    if (c < 0x80)
+        return 1;
+    if (c < 0xC2)
+        return 0;                   /* a continuation byte, or overlong C0/C1 */
+    if (c < 0xE0) {
+        n = 2;
+    } else if (c < 0xF0) {
+        n = 3;
+        if (c == 0xE0)
+            lo = 0xA0;              /* overlong below U+0800 */
+        else if (c == 0xED)
+            hi = 0x9F;              /* the surrogates U+D800..DFFF */
+    } else if (c < 0xF5) {
+        n = 4;
+        if (c == 0xF0)
+            lo = 0x90;              /* overlong below U+10000 */
+        else if (c == 0xF4)
+            hi = 0x8F;              /* above U+10FFFF */
+    } else {
+        return 0;
+    }
+    if (avail < n || s[1] < lo || s[1] > hi)
+        return 0;
+    for (i = 2; i < n; i++)
+        if (!continuation(s[i]))
+            return 0;
+    return n;
+}
+
+size_t sp_utf8_check(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+
+    while (i < n) {
+        size_t len;
+        if (p[i] < 0x80) {
+            i++;
+            continue;
+        }
+        len = sp_utf8_sequence(p + i, n - i);
+        if (len == 0)
+            return i;
+        i += len;
+    }
+    return n;
+}
+
+/* What each byte below 0x80 becomes inside a JSON string (sp_json_escape's
+ * rules): 1 as itself, 2 for \" \\ \n \r \t \b \f, 6 for \u00XX. */
+static const unsigned char ESCAPED_SIZE[128] = {
+    6, 6, 6, 6, 6, 6, 6, 6, 2, 2, 2, 6, 2, 2, 6, 6,   /* \b \t \n \f \r */
+    6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6,
+    1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,   /* '"' */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1,   /* '\\' */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 6,   /* DEL */
+};
+
+size_t sp_json_string_size(const char *s, size_t n, size_t *bad)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0, size = 2;
+
+    while (i < n) {
+        unsigned char c = p[i];
+        if (c < 0x80) {
+            size += ESCAPED_SIZE[c];
+            i++;
+            continue;
+        }
+        {
+            size_t len = sp_utf8_sequence(p + i, n - i);
+            if (len == 0) {
+                *bad = i;
+                return 0;
+            }
+            size += len;
+            i += len;
+        }
+    }
+    return size;
+}

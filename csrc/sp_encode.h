@@ -20,7 +20,26 @@ int sp_base64_encode(sp_buf *out, const unsigned char *s, size_t n);
 int sp_base64_decode(sp_buf *out, const char *s, size_t n, size_t *bad_at);
 
 /* The inside of a JSON string (no quotes): escapes '"', '\\' and control
- * characters; other bytes, UTF-8 included, pass through unchanged. */
+ * characters; other bytes, UTF-8 included, pass through unchanged (the
+ * JSON encoder checks them with sp_utf8_check first; sp_scrub escapes
+ * secrets of any bytes with it). */
 int sp_json_escape(sp_buf *out, const char *s, size_t n);
+
+/* UTF-8 as RFC 3629 defines it (JSON text must be UTF-8, RFC 8259 8.1): no
+ * overlong forms, no surrogates (U+D800..DFFF), nothing above U+10FFFF.
+ * sp_utf8_sequence: the length (1..4) of the valid sequence that starts at
+ * s, given `avail` bytes there; 0 when none does. sp_utf8_check: n when all
+ * n bytes are UTF-8, else the offset of the first byte of the first
+ * sequence that is not. */
+size_t sp_utf8_sequence(const unsigned char *s, size_t avail);
+size_t sp_utf8_check(const char *s, size_t n);
+
+/* The bytes the JSON encoder writes for a string of these n bytes, its
+ * quotes included (sp_json_escape's rules), in one pass that also checks
+ * UTF-8: returns 0 and sets *bad to the offset of the first byte that is
+ * not UTF-8 when there is one (a JSON string is never 0 bytes: it has its
+ * quotes). For bounding what a batch of strings will cost before encoding
+ * them. */
+size_t sp_json_string_size(const char *s, size_t n, size_t *bad);
 
 #endif

@@ -9,7 +9,14 @@
  *                             fingerprint(b, fingerprint(a)) ==
  *                             fingerprint(a .. b), so a file can be
  *                             fingerprinted piece by piece (the import's
- *                             journal does) */
+ *                             journal does)
+ *   core.json_string_size(s [, init]) -> the bytes of s (from position
+ *                             init, 1 by default) as a JSON string (quotes
+ *                             and escapes included), or nil and the position
+ *                             in s of the first byte that is not UTF-8: the
+ *                             encoder's rules, for checks and bounds ahead
+ *                             of it (the bulk import's batches, the command
+ *                             line's output) */
 #include <string.h>
 
 #include "sp_lua.h"
@@ -91,6 +98,22 @@ static int core_fingerprint(lua_State *L)
     return 1;
 }
 
+static int core_json_string_size(lua_State *L)
+{
+    size_t n, bad = 0, size;
+    const char *s = luaL_checklstring(L, 1, &n);
+    lua_Integer init = luaL_optinteger(L, 2, 1);
+    luaL_argcheck(L, init >= 1 && (size_t)init <= n + 1, 2, "init must be a position in the string");
+    size = sp_json_string_size(s + init - 1, n - (size_t)(init - 1), &bad);
+    if (size == 0) {
+        lua_pushnil(L);
+        lua_pushinteger(L, (lua_Integer)bad + init);
+        return 2;
+    }
+    lua_pushinteger(L, (lua_Integer)size);
+    return 1;
+}
+
 static int scratch_gc(lua_State *L)
 {
     sp_buf_free(lua_touserdata(L, 1));
@@ -120,4 +143,6 @@ void sp_open_encode(lua_State *L)
     lua_pop(L, 1);
     lua_pushcfunction(L, core_fingerprint);
     lua_setfield(L, -2, "fingerprint");
+    lua_pushcfunction(L, core_json_string_size);
+    lua_setfield(L, -2, "json_string_size");
 }

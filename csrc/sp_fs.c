@@ -415,3 +415,50 @@ void sp_fs_temp_discard(sp_fs_temp *t)
         t->name[0] = '\0';
     }
 }
+
+/* The outbox's path-based calls, on the same rules (sp_fs_open on the
+ * whole path): a file opened once, checked on its descriptor. */
+static int copy_err(const sp_fs_err *fe, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "%s", fe->text);
+    return -1;
+}
+
+int sp_fs_append_private(const char *path, const char *data, size_t len, int sync,
+                         char *err, size_t errlen)
+{
+    sp_fs_err e;
+    int fd;
+
+    if (sp_fs_open(AT_FDCWD, path, "file", path, SP_FS_WRITE | SP_FS_CREATE | SP_FS_APPEND, &fd, &e) != 0)
+        return copy_err(&e, err, errlen);
+    if (sp_fs_write_all(fd, data, len, "file", path, &e) != 0
+        || (sync && sp_fs_sync(fd, "file", path, &e) != 0)) {
+        close(fd);
+        return copy_err(&e, err, errlen);
+    }
+    if (close(fd) != 0) {
+        sys_fail(&e, errno, "write", "file", path);
+        return copy_err(&e, err, errlen);
+    }
+    return 0;
+}
+
+int sp_fs_open_private(const char *path, long long *size, char *err, size_t errlen)
+{
+    struct stat st;
+    sp_fs_err e;
+    int fd, rc = sp_fs_open(AT_FDCWD, path, "file", path, 0, &fd, &e);
+
+    if (rc == SP_FS_MISSING)
+        return -2;
+    if (rc != 0)
+        return copy_err(&e, err, errlen);
+    if (fstat(fd, &st) != 0) {
+        sys_fail(&e, errno, "inspect", "file", path);
+        close(fd);
+        return copy_err(&e, err, errlen);
+    }
+    *size = (long long)st.st_size;
+    return fd;
+}

@@ -123,4 +123,17 @@ int sp_fs_temp_publish(sp_fs_temp *t, const char *label, const char *shown, sp_f
  * Idempotent. */
 void sp_fs_temp_discard(sp_fs_temp *t);
 
+/* Appends `data` to `path` (created 0600 when missing) and syncs it to disk
+ * (unless sync is 0). The file is opened without following a symbolic link
+ * and must be a regular file of this user. A write cut short (a full disk)
+ * leaves a partial tail: callers frame their records so that readers skip
+ * it (see lua/sendpulse/outbox/file_store.lua). */
+int sp_fs_append_private(const char *path, const char *data, size_t len, int sync,
+                         char *err, size_t errlen);
+
+/* Opens `path` for reading without following a symbolic link; it must be a
+ * regular file of this user. Returns the descriptor, -2 when the file does
+ * not exist, -1 on failure. *size gets its size. */
+int sp_fs_open_private(const char *path, long long *size, char *err, size_t errlen);
+
 #endif

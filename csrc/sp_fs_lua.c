@@ -23,6 +23,21 @@
  *   core.open(path, opts), core.temp(path, what): the same, in the folder of
  *     path (any folder: the file itself is what is checked)
  *
+ *   main's path-based calls, on the same rules (sp_fs.h):
+ *   core.private_dir(path)          -> true | nil, message, fault   (a
+ *                                      private folder, made 0700 if missing)
+ *   core.write_private(path, data)  -> true | nil, message, fault   (dir:replace)
+ *   core.try_lock(path)             -> file | false (held elsewhere) | nil,
+ *                                      message, fault   (mode "lock"; also
+ *                                      file:unlock(), the same as close)
+ *   core.append_private(path, data [, sync = true]) -> true | nil, message
+ *                                      (the outbox's journal: O_APPEND, a
+ *                                      private file)
+ *   core.read_private(path, offset, max) -> bytes, size | false (no file) |
+ *                                      nil, message: at most max bytes from
+ *                                      offset, and the file's size; checked
+ *                                      as append_private opens it
+ *
  *   file:read([max]) -> the whole file | nil, message, "refused" (over max bytes)
  *   file:write(s) -> true | nil, message, fault   (at the file's position)
  *   file:sync() -> true | nil, message, fault
@@ -618,6 +633,127 @@ static int core_storage_errno(lua_State *L)
     return 1;
 }
 
+static int push_failure(lua_State *L, const char *err)
+{
+    lua_pushnil(L);
+    lua_pushstring(L, err);
+    return 2;
+}
+
+static int core_private_dir(lua_State *L)
+{
+    const char *path = check_text(L, 1, PATH_BYTES, "a path");
+    sp_fs_err e;
+    int fd;
+
+    if (sp_fs_open_dir(path, "folder", SP_FS_CREATE | SP_FS_PRIVATE, &fd, &e) != 0)
+        return push_err(L, &e);
+    close(fd);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int core_write_private(lua_State *L)
+{
+    char dir[PATH_BYTES], name[SP_FS_NAME_MAX];
+    size_t n;
+    const char *data = luaL_checklstring(L, 2, &n);
+    const char *path = check_text(L, 1, PATH_BYTES, "a path");
+    sp_fs_err e;
+    int fd, rc;
+
+    split(L, 1, dir, name);
+    fd = open_folder(L, dir, "file", &e);
+    if (fd < 0)
+        return 3;
+    rc = sp_fs_replace(fd, name, "file", path, data, n, NULL, &e);
+    close(fd);
+    if (rc != 0)
+        return push_err(L, &e);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int core_try_lock(lua_State *L)
+{
+    check_text(L, 1, PATH_BYTES, "a path");
+    lua_settop(L, 1);
+    lua_createtable(L, 0, 2);
+    lua_pushliteral(L, "lock");
+    lua_setfield(L, -2, "mode");
+    lua_pushliteral(L, "lock file");
+    lua_setfield(L, -2, "what");
+    return core_open(L);
+}
+
+static int core_append_private(lua_State *L)
+{
+    char err[512];
+    size_t n;
+    const char *path = check_text(L, 1, PATH_BYTES, "a path");
+    const char *data = luaL_checklstring(L, 2, &n);
+    int sync = lua_isnoneornil(L, 3) ? 1 : lua_toboolean(L, 3);
+    if (sp_fs_append_private(path, data, n, sync, err, sizeof err) != 0)
+        return push_failure(L, err);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* The most one read_private call returns (a bound on what a hostile file
+ * can make us allocate at once). */
+#define SP_READ_MAX (64 * 1024 * 1024)
+
+static int core_read_private(lua_State *L)
+{
+    char err[512];
+    const char *path = check_text(L, 1, PATH_BYTES, "a path");
+    lua_Integer offset = luaL_checkinteger(L, 2);
+    lua_Integer max = luaL_checkinteger(L, 3);
+    long long size = 0;
+    luaL_Buffer b;
+    size_t left;
+    int fd;
+
+    luaL_argcheck(L, offset >= 0, 2, "offset must be >= 0");
+    luaL_argcheck(L, max >= 0 && max <= SP_READ_MAX, 3, "max must be from 0 to 64 MiB");
+    fd = sp_fs_open_private(path, &size, err, sizeof err);
+    if (fd == -2) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    if (fd < 0)
+        return push_failure(L, err);
+    if (lseek(fd, (off_t)offset, SEEK_SET) < 0) {
+        int e = errno;
+        close(fd);
+        snprintf(err, sizeof err, "cannot seek in %s: %s", path, strerror(e));
+        return push_failure(L, err);
+    }
+    left = (size_t)max;
+    luaL_buffinit(L, &b);
+    while (left > 0) {
+        size_t want = left < LUAL_BUFFERSIZE ? left : LUAL_BUFFERSIZE;
+        char *p = luaL_prepbuffer(&b);
+        ssize_t got = read(fd, p, want);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            int e = errno;
+            close(fd);
+            snprintf(err, sizeof err, "cannot read %s: %s", path, strerror(e));
+            return push_failure(L, err);
+        }
+        if (got == 0)
+            break;
+        luaL_addsize(&b, (size_t)got);
+        left -= (size_t)got;
+    }
+    close(fd);
+    luaL_pushresult(&b);
+    lua_pushinteger(L, (lua_Integer)size);
+    return 2;
+}
+
 void sp_open_fs(lua_State *L)
 {
     static const luaL_Reg dir_methods[] = {
@@ -645,6 +781,7 @@ void sp_open_fs(lua_State *L)
         { "publish", file_publish },
         { "path", file_path },
         { "close", file_close },
+        { "unlock", file_close },
         { NULL, NULL }
     };
     static const luaL_Reg file_meta[] = {
@@ -660,6 +797,11 @@ void sp_open_fs(lua_State *L)
         { "uid", core_uid },
         { "fsync", core_fsync },
         { "storage_errno", core_storage_errno },
+        { "private_dir", core_private_dir },
+        { "write_private", core_write_private },
+        { "try_lock", core_try_lock },
+        { "append_private", core_append_private },
+        { "read_private", core_read_private },
         { NULL, NULL }
     };
     sp_newclass(L, SP_DIR_MT, dir_methods, dir_meta);

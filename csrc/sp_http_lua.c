@@ -155,10 +155,14 @@ static int same_headers(lua_State *L, const sp_http *h, int n)
     return same;
 }
 
-/* http:perform(method, url, headers, body, timeout, connect_timeout)
+/* http:perform(method, url, headers, body, timeout, connect_timeout, fresh)
  *   headers: array of "Name: value" strings, or the auth object for the
  *   Authorization line (written here from its token: no Lua string of the
- *   token is made); body: string or nil.
+ *   token is made); body: string or nil. fresh: true for a request that
+ *   must never be sent twice (a call with an idempotency key): it goes on a
+ *   new connection, since libcurl sends a request again, by itself, when a
+ *   reused connection closes before any byte of the answer came, and the
+ *   server may have acted on the first (docs/outbox.md).
  * Returns status, body, headers, seconds, left_after
  *      or nil, kind, message, sent, left_after   (kind: "timeout" | "tls" |
  *         "network" | "too_large" | "protocol"; sent: whether any of the
@@ -227,6 +231,7 @@ static int http_perform(lua_State *L)
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h->req_headers);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+    curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, lua_toboolean(L, 8) ? 1L : 0L);
     sp_easy_request(c, method, body, body_len);
 
     /* A kept-alive connection found with unread bytes is refused before

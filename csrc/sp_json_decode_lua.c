@@ -1,4 +1,4 @@
-/* core.json_decode(text) -> value: JSON answers straight into Lua tables.
+/* core.json_decode(text [, array_mt]) -> value: JSON answers straight into Lua tables.
  *
  * Why not lua-cjson (which the client used to call, then fix up): bench/
  * measured it. Debian's lua-cjson 2.1.0 decodes every number as a float on
@@ -16,7 +16,13 @@
  *   - null is the NULL light userdata (sendpulse.null == cjson.null);
  *   - strict JSON: no NaN, Infinity, hex, comments, trailing commas, or
  *     unescaped control characters in strings; a repeated key keeps its
- *     last value; nesting deeper than SP_JSON_MAX_NESTING is an error.
+ *     last value; nesting deeper than SP_JSON_MAX_NESTING is an error;
+ *   - strings must be UTF-8 (RFC 8259 8.1; RFC 3629's rules: no overlong
+ *     forms, no surrogates), as \u escapes already had to pair their
+ *     surrogates: a decoded value is always one the encoder takes back;
+ *   - core.json_decode(text, array_mt): every empty array [] gets array_mt
+ *     as its metatable (sendpulse.json passes its array mark), so it
+ *     encodes back as [] rather than {}; without it, [] is a plain table.
  * Errors are raised as "json: <what> at character <n>" (json.lua turns them
  * into nil, message). Nothing is allocated outside Lua's own stack and
  * buffers, so a raised error strands nothing. */
@@ -24,6 +30,7 @@
 #include <string.h>
 
 #include "sp_lua.h"
+#include "sp_encode.h"
 
 #define SP_JSON_MAX_NESTING 1000
 /* Items parsed onto the stack before they are moved into their table. */
@@ -40,6 +47,7 @@ typedef struct decoder {
     lua_State  *L;
     const char *start, *p, *end;
     int         depth;
+    int         array_mt;   /* stack index of the mark for [], or 0 */
 } decoder;
 
 static void parse_value(decoder *d);
@@ -107,6 +115,28 @@ static void add_utf8(luaL_Buffer *b, unsigned cp)
     }
 }
 
+/* Skips the bytes of a string that stand for themselves (not '"', '\\' or
+ * a control character) from p; returns where they stop. Bytes above 0x7F
+ * must form UTF-8 sequences. */
+static const char *scan_plain(decoder *d, const char *p)
+{
+    const char *end = d->end;
+    for (;;) {
+        while (p < end && (unsigned char)*p >= 0x20 && (unsigned char)*p < 0x80 && *p != '"' && *p != '\\')
+            p++;
+        if (p < end && (unsigned char)*p >= 0x80) {
+            size_t n = sp_utf8_sequence((const unsigned char *)p, (size_t)(end - p));
+            if (n == 0) {
+                d->p = p;
+                fail(d, "string is not UTF-8");
+            }
+            p += n;
+            continue;
+        }
+        return p;
+    }
+}
+
 /* A string with escapes, from `from` (just after the opening quote). */
 static void parse_escaped_string(decoder *d, const char *from)
 {
@@ -116,8 +146,7 @@ static void parse_escaped_string(decoder *d, const char *from)
     luaL_buffinit(d->L, &b);
     for (;;) {
         const char *run = p;
-        while (p < end && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
-            p++;
+        p = scan_plain(d, p);
         luaL_addlstring(&b, run, (size_t)(p - run));
         if (p >= end) {
             d->p = p;
@@ -179,10 +208,9 @@ static void parse_escaped_string(decoder *d, const char *from)
 /* Pushes the string at d->p (on its opening quote). */
 static void parse_string(decoder *d)
 {
-    const char *from = d->p + 1, *p = from, *end = d->end;
+    const char *from = d->p + 1, *end = d->end;
     /* The common case, no escapes: one lua_pushlstring from the text. */
-    while (p < end && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
-        p++;
+    const char *p = scan_plain(d, from);
     if (p < end && *p == '"') {
         lua_pushlstring(d->L, from, (size_t)(p - from));
         d->p = p + 1;
@@ -337,6 +365,10 @@ static void parse_array(decoder *d)
     if (d->p < d->end && *d->p == ']') {
         d->p++;
         lua_createtable(L, 0, 0);
+        if (d->array_mt) {
+            lua_pushvalue(L, d->array_mt);
+            lua_setmetatable(L, -2);
+        }
         d->depth--;
         return;
     }
@@ -475,13 +507,17 @@ static void parse_value(decoder *d)
     }
 }
 
+/* core.json_decode(text [, array_mt]) -> value */
 static int core_json_decode(lua_State *L)
 {
     size_t len;
     decoder d;
 
     d.start = luaL_checklstring(L, 1, &len);
-    lua_settop(L, 1);
+    if (!lua_isnoneornil(L, 2))
+        luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
+    d.array_mt = lua_istable(L, 2) ? 2 : 0;
     d.L = L;
     d.p = d.start;
     d.end = d.start + len;

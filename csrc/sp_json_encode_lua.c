@@ -11,7 +11,9 @@
  *     that has other keys than 1..n is an error, not an array cut short;
  *   - a table whose keys are exactly 1..n is an array, one with only string
  *     keys an object, anything else an error that names the place;
- *   - the JSON null is the NULL light userdata (the same value as cjson.null). */
+ *   - the JSON null is the NULL light userdata (the same value as cjson.null);
+ *   - strings (keys too) must be UTF-8: anything else is an error that names
+ *     the place and the byte (the decoder refuses the same). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,10 +99,24 @@ static void encode_number(encoder *e, int idx)
     put(e, tmp, (size_t)n);
 }
 
-static void encode_string(encoder *e, int idx)
+/* A string that is not UTF-8 would make the text something else than JSON
+ * (RFC 8259 8.1): a strict server drops the connection, a lenient one
+ * stores whatever its decoder makes of the bytes. Refused, naming the byte
+ * (and not showing the string: it may be anything, of any size). A key's
+ * error names the table that holds it. */
+static void encode_string(encoder *e, int idx, int is_key)
 {
-    size_t n;
+    size_t n, bad;
     const char *s = lua_tolstring(e->L, idx, &n);
+    bad = sp_utf8_check(s, n);
+    if (bad != n) {
+        char what[96];
+        if (is_key)
+            e->depth--;
+        snprintf(what, sizeof what, "%s is not UTF-8 (byte %lu is 0x%02X)",
+                 is_key ? "a key" : "a string", (unsigned long)bad + 1, (unsigned)(unsigned char)s[bad]);
+        encode_error(e, what);
+    }
     if (sp_buf_putc(e->out, '"') != 0 || sp_json_escape(e->out, s, n) != 0 ||
         sp_buf_putc(e->out, '"') != 0)
         out_of_memory(e);
@@ -188,7 +204,7 @@ static void encode_table(encoder *e, int idx)
         if (!first)
             put(e, ",", 1);
         first = 0;
-        encode_string(e, key);
+        encode_string(e, key, 1);
         put(e, ":", 1);
         encode_value(e, lua_gettop(L));
         lua_pop(L, 1);
@@ -202,7 +218,7 @@ static void encode_value(encoder *e, int idx)
     lua_State *L = e->L;
     switch (lua_type(L, idx)) {
     case LUA_TSTRING:
-        encode_string(e, idx);
+        encode_string(e, idx, 0);
         break;
     case LUA_TNUMBER:
         encode_number(e, idx);

@@ -31,6 +31,7 @@
 #define SP_DIR_MT      "sendpulse.dir"
 #define SP_FILE_MT     "sendpulse.file"
 #define SP_HIREDIS_MT  "sendpulse.hiredis"
+#define SP_CLEANUP_MT  "sendpulse.cleanup"
 
 /* The longest Bearer token (or API key) the core holds, in bytes. */
 #define SP_TOKEN_MAX 4096
@@ -59,6 +60,7 @@ void sp_open_auth(lua_State *L);          /* sp_auth_lua.c */
 void sp_open_limiter(lua_State *L);       /* sp_limiter_lua.c */
 void sp_open_clock(lua_State *L);         /* sp_clock_lua.c */
 void sp_open_json_encode(lua_State *L);   /* sp_json_encode_lua.c */
+void sp_open_cleanup(lua_State *L);       /* sp_cleanup_lua.c */
 void sp_open_json_decode(lua_State *L);   /* sp_json_decode_lua.c */
 void sp_open_encode(lua_State *L);        /* sp_encode_lua.c */
 void sp_open_fs(lua_State *L);            /* sp_fs_lua.c */
@@ -67,6 +69,10 @@ void sp_open_easy(lua_State *L);          /* sp_easy_lua.c: core.limits */
 /* The descriptor of the folder object (core.dir) at i, raising for
  * anything else; *path (when not NULL) gets its path (sp_fs_lua.c). */
 int sp_dir_fd(lua_State *L, int i, const char **path);
+/* sendpulse.hiredis (its own module): pushes a reply sp_resp_check said
+ * DONE to (buf[0, len)) as Lua values: strings, integers, tables, and a
+ * NULL light userdata for a null (sp_resp_lua.c). */
+void sp_push_resp(lua_State *L, const char *buf, size_t len);
 
 /* The Lua side of sp_easy.h, shared by the two libcurl transports
  * (sp_http_lua.c, sp_multi_lua.c): see sp_easy_lua.c. */

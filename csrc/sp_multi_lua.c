@@ -198,8 +198,8 @@ static int multi_new(lua_State *L)
     return 1;
 }
 
-/* m:start(method, url, headers, body, timeout, connect_timeout) -> id
- * Arguments as http_session:perform. Returns at once; the transfer runs
+/* m:start(method, url, headers, body, timeout, connect_timeout, fresh) -> id
+ * Arguments as http_session:perform (fresh: a new connection). Returns at once; the transfer runs
  * while step() is called. nil, "network", message, false, 0: not started,
  * the auth object among the headers held no token. */
 static int multi_start(lua_State *L)
@@ -266,6 +266,7 @@ static int multi_start(lua_State *L)
     curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers);
     curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+    curl_easy_setopt(x->easy, CURLOPT_FRESH_CONNECT, lua_toboolean(L, 8) ? 1L : 0L);
     /* The body is copied: the Lua string may be collected mid-transfer.
      * Into the transfer's own buffer, not curl's (COPYPOSTFIELDS), which
      * would be freed without being zeroed. */

@@ -19,3 +19,12 @@ echo "sandbox on http://127.0.0.1:$port"
 LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="build/$LUA_IMPL/?.so;;" \
 SENDPULSE_BASE_URL="http://127.0.0.1:$port" SENDPULSE_CLIENT_ID=sandbox-id \
 SENDPULSE_CLIENT_SECRET=sandbox-secret "$LUA" examples/quickstart.lua
+# What it sent, in a browser: the sandbox's pages. At a terminal the
+# sandbox stays up until Enter; elsewhere (CI, the docs' spec) it stops now.
+ui=$(sed -n 's/^sandbox ui \([^ ]*\) .*/\1/p' "$out")
+if [ -t 0 ] && [ -t 1 ]; then
+  echo "what it sent: $ui (press Enter to stop the sandbox)"
+  read -r _
+else
+  echo "what it sent: $ui (at a terminal the sandbox stays up until Enter)"
+fi

@@ -8,13 +8,13 @@
 -- client that returns nil, err instead.
 
 local VERSION = require "sendpulse.version"
-local core = require "sendpulse.core"
+local core = require "sendpulse.load_core"   -- (sendpulse.core, or why not)
 local client = require "sendpulse.client"
 local errors = require "sendpulse.errors"
 local json = require "sendpulse.json"
 
 -- The C core's interface version these Lua files were written against.
-local CORE_ABI = 7
+local CORE_ABI = 11
 if core.ABI ~= CORE_ABI then
   error(string.format("sendpulse: the C core has interface %s but the Lua code needs %d: rebuild it (make)",
     tostring(core.ABI), CORE_ABI), 2)

@@ -250,6 +250,32 @@ describe("bulk import and export #bulk", function()
     for _, p in ipairs { a, b, journal } do os.remove(p) end
   end)
 
+  it("never truncates an earlier rejects file: a new run appends to it, and refuses one of other columns", function()
+    local id = client.email:create_mailing_list { bookName = "Twice" }.id
+    local first, second, rejects = tmp() .. ".csv", tmp() .. ".csv", tmp()
+    sys.write_file(first, "email,name\nann@example.com,Ann\nnot-an-email,Bad\n")
+    sys.write_file(second, "email,name\nbob@example.com,Bob\nalso bad,Worse\n")
+    local s1 = client.email:import { id = id, rows = first, rejects = rejects }
+    local s2 = client.email:import { id = id, rows = second, rejects = rejects }
+    assert.equal(1, s1.rejected)
+    assert.equal(1, s2.rejected)
+    -- one header, then each run's rows in order, with their lines in their own input
+    assert.equal("line,reason,email,name\n3,not an email address,not-an-email,Bad\n"
+      .. "3,not an email address,also bad,Worse\n", sys.read_file(rejects))
+    -- a rejects file with another header is refused before anything is sent, and left as it was
+    local other, before = tmp() .. ".csv", sys.read_file(rejects)
+    sys.write_file(other, "email,city\ncid@example.com,Kyiv\n")
+    local sent = #sb:stats().requests
+    local ok, err = pcall(client.email.import, client.email, { id = id, rows = other, rejects = rejects })
+    assert.is_false(ok)
+    assert.equal("argument", err.kind)
+    assert.equal("email:import: the rejects file " .. rejects .. " holds rows of another input (its first line "
+      .. "is not line,reason,email,city): give another rejects file, or move this one away", err.message)
+    assert.equal(before, sys.read_file(rejects))
+    assert.equal(sent, #sb:stats().requests)
+    for _, p in ipairs { first, second, other, rejects } do os.remove(p) end
+  end)
+
   it("takes rows from an iterator too, and keeps rejects in the summary without a rejects file", function()
     local id = client.email:create_mailing_list { bookName = "Iter" }.id
     local rows = { { email = "a@example.com", variables = { name = "A" } }, { email = "nope" },

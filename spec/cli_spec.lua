@@ -159,6 +159,61 @@ describe("sendpulse command #cli", function()
       assert.equal(2, rc)
       assert.matches("did you mean", e)
     end)
+
+    it("--help, -h and --version need no command", function()
+      for _, flag in ipairs { "--help", "-h" } do
+        local o, e, rc = run(flag)
+        assert.equal(0, rc, e)
+        assert.matches("^usage: sendpulse ", o)
+        assert.equal("", e)
+      end
+      local o, _, rc = run("--version")
+      assert.equal(0, rc)
+      assert.equal(ok("version"), o)
+      assert.matches("^sendpulse %d+%.%d+%.%d+\n$", o)
+      -- and still a command's own help
+      assert.matches("create_mailing_list", ok("email --help"))
+    end)
+
+    it("a misspelled name gets one punctuated sentence: '...; did you mean 'x'?'", function()
+      local cases = {
+        { "emails get_mailing_lists", "unknown command 'emails'; did you mean 'email'? (sendpulse help)\n" },
+        { "--verbos email get_balance", "unknown option '--verbos'; did you mean '--verbose'? (sendpulse help)\n" },
+        { "help emails", "no service 'emails'; did you mean 'email'? (sendpulse services lists them)\n" },
+        { "email get_mailing_list_by_i", "no operation 'get_mailing_list_by_i' in service 'email'; did you mean "
+          .. "'get_mailing_list_by_id'" },
+      }
+      for _, c in ipairs(cases) do
+        local _, e, rc = run(c[1])
+        assert.equal(exits.BY_KIND.usage, rc, e)
+        assert.matches("sendpulse: argument error: " .. c[2], e, 1, true)
+        assert.is_nil(e:find("\n.", 1), "one line: " .. e)
+      end
+    end)
+  end)
+
+  describe("fields", function()
+    it("refuses a field the operation does not declare unless --allow-unknown, words and --json alike", function()
+      local _, e, rc = run("email create_mailing_list bookname=Typo")
+      assert.equal(exits.BY_KIND.usage, rc)
+      assert.equal("sendpulse: argument error: 'bookname' is not a field of create_mailing_list; did you mean "
+        .. "'bookName'? (its fields: bookName; --allow-unknown sends it anyway)\n", e)
+      _, e, rc = run("email create_mailing_list " .. q('--json={"bookName":"J","colour":"blue"}'))
+      assert.equal(exits.BY_KIND.usage, rc)
+      assert.matches("--json: 'colour' is not a field of create_mailing_list", e, 1, true)
+      _, e, rc = run("email get_balance currency=USD")
+      assert.equal(exits.BY_KIND.usage, rc)
+      assert.matches("(it takes none; --allow-unknown sends it anyway)", e, 1, true)
+      -- nothing was sent
+      for _, r in ipairs(sb:stats().requests) do assert.is_not.equal("/addressbooks", r.path) end
+
+      local list = decode(ok("email create_mailing_list bookName=Tagged colour=blue --allow-unknown"))
+      assert.is_number(list.id)
+      list = decode(ok("email create_mailing_list --allow-unknown " .. q('--json={"bookName":"J","colour":"blue"}')))
+      assert.is_number(list.id)
+      -- nested fields are not judged: the file rarely describes them
+      ok(("email add_emails_to_mailing_list id=%d emails.1.email=ada@example.com emails.1.colour=red"):format(list.id))
+    end)
   end)
 
   describe("exit codes", function()
@@ -169,6 +224,14 @@ describe("sendpulse command #cli", function()
       assert.matches("^sendpulse: api error 213 %(list_not_found%) on GET /addressbooks/999", e)
       local _, ev = run("-v email get_mailing_list_by_id id=999")
       assert.equal(213, decode(ev:match("\n(.-)\n$")).code)
+      -- -v after a success: how the call went, and whether the sandbox's answer was canned
+      _, ev = run("-v email get_mailing_lists")
+      assert.matches("^sendpulse: HTTP 200 in %d+%.%d+ s, 1 attempt\n$", ev)
+      _, ev = run("-v crm get_pipelines")
+      assert.matches("^sendpulse: HTTP 200 in %d+%.%d+ s, 1 attempt; canned answer %(X%-Sandbox%-Canned: "
+        .. "crm:get_pipelines%): the example of SendPulse's OpenAPI file, not state the sandbox keeps\n$", ev)
+      _, ev = run("-v request GET /crm/v1/pipelines")
+      assert.matches("canned answer (X-Sandbox-Canned: crm:get_pipelines)", ev, 1, true)
 
       _, e, rc = run("email no_such_operation")
       assert.equal(exits.BY_KIND.usage, rc)
@@ -396,6 +459,14 @@ describe("sendpulse command #cli", function()
         socket.sleep(0.05)
       end
       assert.equal(("sandbox listening 127.0.0.1:%d"):format(port), line)
+      -- then the address of its pages (issue 20), with their token
+      local ui
+      for _ = 1, 100 do
+        ui = sys.read_file(log):match("\n(sandbox ui [^\n]+)")
+        if ui then break end
+        socket.sleep(0.05)
+      end
+      assert.matches(("^sandbox ui http://127%%.0%%.0%%.1:%d/_sandbox/ui/ token %%x+$"):format(port), ui)
       local o = ok("email get_balance", { SENDPULSE_BASE_URL = "http://127.0.0.1:" .. port })
       assert.equal("USD", decode(o).currency)
       os.execute("kill " .. pid)

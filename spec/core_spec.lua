@@ -201,3 +201,55 @@ describe("core encoders", function()
     assert.equal("invalid Base64 at byte 2", err)
   end)
 end)
+
+describe("core private files for the outbox's journal", function()
+  local dir
+  before_each(function()
+    dir = os.tmpname(); os.remove(dir)
+    assert(core.private_dir(dir))
+  end)
+  after_each(function() os.execute("rm -rf '" .. dir .. "'") end)
+
+  it("appends (synced) and reads back from an offset, with the file's size", function()
+    local path = dir .. "/journal"
+    assert.is_false(core.read_private(path, 0, 10))          -- no file yet
+    assert.is_true(core.append_private(path, "hello "))
+    assert.is_true(core.append_private(path, "world", false)) -- not synced: still appended
+    local bytes, size = core.read_private(path, 6, 100)
+    assert.equal("world", bytes)
+    assert.equal(11, size)
+    assert.equal("hel", (core.read_private(path, 0, 3)))
+  end)
+
+  it("refuses a symbolic link, for appending and for reading", function()
+    local target = dir .. "/target"
+    assert(core.append_private(target, "secret"))
+    os.execute("ln -s '" .. target .. "' '" .. dir .. "/link'")
+    local ok, err = core.append_private(dir .. "/link", "x")
+    assert.is_nil(ok)
+    assert.matches("/link is a symbolic link: refusing it", err)
+    local bytes, rerr = core.read_private(dir .. "/link", 0, 10)
+    assert.is_nil(bytes)
+    assert.matches("/link", rerr)
+  end)
+
+  it("refuses what is not a regular file", function()
+    os.execute("mkdir '" .. dir .. "/sub'")
+    local ok, err = core.append_private(dir .. "/sub", "x")
+    assert.is_nil(ok)
+    assert.is_string(err)
+    local bytes, rerr = core.read_private(dir .. "/sub", 0, 1)
+    assert.is_nil(bytes)
+    assert.matches("not a regular file", rerr)
+  end)
+
+  it("bounds one read and rejects bad arguments", function()
+    assert.has_error(function() core.read_private(dir .. "/x", -1, 1) end)
+    assert.has_error(function() core.read_private(dir .. "/x", 0, 65 * 1024 * 1024) end)
+  end)
+
+  it("has a wall clock in Unix seconds", function()
+    local t = core.wallclock()
+    assert.is_true(math.abs(t - os.time()) < 2)
+  end)
+end)

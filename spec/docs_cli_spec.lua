@@ -43,6 +43,12 @@ describe("docs/cli.md #cli", function()
     assert.matches('{"id":1001}', out, 1, true)
     assert.matches("exit 1\n", out, 1, true)            -- the documented failure, with its exit code
     assert.matches("exit 10\n", out, 1, true)           -- an import with a rejected row
+    -- an undeclared field is refused (exit 2), with the declared name it is near
+    assert.matches("'bookname' is not a field of create_mailing_list; did you mean 'bookName'?", out, 1, true)
+    assert.matches("exit 2\n", out, 1, true)
+    -- -v marks the sandbox's canned answer, as the page shows it
+    assert.matches("; canned answer (X-Sandbox-Canned: crm:get_pipelines): the example of SendPulse's OpenAPI file",
+      out, 1, true)
     assert.matches("3,not an email address,not-an-email,Bad,", out, 1, true)
     -- the journal's checks: a field of the wrong type, a journal others can read
     assert.matches("is damaged: 'list' must be a whole number from 1 to 2^53, got \"1001\" (a string)", out, 1, true)

@@ -134,7 +134,7 @@ describe("a full disk #files", function()
     assert.matches("done", out)
   end)
 
-  with_tmpfs("an import on a full disk: exit 11 (storage) naming the journal; nothing lost once there "
+  with_tmpfs("an import on a full disk: exit 15 (storage) naming the journal; nothing lost once there "
     .. "is room", function()
     local file = fs.path .. "/contacts.csv"
     local lines = { "email,name" }
@@ -147,7 +147,7 @@ describe("a full disk #files", function()
     fs:fill()
     local rejects = home .. "/rejects.csv"
     local o, e, rc = run(("import %d %s --batch 10 --rejects %s"):format(id, q(file), q(rejects)))
-    assert.equal(11, rc, o .. e)
+    assert.equal(15, rc, o .. e)
     assert.matches("storage error", e)
     assert.matches("cannot write journal " .. (file .. ".journal"):gsub("%p", "%%%0")
       .. ": No space left on device", e)
@@ -161,7 +161,7 @@ describe("a full disk #files", function()
     assert.equal(30, #value.emails)
   end)
 
-  with_tmpfs("an export on a full disk: exit 11, the earlier export left whole, no temporary left", function()
+  with_tmpfs("an export on a full disk: exit 15, the earlier export left whole, no temporary left", function()
     local client = sendpulse.new { client_id = "sandbox-id", client_secret = "sandbox-secret", base_url = sb.url,
                                    rate_limit = false }
     local id = client.email:create_mailing_list({ bookName = "Full export" }).id
@@ -175,7 +175,7 @@ describe("a full disk #files", function()
     sys.write_file(out, "earlier\n")
     fs:fill()
     local o, e, rc = run(("export %d --output %s"):format(id, q(out)))
-    assert.equal(11, rc, o .. e)
+    assert.equal(15, rc, o .. e)
     assert.matches("storage error", e)
     assert.matches("No space left on device", e)
     assert.equal("earlier\n", sys.read_file(out))

@@ -136,7 +136,7 @@ local CASES = {
     "email:each: argument 'args' must be a table or nil, got string"),
   C("email", "each", "get_mailing_lists", nil, { pagesize = 5 },
     "email:each: unknown option 'pagesize' (known: page_size, items, max_items,"
-      .. " and the call options attempt_timeout, headers, idempotent, raw, timeout)"),
+      .. " and the call options attempt_timeout, headers, idempotency_key, idempotent, raw, timeout)"),
   C("email", "each", "get_mailing_lists", nil, { items = "data" },
     "email:each: option 'items' must be a function(answer) -> array"),
   C("email", "each", "get_mailing_lists", nil, { max_items = 0 },

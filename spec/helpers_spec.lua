@@ -359,6 +359,46 @@ describe("helpers against the sandbox", function()
       c:close()
     end)
 
+    it("adding 3,000 contacts checks every address before the first batch leaves, and names the bad one", function()
+      local c = client({}, true)
+      local id = new_list(c, "checked", 0)
+      local function added() return #requests(function(r) return r.method == "POST" and r.path:find("/emails$") end) end
+      local list = contacts(3000, "chk")
+      local cases = {
+        { { email = "chk2500.example.com", variables = { n = 2500 } },
+          "argument 'emails[2500].email' must be an email address, got \"chk2500.example.com\"" },
+        { "not an address", "argument 'emails[2500]' must be an email address, got \"not an address\"" },
+        { { variables = { n = 2500 } }, "argument 'emails[2500].email' is required (string)" },
+        { { email = "chk2500@example.com", variables = { "a", "b" } },
+          "argument 'emails[2500].variables' must be an object (a table with named fields), got table" },
+        { 2500, "argument 'emails[2500]' must be an email address or a contact { email =, variables = }, "
+          .. "got integer 2500" },
+      }
+      for _, case in ipairs(cases) do
+        local good = list[2500]
+        list[2500] = case[1]
+        local v, err = c.email:add_emails_to_mailing_list { id = id, emails = list }
+        assert.is_nil(v)
+        assert.equal("argument", err.kind)
+        assert.equal("email:add_emails_to_mailing_list: " .. case[2], err.message)
+        assert.equal(0, added(), "a batch reached the sandbox before the bad address was found")
+        list[2500] = good
+      end
+      -- one batch's worth is checked the same way
+      local v, err = c.email:add_emails_to_mailing_list { id = id, emails = { "ann@example.com", "bob" } }
+      assert.is_nil(v)
+      assert.equal("email:add_emails_to_mailing_list: argument 'emails[2]' must be an email address, got \"bob\"",
+        err.message)
+      assert.equal(0, added())
+      -- the list without the bad one goes, in 6 batches, addresses and contacts alike
+      list[1] = "chk001@example.com"
+      local report = assert(c.email:add_emails_to_mailing_list { id = id, emails = list })
+      assert.equal(6, #report.batches)
+      assert.equal(6, added())
+      assert.equal(3000, c.email:get_emails_total_count { id = id }.total)
+      c:close()
+    end)
+
     it("SMTP status for 1200 ids in batches of 500, records merged in order", function()
       local c = client()
       local sent = c.smtp:send { subject = "s", from = "shop@example.com",

@@ -98,13 +98,37 @@ describe("JSON decoder", function()
     assert.equal("last", decode("{" .. table.concat(fields, ",") .. "}").dup)
   end)
 
-  it("decodes null as sendpulse.null and [] / {} as plain empty tables", function()
-    local v = decode('{"a":null,"b":[],"c":{}}')
+  it("decodes null as sendpulse.null, {} as a plain empty table and [] as one marked an array", function()
+    local v = decode('{"a":null,"b":[],"c":{},"d":[[],{}]}')
     assert.equal(sendpulse.null, v.a)
     assert.equal(cjson.null, v.a)
     assert.same({}, v.b)
-    assert.is_nil(getmetatable(v.b))
+    assert.equal(json.array_mt, getmetatable(v.b))
     assert.same({}, v.c)
+    assert.is_nil(getmetatable(v.c))
+    -- so each goes back out as it came (issue 21: the command printed {} for [])
+    assert.equal("[]", json.encode(v.b))
+    assert.equal("{}", json.encode(v.c))
+    assert.equal("[[],{}]", json.encode(v.d))
+    -- the core without the mark: plain tables, as before
+    local core = require "sendpulse.core"
+    assert.is_nil(getmetatable(core.json_decode("[]")))
+    assert.has_error(function() core.json_decode("[]", "mark") end)
+  end)
+
+  it("refuses strings that are not UTF-8 (issue 21), as the encoder does", function()
+    -- Latin-1, an overlong '/', a surrogate, above U+10FFFF, cut short, a
+    -- lone continuation byte, in a key, after an escape
+    for _, text in ipairs { '"caf\233"', '"\192\175"', '"\237\160\128"', '"\244\144\128\128"',
+                            '"ab\195"', '["ok","\128"]', '{"k\255":1}', '"x\\n\233"' } do
+      local v, err = decode(text)
+      assert.is_nil(v, text)
+      assert.matches("^json: string is not UTF%-8 at character %d+$", err)
+    end
+    local _, err = decode('["ok","ab\233"]')
+    assert.equal("json: string is not UTF-8 at character 10", err)
+    assert.equal("Zo\195\171 \226\156\147 \240\159\152\128", decode('"Zo\195\171 \226\156\147 \240\159\152\128"'))
+    assert.equal("\239\191\191\244\143\191\191", decode('"\239\191\191\244\143\191\191"'))
   end)
 
   it("decodes escapes to UTF-8, including surrogate pairs and NUL", function()

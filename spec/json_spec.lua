@@ -55,6 +55,33 @@ describe("JSON encoding", function()
     end
   end)
 
+  it("refuses strings and keys that are not UTF-8, naming the byte and the place (issue 21)", function()
+    local cases = {
+      { { emails = { { email = "a@example.com", variables = { name = "Zo\235" } } } },
+        "^json: a string is not UTF%-8 %(byte 3 is 0xEB%) at value.emails%[1%].variables.name$" },
+      { "\192\175", "byte 1 is 0xC0" },                -- an overlong '/'
+      { { x = "ok \237\160\128" }, "byte 4 is 0xED%) at value.x$" },   -- a surrogate
+      { { "ok", "\244\144\128\128" }, "at value%[2%]$" },   -- above U+10FFFF
+      { { tail = "ab\226\156" }, "byte 3 is 0xE2" },    -- cut short
+      { { list = { ["k\255"] = 1 } }, "^json: a key is not UTF%-8 %(byte 2 is 0xFF%) at value.list$" },
+    }
+    for _, case in ipairs(cases) do
+      local ok, err = pcall(json.encode, case[1])
+      assert.is_false(ok)
+      assert.matches(case[2], err)
+    end
+    -- core.json_string_size: the same rule ahead of the encoder, with the size it writes
+    local core = require "sendpulse.core"
+    assert.same({ nil, 3 }, { core.json_string_size("Zo\235") })
+    assert.same({ nil, 6 }, { core.json_string_size("ab\233cd\255", 4) })   -- from a position on
+    assert.equal(4, core.json_string_size("ab\233cd", 4))
+    for _, v in ipairs { "", "plain", 'q"\\\n\1\127', "Zo\195\171 \240\159\152\128", ("\t"):rep(100) } do
+      assert.equal(#json.encode(v), core.json_string_size(v))
+    end
+    -- what is UTF-8 goes out as it is: up to U+10FFFF, NUL escaped
+    assert.equal('"\239\191\191\244\143\191\191\\u0000"', json.encode("\239\191\191\244\143\191\191\0"))
+  end)
+
   it("refuses cycles instead of looping", function()
     local t = {}
     t.self = t

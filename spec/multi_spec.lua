@@ -511,8 +511,13 @@ describe("transport multi", function()
     drain(c)
     assert.same({}, h1:result())
     assert.same({}, h2:result())
-    assert.is_nil(view.nothing)
     assert.is_nil(view.books.nothing)
+    -- a name that is no service is what the client makes of it: a call of
+    -- it ends in the argument error that names the nearest service
+    local h3 = view.emails:get_mailing_lists()
+    drain(c)
+    assert.equal("argument", h3:error().kind)
+    assert.equal("no service 'emails' (nearest: email)", h3:error().message)
     local seen = 0
     h1:on_done(function(h) seen = seen + 1; assert.equal(h1, h) end)   -- already done: runs now
     assert.equal(1, seen)

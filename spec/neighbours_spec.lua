@@ -464,7 +464,7 @@ describe("another user on the same machine #files", function()
       os.execute("rm -rf " .. q(dir))
     end)
 
-    it("two imports of one file at once: the second is refused, exit 12; every row is sent once", function()
+    it("two imports of one file at once: the second is refused, exit 16; every row is sent once", function()
       local dir = tmp()
       assert(os.execute("mkdir " .. q(dir)))
       local file = dir .. "/contacts.csv"
@@ -483,7 +483,7 @@ describe("another user on the same machine #files", function()
         os.execute("sleep 0.05")
       end
       local o, e, rc = run(("import %d %s --batch 2"):format(id, q(file)))
-      assert.equal(12, rc, o .. e)
+      assert.equal(16, rc, o .. e)
       assert.matches("another import is running with the journal .*: refusing to start a second one", e)
       local first_rc = tonumber(first:read("*a"))
       first:close()

@@ -123,6 +123,31 @@ describe("inside nginx #nginx", function()
     end)
   end)
 
+  describe("token requests from all workers", function()
+    it("stop at MAX_PER_MINUTE a minute for the account: the shared dict counts them", function()
+      -- Tokens that lapse at once: every call meets a 401 and asks again.
+      -- Counted per worker only, 4 workers would make up to 4 times the bound.
+      local MAX = require("sendpulse.account.token_requests").MAX_PER_MINUTE
+      sb:configure { token_ttl = 0.0001 }
+      local workers, n_workers, in_dict = {}, 0, 0
+      for _ = 1, 4 * MAX do
+        local report = call { client = client_opts { retries = 0 }, path = "/addressbooks" }
+        local err = first(report).err
+        if not workers[report.pid] then
+          workers[report.pid] = true
+          n_workers = n_workers + 1
+        end
+        assert.truthy(err, "a call went through with a lapsed token")
+        if err.rule == "token_requests" and err.message:find("in the shared token store", 1, true) then
+          in_dict = in_dict + 1
+        end
+      end
+      assert.is_true(n_workers >= 2, "every call met the same worker: nothing was shared")
+      assert.equal(MAX, sb:stats().token_requests)
+      assert.is_true(in_dict >= 1, "no call met the bound in the shared dict")
+    end)
+  end)
+
   describe("token refresh from all workers #timing", function()
     it("is single-flight: never two token requests at once, never a 401", function()
       sb:configure { accounts = { { client_id = account, client_secret = SECRET } }, token_ttl = 2 }

@@ -65,7 +65,11 @@ describe("operations", function()
       local a = operations.get(c, "email")
       assert.equal(a, operations.get(c, "email"))
       assert.not_equal(a, operations.get(fake_client(), "email"))
-      assert.is_nil(operations.get(c, "no_such_service"))
+      -- a name that is no service: an object reporting it, not kept
+      local none = operations.get(c, "no_such_service")
+      assert.equal("sendpulse.no_service: no_such_service", tostring(none))
+      assert.is_nil(rawget(c._services, "no_such_service"))
+      assert.is_nil(operations.get(c, 1))
       assert.equal("sendpulse.service: email", tostring(a))
     end)
 
@@ -384,8 +388,37 @@ describe("operations with the real client", function()
     if not ok then pending("the C core is not built: " .. tostring(sendpulse)) return end
     local client = sendpulse.new { api_key = "test-key", base_url = "http://127.0.0.1:9" }
     assert.equal(operations.get(client, "email"), client.email)
-    assert.is_nil(client.no_such_service)
     client:close()
+  end)
+
+  it("a misspelled service is an argument error naming the nearest, raised or returned, before any I/O", function()
+    if not ok then pending("the C core is not built") return end
+    -- port 9 (discard): a request would be a network error, not an argument one
+    local client = sendpulse.new { api_key = "test-key", base_url = "http://127.0.0.1:9", retries = 0 }
+    local okc, err = pcall(function() return client.emails:get_mailing_lists { limit = 1 } end)
+    assert.is_false(okc)
+    assert.is_true(sendpulse.is_error(err))
+    assert.equal("argument", err.kind)
+    assert.equal("no service 'emails' (nearest: email)", err.message)
+    -- a name near nothing lists the services
+    okc, err = pcall(function() return client.qwxz:anything() end)
+    assert.is_false(okc)
+    assert.matches("^no service 'qwxz' %(the services: automation360, chatbots, crm, ", err.message)
+    client:close()
+
+    local s = assert(safe.new { api_key = "test-key", base_url = "http://127.0.0.1:9", retries = 0 })
+    local value, e = s.smpt:send { email = {} }
+    assert.is_nil(value)
+    assert.equal("no service 'smpt' (nearest: smtp, sms)", e.message)
+    -- a safe client's loop sees the error instead of "attempt to call a nil value"
+    local n = 0
+    for item, e2 in s.emails:each("get_mailing_lists") do
+      n = n + 1
+      assert.is_false(item)
+      assert.equal("no service 'emails' (nearest: email)", e2.message)
+    end
+    assert.equal(1, n)
+    s:close()
   end)
 
   it("raise argument errors from a raising client, before any I/O", function()

@@ -149,7 +149,11 @@ describe("path parameters", function()
       if not done[key] then
         done[key] = true
         local args = copy(f.o.op.example)
-        args[f.param] = "a.b"   -- dots inside a segment are an ordinary id
+        local declared
+        for _, p in ipairs(f.o.op.path_params) do if p.name == f.param then declared = p.type end end
+        -- dots inside a segment are an ordinary id (a numeric parameter
+        -- takes digits only: its own test below)
+        args[f.param] = (declared == "integer" or declared == "number") and "12" or "a.b"
         local values = {}
         for _, p in ipairs(f.o.op.path_params) do values[p.name] = core.urlencode(tostring(args[p.name])) end
         local value, err = operations.method(f.o.service, f.o.name)(client[f.o.service], args)
@@ -159,6 +163,45 @@ describe("path parameters", function()
         assert.equal(fill(f.o.template, values), sent, key)
       end
     end
+    client:close()
+  end)
+
+  it("refuses text that is not a number in every numeric path parameter, as the command line does, before any I/O",
+    function()
+    local events = 0
+    local client = assert(safe.new { api_key = "path-key", base_url = hs:url("echo_path"), rate_limit = false,
+                                     retries = 0, hook = function() events = events + 1 end })
+    local checked = 0
+    for _, o in ipairs(list) do
+      local method = operations.method(o.service, o.name)
+      local service = client[o.service]
+      for _, p in ipairs(o.op.path_params or {}) do
+        if p.type == "integer" or p.type == "number" then
+          local rule = p.type == "integer" and "an integer (or a string of its digits)"
+            or "a number (or a string of its digits)"
+          for _, value in ipairs { "abc", "12a", " 12", "0x1F", "1e3", "12/34" } do
+            local args = copy(o.op.example)
+            args[p.name] = value
+            local before = events
+            local res, err = method(service, args)
+            local where = ("%s:%s{ %s = %q }"):format(o.service, o.name, p.name, value)
+            assert.is_nil(res, where .. " was sent")
+            assert.equal(before, events, where .. " reached the transport")
+            assert.equal(("%s:%s: argument '%s' must be %s, got %q"):format(o.service, o.name, p.name, rule, value),
+              err and err.message, where)
+            checked = checked + 1
+          end
+          -- its digits as text are the number
+          local args = copy(o.op.example)
+          args[p.name] = "1001"
+          local value = method(service, args)
+          if type(value) == "string" then value = json.decode(value) end
+          assert.is_table(value, o.service .. ":" .. o.name)
+          assert.matches("/1001", value.path, 1, true)
+        end
+      end
+    end
+    assert.is_true(checked > 1000, "only " .. checked .. " calls checked")
     client:close()
   end)
 end)

@@ -56,6 +56,17 @@ describe("the release #once", function()
     assert.matches("2 release rockspecs up to date (" .. version .. ")", out, 1, true)
   end)
 
+  it("has a LICENSE whose license is the one every rockspec declares", function()
+    local text = sys.read_file("LICENSE")
+    assert.matches("^MIT License\n", text)
+    assert.matches("Permission is hereby granted, free of charge", text, 1, true)
+    for _, path in ipairs { "rockspec/lua-sendpulse-scm-1.rockspec", "rockspec/lua-sendpulse-sandbox-scm-1.rockspec",
+        ("rockspec/lua-sendpulse-%s-1.rockspec"):format(version),
+        ("rockspec/lua-sendpulse-sandbox-%s-1.rockspec"):format(version) } do
+      assert.equal("MIT", rockspec_source(path).description.license, path)
+    end
+  end)
+
   it("a release rockspec follows its scm one", function()
     local scm = sys.read_file("rockspec/lua-sendpulse-scm-1.rockspec")
     local text = gen.release(scm, "rockspec/lua-sendpulse-scm-1.rockspec", "9.8.7")
@@ -96,7 +107,7 @@ describe("make dist #once", function()
     for entry in out:gmatch("[^\n]+") do
       assert.equal(dir .. "/", entry:sub(1, #dir + 1))
     end
-    for _, f in ipairs { "/Makefile", "/rockspec/lua-sendpulse-" .. version .. "-1.rockspec",
+    for _, f in ipairs { "/Makefile", "/LICENSE", "/rockspec/lua-sendpulse-" .. version .. "-1.rockspec",
         "/spec/contract/openapi/crm.lua", "/lua/sendpulse/version.lua" } do
       assert.matches("\n" .. dir .. f .. "\n", "\n" .. out, 1, true)
     end

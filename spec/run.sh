@@ -40,10 +40,12 @@ run_busted() {
     # Tests tagged "timing" measure rates and are meaningless at valgrind's
     # speed: they run in the plain pass only. So do tests tagged "once"
     # (luarocks, release archives, the docs' shell lines): they drive other
-    # processes, which valgrind does not watch.
+    # processes, which valgrind does not watch. And "long": the outbox's
+    # multi-process drains (spec/outbox_drain_spec.lua), minutes at the
+    # 10/s ceiling in child processes valgrind does not watch either.
     set -- valgrind --quiet --error-exitcode=97 --leak-check=full \
       --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
-      --log-file="$vglog" "$LUA" "$BUSTED" --exclude-tags=timing,once
+      --log-file="$vglog" "$LUA" "$BUSTED" --exclude-tags=timing,once,long
   else
     set -- "$LUA" "$BUSTED"
   fi
@@ -101,10 +103,11 @@ esac
 # the C core built for them (make check: luajit, OpenResty's Lua). Their
 # counts join the closing line. The nginx specs are left out of these
 # passes: they test the LuaJIT inside nginx whatever interpreter drives them;
-# so are the "once" ones (see above).
+# so are the "once" and "long" ones (see above: their children run the
+# Lua 5.4 build whatever drives them).
 for impl in ${SP_ALSO_IMPLS:-}; do
   main_lua=$LUA main_args=${BUSTED_ARGS:-}
-  LUA=$impl BUSTED_ARGS="$main_args --exclude-tags=nginx,once"
+  LUA=$impl BUSTED_ARGS="$main_args --exclude-tags=nginx,once,long"
   export LUA_CPATH="build/$impl/?.so;;"
   run_busted "busted ($impl)"
   LUA=$main_lua BUSTED_ARGS=$main_args

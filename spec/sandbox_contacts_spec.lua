@@ -62,6 +62,25 @@ describe("sandbox contacts", function()
     assert.equal(404, err.status)
   end)
 
+  -- Issue 21: a variable past 2^63 (cjson reads it as a float) made every
+  -- later read of the address answer 500 (format "%d" raised).
+  it("keeps a variable too large for an integer, and every later read answers", function()
+    local raw = require "support.rawhttp"
+    local body = '{"email": "bob@example.com", "variables": [{"name": "big", "value": 12345678901234567890}]}'
+    local res = assert(raw.request(sb.host, sb.port, "POST", "/addressbooks/" .. list .. "/emails/variable",
+      { token = "sandbox-api-key", body = body, headers = { ["Content-Type"] = "application/json" } }))
+    assert.equal(200, res.status)
+    for _ = 1, 2 do
+      local got = ok(c.email:get_email_from_list { id = list, email = "bob@example.com" })
+      local by = {}
+      for _, v in ipairs(got.variables) do by[v.name] = v.value end
+      -- the closest double, written so it reads back as the same number
+      assert.equal(12345678901234567890, tonumber(by.big))
+      local found = ok(c.email:get_contacts_by_variable { id = list, variableName = "big", searchValue = by.big })
+      assert.equal("bob@example.com", found[1].email)
+    end
+  end)
+
   it("keeps totals, unsubscribes, phones, and deletes across lists", function()
     assert.equal(2, ok(c.email:get_emails_total_count { id = list }).total)
     ok(c.email:unsubscribe_emails_from_mailing_list { id = list, emails = { "bob@example.com" } })

@@ -5,6 +5,7 @@ local json = require "sendpulse.sandbox.json"
 local router = require "sendpulse.sandbox.router"
 local faults = require "sendpulse.sandbox.faults"
 local stats = require "sendpulse.sandbox.stats"
+local limits = require "sendpulse.sandbox.limits"
 local state = require "sendpulse.sandbox.state"
 local reply = require "sendpulse.sandbox.reply"
 
@@ -217,21 +218,46 @@ end)
 
 describe("sandbox stats", function()
   it("finds the busiest one-second window per account", function()
-    local s = stats.new()
+    local s = stats.new(limits.DEFAULTS)
     local times = { 0, 0.1, 0.5, 0.99, 1.0, 1.05, 3 }
+    local connections = { [0] = { id = 0 }, { id = 1 }, { id = 9 } }
+    local accepted_after_05 = {}
     for i, t in ipairs(times) do
-      s:record { t = t, method = "GET", path = "/", connection = i % 2, auth = "api_key",
-                 account = "a", status = 200, counted = i ~= 2 }
+      s:record({ t = t, method = "GET", path = "/", connection = i % 2, auth = "api_key",
+                 account = "a", status = 200, counted = i ~= 2 }, connections[i % 2])
+      -- the rate limiter's question, asked as each request arrives
+      if t == 1.05 then accepted_after_05[#accepted_after_05 + 1] = s:accepted_since("a", 0.05) end
     end
-    s:record { t = 1.0, method = "GET", path = "/", connection = 9, auth = "none", status = 401 }
+    s:record({ t = 1.0, method = "GET", path = "/", connection = 9, auth = "none", status = 401 }, connections[2])
     local sum = s:summary()
     -- [0.1, 1.1) holds 0.1, 0.5, 0.99, 1.0 and 1.05; [0, 1.0) only four.
     assert.equal(5, sum.max_in_window.a)
     assert.equal(7, sum.per_account.a)
     assert.equal(3, sum.connections_opened)
     assert.equal(8, #sum.requests)
-    -- Counted requests after 0.05: 0.5, 0.99, 1.0, 1.05, 3 (0.1 was not counted).
-    assert.equal(5, s:accepted_since("a", 0.05))
+    -- Counted requests after 0.05, at 1.05: 0.5, 0.99, 1.0, 1.05 (0.1 was
+    -- not counted; the window keeps the last second only).
+    assert.same({ 4 }, accepted_after_05)
+    assert.equal(1, s:accepted_since("a", 2.5))
+  end)
+
+  it("keeps the newest max_requests rows, each path and query cut", function()
+    local s = stats.new { max_requests = 3, max_request_text = 16 }
+    local conn = { id = 1 }
+    for i = 1, 5 do
+      s:record({ t = i, method = "GET", path = "/p" .. i .. string.rep("x", i * 10), query = "q=" .. i,
+                 connection = 1, auth = "none", status = 401 }, conn)
+    end
+    local sum = s:summary()
+    assert.equal(3, #sum.requests)
+    assert.equal("q=3", sum.requests[1].query)
+    assert.equal(2, sum.requests_dropped)
+    assert.equal("/p5xxxxxxxxxxxxx...[cut: 53 bytes]", sum.requests[3].path)
+    assert.equal(1, sum.connections_opened)
+    -- a connection kept alive across a reset counts again
+    s:clear()
+    s:record({ t = 6, method = "GET", path = "/", connection = 1, auth = "none", status = 401 }, conn)
+    assert.equal(1, s:summary().connections_opened)
   end)
 end)
 
@@ -255,5 +281,45 @@ describe("sandbox state", function()
     assert.equal(10, st.rate)
     assert.is_nil(st:configure { token_ttl = 0 })
     assert.is_nil(st:configure { rate = 1.5 })
+  end)
+end)
+
+describe("sandbox faults for the outbox", function()
+
+  it("drop_after processes the request, then drops the answer", function()
+    local f = faults.new()
+    local fault = assert(f:add { kind = "drop_after" })
+    assert.is_true(faults.processes(fault))
+    assert.same({ drop = true }, faults.answer(fault, { status = 200, body = "{}" }))
+  end)
+
+  it("hits a matching request with the given probability, a miss using nothing", function()
+    local f = faults.new()
+    assert(f:add { kind = "drop", count = -1, probability = 0.25 })
+    local hits = 0
+    for _ = 1, 4000 do
+      if f:take("GET", "/x") then hits = hits + 1 end
+    end
+    -- 1,000 expected; the binomial's standard deviation is ~27: 8 of them
+    -- either side cannot fail by chance in any run.
+    assert.is_true(hits > 780 and hits < 1220, hits)
+    assert.equal(1, #f.list)
+  end)
+
+  it("holds a fault for its duration whatever its count, then drops it", function()
+    local f = faults.new()
+    assert(f:add { kind = "status", status = 503, duration = 0.2 })
+    assert.truthy(f:take("GET", "/a"))
+    assert.truthy(f:take("POST", "/b"))
+    require("socket").sleep(0.25)
+    assert.is_nil(f:take("GET", "/a"))
+    assert.equal(0, #f.list)
+  end)
+
+  it("names a bad probability or duration", function()
+    local f = faults.new()
+    assert.matches("probability", select(2, f:add { kind = "drop", probability = 0 }))
+    assert.matches("probability", select(2, f:add { kind = "drop", probability = 1.5 }))
+    assert.matches("duration", select(2, f:add { kind = "drop", duration = -1 }))
   end)
 end)

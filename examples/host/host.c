@@ -28,7 +28,7 @@
 #include <lualib.h>
 
 /* From libsendpulse.a: the C core, registered with luaL_requiref. */
-int luaopen_sendpulse_core(lua_State *L);
+#include "sendpulse_core.h"
 /* From the generated sendpulse_embedded.c: the Lua files, into
  * package.preload. */
 int luaopen_sendpulse_embedded(lua_State *L);

@@ -23,6 +23,19 @@
 --               transport = "multi": also the call was cancelled
 --   callback    transport = "multi": Lua code raised (a completion callback, the
 --               function given to client:run); the raised value is in `cause`
+--   in_progress another holder has the call's idempotency key and did not finish
+--               within the call's deadline (docs/outbox.md); retryable
+--   uncertain   the call's idempotency key is `uncertain` (an earlier attempt may
+--               have been sent) and on_uncertain = "hold", or the reconciler could
+--               not settle it yet; `first_at` is the first attempt's time (Unix s)
+--   store       an idempotency ledger or an outbox store failed (a file, Redis, a
+--               shared dict) or holds what it should not; `store` names it
+--   full        the outbox holds max_pending entries: the entry was not enqueued
+-- An argument error with `reason = "idempotency_mismatch"` is the same
+-- idempotency key given with another request (method, path, query or body).
+-- An outbox's dead entries carry `reason`: "rejected" (the API refused it: a
+-- 4xx or an error envelope), "invalid" (refused before sending: unknown
+-- operation, bad arguments) or "attempts" (max_attempts spent).
 -- An api error's field_errors lists what the answer said of each field
 -- ({ field =, message = }; sendpulse.wire.response).
 

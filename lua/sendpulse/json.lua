@@ -10,7 +10,12 @@
 -- Conventions, also in docs/guide.md ("JSON: null, empty tables, numbers"):
 --   JSON null      <-> sendpulse.null (== cjson.null)
 --   empty Lua table -> {}   (wrap with sendpulse.array(t) to send [])
---   []  and  {}     -> an empty Lua table (arrays are not marked on decode)
+--   {}              -> an empty Lua table
+--   []              -> an empty Lua table marked as sendpulse.array marks it,
+--                      so it goes back out as [] (the command line prints what
+--                      the API answered; a value read and sent back keeps it)
+--   strings         must be UTF-8 both ways: the encoder raises on any other
+--                   bytes (naming the place), the decoder refuses them
 
 local core = require "sendpulse.core"
 
@@ -38,7 +43,7 @@ end
 --- Decodes `text`; returns the value, or nil and a message
 -- ("json: <what> at character <n>").
 function _M.decode(text)
-  local ok, value = pcall(core_decode, text)
+  local ok, value = pcall(core_decode, text, array_mt)
   if not ok then return nil, value end
   return value
 end

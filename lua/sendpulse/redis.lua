@@ -8,6 +8,13 @@
 --   conn:call("GET", key)      -> reply | nil, message (I/O or Redis error)
 --   conn:script(src, nkeys, ...) -> reply | nil, message: EVALSHA, loading
 --                                  the script when Redis does not know it
+--   describe(reply)            -> "the integer 1", "an array of 0 elements", ...
+--
+-- A null reply is nil without a message. Every message starts "redis: ".
+-- What a reply means is for the caller to check: Redis, or whatever listens
+-- on its port, may answer anything (spec/bad_redis_spec.lua), and only the
+-- caller knows which replies a command may get. The C reader bounds a
+-- reply's size (docs/security.md, "A broken Redis").
 --
 -- The socket is sendpulse.hiredis (C, blocking, with a timeout). Inside
 -- nginx a cosocket client takes its place: anything with the same
@@ -17,9 +24,10 @@
 
 local core = require "sendpulse.core"
 
-local tostring, setmetatable, pcall, require = tostring, setmetatable, pcall, require
+local tostring, setmetatable, pcall, require, type = tostring, setmetatable, pcall, require, type
 local format = string.format
 local monotonic = core.monotonic
+local NULL = core.null   -- also hiredis.null and ngx.null: a NULL light userdata
 
 local _M = {}
 
@@ -33,6 +41,22 @@ Conn.__index = Conn
 Conn.__name = "sendpulse.redis"
 
 local conns = setmetatable({}, { __mode = "v" })
+
+--- What a reply is, for messages that say why it was not used: its type
+-- and size. Only a short all-capitals status ("QUEUED") is quoted: a longer
+-- string may be a token.
+function _M.describe(reply)
+  local t = type(reply)
+  if reply == nil or reply == NULL then return "a null" end
+  if t == "number" then return "the integer " .. tostring(reply) end
+  if t == "string" then
+    if #reply <= 20 and reply:find("^[A-Z0-9_ ]+$") then return format('the string "%s"', reply) end
+    return format("a string of %d bytes", #reply)
+  end
+  if t == "table" then return format("an array of %d elements", #reply) end
+  if t == "boolean" then return "the boolean " .. tostring(reply) end
+  return "a " .. t
+end
 
 --- connection(opts) -> a shared connection for these settings (opts as
 -- checked by sendpulse.client.options: host, port, password, db, timeout, prefix).
@@ -102,6 +126,9 @@ function Conn:script(src, ...)
       local loaded, msg = sock:call("SCRIPT", "LOAD", src)
       if loaded == nil then return self:failed(msg) end
       if loaded == false then return nil, "redis: " .. tostring(msg) end
+      if type(loaded) ~= "string" or #loaded ~= 40 or not loaded:find("^%x+$") then
+        return nil, "redis: unexpected reply to SCRIPT LOAD: " .. _M.describe(loaded) .. " (a SHA1 was expected)"
+      end
       sha = loaded
       self.shas[src] = sha
     end

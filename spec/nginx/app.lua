@@ -27,7 +27,7 @@ local function plain_error(err)
   local t = {}
   for _, k in pairs { "kind", "code", "name", "status", "message", "method", "path",
                       "retryable", "retry_after", "maybe_sent", "attempts", "tls", "window",
-                      "stage" } do
+                      "stage", "rule" } do
     t[k] = err[k]
   end
   t.text = tostring(err)

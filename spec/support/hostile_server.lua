@@ -60,6 +60,14 @@
 --                    cut (400, in message, cut 16 bytes into the secret or
 --                    the Bearer token), fields (422, as a field error)
 --   token_then_echo/<how>  the token ECHO_TOKEN, then echo_request/<how>
+--   ignore_offset/<n>  a SendPulse whose mailing list (any id) holds n
+--                    contacts c1@example.com .. cn@ (variable name = "C<i>"),
+--                    its total n, and whose list of contacts ignores
+--                    `offset`: every page is the first `limit` contacts;
+--                    a token for any credentials
+--   wander_offset/<n>  the same, but each page starts 37 contacts after the
+--                    page before (wrapping round): no page is the one
+--                    before, and the pages never end
 local socket = require "socket"
 
 local _M = {}
@@ -273,10 +281,40 @@ local token_modes = {
   token_year = '{"access_token":"tok-year","token_type":"Bearer","expires_in":31536000}',
 }
 
+-- The pages of ignore_offset and wander_offset (see the header).
+local wander_start = 0
+local function paging_answer(sock, mode, size, target)
+  local path = target:gsub("%?.*", "")
+  if path:find("/oauth/access_token$") then
+    return json_answer(sock, '{"access_token":"tok-paging","token_type":"Bearer","expires_in":3600}')
+  elseif path:find("/addressbooks/%d+/variables$") then
+    return json_answer(sock, '[{"name":"name","type":"string"}]')
+  elseif path:find("/addressbooks/%d+/emails/total$") then
+    return json_answer(sock, '{"total":' .. size .. '}')
+  elseif path:find("/addressbooks/%d+/emails$") then
+    local limit = tonumber(target:match("[?&]limit=(%d+)")) or 100
+    local first = 0
+    if mode == "wander_offset" then
+      first = wander_start
+      wander_start = (wander_start + 37) % size
+    end
+    local items = {}
+    for k = 0, math.min(limit, size) - 1 do
+      local i = (first + k) % size + 1
+      items[#items + 1] = string.format('{"email":"c%d@example.com","status":1,"variables":{"name":"C%d"}}', i, i)
+    end
+    return json_answer(sock, "[" .. table.concat(items, ",") .. "]")
+  end
+  return answer(sock, "404 Not Found", { "Content-Type: application/json" },
+    '{"error":"not in this mode","target":' .. json_string(target) .. '}')
+end
+
 -- Handles one request of a connection; returns false to close it.
 local function serve_one(sock, n, method, target, lines, body)
   local mode, arg = target:match("^/m/([%w_]+)/([^/]*)")
-  if mode == "echo_path" then
+  if mode == "ignore_offset" or mode == "wander_offset" then
+    return paging_answer(sock, mode, tonumber(arg) or 150, target)
+  elseif mode == "echo_path" then
     return json_answer(sock, '{"path":' .. json_string(target) .. '}')
   elseif mode == "endless" then
     if not answer(sock, "200 OK", { "Content-Type: application/json", "Transfer-Encoding: chunked" }) then

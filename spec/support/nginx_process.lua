@@ -6,6 +6,7 @@
 --   ng.url, ng.tls_url, ng.port, ng.prefix
 --   ng:get(path), ng:post_json(path, tbl)   -- response {status, body, json}
 --   ng:log()                                -- nginx's error log
+--   ng:reload(); ng:stop_and_start()        -- nginx -s reload; TERM, then start again
 --   ng:stop()
 --
 -- The worker code is spec/nginx/app.lua; the C core comes from
@@ -61,7 +62,9 @@ local Nginx = {}
 Nginx.__index = Nginx
 
 --- start{ sandbox_url =, template = (nginx.conf text; default the one in
--- spec/nginx), env = { NAME = value } (nginx's environment) } -> handle;
+-- spec/nginx), env = { NAME = value } (nginx's environment), globals =
+-- (directives for nginx's -g, ${...} replaced as in the template: a config
+-- that must run as written gets its pid and error_log there) } -> handle;
 -- raises with the error log when nginx does not come up.
 function _M.start(opts)
   opts = opts or {}
@@ -90,12 +93,17 @@ function _M.start(opts)
                    SSLCERT_PORT = self.sslcert_port,
                    BADNAME_PORT = self.badname_port, SELF_PORT = self.self_port,
                    SANDBOX_URL = opts.sandbox_url or "http://127.0.0.1:1", USER_LINE = user_line }
-    local conf = template:gsub("%${([%w_]+)}", function(k)
-      return vars[k] and tostring(vars[k]) or error("nginx.conf: unknown ${" .. k .. "}")
-    end)
-    write_file(prefix .. "/nginx.conf", conf)
-    local ok, out = run(env .. shell_quote(_M.NGINX) .. " -p " .. shell_quote(prefix) .. " -c " ..
-      shell_quote(prefix .. "/nginx.conf") .. " -e " .. shell_quote(prefix .. "/error.log"))
+    local function fill(text)
+      return (text:gsub("%${([%w_]+)}", function(k)
+        return vars[k] and tostring(vars[k]) or error("nginx.conf: unknown ${" .. k .. "}")
+      end))
+    end
+    write_file(prefix .. "/nginx.conf", fill(template))
+    local globals = opts.globals and (" -g " .. shell_quote(fill(opts.globals))) or ""
+    -- (kept for reload and stop_and_start)
+    self.command = env .. shell_quote(_M.NGINX) .. " -p " .. shell_quote(prefix) .. " -c " ..
+      shell_quote(prefix .. "/nginx.conf") .. " -e " .. shell_quote(prefix .. "/error.log") .. globals
+    local ok, out = run(self.command)
     if ok then break end
     if attempt == 3 or not out:find("Address already in use", 1, true) then
       local log = self:log()
@@ -183,6 +191,43 @@ end
 local function succeeded(cmd)
   local r = os.execute(cmd)
   return r == true or r == 0
+end
+
+-- nginx -s reload: new workers with the same configuration; the old ones
+-- finish what they are doing, then exit. Waits until nginx answers.
+function Nginx:reload()
+  local ok, out = run(self.command .. " -s reload")
+  if not ok then error("nginx -s reload failed: " .. out, 2) end
+end
+
+-- A fast stop (TERM) that keeps the prefix, then a start with the same
+-- command, ports and configuration; waits until it answers again.
+function Nginx:stop_and_start()
+  local pid = read_file(self.prefix .. "/nginx.pid"):match("%d+")
+  self:halt(pid)
+  local ok, out = run(self.command)
+  if not ok then error("nginx did not start again:\n" .. out .. "\n" .. self:log(), 2) end
+  local deadline = socket.gettime() + _M.START_TIMEOUT
+  while not rawhttp.request("127.0.0.1", self.port, "GET", "/ping", { close = true }) do
+    if socket.gettime() > deadline then error("nginx does not answer after a restart:\n" .. self:log(), 2) end
+    socket.sleep(0.05)
+  end
+end
+
+-- TERM to the master `pid`, waiting (bounded) for it to exit.
+function Nginx:halt(pid)
+  if not pid then return end
+  os.execute("kill -TERM " .. pid .. " 2>/dev/null")
+  local deadline = socket.gettime() + 5
+  while os.execute("kill -0 " .. pid .. " 2>/dev/null") == true or
+        os.execute("kill -0 " .. pid .. " 2>/dev/null") == 0 do
+    if socket.gettime() > deadline then
+      os.execute("pkill -KILL -P " .. pid .. " 2>/dev/null")
+      os.execute("kill -KILL " .. pid .. " 2>/dev/null")
+      break
+    end
+    socket.sleep(0.05)
+  end
 end
 
 -- Fast stop (TERM: workers do not wait for pending calls), waiting

@@ -1,9 +1,12 @@
 -- A throwaway redis-server for tests: loopback only, a free port, a temp
--- folder, no persistence. Started and stopped by the spec that uses it.
+-- folder, no persistence unless aof = true. Started and stopped by the spec
+-- that uses it.
 --
 --   local rp = require "support.redis_process"
---   local r = rp.start { password = "pw" }   -- optional password
---   r.port; r:cli("PING"); r:stop(); r:restart()   -- same port, empty data
+--   local r = rp.start { password = "pw", aof = true }   -- both optional
+--   r.port; r:cli("PING"); r:stop()
+--   r:restart()   -- same port and folder: empty, or (aof) what the AOF kept
+--                 -- (appendfsync always: every write, whenever it stops)
 --
 -- Raises with the server's log when it does not come up within START_TIMEOUT.
 local socket = require "socket"
@@ -41,14 +44,14 @@ function _M.start(opts)
   local dir = os.tmpname()
   os.remove(dir)
   assert(os.execute("mkdir -m 0700 " .. sh_quote(dir)))
-  local self = setmetatable({ dir = dir, password = opts.password, port = free_port() }, Redis)
+  local self = setmetatable({ dir = dir, password = opts.password, port = free_port(), aof = opts.aof }, Redis)
   self:launch()
   return self
 end
 
 function Redis:launch()
   local args = { "exec", _M.BINARY, "--port", self.port, "--bind", "127.0.0.1",
-    "--save", "''", "--appendonly", "no", "--dir", sh_quote(self.dir),
+    "--save", "''", "--appendonly", self.aof and "yes --appendfsync always" or "no", "--dir", sh_quote(self.dir),
     "--logfile", sh_quote(self.dir .. "/redis.log"), "--daemonize", "no" }
   if self.password then args[#args + 1] = "--requirepass " .. sh_quote(self.password) end
   local cmd = "sh -c " .. sh_quote("echo $$; " .. table.concat(args, " ")) .. " </dev/null"

@@ -1,8 +1,9 @@
 -- Start the SendPulse sandbox as a separate process for tests.
 --
 --   local sp = require "support.sandbox_process"
---   local sb = sp.start { token_ttl = 2, rate = 10 }   -- all optional; port = 0
+--   local sb = sp.start { token_ttl = 2, rate = 10, nice = -10 }   -- all optional; port = 0
 --   sb.url                                  -- "http://127.0.0.1:PORT"
+--   sb.ui_url, sb.ui_token                  -- the pages (/_sandbox/ui/) and their token
 --   sb:control("POST", "/_sandbox/reset")   -- decoded answer, status
 --   sb:reset(); sb:configure{ rate = 0 }; sb:fault{ kind = "drop" }
 --   sb:stats()                              -- GET /_sandbox/stats, decoded
@@ -30,17 +31,27 @@ local Sandbox = {}
 Sandbox.__index = Sandbox
 
 -- Spawn the sandbox and wait until it accepts connections. opts: port (0),
--- token_ttl, rate, lua (interpreter). Raises with the server's stderr when
+-- token_ttl, rate, lua (interpreter), open_files (ulimit -n), args (more
+-- options of the script). Raises with the server's stderr when
 -- it does not come up.
 function _M.start(opts)
   opts = opts or {}
   local lua = opts.lua or os.getenv("SP_SANDBOX_LUA") or "lua5.4"
   local logfile = os.tmpname()
   local errfile = logfile .. ".stderr"
-  local args = { "exec", lua, shell_quote(_M.SCRIPT), "--host", "127.0.0.1",
+  -- nice: a scheduling priority (as root; ignored otherwise) for a sandbox
+  -- that measures request times on a loaded machine (spec/outbox_drain_spec.lua).
+  local prio = ""
+  if opts.nice and io.popen("id -u"):read("*l") == "0" then prio = "nice -n " .. tonumber(opts.nice) .. " " end
+  -- open_files: the server's descriptor limit (ulimit -n), for the specs
+  -- that open more connections than a default limit allows
+  local args = { opts.open_files and ("ulimit -n " .. tonumber(opts.open_files) .. " &&") or "",
+                 "exec", prio .. lua, shell_quote(_M.SCRIPT), "--host", "127.0.0.1",
                  "--port", tostring(opts.port or 0), "--log", shell_quote(logfile) }
   if opts.token_ttl then args[#args + 1] = "--token-ttl " .. tostring(opts.token_ttl) end
   if opts.rate then args[#args + 1] = "--rate " .. tostring(opts.rate) end
+  -- any other option of the script, as { "--max-requests", "100", ... }
+  for _, a in ipairs(opts.args or {}) do args[#args + 1] = shell_quote(a) end
   args[#args + 1] = "2>" .. shell_quote(errfile)
   local pipe = assert(io.popen(table.concat(args, " "), "r"))
   local line = pipe:read("*l")
@@ -52,9 +63,11 @@ function _M.start(opts)
     os.remove(errfile)
     error("sandbox did not start (first line " .. tostring(line) .. "): " .. why, 2)
   end
+  -- the second line: the pages' address and the token their forms need
+  local ui_url, ui_token = (pipe:read("*l") or ""):match("^sandbox ui (%S+) token (%S+)$")
   local self = setmetatable({
     host = "127.0.0.1", port = tonumber(port), pid = tonumber(pid), pipe = pipe,
-    logfile = logfile, errfile = errfile,
+    logfile = logfile, errfile = errfile, ui_url = ui_url, ui_token = ui_token,
   }, Sandbox)
   self.url = "http://127.0.0.1:" .. port
   local deadline = socket.gettime() + _M.START_TIMEOUT

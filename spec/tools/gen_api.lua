@@ -1045,6 +1045,8 @@ local CALL_OPTION_DOCS = {
   { "idempotent", "`true`: a failed POST may be retried as a GET would (the call is really a read,"
     .. " or repeating it is harmless)", "boolean" },
   { "raw", "`true`: return a successful answer's bytes undecoded (errors are still decoded)", "boolean" },
+  { "idempotency_key", "1 to 255 printable ASCII characters: the call runs at most once for this key"
+    .. " (a repeat is the recorded outcome; docs/outbox.md)", "string" },
 }
 
 local function call_options_section(w, facts)

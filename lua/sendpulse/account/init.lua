@@ -68,6 +68,8 @@ local function redis_conn(cfg)
   return require("sendpulse.redis").connection(r), r.prefix
 end
 
+_M.redis_conn = redis_conn
+
 -- The store object for cfg.token_store ("file", "redis" or the user's own).
 local function token_store(cfg)
   local s = cfg.token_store

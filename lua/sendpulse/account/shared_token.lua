@@ -14,6 +14,9 @@
 --   store:delete(key)
 --   store:lock(key, ttl)    -> true if this caller now holds the lock
 --   store:unlock(key)
+--   store:count(key, seconds) -> n   (optional: counts one token request in
+--                            the current window of `seconds`, returns the
+--                            window's count; see account/token_requests.lua)
 --
 -- Keys are derived from the account (a fingerprint of the client id and
 -- secret), never the secret itself. Stores: sendpulse.account.token_store.* and user
@@ -149,7 +152,22 @@ function SharedToken:invalidate(generation)
   return true
 end
 
+--- Counts a token request in the store, for every process sharing it:
+-- the window's count, or nil when the store cannot count (no count method)
+-- or failed (reported).
+function SharedToken:count_requests(seconds)
+  if type(self.store.count) ~= "function" then return nil end
+  local ok, n = call(self, "count", self.key .. ":requests", seconds)
+  if not ok then return nil end
+  if type(n) ~= "number" then
+    self.report("count", "the store's count was ignored: it is not a number")
+    return nil
+  end
+  return n
+end
+
 function SharedToken:token() return self.auth:token() end
+function SharedToken:held() return self.auth:held() end
 function SharedToken:refreshing() return self.auth:refreshing() end
 function SharedToken:token_request() return self.auth:token_request() end
 function SharedToken:expires_in() return self.auth:expires_in() end

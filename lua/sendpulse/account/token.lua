@@ -21,11 +21,18 @@ local _M = {}
 _M.MAX_LENGTH = 4096
 
 --- The lifetime assumed when an answer gives none (SendPulse's tokens live
--- an hour), and the most that is believed: a token endpoint that claims a
+-- an hour), the most that is believed: a token endpoint that claims a
 -- year (1e7 seconds and more raised inside the C auth object) gets a day,
--- after which the token is fetched again.
+-- after which the token is fetched again; and the least: a second. A token
+-- "of 0.0001 s" was due before the call that fetched it could send it, so
+-- every call fetched tokens until its timeout (246 token requests in 25 s,
+-- no call sent: issue 21). A server that really lets a token lapse that
+-- soon answers 401, which brings one new token and one replay; how many
+-- token requests an account may make is bounded apart
+-- (sendpulse.account.token_requests).
 _M.DEFAULT_LIFETIME = 3600
 _M.MAX_LIFETIME = 86400
+_M.MIN_LIFETIME = 1
 
 --- RFC 6750 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 -- (explicit ranges: %w would follow the C locale).
@@ -47,13 +54,15 @@ function _M.check(t)
 end
 
 --- The seconds a token answer's expires_in stands for: a positive finite
--- number up to MAX_LIFETIME as given (a numeric string too), a larger one
--- cut to MAX_LIFETIME, anything else (missing, zero, negative, NaN, not a
--- number) DEFAULT_LIFETIME.
+-- number from MIN_LIFETIME to MAX_LIFETIME as given (a numeric string too),
+-- a smaller one raised to MIN_LIFETIME, a larger one cut to MAX_LIFETIME,
+-- anything else (missing, zero, negative, NaN, not a number)
+-- DEFAULT_LIFETIME.
 function _M.lifetime(expires_in)
   local n = tonumber(expires_in)
   if not n or n ~= n or n <= 0 then return _M.DEFAULT_LIFETIME end
   if n > _M.MAX_LIFETIME then return _M.MAX_LIFETIME end
+  if n < _M.MIN_LIFETIME then return _M.MIN_LIFETIME end
   return n
 end
 

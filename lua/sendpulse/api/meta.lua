@@ -15,6 +15,7 @@
 ---@field headers? table<string, string>
 ---@field idempotent? boolean
 ---@field raw? boolean
+---@field idempotency_key? string
 
 ---@class sendpulse.client
 ---@field email sendpulse.api.email SendPulse Bulk Email API

@@ -14,15 +14,33 @@
 -- (statuses are not exported). A path is written to a private temporary
 -- file (mode 0600) and renamed when the export is complete, so it never
 -- holds half a list (see sink below).
+--
+-- Cells a spreadsheet would run as a formula (starting with = + - @ TAB CR)
+-- get a ' in front (sendpulse.bulk.cells; raw_cells = true writes them as
+-- they are); the import takes it away again, so the round trip is exact.
+--
+-- A server that ignores `offset` (answering the same page again, or pages
+-- in any order without end) would make the walk endless. The walk stops
+-- with a `decode` error when a full page is the page before again, or when
+-- more contacts came than get_emails_total_count says the list holds (asked
+-- again when passed, since a list can grow during an export).
+--
+-- The temporary file is private (core.temp): unnamed where the file system
+-- allows (O_TMPFILE), so a signal, a SIGKILL or a power cut leaves nothing
+-- behind and two exports to one path each publish a whole file (the last
+-- one wins); elsewhere `<out>.<uid>.tmp`, made with O_EXCL, one left by a
+-- killed run of this user replaced, anything else there refused.
 local core = require "sendpulse.core"
 local errors = require "sendpulse.errors"
 local call_options = require "sendpulse.operations.call_options"
 local csv = require "sendpulse.bulk.csv"
+local cells = require "sendpulse.bulk.cells"
 
 local type, pairs, ipairs, pcall, tostring, tonumber, rawget, error =
       type, pairs, ipairs, pcall, tostring, tonumber, rawget, error
 local format, concat = string.format, table.concat
 local monotonic = core.monotonic
+local neutralise_record = cells.neutralise_record
 
 local _M = {}
 
@@ -39,7 +57,9 @@ end
 local function check(args)
   if type(args) ~= "table" then return "arguments must be a table" end
   for k in pairs(args) do
-    if k ~= "id" and k ~= "out" and k ~= "progress" then return format("unknown argument '%s'", tostring(k)) end
+    if k ~= "id" and k ~= "out" and k ~= "progress" and k ~= "raw_cells" then
+      return format("unknown argument '%s'", tostring(k))
+    end
   end
   local id = args.id
   if not ((type(id) == "number" and id > 0 and id % 1 == 0) or (type(id) == "string" and id:find("^%d+$"))) then
@@ -51,6 +71,9 @@ local function check(args)
   end
   if args.progress ~= nil and type(args.progress) ~= "function" then
     return "argument 'progress' must be a function(p)"
+  end
+  if args.raw_cells ~= nil and type(args.raw_cells) ~= "boolean" then
+    return "argument 'raw_cells' must be a boolean"
   end
 end
 
@@ -109,11 +132,39 @@ local function sink(out)
   end
 end
 
+-- How many contacts the list holds: a number, false when the answer has no
+-- count (then only a repeated page stops a walk that does not end), or
+-- nil, err.
+local function list_total(service, id, call_opts)
+  local answer, err = attempt(service.raw, service, "get_emails_total_count", { id = id }, call_opts)
+  if answer == nil then return nil, err end
+  local total = type(answer) == "table" and answer.total
+  if type(total) == "number" and total >= 0 and total % 1 == 0 then return total end
+  return false
+end
+
+local function paging_error(message)
+  error(errors.new { kind = "decode", name = "paging_loop", message = "email:export: " .. message }, 0)
+end
+
+-- The emails of a page, as one string (to compare it with the next).
+local function page_key(page)
+  local emails = {}
+  for i, contact in ipairs(page) do
+    emails[i] = type(contact) == "table" and type(contact.email) == "string" and contact.email or ""
+  end
+  return concat(emails, "\n")
+end
+
 local function run(service, args, call_opts)
   local id = tonumber(args.id)
   local started = monotonic()
   local vars, err = attempt(service.raw, service, "get_mailing_list_variables", { id = id }, call_opts)
   if not vars then return nil, err end
+  local total
+  total, err = list_total(service, id, call_opts)
+  if total == nil then return nil, err end
+  local format_cells = args.raw_cells and function(record) return record end or neutralise_record
   local columns, names = { "email" }, {}
   for _, v in ipairs(vars) do
     if type(v) == "table" and type(v.name) == "string" and not names[v.name] then
@@ -123,16 +174,38 @@ local function run(service, args, call_opts)
   end
   local write, finish = sink(args.out)
   -- variables a contact has but the list's variables do not name: no column
-  local summary = { contacts = 0, columns = columns, unlisted = {} }
+  local summary = { contacts = 0, columns = columns, unlisted = {}, total = total or nil }
   local unlisted = {}
   local ok, failure = pcall(function()
-    write(csv.format(columns))
+    write(csv.format(format_cells(columns)))
     -- offset paging, one page in memory at a time
-    local offset = 0
+    local offset, previous = 0, nil
     while true do
       local page, perr = attempt(service.raw, service, "get_emails_from_mailing_list",
         { id = id, limit = _M.PAGE, offset = offset }, call_opts)
       if not page then error(perr, 0) end
+      -- checked before the page is written: a page that breaks the walk
+      -- adds nothing to the output
+      if #page == _M.PAGE then
+        local key = page_key(page)
+        if key == previous then
+          paging_error(format("the page at offset %d holds the same %d contacts as the page before: the server "
+            .. "ignores 'offset' (stopped after %d contacts)", offset, #page, summary.contacts))
+        end
+        previous = key
+      end
+      if total and summary.contacts + #page > total then
+        -- the list may have grown meanwhile (an answer without a count, or
+        -- a smaller one, keeps the count we have: the walk still ends)
+        local again = list_total(service, id, call_opts)
+        if again and again > total then total = again end
+        if summary.contacts + #page > total then
+          paging_error(format("the pages up to offset %d hold %d contacts, more than the %d the list has "
+            .. "(get_emails_total_count): the server does not follow 'offset' (stopped after %d contacts)",
+            offset, summary.contacts + #page, total, summary.contacts))
+        end
+        summary.total = total
+      end
       for _, contact in ipairs(page) do
         local row = { contact.email }
         local values = type(contact.variables) == "table" and contact.variables or {}
@@ -146,11 +219,13 @@ local function run(service, args, call_opts)
             summary.unlisted[#summary.unlisted + 1] = name
           end
         end
-        write(csv.format(row, #columns))
+        write(csv.format(format_cells(row, #columns), #columns))
       end
       summary.contacts = summary.contacts + #page
       offset = offset + #page
-      if args.progress then args.progress { contacts = summary.contacts, elapsed = monotonic() - started } end
+      if args.progress then
+        args.progress { contacts = summary.contacts, total = summary.total, elapsed = monotonic() - started }
+      end
       if #page < _M.PAGE then break end
     end
   end)

@@ -7,10 +7,13 @@
 --     rows = "contacts.csv",            -- a path, an open file, or an iterator of
 --                                       -- { email =, phone =, variables = {...} }
 --     batch = 500,                      -- contacts per call (1 .. 1000)
+--     batch_bytes = 2097152,            -- and at most about this many bytes of rows per call
 --     journal = "contacts.csv.journal", -- resume from here (optional; locked while the run lasts)
 --     restart = false,                  -- true: start from the first row whatever the journal says
---     rejects = "contacts.rejects.csv", -- rows not added, with line and reason (optional)
+--     rejects = "contacts.rejects.csv", -- rows not added, with line and reason (optional;
+--                                       -- appended to, never truncated: bulk/rejects.lua)
 --     progress = function(p) ... end,   -- after every batch (optional)
+--     raw_cells = false,                -- true: keep a leading ' (see sendpulse.bulk.cells)
 --   }, { timeout = 60 })                -- call options for every batch (optional)
 --   --> { added =, rejected =, skipped =, blank =, batches =, seconds =, resumed =,
 --   --    resent =, complete = true, rejects_list = {...} (without a rejects file) }
@@ -25,6 +28,19 @@
 -- row after it is sent by the resumed run), and sends again at most the one
 -- batch that was in flight: SendPulse adds by email (an upsert), so that
 -- second send changes nothing.
+--
+-- Memory: a batch is bounded by rows (`batch`) and by bytes (`batch_bytes`,
+-- 2 MiB): it closes once its contacts' JSON and its rejected rows' cells
+-- reach that, so a batch holds at most batch_bytes plus one row (at most
+-- max_record, 1 MiB). Wide rows make smaller batches instead of one body
+-- of hundreds of megabytes (issue 21: 100 MB of rows under the 1 MiB record
+-- limit went out as one call, 5.4 GB of peak RSS).
+--
+-- Cells: a CSV cell that is a run of quotes and then = + - @ TAB or CR
+-- loses its first quote, the one an export adds to keep a spreadsheet from
+-- running it (sendpulse.bulk.cells; raw_cells = true keeps it). A cell that
+-- is not UTF-8 makes its row a reject (JSON must be UTF-8; a strict server
+-- drops the connection otherwise), with the column and the byte.
 --
 -- Failures: a batch the API refuses for its data (HTTP 400/422, such as
 -- 906 "Email address syntax error", which refuses the whole batch) is split
@@ -49,23 +65,30 @@ local csv = require "sendpulse.bulk.csv"
 local contacts = require "sendpulse.bulk.contacts"
 local journal = require "sendpulse.bulk.journal"
 local rejects_file = require "sendpulse.bulk.rejects"
+local cells = require "sendpulse.bulk.cells"
 
 local type, pairs, ipairs, pcall, tostring, tonumber, rawget, setmetatable, math_type =
       type, pairs, ipairs, pcall, tostring, tonumber, rawget, setmetatable, math.type
 local floor = math.floor
-local format = string.format
+local format, byte = string.format, string.byte
+local QUOTE = 39   -- '
+local restore, neutralise_record = cells.restore, cells.neutralise_record
 local monotonic = core.monotonic
 
 local _M = {}
 
 _M.DEFAULT_BATCH = 500
 _M.MAX_BATCH = 1000
+_M.DEFAULT_BATCH_BYTES = 2 * 1024 * 1024
+_M.MIN_BATCH_BYTES = 1024
+_M.MAX_BATCH_BYTES = 64 * 1024 * 1024
+_M.ROW_OVERHEAD = 64     -- bytes a row costs beyond its cells (its tables), in the batch's count
 _M.KEEP_REJECTS = 1000   -- rejects kept in the summary when there is no rejects file
 _M.HASH_CHUNK = 65536    -- bytes read at a time to fingerprint the input
 _M.OPERATION = "add_emails_to_mailing_list"
 
 local ARGS = { id = true, rows = true, batch = true, journal = true, rejects = true, progress = true,
-               max_record = true, restart = true }
+               max_record = true, batch_bytes = true, raw_cells = true, restart = true }
 
 local function is_integer(v)
   if type(v) ~= "number" or v % 1 ~= 0 then return false end
@@ -102,6 +125,14 @@ local function check(args)
   end
   if args.max_record ~= nil and not (is_integer(args.max_record) and args.max_record >= 1024) then
     return "argument 'max_record' must be an integer >= 1024 (bytes)"
+  end
+  local bb = args.batch_bytes
+  if bb ~= nil and not (is_integer(bb) and bb >= _M.MIN_BATCH_BYTES and bb <= _M.MAX_BATCH_BYTES) then
+    return format("argument 'batch_bytes' must be an integer from %d to %d (bytes), got %s",
+      _M.MIN_BATCH_BYTES, _M.MAX_BATCH_BYTES, tostring(bb))
+  end
+  if args.raw_cells ~= nil and type(args.raw_cells) ~= "boolean" then
+    return "argument 'raw_cells' must be a boolean"
   end
   return nil
 end
@@ -141,7 +172,7 @@ local CsvSource = {}
 CsvSource.__index = CsvSource
 
 -- Opens the CSV and reads its header. Returns the source or nil, message.
-local function csv_source(rows, max_record)
+local function csv_source(rows, max_record, raw_cells)
   local file, owned = rows, false
   if type(rows) == "string" then
     local f, err = io.open(rows, "rb")
@@ -157,12 +188,18 @@ local function csv_source(rows, max_record)
     return nil, header == nil and "the CSV file is empty (it needs a header row naming an 'email' column)"
       or format("the header row is malformed: %s", where.reason)
   end
-  local map, why = contacts.header(header)
+  local names = header
+  if not raw_cells then
+    names = {}
+    for i, cell in ipairs(header) do names[i] = restore(cell) end
+  end
+  local map, why = contacts.header(names)
   if not map then
     if owned then file:close() end
     return nil, why
   end
   return setmetatable({ kind = "csv", file = file, owned = owned, reader = reader, map = map, columns = header,
+                        names = names, raw_cells = raw_cells,
                         size = file_size(file), start = where.next_offset, start_line = where.line + 1,
                         offset = where.next_offset, line = where.line + 1,
                         hashed = { at = 0, sum = core.fingerprint("") } }, CsvSource)
@@ -189,9 +226,9 @@ function CsvSource:record_start(offset)
   if offset < self.start or offset > self.size then return false end
   local here = self.file:seek()
   self.file:seek("set", offset - 1)
-  local byte = self.file:read(1)
+  local before = self.file:read(1)
   self.file:seek("set", here)
-  return byte == "\n"
+  return before == "\n"
 end
 
 function CsvSource:position() return { offset = self.offset, line = self.line } end
@@ -205,16 +242,22 @@ function CsvSource:seek(pos)
   return true
 end
 
--- The next row: "contact", contact, line, fields | "reject", reason, line,
--- fields | "blank" | nil at the end.
+-- The next row: "contact", contact, line, fields, bytes (its JSON, at most)
+-- | "reject", reason, line, fields | "blank" | nil at the end.
 function CsvSource:next()
   local fields, where = self.reader:next()
   if fields == nil then return nil end
   -- (the reader counts the lines of records that hold line breaks)
   self.offset, self.line = where.next_offset, self.reader.line
   if fields == false then return "reject", where.reason, where.line, {} end
-  local contact, reason = contacts.from_record(self.map, fields)
-  if contact then return "contact", contact, where.line, fields end
+  if not self.raw_cells then
+    for i = 1, #fields do
+      local cell = fields[i]
+      if byte(cell, 1) == QUOTE then fields[i] = restore(cell) end   -- (most cells: one comparison)
+    end
+  end
+  local contact, reason, bytes = contacts.from_record(self.map, fields)
+  if contact then return "contact", contact, where.line, fields, bytes end
   if reason == "blank" then return "blank" end
   return "reject", reason, where.line, fields
 end
@@ -233,7 +276,8 @@ local IterSource = {}
 IterSource.__index = IterSource
 
 local function iter_source(fn)
-  return setmetatable({ kind = "iterator", fn = fn, row = 0, columns = { "email" } }, IterSource)
+  return setmetatable({ kind = "iterator", fn = fn, row = 0, columns = { "email" }, names = { "email" } },
+                      IterSource)
 end
 
 function IterSource:identity() return { kind = "iterator" } end
@@ -255,10 +299,18 @@ function IterSource:next()
   local row = self.fn()
   if row == nil then return nil end
   self.row = self.row + 1
-  local contact, reason = contacts.from_row(row)
+  local contact, reason, bytes = contacts.from_row(row)
   local email = type(row) == "table" and type(row.email) == "string" and row.email or ""
-  if contact then return "contact", contact, self.row, { email } end
+  if contact then return "contact", contact, self.row, { email }, bytes end
   return "reject", reason, self.row, { email }
+end
+
+-- What a rejected row adds to a batch (its part of the bound batch_bytes):
+-- its cells, held until the batch's rejects are written.
+local function reject_size(fields)
+  local n = _M.ROW_OVERHEAD
+  for i = 1, #fields do n = n + #fields[i] end
+  return n
 end
 
 ---------------------------------------------------------------------------
@@ -280,6 +332,9 @@ local function add(service, id, items, call_opts)
   local emails = {}
   for i, item in ipairs(items) do emails[i] = item.contact end
   local ok, value, err = pcall(service.raw, service, _M.OPERATION, { id = id, emails = emails }, call_opts)
+  -- not one of the library's errors (Ctrl-C's "interrupted!", a bug): on
+  -- its way, the journal stays at the batch in flight, as after a kill
+  if not ok and not errors.is_error(value) then error(value, 0) end
   if not ok then return nil, value end
   if value == nil then return nil, err end
   return true
@@ -346,9 +401,10 @@ end
 local function run(service, args, call_opts)
   local id = tonumber(args.id)
   local size = args.batch or _M.DEFAULT_BATCH
+  local max_bytes = args.batch_bytes or _M.DEFAULT_BATCH_BYTES
   local src, why
   if type(args.rows) == "function" then src = iter_source(args.rows)
-  else src, why = csv_source(args.rows, args.max_record) end
+  else src, why = csv_source(args.rows, args.max_record, args.raw_cells) end
   if not src then return nil, errors.argument("email:import: " .. why) end
 
   local started = monotonic()
@@ -404,7 +460,10 @@ local function run(service, args, call_opts)
     if state.in_flight then summary.resent = state.in_flight.rows end
   end
   if args.rejects then
-    local w, err, fault = rejects_file.open(args.rejects, src.columns, state and state.rejects_size or nil)
+    -- a spreadsheet opens this file too: its cells are neutralised as an
+    -- export's are (and restored when it is imported again)
+    local header = args.raw_cells and src.names or neutralise_record(src.names)
+    local w, err, fault = rejects_file.open(args.rejects, header, state and state.rejects_size or nil)
     if not w then return finish(file_error(err, fault)) end
     summary.rejects_writer = w
     summary.rejects = args.rejects
@@ -415,9 +474,11 @@ local function run(service, args, call_opts)
   local writer = summary.rejects_writer
 
   local counts = state and state.counts or { added = 0, rejected = 0, blank = 0 }
+  -- (a new run's rejects begin where the file ended: a resume cuts back to there)
   local current = {
     list = id, input = nil, position = src:position(), counts = counts,
-    rejects_size = state and state.rejects_size or nil, runs = (state and state.runs or 0) + 1,
+    rejects_size = state and state.rejects_size or (args.rejects and writer.size) or nil,
+    runs = (state and state.runs or 0) + 1,
   }
   local function save(extra)
     current.position = extra.position or current.position
@@ -450,12 +511,16 @@ local function run(service, args, call_opts)
 
   while true do
     local from = src:position()
-    local items, refused, blanks, ended = {}, {}, 0, false
-    while #items < size do
-      local kind, value, line, fields = src:next()
+    local items, refused, blanks, ended, bytes = {}, {}, 0, false, 0
+    while #items < size and bytes < max_bytes do
+      local kind, value, line, fields, json_bytes = src:next()
       if kind == nil then ended = true break end
-      if kind == "contact" then items[#items + 1] = { contact = value, line = line, fields = fields }
-      elseif kind == "reject" then refused[#refused + 1] = { line, value, fields }
+      if kind == "contact" then
+        items[#items + 1] = { contact = value, line = line, fields = fields }
+        bytes = bytes + _M.ROW_OVERHEAD + json_bytes
+      elseif kind == "reject" then
+        refused[#refused + 1] = { line, value, fields }
+        bytes = bytes + reject_size(fields)
       else blanks = blanks + 1 end
     end
     local to = src:position()
@@ -474,7 +539,11 @@ local function run(service, args, call_opts)
       end
       summary.batches = summary.batches + 1
     end
-    for _, r in ipairs(refused) do writer:add(r[1], r[2], r[3]) end
+    for _, r in ipairs(refused) do
+      local fields = r[3]
+      if args.rejects and not args.raw_cells then fields = neutralise_record(fields) end
+      writer:add(r[1], r[2], fields)
+    end
     local rsize, werr, wfault = writer:commit()
     if not rsize then return finish(file_error(werr, wfault)) end
     counts.added = counts.added + added

@@ -6,12 +6,17 @@
 -- appended, then synced to disk before the journal records the file's new
 -- size. A resumed run first cuts the file back to the size its journal
 -- recorded, so the rejects of a batch that was in flight at a kill are
--- never written twice.
+-- never written twice. A write cut short (a full disk) is cut back too: the
+-- file never holds half a row.
+--
+-- A new run never truncates an earlier rejects file (the rows of a past
+-- run may be all a user has of them): it appends to a file with the same
+-- header, starts a missing or empty one, and refuses one whose first line
+-- is another header (rows of other columns would make it unreadable).
 --
 -- It is a private file (csrc/sp_fs.h: mode 0600, ours, a regular file,
 -- never reached through a symbolic link), opened once and written through
--- that descriptor: a new run gives the name a new file (atomically), a
--- resumed run opens the one there and checks it.
+-- that descriptor.
 local core = require "sendpulse.core"
 local csv = require "sendpulse.bulk.csv"
 
@@ -23,23 +28,26 @@ local _M = {}
 local Rejects = {}
 Rejects.__index = Rejects
 
---- Opens `path` for a run. `keep` (a resumed run): the size the journal
---- recorded, the file is cut back to it; nil (a new run): the file is
---- created with its header. Returns the object, or nil, a message and a
---- fault ("storage" for a full disk).
-function _M.open(path, columns, keep)
-  if not keep then
-    local header = { "line", "reason" }
-    for _, c in ipairs(columns) do header[#header + 1] = c end
-    local t, err, fault = core.temp(path, "rejects file")
-    if not t then return nil, err, fault end
-    local ok
-    ok, err, fault = t:write(csv.format(header))
-    if ok then ok, err, fault = t:publish() end
-    t:close()
-    if not ok then return nil, err, fault end
+-- Writes text at the end of f (size bytes long); a write cut short is cut
+-- back, so the file is as it was. Returns true or nil, message, fault.
+local function append(f, size, text)
+  local ok, err, fault = f:write(text)
+  if not ok then
+    f:truncate(size)
+    return nil, err, fault
   end
-  local f, err, fault = core.open(path, { mode = "append", what = "rejects file" })
+  return true
+end
+
+--- Opens `path` for a run. `keep` (a resumed run): the size the journal
+--- recorded, the file is cut back to it; nil (a new run): rows are appended
+--- to a file with this header, or the file is started with it. Returns the
+--- object (its size: where this run's rows begin), or nil, a message and a
+--- fault ("storage" for a full disk, "refused" for a file that is not
+--- this import's).
+function _M.open(path, columns, keep)
+  local f, err, fault = core.open(path, { mode = keep and "append" or "create", append = true,
+                                          what = "rejects file" })
   if f == false then
     return nil, format("the rejects file %s is missing, but its journal says it holds %d bytes: delete the "
       .. "journal (or run the import with --restart) to start over", path, keep), "refused"
@@ -59,6 +67,26 @@ function _M.open(path, columns, keep)
       return nil, err, fault
     end
     size = keep
+  else
+    local header = { "line", "reason" }
+    for _, c in ipairs(columns) do header[#header + 1] = c end
+    header = csv.format(header)
+    local ok
+    if size == 0 then
+      ok, err, fault = append(f, 0, header)
+      if ok then ok, err, fault = f:sync() end
+      size = #header
+    else
+      ok, err, fault = f:read_at(0, #header)
+      if ok and ok ~= header then
+        ok, err, fault = nil, "the rejects file " .. path .. " holds rows of another input (its first line is "
+          .. "not " .. header:sub(1, -2) .. "): give another rejects file, or move this one away", "refused"
+      end
+    end
+    if not ok then
+      f:close()
+      return nil, err, fault
+    end
   end
   return setmetatable({ path = path, file = f, pending = {}, size = size }, Rejects)
 end
@@ -75,11 +103,14 @@ end
 function Rejects:commit()
   if #self.pending > 0 then
     local text = concat(self.pending)
-    local ok, err, fault = self.file:write(text)
+    local ok, err, fault = append(self.file, self.size, text)
     if not ok then return nil, err, fault end
     self.pending = {}
     ok, err, fault = self.file:sync()
-    if not ok then return nil, err, fault end
+    if not ok then
+      self.file:truncate(self.size)
+      return nil, err, fault
+    end
     self.size = self.size + #text
   end
   return self.size

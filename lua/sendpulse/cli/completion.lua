@@ -16,7 +16,8 @@ local _M = {}
 _M.COMMANDS = { "request", "import", "export", "services", "help", "completion", "sandbox", "version" }
 _M.GLOBAL = { "--profile", "--base-url", "--verbose", "--pretty", "--compact", "--timeout" }
 _M.CALL_OPTIONS = { "--json", "--all", "--raw" }
-_M.IMPORT_OPTIONS = { "--batch", "--journal", "--no-journal", "--rejects", "--restart", "--progress" }
+_M.IMPORT_OPTIONS = { "--batch", "--batch-bytes", "--journal", "--no-journal", "--rejects", "--restart",
+                      "--progress", "--raw-cells" }
 
 local function words(list) return concat(list, " ") end
 
@@ -69,7 +70,7 @@ _sendpulse() {
       completion) candidates="bash zsh" ;;
       import) candidates="%s" ;;
       request) [ $pos -eq 1 ] && candidates="GET POST PUT PATCH DELETE" || candidates="--query --json" ;;
-      export) candidates="--output" ;;
+      export) candidates="--output --raw-cells" ;;
       sandbox) candidates="--port --rate --log" ;;
       services|version) candidates="" ;;
       *)

@@ -5,6 +5,7 @@ local _M = {}
 _M.OK = 0
 _M.REJECTED = 10   -- import finished, some rows in the rejects file
 _M.INTERNAL = 70   -- a bug: a Lua error that is not one of the library's error objects
+_M.INTERRUPTED = 130   -- Ctrl-C (SIGINT), as shells report it
 
 -- kind -> code, and the order the table in docs/cli.md lists them.
 _M.BY_KIND = {
@@ -18,14 +19,18 @@ _M.BY_KIND = {
   decode = 7,       -- an answer that is not the JSON it should be
   protocol = 8,     -- the server broke HTTP (a malformed answer)
   too_large = 9,    -- an answer or a request over a size limit
-  storage = 11,     -- a file could not be written: the disk (or the quota) is full
-  busy = 12,        -- another import holds the journal's lock
+  in_progress = 11, -- another call holds the idempotency key (docs/outbox.md)
+  uncertain = 12,   -- an earlier attempt with the key may have been sent: not settled yet
+  store = 13,       -- an outbox or idempotency store failed (a file, Redis)
+  full = 14,        -- the outbox holds max_pending entries: not enqueued
+  storage = 15,     -- a file could not be written: the disk or the quota is full (nothing half-written)
+  busy = 16,        -- another import holds the journal's lock
   cancelled = 70,
   callback = 70,
 }
 
 _M.ORDER = { "api", "usage", "auth", "rate_limit", "network", "timeout", "decode", "protocol", "too_large",
-             "storage", "busy" }
+             "in_progress", "uncertain", "store", "full", "storage", "busy" }
 
 --- The exit code for an error object (or anything else raised).
 function _M.for_error(err)

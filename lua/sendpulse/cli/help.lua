@@ -12,15 +12,18 @@ local _M = {}
 
 _M.USAGE = [==[
 usage: sendpulse [--profile NAME] [--base-url URL] [--verbose] [--pretty | --compact] [--timeout S]
-                 COMMAND ...
+                 [--outbox DIR] COMMAND ...
+       sendpulse --help | -h | --version
 
 commands:
   SERVICE OPERATION [field=value ...] [--json '{...}' | --json @file.json] [--all] [--raw]
-                           call one of the API's operations (sendpulse services lists them)
+                    [--allow-unknown]
+                           call one of the API's operations (sendpulse services lists them);
+                           a field it does not declare is refused unless --allow-unknown
   request METHOD PATH [--query k=v ...] [--json ...]
                            any endpoint
   import LIST_ID FILE.csv  contacts into a mailing list (batches, journal, rejects, progress)
-  export LIST_ID [--output FILE]
+  export LIST_ID [--output FILE] [--raw-cells]
                            every contact of a list as CSV
   services                 the services and how many operations each has
   help [SERVICE [OPERATION]]
@@ -29,6 +32,9 @@ commands:
   completion bash|zsh      a shell completion script
   sandbox [--port N] [--rate N] [--log FILE]
                            run the local SendPulse-compatible sandbox
+  outbox status|run|retry|drop [ID] (--dir DIR | --redis redis://HOST:PORT/DB) [--metrics]
+                           the durable outbox (docs/outbox.md); --outbox DIR before any
+                           SERVICE OPERATION or request enqueues it instead and prints its id
   version
 
 credentials: SENDPULSE_CLIENT_ID + SENDPULSE_CLIENT_SECRET, or SENDPULSE_API_KEY, or a profile
@@ -55,6 +61,16 @@ The profile file: $SENDPULSE_CREDENTIALS, else $XDG_CONFIG_HOME/sendpulse/creden
 
 Keys: client_id, client_secret, api_key, base_url.]]
 
+--- "did you mean 'a', 'b' or 'c'?" for a non-empty list of names: the
+--- command's one sentence for a misspelled name, written after "; ".
+function _M.did_you_mean(names)
+  local quoted = {}
+  for i, n in ipairs(names) do quoted[i] = "'" .. n .. "'" end
+  local last = quoted[#quoted]
+  quoted[#quoted] = nil
+  return "did you mean " .. (#quoted > 0 and concat(quoted, ", ") .. " or " or "") .. last .. "?"
+end
+
 function _M.exit_codes()
   local names = {
     api = "SendPulse answered with an error", usage = "usage: a wrong command line or argument",
@@ -62,6 +78,8 @@ function _M.exit_codes()
     network = "connection, DNS or TLS failure", timeout = "no answer in time",
     decode = "an answer that is not the JSON it should be", protocol = "the server broke HTTP",
     too_large = "an answer or request over a size limit",
+    in_progress = "another call holds the idempotency key", uncertain = "an earlier attempt may have been sent",
+    store = "an outbox or idempotency store failed", full = "the outbox is full: not enqueued",
     storage = "a file could not be written: the disk or the quota is full",
     busy = "another import is running with the same journal",
   }

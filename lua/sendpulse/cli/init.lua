@@ -33,6 +33,36 @@ local function nearest(service, name)
   return near_names.names(catalog.operations(service), name, 5)
 end
 
+-- "no service 'emails'; did you mean 'email'?"
+local function no_service(name)
+  local near = near_names.names(catalog.services(), name)
+  return format("no service '%s'%s (sendpulse services lists them)", name,
+    #near > 0 and ("; " .. help.did_you_mean(near)) or "")
+end
+
+-- argparse ends a message with "\nDid you mean 'x'?" or "\nDid you mean
+-- one of these: 'x' 'y'?": the command's own sentence instead.
+local function parse_error(message)
+  local head, names = message:match("^(.-)%s*\nDid you mean one of these: (.-)%?$")
+  if not head then head, names = message:match("^(.-)%s*\nDid you mean ('.-')%?$") end
+  if not head then return message end
+  local list = {}
+  for n in names:gmatch("'(.-)'") do list[#list + 1] = n end
+  return head .. "; " .. help.did_you_mean(list)
+end
+
+-- With --verbose, how a call went: its status, time and attempts, and
+-- whether the answer was canned (the sandbox's X-Sandbox-Canned header: the
+-- example of SendPulse's OpenAPI file, not an answer from state it keeps).
+local function call_note(ctx, meta)
+  if not ctx.out.verbose or type(meta) ~= "table" then return end
+  local canned = type(meta.headers) == "table" and meta.headers["x-sandbox-canned"]
+  ctx.out:note(format("sendpulse: HTTP %s in %.3f s, %s attempt%s%s", tostring(meta.status),
+    tonumber(meta.duration) or 0, tostring(meta.attempts or 1), meta.attempts == 1 and "" or "s",
+    canned and format("; canned answer (X-Sandbox-Canned: %s): the example of SendPulse's "
+      .. "OpenAPI file, not state the sandbox keeps", canned) or ""))
+end
+
 local function client_for(a, ctx)
   local creds, why = credentials.resolve({ profile = a.profile, base_url = a.base_url }, ctx.getenv)
   if not creds then usage(why) end
@@ -53,6 +83,12 @@ local function json_arg(a)
   return value
 end
 
+-- Ctrl-C: lua.c and luajit.c turn SIGINT into the error "interrupted!",
+-- raised from whatever Lua code runs. Not a bug: exit 130, as a shell
+-- reports a SIGINT (an import's journal or an export's temporary file are
+-- dealt with on the way up, as for any failure).
+local INTERRUPTED = {}
+
 local commands = {}
 
 function commands.version(_, ctx)
@@ -72,14 +108,14 @@ function commands.help(a, ctx)
   elseif topic[1] == "credentials" then text = help.CREDENTIALS
   elseif topic[1] == "exit-codes" then text = help.exit_codes()
   elseif #topic == 1 then
-    text = help.service(topic[1]) or usage(format("no service '%s' (sendpulse services lists them)", topic[1]))
+    text = help.service(topic[1]) or usage(no_service(topic[1]))
   else
     text = help.operation(topic[1], topic[2])
     if not text then
-      if not catalog.operations(topic[1]) then usage(format("no service '%s'", topic[1])) end
+      if not catalog.operations(topic[1]) then usage(no_service(topic[1])) end
       local near = nearest(topic[1], topic[2])
       usage(format("no operation '%s' in service '%s'%s", topic[2], topic[1],
-        #near > 0 and (" (did you mean " .. table.concat(near, ", ") .. "?)") or ""))
+        #near > 0 and ("; " .. help.did_you_mean(near)) or ""))
     end
   end
   ctx.out.stdout:write(text, "\n")
@@ -97,8 +133,60 @@ function commands.sandbox(a, ctx)
   local server = sandbox.new { host = a.host, port = a.port, rate = a.rate, log = a.log }
   local host, port = server:start()
   ctx.out.stdout:write(format("sandbox listening %s:%d\n", host, port))
+  ctx.out.stdout:write(format("sandbox ui %s token %s\n", server:ui_url(), server.ui_token))
   ctx.out.stdout:flush()
+  local warning = server:exposure_warning()
+  if warning then ctx.out.stderr:write("sendpulse sandbox: ", warning, "\n") end
   server:run()
+  return exits.OK
+end
+
+-- The outbox of --outbox DIR, or of the outbox command's --dir / --redis.
+local function outbox_for(client, dir, redis_url, name)
+  local outbox = require "sendpulse.outbox"
+  if dir then return outbox.new { client = client, store = "file", dir = dir } end
+  if not redis_url then usage("the outbox needs --dir DIR or --redis redis://HOST:PORT/DB") end
+  local rest = redis_url:match("^redis://(.*)$")
+  if not rest then usage("--redis must be a URL redis://[:PASSWORD@]HOST[:PORT][/DB]") end
+  local password, hostport, db = rest:match("^:([^@]*)@([^/]*)/?(%d*)$")
+  if not hostport then hostport, db = rest:match("^([^/@]*)/?(%d*)$") end
+  if not hostport or hostport == "" then usage("--redis must be a URL redis://[:PASSWORD@]HOST[:PORT][/DB]") end
+  local host, port = hostport:match("^([^:]+):(%d+)$")
+  host = host or hostport
+  return outbox.new { client = client, store = "redis", name = name,
+    redis = { host = host, port = tonumber(port) or 6379, db = tonumber(db) or 0, password = password } }
+end
+
+-- --outbox DIR: the call enqueued instead of made; prints its id.
+local function enqueue(a, ctx, service, operation, args)
+  local client = client_for(a, ctx)
+  local box = outbox_for(client, a.outbox)
+  local id = box:enqueue(service, operation, args)
+  ctx.out:value { id = id, outbox = a.outbox }
+  client:close()
+  return exits.OK
+end
+
+function commands.outbox(a, ctx)
+  local client = client_for(a, ctx)
+  local box = outbox_for(client, a.dir, a.redis, a.name)
+  local action = a.action
+  if action == "status" then
+    local st = box:status()
+    if a.metrics then ctx.out.stdout:write(client:stats().text) else ctx.out:value(st) end
+  elseif action == "run" then
+    local summary = box:run { until_empty = a.deadline == nil, deadline = a.deadline }
+    local st = box:status()
+    ctx.out:value { sent = summary.sent, again = summary.again, dead = summary.dead, pending = st.pending,
+                    in_flight = st.in_flight, dead_total = st.dead }
+  elseif action == "retry" then
+    ctx.out:value { revived = box:retry_dead() }
+  else
+    if not a.id then usage("outbox drop needs the entry's ID") end
+    if not box:drop(a.id) then usage(format("no entry '%s' in the outbox", a.id)) end
+    ctx.out:value { dropped = a.id }
+  end
+  client:close()
   return exits.OK
 end
 
@@ -111,9 +199,13 @@ function commands.request(a, ctx)
     query[k] = v
   end
   local body = json_arg(a)
+  if a.outbox then
+    return enqueue(a, ctx, "request", a.method:upper(), { path = a.path, query = query, json = body })
+  end
   local client = client_for(a, ctx)
-  local value = client:request(a.method:upper(), a.path, { query = query, json = body })
+  local value, meta = client:request(a.method:upper(), a.path, { query = query, json = body })
   ctx.out:value(value)
+  call_note(ctx, meta)
   client:close()
   return exits.OK
 end
@@ -127,10 +219,14 @@ local function call(service, a, ctx)
   if not op then
     local near = nearest(service, a.operation)
     usage(format("no operation '%s' in service '%s'%s (sendpulse help %s lists them)", a.operation, service,
-      #near > 0 and (" (did you mean " .. table.concat(near, ", ") .. "?)") or "", service))
+      #near > 0 and ("; " .. help.did_you_mean(near)) or "", service))
   end
-  local args, why = fields.parse(a.fields or {}, op, json_arg(a))
+  local args, why = fields.parse(a.fields or {}, op, json_arg(a), a.allow_unknown)
   if not args then usage(why) end
+  if a.outbox then
+    if a.all then usage("--outbox enqueues one call: --all cannot be enqueued") end
+    return enqueue(a, ctx, service, a.operation, args)
+  end
   local client = client_for(a, ctx)
   local svc = client[service]
   if a.all then
@@ -140,12 +236,13 @@ local function call(service, a, ctx)
     end
     for item in svc:each(a.operation, args) do ctx.out:line(item) end
   else
-    local value = svc[a.operation](svc, args)
+    local value, meta = svc[a.operation](svc, args)
     if type(value) == "string" and a.raw then
       ctx.out.stdout:write(value)
     else
       ctx.out:value(value)
     end
+    call_note(ctx, meta)
   end
   client:close()
   return exits.OK
@@ -170,8 +267,8 @@ function commands.import(a, ctx)
   if not id then usage(format("LIST_ID must be a number, got '%s'", a.list)) end
   local client = client_for(a, ctx)
   local ok, summary = pcall(client.email.import, client.email, {
-    id = id, rows = a.file, batch = a.batch, journal = journal, rejects = rejects, progress = show,
-    restart = a.restart and true or nil,
+    id = id, rows = a.file, batch = a.batch, batch_bytes = a.batch_bytes, journal = journal, rejects = rejects,
+    progress = show, raw_cells = a.raw_cells or nil, restart = a.restart and true or nil,
   })
   client:close()
   if not ok then
@@ -196,7 +293,7 @@ function commands.export(a, ctx)
   local id = tonumber(a.list)
   if not id then usage(format("LIST_ID must be a number, got '%s'", a.list)) end
   local client = client_for(a, ctx)
-  local summary = client.email:export { id = id, out = a.output or ctx.out.stdout }
+  local summary = client.email:export { id = id, out = a.output or ctx.out.stdout, raw_cells = a.raw_cells or nil }
   client:close()
   if ctx.out.verbose then
     ctx.out:note(format("sendpulse: exported %d contacts, columns %s", summary.contacts,
@@ -216,9 +313,10 @@ function _M.main(argv, ctx)
                            verbose = ok and a.verbose, stdout = ctx.stdout, stderr = ctx.stderr }
   ctx.out = out
   if not ok then
-    out:error(errors.new { kind = "argument", message = a .. " (sendpulse help)" })
+    out:error(errors.new { kind = "argument", message = parse_error(a) .. " (sendpulse help)" })
     return exits.BY_KIND.usage
   end
+  if a.show_version and not a.command then return commands.version(a, ctx) end
   if a.show_help then
     local text
     if a.command and catalog.operations(a.command) then
@@ -237,12 +335,17 @@ function _M.main(argv, ctx)
     return call(a.command, a, ctx)
   end, function(e)
     if errors.is_error(e) then return e end
+    if type(e) == "string" and e:find("interrupted!$") then return INTERRUPTED end
     return traceback(tostring(e), 2)
   end)
   if done then return code end
   if errors.is_error(code) then
     out:error(code)
     return exits.for_error(code)
+  end
+  if code == INTERRUPTED then
+    out:error("interrupted")
+    return exits.INTERRUPTED
   end
   out:error("internal error: " .. tostring(code))
   return exits.INTERNAL

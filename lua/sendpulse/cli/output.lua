@@ -1,10 +1,18 @@
 --- What the command writes: answers as JSON on stdout (indented on a
 -- terminal, compact otherwise, one object per line for --all), errors on
 -- stderr as one line (plus the error object as JSON with --verbose).
+--
+-- JSON text is UTF-8, and the encoder refuses anything else. What the
+-- command prints may hold other bytes all the same: a file answer without
+-- --raw, a template body decoded from Base64, a file name. Those are
+-- printed with each such byte shown as U+FFFD, and a note on stderr.
 local json = require "sendpulse.json"
+local core = require "sendpulse.core"
 
-local type, pairs, tostring, setmetatable, format = type, pairs, tostring, setmetatable, string.format
-local byte, sub, rep, concat = string.byte, string.sub, string.rep, table.concat
+local type, pairs, tostring, setmetatable, getmetatable, format, pcall, error =
+      type, pairs, tostring, setmetatable, getmetatable, string.format, pcall, error
+local byte, sub, rep, concat, find = string.byte, string.sub, string.rep, table.concat, string.find
+local json_size = core.json_string_size
 
 local _M = {}
 
@@ -67,6 +75,40 @@ function _M.indent(text)
   return concat(out)
 end
 
+local REPLACEMENT = "\239\191\189"   -- U+FFFD
+
+-- `s` with each byte that is not part of UTF-8 replaced by U+FFFD.
+local function utf8_text(s)
+  local parts, pos = {}, 1
+  while true do
+    local size, bad = json_size(s, pos)
+    if size then
+      parts[#parts + 1] = sub(s, pos)
+      return concat(parts)
+    end
+    parts[#parts + 1] = sub(s, pos, bad - 1)
+    parts[#parts + 1] = REPLACEMENT
+    pos = bad + 1
+  end
+end
+
+-- A copy of `v` whose strings (keys too) are UTF-8 (the array mark kept).
+local function printable(v, depth)
+  if type(v) == "string" then return utf8_text(v) end
+  if type(v) ~= "table" or depth > 200 then return v end
+  local r = {}
+  for k, x in pairs(v) do r[printable(k, depth + 1)] = printable(x, depth + 1) end
+  return setmetatable(r, getmetatable(v))
+end
+
+-- JSON for `v`; true as the second value when bytes had to be replaced.
+local function encode(v)
+  local ok, text = pcall(json.encode, v)
+  if ok then return text end
+  if not find(text, "is not UTF-8", 1, true) then error(text, 0) end
+  return json.encode(printable(v, 0)), true
+end
+
 local Out = {}
 Out.__index = Out
 
@@ -78,16 +120,26 @@ function _M.new(opts)
                         stdout = opts.stdout or io.stdout, stderr = opts.stderr or io.stderr }, Out)
 end
 
+function Out:replaced()
+  if self.noted then return end
+  self.noted = true
+  self.stderr:write("sendpulse: the answer holds bytes that are not UTF-8 text; they are shown as U+FFFD "
+    .. "(a file answer: write it with --raw)\n")
+end
+
 --- One value as JSON on stdout.
 function Out:value(v)
-  local text = json.encode(v)
+  local text, replaced = encode(v)
+  if replaced then self:replaced() end
   if self.pretty then text = _M.indent(text) end
   self.stdout:write(text, "\n")
 end
 
 --- One value as one compact line (the --all form).
 function Out:line(v)
-  self.stdout:write(json.encode(v), "\n")
+  local text, replaced = encode(v)
+  if replaced then self:replaced() end
+  self.stdout:write(text, "\n")
 end
 
 -- The fields of an error object that can be shown: no functions, no tables
@@ -118,7 +170,7 @@ function Out:error(err)
   end
   self.stderr:write((line:gsub("[\r\n]+", " ")), "\n")
   if self.verbose and type(err) == "table" then
-    self.stderr:write(json.encode(plain(err, 0)), "\n")
+    self.stderr:write((encode(plain(err, 0))), "\n")
   end
 end
 

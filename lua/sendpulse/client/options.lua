@@ -93,6 +93,10 @@ function _M.is_loopback(url)
   return a ~= nil and tonumber(a) <= 255 and tonumber(b) <= 255 and tonumber(c) <= 255
 end
 
+-- The shared_dict option of the table being checked (idempotency's
+-- shared_dict store defaults to it).
+local opts_shared_dict
+
 -- option -> { check, rule }; the rule is what the error message says.
 local rules = {
   client_id = { nonempty_string, "a non-empty string" },
@@ -159,6 +163,59 @@ local rules = {
       return true
     end, "\"memory\", \"file\", \"redis\", or a store object with get, set, delete, lock and unlock methods" },
   token_dir = { nonempty_string, "a folder path (string)" },
+  -- What the client counts (sendpulse.metrics): its own registry (true, the
+  -- default), none (false), or one given (in nginx, one over a shared dict).
+  metrics = { function(v)
+      return type(v) == "boolean" or (type(v) == "table" and type(v.inc) == "function"
+        and type(v.observe) == "function" and type(v.snapshot) == "function" and type(v.text) == "function")
+    end, "true, false, or a sendpulse.metrics object" },
+  -- The ledger of idempotency keys (sendpulse.idempotency, docs/outbox.md).
+  idempotency = { function(v)
+      if type(v) ~= "table" then return false end
+      for k, x in pairs(v) do
+        local ok
+        if k == "store" then
+          ok = x == "memory" or x == "file" or x == "redis" or x == "shared_dict"
+            or (type(x) == "table" and type(x.get) == "function" and type(x.swap) == "function")
+          if not ok then
+            return false, "idempotency.store must be \"memory\", \"file\", \"redis\", \"shared_dict\" "
+              .. "or a store object with get and swap methods"
+          end
+        elseif k == "ttl" or k == "lease" or k == "grace" or k == "clock_slack" then
+          ok = (k == "grace" or k == "clock_slack") and within(x, 0, 86400 * 30) or within(x, 1, 86400 * 30)
+          if not ok then return false, format("idempotency.%s must be a number of seconds (%s to 2592000)", k,
+            (k == "grace" or k == "clock_slack") and "0" or "1") end
+        elseif k == "on_uncertain" then
+          if not (x == "reconcile" or x == "resend" or x == "hold") then
+            return false, "idempotency.on_uncertain must be \"reconcile\", \"resend\" or \"hold\""
+          end
+        elseif k == "reconcile" then
+          if type(x) ~= "function" then
+            return false, "idempotency.reconcile must be a function(client, request, record)"
+          end
+        elseif k == "dir" or k == "shared_dict" then
+          if not nonempty_string(x) then return false, "idempotency." .. k .. " must be a non-empty string" end
+        elseif k == "max_entries" then
+          if not (is_integer(x) and x >= 256 and x <= 2 ^ 31) then
+            return false, "idempotency.max_entries must be a whole number from 256 to 2^31"
+          end
+        else
+          return false, format("unknown field '%s'", tostring(k))
+        end
+      end
+      if v.store == "shared_dict" then
+        local name = v.shared_dict or opts_shared_dict
+        if not name then
+          return false, "idempotency.store = \"shared_dict\" needs a dict "
+            .. "(option shared_dict or idempotency.shared_dict)"
+        end
+        local ok, why = require("sendpulse.nginx").shared_dict(name)
+        if not ok then return false, why end
+      end
+      return true
+    end, "a table { store = \"memory\" | \"file\" | \"redis\" | \"shared_dict\" | store object, "
+      .. "ttl = seconds, lease = seconds, grace = seconds, on_uncertain = \"reconcile\" | \"resend\" | \"hold\", "
+      .. "reconcile = function, clock_slack = seconds, dir = path, shared_dict = name, max_entries = n }" },
   redis = { function(v)
       if type(v) ~= "table" then return false end
       -- A ready connection (an adapter over another Redis client).
@@ -197,6 +254,7 @@ function _M.check(opts)
     return nil, format("sendpulse.new: options must be a table, got %s", type(opts))
   end
   local cfg = {}
+  opts_shared_dict = opts.shared_dict
   for k, v in pairs(opts) do
     local rule = rules[k]
     if not rule then
@@ -277,7 +335,8 @@ function _M.check(opts)
   -- A copy with the defaults: the client may drop the password from it,
   -- never from the caller's table.
   local r = cfg.redis
-  if not r and (cfg.token_store == "redis" or (cfg.rate_limit and cfg.rate_limit.shared == "redis")) then
+  if not r and (cfg.token_store == "redis" or (cfg.rate_limit and cfg.rate_limit.shared == "redis")
+                or (cfg.idempotency and cfg.idempotency.store == "redis")) then
     r = {}
   end
   if r and type(r.call) ~= "function" then

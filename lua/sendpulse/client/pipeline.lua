@@ -28,11 +28,12 @@ local response = require "sendpulse.wire.response"
 local retry = require "sendpulse.wire.retry"
 local account = require "sendpulse.account"
 local bearer = require "sendpulse.account.token"
+local token_requests = require "sendpulse.account.token_requests"
 local transport = require "sendpulse.transport"
 
 local type, pairs, pcall, error, setmetatable, getmetatable, tostring, tonumber =
       type, pairs, pcall, error, setmetatable, getmetatable, tostring, tonumber
-local format = string.format
+local format, floor = string.format, math.floor
 local monotonic = core.monotonic
 local new_error, argument_error = errors.new, errors.argument
 
@@ -107,8 +108,12 @@ end
 local function take_slot(self, call)
   local budget = self.limiter
   if not budget then return true, false end
+  local m = self.metrics
+  local t0 = m and monotonic()
   local ok, waited = budget:take(call.deadline, self.sleep, call)
   if ok then call.taken_at = monotonic() end
+  -- [metrics] the time waited for the budget
+  if m then m:observe("sendpulse_rate_wait_seconds", nil, monotonic() - t0) end
   return ok, waited
 end
 
@@ -152,7 +157,7 @@ local function send(self, call, method, path, url, headers, body, attempt, raw, 
   local connect_timeout = self.cfg.connect_timeout
   if connect_timeout > left then connect_timeout = left end
   local status, rbody, rheaders, sent, left_after = self.transport:perform(
-    method, url, headers, body, left, connect_timeout)
+    method, url, headers, body, left, connect_timeout, call.once)
   local duration = monotonic() - started
   local budget = self.limiter
   if budget then
@@ -200,6 +205,18 @@ local function fetch_token(self, call, slot_held)
   local attempt = 0
   while true do
     attempt = attempt + 1
+    -- At most token_requests.MAX_PER_MINUTE for the account: past it, a
+    -- token endpoint is handing out tokens that do not last, and asking
+    -- again would only repeat that.
+    local allowed, wait, where = token_requests.take(auth)
+    if not allowed then
+      return nil, new_error { kind = "rate_limit", rule = "token_requests", method = "POST", path = TOKEN_PATH,
+        message = format("not sent: the account made %d token requests within %d s %s, the most it may "
+          .. "(sendpulse.account.token_requests); the next may go in %.0f s. The token endpoint's tokens "
+          .. "do not last (expires_in) or are refused at once (401)", token_requests.MAX_PER_MINUTE,
+          token_requests.WINDOW, where, wait),
+        retry_after = wait, retryable = false, maybe_sent = false }
+    end
     -- The token request is a request: it takes a slot of its own.
     local ok, err = true, nil
     if not (slot_held and attempt == 1) then ok, err = take_slot(self, call) end
@@ -214,6 +231,9 @@ local function fetch_token(self, call, slot_held)
       self.token_form = form
     end
     value, err = send(self, call, "POST", TOKEN_PATH, url, headers, form, attempt, false, true)
+    -- [metrics] token fetches
+    local m = self.metrics
+    if m then m:inc("sendpulse_token_fetches_total", { result = value and "ok" or err.kind }) end
     if value then
       local token = type(value) == "table" and value.access_token or nil
       if token == nil then
@@ -239,17 +259,26 @@ end
 -- (the token itself stays in the C auth object: see request). When another
 -- caller (a coroutine, an nginx light thread) is already fetching, waits
 -- for it instead of sending a second token request, until the call's
--- deadline. Returns generation or nil, err.
+-- deadline. Returns generation, keep (send it even if a wait makes it
+-- due: this call fetched it, or may not fetch another) or nil, err.
 local function current_token(self, call, slot_held)
   local auth = self.auth
   local generation = auth:current()
-  if generation then return generation end
+  if generation then return generation, false end
   while true do
     if auth:begin_refresh() then
       local ok, g, err = pcall(fetch_token, self, call, slot_held)
       if not ok or not g then auth:abort_refresh() end
       if not ok then error(g, 0) end   -- a hook raised, or out of memory
-      return g, err
+      if g then return g, true end
+      -- Past the bound of token requests, the token held (due, not
+      -- refused) goes until the server refuses it with a 401; only a call
+      -- without one fails.
+      if err.rule == "token_requests" then
+        local held = auth:held()
+        if held then return held, true end
+      end
+      return nil, err
     end
     if monotonic() > call.deadline then
       return nil, new_error { kind = "timeout", method = "POST", path = TOKEN_PATH,
@@ -258,7 +287,7 @@ local function current_token(self, call, slot_held)
     end
     self.sleep(0.01)
     generation = auth:current()
-    if generation then return generation end
+    if generation then return generation, false end
   end
 end
 
@@ -284,11 +313,15 @@ local function token_and_slot(self, call)
   end
   local slot_held = false
   while true do
-    local generation, err = current_token(self, call, slot_held)
-    if not generation then return nil, token_failure(err, call) end
+    local generation, keep = current_token(self, call, slot_held)
+    if not generation then return nil, token_failure(keep, call) end
     local ok, waited = take_slot(self, call)
     if not ok then return nil, waited end
-    if not waited then return generation end
+    -- A token this call fetched goes with it, even when the wait made it
+    -- due: fetching again would meet the same wait (tokens "of 0.0001 s"
+    -- had every call fetch until its timeout). Had it lapsed, the server's
+    -- 401 brings one new token and one replay.
+    if not waited or keep then return generation end
     generation = self.auth:current()
     if generation then return generation end
     -- Due (or dropped after a 401 elsewhere) while this call waited: the
@@ -302,7 +335,8 @@ local METHODS = { GET = true, POST = true, PUT = true, PATCH = true, DELETE = tr
                   HEAD = true, OPTIONS = true }
 -- The options of one call that are not its content: what the generated
 -- methods and the helpers take in their second table (sendpulse.operations).
-local CALL_OPTS = { headers = true, timeout = true, attempt_timeout = true, idempotent = true, raw = true }
+local CALL_OPTS = { headers = true, timeout = true, attempt_timeout = true, idempotent = true, raw = true,
+                    idempotency_key = true }
 local OPTS = { query = true, json = true, form = true, body = true, content_type = true }
 for k in pairs(CALL_OPTS) do OPTS[k] = true end
 
@@ -312,6 +346,9 @@ local function bad(rule) return nil, argument_error("request: " .. rule) end
 
 local function positive_seconds(v) return type(v) == "number" and v > 0 and v < 1e6 end
 local function boolean(v) return type(v) == "boolean" end
+local function idempotency_key(v)
+  return type(v) == "string" and #v >= 1 and #v <= 255 and not v:find("[^\32-\126]")
+end
 
 -- The values of the call options, one rule each, for client:request's opts
 -- and for the second table of the methods and helpers
@@ -322,6 +359,7 @@ local CALL_OPTION_RULES = {
   { "attempt_timeout", positive_seconds, "must be a positive number of seconds" },
   { "idempotent", boolean, "must be a boolean" },
   { "raw", boolean, "must be a boolean" },
+  { "idempotency_key", idempotency_key, "must be a string of 1 to 255 printable ASCII characters" },
 }
 for i = 1, #CALL_OPTION_RULES do
   local rule = CALL_OPTION_RULES[i]
@@ -411,29 +449,29 @@ local function prepare(self, method, path, opts)
   return url, body, ctype, extra
 end
 
---- client:request(method, path, opts) -> value, meta
--- Reaches any endpoint. opts: query, json | form | body (+ content_type),
--- headers, timeout, idempotent, raw (answer bytes undecoded). See
--- docs/guide.md ("Calling the API") for the full contract.
-function Client:request(method, path, opts)
-  if self.closed then
-    return self:fail(argument_error("attempt to use a closed sendpulse client"))
-  end
-  local url, body, ctype, extra = prepare(self, method, path, opts)
-  if not url then return self:fail(body) end
-  -- Inside nginx: refuse at once in phases without cosockets, before a
-  -- token or a rate slot is taken.
-  local usable = self.transport.usable
-  if usable then
-    local ok, why = usable(self.transport)
-    if not ok then return self:fail(argument_error(why)) end
-  end
+-- The pipeline of one prepared call: token, slot, send, retries. Returns
+-- value, meta | nil, err (never raises an error object: the caller fails
+-- it). before_send, when given, runs once before anything else: the
+-- idempotency ledger writes `sending` there; if it fails, nothing is sent.
+local function perform(self, method, path, opts, url, body, ctype, extra, before_send)
   local cfg = self.cfg
   local timeout = opts and opts.timeout or cfg.timeout
-  local call = { method = method, path = path, timeout = timeout, deadline = monotonic() + timeout,
-                 attempt_timeout = opts and opts.attempt_timeout or cfg.attempt_timeout }
   local idempotent = opts and opts.idempotent or false
+  -- once: a call through the idempotency ledger that is not safe to repeat
+  -- must never be sent twice by the transport either (a new connection:
+  -- see transport perform's `fresh`).
+  local call = { method = method, path = path, timeout = timeout, deadline = monotonic() + timeout,
+                 attempt_timeout = opts and opts.attempt_timeout or cfg.attempt_timeout,
+                 once = before_send ~= nil and not retry.idempotent(method, idempotent) }
   local raw = opts and opts.raw or false
+  -- [idempotency hook] the ledger's `sending`, before the token and the
+  -- slot: a slot is spent on the request the moment it is taken, and a
+  -- store write in between (an fsync) would let the requests of several
+  -- processes bunch up past the budget within one second.
+  if before_send then
+    local ok, why = before_send()
+    if not ok then return nil, why end
+  end
   local static_key = self.auth:is_static()
   local retries_used, replayed = 0, false
   local attempt = 0
@@ -442,7 +480,7 @@ function Client:request(method, path, opts)
     local generation, token_err = token_and_slot(self, call)
     if not generation then
       token_err.attempts = attempt - 1
-      return self:fail(token_err)
+      return nil, token_err
     end
     -- The libcurl transports write the Authorization line from the C auth
     -- object (self.bearer): no Lua string of the token is made for the call.
@@ -468,12 +506,154 @@ function Client:request(method, path, opts)
         elseif err.kind == "auth" and static_key then
           err.message = err.message .. " (the API key was refused)"
         end
-        return self:fail(err)
+        return nil, err
       end
       retries_used = retries_used + 1
+      -- [metrics] retries
+      local m = self.metrics
+      if m then m:inc("sendpulse_retries_total", { kind = err.kind }) end
       self.sleep(d)
     end
   end
+end
+
+-- Checks and prepares a call: url, body, ctype, extra | nil, err.
+local function checked(self, method, path, opts)
+  if self.closed then return nil, argument_error("attempt to use a closed sendpulse client") end
+  local url, body, ctype, extra = prepare(self, method, path, opts)
+  if not url then return nil, body end
+  -- Inside nginx: refuse at once in phases without cosockets, before a
+  -- token or a rate slot is taken.
+  local usable = self.transport.usable
+  if usable then
+    local ok, why = usable(self.transport)
+    if not ok then return nil, argument_error(why) end
+  end
+  return url, body, ctype, extra
+end
+
+-- A call without the ledger and without failing: value, meta | nil, err
+-- (the idempotency reconciler's lookups, the outbox).
+local function call_plain(self, method, path, opts)
+  local url, body, ctype, extra = checked(self, method, path, opts)
+  if not url then return nil, body end
+  return perform(self, method, path, opts, url, body, ctype, extra)
+end
+
+-- [idempotency hook] A call with opts.idempotency_key, through the
+-- client's ledger (sendpulse.idempotency): value, meta | nil, err.
+local function call_with_key(self, method, path, opts, url, body, ctype, extra, ledger)
+  ledger = ledger or self:ledger()
+  -- The decoded body, for a reconciler (an outbox's entry carries the
+  -- encoded bytes).
+  local decoded
+  if opts.json ~= nil then
+    decoded = opts.json
+  elseif ctype == "application/json" and body then
+    decoded = json.decode(body)
+  end
+  local timeout = opts.timeout or self.cfg.timeout
+  local call = { method = method, path = path, target = url:sub(#self.cfg.base_url + 1), body = body,
+                 ctype = ctype, json = decoded, canonical = opts.json ~= nil, key = opts.idempotency_key,
+                 timeout = timeout,
+                 deadline = monotonic() + timeout, client = self, sleep = self.sleep }
+  return ledger:request(call, function(before_send)
+    return perform(self, method, path, opts, url, body, ctype, extra, before_send)
+  end, function(m, p, o) return call_plain(self, m, p, o) end)
+end
+
+--- client:request(method, path, opts) -> value, meta
+-- Reaches any endpoint. opts: query, json | form | body (+ content_type),
+-- headers, timeout, idempotent, raw (answer bytes undecoded),
+-- idempotency_key (docs/outbox.md). See docs/guide.md ("Calling the API")
+-- for the full contract.
+function Client:request(method, path, opts)
+  local label = self.call_label
+  if label then self.call_label = false end
+  local url, body, ctype, extra = checked(self, method, path, opts)
+  if not url then return self:fail(body) end
+  local m = self.metrics
+  local t0 = m and monotonic()
+  local value, meta
+  if opts and opts.idempotency_key ~= nil then
+    value, meta = call_with_key(self, method, path, opts, url, body, ctype, extra)
+  else
+    value, meta = perform(self, method, path, opts, url, body, ctype, extra)
+  end
+  -- [metrics] the call's outcome
+  if m then self:count(label, method, path, t0, value, meta) end
+  if value == nil then return self:fail(meta) end
+  return value, meta
+end
+
+local CLASSES = { [2] = "2xx", [3] = "3xx", [4] = "4xx", [5] = "5xx" }
+local metrics_key = require("sendpulse.metrics").key
+
+-- Counts one call in the client's metrics: by service and operation (the
+-- generated method's, else "request" and the method with the path's first
+-- segment: bounded labels), status class, duration, error kind and code.
+-- label (a method's table, or "METHOD /segment") -> class -> series key:
+-- a call's counter is one table lookup, not a key built each time.
+local call_keys = setmetatable({}, { __mode = "k" })
+
+function Client:count(label, method, path, t0, value, meta)
+  local m = self.metrics
+  if not label then
+    label = method .. " /" .. (type(path) == "string" and path:match("^/([%w_-]*)") or "")
+  end
+  local status = value ~= nil and meta.status or (meta and meta.status)
+  local class = status and CLASSES[floor(status / 100)] or "error"
+  local by_class = call_keys[label]
+  if not by_class then
+    by_class = {}
+    call_keys[label] = by_class
+  end
+  local key = by_class[class]
+  if not key then
+    local service, operation = "request", label
+    if type(label) == "table" then service, operation = label.service, label.operation end
+    key = metrics_key("sendpulse_calls_total", { service = service, operation = operation, class = class })
+    by_class[class] = key
+  end
+  m:inc_key(key, 1)
+  m:observe("sendpulse_call_duration_seconds", nil, monotonic() - t0)
+  if value == nil and type(meta) == "table" then
+    m:inc("sendpulse_errors_total", { kind = meta.kind, code = meta.code or "" })
+  end
+  if value ~= nil and meta.replayed then m:inc("sendpulse_idempotency_total", { outcome = "replayed" }) end
+end
+
+--- client:stats() -> { metrics = { [series] = value }, text = Prometheus text }: what
+-- this client counted (sendpulse.metrics), or nil with metrics = false.
+function Client:stats()
+  local m = self.metrics
+  if not m then return nil end
+  return { metrics = m:snapshot(), text = m:text() }
+end
+
+--- The client's idempotency ledger (sendpulse.idempotency): the one its
+-- `idempotency` option describes, else (on first use) one in this
+-- process's memory with the defaults.
+function Client:ledger()
+  local ledger = self.ledger_obj
+  if not ledger then
+    local idempotency = require "sendpulse.idempotency"
+    local idem = self.cfg.idempotency or {}
+    local store = idempotency.store_for(idem, self.cfg, account.redis_conn)
+    ledger = idempotency.new({ store = store, ttl = idem.ttl, lease = idem.lease, grace = idem.grace,
+      on_uncertain = idem.on_uncertain, reconcile = idem.reconcile, clock_slack = idem.clock_slack },
+      account.account_key(self.cfg), function(event)
+        local m = self.metrics
+        if m then m:inc("sendpulse_idempotency_total", { outcome = event.outcome }) end
+        local hook = self.cfg.hook
+        if hook then
+          if type(event.message) == "string" then event.message = self.scrub(event.message) end
+          hook(event)
+        end
+      end)
+    self.ledger_obj = ledger
+  end
+  return ledger
 end
 
 --- Closes the connection. Idempotent; later calls fail with an argument
@@ -533,7 +713,8 @@ function _M.new(opts, raise)
   -- closed and limiter are always set (false, not nil): a missing field
   -- would go through mt.__index, a function call, on every request.
   local self = setmetatable({ raise = raise and true or false, closed = false,
-                              urls = {}, n_urls = 0, token_form = false }, mt)
+                              urls = {}, n_urls = 0, token_form = false, ledger_obj = false,
+                              metrics = false, call_label = false }, mt)
   -- A store's or a budget's message may quote what a server sent: hook
   -- events get it without the secret and the token too.
   local function scrub(text) return self.auth:scrub(text) end
@@ -561,6 +742,12 @@ function _M.new(opts, raise)
   cfg.client_secret, cfg.api_key = nil, nil
   if cfg.redis and cfg.redis.password then cfg.redis.password = "(hidden)" end
   self.cfg = cfg
+  -- [metrics] the client's own registry, unless given one or told not to.
+  if cfg.metrics == nil or cfg.metrics == true then
+    self.metrics = require("sendpulse.metrics").new()
+  elseif cfg.metrics then
+    self.metrics = cfg.metrics
+  end
   self.sleep = transport.sleep(cfg, t)
   self.transport = t
   return self
@@ -587,4 +774,18 @@ _M.Client = Client
 _M.metatable = mt
 _M.CALL_OPTIONS = CALL_OPTS
 _M.call_option_rule = call_option_rule
+-- For sendpulse.outbox: a call through a given ledger, and a plain one,
+-- both value, meta | nil, err.
+function _M.call_with_ledger(self, ledger, method, path, opts, label)
+  local url, body, ctype, extra = checked(self, method, path, opts)
+  if not url then return nil, body end
+  local m = self.metrics
+  local t0 = m and monotonic()
+  local value, meta = call_with_key(self, method, path, opts, url, body, ctype, extra, ledger)
+  -- [metrics] the call's outcome, as client:request counts it
+  if m then self:count(label, method, path, t0, value, meta) end
+  return value, meta
+end
+_M.call_plain = call_plain
+_M.checked = checked
 return _M

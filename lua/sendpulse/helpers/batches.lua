@@ -9,7 +9,10 @@
 --
 -- args.batch_size (1 .. the limit) picks a smaller batch; it is not sent.
 -- The call options (the second table) go with every batch. Every item is
--- checked against the operation's record before the first batch leaves.
+-- checked against the operation's record before the first batch leaves;
+-- add_emails_to_mailing_list's items, which SendPulse's file does not
+-- describe, against what the API takes (contact_rule below), whatever
+-- the number of items.
 -- Batches go in order and stop at the first failure, so nothing is lost:
 --   success: a report { result = true, batches = { {first =, last =, ok = true}, ... },
 --            done = {items processed}, pending = {} }  (for batch info: the
@@ -19,7 +22,7 @@
 --            the failed batch and all after it); batch info adds err.records.
 -- The caller's tables are never changed.
 
-local type, pairs, ipairs, tostring, assert, rawget = type, pairs, ipairs, tostring, assert, rawget
+local type, pairs, ipairs, tostring, assert, rawget, next = type, pairs, ipairs, tostring, assert, rawget, next
 local ceil = math.ceil
 local format = string.format
 
@@ -30,11 +33,35 @@ local number = require "sendpulse.number"
 
 local _M = {}
 
--- service, operation, list field, limit, merge records?
+-- An item of add_emails_to_mailing_list: an address, or a contact
+-- { email = address, variables = { name = value, ... } } (SendPulse refuses
+-- a whole call for one bad address, error 906). nil when it fits, else
+-- the rule it breaks and where in the item.
+local function contact_rule(v)
+  if type(v) == "string" then
+    if arguments.is_email(v) then return nil end
+    return "must be an email address, got " .. arguments.show(v)
+  end
+  if type(v) ~= "table" then
+    return "must be an email address or a contact { email =, variables = }, got " .. arguments.describe(v)
+  end
+  if not arguments.is_email(v.email) then
+    if v.email == nil then return "is required (string)", ".email" end
+    return "must be an email address, got " .. arguments.show(v.email), ".email"
+  end
+  local vars = v.variables
+  if vars ~= nil and (type(vars) ~= "table" or (next(vars) ~= nil and vars[1] ~= nil)) then
+    return "must be an object (a table with named fields), got " .. arguments.describe(vars), ".variables"
+  end
+  return nil
+end
+
+-- service, operation, list field, limit, merge records?, a rule for each
+-- item besides the record's (nil, or the rule broken and where)
 _M.LIMITS = {
   { "email", "delete_emails_from_mailing_list", "emails", 100 },
   { "email", "unsubscribe_emails_from_mailing_list", "emails", 100 },
-  { "email", "add_emails_to_mailing_list", "emails", 500 },
+  { "email", "add_emails_to_mailing_list", "emails", 500, false, contact_rule },
   { "smtp", "get_smtp_emails_batch_info", "emails", 500, true },
 }
 
@@ -63,7 +90,7 @@ local function slice(list, first, last)
   return out
 end
 
-local function batched(name, field, limit, records)
+local function batched(name, field, limit, records, item_rule)
   return function(self, args, call_opts)
     common.check_self(self, name)
     local bad_opts = common.call_options.check(call_opts)
@@ -83,6 +110,12 @@ local function batched(name, field, limit, records)
     end
     local list = args[field]
     local n = sequence_length(list)
+    if n and item_rule then
+      for i = 1, n do
+        local rule, at = item_rule(list[i])
+        if rule then return common.bad(self, name, format("argument '%s[%d]%s' %s", field, i, at or "", rule)) end
+      end
+    end
     if n == nil or n <= size then
       -- One call (or a shape the operation's own check refuses, with its
       -- message): the operation's answer, unchanged.
@@ -140,7 +173,7 @@ end
 function _M.register(add)
   for _, l in ipairs(_M.LIMITS) do
     assert(catalog.operation(l[1], l[2]), "sendpulse.helpers.batches: no operation " .. l[1] .. ":" .. l[2])
-    add(l[1], l[2], batched(l[2], l[3], l[4], l[5]))
+    add(l[1], l[2], batched(l[2], l[3], l[4], l[5], l[6]))
   end
 end
 

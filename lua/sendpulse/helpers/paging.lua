@@ -19,6 +19,12 @@
 -- holds the array; opts.items
 -- = function(answer) -> array handles any other shape.
 --
+-- A server that ignores the position (offset, start or skip) would answer
+-- the same full page for ever: a full page equal to the page before (item
+-- by item, deeply) ends the walk with a `decode` error (name "paging_loop")
+-- instead. A server whose pages differ but never end is bounded only by a
+-- `total` in its answers or by opts.max_items.
+--
 -- A failed page: a raising client raises from the loop; a safe client's
 -- iterator yields false, err once and then ends, so
 --   for item, err in client.email:each(...) do if not item then ... end end
@@ -99,6 +105,29 @@ local function total_of(value)
   return type(t) == "number" and t or nil
 end
 
+-- Deep equality of two decoded values (tables of strings, numbers, booleans,
+-- null), for "is this page the page before": false at the first difference,
+-- which for pages that move on is their first item.
+local function same(a, b, depth)
+  if a == b then return true end
+  if type(a) ~= "table" or type(b) ~= "table" or depth > 32 then return false end
+  for k, v in pairs(a) do
+    if not same(v, b[k], depth + 1) then return false end
+  end
+  for k in pairs(b) do
+    if a[k] == nil then return false end
+  end
+  return true
+end
+
+local function same_page(a, b)
+  if b == nil or #a ~= #b then return false end
+  for i = 1, #a do
+    if not same(a[i], b[i], 0) then return false end
+  end
+  return true
+end
+
 local OPTS = { "page_size", "items", "max_items" }
 
 -- Checks a call; returns the plan { fn, args, size_key, pos_key, size, pos,
@@ -169,6 +198,13 @@ local function fetch(self, p)
       "%s: the answer holds no array of items (pass opts.items = function(answer) ... end)", p.name) }
   end
   local n = #items
+  if n == p.size and same_page(items, p.last) then
+    local errors = require "sendpulse.errors"
+    return nil, errors.new { kind = "decode", name = "paging_loop", message = format(
+      "%s: the page at %s=%s holds the same %d items as the page before: the server ignores '%s'",
+      p.name, p.pos_key, tostring(p.pos), n, p.pos_key) }
+  end
+  p.last = n == p.size and items or nil
   p.pos = p.pos + n
   local total = total_of(value)
   local done = n < p.size or (total ~= nil and p.pos >= total)

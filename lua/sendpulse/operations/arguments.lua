@@ -49,15 +49,16 @@ local function number_text(v)
   return tostring(v)
 end
 
--- A value shown in full where the rule is about the value itself (an enum,
--- a format): strings quoted and cut at 40 bytes.
-local function show(v)
+--- A value shown in full where the rule is about the value itself (an enum,
+--- a format): strings quoted and cut at 40 bytes.
+function _M.show(v)
   if type(v) == "string" then
     local text = gsub(v:sub(1, 40), '[%c"\\]', "?")
     return format('"%s"%s', text, #v > 40 and "..." or "")
   end
   return describe(v)
 end
+local show = _M.show
 
 --- Does s look like an email address: something@something.something, with
 --- no spaces, commas or angle brackets? (The API judges the rest.)

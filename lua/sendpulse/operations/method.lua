@@ -32,6 +32,13 @@ local describe = arguments.describe
 
 local _M = {}
 
+-- The text a path parameter declared a number may be given as: the pattern,
+-- and the rule a message names.
+local NUMERIC_TEXT = {
+  integer = { "^%-?%d+$", "an integer (or a string of its digits)" },
+  number = { "^%-?%d+%.?%d*$", "a number (or a string of its digits)" },
+}
+
 --- build(service, base, op, Service) -> function(self, args, call_opts): the
 -- method of record `op` of `service` (base: the service's base path).
 -- Service is the metatable of service objects: the method refuses to be
@@ -40,6 +47,7 @@ local _M = {}
 function _M.build(service, base, op, Service)
   -- the error object's message; its __tostring adds "sendpulse: argument error: "
   local label = service .. ":" .. op.name .. ": "
+  local metric_label = { service = service, operation = op.name }
   local method = op.method
   local path_params = op.path_params or {}
   local query_fields = op.query or {}
@@ -147,6 +155,12 @@ function _M.build(service, base, op, Service)
           return bad(format("argument '%s' must not be '%s' (a path segment that would change the path)",
             f.name, v))
         end
+        -- a numeric parameter as text: its digits, as the command line takes it
+        -- (anything else would reach another path, or a 404 that names nothing)
+        local rule = NUMERIC_TEXT[f.type]
+        if rule and not v:find(rule[1]) then
+          return bad(format("argument '%s' must be %s, got %s", f.name, rule[2], arguments.show(v)))
+        end
         s = v
       elseif is_integer(v) then
         s = integer_string(v)
@@ -235,6 +249,8 @@ function _M.build(service, base, op, Service)
     else
       opts.json = json
     end
+    -- [metrics] which operation this request is (read once by the client).
+    client.call_label = metric_label
     return client:request(method, path, opts)
   end
 end

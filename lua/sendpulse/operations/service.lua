@@ -14,7 +14,9 @@
 -- client's way: raised, or nil, err from a safe client. A name that is
 -- neither (client.email:get_mailing_list{}) is an argument error naming the
 -- nearest names, reported the same way, not Lua's "attempt to call a nil
--- value".
+-- value". So is a misspelled service: client.emails is an object whose every
+-- method reports "no service 'emails' (nearest: email)", not Lua's "attempt
+-- to index a nil value".
 
 local type, pairs, rawget, rawset, setmetatable, error, format =
       type, pairs, rawget, rawset, setmetatable, error, string.format
@@ -138,8 +140,36 @@ Service.__tostring = function(self)
   return "sendpulse.service: " .. rawget(self, "_name")
 end
 
---- The service object `name` of a client (cached on the client), or nil
--- when there is no such service.
+-- What client.<a name that is no service> gives: an object whose methods
+-- all report that, with the nearest service names. (A client's own fields
+-- are all set when it is made, so only a name the caller wrote gets here.)
+local NoService = { __name = "sendpulse.no_service" }
+_M.NoService = NoService
+
+local function no_service_message(name)
+  local services = catalog.services()
+  local near = nearest.names(services, name)
+  if #near > 0 then return format("no service '%s' (nearest: %s)", name, concat(near, ", ")) end
+  return format("no service '%s' (the services: %s)", name, concat(services, ", "))
+end
+
+NoService.__index = function(self, key)
+  local iterator = false
+  for _, names in pairs(iterators) do
+    if names[key] then iterator = true break end
+  end
+  return function()
+    return fail(self, no_service_message(rawget(self, "_name")), iterator)
+  end
+end
+
+NoService.__tostring = function(self)
+  return "sendpulse.no_service: " .. rawget(self, "_name")
+end
+
+--- The service object `name` of a client (cached on the client); for a
+-- string that names no service, an object whose methods report that (not
+-- kept: any string may come here); nil for any other key.
 function _M.get(client, name)
   local cache
   if type(client) == "table" then
@@ -155,7 +185,7 @@ function _M.get(client, name)
   if svc then return svc end
   if type(name) ~= "string" then return nil end
   local base = catalog.base(name)
-  if not base then return nil end
+  if not base then return setmetatable({ _client = client, _name = name }, NoService) end
   svc = setmetatable({ _client = client, _name = name, _base = base }, Service)
   cache[name] = svc
   return svc

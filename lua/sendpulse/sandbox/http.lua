@@ -262,6 +262,17 @@ end
 
 _M.CONTINUE = "HTTP/1.1 100 Continue\r\n\r\n"
 
+-- The head of a streamed answer (Server-Sent Events): no Content-Length;
+-- the body runs until the connection closes.
+function _M.stream_head(status, headers)
+  local out = { format("HTTP/1.1 %d %s\r\n", status, _M.reason(status)) }
+  for _, h in ipairs(headers or {}) do
+    out[#out + 1] = h[1] .. ": " .. h[2] .. "\r\n"
+  end
+  out[#out + 1] = "Connection: close\r\n\r\n"
+  return concat(out)
+end
+
 -- Format a whole response. `headers` is a list of {name, value}; Content-Length
 -- and Connection are always set here.
 function _M.response(status, headers, body, keepalive)

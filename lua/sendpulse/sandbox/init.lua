@@ -32,6 +32,9 @@ local router = require "sendpulse.sandbox.router"
 local state = require "sendpulse.sandbox.state"
 local faults = require "sendpulse.sandbox.faults"
 local stats = require "sendpulse.sandbox.stats"
+local limits = require "sendpulse.sandbox.limits"
+local inbox = require "sendpulse.sandbox.inbox.store"
+local guard = require "sendpulse.sandbox.ui.guard"
 
 local gettime = socket.gettime
 local type, ipairs, tostring, tonumber = type, ipairs, tostring, tonumber
@@ -57,6 +60,8 @@ _M.ROUTES = {
   "sendpulse.sandbox.routes.sms",
   "sendpulse.sandbox.routes.push",
   "sendpulse.sandbox.routes.webhooks",
+  -- the pages under /_sandbox/ui/ (ui/)
+  "sendpulse.sandbox.ui",
   -- last: the spec's example for every operation not modelled above
   "sendpulse.sandbox.routes.examples",
 }
@@ -87,18 +92,30 @@ end
 -- opts: host ("127.0.0.1"), port (8765; 0 picks a free one), log (a file
 -- name or an open file; default: no log), token_ttl, rate, accounts
 -- (as in POST /_sandbox/config), routes (list of module names or modules;
--- default _M.ROUTES).
+-- default _M.ROUTES), the bounds of limits.lua (max_connections,
+-- max_requests, max_request_text, max_messages, max_message_bytes), and
+-- ui_token (the token the pages' forms need; default: a random one).
 function _M.new(opts)
   opts = opts or {}
   if type(opts) ~= "table" then error("sendpulse.sandbox.new: opts must be a table", 2) end
+  local bounds, bad = limits.from(opts)
+  if not bounds then error("sendpulse.sandbox.new: " .. bad, 2) end
+  if opts.ui_token ~= nil and (type(opts.ui_token) ~= "string" or not opts.ui_token:find("^[%w%-_]+$")
+                               or #opts.ui_token < 16) then
+    error("sendpulse.sandbox.new: ui_token must be at least 16 letters, digits, - or _", 2)
+  end
   local self = setmetatable({
     host = opts.host or "127.0.0.1",
     port = opts.port or 8765,
     config = start_config(opts),
+    limits = bounds,
     faults = faults.new(),
-    stats = stats.new(),
+    stats = stats.new(bounds),
+    inbox = inbox.new(bounds),
     router = router.new(),
     next_connection = 0,
+    open_connections = 0,
+    ui_token = opts.ui_token or guard.new_token(),
   }, Server)
   self.state = new_state(self.config)
   if type(opts.log) == "string" then
@@ -128,6 +145,7 @@ function Server:reset()
   self.state = new_state(self.config)
   self.faults:clear()
   self.stats:clear()
+  self.inbox:clear()
 end
 
 ---------------------------------------------------------------------------
@@ -153,6 +171,8 @@ end
 _M.CANNED_HEADER = "X-Sandbox-Canned"
 
 local function route_answer(route, ctx)
+  -- the pages (ui/) answer whole: {status, headers, body} or a stream
+  if route.raw then return route.handler(ctx) end
   local status, value, headers = reply.call(route.handler, ctx)
   if route.example then
     local marked = { { _M.CANNED_HEADER, route.example } }
@@ -196,6 +216,7 @@ function Server:process(route, ctx, why, allowed, entry)
   return route_answer(route, ctx)
 end
 
+-- `connection` is the connection's record: {id, counted}.
 function Server:dispatch(req, connection)
   local now = gettime()
   local route, params_or_why, allowed = self.router:match(req.method, req.path)
@@ -206,17 +227,20 @@ function Server:dispatch(req, connection)
 
   if req.path:sub(1, #CONTROL_PREFIX) == CONTROL_PREFIX then
     local answer
-    if route and route.control then
+    local refused = guard.refusal(self, req)
+    if refused then
+      answer = json_answer(403, { message = refused, error_code = 403 })
+    elseif route and route.control then
       answer = route_answer(route, ctx)
     else
       answer = no_route(params_or_why, allowed)
     end
-    self:log(format("conn=%d %s %s -> %d (control)", connection, req.method, req.path,
+    self:log(format("conn=%d %s %s -> %d (control)", connection.id, req.method, req.path,
                     answer.status))
     return answer
   end
   local entry = { t = now, method = req.method, path = req.path, query = req.query_string,
-                  connection = connection, auth = "none", token = route and route.token }
+                  connection = connection.id, auth = "none", token = route and route.token }
   local fault = self.faults:take(req.method, req.path)
   local answer
   if fault and not faults.processes(fault) then
@@ -231,8 +255,11 @@ function Server:dispatch(req, connection)
     answer.delay = fault.delay
   end
   entry.status = answer.drop and 0 or answer.status
-  self.stats:record(entry)
-  self:log(format("conn=%d %s %s -> %s account=%s auth=%s%s%s", connection, req.method,
+  entry.example = entry.canned and route.example or nil
+  entry.touched = ctx.touched   -- inbox message ids (inbox/init.lua)
+  answer.entry = entry          -- serve() adds how long the answer took
+  self.stats:record(entry, connection)
+  self:log(format("conn=%d %s %s -> %s account=%s auth=%s%s%s", connection.id, req.method,
                   req.path, answer.drop and "dropped" or tostring(answer.status),
                   tostring(entry.account or "-"), entry.auth,
                   fault and (" fault=" .. fault.kind) or "",
@@ -242,6 +269,7 @@ end
 
 -- Answer one request: {status, headers, body, delay?} or {drop = true}.
 -- A Lua error in a handler becomes a JSON 500 (and a log line).
+-- `connection`: the connection's record, {id, ...}.
 function Server:handle(req, connection)
   local ok, answer = xpcall(function() return self:dispatch(req, connection) end, traceback)
   if ok then return answer end
@@ -255,6 +283,7 @@ end
 function Server:serve(sock)
   self.next_connection = self.next_connection + 1
   local id = self.next_connection
+  local connection = { id = id }
   local lp = self.loop
 
   local function recv()
@@ -295,15 +324,52 @@ function Server:serve(sock)
       end
       return
     end
-    local answer = self:handle(req, id)
+    local answer = self:handle(req, connection)
     if answer.delay and answer.delay > 0 then lp:sleep(answer.delay) end
+    local entry = answer.entry
+    if entry then entry.duration = gettime() - entry.t end
     if answer.drop then return end
+    if answer.stream then
+      -- a page's live stream (ui/live.lua): it writes until it ends, then
+      -- the connection closes
+      -- gone(): whether the browser closed its side (it sends nothing more)
+      local function gone()
+        local data, why = sock:receive(1)
+        return not data and why ~= "timeout"
+      end
+      if send(http.stream_head(answer.status, answer.headers)) then answer.stream(send, lp, gone) end
+      return
+    end
     local keepalive = req.keepalive
     if not send(http.response(answer.status, answer.headers, answer.body, keepalive)) then
       return
     end
+    if entry then entry.duration = gettime() - entry.t end
     if not keepalive then return end
   end
+end
+
+-- Past max_connections (or on a descriptor LuaSocket's select cannot
+-- watch), a new connection is answered 503 at once and closed: a fresh
+-- socket takes a short answer without waiting, so the loop never selects
+-- on it. Returns whether the connection may be served.
+local REFUSED = http.response(503, { { "Content-Type", "application/json" }, { "Retry-After", "1" } },
+  '{"message":"The sandbox serves at most its max_connections connections at once","error_code":503}', false)
+
+function Server:admit(client)
+  if self.open_connections < self.limits.max_connections and limits.selectable(client) then
+    return true
+  end
+  client:settimeout(0)
+  client:send(REFUSED)
+  client:close()
+  self.refused = (self.refused or 0) + 1
+  -- one log line per 100 refusals: a flood must not fill the log either
+  if self.refused % 100 == 1 then
+    self:log(format("refused connection (%d open, max_connections %d) -> 503; %d refused so far",
+                    self.open_connections, self.limits.max_connections, self.refused))
+  end
+  return false
 end
 
 -- Bind and start accepting. Returns host, port (the real one when port 0
@@ -326,10 +392,14 @@ function Server:start()
   lp:spawn(function()
     while true do
       local client, accept_err = sock:accept()
-      if client then
+      if client and not self:admit(client) then
+        client = nil
+      elseif client then
         client:settimeout(0)
         client:setoption("tcp-nodelay", true)
+        self.open_connections = self.open_connections + 1
         lp:spawn(function() self:serve(client) end, function()
+          self.open_connections = self.open_connections - 1
           lp:forget(client)
           client:close()
         end)
@@ -346,6 +416,22 @@ function Server:start()
   return self.host, self.port
 end
 
+-- The address of the pages (ui/), once started.
+function Server:ui_url()
+  local host = self.host
+  if host == "0.0.0.0" or host == "*" then host = "127.0.0.1" elseif host == "::" then host = "[::1]"
+  elseif host:find(":", 1, true) then host = "[" .. host .. "]" end
+  return format("http://%s:%d/_sandbox/ui/", host, self.port)
+end
+
+-- A warning when the sandbox listens beyond loopback: whoever reaches the
+-- address reads what your code sent and can use the control API.
+function Server:exposure_warning()
+  if guard.is_loopback(self.host) then return nil end
+  return format("listening on %s, not on loopback: anyone who can reach it can read every message "
+    .. "and request it keeps and reset it; use --host 127.0.0.1 unless that is what you want", self.host)
+end
+
 -- Serve forever.
 function Server:run()
   self:start()
@@ -357,7 +443,10 @@ end
 
 local USAGE = [==[
 usage: init.lua [--host 127.0.0.1] [--port 8765|0] [--log FILE]
-                [--token-ttl 3600] [--rate 10]]==]
+                [--token-ttl 3600] [--rate 10]
+                [--max-connections 900] [--max-requests 10000]
+                [--max-request-text 1024] [--max-messages 10000]
+                [--max-message-bytes 67108864] [--ui-token TOKEN]]==]
 
 local function parse_args(args)
   local opts = {}
@@ -369,7 +458,13 @@ local function parse_args(args)
       os.exit(0)
     end
     if value == nil then return nil, "missing value for " .. tostring(name) end
-    if name == "--host" then opts.host = value
+    local bound = name:match("^%-%-(max%-[%a%-]+)$")
+    bound = bound and bound:gsub("%-", "_")
+    if bound and limits.DEFAULTS[bound] then
+      opts[bound] = tonumber(value)
+      if not opts[bound] then return nil, name .. " needs a number, got " .. value end
+    elseif name == "--host" then opts.host = value
+    elseif name == "--ui-token" then opts.ui_token = value
     elseif name == "--log" then opts.log = value
     elseif name == "--port" or name == "--token-ttl" or name == "--rate" then
       local n = tonumber(value)
@@ -415,7 +510,10 @@ local function main(args)
     os.exit(1)
   end
   io.stdout:write(format("sandbox listening %s:%d pid %s\n", host, port, getpid()))
+  io.stdout:write(format("sandbox ui %s token %s\n", server:ui_url(), server.ui_token))
   io.stdout:flush()
+  local warning = server:exposure_warning()
+  if warning then io.stderr:write("sandbox: ", warning, "\n") end
   server:run()
 end
 

@@ -52,6 +52,11 @@ local function encode_number(n)
   return format("%.17g", n)
 end
 
+-- A number as JSON writes it: whole numbers within 2^53 without a fraction,
+-- others in the shortest form that reads back the same (12345678901234567890,
+-- a float once decoded, is "1.2345678901234567e+19"). Raises on NaN and inf.
+_M.number_text = encode_number
+
 local function is_sequence(t)
   local n = #t
   if n == 0 then return false end

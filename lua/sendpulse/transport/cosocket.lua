@@ -252,7 +252,10 @@ local function exchange(self, method, scheme, host, port, target, host_header,
   return status, rbody, rheaders, sent_at
 end
 
-function Transport:perform(method, url, headers, body, timeout, connect_timeout)
+-- once: a request that must never be sent twice (a call with an
+-- idempotency key): no second attempt on a new connection, since the
+-- server may have acted on the first before closing (docs/outbox.md).
+function Transport:perform(method, url, headers, body, timeout, connect_timeout, once)
   if self.closed then error("attempt to use a closed " .. Transport.__name, 2) end
   if type(method) ~= "string" or type(url) ~= "string" or type(headers) ~= "table" then
     error("perform: method, url (strings) and headers (table) expected", 2)
@@ -269,7 +272,7 @@ function Transport:perform(method, url, headers, body, timeout, connect_timeout)
       deadline, connect_deadline_)
   end
   local status, rbody, rheaders, fourth, fresh, sent_at = attempt(connect_deadline)
-  if status == nil and fresh and monotonic() < deadline then
+  if status == nil and fresh and not once and monotonic() < deadline then
     -- What libcurl does too: a keep-alive connection the server had
     -- already closed is not a failure of the request; try a new one.
     local _

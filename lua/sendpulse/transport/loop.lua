@@ -147,10 +147,10 @@ end
 
 --- Inside task h: start a transfer and suspend until it finishes. Returns
 -- what http_session:perform would.
-function Loop:transfer(h, method, url, headers, body, timeout, connect_timeout)
+function Loop:transfer(h, method, url, headers, body, timeout, connect_timeout, fresh)
   if h.cancelled then error(h.cancel_err, 0) end
   local id, kind, message, sent, left_after = self.multi:start(method, url, headers, body, timeout,
-    connect_timeout)
+    connect_timeout, fresh)
   if not id then return nil, kind, message, sent, left_after end   -- (no token: not sent)
   h.waiting = id
   self.transfers[id] = h

@@ -36,12 +36,12 @@ local function settled(ok, ...)
   error(e, 0)
 end
 
-function Transport:perform(method, url, headers, body, timeout, connect_timeout)
+function Transport:perform(method, url, headers, body, timeout, connect_timeout, fresh)
   local lp = self.loop
   local h = lp:current()
-  if h then return lp:transfer(h, method, url, headers, body, timeout, connect_timeout) end
+  if h then return lp:transfer(h, method, url, headers, body, timeout, connect_timeout, fresh) end
   return settled(pcall(lp.block, lp, function()
-    return lp:transfer(lp:current(), method, url, headers, body, timeout, connect_timeout)
+    return lp:transfer(lp:current(), method, url, headers, body, timeout, connect_timeout, fresh)
   end))
 end
 

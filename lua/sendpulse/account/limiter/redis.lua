@@ -18,6 +18,10 @@
 -- failure, then every REPORT_EVERY seconds while it lasts); when Redis
 -- answers again it takes over at once and report hears limiter_recovered.
 -- While Redis is down the fallback counts its own windows, from zero.
+-- Failing includes answering what the scripts cannot return (an empty
+-- array, an integer, QUEUED, a negative or day-long wait) and a connection
+-- object that raises: the reply is checked before it is used, so that the
+-- budget never takes nonsense for a slot or a wait, and never raises.
 --
 -- Hand-overs keep the slots already given out: the fallback is deferred
 -- until Redis's budget would have freed (as last seen) plus HANDOVER (for
@@ -27,12 +31,14 @@
 -- of an outage, so the budget never overflows a server window.
 
 local core = require "sendpulse.core"
+local errors = require "sendpulse.errors"
 local options = require "sendpulse.client.options"
 local redis_connection = require "sendpulse.redis"
 
-local tonumber, setmetatable, tostring = tonumber, setmetatable, tostring
+local setmetatable, tostring, type, pcall = setmetatable, tostring, type, pcall
 local ceil, floor, min, max = math.ceil, math.floor, math.min, math.max
 local monotonic = core.monotonic
+local describe = redis_connection.describe
 
 local _M = {}
 
@@ -147,6 +153,41 @@ return 1
 local WINDOWS = { "per_minute", "per_hour", "per_day" }
 local PERIODS = { 60, 3600, 86400 }
 
+-- The longest wait or lead a script can return (microseconds): the day of
+-- the longest window, and a day more for the hand-overs and the burst.
+local MAX_MICROS = 2 * 86400 * 1e6
+
+-- A whole number from 0 to most.
+local function count(v, most)
+  return type(v) == "number" and v >= 0 and v <= most and v == floor(v)
+end
+
+-- SCRIPT's reply { 1, 0, ahead } or { 0, wait, window }, checked: taken (1
+-- or 0) and the other two, or nil when it is not one.
+local function slot_reply(r)
+  if type(r) ~= "table" or #r ~= 3 or not (count(r[2], MAX_MICROS) and count(r[3], MAX_MICROS)) then
+    return nil
+  end
+  if r[1] == 1 and r[2] == 0 then return 1, 0, r[3] end
+  if r[1] == 0 and r[3] <= 3 then return 0, r[2], r[3] end
+  return nil
+end
+
+-- STATE_SCRIPT's reply: 8 whole numbers (waits within MAX_MICROS), or nil.
+local function state_reply(r)
+  if type(r) ~= "table" or #r ~= 8 then return nil end
+  for i = 1, 8 do
+    if not count(r[i], i == 2 and 2 ^ 53 or MAX_MICROS) then return nil end
+  end
+  return r
+end
+
+-- The reason a reply could not be used, for the limiter_error event.
+local function unexpected(reply, err, script)
+  if err ~= nil then return err end
+  return "redis: unexpected reply to the " .. script .. ": " .. describe(reply)
+end
+
 local RedisLimiter = {}
 RedisLimiter.__index = RedisLimiter
 RedisLimiter.__name = "sendpulse.account.limiter.redis"
@@ -171,11 +212,14 @@ end
 
 -- Runs one of the scripts with the budget's keys and arguments; lateness
 -- (seconds) widens the tolerance for this call (see csrc/sp_limiter.h).
+-- reply | nil, message (a connection object that raised, too).
 local function run(self, script, not_before, lateness)
   local l, key = self.limits, self.key
   local late = min(floor((lateness or 0) * 1e6), self.interval - 1)
-  return self.conn:script(script, 4, key, key .. ":per_minute", key .. ":per_hour", key .. ":per_day",
-    self.interval, self.tolerance + late, not_before, l[1], l[2], l[3])
+  local ok, reply, err = pcall(self.conn.script, self.conn, script, 4, key, key .. ":per_minute",
+    key .. ":per_hour", key .. ":per_day", self.interval, self.tolerance + late, not_before, l[1], l[2], l[3])
+  if not ok then return nil, "redis: " .. errors.describe(reply) end
+  return reply, err
 end
 
 --- The guard in force (seconds): this limiter's own.
@@ -195,7 +239,7 @@ local function failed(self, err, now)
   if not self.down or now - self.reported_at >= _M.REPORT_EVERY then
     self.reported_at = now
     self.report { event = "limiter_error", shared = "redis", fallback = self.fallback_kind,
-                  message = tostring(err or "unexpected reply from the rate script") }
+                  message = tostring(err) }
   end
   self.down = true
 end
@@ -219,16 +263,17 @@ function RedisLimiter:take(lateness)
   end
   local reply, err = run(self, _M.SCRIPT, not_before, lateness)
   local now = monotonic()
-  if reply and tonumber(reply[2]) then
+  local taken, wait, third = slot_reply(reply)
+  if taken then
     recovered(self)
-    if tonumber(reply[1]) == 1 then
+    if taken == 1 then
       -- When Redis's budget frees next, as far as this process knows.
-      self.redis_free_at = now + (tonumber(reply[3]) or 0) / 1e6
+      self.redis_free_at = now + third / 1e6
       return true
     end
-    return nil, tonumber(reply[2]) / 1e6, WINDOWS[tonumber(reply[3])] or "per_second"
+    return nil, wait / 1e6, WINDOWS[third] or "per_second"
   end
-  failed(self, err, now)
+  failed(self, unexpected(reply, err, "rate script"), now)
   return self.fallback:take(lateness)
 end
 
@@ -236,8 +281,9 @@ end
 -- much (in Redis, or in the fallback while Redis is down).
 function RedisLimiter:push(seconds)
   if self.down then return self.fallback:push(seconds) end
-  local reply, err = self.conn:script(_M.PUSH_SCRIPT, 1, self.key, floor(seconds * 1e6))
-  if not reply then failed(self, err, monotonic()) end
+  local ok, reply, err = pcall(self.conn.script, self.conn, _M.PUSH_SCRIPT, 1, self.key, floor(seconds * 1e6))
+  if not ok then reply, err = nil, "redis: " .. errors.describe(reply) end
+  if reply ~= 0 and reply ~= 1 then failed(self, unexpected(reply, err, "push script"), monotonic()) end
 end
 
 --- Seconds a request would wait now (the fallback's while Redis is down).
@@ -255,21 +301,22 @@ end
 -- Redis is down, the fallback's, with fallback = true.
 function RedisLimiter:state()
   local reply, err = run(self, _M.STATE_SCRIPT, 0)
-  if not (reply and tonumber(reply[1])) then
-    failed(self, err, monotonic())
+  local r = state_reply(reply)
+  if not r then
+    failed(self, unexpected(reply, err, "state script"), monotonic())
     local s = self.fallback:state()
     s.fallback = true
     return s
   end
   recovered(self)
-  local s = { per_second = { limit = self.rate, burst = self.burst, left = min(self.burst, tonumber(reply[2])),
-                             wait = tonumber(reply[1]) / 1e6 } }
+  local s = { per_second = { limit = self.rate, burst = self.burst, left = min(self.burst, r[2]),
+                             wait = r[1] / 1e6 } }
   for i = 1, 3 do
     local limit = self.limits[i]
     if limit > 0 then
-      local used = tonumber(reply[1 + 2 * i])
+      local used = r[1 + 2 * i]
       s[WINDOWS[i]] = { limit = limit, used = used, left = max(0, limit - used),
-                        wait = tonumber(reply[2 + 2 * i]) / 1e6, period = PERIODS[i] }
+                        wait = r[2 + 2 * i] / 1e6, period = PERIODS[i] }
     end
   end
   return s

@@ -112,6 +112,27 @@ function FileStore:unlock(key)
   end
 end
 
+-- A window's count in key's ".count" file: "<start> <n>" (seconds since
+-- 1970). Counted while the process holds the key's lock (shared_token asks
+-- then); without it two processes may count one.
+function FileStore:count(key, seconds)
+  local name = self:name(key, ".count")
+  local now, start, n = os_time(), nil, 0
+  local f, err = self.folder:open(name, { mode = "read", what = "token count file" })
+  if f == nil then error(err, 0) end
+  if f then
+    local text = f:read(64) or ""   -- "<start> <n>": a longer file is no count of ours
+    f:close()
+    local s, c = text:match("^(%d+) (%d+)$")
+    start, n = tonumber(s), tonumber(c) or 0
+  end
+  if not start or now - start >= seconds or start > now then start, n = now, 0 end
+  n = n + 1
+  local ok, werr = self.folder:replace(name, format("%d %d", start, n), "token count file")
+  if not ok then error(werr, 0) end
+  return n
+end
+
 FileStore.__tostring = function(self) return "sendpulse.account.token_store.file (" .. self.dir .. ")" end
 
 return _M

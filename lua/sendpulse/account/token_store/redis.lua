@@ -9,12 +9,18 @@
 -- after `ttl` and a late unlock never frees someone else's lock.
 --
 -- Methods raise on failure; shared_token reports that through the hook and
--- carries on with a local token.
+-- carries on with a local token. A reply a command cannot get from Redis (an
+-- integer to SET, QUEUED, an array to the lock) is a failure too: taken as
+-- "no token" or "the lock is held", it made every call wait out its timeout
+-- for a token nobody was fetching.
 
 local core = require "sendpulse.core"
+local redis_connection = require "sendpulse.redis"
 
-local error, tonumber, tostring, type, setmetatable = error, tonumber, tostring, type, setmetatable
+local error, tostring, type, setmetatable = error, tostring, type, setmetatable
 local floor = math.floor
+local format = string.format
+local NULL = core.null
 
 local _M = {}
 
@@ -29,6 +35,13 @@ return { v, redis.call('PTTL', KEYS[1]) }
 local UNLOCK = [[
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
+]]
+
+-- Counts one in a window: the key lives `seconds` from its first count.
+local COUNT = [[
+local n = redis.call('INCR', KEYS[1])
+if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n
 ]]
 
 local RedisStore = {}
@@ -58,10 +71,20 @@ local function check(reply, err)
   return reply
 end
 
+local function unexpected(command, reply, meaning)
+  error(format("redis: unexpected reply to %s: %s%s", command, redis_connection.describe(reply),
+    meaning and " (" .. meaning .. ")" or ""), 0)
+end
+
+local function is_null(reply) return reply == nil or reply == NULL end
+
 function RedisStore:get(key)
   local reply = check(self.conn:script(GET, 1, self.prefix .. key))
-  if type(reply) ~= "table" then return nil end
-  local pttl = tonumber(reply[2]) or -1
+  if is_null(reply) then return nil end
+  if type(reply) ~= "table" or #reply ~= 2 or type(reply[1]) ~= "string" or type(reply[2]) ~= "number" then
+    unexpected("the token script", reply)
+  end
+  local pttl = reply[2]
   if pttl <= 0 then return nil end
   return reply[1], pttl / 1000
 end
@@ -69,21 +92,32 @@ end
 function RedisStore:set(key, token, ttl)
   local ms = floor(ttl * 1000)
   if ms <= 0 then return end
-  check(self.conn:call("SET", self.prefix .. key, token, "PX", ms))
+  local reply = check(self.conn:call("SET", self.prefix .. key, token, "PX", ms))
+  if reply ~= "OK" then unexpected("SET", reply) end
 end
 
 function RedisStore:delete(key)
-  check(self.conn:call("DEL", self.prefix .. key))
+  local reply = check(self.conn:call("DEL", self.prefix .. key))
+  if type(reply) ~= "number" then unexpected("DEL", reply) end
 end
 
 function RedisStore:lock(key, ttl)
   local reply = check(self.conn:call("SET", self.prefix .. key .. ":lock", self.owner,
     "NX", "PX", floor((ttl or 30) * 1000)))
-  return reply == "OK"
+  if reply == "OK" then return true end
+  if is_null(reply) then return false end
+  unexpected("SET NX", reply, "OK means locked, a null means held")
 end
 
 function RedisStore:unlock(key)
-  check(self.conn:script(UNLOCK, 1, self.prefix .. key .. ":lock", self.owner))
+  local reply = check(self.conn:script(UNLOCK, 1, self.prefix .. key .. ":lock", self.owner))
+  if reply ~= 0 and reply ~= 1 then unexpected("the unlock script", reply) end
+end
+
+function RedisStore:count(key, seconds)
+  local reply = check(self.conn:script(COUNT, 1, self.prefix .. key, floor(seconds * 1000)))
+  if type(reply) ~= "number" or reply < 1 then unexpected("the count script", reply) end
+  return reply
 end
 
 RedisStore.__tostring = function(self)

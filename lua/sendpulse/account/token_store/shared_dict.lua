@@ -8,6 +8,7 @@
 --   store:delete(key)
 --   store:lock(key, ttl) -> true if this caller now holds the lock
 --   store:unlock(key)
+--   store:count(key, seconds) -> n   (incr, its key living `seconds`)
 --
 -- The lock is `add` on a second key: add is atomic across workers (the dict
 -- is guarded by one shared-memory mutex) and fails with "exists" while
@@ -77,6 +78,12 @@ end
 function Store:unlock(key)
   self.dict:delete(key .. ":lock")
   return true
+end
+
+function Store:count(key, seconds)
+  local n, err = self.dict:incr(key, 1, 0, seconds)
+  if not n then fail(self, "count", err) end
+  return n
 end
 
 Store.__tostring = function(self)

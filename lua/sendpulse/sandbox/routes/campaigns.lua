@@ -9,6 +9,7 @@ local reply = require "sendpulse.sandbox.reply"
 local json = require "sendpulse.sandbox.json"
 local base64 = require "sendpulse.sandbox.base64"
 local webhooks = require "sendpulse.sandbox.webhooks"
+local inbox = require "sendpulse.sandbox.inbox"
 
 local type, pairs, ipairs, tostring = type, pairs, ipairs, tostring
 
@@ -80,7 +81,7 @@ local function create(ctx)
   if not book then return reply.error(400, "Can't find mailing list", 703) end
   if #book.emails == 0 then return reply.error(400, "Mailing list is empty", 211) end
 
-  local plain
+  local plain, template
   if body.body ~= nil then
     if type(body.body) ~= "string" then return bad_data("Argument body must be a Base64 string") end
     plain = base64.decode(body.body)
@@ -90,6 +91,7 @@ local function create(ctx)
     local t = templates.by_id and templates.by_id[reply.integer(body.template_id) or -1]
     if not t then return reply.error(400, "Template not found", 31) end
     plain = t.body
+    template = { id = t.id, name = t.name }
   else
     return reply.error(400, "Email message empty", 721)
   end
@@ -150,6 +152,7 @@ local function create(ctx)
   if body.is_test ~= true then list[#list + 1] = c end
   -- "delivered" per address to the account's webhooks
   if body.is_test ~= true and c.status == SENT then webhooks.campaign_sent(ctx, c, book) end
+  if body.is_test ~= true then inbox.campaign(ctx, c, book, template) end
   return 200, { id = c.id, status = c.status, count = c.count, tariff_email_qty = c.count,
                 overdraft_price = "0.00", ovedraft_currency = "USD" }
 end

@@ -7,7 +7,7 @@ local reply = require "sendpulse.sandbox.reply"
 local json = require "sendpulse.sandbox.json"
 local books = require "sendpulse.sandbox.routes.addressbooks"
 
-local type, pairs, ipairs, tostring, format = type, pairs, ipairs, tostring, string.format
+local type, pairs, ipairs, tostring = type, pairs, ipairs, tostring
 
 local _M = {}
 
@@ -31,8 +31,10 @@ local function find_entry(ctx, address)
 end
 
 -- A variable value as a string (SendPulse answers them so in this view).
+-- Numbers as JSON writes them: a value past 2^63 has no integer form, and
+-- format("%d") raised on it, so every later read answered 500.
 local function text(v)
-  if type(v) == "number" and v % 1 == 0 then return format("%d", v) end
+  if type(v) == "number" then return json.number_text(v) end
   return tostring(v)
 end
 

@@ -37,7 +37,8 @@ local function list_faults(ctx)
   local list = json.array()
   for i, f in ipairs(ctx.server.faults.list) do
     list[i] = { id = f.id, kind = f.kind, path = f.path, method = f.method,
-                count = f.count, delay = f.delay, status = f.status }
+                count = f.count, delay = f.delay, status = f.status,
+                probability = f.probability, duration = f.duration }
   end
   return 200, list
 end

@@ -7,6 +7,7 @@
 -- The operations come from the client's data (lua/sendpulse/api/), read as
 -- plain data, so the sandbox needs neither the C core nor lyaml.
 local examples = require "sendpulse.sandbox.examples"
+local inbox = require "sendpulse.sandbox.inbox"
 
 local pairs, ipairs, require = pairs, ipairs, require
 local sort = table.sort
@@ -43,8 +44,16 @@ function _M.register(router)
     local answer = per and per[op[4]]
     if answer == nil then answer = { result = true } end
     -- `example` names the operation: the canned-answer header and log say it
-    router:add { method = op[1], path = op[2], example = op[3] .. ":" .. op[5],
-                 handler = function() return 200, answer end }
+    local handler = function() return 200, answer end
+    if op[1] == "POST" and inbox.is_chatbot_send(op[3], op[2]) then
+      -- a chatbot's message still shows in the inbox (/_sandbox/ui/)
+      local service, name = op[3], op[5]
+      handler = function(ctx)
+        inbox.chatbot(ctx, service, name)
+        return 200, answer
+      end
+    end
+    router:add { method = op[1], path = op[2], example = op[3] .. ":" .. op[5], handler = handler }
   end
   return router
 end

@@ -3,6 +3,7 @@
 -- with one: https://example.com (its id from GET /push/websites).
 local reply = require "sendpulse.sandbox.reply"
 local json = require "sendpulse.sandbox.json"
+local inbox = require "sendpulse.sandbox.inbox"
 
 local type, ipairs = type, ipairs
 
@@ -76,6 +77,7 @@ local function create_task(ctx)
               website_id = s.id, link = body.link, ttl = ttl, status = 1,
               send_date = type(body.send_date) == "string" and body.send_date or reply.date(ctx.state:now(ctx.now)) }
   d.tasks[#d.tasks + 1] = t
+  inbox.push(ctx, t, s)
   return 200, { result = true, id = t.id }
 end
 

@@ -2,6 +2,7 @@
 -- Sender names are at most 11 characters, as SendPulse requires.
 local reply = require "sendpulse.sandbox.reply"
 local json = require "sendpulse.sandbox.json"
+local inbox = require "sendpulse.sandbox.inbox"
 
 local type, ipairs, tostring, next = type, ipairs, tostring, next
 
@@ -22,7 +23,8 @@ local function phones_of(book)
 end
 
 local function phone_ok(p)
-  p = type(p) == "number" and string.format("%d", p) or p
+  -- a JSON number: only a whole one within 2^53 can be a phone number
+  if type(p) == "number" then p = reply.integer(p) and string.format("%d", p) end
   return type(p) == "string" and p:find("^%+?%d%d%d%d%d+$") ~= nil and p:gsub("^%+", "") or nil
 end
 
@@ -102,6 +104,7 @@ local function new_campaign(ctx, body, phones, book_id)
               body = body.body, phones = phones, book_id = book_id, created = reply.date(now),
               send_date = type(body.date) == "string" and body.date or reply.date(now) }
   d.campaigns[#d.campaigns + 1] = c
+  inbox.sms(ctx, c)
   return c
 end
 

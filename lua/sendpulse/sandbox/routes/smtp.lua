@@ -1,13 +1,16 @@
 -- SMTP: sending and the history. POST /smtp/emails checks the message the
 -- way SendPulse does (`to` an array, html and attachments_binary Base64) and
 -- writes one history record per recipient. The sandbox's outbox, for tests,
--- shows what a message decoded to:
+-- shows what a message decoded to, and every send (to count them):
 --   GET /_sandbox/smtp/{id} -> {html, text, subject, attachments = {name = {size, hex}}}
+--   GET /_sandbox/smtp      -> [{id, account, recipient, sender, subject, send_date}]
+--   GET /_sandbox/smtp?total=1 -> {total}
 local reply = require "sendpulse.sandbox.reply"
 local json = require "sendpulse.sandbox.json"
 local base64 = require "sendpulse.sandbox.base64"
 local blacklist = require "sendpulse.sandbox.routes.blacklist"
 local webhooks = require "sendpulse.sandbox.webhooks"
+local inbox = require "sendpulse.sandbox.inbox"
 
 local type, pairs, ipairs, tostring, format = type, pairs, ipairs, tostring, string.format
 
@@ -43,6 +46,15 @@ local function record_view(r)
   }
 end
 
+-- The inbox dropped this message (its oldest): the history forgets it too.
+-- The oldest of an account's records is the first of its list.
+local function forget(d, rec)
+  d.by_id[rec.id] = nil
+  for i, r in ipairs(d.list) do
+    if r == rec then table.remove(d.list, i) break end
+  end
+end
+
 local function send(ctx)
   local body, status, value = reply.json_body(ctx.req)
   if not body then return status, value end
@@ -66,12 +78,14 @@ local function send(ctx)
     html = type(email.html) == "string" and base64.decode(email.html)
     if not html then return bad("Badly formed incoming data: html must be Base64") end
   end
+  local template
   if email.template ~= nil then
     local t = email.template
     local templates = ctx.state:data_of("templates", ctx.account)
     local found = type(t) == "table" and templates.by_id and templates.by_id[reply.integer(t.id) or -1]
     if not found then return reply.error(422, "Template not found", 31) end
     html = found.body
+    template = { id = found.id, name = found.name, variables = t.variables }
   end
   if html == nil and type(text) ~= "string" then return reply.error(422, "Empty email message content field", 13) end
   local files, size = {}, #(html or "") + #(text or "")
@@ -93,6 +107,7 @@ local function send(ctx)
   local d = store(ctx)
   local now = ctx.state:now(ctx.now)
   local first
+  local recs = {}
   for _, r in ipairs(to) do
     local id = format("sbx%08x", ctx.state:new_id("smtp", 1))
     local rec = {
@@ -102,9 +117,13 @@ local function send(ctx)
     }
     d.list[#d.list + 1] = rec
     d.by_id[id] = rec
+    recs[#recs + 1] = rec
     webhooks.smtp_sent(ctx, rec)   -- "delivered" to the account's webhooks
     first = first or id
   end
+  -- the inbox (the pages under /_sandbox/ui/) bounds how many are kept
+  inbox.smtp(ctx, email, recs, { html = html, text = text, files = files, template = template },
+    function(rec) forget(d, rec) end)
   return 200, { result = true, id = first }
 end
 
@@ -164,6 +183,31 @@ local function outbox(ctx)
   return reply.error(404, "Not found", 404)
 end
 
+-- Control: every SMTP send of every account, in the order recorded (one
+-- row per recipient), so a test can count sends exactly:
+--   GET /_sandbox/smtp[?recipient=] -> [{id, account, recipient, sender, subject, send_date}]
+--   GET /_sandbox/smtp?total=1       -> {total}: how many, without the rows
+local function sent(ctx)
+  if ctx.query.total then
+    -- Just the number: cheap enough to poll (a test watching a drain must
+    -- not hold up the requests it measures).
+    local n = 0
+    for _, per in pairs(ctx.state.data.smtp or {}) do n = n + #(per.list or {}) end
+    return 200, { total = n }
+  end
+  local rows = json.array()
+  for account, per in pairs(ctx.state.data.smtp or {}) do
+    for _, r in ipairs(per.list or {}) do
+      if not ctx.query.recipient or ctx.query.recipient == r.recipient then
+        rows[#rows + 1] = { id = r.id, account = account, recipient = r.recipient, sender = r.sender,
+                            subject = r.subject, send_date = r.send_date }
+      end
+    end
+  end
+  table.sort(rows, function(a, b) return a.id < b.id end)
+  return 200, rows
+end
+
 function _M.register(router)
   router:add { method = "POST", path = "/smtp/emails", handler = send }
   router:add { method = "GET", path = "/smtp/emails", handler = history }
@@ -171,6 +215,7 @@ function _M.register(router)
   router:add { method = "POST", path = "/smtp/emails/info", handler = info }
   router:add { method = "GET", path = "/smtp/emails/{id}", handler = one }
   router:add { method = "GET", path = "/_sandbox/smtp/{id}", handler = outbox, control = true }
+  router:add { method = "GET", path = "/_sandbox/smtp", handler = sent, control = true }
 end
 
 return _M

@@ -20,6 +20,11 @@ local _M = {}
 _M.TICK = 0.05
 _M.DEFAULTS = { flush_interval = 2, flush_count = 100, retry_delay = 1, max_attempts = 5, timeout = 5 }
 _M.MAX_DELIVERIES = 10000   -- the log keeps the latest ones
+-- The batches sent, with their payloads, for the pages (/_sandbox/ui/webhooks)
+-- and their resend button: the latest MAX_BATCHES, payloads over
+-- MAX_PAYLOAD bytes kept cut (and not resent).
+_M.MAX_BATCHES = 1000
+_M.MAX_PAYLOAD = 64 * 1024
 
 local Outbox = {}
 Outbox.__index = Outbox
@@ -28,7 +33,7 @@ local function new()
   local cfg = {}
   for k, v in pairs(_M.DEFAULTS) do cfg[k] = v end
   return setmetatable({ config = cfg, queues = {}, order = {}, deliveries = {}, next_batch = 0,
-                        in_flight = 0 }, Outbox)
+                        in_flight = 0, batches = {}, first_batch = 1 }, Outbox)
 end
 
 -- The outbox of the server's current state (created on first use), with
@@ -99,6 +104,7 @@ end
 local function target(url)
   return url:match("^%a+://([^/?#]+)") or "?"
 end
+_M.target = target
 
 -- Takes up to flush_count events off the queue and delivers them as one
 -- batch in a task of its own.
@@ -107,8 +113,36 @@ function Outbox:send(loop, q)
   local batch = json.array()
   while #batch < cfg.flush_count and #q.events > 0 do batch[#batch + 1] = remove(q.events, 1) end
   if #q.events > 0 then q.since = gettime() end
+  self:deliver(loop, q, json.encode(batch), #batch)
+end
+
+-- The batch `id` as kept for the pages: {id, url, family, events, payload,
+-- size, t, resent_from?}, or nil when it went past MAX_BATCHES.
+function Outbox:batch(id)
+  return self.batches[id]
+end
+
+-- Sends batch `id` again, as a new batch (with its own attempts). Returns
+-- the new batch's id, or nil and why.
+function Outbox:resend(loop, id)
+  local b = self.batches[id]
+  if not b then return nil, "batch " .. tostring(id) .. " is no longer kept" end
+  if b.size > #b.payload then return nil, "batch " .. tostring(id) .. " was too large to keep whole" end
+  return self:deliver(loop, { url = b.url, family = b.family }, b.payload, b.events, id)
+end
+
+-- Delivers `body` (`n` events) to q.url as batch next_batch, retried.
+function Outbox:deliver(loop, q, body, n, resent_from)
+  local cfg = self.config
   self.next_batch = self.next_batch + 1
-  local id, body = self.next_batch, json.encode(batch)
+  local id = self.next_batch
+  self.batches[id] = { id = id, url = q.url, family = q.family, events = n, size = #body,
+                       payload = #body > _M.MAX_PAYLOAD and body:sub(1, _M.MAX_PAYLOAD) or body,
+                       t = gettime(), resent_from = resent_from }
+  while id - self.first_batch >= _M.MAX_BATCHES do
+    self.batches[self.first_batch] = nil
+    self.first_batch = self.first_batch + 1
+  end
   self.in_flight = self.in_flight + 1
   loop:spawn(function()
     local delay = cfg.retry_delay
@@ -117,7 +151,7 @@ function Outbox:send(loop, q)
       local ok = status and status >= 200 and status < 300
       local d = self.deliveries
       d[#d + 1] = { batch = id, attempt = attempt, target = target(q.url), family = q.family,
-                    events = #batch, status = status or 0, error = err, t = gettime(),
+                    events = n, status = status or 0, error = err, t = gettime(),
                     outcome = ok and "delivered" or (attempt == cfg.max_attempts and "dropped" or "retry") }
       if #d > _M.MAX_DELIVERIES then remove(d, 1) end
       if ok or attempt == cfg.max_attempts then break end
@@ -126,6 +160,7 @@ function Outbox:send(loop, q)
     end
     self.in_flight = self.in_flight - 1
   end)
+  return id
 end
 
 -- What GET /_sandbox/webhooks shows.

@@ -11,6 +11,7 @@
 -- resolved by LuaSocket, blocking the loop for that moment: use addresses
 -- in tests.
 local socket = require "socket"
+local limits = require "sendpulse.sandbox.limits"
 
 local tonumber, format = tonumber, string.format
 
@@ -55,6 +56,10 @@ return function(loop, url, body, timeout)
   end
 
   local ok, err = sock:connect(host, port)
+  -- (LuaSocket makes the descriptor at the first connect)
+  if not limits.selectable(sock) then
+    return done(nil, "too many sockets open: the sandbox's loop cannot watch another one")
+  end
   if not ok and err == "timeout" then
     loop:wait_writable(sock)
     if timed_out then return done() end

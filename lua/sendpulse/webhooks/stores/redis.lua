@@ -8,15 +8,23 @@
 --   store:add(key, ttl) -> true (new) | false (seen) | nil, message
 --
 -- One round trip per event: SET key 1 NX PX ttl. NX makes Redis the
--- arbiter, so among any number of processes exactly one gets true; PX lets
+-- arbiter, so among any number of processes exactly one gets true. Only
+-- OK means new and only a null means seen: any other reply (an integer,
+-- QUEUED, an array, a string, an error, nothing) is a failure, so that the
+-- receiver delivers the event and reports why (a possible repeat beats a
+-- lost event; docs/webhooks.md). PX lets
 -- Redis forget the key after ttl (Redis's memory is the bound: a 50-byte
 -- key plus the prefix and Redis's own overhead per event). Without `connection` the library's hiredis connection
 -- is used: it blocks, so inside nginx pass a cosocket client instead (an
 -- object whose call(self, command, ...) answers like lua-resty-redis).
+local core = require "sendpulse.core"
+local errors = require "sendpulse.errors"
 local redis_connection = require "sendpulse.redis"
 
-local type, pairs, tostring, setmetatable, error, floor = type, pairs, tostring, setmetatable, error, math.floor
+local type, pairs, tostring, setmetatable, error, pcall, floor =
+  type, pairs, tostring, setmetatable, error, pcall, math.floor
 local format = string.format
+local NULL = core.null   -- hiredis.null and ngx.null are this NULL light userdata
 
 local _M = {}
 
@@ -52,14 +60,25 @@ function _M.new(opts)
   return setmetatable({ conn = conn, prefix = opts.prefix or "" }, Store)
 end
 
+-- A failure's message, "redis: ..." (the library's connection says so
+-- already; a connection given by the caller may not).
+local function failure(err)
+  local text = errors.describe(err)
+  if text:find("^redis: ") then return text end
+  return "redis: " .. text
+end
+
 function Store:add(key, ttl)
   local ms = floor(ttl * 1000 + 0.5)
   if ms < 1 then ms = 1 end
-  local reply, err = self.conn:call("SET", self.prefix .. key, "1", "NX", "PX", format("%d", ms))
+  local ok, reply, err = pcall(self.conn.call, self.conn, "SET", self.prefix .. key, "1", "NX", "PX",
+    format("%d", ms))
+  if not ok then return nil, failure(reply) end
   if reply == "OK" or (type(reply) == "table" and reply.ok == "OK") then return true end
-  if err ~= nil then return nil, "redis: " .. tostring(err) end
-  -- A null reply (nil, ngx.null, hiredis's null): the key was there.
-  return false
+  if err ~= nil then return nil, failure(err) end
+  if reply == nil or reply == NULL then return false end   -- the key was there
+  return nil, "redis: unexpected reply to SET NX: " .. redis_connection.describe(reply)
+    .. " (OK means new, a null means seen)"
 end
 
 Store.__tostring = function() return Store.__name end
