@@ -6,6 +6,7 @@
 #   make test                 C unit tests + the busted suite against the local sandbox
 #   make memcheck             the busted suite under valgrind (no error, no leak)
 #   make check                test + memcheck + busted on LuaJIT, one closing count (CI)
+#   make check-loaded         make check 3 times with every CPU busy (stress-ng)
 #   make static               build/$(LUA_IMPL)/libsendpulse.a, to link into a C host
 #   make host                 build and run the example C host (examples/host/)
 #   make bench                the benchmarks (by hand; bench/setup installs nginx)
@@ -119,7 +120,8 @@ HOST_CHECKS := examples/host/check.sh
 endif
 
 .PHONY: all test check ctest busted memcheck asan install install-sandbox uninstall config clean lint \
-        sandbox screenshots quickstart bench static host luajit-core env dist hiredis-note FORCE fuzz fuzz-build fuzz-lua
+        sandbox screenshots quickstart bench static host luajit-core test-support check-loaded env dist hiredis-note \
+        FORCE fuzz fuzz-build fuzz-lua
 
 all: $(MODULE) $(REDIS_MODULE) $(REDIS_NOTE)
 
@@ -190,6 +192,13 @@ $(WIPE_LIBCURL): spec/c/wipe_libcurl.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu99 $(WARN) -O2 -fPIC -shared -o $@ $< -ldl
 
+# For the same scan, built for each Lua the suite runs on: a Lua module that
+# zeroes what the Lua runtime frees (spec/c/wipe_lua_heap.c). Plain too.
+LUA_HEAP_WIPER := $(BUILD)/test/wipe_lua_heap.so
+$(LUA_HEAP_WIPER): spec/c/wipe_lua_heap.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu99 $(WARN) -O2 -fPIC $(LIBFLAG) -I$(LUA_INCDIR) -o $@ $<
+
 # nginx embeds LuaJIT: the nginx specs load the C core built for it, and
 # `make check` also runs the busted suite on LuaJIT (ALSO_IMPLS= skips that).
 LUAJIT_INCDIR ?= /usr/include/luajit-2.1
@@ -198,24 +207,38 @@ ALSO_IMPLS    ?= $(filter-out $(LUA_IMPL),luajit)
 luajit-core:
 	@$(MAKE) --no-print-directory LUA_IMPL=luajit LUA=luajit LUA_INCDIR=$(LUAJIT_INCDIR) all
 
+# What the suite needs beside the C core, for the main Lua and for LuaJIT.
+TEST_SUPPORT := $(WIPE_LIBCURL) $(LUA_HEAP_WIPER)
+test-support: $(TEST_SUPPORT)
+ifneq ($(LUA_TARGET),luajit)
+	@$(MAKE) --no-print-directory LUA_IMPL=luajit LUA=luajit LUA_INCDIR=$(LUAJIT_INCDIR) test-support
+endif
+
 # The whole suite: C unit tests, then busted (which starts the sandbox itself).
-test: $(MODULE) $(REDIS_MODULE) $(C_TESTS) luajit-core $(WIPE_LIBCURL)
+test: $(MODULE) $(REDIS_MODULE) $(C_TESTS) luajit-core test-support
 	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) sh spec/run.sh $(C_TESTS)
 
-busted: $(MODULE) $(REDIS_MODULE) luajit-core $(WIPE_LIBCURL)
+busted: $(MODULE) $(REDIS_MODULE) luajit-core test-support
 	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) sh spec/run.sh
 
-memcheck: $(MODULE) $(REDIS_MODULE) luajit-core $(WIPE_LIBCURL)
+memcheck: $(MODULE) $(REDIS_MODULE) luajit-core test-support
 	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) SP_MEMCHECK=1 sh spec/run.sh
 
 # What CI runs: C unit tests, the fuzzing regressions and a short pass of
 # every fuzz target (FUZZ_CHECK_SECONDS each), lint, busted, busted again
 # under valgrind, busted on LuaJIT.
 FUZZ_CHECK_SECONDS ?= 20
-check: $(MODULE) $(REDIS_MODULE) $(C_TESTS) luajit-core $(WIPE_LIBCURL) $(if $(HOST_CHECKS),$(HOST)) fuzz-build
+check: $(MODULE) $(REDIS_MODULE) $(C_TESTS) luajit-core test-support $(if $(HOST_CHECKS),$(HOST)) fuzz-build
 	LUA_IMPL=$(LUA_IMPL) LUA=$(LUA) SP_MEMCHECK=also SP_LINT=1 SP_ALSO_IMPLS="$(ALSO_IMPLS)" \
 	  FUZZ_SECONDS=$(FUZZ_CHECK_SECONDS) FUZZ_TARGETS="$(FUZZ_BINS)" \
 	  sh spec/run.sh $(C_TESTS) spec/fuzz/check.sh $(HOST_CHECKS)
+
+# make check again and again with every CPU busy (stress-ng), stopping at
+# the first failure: the proof that the suite does not flake under load
+# (spec/tools/loaded_check.sh; docs/maintaining.md, Tests).
+LOADED_RUNS ?= 3
+check-loaded:
+	sh spec/tools/loaded_check.sh $(LOADED_RUNS)
 
 # Fuzzing (spec/fuzz/, see docs/security.md): libFuzzer targets built with
 # clang and linked with a Lua 5.4 built from Debian's source package (fetched

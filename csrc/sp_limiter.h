@@ -18,7 +18,7 @@
  * SendPulse counts requests per account in one-second windows. With rate r
  * and interval T = 1/r + guard, the N-th request after any other (N =
  * ceil(r)) leaves at least N * T - L later. With L below N * T - 1 s
- * (sendpulse.options keeps a margin for the network's jitter besides) no
+ * (sendpulse.account.rate keeps a margin for the network's jitter besides) no
  * one-second window ever holds more than N + burst - 1. */
 #ifndef SP_LIMITER_H
 #define SP_LIMITER_H

@@ -20,11 +20,17 @@ if core.ABI ~= CORE_ABI then
     tostring(core.ABI), CORE_ABI), 2)
 end
 
+-- (The ---@ lines are LuaLS annotations, for editors: docs/guide.md,
+-- "Completion in editors".)
+---@class sendpulse
 local _M = {
   _VERSION = VERSION,
-  --- sendpulse.errors[code] -> { name =, description =, wait = }
+  --- sendpulse.errors[code] -> { name =, kind =, retryable =, wait =, hint =, description = }
+  -- (sendpulse.errors' table of codes; docs/guide.md, "Error codes")
+  ---@type table<integer, sendpulse.ErrorCode>
   errors = errors.codes,
   --- The JSON null (equal to cjson.null).
+  ---@type sendpulse.null
   null = json.null,
   --- sendpulse.array(t): send t as a JSON array even when empty.
   array = json.array,
@@ -33,6 +39,8 @@ local _M = {
 }
 
 --- sendpulse.new(options) -> client (raises an error object on bad options).
+---@param opts sendpulse.Options
+---@return sendpulse.Client client raises a sendpulse.Error (kind "argument") on a bad option
 function _M.new(opts)
   return client.new(opts, true)
 end

@@ -2,6 +2,8 @@
 local sendpulse = require "sendpulse"
 local safe = require "sendpulse.safe"
 local sandbox = require "support.sandbox_process"
+local loaded = require "support.loaded"
+local core = require "sendpulse.core"
 
 local SECRET = "sandbox-secret"
 
@@ -67,10 +69,14 @@ describe("client against the sandbox", function()
     it("is refreshed before it expires, without a 401", function()
       sb:configure { token_ttl = 2 }
       local c = client()
+      -- A 2 s token is used for half its life, then replaced. What is left
+      -- of it is 2 s less the time since it came, at most the time since
+      -- the call began (whatever a loaded machine made that).
+      local t0 = core.monotonic()
       c:request("GET", "/addressbooks")
-      -- A 2 s token is used for half its life, then replaced.
-      assert.is_true(c:token_expires_in() > 1.5)
-      require("sendpulse.core").sleep(1.1)
+      local left, since = c:token_expires_in(), core.monotonic() - t0
+      assert.is_true(left <= 2 and left >= 2 - since - 0.01, ("%.3f s left after %.3f s"):format(left, since))
+      core.sleep(1.1)
       c:request("GET", "/addressbooks")
       local stats = sb:stats()
       assert.equal(2, stats.token_requests)
@@ -147,24 +153,36 @@ describe("client against the sandbox", function()
     end)
   end)
 
+  -- Counted at the sandbox, so with the guard a loaded machine needs
+  -- (spec/support/loaded.lua).
   describe("rate limit #timing", function()
-    it("never puts more than 10 requests in a 1 s window and keeps >= 9/s", function()
-      local c = client()
+    it("never puts more than 10 requests in a 1 s window, and holds no call back past its slot", function()
+      local waited = 0
+      local c = client { rate_limit = { guard = loaded.GUARD },
+                         sleep = function(s) waited = waited + s; core.sleep(s) end }
       local n = 31
       for _ = 1, n - 1 do c:request("GET", "/addressbooks") end
       local stats = sb:stats()
       assert.equal(n, #stats.requests)      -- one token request + 30 calls
       assert.is_true(stats.max_in_window[account] <= 10,
         "max in window: " .. tostring(stats.max_in_window[account]))
-      local first, last = stats.requests[1].t, stats.requests[n].t
-      local rate = (n - 1) / (last - first)
-      assert.is_true(rate >= 9, "sustained rate " .. rate)
       assert.equal(0, count(stats.requests, function(r) return r.status == 429 end))
+      -- The waits for a slot add up to one interval per call at most (30 of
+      -- 0.125 s): a request a loaded machine made late only shortens the
+      -- wait after it, and a budget that held calls back longer (a slot
+      -- counted twice, an interval too long) waits more. The rate the
+      -- sandbox saw drops with every such pause: printed, not asserted.
+      local interval = 0.1 + loaded.GUARD
+      local first, last = stats.requests[1].t, stats.requests[n].t
+      print(("\n  30 calls: %.2f s of waits for slots (at most %.2f), %.2f requests/s at the sandbox")
+        :format(waited, (n - 1) * interval, (n - 1) / (last - first)))
+      assert.is_true(waited <= (n - 1) * interval + 1e-6,
+        ("waited %.3f s for slots, more than %d intervals"):format(waited, n - 1))
       c:close()
     end)
 
     it("shares one budget between clients of one account", function()
-      local a, b = client(), client()
+      local a, b = client { rate_limit = { guard = loaded.GUARD } }, client { rate_limit = { guard = loaded.GUARD } }
       for _ = 1, 8 do a:request("GET", "/addressbooks"); b:request("GET", "/addressbooks") end
       local stats = sb:stats()
       assert.is_true(stats.max_in_window[account] <= 10)

@@ -252,11 +252,13 @@ describe("docs: the conventions of the runner #once", function()
       langs[b.lang] = (langs[b.lang] or 0) + 1
       sections[#sections + 1] = b.section
     end
-    assert.same({ lua = 2, sh = 1 }, langs)
-    assert.same({ "Every operation: `client.<service>:<operation>{...}`", "Errors", "Pointing it at the real API" },
-      sections)
-    assert.same({ blocks[2].code }, docs.section_blocks("docs/guide.md", "Errors", "lua"))
-    assert.same({ blocks[1].code, blocks[2].code }, docs.file_blocks("docs/guide.md", "lua"))
+    assert.same({ lua = 5, sh = 1, json = 1, text = 1 }, langs)
+    assert.same({ "Every operation: `client.<service>:<operation>{...}`", "Errors", "Errors",
+      "The safe form: `res, err`", "Pointing it at the real API", "Completion in editors",
+      "Completion in editors", "Completion in editors" }, sections)
+    assert.same({ blocks[2].code, blocks[3].code }, docs.section_blocks("docs/guide.md", "Errors", "lua"))
+    assert.same({ blocks[1].code, blocks[2].code, blocks[3].code, blocks[4].code, blocks[8].code },
+      docs.file_blocks("docs/guide.md", "lua"))
   end)
 
   it("leaves no Lua or nginx block of the README unrun: they are all in its Synopsis", function()

@@ -59,6 +59,9 @@ describe("error fields", function()
     sb:fault { kind = "delay", delay = 1, method = "POST", path = "^/addressbooks$", count = -1 }
     local _, err = c:request("POST", "/addressbooks", { json = { bookName = "x" } })
     assert.same({ "timeout", true, false, false, 1 }, fields(err))
+    -- and its message says why it was not repeated
+    assert.matches("(it may have been carried out, so it was not repeated: a POST is not safe to send twice;"
+      .. " check before sending it again)", err.message, 1, true)
     c:close()
   end)
 
@@ -123,6 +126,8 @@ describe("error fields", function()
     sb:fault { kind = "status", status = 429, path = "^/addressbooks$", count = 1, body = '{"message":"quota"}' }
     local started = socket.gettime()
     assert(c:request("GET", "/addressbooks"))
+    -- (a lower bound: a loaded machine only makes it longer; 0.05 s for
+    -- the two clocks, the library's monotonic one and this wall clock)
     assert.is_true(socket.gettime() - started >= 0.95, "tried again before the second was over")
     c:close()
   end)

@@ -44,3 +44,60 @@ describe("sendpulse.errors", function()
     assert.equal(900, e.retry_after)
   end)
 end)
+
+describe("spec/tools/gen_error_codes.lua (docs/guide.md's code table)", function()
+  local lua = os.getenv("SP_GEN_LUA") or "lua5.4"
+
+  local function run(cmd)
+    local p = io.popen(cmd .. " 2>&1; echo \"rc=$?\"")
+    local out = p:read("*a")
+    p:close()
+    return out
+  end
+
+  it("--check finds the committed table current", function()
+    local out = run(lua .. " spec/tools/gen_error_codes.lua --check")
+    assert.matches("rc=0", out, 1, true)
+    assert.matches("docs/guide.md is up to date", out, 1, true)
+  end)
+
+  it("has one row per code of the table, with its wait", function()
+    local text = io.open("docs/guide.md"):read("*a")
+    local n = 0
+    for code, e in pairs(errors.codes) do
+      n = n + 1
+      local row = text:match("\n| " .. code .. " | ([^\n]+)")
+      assert.is_string(row, "no row for " .. code)
+      assert.matches("`" .. e.name .. "`", row, 1, true)
+      if e.wait then assert.matches("| yes | " .. e.wait .. " s (", row, 1, true) end
+    end
+    assert.is_true(n > 50)
+  end)
+
+  it("--check fails, naming the file, when the table and the guide differ", function()
+    local tmp = os.tmpname()
+    os.remove(tmp)
+    os.execute("mkdir -p " .. tmp .. "/spec/tools " .. tmp .. "/docs")
+    os.execute("cp spec/tools/gen_error_codes.lua " .. tmp .. "/spec/tools/")
+    os.execute("cp docs/guide.md " .. tmp .. "/docs/")
+    os.execute("cp -r lua " .. tmp .. "/")
+    -- a wait given to a code in the table only
+    local path = tmp .. "/lua/sendpulse/errors.lua"
+    local text = io.open(path):read("*a")
+    local edited, n = text:gsub('{ 213,        "list_not_found",           "api",        false,    false,',
+                                '{ 213,        "list_not_found",           "api",        true,     60,   ')
+    assert.equal(1, n)
+    local f = assert(io.open(path, "w"))
+    f:write(edited)
+    f:close()
+    local out = run(lua .. " " .. tmp .. "/spec/tools/gen_error_codes.lua --check")
+    assert.matches("rc=1", out, 1, true)
+    assert.matches("docs/guide.md is not current", out, 1, true)
+    -- and writing it makes the row say so
+    out = run(lua .. " " .. tmp .. "/spec/tools/gen_error_codes.lua")
+    assert.matches("rc=0", out, 1, true)
+    local guide = io.open(tmp .. "/docs/guide.md"):read("*a")
+    assert.matches("\n| 213 | `list_not_found` | `api` | yes | 60 s (60 s) |", guide, 1, true)
+    os.execute("rm -rf " .. tmp)
+  end)
+end)

@@ -232,7 +232,8 @@ describe("hostile tokens", function()
         local opts = store_opts { token_store = "redis", redis = { port = r.port } }
         local conn = require("sendpulse.redis").connection { host = "127.0.0.1", port = r.port,
           db = 0, timeout = 1 }
-        local store = require("sendpulse.account.token_store.redis").new(conn, options.DEFAULT_REDIS_PREFIX)
+        local store = require("sendpulse.account.token_store.redis").new {
+          connection = conn, prefix = account.DEFAULT_REDIS_PREFIX }
         store:set(key_of(opts), BAD, 3000)
         assert_ignored(call("curl", opts), "it holds characters a Bearer token cannot have")
       end)

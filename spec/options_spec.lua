@@ -85,12 +85,12 @@ describe("sendpulse.new options", function()
   end)
 
   it("derives the lateness allowance from the rate and the guard", function()
-    local options = require "sendpulse.client.options"
-    assert.equal(0, options.lateness(10, 0.0008))              -- 10 * 100.8 ms - 1 s < 12 ms
-    assert.near(0.018, options.lateness(10, 0.003), 1e-9)      -- 10 * 103 ms - 1 s - 12 ms
-    assert.equal(0, options.lateness(10, 0))
-    assert.near(0.05, options.lateness(0.5, 0.003), 1e-9)       -- capped: 50 ms
-    assert.near(0.0065, options.lateness(100, 0.003), 1e-9)    -- half an interval
+    local rate_rules = require "sendpulse.account.rate"
+    assert.equal(0, rate_rules.lateness(10, 0.0008))              -- 10 * 100.8 ms - 1 s < 12 ms
+    assert.near(0.018, rate_rules.lateness(10, 0.003), 1e-9)      -- 10 * 103 ms - 1 s - 12 ms
+    assert.equal(0, rate_rules.lateness(10, 0))
+    assert.near(0.05, rate_rules.lateness(0.5, 0.003), 1e-9)       -- capped: 50 ms
+    assert.near(0.0065, rate_rules.lateness(100, 0.003), 1e-9)    -- half an interval
     -- A frame loop and shared budgets get the wider guard; only a frame
     -- loop's calls may leave late.
     local c = sendpulse.new(with { rate_limit = { shared = "host" } })

@@ -150,6 +150,22 @@ describe("outbox", function()
       assert.equal("attempts", r2.reason)
     end)
 
+    it("brings back a refusal whose code the error table gives a wait, whatever its kind", function()
+      local errors = require "sendpulse.errors"
+      errors.define { code = 4246, name = "spec_outbox_wait", kind = "api", wait = 1, hint = "come back" }
+      finally(function() errors.codes[4246] = nil end)
+      local box = assert(outbox.new { client = client, store = "file", dir = dir, backoff_first = 0.05,
+                                      backoff_max = 0.1 })
+      assert(box:enqueue("request", "GET", { path = "/addressbooks" }))
+      -- (retries = 0 would not matter: the wait, 1 s, fits the client's own retries; a count of
+      -- 3 outlasts them)
+      sb:fault { kind = "status", status = 400, count = 3, path = "^/addressbooks$",
+                 body = '{"message":"come back","error_code":4246}' }
+      local r = assert(box:step())
+      assert.equal("again", r.outcome)
+      assert.equal(4246, r.error.code)
+    end)
+
     it("steps without blocking when nothing is due, saying when the next is", function()
       local box = assert(outbox.new { client = client, store = "file", dir = dir })
       local r = assert(box:step())

@@ -115,6 +115,17 @@ end
 
 local accounts = 0
 
+-- The echo must have arrived for the checks after it to prove anything. A
+-- failure says how the call failed instead (the kind only: the message may
+-- hold a secret) and whether the hostile server still runs: once in 60
+-- runs on a loaded machine every call after the curl ones failed.
+local function assert_echoed(err)
+  if not (err.message and err.message:find("(hidden)", 1, true)) then
+    error(("nothing was hidden: the echo did not arrive (a %s error; the hostile server %s)")
+      :format(tostring(err.kind), hs:alive() and "still runs" or "is gone"), 2)
+  end
+end
+
 describe("secrets echoed back (item 8)", function()
   lazy_setup(function() hs = hostile.start() end)
   lazy_teardown(function() if hs then hs:stop() end end)
@@ -135,7 +146,7 @@ describe("secrets echoed back (item 8)", function()
           accounts = accounts + 1
           local err, events = failed_call(transport, { client_id = "echo-" .. accounts, client_secret = SECRET,
                                                        base_url = hs:url("echo_request", how) })
-          assert.truthy(err.message:find("(hidden)", 1, true), "nothing was hidden: the echo did not arrive")
+          assert_echoed(err)
           for _, pair in ipairs(strings_in(err, "err")) do assert_clean(pair[2], SECRET, pair[1]) end
           for _, pair in ipairs(strings_in(events, "events")) do assert_clean(pair[2], SECRET, pair[1]) end
         end)
@@ -144,7 +155,7 @@ describe("secrets echoed back (item 8)", function()
           accounts = accounts + 1
           local err, events = failed_call(transport, { client_id = "echo-" .. accounts, client_secret = SECRET,
                                                        base_url = hs:url("token_then_echo", how) })
-          assert.truthy(err.message:find("(hidden)", 1, true), "nothing was hidden: the echo did not arrive")
+          assert_echoed(err)
           for _, pair in ipairs(strings_in(err, "err")) do
             assert_clean(pair[2], hostile.ECHO_TOKEN, pair[1])
             assert_clean(pair[2], SECRET, pair[1])
@@ -154,7 +165,7 @@ describe("secrets echoed back (item 8)", function()
 
         it(("keeps the API key out of an error that quotes the request (%s)"):format(how), function()
           local err = failed_call(transport, { api_key = API_KEY, base_url = hs:url("echo_request", how) })
-          assert.truthy(err.message:find("(hidden)", 1, true), "nothing was hidden: the echo did not arrive")
+          assert_echoed(err)
           for _, pair in ipairs(strings_in(err, "err")) do assert_clean(pair[2], API_KEY, pair[1]) end
         end)
       end
@@ -193,24 +204,47 @@ end)
 -- secret and the token in the child's memory at both points
 -- (spec/support/memscan.lua reads /proc/PID/mem).
 --
--- libcurl frees the buffers it builds each request in (the Bearer line; a
--- token request's body, which holds the secret) without zeroing them, and
--- the library cannot change that (docs/security.md, "Secrets in memory").
--- So the child runs twice: as it is, for the figures (printed), and with
--- spec/c/wipe_libcurl.c preloaded, which zeroes what libcurl frees and
--- nothing else: what remains then is the library's and the Lua runtime's.
--- That must be at most the Lua strings no library can wipe: the caller's
--- secret string and the token request's body (2 of the secret), the token
--- answer and its decoded access_token (2 of the token), whatever the number
--- of calls. Before this work 3 to 23 copies of the token remained after
--- 30 calls with libcurl's frees zeroed (8 and 23 on Lua 5.4, curl and
--- multi; 5 and 3 on LuaJIT): the library's C buffers (the request header
--- lists, the answer buffer, curl's copy of a multi request's body) were
--- freed as they were, and every call made a Lua string of the token and
--- another of its header line.
+-- What is counted is what the library and the live Lua values hold, never
+-- what happens to remain in freed memory: how much of that remains depends
+-- on when the collector ran and what the allocator reused, so a bound on it
+-- fails by chance on a loaded machine (issue 17: 3 copies of the token once,
+-- on LuaJIT, where 2 had been the most). So the child zeroes what others let
+-- go of as they let go of it:
+-- - libcurl frees the buffers it builds each request in (the Bearer line; a
+--   token request's body, which holds the secret) as they are, and the
+--   library cannot change that (docs/security.md, "Secrets in memory"):
+--   spec/c/wipe_libcurl.c, preloaded, zeroes what libcurl frees;
+-- - a Lua string cannot be wiped: spec/c/wipe_lua_heap.c, loaded first in
+--   the child, wraps the Lua state's allocator, zeroes every block the Lua
+--   runtime frees and counts the copies among them. Lua 5.4 allocates with
+--   realloc/free, but LuaJIT with its own allocator over mmap, which a
+--   preloaded free() never sees; both call the allocator they are given.
+-- The library's own frees are left as they are: it must zero its C buffers
+-- itself, and a copy it freed unzeroed is counted. Every number below then
+-- depends only on what the library does, the same on every run:
+-- - while open, at most 2 copies of each (OPEN_MOST): the secret in the C
+--   auth object and in the client's token request body (one per client),
+--   the token in the auth object and in the curl transport's header list
+--   (kept for the next call; the multi transport's is freed, zeroed);
+-- - after close(), none;
+-- - the Lua runtime has freed at most 2 strings holding each (LUA_MADE): the
+--   caller's secret string and the token request body; the token answer and
+--   its decoded access_token. A string is freed once, whenever the
+--   collector runs, so this counts the strings made: on Lua 5.4 a string of
+--   the Bearer line per call makes it 32, a body per token request 31.
+--   (LuaJIT interns every string: one made again while the last is alive
+--   is the same string, and no new copy.)
+-- The child also runs once as it is, for the figures (printed). Before
+-- issue 10's work 3 to 23 copies of the token remained after 30 calls with
+-- libcurl's frees zeroed (8 and 23 on Lua 5.4, curl and multi; 5 and 3 on
+-- LuaJIT): the library's C buffers (the request header lists, the answer
+-- buffer, curl's copy of a multi request's body) were freed as they were,
+-- and every call made a Lua string of the token and another of its header
+-- line.
 describe("copies of the secret and the token in memory (item 10)", function()
   local memscan = require "support.memscan"
-  local LUA_LEFT = 2   -- see above
+  local OPEN_MOST = 2   -- see above
+  local LUA_MADE = 2    -- see above
   local CALLS = 30
   local PRELOAD = "build/ctest/wipe_libcurl.so"
   local SECRET_10 = "MemorySecret-6b1d0f2a9c7e4b8d0a1f"
@@ -224,11 +258,17 @@ describe("copies of the secret and the token in memory (item 10)", function()
     return "lua" .. _VERSION:match("%d+%.%d+")
   end
 
+  local function wiper()
+    return "build/" .. interpreter() .. "/test/wipe_lua_heap.so"
+  end
+
   -- Runs the child; returns the counts { open = {secret =, token =},
-  -- closed = {...} }.
+  -- closed = {...} }, and with wiping also freed = {secret =, token =}
+  -- (the copies the Lua runtime freed, by close()).
+  -- wiping: libcurl's and the Lua runtime's frees zeroed (see above).
   -- failing: every token request fails (a mode the server does not know
   -- answers 404), so each call sends one.
-  local function scan_child(transport, preload, failing)
+  local function scan_child(transport, wiping, failing)
     local fifo = os.tmpname()
     os.remove(fifo)
     assert(os.execute("mkfifo '" .. fifo .. "'"))
@@ -236,7 +276,9 @@ describe("copies of the secret and the token in memory (item 10)", function()
     local cmd = ("echo $$; SP_CALLS=%d SP_SECRET='%s' SP_BASE='%s' SP_TRANSPORT=%s SP_GO='%s' SP_FAILING=%s "
       .. "LUA_PATH='lua/?.lua;lua/?/init.lua;;' %s exec %s spec/support/secret_child.lua")
       :format(CALLS, SECRET_10, base, transport, fifo, failing and "1" or "0",
-              preload and ("LD_PRELOAD=" .. preload) or "", interpreter())
+              wiping and ("LD_PRELOAD=%s SP_WIPE_LUA_HEAP=%s SP_FREED_NEEDLES='%s %s'")
+                :format(PRELOAD, wiper(), SECRET_10, TOKEN_10) or "",
+              interpreter())
     local child = assert(io.popen(cmd, "r"))
     local pid = child:read("*l")
     local go = assert(io.open(fifo, "w"))
@@ -244,10 +286,12 @@ describe("copies of the secret and the token in memory (item 10)", function()
     local counts, failure = {}, nil
     for _, phase in ipairs { "open", "closed" } do
       local said = child:read("*l")
-      if said ~= phase then
+      local name, secret, token = (said or ""):match("^(%a+) ?(%d*) ?(%d*)$")
+      if name ~= phase then
         failure = "the child said " .. tostring(said) .. " instead of " .. phase
         break
       end
+      if wiping and phase == "closed" then counts.freed = { secret = tonumber(secret), token = tonumber(token) } end
       counts[phase] = memscan.count(pid, { secret = SECRET_10, token = TOKEN_10 })
       go:write("\n")
     end
@@ -258,33 +302,48 @@ describe("copies of the secret and the token in memory (item 10)", function()
     return counts
   end
 
+  local function assert_built()
+    for _, path in ipairs { PRELOAD, wiper() } do
+      assert(io.open(path), "missing " .. path .. " (make test-support)"):close()
+    end
+  end
+
   for _, transport in ipairs { "curl", "multi" } do
-    it(("leaves no copy of its own after close(), only Lua's strings (%s)"):format(transport), function()
-      assert(io.open(PRELOAD), "missing " .. PRELOAD .. " (make " .. PRELOAD .. ")"):close()
+    it(("holds no copy after close(), and makes no Lua string of them per call (%s)"):format(transport), function()
+      assert_built()
       local plain = scan_child(transport)
-      local without_libcurl = scan_child(transport, PRELOAD)
-      print(("\n  %s, %s, %d calls: after close, %d copies of the secret and %d of the token"
-        .. " (%d and %d with libcurl's frees zeroed; while open: %d and %d)")
+      local wiped = scan_child(transport, true)
+      print(("\n  %s, %s, %d calls: after close, %d copies of the secret and %d of the token as it is;"
+        .. " wiped: %d and %d while open, %d and %d after close, %d and %d in strings Lua freed")
         :format(interpreter(), transport, CALLS, plain.closed.secret, plain.closed.token,
-                without_libcurl.closed.secret, without_libcurl.closed.token,
-                without_libcurl.open.secret, without_libcurl.open.token))
+                wiped.open.secret, wiped.open.token, wiped.closed.secret, wiped.closed.token,
+                wiped.freed.secret, wiped.freed.token))
       -- while open the C auth object holds both: the scan sees the memory
-      assert.is_true(without_libcurl.open.secret >= 1 and without_libcurl.open.token >= 1, "the scan found nothing")
-      assert.is_true(without_libcurl.closed.token <= LUA_LEFT,
-        ("%d copies of the token after close()"):format(without_libcurl.closed.token))
-      assert.is_true(without_libcurl.closed.secret <= LUA_LEFT,
-        ("%d copies of the secret after close()"):format(without_libcurl.closed.secret))
+      assert.is_true(wiped.open.secret >= 1 and wiped.open.token >= 1, "the scan found nothing")
+      for _, what in ipairs { "secret", "token" } do
+        assert.is_true(wiped.open[what] <= OPEN_MOST,
+          ("%d copies of the %s in memory after %d calls"):format(wiped.open[what], what, CALLS))
+        assert.is_true(wiped.closed[what] == 0,
+          ("%d copies of the %s in memory after close()"):format(wiped.closed[what], what))
+        assert.is_true(wiped.freed[what] <= LUA_MADE,
+          ("%d Lua strings of the %s after %d calls"):format(wiped.freed[what], what, CALLS))
+      end
     end)
 
-    it(("leaves as few after %d failed token requests as after one (%s)"):format(CALLS, transport), function()
-      assert(io.open(PRELOAD), "missing " .. PRELOAD .. " (make " .. PRELOAD .. ")"):close()
-      local counts = scan_child(transport, PRELOAD, true)
-      print(("\n  %s, %s, %d failed token requests: after close, %d copies of the secret (while open: %d)")
-        :format(interpreter(), transport, CALLS, counts.closed.secret, counts.open.secret))
+    it(("makes one token request body per client, not one per request (%s)"):format(transport), function()
+      assert_built()
+      local counts = scan_child(transport, true, true)
+      print(("\n  %s, %s, %d failed token requests: copies of the secret (wiped): %d while open, %d after close,"
+        .. " %d in strings Lua freed"):format(interpreter(), transport, CALLS, counts.open.secret, counts.closed.secret,
+        counts.freed.secret))
       assert.is_true(counts.open.secret >= 1, "the scan found nothing")
-      -- (one form body per client: a new one per request left 17 to 31)
-      assert.is_true(counts.closed.secret <= LUA_LEFT + 1,
-        ("%d copies of the secret after close()"):format(counts.closed.secret))
+      assert.is_true(counts.open.secret <= OPEN_MOST,
+        ("%d copies of the secret in memory after %d requests"):format(counts.open.secret, CALLS))
+      assert.is_true(counts.closed.secret == 0,
+        ("%d copies of the secret in memory after close()"):format(counts.closed.secret))
+      -- (a new body per request made 31)
+      assert.is_true(counts.freed.secret <= LUA_MADE,
+        ("%d Lua strings of the secret after %d requests"):format(counts.freed.secret, CALLS))
     end)
   end
 end)

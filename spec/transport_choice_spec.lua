@@ -45,6 +45,36 @@ describe("transport choice outside nginx", function()
       err.message)
   end)
 
+  it("holds a transport object to the contract when it is made: perform, and methods where it has them", function()
+    local perform = function() return nil, "network", "not used", false end
+    -- (perform is never called: each is refused or closed before a call)
+    local good = { perform = perform, close = function() end, usable = function() return true end }
+    local c = sendpulse.new(with { transport = good })
+    assert.equal(good, c.transport)
+    c:close()
+    for field, value in pairs { close = true, connections = 1, usable = "yes", sleep = 0.1 } do
+      local t = { perform = perform, [field] = value }
+      local bad, err = safe.new(with { transport = t })
+      assert.is_nil(bad)
+      assert.equal("argument", err.kind)
+      assert.equal(("sendpulse.new: option 'transport': a transport's '%s', when present, must be a method"
+        .. " (a function), got %s"):format(field, type(value)), err.message)
+    end
+    -- the library's own keep it too
+    local transport = require "sendpulse.transport"
+    for _, kind in ipairs { "curl", "multi" } do
+      if kind == "curl" or _VERSION ~= "Lua 5.1" or rawget(_G, "jit") then
+        local m = sendpulse.new(with { transport = kind })
+        assert.is_true(transport.check(m.transport))
+        m:close()
+      end
+    end
+    assert.same({ nil, "a transport must be an object (a table or userdata), got string" },
+      { transport.check("curl") })
+    assert.same({ nil, "a transport must have a perform(method, url, headers, body, timeout, connect_timeout) method" },
+      { transport.check({}) })
+  end)
+
   it("refuses shared_dict outside nginx at new", function()
     local c, err = safe.new(with { shared_dict = "sendpulse" })
     assert.is_nil(c)

@@ -81,9 +81,9 @@ describe("webhooks in nginx #nginx", function()
 
   local function results() return cjson.decode(ng:get("/results").body) end
 
-  -- Waits (up to 3 s: refusals are summed up once a second) for a log line.
+  -- Waits (up to 10 s: refusals are summed up once a second) for a log line.
   local function log_line(text)
-    local deadline = socket.gettime() + 3
+    local deadline = socket.gettime() + 10
     repeat
       local line = ng:log():match("[^\n]*" .. text:gsub("%p", "%%%0") .. "[^\n]*")
       if line then return line end
@@ -190,8 +190,11 @@ describe("webhooks in nginx #nginx", function()
     end
     conn:close()
     assert.same({ 200, 200, 503 }, statuses)
-    assert.is_true(times[1] < 0.25, "the answer waited for on_event: " .. times[1])
-    local r = wait_for(function(x) return x.last["slow2@example.com"] ~= nil end, 5)
+    -- on_event takes 1 s (spec/nginx/webhook_app.lua): an answer that
+    -- waited for it takes that; one that did not, a few ms (a loaded
+    -- machine: tens)
+    assert.is_true(times[1] < 0.75, "the answer waited for on_event: " .. times[1])
+    local r = wait_for(function(x) return x.last["slow2@example.com"] ~= nil end, 10)
     assert.truthy(r.last["slow1@example.com"])
     assert.is_nil(r.last["slow3@example.com"])
     log_line("batches wait for processing (max_pending)")

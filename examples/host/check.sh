@@ -1,16 +1,20 @@
 #!/bin/sh
 # Builds nothing; runs the example C host (build/$LUA_IMPL/host, from
 # `make host`) against a fresh sandbox that answers every /addressbooks call
-# 200 ms late, and checks that no frame gap exceeded 50 ms while the calls
-# were in flight. With SP_MEMCHECK=1 or also, runs it once more under
-# valgrind (no frame check: valgrind is slow), which must be clean.
+# 1 s late, and checks that no gap between frames reached 500 ms while the
+# calls were in flight: a frame that waited for an answer would make a gap
+# of a second. (The loop's gaps are 17 ms; a loaded machine made them 57 ms,
+# both CPUs busy and a load of 40: a bound of 50 ms failed there. The frame
+# budget of a real game is a matter for bench/, not for this check.) With
+# SP_MEMCHECK=1 or also, runs it once more under valgrind (no frame check:
+# valgrind is slow), which must be clean.
 #
 # Prints "N passed, N failed" last, for spec/run.sh.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 LUA_IMPL=${LUA_IMPL:-lua5.4}
 HOST=build/$LUA_IMPL/host
-MAX_FRAME_MS=${MAX_FRAME_MS:-50}
+MAX_FRAME_MS=${MAX_FRAME_MS:-500}
 passed=0 failed=0
 
 out=$(mktemp)
@@ -33,7 +37,7 @@ run_host() {  # run_host LABEL MAX_FRAME_MS [command prefix...]
   label=$1 max=$2; shift 2
   control /_sandbox/reset '{}' &&
   control /_sandbox/config '{"rate":0}' &&
-  control /_sandbox/faults '{"kind":"delay","delay":0.2,"count":-1,"path":"^/addressbooks"}' || {
+  control /_sandbox/faults '{"kind":"delay","delay":1,"count":-1,"path":"^/addressbooks"}' || {
     echo "$label: could not configure the sandbox"; failed=$((failed + 1)); return; }
   log=$(mktemp)
   "$@" "$HOST" "$url" lua examples/host/game.lua "$max" 2 >"$log"; rc=$?

@@ -23,7 +23,11 @@ local setmetatable, getmetatable, pcall = setmetatable, getmetatable, pcall
 
 local core_decode = core.json_decode
 
+-- JSON null, as answers decode it and bodies send it (a light userdata).
+---@class sendpulse.null
+
 local _M = {
+  ---@type sendpulse.null
   null = core.null,
   encode = core.json_encode,
 }
@@ -34,6 +38,9 @@ _M.array_mt = array_mt
 
 --- Marks `t` (default: a new table) to be sent as a JSON array even when
 -- empty. A table that already has another metatable is left alone.
+---@generic T: table
+---@param t? T
+---@return T t the same table, marked
 function _M.array(t)
   t = t or {}
   if getmetatable(t) == nil then setmetatable(t, array_mt) end
@@ -42,6 +49,9 @@ end
 
 --- Decodes `text`; returns the value, or nil and a message
 -- ("json: <what> at character <n>").
+---@param text string
+---@return any value
+---@return string? message
 function _M.decode(text)
   local ok, value = pcall(core_decode, text, array_mt)
   if not ok then return nil, value end

@@ -55,6 +55,9 @@ local function clean(v)
 end
 
 -- The series key: name{k="v",...} with the labels sorted.
+---@param name string
+---@param labels? sendpulse.MetricLabels
+---@return string
 local function series(name, labels)
   if not labels then return name end
   local keys = {}
@@ -67,6 +70,11 @@ local function series(name, labels)
 end
 _M.series = series
 
+-- For editors (LuaLS). Labels are { name = value } (values cut to 64
+-- characters); a name not in METRICS, or of another type, raises.
+---@alias sendpulse.MetricLabels table<string, string|number>
+
+---@class sendpulse.Metrics
 local Metrics = {}
 Metrics.__index = Metrics
 Metrics.__name = "sendpulse.metrics"
@@ -113,6 +121,8 @@ function Dict:set(k, v) return self.d:safe_set(k, v) end
 function Dict:keys() return self.d:get_keys(_M.MAX_SERIES) end
 
 --- new{ shared_dict = name } -> metrics (default: in this process).
+---@param opts? { shared_dict?: string }
+---@return sendpulse.Metrics
 function _M.new(opts)
   opts = opts or {}
   if type(opts) ~= "table" then error("sendpulse.metrics.new: options must be a table or nil", 2) end
@@ -141,11 +151,19 @@ local function dropped(self)
   self.store:incr(DROPPED, 1)
 end
 
+--- Adds n (default 1) to counter `name`.
+---@param name string
+---@param labels? sendpulse.MetricLabels
+---@param n? number
 function Metrics:inc(name, labels, n)
   known(name, "counter")
   if not self.store:incr(series(name, labels), n or 1) then dropped(self) end
 end
 
+--- Sets gauge `name`.
+---@param name string
+---@param labels? sendpulse.MetricLabels
+---@param v number
 function Metrics:set(name, labels, v)
   known(name, "gauge")
   if not self.store:set(series(name, labels), v) then dropped(self) end
@@ -153,11 +171,16 @@ end
 
 --- Adds n to a counter by its series key (metrics.key): the fast path of
 -- the call pipeline, which keeps its keys.
+---@param key string
+---@param n? number
 function Metrics:inc_key(key, n)
   if not self.store:incr(key, n or 1) then dropped(self) end
 end
 
 --- The series key of counter `name` with `labels` (checked once).
+---@param name string
+---@param labels? sendpulse.MetricLabels
+---@return string
 function _M.key(name, labels)
   known(name, "counter")
   return series(name, labels)
@@ -166,6 +189,10 @@ end
 -- name -> the keys of a histogram without labels: its buckets, sum, count.
 local plain_histograms = {}
 
+--- Records v in histogram `name` (its buckets: BUCKETS).
+---@param name string
+---@param labels? sendpulse.MetricLabels
+---@param v number
 function Metrics:observe(name, labels, v)
   if labels == nil then
     local keys = plain_histograms[name]
@@ -200,11 +227,15 @@ function Metrics:observe(name, labels, v)
 end
 
 --- The value of one series (nil when never recorded).
+---@param name string
+---@param labels? sendpulse.MetricLabels
+---@return number?
 function Metrics:get(name, labels)
   return self.store:get(series(name, labels))
 end
 
 --- { [series] = value } of everything recorded.
+---@return table<string, number>
 function Metrics:snapshot()
   local out = {}
   for _, k in ipairs(self.store:keys()) do out[k] = self.store:get(k) end
@@ -245,6 +276,7 @@ end
 
 --- The exposition text: # HELP and # TYPE once per metric, then its series
 -- (sorted, so that the same state gives the same text).
+---@return string text text/plain; version=0.0.4
 function Metrics:text()
   local snap = self:snapshot()
   local by_metric = {}
@@ -274,6 +306,7 @@ end
 
 --- Inside nginx: the content of a location that serves the metrics kept in
 -- shared dict `name` (docs/outbox.md, "Metrics").
+---@param name string the lua_shared_dict's name
 function _M.serve(name)
   local ngx = require("sendpulse.nginx").host()
   local text = _M.new({ shared_dict = name }):text()

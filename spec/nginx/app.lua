@@ -66,13 +66,15 @@ local function run(req)
   if jammed then ngx.shared.sendpulse:set(jammed, true) end
   local started = core.monotonic()
   for i = 1, req.times or 1 do
-    local ok, value, meta_or_err
+    -- (a safe client: value, nil, meta or nil, err; a raising one: value,
+    -- meta, or raised)
+    local ok, value, second, third
     if req.helper then
       -- A generated service method: { service =, name =, args = }.
       local service = client[req.helper.service]
-      ok, value, meta_or_err = pcall(service[req.helper.name], service, req.helper.args)
+      ok, value, second, third = pcall(service[req.helper.name], service, req.helper.args)
     else
-      ok, value, meta_or_err = pcall(client.request, client, req.method or "GET",
+      ok, value, second, third = pcall(client.request, client, req.method or "GET",
         req.path or "/addressbooks", req.opts)
     end
     local r = {}
@@ -80,11 +82,12 @@ local function run(req)
       r.err = plain_error(value)
     elseif value ~= nil then
       r.value = value
-      if type(meta_or_err) == "table" then
-        r.meta = { status = meta_or_err.status, attempts = meta_or_err.attempts }
+      local meta = second == nil and third or second
+      if type(meta) == "table" then
+        r.meta = { status = meta.status, attempts = meta.attempts }
       end
     else
-      r.err = plain_error(meta_or_err)
+      r.err = plain_error(second)
     end
     report.results[i] = r
     if req.pause and i < (req.times or 1) then ngx.sleep(req.pause) end
@@ -131,6 +134,28 @@ function _M.call_in_timer()
     ngx.shared.results:set(key, cjson.encode(run(req)))
   end)
   return reply { started = ok and true or false, err = err }
+end
+
+-- POST /transport_contract { base = the hostile server's URL }: the
+-- cosocket transport, made as a client makes it, through the steps of
+-- spec/support/transport_contract.lua; answers their report
+-- (spec/transport_contract_spec.lua asserts on it as on every transport).
+function _M.transport_contract()
+  local req = read_json_body()
+  local options = require "sendpulse.client.options"
+  local transport = require "sendpulse.transport"
+  local contract = require "support.transport_contract"
+  local cfg = assert(options.check { api_key = "contract-key", base_url = req.base, transport = "cosocket",
+                                     allow_plain_http = true })
+  local t, why = transport.new(cfg, false)
+  local report = { why = why }
+  if t then
+    report.checked = transport.check(t) == true
+    report.name = tostring(t)
+    report.calls = contract.calls(t, req.base, core.monotonic)
+    report.close = contract.close(t, req.base)
+  end
+  return reply(report)
 end
 
 -- POST /arm?key=K&value=V[&dict=D]: sets a key in the results dict (or

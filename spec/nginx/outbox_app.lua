@@ -42,13 +42,14 @@ local idem_client
 function _M.idem(url)
   idem_client = idem_client or assert(sendpulse.new { client_id = "sandbox-id", client_secret = "sandbox-secret",
     base_url = url, shared_dict = "sendpulse", timeout = 5, idempotency = { store = "shared_dict" } })
-  local value, meta = idem_client.smtp:send({ subject = ngx.var.arg_subject, from = { email = "shop@example.com" },
-    to = { "idem@example.com" }, text = "once" }, { idempotency_key = ngx.var.arg_key })
+  local value, err, meta = idem_client.smtp:send({ subject = ngx.var.arg_subject,
+    from = { email = "shop@example.com" }, to = { "idem@example.com" }, text = "once" },
+    { idempotency_key = ngx.var.arg_key })
   local body
   if value then
     body = tostring(value.id) .. (meta.replayed and " replayed" or " sent")
   else
-    body = "error " .. tostring(meta.kind) .. " " .. tostring(meta.reason)
+    body = "error " .. tostring(err.kind) .. " " .. tostring(err.reason)
   end
   ngx.header.content_length = #body
   ngx.print(body)

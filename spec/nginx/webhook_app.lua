@@ -29,7 +29,7 @@ function _M.init()
   handlers.allow = webhooks.nginx_handler { secret = secret, shared_dict = "sendpulse_webhooks",
     allow = { "192.0.2.0/24", "2001:db8::/32" }, on_event = record }
   handlers.slow = webhooks.nginx_handler { secret = secret, store = false, max_pending = 2,
-    on_event = function(e) ngx.sleep(0.5); record(e) end }
+    on_event = function(e) ngx.sleep(1); record(e) end }
   handlers.small = webhooks.nginx_handler { secret = secret, shared_dict = "sendpulse_webhooks",
     max_body = 1000, max_events = 3, on_event = record }
 end

@@ -509,6 +509,12 @@ function Server:url(mode, arg)
   return self.base .. "/m/" .. mode .. "/" .. (arg or "-")
 end
 
+--- Whether the server's process is still there.
+function Server:alive()
+  local ok = os.execute("kill -0 " .. self.pid .. " 2>/dev/null")
+  return ok == true or ok == 0
+end
+
 function Server:stop()
   if not self.pipe then return end
   os.execute("kill " .. self.pid .. " 2>/dev/null")

@@ -2,22 +2,23 @@
 -- Calls the sandbox flat out until `seconds` have passed, then prints a
 -- summary. Events from the hook are printed as they come, one per line:
 --
---   lua5.4 spec/support/shared_worker.lua URL ACCOUNT SECRET SHARED TOKEN_DIR REDIS_PORT SECONDS [FALLBACK_RATE]
+--   lua5.4 spec/support/shared_worker.lua URL ACCOUNT SECRET SHARED TOKEN_DIR REDIS_PORT SECONDS \
+--     [FALLBACK_RATE [GUARD]]
 --
 -- SHARED is "host" (file token store, mapped-file budget) or "redis" (Redis
--- token store and budget). Run from the repository root with LUA_PATH and
+-- token store and budget); GUARD: the budget's rate_limit.guard. Run from the repository root with LUA_PATH and
 -- LUA_CPATH pointing at lua/ and the build (the spec does that).
 local sendpulse = require "sendpulse"
 local core = require "sendpulse.core"
 
 local unpack = table.unpack or unpack
-local url, account, secret, shared, dir, redis_port, seconds, fallback_rate = unpack(arg, 1, 8)
+local url, account, secret, shared, dir, redis_port, seconds, fallback_rate, guard = unpack(arg, 1, 9)
 io.stdout:setvbuf("line")
 
 local opts = {
   client_id = account, client_secret = secret, base_url = url,
   token_dir = dir, retries = 2, retry_delay = 0.2,
-  rate_limit = { shared = shared, fallback_rate = tonumber(fallback_rate) },
+  rate_limit = { shared = shared, fallback_rate = tonumber(fallback_rate), guard = tonumber(guard) },
   hook = function(ev)
     if ev.event ~= "request" and ev.event ~= "token" then
       print(("event %s %s"):format(ev.event, ev.message or ""))

@@ -145,7 +145,7 @@ local Doc = {}
 Doc.__index = Doc
 
 local function new_doc(tree, file)
-  return setmetatable({ tree = tree, file = file, warnings = {} }, Doc)
+  return setmetatable({ tree = tree, file = file, warnings = {}, answers = {} }, Doc)
 end
 
 function Doc:warn(fmt, ...)
@@ -795,6 +795,20 @@ function Doc:operation(service, path, method, op, path_item)
       end
     end
   end
+  -- The schema of the JSON answer, for the editors' types (meta.lua): the
+  -- lowest 2xx status that has one. Kept beside the records, not in them:
+  -- the client never reads it.
+  for _, code in ipairs(sorted_keys(op.responses or {})) do
+    local resp = tostring(code):match("^2") and self:deref(op.responses[code])
+    local content = type(resp) == "table" and resp.content or {}
+    for _, ct in ipairs(sorted_keys(content)) do
+      local media = self:deref(content[ct])
+      if ct:match("json") and type(media) == "table" and type(media.schema) == "table"
+          and self.answers[rec.name] == nil then
+        self.answers[rec.name] = media.schema
+      end
+    end
+  end
   if not json_answer and #types > 0 then
     table.sort(types)
     rec.accept = types[1]
@@ -845,6 +859,8 @@ local function load_service(service, stem, tree)
     operations = names,
     count = #ops,
     warnings = doc.warnings,
+    doc = doc,                -- (its $ref resolution, for the answers' types)
+    answers = doc.answers,    -- operation name -> the schema of its JSON answer
   }
 end
 
@@ -965,7 +981,8 @@ local function helper_facts(root)
   local call_options = require "sendpulse.operations.call_options"
   local facts = { ops = {}, rows = {}, max_page = paging.MAX_PAGE, styles = paging.STYLES,
     call_options = call_options.LIST,
-    codes = patience.DEFAULT_CODES, max_wait = patience.DEFAULT_MAX_WAIT, attempts = patience.DEFAULT_ATTEMPTS }
+    codes = require("sendpulse.errors").waiting_codes(), max_wait = patience.DEFAULT_MAX_WAIT,
+    attempts = patience.DEFAULT_ATTEMPTS }
   local function add(service, name, text)
     facts.ops[service] = facts.ops[service] or {}
     local notes = facts.ops[service][name] or {}
@@ -997,6 +1014,8 @@ local function helper_facts(root)
       .. " batches); a failure part-way reports what was done and what was not"):format(l[3], l[4]))
   end
   for _, n in ipairs(shapes.NORMALISED) do add(n[1], n[2], "returns " .. n[3]) end
+  -- (meta.lua: the answers these helpers change)
+  facts.normalised, facts.batched = shapes.NORMALISED, batches.LIMITS
   table.sort(facts.rows, function(a, b) return a[1] < b[1] end)
   return facts
 end
@@ -1033,7 +1052,7 @@ local function helpers_section(w, facts)
 end
 
 -- The call options, for the reference (their names are the client's:
--- a spec holds this list to sendpulse.client.CALL_OPTIONS).
+-- a spec holds this list to sendpulse.operations.call_options.NAMES).
 -- name, meaning, LuaLS type (meta.lua).
 local CALL_OPTION_DOCS = {
   { "timeout", "seconds for this call (instead of the client's `timeout`): a deadline for the whole"
@@ -1070,7 +1089,9 @@ local function call_options_section(w, facts)
     documented[name] = nil
   end
   local stale = next(documented)
-  if stale then fail("CALL_OPTION_DOCS documents %s, which is no call option of sendpulse.client", stale) end
+  if stale then
+    fail("CALL_OPTION_DOCS documents %s, which is no call option (sendpulse.operations.call_options)", stale)
+  end
   w("")
   w("They are `client:request`'s options without the content (`query`, `json`, `form`, `body`,"
     .. " `content_type`), which the method builds from the first table, and their values are"
@@ -1243,7 +1264,15 @@ local function reference(services, extra, total, facts)
   return table.concat(out, "\n")
 end
 
--- LuaLS annotations of every method, for editors (never required at run time)
+---------------------------------------------------------------------------
+-- meta.lua: LuaLS (lua-language-server) annotations of every method, for
+-- editors; nothing requires the file at run time. The classes the
+-- hand-written code declares next to its functions (sendpulse.Client,
+-- sendpulse.Service, sendpulse.Error, sendpulse.Meta, sendpulse.Handle, ...)
+-- are completed here with what the data knows: a field per service on the
+-- three forms of the client, a method per operation on each service class,
+-- and the types of the answers, read from the files' 2xx JSON schemas.
+
 local LUALS_TYPES = { string = "string", integer = "integer", number = "number", boolean = "boolean",
   array = "any[]", object = "table" }
 
@@ -1253,43 +1282,250 @@ local function luals_type(f)
   return t
 end
 
-local function meta(services, extra)
+-- A key of a LuaLS table or class field: a name, or ["quoted"] for one
+-- that is not (a dot, a dash, a Lua keyword). nil for what cannot be
+-- written at all (control characters).
+local function field_key(name)
+  if type(name) ~= "string" or name == "" or name:find("[%c\"\\]") then return nil end
+  if name:match("^[%a_][%w_]*$") and not KEYWORDS[name] then return name end
+  return '["' .. name .. '"]'
+end
+
+-- A part of a class name: letters, digits and _ only.
+local function class_part(name)
+  return (tostring(name):gsub("[^%w_]", "_"))
+end
+
+-- Nested schemas deeper than this are typed `table`: SendPulse's answers
+-- nest at most 7 levels, and a $ref cycle ends at its class name anyway.
+local MAX_TYPE_DEPTH = 16
+-- Enums of at most this many plain values become a union of literals.
+local MAX_LITERALS = 12
+
+local function union(parts)
+  local out, seen = {}, {}
+  for _, p in ipairs(parts) do
+    if p == "any" then return "any" end
+    if not seen[p] then seen[p] = true; out[#out + 1] = p end
+  end
+  if #out == 0 then return "any" end
+  return table.concat(out, "|")
+end
+
+local function array_of(t)
+  if t:find("|", 1, true) then return "(" .. t .. ")[]" end
+  return t .. "[]"
+end
+
+-- An enum as a union of literals, or nil.
+local function literals(enum)
+  if type(enum) ~= "table" or #enum == 0 or #enum > MAX_LITERALS then return nil end
+  local out = {}
+  for _, v in ipairs(enum) do
+    if type(v) == "string" and not v:find("[%c\"\\]") then out[#out + 1] = '"' .. v .. '"'
+    elseif math.type(v) == "integer" then out[#out + 1] = tostring(v)
+    elseif type(v) == "boolean" then out[#out + 1] = tostring(v)
+    elseif not is_null(v) then return nil end
+  end
+  return #out > 0 and union(out) or nil
+end
+
+-- A short example value for a field's description, or nil.
+local function example_note(v)
+  if type(v) == "number" or type(v) == "boolean" then return " e.g. " .. tostring(clean_example(v)) end
+  if type(v) == "string" and #v <= 40 and not v:find("[%c\"\\]") and v:find("^[\32-\126]*$") then
+    return ' e.g. "' .. v .. '"'
+  end
+  return nil
+end
+
+local Types = {}
+Types.__index = Types
+
+-- The types of one service's answers: `doc` resolves its $ref; classes
+-- and aliases are collected as they are met.
+local function new_types(svc)
+  return setmetatable({ doc = svc.doc, service = svc.service, seen = {}, defs = {} }, Types)
+end
+
+function Types:define(name, lines)
+  if self.seen[name] then fail("meta: class name %s made twice", name) end
+  self.seen[name] = true
+  self.defs[#self.defs + 1] = { name = name, lines = lines }
+end
+
+-- The only $ref of a schema that is nothing else: the component's name.
+local function component_of(s)
+  local ref = s["$ref"]
+  if type(ref) ~= "string" then return nil end
+  for k in pairs(s) do if k ~= "$ref" then return nil end end
+  return ref:match("^#/components/schemas/([^/]+)$")
+end
+
+-- The LuaLS type of schema `s`; an object with properties becomes class
+-- `name` (a component keeps its own name).
+function Types:of(s, name, depth)
+  if depth > MAX_TYPE_DEPTH or type(s) ~= "table" or is_null(s) then return "any" end
+  local comp = component_of(s)
+  if comp then
+    local cls = "sendpulse." .. self.service .. "." .. class_part(comp)
+    if self.seen[cls] == nil then
+      self.seen[cls] = false      -- (being made: a reference back to it is its name)
+      local t = self:of(self.doc:deref(s), cls, depth + 1)
+      if t ~= cls then
+        self.seen[cls] = nil
+        self:define(cls, { ("---@alias %s %s"):format(cls, t) })
+      end
+    end
+    return cls
+  end
+  s = self.doc:schema(s)
+  local nullable = s.nullable == true
+  local t = s.type
+  if type(t) == "table" then
+    local rest = {}
+    for _, x in ipairs(t) do if x == "null" then nullable = true else rest[#rest + 1] = x end end
+    if #rest == 1 then t = rest[1]
+    else
+      local parts = {}
+      for _, x in ipairs(rest) do parts[#parts + 1] = LUALS_TYPES[x] or "any" end
+      t = nil
+      if #rest > 1 then return union(parts) .. (nullable and "|sendpulse.null" or "") end
+    end
+  end
+  local out
+  local alts = s.oneOf or s.anyOf
+  if alts and not s.properties and t == nil then
+    local parts = {}
+    for i, alt in ipairs(alts) do
+      local a = self:of(alt, name .. "_" .. i, depth + 1)
+      if a == "nil" then nullable = true else parts[#parts + 1] = a end
+    end
+    out = union(parts)
+  else
+    if t == nil then
+      if s.properties then t = "object" elseif s.items then t = "array"
+      elseif type(s.enum) == "table" then t = select(1, self.doc:type_of(s)) end
+    end
+    if t == "object" then
+      if type(s.properties) == "table" and next(s.properties) ~= nil then
+        out = self:class(s, name, depth)
+      elseif type(s.additionalProperties) == "table" then
+        out = ("table<string, %s>"):format(self:of(s.additionalProperties, name .. ".value", depth + 1))
+      else
+        out = "table"
+      end
+    elseif t == "array" then
+      out = array_of(self:of(s.items or {}, name .. ".item", depth + 1))
+    elseif t == "string" or t == "integer" or t == "number" or t == "boolean" then
+      out = literals(s.enum) or t
+    elseif t == "null" then
+      out = "nil"
+    else
+      out = "any"
+    end
+  end
+  if nullable and out ~= "any" and out ~= "nil" then out = out .. "|sendpulse.null" end
+  return out
+end
+
+-- Class `name` for an object schema: a field per property, optional unless
+-- the schema requires it, with the file's example when it is short.
+function Types:class(s, name, depth)
+  if self.seen[name] then fail("meta: class name %s made twice", name) end
+  self.seen[name] = false
+  local required = {}
+  for _, r in ipairs(s.required or {}) do required[r] = true end
+  local lines = { "---@class " .. name }
+  for _, p in ipairs(sorted_keys(s.properties)) do
+    local key = field_key(p)
+    if key then
+      local ps = self.doc:schema(s.properties[p])
+      local ft = self:of(s.properties[p], name .. "." .. class_part(p), depth + 1)
+      lines[#lines + 1] = ("---@field %s%s %s%s"):format(key, required[p] and "" or "?", ft,
+        example_note(ps.example) or "")
+    end
+  end
+  self.seen[name] = nil
+  self:define(name, lines)
+  return name
+end
+
+-- What an operation's method returns on success, as a type: the JSON
+-- answer's, a report file's bytes, or what a helper of the same name makes
+-- of the answer (helpers.normalised, helpers.batched).
+local function answer_type(types, svc, name, rec, helpers)
+  local alias = ("sendpulse.answer.%s.%s"):format(svc.service, name)
+  local key = svc.service .. ":" .. name
+  local schema = svc.answers and svc.answers[name]
+  local t
+  if rec.accept and not rec.accept:find("json", 1, true) then
+    t = "string"
+  elseif schema then
+    if helpers.normalised[key] then
+      local s = types.doc:schema(schema)
+      schema = s.items or schema
+    end
+    t = types:of(schema, alias, 0)
+  else
+    t = "any"
+  end
+  if helpers.batched[key] == "report" then t = union { t, "sendpulse.BatchReport" } end
+  if t ~= alias then types:define(alias, { ("---@alias %s %s"):format(alias, t) }) end
+  return alias
+end
+
+local function meta(services, extra, facts)
   local out = {}
   local function w(s) out[#out + 1] = s end
+  local helpers = { normalised = {}, batched = {} }
+  for _, n in ipairs(facts.normalised) do helpers.normalised[n[1] .. ":" .. n[2]] = true end
+  for _, l in ipairs(facts.batched) do helpers.batched[l[1] .. ":" .. l[2]] = l[5] and "records" or "report" end
   w("---@meta")
   w("-- generated by spec/tools/gen_api.lua from sendpulse-*-openapi.yml and extra.lua; do not edit.")
-  w("-- LuaLS (lua-language-server) annotations of client.<service>:<operation>(args); see REFERENCE.md.")
-  w("-- Nothing requires this file: it only helps editors.")
+  w("-- LuaLS (lua-language-server) annotations of client.<service>:<operation>(args) in its three forms")
+  w("-- (raising, sendpulse.safe, client:async()), with the answers' types read from the files' 2xx JSON")
+  w("-- schemas; see REFERENCE.md, and docs/guide.md (\"Completion in editors\"). Nothing requires this")
+  w("-- file: it only helps editors. The classes it completes are declared next to their code.")
   w("")
-  w("---@class sendpulse.null")
-  w("")
-  w("---@class sendpulse.error")
-  w("---@field kind string \"argument\", \"api\", \"auth\", \"rate_limit\", \"network\", ...")
-  w("---@field message string")
-  w("")
-  w("---@class sendpulse.call_options the second table of every method (see REFERENCE.md)")
-  for _, row in ipairs(CALL_OPTION_DOCS) do w(("---@field %s? %s"):format(row[1], row[3])) end
-  w("")
-  w("---@class sendpulse.client")
-  for _, svc in ipairs(services) do
-    w(("---@field %s sendpulse.api.%s %s"):format(svc.service, svc.service, svc.title))
+  w("---@class sendpulse.CallOptions the second table of every method (see REFERENCE.md)")
+  for _, row in ipairs(CALL_OPTION_DOCS) do
+    w(("---@field %s? %s %s"):format(row[1], row[3], (row[2]:gsub("\n", " "):gsub("`", ""))))
   end
   w("")
-  for _, svc in ipairs(services) do
-    local cls = "sendpulse.api." .. svc.service
-    w(("---@class %s"):format(cls))
-    w(("local %s = {}"):format(svc.service))
+  local forms = {
+    { "sendpulse.Client", "sendpulse.api." },
+    { "sendpulse.SafeClient", "sendpulse.safe_api." },
+    { "sendpulse.AsyncClient", "sendpulse.async_api." },
+  }
+  for _, form in ipairs(forms) do
+    w("---@class " .. form[1])
+    for _, svc in ipairs(services) do
+      w(("---@field %s %s%s %s"):format(svc.service, form[2], svc.service, svc.title))
+    end
     w("")
+  end
+  local counts = { operations = 0, deprecated = 0, typed = 0 }
+  for _, svc in ipairs(services) do
+    local types = new_types(svc)
+    local raising, safe, async = "sendpulse.api." .. svc.service, "sendpulse.safe_api." .. svc.service,
+      "sendpulse.async_api." .. svc.service
     local all = {}
     for name, rec in pairs(svc.operations) do all[name] = rec end
     for name, rec in pairs(extra[svc.service] and extra[svc.service].operations or {}) do all[name] = rec end
+    local safe_lines = { ("---@class %s : sendpulse.SafeService"):format(safe) }
+    local async_lines = { ("---@class %s : sendpulse.AsyncService"):format(async) }
+    local arg_lines = {}
+    w(("---@class %s : sendpulse.Service"):format(raising))
+    w(("local %s = {}"):format(svc.service))
+    w("")
     for _, name in ipairs(sorted_keys(all)) do
       local rec = all[name]
-      if rec.summary then w("--- " .. rec.summary:gsub("\n", " ")) end
-      w(("--- `%s %s%s`"):format(rec.method, svc.base, rec.path))
+      counts.operations = counts.operations + 1
       local fields, required = {}, false
       local function add(f)
-        if f.name:match("^[%a_][%w_]*$") and not KEYWORDS[f.name] then
+        local key = field_key(f.name)
+        if key and key == f.name then
           fields[#fields + 1] = ("%s%s: %s"):format(f.name, f.required and "" or "?", luals_type(f))
         end
         if f.required then required = true end
@@ -1301,16 +1537,43 @@ local function meta(services, extra)
       elseif b then
         for _, f in ipairs(b.fields or {}) do if not f.from_path then add(f) end end
       end
+      if helpers.batched[svc.service .. ":" .. name] then fields[#fields + 1] = "batch_size?: integer" end
       fields[#fields + 1] = "[string]: any"
-      w(("---@param args%s { %s }"):format(required and "" or "?", table.concat(fields, ", ")))
-      w("---@param call_opts? sendpulse.call_options timeout, headers, idempotent, raw")
-      w("---@return any value the decoded answer (nil on failure from a safe client)")
-      w("---@return table|sendpulse.error meta_or_err meta { status, headers, duration } or the error")
+      local args_type = ("sendpulse.args.%s.%s"):format(svc.service, name)
+      arg_lines[#arg_lines + 1] = ("---@alias %s { %s }"):format(args_type, table.concat(fields, ", "))
+      local answer = answer_type(types, svc, name, rec, helpers)
+      if (svc.answers and svc.answers[name]) or rec.accept then counts.typed = counts.typed + 1 end
+      local opt = required and "" or "?"
+      if rec.summary then w("--- " .. rec.summary:gsub("\n", " ")) end
+      w(("--- `%s %s%s`"):format(rec.method, svc.base, rec.path))
+      if rec.deprecated then
+        w("---@deprecated")
+        counts.deprecated = counts.deprecated + 1
+      end
+      w(("---@param args%s %s"):format(opt, args_type))
+      w("---@param call_opts? sendpulse.CallOptions")
+      w(("---@return %s value"):format(answer))
+      w("---@return sendpulse.Meta meta")
       w(("function %s:%s(args, call_opts) end"):format(svc.service, name))
+      w("")
+      safe_lines[#safe_lines + 1] = ("---@field %s fun(self: %s, args%s: %s, call_opts?: sendpulse.CallOptions):"
+        .. " %s?, sendpulse.Error?, sendpulse.Meta?"):format(name, safe, opt, args_type, answer)
+      async_lines[#async_lines + 1] = ("---@field %s fun(self: %s, args%s: %s, call_opts?: sendpulse.CallOptions):"
+        .. " sendpulse.Handle"):format(name, async, opt, args_type)
+    end
+    for _, lines in ipairs { safe_lines, async_lines } do
+      for _, l in ipairs(lines) do w(l) end
+      w("")
+    end
+    for _, l in ipairs(arg_lines) do w(l) end
+    w("")
+    table.sort(types.defs, function(a, b) return a.name < b.name end)
+    for _, d in ipairs(types.defs) do
+      for _, l in ipairs(d.lines) do w(l) end
       w("")
     end
   end
-  return table.concat(out, "\n")
+  return table.concat(out, "\n"), counts
 end
 
 ---------------------------------------------------------------------------
@@ -1340,8 +1603,9 @@ local function generate(root)
     if not known then fail("extra.lua: unknown service %s", name) end
   end
   files["lua/sendpulse/api/init.lua"] = index_file(services, total)
-  files["lua/sendpulse/api/REFERENCE.md"] = reference(services, extra, total, helper_facts(root)) .. "\n"
-  files["lua/sendpulse/api/meta.lua"] = meta(services, extra)
+  local facts = helper_facts(root)
+  files["lua/sendpulse/api/REFERENCE.md"] = reference(services, extra, total, facts) .. "\n"
+  files["lua/sendpulse/api/meta.lua"] = meta(services, extra, facts)
   return files, total
 end
 

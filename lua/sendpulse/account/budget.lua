@@ -13,7 +13,7 @@
 -- loop polls once a frame, a worker is busy) cannot meet a call whose slot
 -- was computed from the late one's, in any transport and any shared budget.
 -- A frame loop's calls (rate_limit.late) may leave up to the lateness of
--- sendpulse.client.options early on the schedule, so that waking at the next
+-- sendpulse.account.rate early on the schedule, so that waking at the next
 -- poll does not even slow it.
 -- A request that leaves well after taking its slot (its connection and TLS
 -- set up first: the transport says how long) moves the schedule on by as
@@ -32,7 +32,7 @@
 
 local core = require "sendpulse.core"
 local errors = require "sendpulse.errors"
-local options = require "sendpulse.client.options"
+local rate_rules = require "sendpulse.account.rate"
 
 local setmetatable, pcall, error, tostring = setmetatable, pcall, error, tostring
 local format, ceil = string.format, math.ceil
@@ -42,8 +42,8 @@ local new_error = errors.new
 local _M = {}
 
 -- A request that leaves more than this after its slot moves the schedule
--- on (Budget:late); up to it, the jitter margin of sendpulse.client.options covers
--- it.
+-- on (Budget:late); up to it, the jitter margin of sendpulse.account.rate
+-- covers it.
 _M.LATE = 0.001
 
 local Budget = {}
@@ -67,7 +67,7 @@ function _M.new(limiter, rl, line)
   local guard = limiter:guard()
   return setmetatable({
     limiter = limiter, rate = rl.rate, interval = 1 / rl.rate + guard, line = line,
-    lateness = rl.late and options.lateness(rl.rate, guard) or 0,
+    lateness = rl.late and rate_rules.lateness(rl.rate, guard) or 0,
   }, Budget)
 end
 

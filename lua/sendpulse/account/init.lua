@@ -17,7 +17,6 @@
 -- (The Redis link of the Redis store and budget is sendpulse.redis.)
 
 local core = require "sendpulse.core"
-local options = require "sendpulse.client.options"
 local shared_token = require "sendpulse.account.shared_token"
 local budget = require "sendpulse.account.budget"
 
@@ -25,6 +24,10 @@ local format, type, require, pairs = string.format, type, require, pairs
 local floor, max = math.floor, math.max
 
 local _M = {}
+
+--- What the Redis keys of the shared token and budget start with (the
+-- default of the option redis.prefix).
+_M.DEFAULT_REDIS_PREFIX = "sendpulse:"
 
 local auths = setmetatable({}, { __mode = "v" })
 local limiters = setmetatable({}, { __mode = "v" })
@@ -64,7 +67,7 @@ end
 -- or the connection object the user gave).
 local function redis_conn(cfg)
   local r = cfg.redis
-  if type(r.call) == "function" then return r, options.DEFAULT_REDIS_PREFIX end
+  if type(r.call) == "function" then return r, _M.DEFAULT_REDIS_PREFIX end
   return require("sendpulse.redis").connection(r), r.prefix
 end
 
@@ -76,7 +79,8 @@ local function token_store(cfg)
   if s == "file" then
     return require("sendpulse.account.token_store.file").new { dir = cfg.token_dir }
   elseif s == "redis" then
-    return require("sendpulse.account.token_store.redis").new(redis_conn(cfg))
+    local conn, prefix = redis_conn(cfg)
+    return require("sendpulse.account.token_store.redis").new { connection = conn, prefix = prefix }
   end
   return s
 end
@@ -89,7 +93,7 @@ function _M.auth(cfg, report)
   local store = token_store(cfg)
   -- shared_dict (inside nginx): the dict is the store of every worker.
   if not store and cfg.shared_dict then
-    store = require("sendpulse.account.token_store.shared_dict").new(cfg.shared_dict)
+    store = require("sendpulse.account.token_store.shared_dict").new { dict = cfg.shared_dict }
   end
   if not store or cfg.api_key then return a end
   return shared_token.new(a, store, _M.token_key(cfg), report)
@@ -171,7 +175,7 @@ local function new_limiter(cfg, report, observe)
     local share = rl.rate / workers
     local share_windows = scaled(rl.windows, 1 / workers)
     return require("sendpulse.account.limiter.shared_dict").new {
-      dict = (nginx.shared_dict(name)), name = name,
+      dict = name,
       key = "sendpulse:rate:" .. core.fingerprint(key),
       rate = rl.rate, burst = rl.burst, guard = rl.guard,
       windows = rl.windows, report = report,
@@ -185,7 +189,7 @@ local function new_limiter(cfg, report, observe)
     local r = rl.fallback_rate
     local fallback = rl.fallback == "host" and host_limiter(cfg, observe, r) or process_limiter(cfg, r)
     return require("sendpulse.account.limiter.redis").new {
-      conn = conn, key = prefix .. "rate:" .. core.fingerprint(_M.account_key(cfg)),
+      connection = conn, key = prefix .. "rate:" .. core.fingerprint(_M.account_key(cfg)),
       rate = rl.rate, burst = rl.burst, guard = rl.guard,
       windows = rl.windows, fallback = fallback,
       fallback_kind = fallback:shared() and "host" or "process", report = observe,

@@ -236,7 +236,23 @@ local function run(service, args, call_opts)
   return summary
 end
 
+-- email:export's arguments and answer, for editors (LuaLS).
+---@class sendpulse.ExportArgs
+---@field id integer the mailing list
+---@field out string|file*|fun(line: string) a path (written whole or not at all), a file, or a function
+---@field progress? fun(p: { contacts: integer, elapsed: number })
+
+---@class sendpulse.ExportSummary
+---@field contacts integer
+---@field columns string[] "email", then the list's variables
+---@field unlisted string[] variables contacts had that the list does not name
+---@field seconds number
+
 --- The email:export helper (registered by sendpulse.bulk).
+---@param service sendpulse.api.email
+---@param args sendpulse.ExportArgs
+---@param call_opts? sendpulse.CallOptions
+---@return sendpulse.ExportSummary summary
 function _M.export(service, args, call_opts)
   local client = rawget(service, "_client")
   local msg = check(args) or call_options.check(call_opts)

@@ -397,90 +397,105 @@ local function file_error(message, fault)
   return errors.new { kind = kind, message = "email:import: " .. tostring(message) }
 end
 
--- Returns summary, or nil, err (an error object; err.import = summary).
-local function run(service, args, call_opts)
-  local id = tonumber(args.id)
-  local size = args.batch or _M.DEFAULT_BATCH
-  local max_bytes = args.batch_bytes or _M.DEFAULT_BATCH_BYTES
+-- The steps of a run (run, below).
+
+-- The rows of args.rows as a source. Returns src, or nil, err.
+local function open_source(args)
   local src, why
   if type(args.rows) == "function" then src = iter_source(args.rows)
   else src, why = csv_source(args.rows, args.max_record, args.raw_cells) end
   if not src then return nil, errors.argument("email:import: " .. why) end
+  return src
+end
 
-  local started = monotonic()
-  local summary = { added = 0, rejected = 0, skipped = 0, blank = 0, batches = 0, calls = 0,
-                    resent = 0, resumed = false, complete = false, list = id }
-  local log, state
-  if args.journal then
-    local jerr, kind
-    log, jerr, kind = journal.open(args.journal)
-    if not log then src:close(); return nil, file_error(jerr, kind) end
-    if not args.restart then
-      state, jerr = log:load()
-      if jerr then log:close(); src:close(); return nil, file_error(jerr) end
-    end
+-- The journal args.journal, opened and locked for the whole run (a second
+-- run on it is kind "busy"), and the state it holds (nil: no journal, none
+-- yet, or args.restart). Returns log, state, or nil, nil, err.
+local function journal_state(args)
+  if not args.journal then return nil, nil end
+  local log, jerr, kind = journal.open(args.journal)
+  if not log then return nil, nil, file_error(jerr, kind) end
+  if args.restart then return log, nil end
+  local state
+  state, jerr = log:load()
+  if jerr then
+    log:close()
+    return nil, nil, file_error(jerr)
   end
-  local function finish(err)
-    summary.seconds = monotonic() - started
-    src:close()
-    if summary.rejects_writer then summary.rejects_writer:close() end
-    if log then log:close() end
-    summary.rejects_writer = nil
-    if err then
-      err.import = summary
-      return nil, err
-    end
-    return summary
-  end
+  return log, state
+end
 
-  if state then
-    if tonumber(state.list) ~= id then
-      return finish(errors.argument(format("email:import: the journal %s belongs to list %s, not %s "
-        .. "(use another journal, or delete it)", args.journal, tostring(state.list), tostring(id))))
-    end
-    -- The identity is checked at the journal's position: the fingerprint
-    -- of every byte before it. (A size that differs is not read at all.)
-    local now = state.input.kind == src.kind
-      and (src.kind ~= "csv" or (state.input.size == src.size and src:record_start(state.position.offset)))
-      and src:identity(state.position)
-    if not now or not same_identity(state.input, now) then
-      return finish(errors.argument(format("email:import: %s is not the file the journal %s was written for "
-        .. "(its size or content changed, or the journal's position is not where a record starts): delete "
-        .. "the journal (or use --restart) to start over", tostring(args.rows), args.journal)))
-    end
-    summary.resumed = true
-    summary.skipped = state.counts.added + state.counts.rejected
-    summary.previous = { added = state.counts.added, rejected = state.counts.rejected }
-    if state.complete then
-      summary.complete = true
-      return finish()
-    end
-    local ok, err = src:seek(state.position)
-    if not ok then return finish(errors.argument("email:import: " .. err)) end
-    if state.in_flight then summary.resent = state.in_flight.rows end
+-- The run's summary, the source and the journal closed (its lock
+-- released), and the rejects writer: summary, or nil, err (an error
+-- object; err.import = summary).
+local function finished(summary, src, log, started, err)
+  summary.seconds = monotonic() - started
+  src:close()
+  if summary.rejects_writer then summary.rejects_writer:close() end
+  if log then log:close() end
+  summary.rejects_writer = nil
+  if err then
+    err.import = summary
+    return nil, err
   end
+  return summary
+end
+
+-- A resumed run: the journal must be this list's and this input's; the
+-- summary counts what the earlier runs did, and the source moves to where
+-- they stopped (summary.complete: nothing is left). Returns true, or nil,
+-- err.
+local function resume(summary, state, src, args, id)
+  if tonumber(state.list) ~= id then
+    return nil, errors.argument(format("email:import: the journal %s belongs to list %s, not %s "
+      .. "(use another journal, or delete it)", args.journal, tostring(state.list), tostring(id)))
+  end
+  -- The identity is checked at the journal's position: the fingerprint
+  -- of every byte before it. (A size that differs is not read at all.)
+  local now = state.input.kind == src.kind
+    and (src.kind ~= "csv" or (state.input.size == src.size and src:record_start(state.position.offset)))
+    and src:identity(state.position)
+  if not now or not same_identity(state.input, now) then
+    return nil, errors.argument(format("email:import: %s is not the file the journal %s was written for "
+      .. "(its size or content changed, or the journal's position is not where a record starts): delete "
+      .. "the journal (or use --restart) to start over", tostring(args.rows), args.journal))
+  end
+  summary.resumed = true
+  summary.skipped = state.counts.added + state.counts.rejected
+  summary.previous = { added = state.counts.added, rejected = state.counts.rejected }
+  if state.complete then
+    summary.complete = true
+    return true
+  end
+  local ok, err = src:seek(state.position)
+  if not ok then return nil, errors.argument("email:import: " .. err) end
+  if state.in_flight then summary.resent = state.in_flight.rows end
+  return true
+end
+
+-- Where the rejects go: the file args.rejects (a private file, appended to
+-- at the size the journal recorded), or the summary's rejects_list.
+-- Returns the writer, or nil, err.
+local function open_rejects(summary, args, src, state)
   if args.rejects then
     -- a spreadsheet opens this file too: its cells are neutralised as an
     -- export's are (and restored when it is imported again)
     local header = args.raw_cells and src.names or neutralise_record(src.names)
     local w, err, fault = rejects_file.open(args.rejects, header, state and state.rejects_size or nil)
-    if not w then return finish(file_error(err, fault)) end
-    summary.rejects_writer = w
+    if not w then return nil, file_error(err, fault) end
     summary.rejects = args.rejects
-  else
-    summary.rejects_list = {}
-    summary.rejects_writer = memory_rejects(summary)
+    return w
   end
-  local writer = summary.rejects_writer
+  summary.rejects_list = {}
+  return memory_rejects(summary)
+end
 
-  local counts = state and state.counts or { added = 0, rejected = 0, blank = 0 }
-  -- (a new run's rejects begin where the file ended: a resume cuts back to there)
-  local current = {
-    list = id, input = nil, position = src:position(), counts = counts,
-    rejects_size = state and state.rejects_size or (args.rejects and writer.size) or nil,
-    runs = (state and state.runs or 0) + 1,
-  }
-  local function save(extra)
+-- save(extra): records `current` with extra's position, batch in flight and
+-- completeness in the journal `log` (replaced whole: written, synced,
+-- renamed, its lock kept; nothing without a journal). Returns true, or nil,
+-- err (kind "storage" for a full disk).
+local function journal_saver(log, src, current)
+  return function(extra)
     current.position = extra.position or current.position
     current.in_flight = extra.in_flight
     current.complete = extra.complete or nil
@@ -490,12 +505,12 @@ local function run(service, args, call_opts)
     if not ok then return nil, file_error(err, fault) end
     return true
   end
-  local ok, err = save({})
-  if not ok then return finish(err) end
+end
 
-  local progress = args.progress
-  local run_rows = 0
-  local function report(done)
+-- report(done, run_rows): calls args.progress, if any, with where the run
+-- is (run_rows: rows this run has done, for the rate).
+local function progress_reporter(progress, src, summary, counts, started)
+  return function(done, run_rows)
     if not progress then return end
     local elapsed = monotonic() - started
     local fraction = src:done_fraction()
@@ -508,22 +523,80 @@ local function run(service, args, call_opts)
       eta = eta, line = src.line, done = done or false,
     }
   end
+end
 
+-- The next batch: the positions before and after it, up to `size`
+-- contacts and about `max_bytes` of request body (contacts' JSON and the
+-- refused rows kept), the rows refused on the way ({ line, reason,
+-- fields }), the blank rows, and whether the input ended.
+local function read_batch(src, size, max_bytes)
+  local from = src:position()
+  local items, refused, blanks, ended, bytes = {}, {}, 0, false, 0
+  while #items < size and bytes < max_bytes do
+    local kind, value, line, fields, json_bytes = src:next()
+    if kind == nil then ended = true break end
+    if kind == "contact" then
+      items[#items + 1] = { contact = value, line = line, fields = fields }
+      bytes = bytes + _M.ROW_OVERHEAD + json_bytes
+    elseif kind == "reject" then
+      refused[#refused + 1] = { line, value, fields }
+      bytes = bytes + reject_size(fields)
+    else blanks = blanks + 1 end
+  end
+  return from, src:position(), items, refused, blanks, ended
+end
+
+-- Counts a batch done: added contacts, refused rows, blank rows.
+local function count_batch(summary, counts, added, refused, blanks)
+  counts.added = counts.added + added
+  counts.rejected = counts.rejected + refused
+  counts.blank = counts.blank + blanks
+  summary.added, summary.rejected = summary.added + added, summary.rejected + refused
+  summary.blank = summary.blank + blanks
+end
+
+-- Returns summary, or nil, err (an error object; err.import = summary).
+local function run(service, args, call_opts)
+  local id = tonumber(args.id)
+  local size = args.batch or _M.DEFAULT_BATCH
+  local max_bytes = args.batch_bytes or _M.DEFAULT_BATCH_BYTES
+  local src, err = open_source(args)
+  if not src then return nil, err end
+
+  local started = monotonic()
+  local summary = { added = 0, rejected = 0, skipped = 0, blank = 0, batches = 0, calls = 0,
+                    resent = 0, resumed = false, complete = false, list = id }
+  local log, state
+  log, state, err = journal_state(args)
+  if err then src:close(); return nil, err end
+  local function finish(e) return finished(summary, src, log, started, e) end
+
+  if state then
+    local resumed
+    resumed, err = resume(summary, state, src, args, id)
+    if not resumed or summary.complete then return finish(err) end
+  end
+  local writer
+  writer, err = open_rejects(summary, args, src, state)
+  if not writer then return finish(err) end
+  summary.rejects_writer = writer
+
+  local counts = state and state.counts or { added = 0, rejected = 0, blank = 0 }
+  -- (a new run's rejects begin where the file ended: a resume cuts back to there)
+  local current = {
+    list = id, input = nil, position = src:position(), counts = counts,
+    rejects_size = state and state.rejects_size or (args.rejects and writer.size) or nil,
+    runs = (state and state.runs or 0) + 1,
+  }
+  local save = journal_saver(log, src, current)
+  local ok
+  ok, err = save({})
+  if not ok then return finish(err) end
+
+  local report = progress_reporter(args.progress, src, summary, counts, started)
+  local run_rows = 0
   while true do
-    local from = src:position()
-    local items, refused, blanks, ended, bytes = {}, {}, 0, false, 0
-    while #items < size and bytes < max_bytes do
-      local kind, value, line, fields, json_bytes = src:next()
-      if kind == nil then ended = true break end
-      if kind == "contact" then
-        items[#items + 1] = { contact = value, line = line, fields = fields }
-        bytes = bytes + _M.ROW_OVERHEAD + json_bytes
-      elseif kind == "reject" then
-        refused[#refused + 1] = { line, value, fields }
-        bytes = bytes + reject_size(fields)
-      else blanks = blanks + 1 end
-    end
-    local to = src:position()
+    local from, to, items, refused, blanks, ended = read_batch(src, size, max_bytes)
     local added = 0
     if #items > 0 then
       -- Write-ahead: the batch is in flight before it leaves.
@@ -546,16 +619,12 @@ local function run(service, args, call_opts)
     end
     local rsize, werr, wfault = writer:commit()
     if not rsize then return finish(file_error(werr, wfault)) end
-    counts.added = counts.added + added
-    counts.rejected = counts.rejected + #refused
-    counts.blank = counts.blank + blanks
-    summary.added, summary.rejected = summary.added + added, summary.rejected + #refused
-    summary.blank = summary.blank + blanks
+    count_batch(summary, counts, added, #refused, blanks)
     run_rows = run_rows + added + #refused
     if args.rejects then current.rejects_size = rsize end
     ok, err = save({ position = to, complete = ended })
     if not ok then return finish(err) end
-    report(ended)
+    report(ended, run_rows)
     if ended then
       summary.complete = true
       return finish()
@@ -563,7 +632,37 @@ local function run(service, args, call_opts)
   end
 end
 
+-- email:import's arguments and answer (the top of this file), for
+-- editors (LuaLS).
+---@class sendpulse.ImportArgs
+---@field id integer the mailing list
+---@field rows string|file*|fun(): { email?: string, phone?: string, variables?: table<string, any> }?
+---@field batch? integer contacts per call (1 .. 1000, default 500)
+---@field journal? string a path: resume from here (locked while the run lasts)
+---@field restart? boolean start from the first row whatever the journal says
+---@field rejects? string a path: rows not added, appended to
+---@field progress? fun(p: { rows: integer, added: integer, rejected: integer, skipped: integer,
+---   fraction?: number, elapsed: number, rate: number, eta?: number, line?: integer, done: boolean })
+---@field max_record? integer bytes of one CSV record (default 1 MiB)
+
+---@class sendpulse.ImportSummary
+---@field added integer
+---@field rejected integer
+---@field skipped integer rows a resumed run skipped (the journal counts them)
+---@field blank integer
+---@field batches integer
+---@field calls integer
+---@field resent integer rows of the batch that was in flight when an earlier run stopped
+---@field resumed boolean
+---@field complete boolean
+---@field seconds number
+---@field rejects_list? table[] the first 1,000 rejects, without a rejects file
+
 --- The email:import helper (registered by sendpulse.bulk).
+---@param service sendpulse.api.email
+---@param args sendpulse.ImportArgs
+---@param call_opts? sendpulse.CallOptions
+---@return sendpulse.ImportSummary summary a failure's error carries err.import, the summary so far
 function _M.import(service, args, call_opts)
   local client = rawget(service, "_client")
   local msg = check(args) or call_options.check(call_opts)

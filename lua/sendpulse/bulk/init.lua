@@ -11,6 +11,21 @@
 --   import, export
 local require = require
 
+-- The two helpers, for editors (LuaLS): methods of client.email, whose
+-- functions are sendpulse.bulk.import's import and sendpulse.bulk.export's
+-- export.
+---@class sendpulse.api.email
+---@field import fun(self: sendpulse.api.email, args: sendpulse.ImportArgs,
+---   call_opts?: sendpulse.CallOptions): sendpulse.ImportSummary
+---@field export fun(self: sendpulse.api.email, args: sendpulse.ExportArgs,
+---   call_opts?: sendpulse.CallOptions): sendpulse.ExportSummary
+
+---@class sendpulse.safe_api.email
+---@field import fun(self: sendpulse.safe_api.email, args: sendpulse.ImportArgs,
+---   call_opts?: sendpulse.CallOptions): sendpulse.ImportSummary?, sendpulse.Error?
+---@field export fun(self: sendpulse.safe_api.email, args: sendpulse.ExportArgs,
+---   call_opts?: sendpulse.CallOptions): sendpulse.ExportSummary?, sendpulse.Error?
+
 local _M = {}
 
 -- Loaded on the first import or export, not when the operations load: the

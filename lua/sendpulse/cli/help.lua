@@ -74,7 +74,8 @@ end
 function _M.exit_codes()
   local names = {
     api = "SendPulse answered with an error", usage = "usage: a wrong command line or argument",
-    auth = "credentials or token refused", rate_limit = "over a rate limit (\"wait N seconds\" on stderr)",
+    auth = "credentials or token refused",
+    rate_limit = "over a rate limit (the message says how long to wait: \"(wait 15 min)\")",
     network = "connection, DNS or TLS failure", timeout = "no answer in time",
     decode = "an answer that is not the JSON it should be", protocol = "the server broke HTTP",
     too_large = "an answer or request over a size limit",

@@ -162,9 +162,7 @@ function Out:error(err)
   local line = tostring(err)
   if type(err) == "table" then
     if line:sub(1, 11) ~= "sendpulse: " then line = "sendpulse: " .. line end
-    if err.kind == "rate_limit" and type(err.retry_after) == "number" then
-      line = line .. format("; wait %d seconds", math.ceil(err.retry_after))
-    end
+    -- (the message says how long to wait, when anyone said: "(wait 15 min)")
   elseif line:sub(1, 11) ~= "sendpulse: " then
     line = "sendpulse: " .. line
   end

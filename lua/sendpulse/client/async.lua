@@ -22,7 +22,23 @@ local unpack = table.unpack or unpack   -- luacheck: ignore (5.1)
 local argument_error = errors.argument
 local format = string.format
 
+-- These functions become methods of the client (sendpulse.client.pipeline
+-- copies them onto it): for editors (LuaLS), they are the client's.
+---@class sendpulse.Client
 local _M = {}
+
+-- client:async()'s view: every method and operation starts the call and
+-- returns its handle (the services' forms are in sendpulse/api/meta.lua).
+---@class sendpulse.AsyncClient
+---@field request fun(self: sendpulse.AsyncClient, method: sendpulse.HttpMethod, path: string,
+---   opts?: sendpulse.RequestOptions): sendpulse.Handle
+
+-- The helpers of a service in the async view: each starts a task.
+---@class sendpulse.AsyncService
+---@field all fun(self: sendpulse.AsyncService, name: string, args?: table,
+---   opts?: sendpulse.PageOptions): sendpulse.Handle
+---@field raw fun(self: sendpulse.AsyncService, name: string, args?: table,
+---   call_opts?: sendpulse.CallOptions): sendpulse.Handle
 
 -- The client's loop, or nil and an error naming what is missing.
 local function loop_of(self, what)
@@ -44,6 +60,10 @@ local function check_callback(on_done, what)
 end
 
 --- client:run(fn, on_done) -> handle
+---@param self sendpulse.Client
+---@param fn fun(): ... runs as a task: every call it makes suspends instead of blocking
+---@param on_done? fun(handle: sendpulse.Handle) called when it finishes
+---@return sendpulse.Handle handle
 function _M.run(self, fn, on_done)
   local lp, err = loop_of(self, "client:run")
   if not lp then return self:fail(err) end
@@ -58,6 +78,12 @@ end
 --- client:start(method, path, opts, on_done) -> handle
 -- The request's argument errors land in the handle, which is then already
 -- done when start returns.
+---@param self sendpulse.Client
+---@param method sendpulse.HttpMethod
+---@param path string
+---@param opts? sendpulse.RequestOptions
+---@param on_done? fun(handle: sendpulse.Handle)
+---@return sendpulse.Handle handle
 function _M.start(self, method, path, opts, on_done)
   local lp, err = loop_of(self, "client:start")
   if not lp then return self:fail(err) end
@@ -70,6 +96,9 @@ end
 --- client:poll([timeout]) -> number of calls in flight
 -- Advances every transfer, timer and task; waits at most `timeout` seconds
 -- (default 0: never) when nothing is ready.
+---@param self sendpulse.Client
+---@param timeout? number seconds to wait when nothing is ready (default 0)
+---@return integer in_flight calls still in flight
 function _M.poll(self, timeout)
   local lp, err = loop_of(self, "client:poll")
   if not lp then return self:fail(err) end
@@ -83,6 +112,8 @@ end
 
 --- client:async() -> view: view:NAME(...) is client:run of client:NAME(...),
 -- and view.SERVICE:op(...) is client:run of client.SERVICE:op(...).
+---@param self sendpulse.Client
+---@return sendpulse.AsyncClient view
 function _M.async(self)
   local lp, err = loop_of(self, "client:async")
   if not lp then return self:fail(err) end
@@ -131,6 +162,8 @@ function _M.async(self)
 end
 
 --- client:pending() -> number of calls in flight (0 for a closed client)
+---@param self sendpulse.Client
+---@return integer
 function _M.pending(self)
   local t = self.transport
   local lp = type(t) == "table" and t.loop

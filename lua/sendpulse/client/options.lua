@@ -4,57 +4,16 @@
 
 local core = require "sendpulse.core"
 local number = require "sendpulse.number"
+local account = require "sendpulse.account"
+local rate_rules = require "sendpulse.account.rate"
 local token = require "sendpulse.account.token"
 
 local type, pairs, format, tostring, tonumber = type, pairs, string.format, tostring, tonumber
-local ceil, min = math.ceil, math.min
 local is_integer = number.is_integer
 
 local _M = {}
 
 _M.DEFAULT_BASE_URL = "https://api.sendpulse.com"
-
--- rate_limit.guard, seconds added to every interval of the budget (why:
--- see check below): a process's own budget, and a budget shared between
--- processes or used by a frame loop. The C limiter's default
--- (csrc/sp_limiter_lua.c) is DEFAULT_GUARD too.
-_M.DEFAULT_GUARD = 0.0008
-_M.DEFAULT_SHARED_GUARD = 0.003
-
--- Of the room the guard makes in each second, this much is kept for the
--- jitter between when requests leave and when the server counts them
--- (the network, the server's own scheduling); a frame loop may use the
--- rest to leave late (see lateness below).
-_M.JITTER_MARGIN = 0.012
-
--- The most lateness allowed, whatever the rate: a 20 fps frame. (At low
--- rates the formula below would allow far more, letting two requests of a
--- 0.5/s budget leave a second apart.)
-_M.MAX_LATENESS = 0.05
-
--- The plan quotas rate_limit accepts besides the per-second rate, and their
--- periods in seconds.
-_M.QUOTA_WINDOWS = { per_minute = 60, per_hour = 3600, per_day = 86400 }
-
---- How late a frame loop's request may leave after its slot without
--- pushing the slots after it (transport = "multi": a timer fires at the
--- first poll after it is due): such a request may leave this long before
--- the budget's next theoretical time. With N = ceil(rate) and T = 1/rate +
--- guard, the N-th request after any other leaves at least N*T - lateness
--- later; keeping that at 1 s plus JITTER_MARGIN means no second ever holds
--- more than N. 0.018 s with the frame loop's guard (3 ms at 10/s): more
--- than a 60 fps frame; 0 with the blocking default (0.8 ms). At most half
--- an interval (a burst of 1 stays one request at a time) and MAX_LATENESS.
-function _M.lateness(rate, guard)
-  local interval = ceil(1e9 / rate) / 1e9 + guard   -- as csrc/sp_limiter.c rounds it
-  local n = ceil(rate - 1e-9)
-  local l = n * interval - 1 - _M.JITTER_MARGIN
-  if l < 0 then return 0 end
-  return min(l, interval / 2, _M.MAX_LATENESS)
-end
-
--- What the Redis keys of the shared token and budget start with.
-_M.DEFAULT_REDIS_PREFIX = "sendpulse:"
 
 local defaults = {
   base_url = _M.DEFAULT_BASE_URL,
@@ -97,6 +56,61 @@ end
 -- shared_dict store defaults to it).
 local opts_shared_dict
 
+-- The options of sendpulse.new, for editors (LuaLS); docs/guide.md has
+-- the table with the defaults, and the rules are below.
+---@class sendpulse.Options
+---@field client_id? string OAuth client id (the account's API settings)
+---@field client_secret? string OAuth client secret
+---@field api_key? string a static API key instead: sent as the Bearer token
+---@field base_url? string default "https://api.sendpulse.com" (the sandbox's URL in tests)
+---@field timeout? number seconds for a whole call (default 30): a deadline
+---@field attempt_timeout? number seconds for one attempt, within timeout
+---@field connect_timeout? number seconds to establish the connection (default 10)
+---@field retries? integer extra attempts for failures safe to retry (default 2)
+---@field retry_delay? number first backoff in seconds (default 0.5)
+---@field retry_max_delay? number the backoff's cap in seconds (default 8)
+---@field rate_limit? sendpulse.RateLimit|false the account's budget (default { rate = 10, burst = 1 }); false: none
+---@field refresh_margin? number fetch a new token this long before the old one expires (default 300)
+---@field ca_file? string extra trust for TLS (verification cannot be turned off)
+---@field ca_path? string
+---@field proxy? string a proxy URL for libcurl
+---@field allow_plain_http? boolean take http:// for a host other than this machine's loopback
+---@field user_agent? string
+---@field http2? boolean default true
+---@field max_answer_size? integer bytes of one answer's body (default 64 MiB)
+---@field hook? fun(event: table) called after each HTTP exchange (docs/guide.md, "Hooks")
+---@field sleep? fun(seconds: number) used for rate waits and backoff (ngx.sleep inside nginx)
+---@field token_store? "memory"|"file"|"redis"|table where the token is kept (docs/scaling.md)
+---@field token_dir? string the folder of the token file and the host budget file
+---@field redis? { host?: string, port?: integer, password?: string, db?: integer, prefix?: string, timeout?: number }
+---@field transport? "auto"|"curl"|"multi"|"cosocket"|table default "auto" (docs/loops.md, docs/nginx.md)
+---@field shared_dict? string inside nginx: a lua_shared_dict for the token and the budget of all workers
+---@field metrics? boolean|sendpulse.Metrics false: count nothing; a registry: count there
+---@field idempotency? sendpulse.IdempotencyOptions the ledger of idempotency keys (docs/outbox.md)
+
+---@class sendpulse.RateLimit
+---@field rate? number requests per second (default 10)
+---@field burst? integer (default 1)
+---@field per_minute? integer plan quotas (docs/rate-limits.md)
+---@field per_hour? integer
+---@field per_day? integer
+---@field shared? "process"|"host"|"redis" a budget shared by processes or hosts (docs/scaling.md)
+---@field fallback? "process"|"host"
+---@field fallback_rate? number
+---@field guard? number
+
+---@class sendpulse.IdempotencyOptions
+---@field store? "memory"|"file"|"redis"|"shared_dict"|sendpulse.idempotency.Store
+---@field dir? string the file store's folder
+---@field shared_dict? string the shared_dict store's dict
+---@field max_entries? integer
+---@field ttl? number seconds a key's outcome is kept
+---@field lease? number
+---@field grace? number
+---@field on_uncertain? "reconcile"|"resend"|"hold"
+---@field reconcile? fun(client: sendpulse.Client, request: table, record: table): any
+---@field clock_slack? number
+
 -- option -> { check, rule }; the rule is what the error message says.
 local rules = {
   client_id = { nonempty_string, "a non-empty string" },
@@ -125,11 +139,11 @@ local rules = {
       if type(v) ~= "table" then return false end
       for k in pairs(v) do
         if k ~= "rate" and k ~= "burst" and k ~= "shared" and k ~= "fallback" and k ~= "guard"
-           and k ~= "fallback_rate" and not _M.QUOTA_WINDOWS[k] then
+           and k ~= "fallback_rate" and not rate_rules.QUOTA_WINDOWS[k] then
           return false, format("unknown field '%s'", tostring(k))
         end
       end
-      for k in pairs(_M.QUOTA_WINDOWS) do
+      for k in pairs(rate_rules.QUOTA_WINDOWS) do
         local n = v[k]
         if n ~= nil and not (is_integer(n) and n >= 1 and n <= 2 ^ 31) then
           return false, format("rate_limit.%s must be a whole number of requests from 1 to 2^31", k)
@@ -306,15 +320,15 @@ function _M.check(opts)
     -- Requests of several processes (a shared budget) meet more of it and
     -- get more room; so does a frame loop (transport = "multi"), whose
     -- requests may use the room beyond JITTER_MARGIN to leave late (see
-    -- lateness): 3 ms a slot, 30 ms a second at 10/s, for 3% of the rate.
+    -- sendpulse.account.rate's lateness): 3 ms a slot, 30 ms a second at 10/s, for 3% of the rate.
     -- (A process budget is one per account whatever its clients' guards:
     -- the widest in use applies, see sendpulse.account.)
     local late = cfg.transport == "multi"
     local wide = late or shared ~= "process" or cfg.shared_dict ~= nil
     local rate = rl.rate or 10
-    local guard = rl.guard or (wide and _M.DEFAULT_SHARED_GUARD or _M.DEFAULT_GUARD)
+    local guard = rl.guard or (wide and rate_rules.DEFAULT_SHARED_GUARD or rate_rules.DEFAULT_GUARD)
     local windows
-    for k in pairs(_M.QUOTA_WINDOWS) do
+    for k in pairs(rate_rules.QUOTA_WINDOWS) do
       if rl[k] then
         windows = windows or {}
         windows[k] = rl[k]
@@ -341,7 +355,7 @@ function _M.check(opts)
   end
   if r and type(r.call) ~= "function" then
     cfg.redis = { host = r.host or "127.0.0.1", port = r.port or 6379, password = r.password,
-                  prefix = r.prefix or _M.DEFAULT_REDIS_PREFIX, db = r.db or 0, timeout = r.timeout or 1 }
+                  prefix = r.prefix or account.DEFAULT_REDIS_PREFIX, db = r.db or 0, timeout = r.timeout or 1 }
   end
   return cfg
 end

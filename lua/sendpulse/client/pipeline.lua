@@ -1,4 +1,5 @@
---- The client object: one call's way from arguments to a decoded answer.
+--- The request pipeline: one call's way from arguments to a decoded answer
+-- (client:request; sendpulse.client makes the client it runs on).
 --
 --   token (cached per account; one refresh at a time)
 --   -> rate budget (per account; wait in line for a slot, taken as the
@@ -6,7 +7,8 @@
 --   -> the token read again if the call waited (it may have come due)
 --   -> transport:perform (libcurl here; nginx cosockets elsewhere)
 --   -> response.classify (value or error object)
---   -> on 401: new token, replay once; on a retryable failure: back off, retry
+--   -> on 401: new token, replay once; on another failure: retry after the
+--      wait sendpulse.wire.retry's next_wait decides, or report it
 --
 -- `timeout` is a deadline for the whole call: the token fetch, the wait for
 -- a slot, every attempt (each is given the time left) and the backoff
@@ -21,21 +23,19 @@
 local core = require "sendpulse.core"
 local errors = require "sendpulse.errors"
 local json = require "sendpulse.json"
-local query = require "sendpulse.wire.query"
-local caller_headers = require "sendpulse.wire.headers"
-local options = require "sendpulse.client.options"
+local metrics_key = require("sendpulse.metrics").key
 local response = require "sendpulse.wire.response"
 local retry = require "sendpulse.wire.retry"
-local account = require "sendpulse.account"
 local bearer = require "sendpulse.account.token"
 local token_requests = require "sendpulse.account.token_requests"
-local transport = require "sendpulse.transport"
+local arguments = require "sendpulse.client.arguments"
 
-local type, pairs, pcall, error, setmetatable, getmetatable, tostring, tonumber =
-      type, pairs, pcall, error, setmetatable, getmetatable, tostring, tonumber
+local type, pcall, error, tonumber, setmetatable = type, pcall, error, tonumber, setmetatable
 local format, floor = string.format, math.floor
 local monotonic = core.monotonic
 local new_error, argument_error = errors.new, errors.argument
+local prepare = arguments.prepare
+local next_wait = retry.next_wait
 
 local TOKEN_PATH = "/oauth/access_token"
 
@@ -46,59 +46,6 @@ local transport_kinds = { timeout = "timeout", too_large = "too_large", protocol
                           cancelled = "cancelled" }
 
 local _M = {}
-
-local Client = {}
-local mt = { __name = "sendpulse.client" }
-
--- Service tables (client.email, client.smtp, ...) come from generated data,
--- created on first use; see sendpulse.operations. Loaded on first use too:
--- a client that only calls request() never loads the operation tables.
-local operations
-mt.__index = function(self, key)
-  local method = Client[key]
-  if method ~= nil then return method end
-  if type(key) ~= "string" then return nil end
-  operations = operations or require "sendpulse.operations"
-  return operations.get(self, key)
-end
-
-mt.__tostring = function(self)
-  local cfg = self.cfg
-  local rl = cfg.rate_limit
-  return format("sendpulse.client (%s, %s, %s%s)", cfg.base_url, self.identity,
-    rl and format("%g requests/s", rl.rate) or "no rate limit",
-    self.closed and ", closed" or "")
-end
-
--- Takes the secret and the token (as is, percent-encoded, JSON-escaped,
--- Base64: see csrc/sp_scrub.h) out of every text of an error: whatever a
--- server echoed into its message, or any other field.
-local function scrub_error(self, err)
-  local auth = self.auth
-  if auth and type(err) == "table" then
-    for k, v in pairs(err) do
-      if type(v) == "string" then err[k] = auth:scrub(v) end
-    end
-    -- (an api error's field_errors quote the server too)
-    local fields = err.field_errors
-    if type(fields) == "table" then
-      for i = 1, #fields do
-        local f = fields[i]
-        if type(f.field) == "string" then f.field = auth:scrub(f.field) end
-        if type(f.message) == "string" then f.message = auth:scrub(f.message) end
-      end
-    end
-  end
-  return err
-end
-
---- Reports a failure: raises it, or returns nil, err for a safe client.
--- Every failure of a client passes here, scrubbed of its secrets.
-function Client:fail(err)
-  scrub_error(self, err)
-  if self.raise then error(err, 0) end
-  return nil, err
-end
 
 -- A call in progress: { method, path, timeout, deadline } (monotonic
 -- seconds). Errors name the call, never the token request made for it.
@@ -115,24 +62,6 @@ local function take_slot(self, call)
   -- [metrics] the time waited for the budget
   if m then m:observe("sendpulse_rate_wait_seconds", nil, monotonic() - t0) end
   return ok, waited
-end
-
--- Whether to try again after `err` (retries_used so far), and after how
--- long: nil when not (see sendpulse.wire.retry).
-local function retry_wait(self, call, err, retries_used)
-  local cfg = self.cfg
-  if not err.retryable or retries_used >= cfg.retries then return nil end
-  -- Longer waits (711: 900 s) are the caller's to decide on.
-  if err.retry_after and err.retry_after > cfg.retry_max_delay then return nil end
-  local d = retry.delay(retries_used + 1, cfg, err)
-  if monotonic() + d >= call.deadline then
-    -- (An error of the wait itself, stage "rate", says so already.)
-    if not err.stage then
-      err.message = format("%s (not tried again: the %g s timeout leaves no time)", err.message, call.timeout)
-    end
-    return nil
-  end
-  return d
 end
 
 -- One HTTP exchange, its slot taken: perform with the time left (at most
@@ -249,7 +178,7 @@ local function fetch_token(self, call, slot_held)
       end
       return auth:finish_refresh(token, bearer.lifetime(value.expires_in))
     end
-    local d = retry_wait(self, call, err, attempt - 1)
+    local d = next_wait(err, attempt, self.cfg, call)
     if not d then return nil, err end
     self.sleep(d)
   end
@@ -331,124 +260,6 @@ local function token_and_slot(self, call)
   end
 end
 
-local METHODS = { GET = true, POST = true, PUT = true, PATCH = true, DELETE = true,
-                  HEAD = true, OPTIONS = true }
--- The options of one call that are not its content: what the generated
--- methods and the helpers take in their second table (sendpulse.operations).
-local CALL_OPTS = { headers = true, timeout = true, attempt_timeout = true, idempotent = true, raw = true,
-                    idempotency_key = true }
-local OPTS = { query = true, json = true, form = true, body = true, content_type = true }
-for k in pairs(CALL_OPTS) do OPTS[k] = true end
-
-local URL_CACHE_SIZE = 64
-
-local function bad(rule) return nil, argument_error("request: " .. rule) end
-
-local function positive_seconds(v) return type(v) == "number" and v > 0 and v < 1e6 end
-local function boolean(v) return type(v) == "boolean" end
-local function idempotency_key(v)
-  return type(v) == "string" and #v >= 1 and #v <= 255 and not v:find("[^\32-\126]")
-end
-
--- The values of the call options, one rule each, for client:request's opts
--- and for the second table of the methods and helpers
--- (sendpulse.operations.call_options). headers: see sendpulse.wire.headers.
--- (A list, so that the first wrong one is always the same one reported.)
-local CALL_OPTION_RULES = {
-  { "timeout", positive_seconds, "must be a positive number of seconds" },
-  { "attempt_timeout", positive_seconds, "must be a positive number of seconds" },
-  { "idempotent", boolean, "must be a boolean" },
-  { "raw", boolean, "must be a boolean" },
-  { "idempotency_key", idempotency_key, "must be a string of 1 to 255 printable ASCII characters" },
-}
-for i = 1, #CALL_OPTION_RULES do
-  local rule = CALL_OPTION_RULES[i]
-  CALL_OPTION_RULES[rule[1]] = rule
-end
-
---- nil when v (not nil) is a right value for call option `name`, else the
--- rule it breaks ("must be ...").
-local function call_option_rule(name, v)
-  if name == "headers" then
-    local lines, why = caller_headers.lines(v)
-    if not lines then return (why:gsub("^opts%.headers:? ?", "")) end
-    return nil
-  end
-  local rule = CALL_OPTION_RULES[name]
-  if rule and not rule[2](v) then return rule[3] end
-  return nil
-end
-
--- Checks request's arguments; returns url, body, content type, extra
--- headers, or nil and an argument error.
-local function prepare(self, method, path, opts)
-  if type(method) ~= "string" or not METHODS[method] then
-    return bad("argument 'method' must be one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS (upper case)")
-  end
-  -- Checked paths and their URLs are remembered: programs call a few paths
-  -- over and over, and the check and the concatenation were a sixth of the
-  -- pipeline's own cost (bench/cost.lua). Bounded, for paths holding ids.
-  local urls = self.urls
-  local url = urls[path]
-  if url == nil then
-    if type(path) ~= "string" or path:sub(1, 1) ~= "/" or path:find("[%s#%c]") then
-      return bad("argument 'path' must be a string starting with '/', without spaces or '#'")
-    end
-    url = self.cfg.base_url .. path
-    if self.n_urls >= URL_CACHE_SIZE then
-      urls = {}
-      self.urls, self.n_urls = urls, 0
-    end
-    urls[path] = url
-    self.n_urls = self.n_urls + 1
-  end
-  if opts == nil then return url end
-  if type(opts) ~= "table" then return bad("argument 'opts' must be a table or nil") end
-  for k in pairs(opts) do
-    if not OPTS[k] then return bad(format("unknown option '%s' in opts", tostring(k))) end
-  end
-  if opts.query ~= nil then
-    if type(opts.query) ~= "table" then return bad("opts.query must be a table") end
-    local qs, err = query.encode(opts.query)
-    if not qs then return bad("opts.query: " .. err) end
-    if qs ~= "" then url = url .. (path:find("?", 1, true) and "&" or "?") .. qs end
-  end
-  local given = (opts.json ~= nil and 1 or 0) + (opts.form ~= nil and 1 or 0) + (opts.body ~= nil and 1 or 0)
-  if given > 1 then return bad("give at most one of opts.json, opts.form and opts.body") end
-  local body, ctype
-  if opts.json ~= nil then
-    local ok, encoded = pcall(json.encode, opts.json)
-    if not ok then return bad("opts.json cannot be encoded: " .. tostring(encoded)) end
-    body, ctype = encoded, "application/json"
-  elseif opts.form ~= nil then
-    if type(opts.form) ~= "table" then return bad("opts.form must be a table") end
-    local encoded, err = query.encode(opts.form)
-    if not encoded then return bad("opts.form: " .. err) end
-    body, ctype = encoded, "application/x-www-form-urlencoded"
-  elseif opts.body ~= nil then
-    if type(opts.body) ~= "string" then return bad("opts.body must be a string") end
-    body, ctype = opts.body, "application/octet-stream"
-  end
-  if opts.content_type ~= nil then
-    if type(opts.content_type) ~= "string" or opts.content_type:find("[%z\1-\8\10-\31\127]") then
-      return bad("opts.content_type must be a string without control characters")
-    end
-    ctype = opts.content_type
-  end
-  for i = 1, #CALL_OPTION_RULES do
-    local rule = CALL_OPTION_RULES[i]
-    local v = opts[rule[1]]
-    if v ~= nil and not rule[2](v) then return bad(format("opts.%s %s", rule[1], rule[3])) end
-  end
-  local extra
-  if opts.headers ~= nil then
-    local why
-    extra, why = caller_headers.lines(opts.headers)
-    if not extra then return bad(why) end
-  end
-  return url, body, ctype, extra
-end
-
 -- The pipeline of one prepared call: token, slot, send, retries. Returns
 -- value, meta | nil, err (never raises an error object: the caller fails
 -- it). before_send, when given, runs once before anything else: the
@@ -499,7 +310,7 @@ local function perform(self, method, path, opts, url, body, ctype, extra, before
       replayed = true
       self.auth:invalidate(generation)
     else
-      local d = retry_wait(self, call, err, retries_used)
+      local d = next_wait(err, retries_used + 1, cfg, call)
       if not d then
         if err.kind == "auth" and replayed then
           err.message = err.message .. " (after fetching a new token)"
@@ -562,41 +373,17 @@ local function call_with_key(self, method, path, opts, url, body, ctype, extra, 
   end, function(m, p, o) return call_plain(self, m, p, o) end)
 end
 
---- client:request(method, path, opts) -> value, meta
--- Reaches any endpoint. opts: query, json | form | body (+ content_type),
--- headers, timeout, idempotent, raw (answer bytes undecoded),
--- idempotency_key (docs/outbox.md). See docs/guide.md ("Calling the API")
--- for the full contract.
-function Client:request(method, path, opts)
-  local label = self.call_label
-  if label then self.call_label = false end
-  local url, body, ctype, extra = checked(self, method, path, opts)
-  if not url then return self:fail(body) end
-  local m = self.metrics
-  local t0 = m and monotonic()
-  local value, meta
-  if opts and opts.idempotency_key ~= nil then
-    value, meta = call_with_key(self, method, path, opts, url, body, ctype, extra)
-  else
-    value, meta = perform(self, method, path, opts, url, body, ctype, extra)
-  end
-  -- [metrics] the call's outcome
-  if m then self:count(label, method, path, t0, value, meta) end
-  if value == nil then return self:fail(meta) end
-  return value, meta
-end
-
 local CLASSES = { [2] = "2xx", [3] = "3xx", [4] = "4xx", [5] = "5xx" }
-local metrics_key = require("sendpulse.metrics").key
 
--- Counts one call in the client's metrics: by service and operation (the
--- generated method's, else "request" and the method with the path's first
--- segment: bounded labels), status class, duration, error kind and code.
 -- label (a method's table, or "METHOD /segment") -> class -> series key:
 -- a call's counter is one table lookup, not a key built each time.
 local call_keys = setmetatable({}, { __mode = "k" })
 
-function Client:count(label, method, path, t0, value, meta)
+-- [metrics] Counts one call in the client's metrics: by service and
+-- operation (the generated method's, else "request" and the method with
+-- the path's first segment: bounded labels), status class, duration, error
+-- kind and code.
+local function count(self, label, method, path, t0, value, meta)
   local m = self.metrics
   if not label then
     label = method .. " /" .. (type(path) == "string" and path:match("^/([%w_-]*)") or "")
@@ -623,159 +410,42 @@ function Client:count(label, method, path, t0, value, meta)
   if value ~= nil and meta.replayed then m:inc("sendpulse_idempotency_total", { outcome = "replayed" }) end
 end
 
---- client:stats() -> { metrics = { [series] = value }, text = Prometheus text }: what
--- this client counted (sendpulse.metrics), or nil with metrics = false.
-function Client:stats()
+--- client:request(method, path, opts) -> value, meta (raising client) |
+-- value, nil, meta or nil, err (safe client: the `res, err` idiom, so that
+-- both `if err then` and `if not res then` are right; the helpers answer
+-- the same way, sendpulse.helpers.common.succeed).
+-- Reaches any endpoint. opts: query, json | form | body (+ content_type),
+-- headers, timeout, idempotent, raw (answer bytes undecoded),
+-- idempotency_key (docs/outbox.md). See docs/guide.md ("Calling the API")
+-- for the full contract. (The client's method: client/init.lua.)
+---@param self sendpulse.Client
+---@param method sendpulse.HttpMethod
+---@param path string the path after base_url, starting with "/" ("/addressbooks/7")
+---@param opts? sendpulse.RequestOptions
+---@return any value the decoded answer (`raw = true`: its bytes)
+---@return sendpulse.Meta meta
+function _M.request(self, method, path, opts)
+  local label = self.call_label
+  if label then self.call_label = false end
+  local url, body, ctype, extra = checked(self, method, path, opts)
+  if not url then return self:fail(body) end
   local m = self.metrics
-  if not m then return nil end
-  return { metrics = m:snapshot(), text = m:text() }
+  local t0 = m and monotonic()
+  local value, meta
+  if opts and opts.idempotency_key ~= nil then
+    value, meta = call_with_key(self, method, path, opts, url, body, ctype, extra)
+  else
+    value, meta = perform(self, method, path, opts, url, body, ctype, extra)
+  end
+  -- [metrics] the call's outcome
+  if m then count(self, label, method, path, t0, value, meta) end
+  if value == nil then return self:fail(meta) end
+  if self.raise then return value, meta end
+  return value, nil, meta
 end
 
---- The client's idempotency ledger (sendpulse.idempotency): the one its
--- `idempotency` option describes, else (on first use) one in this
--- process's memory with the defaults.
-function Client:ledger()
-  local ledger = self.ledger_obj
-  if not ledger then
-    local idempotency = require "sendpulse.idempotency"
-    local idem = self.cfg.idempotency or {}
-    local store = idempotency.store_for(idem, self.cfg, account.redis_conn)
-    ledger = idempotency.new({ store = store, ttl = idem.ttl, lease = idem.lease, grace = idem.grace,
-      on_uncertain = idem.on_uncertain, reconcile = idem.reconcile, clock_slack = idem.clock_slack },
-      account.account_key(self.cfg), function(event)
-        local m = self.metrics
-        if m then m:inc("sendpulse_idempotency_total", { outcome = event.outcome }) end
-        local hook = self.cfg.hook
-        if hook then
-          if type(event.message) == "string" then event.message = self.scrub(event.message) end
-          hook(event)
-        end
-      end)
-    self.ledger_obj = ledger
-  end
-  return ledger
-end
-
---- Closes the connection. Idempotent; later calls fail with an argument
--- error. Also run by `<close>` variables on Lua 5.4.
-function Client:close()
-  if not self.closed then
-    self.closed = true
-    self.token_form = false
-    local t = self.transport
-    if type(t) == "userdata" or (type(t) == "table" and t.close) then t:close() end
-  end
-end
-mt.__close = function(self) self:close() end
-
---- Seconds the account's token stays valid (nil: none yet; math.huge for an
--- API key). Never the token itself.
-function Client:token_expires_in()
-  return self.auth:expires_in()
-end
-
---- What is left of the account's budget in each window, as the budget
--- this client uses sees it (shared or not): { per_second = { limit, burst,
--- left, wait }, per_minute = { limit, used, left, wait, period }, per_hour
--- = ..., per_day = ..., queued = calls of this Lua state waiting for a
--- slot }; a window without a limit is absent. wait: seconds until a request
--- may leave. nil when rate_limit = false. Takes nothing.
-function Client:quota()
-  if self.closed then
-    return self:fail(argument_error("attempt to use a closed sendpulse client"))
-  end
-  local budget = self.limiter
-  if not budget then return nil end
-  return budget:state()
-end
-
---- Number of connections the transport has opened (keep-alive check).
-function Client:connections()
-  local t = self.transport
-  if t.connections then return t:connections() end
-  return nil
-end
-
---- new(opts, raise) -> client, or (safe) nil, err
-function _M.new(opts, raise)
-  local cfg, msg = options.check(opts)
-  if not cfg then
-    local err = argument_error(msg)
-    if raise then error(err, 0) end
-    return nil, err
-  end
-  local t, why = transport.new(cfg, raise and true or false)
-  if not t then
-    local err = argument_error(why)
-    if raise then error(err, 0) end
-    return nil, err
-  end
-  -- closed and limiter are always set (false, not nil): a missing field
-  -- would go through mt.__index, a function call, on every request.
-  local self = setmetatable({ raise = raise and true or false, closed = false,
-                              urls = {}, n_urls = 0, token_form = false, ledger_obj = false,
-                              metrics = false, call_label = false }, mt)
-  -- A store's or a budget's message may quote what a server sent: hook
-  -- events get it without the secret and the token too.
-  local function scrub(text) return self.auth:scrub(text) end
-  self.scrub = scrub
-  local function report(operation, message)
-    -- A failing token store degrades to this process's own token.
-    if cfg.hook then cfg.hook { event = "store_error", operation = operation, message = scrub(message) } end
-  end
-  self.auth = account.auth(cfg, report)
-  -- A shared budget that fails degrades to a local one (limiter_error),
-  -- and recovers (limiter_recovered).
-  self.limiter = account.limiter(cfg, report, function(event)
-    if cfg.hook then
-      if type(event.message) == "string" then event.message = scrub(event.message) end
-      cfg.hook(event)
-    end
-  end) or false
-  -- The libcurl transports take the C auth object among the headers and
-  -- write the Authorization line from it (see request).
-  local c_auth = type(self.auth) == "table" and self.auth.auth or self.auth
-  self.bearer = transport.takes_auth(t) and c_auth or false
-  self.identity = cfg.api_key and "api key" or format("client id %.6s...", cfg.client_id)
-  -- The secrets now live in the C auth object only: drop them from the
-  -- settings, so neither a dump of the client nor an error can show them.
-  cfg.client_secret, cfg.api_key = nil, nil
-  if cfg.redis and cfg.redis.password then cfg.redis.password = "(hidden)" end
-  self.cfg = cfg
-  -- [metrics] the client's own registry, unless given one or told not to.
-  if cfg.metrics == nil or cfg.metrics == true then
-    self.metrics = require("sendpulse.metrics").new()
-  elseif cfg.metrics then
-    self.metrics = cfg.metrics
-  end
-  self.sleep = transport.sleep(cfg, t)
-  self.transport = t
-  return self
-end
-
--- Non-blocking calls (transport = "multi"): start, run, poll, pending.
-for name, fn in pairs(require "sendpulse.client.async") do Client[name] = fn end
-
--- A method called with '.' (client.request("GET", ...)) or on nil gets no
--- client as self: without one there is nobody to ask whether to raise, so
--- even a safe client's method raises, an argument error object that says
--- how to call it (never Lua's "attempt to index a string value").
-for name, fn in pairs(Client) do
-  Client[name] = function(self, ...)
-    if getmetatable(self) ~= mt then
-      error(argument_error(format("client:%s: call it on a client with ':', not '.': client:%s(...)",
-        name, name)), 2)
-    end
-    return fn(self, ...)
-  end
-end
-
-_M.Client = Client
-_M.metatable = mt
-_M.CALL_OPTIONS = CALL_OPTS
-_M.call_option_rule = call_option_rule
 -- For sendpulse.outbox: a call through a given ledger, and a plain one,
--- both value, meta | nil, err.
+-- both value, meta | nil, err, and the check of a call's arguments.
 function _M.call_with_ledger(self, ledger, method, path, opts, label)
   local url, body, ctype, extra = checked(self, method, path, opts)
   if not url then return nil, body end
@@ -783,9 +453,10 @@ function _M.call_with_ledger(self, ledger, method, path, opts, label)
   local t0 = m and monotonic()
   local value, meta = call_with_key(self, method, path, opts, url, body, ctype, extra, ledger)
   -- [metrics] the call's outcome, as client:request counts it
-  if m then self:count(label, method, path, t0, value, meta) end
+  if m then count(self, label, method, path, t0, value, meta) end
   return value, meta
 end
 _M.call_plain = call_plain
 _M.checked = checked
+
 return _M

@@ -33,6 +33,19 @@ local number = require "sendpulse.number"
 
 local _M = {}
 
+-- What a batching helper returns above one batch, for editors (LuaLS).
+---@class sendpulse.BatchReport
+---@field result true
+---@field batches sendpulse.BatchResult[]
+---@field done any[] the items processed, in order
+---@field pending any[] always empty on success
+
+---@class sendpulse.BatchResult
+---@field first integer the batch's first item
+---@field last integer its last item
+---@field ok boolean
+---@field error? sendpulse.Error why it failed
+
 -- An item of add_emails_to_mailing_list: an address, or a contact
 -- { email = address, variables = { name = value, ... } } (SendPulse refuses
 -- a whole call for one bad address, error 906). nil when it fits, else
@@ -91,6 +104,10 @@ local function slice(list, first, last)
 end
 
 local function batched(name, field, limit, records, item_rule)
+  -- The operation's method (meta.lua types its arguments and answer: the
+  -- operation's, or a sendpulse.BatchReport above one batch).
+  ---@param args table
+  ---@param call_opts? sendpulse.CallOptions
   return function(self, args, call_opts)
     common.check_self(self, name)
     local bad_opts = common.call_options.check(call_opts)
@@ -164,9 +181,9 @@ local function batched(name, field, limit, records, item_rule)
     if merged then
       local meta = last_meta and common.copy(last_meta) or {}
       meta.batches = report.batches
-      return merged, meta
+      return common.succeed(self, merged, meta)
     end
-    return report, last_meta
+    return common.succeed(self, report, last_meta)
   end
 end
 

@@ -40,10 +40,27 @@ function _M.plain(service, name)
   return plain_method(rawget(service, "_name"), name)
 end
 
---- Calls the plain operation with the call options: value, meta or the
---- client's failure form.
+--- Calls the plain operation with the call options: the client's forms
+--- (value, meta raised or not; value, nil, meta or nil, err from a safe
+--- client).
 function _M.call(service, name, args, call_opts)
   return _M.plain(service, name)(service, args, call_opts)
+end
+
+--- A call's returns, whatever the client's mode, as value, nil, meta or
+--- nil, err (a raising client's failure was raised already).
+function _M.outcome(service, value, a, b)
+  if value == nil then return nil, a end
+  if rawget(service, "_client").raise then return value, nil, a end
+  return value, nil, b
+end
+
+--- Reports a success the client's way: value, meta from a raising client;
+--- value, nil, meta from a safe one (the `res, err` idiom, as
+--- client:request's own success).
+function _M.succeed(service, value, meta)
+  if rawget(service, "_client").raise then return value, meta end
+  return value, nil, meta
 end
 
 --- A shallow copy (keeps the metatable, so sendpulse.array marks survive).
@@ -56,11 +73,14 @@ end
 --- Runs fn(...) and returns ok, value, meta, err: ok false with the error
 -- object whatever the client's mode (raising or safe). Lets a helper look at
 -- a failure and then report it the client's way with client:fail(err).
+-- (A success is value, meta from a raising client and value, nil, meta
+-- from a safe one: meta is whichever is there.)
 function _M.attempt(fn, ...)
-  local ok, value, meta = pcall(fn, ...)
+  local ok, value, second, third = pcall(fn, ...)
   if not ok then return false, nil, nil, value end
-  if value == nil and meta ~= nil then return false, nil, nil, meta end
-  return true, value, meta
+  if value == nil and second ~= nil then return false, nil, nil, second end
+  if second == nil then return true, value, third end
+  return true, value, second
 end
 
 --- Reports `err` the client's way (re-raises non-error-object errors as is).

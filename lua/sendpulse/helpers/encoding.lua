@@ -47,6 +47,9 @@ local function encode_fields(args, fields)
 end
 
 local function encoding_wrapper(op_name, fields)
+  -- The operation's method (meta.lua types its arguments and answer).
+  ---@param args table
+  ---@param call_opts? sendpulse.CallOptions
   return function(self, args, call_opts)
     common.check_self(self, op_name)
     local encoded, msg = encode_fields(args, fields)
@@ -78,6 +81,9 @@ function _M.blacklist_emails(v)
 end
 
 local function blacklist_wrapper(op_name)
+  -- The operation's method (meta.lua types its arguments and answer).
+  ---@param args table
+  ---@param call_opts? sendpulse.CallOptions
   return function(self, args, call_opts)
     common.check_self(self, op_name)
     if type(args) ~= "table" or args.emails == nil then return common.call(self, op_name, args, call_opts) end
@@ -101,11 +107,14 @@ function _M.decode_template(t)
 end
 
 local function template_reader(op_name)
+  -- The operation's method (meta.lua types its arguments and answer).
+  ---@param args table
+  ---@param call_opts? sendpulse.CallOptions
   return function(self, args, call_opts)
     common.check_self(self, op_name)
-    local value, meta = common.call(self, op_name, args, call_opts)
-    if value == nil then return value, meta end
-    return _M.decode_template(value), meta
+    local value, err, meta = common.outcome(self, common.call(self, op_name, args, call_opts))
+    if value == nil then return nil, err end
+    return common.succeed(self, _M.decode_template(value), meta)
   end
 end
 
@@ -124,6 +133,9 @@ function _M.encode_smtp_email(email)
 end
 
 local function smtp_wrapper(op_name)
+  -- The operation's method (meta.lua types its arguments and answer).
+  ---@param args table
+  ---@param call_opts? sendpulse.CallOptions
   return function(self, args, call_opts)
     common.check_self(self, op_name)
     if type(args) ~= "table" or type(args.email) ~= "table" then
@@ -139,13 +151,17 @@ end
 
 -- GET /templates: every template's body decoded (copies).
 local function templates_reader(op_name)
+  -- The operation's method (meta.lua types its arguments and answer).
+  ---@param args table
+  ---@param call_opts? sendpulse.CallOptions
   return function(self, args, call_opts)
     common.check_self(self, op_name)
-    local value, meta = common.call(self, op_name, args, call_opts)
-    if type(value) ~= "table" then return value, meta end
+    local value, err, meta = common.outcome(self, common.call(self, op_name, args, call_opts))
+    if value == nil then return nil, err end
+    if type(value) ~= "table" then return common.succeed(self, value, meta) end
     local out = common.copy(value)
     for i = 1, #out do out[i] = _M.decode_template(out[i]) end
-    return out, meta
+    return common.succeed(self, out, meta)
   end
 end
 

@@ -6,7 +6,7 @@
 --   shapes     quirky answers normalised; service:raw(name, args) for the raw form
 --   paging     service:each(name, args) / service:all(name, args) over pages
 --   batches    inputs over a per-call limit split into batches
---   patience   service:patient{...}: waits out 711, 791 and 1004
+--   patience   service:patient{...}: waits out the codes with a wait (711, 791, 1004, ...)
 --
 -- sendpulse.operations calls register(add) once, when it loads; each module
 -- adds its helpers with add(service, name, fn). What they call at run time

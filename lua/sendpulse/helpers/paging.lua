@@ -26,11 +26,15 @@
 -- `total` in its answers or by opts.max_items.
 --
 -- A failed page: a raising client raises from the loop; a safe client's
--- iterator yields false, err once and then ends, so
---   for item, err in client.email:each(...) do if not item then ... end end
+-- iterator yields false, err once and then ends (a for loop stops at the
+-- first nil, so the failure cannot be nil, err there), and both checks of
+-- the `res, err` idiom catch it:
+--   for item, err in client.email:each(...) do if err then ... break end end
 -- The same holds for a call that cannot start (no such operation, bad
 -- arguments): a raising client raises from each(); a safe client's each()
--- returns such an iterator (and the error as its second value).
+-- returns such an iterator (and the error as its second value). all()
+-- returns items, meta ({ pages = }) from a raising client and items, nil,
+-- meta or nil, err from a safe one, as every call does.
 
 local type, pairs, ipairs, next, tostring, rawget, error, math_type =
       type, pairs, ipairs, next, tostring, rawget, error, math.type
@@ -211,8 +215,24 @@ local function fetch(self, p)
   return items, done
 end
 
+-- The methods every service object gets from this file (register adds
+-- them): for editors (LuaLS), methods of sendpulse.Service, the base of
+-- each client.<service> (the safe forms: sendpulse.SafeService).
+---@class sendpulse.Service
+local Service = {}
+
+-- each's and all's opts: these, and the call options of every page's call.
+---@class sendpulse.PageOptions : sendpulse.CallOptions
+---@field page_size? integer items per page, at most 100 (default: the operation's own, else 100)
+---@field max_items? integer stop after this many items
+---@field items? fun(answer: any): any[] the items of a page whose answer holds them elsewhere
+
 --- service:each(name, args, opts) -> iterator over the items of every page.
-local function each(self, name, args, opts)
+---@param name string a paginated operation of this service ("get_mailing_lists")
+---@param args? table its arguments, as for the operation (the walk starts at their offset)
+---@param opts? sendpulse.PageOptions
+---@return fun(): any iterator the next item; a raising client raises a failed page from the loop
+function Service:each(name, args, opts)
   common.check_self(self, "each")
   local client = rawget(self, "_client")
   local p, msg = plan(self, name, args, opts)
@@ -246,7 +266,12 @@ end
 --- service:all(name, args, opts) -> array of every item (or the client's
 --- failure form; a safe client's err carries err.items, the items read
 --- before the failure).
-local function all(self, name, args, opts)
+---@param name string a paginated operation of this service
+---@param args? table its arguments
+---@param opts? sendpulse.PageOptions
+---@return any[] items every item, in order
+---@return { pages: integer } meta
+function Service:all(name, args, opts)
   common.check_self(self, "all")
   local p, msg = plan(self, name, args, opts)
   if not p then return common.bad(self, "all", msg) end
@@ -259,17 +284,17 @@ local function all(self, name, args, opts)
     end
     pages = pages + 1
     for _, item in ipairs(items) do
-      if p.max_items and #out >= p.max_items then return out, { pages = pages } end
+      if p.max_items and #out >= p.max_items then return common.succeed(self, out, { pages = pages }) end
       out[#out + 1] = item
     end
-    if d_or_err then return out, { pages = pages } end
+    if d_or_err then return common.succeed(self, out, { pages = pages }) end
   end
 end
 
 function _M.register(add)
   for _, service in ipairs(catalog.services()) do
-    add(service, "each", each, "iterator")
-    add(service, "all", all)
+    add(service, "each", Service.each, "iterator")
+    add(service, "all", Service.all)
   end
 end
 

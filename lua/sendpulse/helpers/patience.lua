@@ -1,10 +1,12 @@
---- Waiting out SendPulse's "wait, then try again" answers:
---   711   wait 15 minutes before sending to the same mailing list again
---   791   at most 4 API campaigns an hour
---   1004  sender activation code already sent, wait 15 minutes
--- By default these are errors of kind "rate_limit" with retry_after (seconds)
--- set (errors.lua); nothing waits. service:patient(opts) returns the same
--- service whose calls wait err.retry_after and try again:
+--- Waiting out SendPulse's "wait, then try again" answers: the codes with a
+-- wait in sendpulse.errors' table (711: 15 minutes before sending to the
+-- same mailing list again; 791: at most 4 API campaigns an hour; 1004: a
+-- sender activation code already sent; 2020202020: a second, once the
+-- client's own retries are spent). By default these are errors with
+-- retry_after (seconds: the answer's Retry-After, else the code's wait);
+-- nothing waits longer than the client's retry_max_delay.
+-- service:patient(opts) returns the same service whose calls wait
+-- err.retry_after and try again:
 --
 --   local email = client.email:patient{ max_wait = 1800, attempts = 3 }
 --   email:create_campaign{ ... }      -- on 711: sleeps 900 s, sends again
@@ -13,7 +15,8 @@
 --   max_wait   total seconds one call may spend waiting (default 1800); a wait
 --              that would go past it is not started: the error is reported
 --   attempts   calls in all, the first included (default 3)
---   codes      the codes to wait on (default { 711, 791, 1004 })
+--   codes      the codes to wait on (default: every code with a wait in
+--              sendpulse.errors' table when patient is called)
 --   sleep      function(seconds) (default: the client's sleep option, which is
 --              ngx.sleep-friendly; else the C core's sleep)
 --   clock      function() -> seconds, monotonic (default core.monotonic)
@@ -29,11 +32,12 @@ local format = string.format
 local core = require "sendpulse.core"
 local catalog = require "sendpulse.operations.catalog"
 local common = require "sendpulse.helpers.common"
+local errors = require "sendpulse.errors"
+local duration = errors.duration
 local number = require "sendpulse.number"
 
 local _M = {}
 
-_M.DEFAULT_CODES = { 711, 791, 1004 }
 _M.DEFAULT_MAX_WAIT = 1800
 _M.DEFAULT_ATTEMPTS = 3
 
@@ -64,7 +68,7 @@ local function settings(self, opts)
   if s.on_wait ~= nil and type(s.on_wait) ~= "function" then
     return nil, "option 'on_wait' must be a function"
   end
-  local codes = opts.codes or _M.DEFAULT_CODES
+  local codes = opts.codes or errors.waiting_codes()
   if type(codes) ~= "table" or codes[1] == nil then
     return nil, "option 'codes' must be a non-empty list of error codes"
   end
@@ -83,16 +87,16 @@ local function call_patiently(s, service, fn, ...)
   while true do
     attempt = attempt + 1
     local ok, value, meta, err = common.attempt(fn, service, ...)
-    if ok then return value, meta end
+    if ok then return common.succeed(service, value, meta) end
     if not common.errors.is_error(err) then error(err, 0) end
     local wait = err.retry_after
-    local waitable = err.kind == "rate_limit" and s.codes[err.code] and type(wait) == "number"
+    local waitable = s.codes[err.code] and type(wait) == "number"
     if not waitable or attempt >= s.attempts or s.clock() + wait > deadline then
       err.waited, err.attempts_made = waited, attempt
       if waitable then
-        err.message = format("%s (gave up after %d attempt(s) and %g s of waiting: the next wait of %g s %s)",
-          tostring(err.message), attempt, waited, wait,
-          attempt >= s.attempts and "would exceed attempts" or "would pass max_wait")
+        err.message = format("%s (gave up after %d %s and %s of waiting: waiting %s more %s)",
+          tostring(err.message), attempt, attempt == 1 and "attempt" or "attempts", duration(waited),
+          duration(wait), attempt >= s.attempts and "would pass attempts" or "would pass max_wait")
       end
       return common.fail(service, err)
     end
@@ -125,7 +129,26 @@ Patient.__tostring = function(proxy)
   return "sendpulse.patient_service: " .. tostring(rawget(rawget(proxy, "_service"), "_name"))
 end
 
-local function patient(self, opts)
+-- service:patient, for editors (LuaLS) a method of sendpulse.Service.
+---@class sendpulse.Service
+local Service = {}
+
+-- patient's opts (the top of this file says what each does).
+---@class sendpulse.PatienceOptions
+---@field max_wait? number seconds of waiting one call may spend in all (default 1800)
+---@field attempts? integer calls in all, the first included (default 3)
+---@field codes? integer[] the codes to wait on (default: every code with a wait, errors.waiting_codes())
+---@field sleep? fun(seconds: number)
+---@field clock? fun(): number monotonic seconds
+---@field on_wait? fun(wait: { code: integer, seconds: number, attempt: integer })
+
+--- service:patient(opts) -> the same service, whose calls wait out 711,
+--- 791 and 1004 and try again.
+---@generic S: sendpulse.Service
+---@param self S
+---@param opts? sendpulse.PatienceOptions
+---@return S service
+function Service.patient(self, opts)
   common.check_self(self, "patient")
   local s, msg = settings(self, opts)
   if not s then return common.bad(self, "patient", msg) end
@@ -137,7 +160,7 @@ _M.settings = settings
 
 function _M.register(add)
   for _, service in ipairs(catalog.services()) do
-    add(service, "patient", patient)
+    add(service, "patient", Service.patient)
   end
 end
 

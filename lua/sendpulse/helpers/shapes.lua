@@ -16,7 +16,18 @@ local common = require "sendpulse.helpers.common"
 
 local _M = {}
 
-local function raw(self, name, args, call_opts)
+-- service:raw, for editors (LuaLS) a method of sendpulse.Service.
+---@class sendpulse.Service
+local Service = {}
+
+--- service:raw(name, args, call_opts): the plain operation, without its
+--- helper (no Base64, no batches, no normalising).
+---@param name string an operation of this service
+---@param args? table its arguments
+---@param call_opts? sendpulse.CallOptions
+---@return any value the answer as SendPulse sent it
+---@return sendpulse.Meta meta
+function Service:raw(name, args, call_opts)
   common.check_self(self, "raw")
   if type(name) ~= "string" then
     return common.bad(self, "raw", format("argument 'name' must be an operation name (string), got %s", type(name)))
@@ -37,11 +48,15 @@ function _M.single(value)
   return value
 end
 
+-- email:get_mailing_list_by_id (meta.lua types its answer: the list).
+---@param self sendpulse.api.email
+---@param args { id: integer }
+---@param call_opts? sendpulse.CallOptions
 local function get_mailing_list_by_id(self, args, call_opts)
   common.check_self(self, "get_mailing_list_by_id")
-  local value, meta = common.call(self, "get_mailing_list_by_id", args, call_opts)
-  if value == nil then return value, meta end
-  return _M.single(value), meta
+  local value, err, meta = common.outcome(self, common.call(self, "get_mailing_list_by_id", args, call_opts))
+  if value == nil then return nil, err end
+  return common.succeed(self, _M.single(value), meta)
 end
 
 -- service, operation, what the helper returns instead of SendPulse's answer
@@ -52,7 +67,7 @@ _M.NORMALISED = {
 
 function _M.register(add)
   for _, service in ipairs(catalog.services()) do
-    add(service, "raw", raw)
+    add(service, "raw", Service.raw)
   end
   local normalisers = { get_mailing_list_by_id = get_mailing_list_by_id }
   for _, n in ipairs(_M.NORMALISED) do add(n[1], n[2], normalisers[n[2]]) end

@@ -190,7 +190,40 @@ function _M.build(args)
   return email
 end
 
-local function send(self, args, call_opts)
+-- smtp:send, for editors (LuaLS) a method of client.smtp.
+---@class sendpulse.api.smtp
+local Smtp = {}
+
+-- The safe form of smtp:send, for editors (LuaLS).
+---@class sendpulse.safe_api.smtp
+---@field send fun(self: sendpulse.safe_api.smtp, args: sendpulse.SmtpMessage,
+---   call_opts?: sendpulse.CallOptions): sendpulse.answer.smtp.send_smtp_email?, sendpulse.Error?, sendpulse.Meta?
+
+-- An address: "ann@example.com" or { email = "ann@example.com", name = "Ann" }.
+---@alias sendpulse.Address string|{ email: string, name?: string }
+
+-- smtp:send's message (the top of this file).
+---@class sendpulse.SmtpMessage
+---@field subject string
+---@field from sendpulse.Address
+---@field to sendpulse.Address[]
+---@field html? string plain UTF-8: the Base64 is done for you
+---@field text? string
+---@field template? integer|string|{ id: integer|string, variables?: table<string, any> }
+---@field cc? sendpulse.Address[]
+---@field bcc? sendpulse.Address[]
+---@field reply_to? sendpulse.Address
+---@field attachments? table<string, string> file name -> text
+---@field attachments_binary? table<string, string> file name -> bytes
+---@field auto_plain_text? boolean
+
+--- smtp:send(message, call_opts): one email through send_smtp_email,
+--- checked before any I/O.
+---@param args sendpulse.SmtpMessage
+---@param call_opts? sendpulse.CallOptions
+---@return sendpulse.answer.smtp.send_smtp_email value
+---@return sendpulse.Meta meta
+function Smtp:send(args, call_opts)
   common.check_self(self, "send")
   local email, msg = _M.build(args)
   if not email then return common.bad(self, "send", msg) end
@@ -200,7 +233,7 @@ local function send(self, args, call_opts)
 end
 
 function _M.register(add)
-  add("smtp", "send", send)
+  add("smtp", "send", Smtp.send)
 end
 
 return _M

@@ -48,11 +48,24 @@ _M.MAX_VALUE_BYTES = 256 * 1024
 _M.ON_UNCERTAIN = { reconcile = true, resend = true, hold = true }
 
 --- Is `key` a valid idempotency key? 1-255 printable ASCII characters.
+---@param key any
+---@return boolean
 function _M.valid_key(key)
   return type(key) == "string" and #key >= 1 and #key <= 255 and not key:find("[^\32-\126]")
 end
 _M.KEY_RULE = "must be a string of 1 to 255 printable ASCII characters"
 
+-- For editors (LuaLS): the ledger (client:ledger()), and a store of your
+-- own (the `idempotency.store` option): get(key) -> text | false |
+-- nil, message; swap(key, old, new, ttl) -> true | false, current | nil,
+-- message (compare-and-swap on the record's whole text; old false: absent).
+---@class sendpulse.idempotency.Store
+---@field get fun(self: sendpulse.idempotency.Store, key: string): (string|false)?, string?
+---@field swap fun(self: sendpulse.idempotency.Store, key: string, old: string|false, new: string|false,
+---   ttl: number): boolean?, (string|false)?
+
+---@class sendpulse.idempotency.Ledger
+---@field store sendpulse.idempotency.Store
 local Ledger = {}
 Ledger.__index = Ledger
 Ledger.__name = "sendpulse.idempotency"
@@ -68,6 +81,10 @@ end
 -- store (an object with get and swap), ttl, lease, grace, on_uncertain,
 -- reconcile, clock_slack; report(event) hears of what the caller must know
 -- (a resend without a check, a store that failed to record an outcome).
+---@param opts sendpulse.IdempotencyOptions|{ store: sendpulse.idempotency.Store }
+---@param account_key string
+---@param report? fun(event: table)
+---@return sendpulse.idempotency.Ledger
 function _M.new(opts, account_key, report)
   return setmetatable({
     store = opts.store, ttl = opts.ttl or _M.DEFAULT_TTL, lease = opts.lease,
@@ -78,6 +95,8 @@ function _M.new(opts, account_key, report)
 end
 
 --- The store key of idempotency key `key` (a digest: the key may be long).
+---@param key string
+---@return string
 function Ledger:store_key(key)
   local s = self.account .. "\0" .. key
   return "sendpulse:idem:" .. fingerprint(s) .. fingerprint("\1" .. s)
@@ -86,6 +105,8 @@ end
 --- The request's digest: method, path with query, content type, and the
 -- body: a JSON body by its value (canonical: the same table in another
 -- process encodes its keys in another order), any other by its bytes.
+---@param call table
+---@return string
 function _M.request_hash(call)
   local body = call.body or ""
   if call.json ~= nil and call.canonical then body = "json:" .. canonical.text(call.json) end
@@ -302,6 +323,11 @@ end
 -- sleep. perform(before_send) -> value, meta | nil, err: the client's
 -- pipeline; pipeline(method, path, opts): the same for other calls (the
 -- reconciler's). Returns value, meta | nil, err.
+---@param call table
+---@param perform fun(before_send: fun()): any, sendpulse.Meta|sendpulse.Error
+---@param pipeline fun(method: string, path: string, opts: table): any, sendpulse.Meta|sendpulse.Error
+---@return any value
+---@return sendpulse.Meta|sendpulse.Error meta_or_err
 function Ledger:request(call, perform, pipeline)
   call.skey = self:store_key(call.key)
   call.hash = _M.request_hash(call)
@@ -352,6 +378,10 @@ end
 
 --- The store object for the checked option `idem` of a client with
 -- settings `cfg` ("memory", "file", "redis", "shared_dict" or the user's).
+---@param idem sendpulse.IdempotencyOptions
+---@param cfg table
+---@param redis_conn fun(cfg: table): table, string
+---@return sendpulse.idempotency.Store
 function _M.store_for(idem, cfg, redis_conn)
   local s = idem.store or "memory"
   if s == "memory" then

@@ -43,6 +43,63 @@ _M.BACKOFF_MAX = 300
 _M.DEAD_LIST_MAX = 1000
 _M.VERSION = 1
 
+-- For editors (LuaLS): new's options, the outbox, and what it answers.
+-- Every method returns its result or `nil, err` with a safe client, and
+-- raises the error with a raising one.
+---@class sendpulse.OutboxOptions
+---@field client sendpulse.Client|sendpulse.SafeClient
+---@field store "file"|"redis"|sendpulse.OutboxStore
+---@field dir? string store = "file": the outbox's folder
+---@field redis? table store = "redis": as the client's redis option (default: the client's)
+---@field name? string store = "redis": the outbox's name (default "default")
+---@field max_pending? integer default 10000
+---@field max_entry_bytes? integer default 1 MiB
+---@field lease? number seconds (default 60)
+---@field max_attempts? integer default 50
+---@field backoff_first? number seconds (default 1)
+---@field backoff_max? number seconds (default 300)
+---@field ledger? sendpulse.idempotency.Ledger default: one beside the store
+---@field metrics? sendpulse.Metrics default: the client's
+
+-- A store object of your own: the methods file_store.lua and
+-- redis_store.lua have.
+---@class sendpulse.OutboxStore
+---@field add fun(self: sendpulse.OutboxStore, id: string, entry_text: string, max_pending: integer): boolean?,
+---   string?
+---@field take fun(self: sendpulse.OutboxStore, owner: string, lease: number): (string|false)?, any, integer?
+---@field finish fun(self: sendpulse.OutboxStore, id: string, owner: string): boolean?, string?
+---@field again fun(self: sendpulse.OutboxStore, id: string, owner: string, attempts: integer, next_at: number,
+---   err?: string): boolean?, string?
+---@field bury fun(self: sendpulse.OutboxStore, id: string, owner: string, attempts: integer, reason: string,
+---   err?: string): boolean?, string?
+---@field status fun(self: sendpulse.OutboxStore): sendpulse.OutboxStatus?, string?
+---@field dead fun(self: sendpulse.OutboxStore, max: integer): table[]?, string?
+---@field revive fun(self: sendpulse.OutboxStore): integer?, string?
+---@field drop fun(self: sendpulse.OutboxStore, id: string): boolean?, string?
+
+---@class sendpulse.OutboxStatus
+---@field pending integer
+---@field in_flight integer
+---@field dead integer
+---@field oldest_age number seconds
+
+---@class sendpulse.OutboxStep
+---@field id? string
+---@field outcome "sent"|"again"|"dead"|"idle"
+---@field next_due? number idle: seconds until an entry is due
+---@field value? any sent: the answer
+---@field replayed? boolean sent: the ledger's recorded outcome
+---@field reason? "rejected"|"invalid"|"attempts" dead: why
+---@field error? sendpulse.Error again or dead: the failure
+
+---@class sendpulse.OutboxDead
+---@field id string
+---@field reason "rejected"|"invalid"|"attempts"
+---@field error string
+---@field attempts integer
+---@field entry? { service: string, operation: string, method: string, path: string }
+
+---@class sendpulse.Outbox
 local Outbox = {}
 Outbox.__index = Outbox
 Outbox.__name = "sendpulse.outbox"
@@ -67,6 +124,9 @@ local function seconds(v, lo, hi) return type(v) == "number" and v >= lo and v <
 -- max_pending = 10000, max_entry_bytes = 1 MiB, lease = 60, max_attempts = 50,
 -- backoff_first = 1, backoff_max = 300, ledger = (a sendpulse.idempotency ledger; default:
 -- one beside the store) } -> outbox | nil, err
+---@param opts sendpulse.OutboxOptions
+---@return sendpulse.Outbox? outbox
+---@return sendpulse.Error? err with a safe client
 function _M.new(opts)
   local raise = true
   if type(opts) == "table" and getmetatable(opts.client) == client_mod.metatable then
@@ -139,6 +199,9 @@ end
 
 --- The ledger an outbox uses with `store`, with the client's idempotency
 -- settings (grace, on_uncertain, reconcile...).
+---@param client sendpulse.Client
+---@param store sendpulse.idempotency.Store
+---@return sendpulse.idempotency.Ledger
 function _M.ledger_for(client, store)
   local idem = client.cfg.idempotency or {}
   local account = require "sendpulse.account"
@@ -153,6 +216,11 @@ function _M.ledger_for(client, store)
 end
 
 --- The Redis connection for an outbox: the given settings, else the client's.
+---@param client sendpulse.Client
+---@param r? table
+---@return table? conn
+---@return string? prefix
+---@return string? why
 function _M.redis_conn(client, r)
   local options = require "sendpulse.client.options"
   r = r or client.cfg.redis
@@ -165,7 +233,10 @@ function _M.redis_conn(client, r)
   return conn, cfg.redis.prefix
 end
 
--- Reports err the outbox's way.
+-- Reports err the outbox's way. (Internal.)
+---@param err sendpulse.Error
+---@return nil
+---@return sendpulse.Error
 function Outbox:fail(err)
   if self.raise then error(err, 2) end
   return nil, err
@@ -188,7 +259,7 @@ local CAPTURED = setmetatable({}, { __name = "sendpulse.outbox.captured" })
 function Capture:request(method, path, opts)
   self.count = self.count + 1
   self.method, self.path, self.opts = method, path, opts
-  return CAPTURED, { status = 0 }
+  return CAPTURED, nil, { status = 0 }
 end
 function Capture.fail(_, err) return nil, err end
 
@@ -229,6 +300,12 @@ local STORED_OPTS = { timeout = true, attempt_timeout = true, idempotent = true,
 -- "request" takes operation = an HTTP method and args = { path =, query =,
 -- json = ... } (client:request's opts). opts: the call options, and
 -- idempotency_key (default: the entry's id).
+---@param service string "smtp", "email", ... or "request"
+---@param operation string the operation's name, or the HTTP method for "request"
+---@param args? table the operation's arguments (for "request": client:request's opts and `path`)
+---@param opts? sendpulse.CallOptions
+---@return string? id
+---@return sendpulse.Error? err
 function Outbox:enqueue(service, operation, args, opts)
   if opts ~= nil and type(opts) ~= "table" then
     return self:fail(argument("enqueue: 'opts' (the call options) must be a table or nil"))
@@ -286,9 +363,13 @@ local function backoff(self, n, err)
   return d
 end
 
--- What a failed send means for its entry: "dead", reason | "again".
+-- What a failed send means for its entry: "dead", reason | "again". A
+-- refusal whose code sendpulse.errors marks retryable (a wait) comes back,
+-- whatever its kind.
 local function verdict(err)
   if err.kind == "argument" then return "dead", "invalid" end
+  local entry = err.code and errors.codes[err.code]
+  if entry and entry.retryable then return "again" end
   if err.kind == "api" and not (err.status and err.status >= 500) then return "dead", "rejected" end
   return "again"
 end
@@ -296,6 +377,8 @@ end
 --- step() -> { id =, outcome = "sent" | "again" | "dead" | "idle", next_due = (seconds) } | nil, err
 -- Takes one due entry and sends it (blocking for that one call, or, with
 -- transport = "multi", inside a task of the client's loop).
+---@return sendpulse.OutboxStep? step
+---@return sendpulse.Error? err
 function Outbox:step()
   local id, text, attempts = self.store:take(self.owner, self.lease)
   if id == nil then return self:fail(store_error("take an entry", text)) end
@@ -341,6 +424,9 @@ end
 -- { sent, again, dead } | nil, err. Steps until the deadline passes, or
 -- (until_empty) until nothing is pending or in flight. Waits between
 -- entries with the client's sleep (ngx.sleep in nginx).
+---@param opts? { until_empty?: boolean, deadline?: number, sleep?: fun(seconds: number) }
+---@return { sent: integer, again: integer, dead: integer }? summary
+---@return sendpulse.Error? err
 function Outbox:run(opts)
   opts = opts or {}
   if type(opts) ~= "table" then return self:fail(argument("run: options must be a table or nil")) end
@@ -377,6 +463,8 @@ function Outbox:run(opts)
 end
 
 --- status() -> { pending, in_flight, dead, oldest_age } | nil, err
+---@return sendpulse.OutboxStatus? status
+---@return sendpulse.Error? err
 function Outbox:status()
   local st, err = self.store:status()
   if not st then return self:fail(store_error("report its status", err)) end
@@ -391,6 +479,9 @@ function Outbox:status()
 end
 
 --- dead(max = 1000) -> { { id, reason, error, attempts, entry = { service, operation, method, path } }... }
+---@param max? integer at most this many (default 1000)
+---@return sendpulse.OutboxDead[]? dead
+---@return sendpulse.Error? err
 function Outbox:dead(max)
   if max ~= nil and not whole(max, 1, 1e7) then
     return self:fail(argument("dead: 'max' must be a whole number >= 1"))
@@ -406,6 +497,8 @@ function Outbox:dead(max)
 end
 
 --- retry_dead() -> n: every dead entry back to pending, its attempts from 0.
+---@return integer? n
+---@return sendpulse.Error? err
 function Outbox:retry_dead()
   local n, err = self.store:revive()
   if not n then return self:fail(store_error("revive dead entries", err)) end
@@ -413,6 +506,9 @@ function Outbox:retry_dead()
 end
 
 --- drop(id) -> true | false (no such entry): gone, sent or not.
+---@param id string
+---@return boolean? dropped
+---@return sendpulse.Error? err
 function Outbox:drop(id)
   if type(id) ~= "string" or id == "" then return self:fail(argument("drop: 'id' must be an entry id (string)")) end
   local ok, err = self.store:drop(id)

@@ -35,6 +35,10 @@ _M.SLICE = 5
 --- start{ outbox = function() -> outbox, lock = path, interval = 1, slice = 5,
 -- on_error = function(message) } -> true | nil, err. Call it from
 -- init_worker_by_lua*; it only schedules a timer.
+---@param opts { outbox: (fun(): sendpulse.Outbox), lock?: string, interval?: number, slice?: number,
+---   on_error?: fun(message: string) }
+---@return true? started
+---@return string? err why not
 function _M.start(opts)
   local ngx = nginx.host()
   if not ngx then return nil, "sendpulse.outbox.nginx.start: not inside nginx" end

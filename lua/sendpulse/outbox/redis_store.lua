@@ -177,11 +177,11 @@ local function script(self, src, nkeys, ...)
   return reply
 end
 
-function Store:add(id, text, max_pending)
+function Store:add(id, entry_text, max_pending)
   local ok, err = group(self)
   if not ok then return nil, err end
   local reply
-  reply, err = script(self, ADD, 4, self.ages, self.entries, self.k, self.sid, id, text, ms(wallclock()),
+  reply, err = script(self, ADD, 4, self.ages, self.entries, self.k, self.sid, id, entry_text, ms(wallclock()),
     format("%d", max_pending))
   if reply == nil then return nil, err end
   if reply == "ok" then return true end

@@ -147,15 +147,15 @@ local function send_all(sock, req, deadline)
   return true
 end
 
--- One attempt on one connection. Returns status, body, headers, sent_at,
--- or nil, kind, message, sent, retry_fresh (a reused connection the server
--- had closed: safe to try once more on a new one), sent_at (the monotonic
--- time the request was sent, its connection set up; nil before that).
-local function exchange(self, method, scheme, host, port, target, host_header,
-                        headers, body, deadline, connect_deadline)
+-- The steps of one attempt (exchange, below).
+
+-- A connection to host:port from the worker's pool, or a new one (TLS
+-- verified for https). Returns sock, nil, nil, reused, handshaked (a TLS
+-- handshake was made here), or nil, kind, message.
+local function connection(self, scheme, host, port, deadline, connect_deadline)
   local ngx = nginx.host()
   local sock, err = ngx.socket.tcp()
-  if not sock then return nil, "network", "cannot create a cosocket: " .. tostring(err), false end
+  if not sock then return nil, "network", "cannot create a cosocket: " .. tostring(err) end
   local pool = format("sendpulse:%s:%s:%d", scheme, host, port)
   local connect_ms = ms_left(connect_deadline < deadline and connect_deadline or deadline)
   set_timeouts(sock, connect_ms, deadline)
@@ -166,32 +166,31 @@ local function exchange(self, method, scheme, host, port, target, host_header,
     if find(err, "no resolver defined", 1, true) then
       msg = msg .. " (add a 'resolver' directive to nginx.conf)"
     end
-    return nil, failure(err), msg, false
+    return nil, failure(err), msg
   end
   local reused = (sock:getreusedtimes() or 0) > 0
-  local handshaked = false
-  if not reused then
-    self.opened = self.opened + 1
-    if scheme == "https" then
-      set_timeouts(sock, connect_ms, deadline)
-      -- reused_session = false: the pool keeps whole TLS connections, so no
-      -- session object is wanted; it also avoids a path in lua-resty-core
-      -- 0.1.25 that asserts instead of reporting a host mismatch. pcall:
-      -- a raise from that layer is a failed handshake too, not a crash.
-      local done, session
-      done, session, err = pcall(sock.sslhandshake, sock, false, host, true)
-      if not done then session, err = nil, tostring(session) end
-      if not session then
-        sock:close()
-        return nil, err == "timeout" and "timeout" or "tls",
-          format("TLS handshake with %s:%d: %s", host, port, err), false
-      end
-      handshaked = true
-    end
+  if reused then return sock, nil, nil, true, false end
+  self.opened = self.opened + 1
+  if scheme ~= "https" then return sock, nil, nil, false, false end
+  set_timeouts(sock, connect_ms, deadline)
+  -- reused_session = false: the pool keeps whole TLS connections, so no
+  -- session object is wanted; it also avoids a path in lua-resty-core
+  -- 0.1.25 that asserts instead of reporting a host mismatch. pcall: a
+  -- raise from that layer is a failed handshake too, not a crash.
+  local done, session
+  done, session, err = pcall(sock.sslhandshake, sock, false, host, true)
+  if not done then session, err = nil, tostring(session) end
+  if not session then
+    sock:close()
+    return nil, err == "timeout" and "timeout" or "tls", format("TLS handshake with %s:%d: %s", host, port, err)
   end
+  return sock, nil, nil, false, true
+end
 
-  -- The target goes out exactly as given: nothing here removes "." or
-  -- ".." segments (as libcurl, told CURLOPT_PATH_AS_IS, does not).
+-- The request's bytes. The target goes out exactly as given: nothing here
+-- removes "." or ".." segments (as libcurl, told CURLOPT_PATH_AS_IS, does
+-- not).
+local function request_bytes(self, method, target, host_header, headers, body)
   local req, n = { method, " ", target, " HTTP/1.1\r\nHost: ", host_header,
                    "\r\nUser-Agent: ", self.user_agent, "\r\n" }, 8
   for i = 1, #headers do
@@ -205,51 +204,72 @@ local function exchange(self, method, scheme, host, port, target, host_header,
   else
     req[n + 1] = "\r\n"
   end
-  local sent_ok
-  local sent_at = monotonic()
-  sent_ok, err = send_all(sock, concat(req), deadline)
-  if not sent_ok then
-    sock:close()
-    if handshaked and err == "closed" then
-      -- lua-nginx-module 0.10.23 sometimes reports a handshake that failed
-      -- verification as done when it had to wait for the server, and
-      -- closes the connection instead: nothing was sent.
-      return nil, "tls", format("TLS handshake with %s:%d failed: the certificate was refused " ..
-        "(not trusted by lua_ssl_trusted_certificate, or not for this host)", host, port), false
-    end
-    -- A pooled connection the server closed while idle: nothing was read.
-    return nil, failure(err), format("send to %s:%d: %s", host, port, err), true,
-      reused and err ~= "timeout", sent_at
-  end
+  return concat(req)
+end
 
-  local parser = http1.parser { method = method, max_body = self.max_answer_size }
-  local kind, message
-  ok, kind, message = read_answer(sock, parser, deadline)
-  if not ok then
-    sock:close()
-    if kind == "timeout" or kind == "network" then
-      local part = parser.status and "the answer" or "the answer's status line"
-      return nil, kind, format("reading %s from %s:%d: %s", part, host, port, message), true,
-        -- a pooled connection the server had closed before answering
-        reused and not parser.got_any and kind == "network"
-          and (find(message, "closed", 1, true) ~= nil or find(message, "reset", 1, true) ~= nil),
-        sent_at
-    end
-    return nil, kind, format("%s (from %s:%d)", message, host, port), true, false, sent_at
+-- perform's failure form for a request that could not be sent (err from
+-- send_all), the connection closed.
+local function send_failed(sock, err, host, port, reused, handshaked, sent_at)
+  sock:close()
+  if handshaked and err == "closed" then
+    -- lua-nginx-module 0.10.23 sometimes reports a handshake that failed
+    -- verification as done when it had to wait for the server, and closes
+    -- the connection instead: nothing was sent.
+    return nil, "tls", format("TLS handshake with %s:%d failed: the certificate was refused " ..
+      "(not trusted by lua_ssl_trusted_certificate, or not for this host)", host, port), false
   end
-  local status, rheaders, rbody = parser.status, parser.headers, parser:body()
+  -- A pooled connection the server closed while idle: nothing was read.
+  return nil, failure(err), format("send to %s:%d: %s", host, port, err), true,
+    reused and err ~= "timeout", sent_at
+end
 
-  -- Bytes after the answer (parser.extra) make keep_alive false: such a
-  -- connection is closed, never handed to the next call. setkeepalive also
-  -- refuses one with unread bytes in its buffer.
+-- perform's failure form for an answer that could not be read (kind,
+-- message from read_answer), the connection closed.
+local function read_failed(sock, parser, kind, message, host, port, reused, sent_at)
+  sock:close()
+  if kind == "timeout" or kind == "network" then
+    local part = parser.status and "the answer" or "the answer's status line"
+    return nil, kind, format("reading %s from %s:%d: %s", part, host, port, message), true,
+      -- a pooled connection the server had closed before answering
+      reused and not parser.got_any and kind == "network"
+        and (find(message, "closed", 1, true) ~= nil or find(message, "reset", 1, true) ~= nil),
+      sent_at
+  end
+  return nil, kind, format("%s (from %s:%d)", message, host, port), true, false, sent_at
+end
+
+-- The connection back to the pool after a whole answer, or closed. Bytes
+-- after the answer (parser.extra) make keep_alive false: such a connection
+-- is closed, never handed to the next call. setkeepalive also refuses one
+-- with unread bytes in its buffer.
+local function release(sock, parser)
   if not (parser.keep_alive and sock:setkeepalive(KEEPALIVE_MS, POOL_SIZE)) then sock:close() end
+end
 
+-- One attempt on one connection. Returns status, body, headers, sent_at,
+-- or nil, kind, message, sent, retry_fresh (a reused connection the server
+-- had closed: safe to try once more on a new one), sent_at (the monotonic
+-- time the request was sent, its connection set up; nil before that).
+local function exchange(self, method, scheme, host, port, target, host_header,
+                        headers, body, deadline, connect_deadline)
+  local sock, kind, message, reused, handshaked = connection(self, scheme, host, port, deadline, connect_deadline)
+  if not sock then return nil, kind, message, false end
+  local req = request_bytes(self, method, target, host_header, headers, body)
+  local sent_at = monotonic()
+  local sent, err = send_all(sock, req, deadline)
+  if not sent then return send_failed(sock, err, host, port, reused, handshaked, sent_at) end
+  local parser = http1.parser { method = method, max_body = self.max_answer_size }
+  local read
+  read, kind, message = read_answer(sock, parser, deadline)
+  if not read then return read_failed(sock, parser, kind, message, host, port, reused, sent_at) end
+  release(sock, parser)
+  local rheaders = parser.headers
   local ce = rheaders["content-encoding"]
   if ce and lower(ce) ~= "identity" then
     return nil, "network", format("the answer is %s-encoded, but no encoding was asked for", ce), true,
       false, sent_at
   end
-  return status, rbody, rheaders, sent_at
+  return parser.status, parser:body(), rheaders, sent_at
 end
 
 -- once: a request that must never be sent twice (a call with an

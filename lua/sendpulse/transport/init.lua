@@ -3,7 +3,8 @@
 --   transport:perform(method, url, headers, body, timeout, connect_timeout)
 --     (headers: "Name: value" strings; for the C core's transports the
 --     first may be the account's C auth object instead, see takes_auth)
---     -> status, body, headers, seconds, left_after
+--     -> status, body, headers, seconds, left_after   (any status: an
+--        error answer is an answer; headers by lower-case name)
 --     or nil, kind, message, sent, left_after   (kind "timeout" | "tls" |
 --        "network" | "too_large" (the answer or its headers over a bound) |
 --        "protocol" (the server broke HTTP framing); sent: whether the
@@ -11,13 +12,18 @@
 --     left_after (optional): seconds from the call until the request was
 --     sent, its connection set up (TLS included); the rate budget is moved
 --     on by as much when the request left late (see sendpulse.account.budget)
---   transport:close()          (optional)
+--   transport:close()          (optional; idempotent; a perform after it
+--                               raises "attempt to use a closed ...")
 --   transport:connections()    (optional: connections opened so far)
 --   transport:usable()         (optional: true, or false and why a call
 --                               cannot be made now; checked before any work)
 --   transport:sleep(seconds)   (optional: the client then waits (rate
 --                               budget, backoff) through it instead of
 --                               blocking the process)
+-- A timeout passes `timeout` seconds after the call, however the answer
+-- trickles in. check(t) below holds a transport to the shape of this when
+-- it is made; spec/transport_contract_spec.lua holds every transport of
+-- the library to its behaviours.
 --
 -- The option `transport`:
 --   "auto" (default)  inside nginx the cosocket transport, elsewhere libcurl
@@ -34,9 +40,35 @@ local curl = require "sendpulse.transport.curl"
 local nginx = require "sendpulse.nginx"
 local VERSION = require "sendpulse.version"
 
-local type, rawget = type, rawget
+local type, rawget, ipairs = type, rawget, ipairs
+local format = string.format
 
 local _M = {}
+
+-- The methods the pipeline calls when a transport has them (see above).
+local OPTIONAL = { "close", "connections", "usable", "sleep" }
+
+--- check(t) -> true, or nil and what t lacks: whether t keeps the contract
+-- above as far as can be seen without a call: perform is a method, and
+-- each optional method, if present, is one too. Run on every transport
+-- when it is made (new), the library's own included, so that a missing
+-- piece fails at sendpulse.new and not at the first call.
+function _M.check(t)
+  local kind = type(t)
+  if kind ~= "table" and kind ~= "userdata" then
+    return nil, format("a transport must be an object (a table or userdata), got %s", kind)
+  end
+  if type(t.perform) ~= "function" then
+    return nil, "a transport must have a perform(method, url, headers, body, timeout, connect_timeout) method"
+  end
+  for _, name in ipairs(OPTIONAL) do
+    local m = t[name]
+    if m ~= nil and type(m) ~= "function" then
+      return nil, format("a transport's '%s', when present, must be a method (a function), got %s", name, type(m))
+    end
+  end
+  return true
+end
 
 local function user_agent(cfg)
   return cfg.user_agent or ("lua-sendpulse/" .. VERSION)
@@ -64,9 +96,8 @@ local function check_cosocket(cfg)
   return true
 end
 
---- new(cfg, raise) -> transport, or nil and a message naming the option.
--- raise: the client's mode, for the multi transport's call handles.
-function _M.new(cfg, raise)
+-- The transport cfg names, before it is checked.
+local function make(cfg, raise)
   local t = cfg.transport
   if t == nil or t == "auto" then
     t = nginx.inside() and "cosocket" or "curl"
@@ -87,6 +118,16 @@ function _M.new(cfg, raise)
     return require("sendpulse.transport.cosocket").new { user_agent = user_agent(cfg),
       max_answer_size = cfg.max_answer_size }
   end
+  return t
+end
+
+--- new(cfg, raise) -> transport, or nil and a message naming the option.
+-- raise: the client's mode, for the multi transport's call handles.
+function _M.new(cfg, raise)
+  local t, why = make(cfg, raise)
+  if not t then return nil, why end
+  local ok, lacks = _M.check(t)
+  if not ok then return nil, "sendpulse.new: option 'transport': " .. lacks end
   return t
 end
 

@@ -41,6 +41,9 @@ local _M = {}
 local Loop = {}
 Loop.__index = Loop
 
+-- What client:start, client:run and client:async() return (for editors:
+-- LuaLS).
+---@class sendpulse.Handle
 local Handle = {}
 Handle.__index = Handle
 Handle.__name = "sendpulse.call"
@@ -327,14 +330,21 @@ end
 
 -- Handles ------------------------------------------------------------------
 
+--- Has the call finished (answered, failed or cancelled)?
+---@return boolean
 function Handle:done()
   return self.finished
 end
 
+--- The call's error object, or nil; never raises.
+---@return sendpulse.Error?
 function Handle:error()
   return self.err
 end
 
+--- The call's values (those of the method it ran: for a request, value
+-- and meta); a failure raised, or returned as nil, err, as the client does.
+---@return any ...
 function Handle:result()
   local raise = self.loop.raise
   if not self.finished then
@@ -345,12 +355,16 @@ function Handle:result()
   return unpack(self.values, 1, self.values.n)
 end
 
+--- Stops the call now: it finishes with a "cancelled" error.
+---@return boolean cancelled false when it had already finished
 function Handle:cancel()
   return self.loop:cancel(self)
 end
 
 --- handle:on_done(fn): fn(handle) runs when the call finishes (at once if
 -- it already has); replaces a callback given before. Returns the handle.
+---@param fn fun(handle: sendpulse.Handle)
+---@return sendpulse.Handle
 function Handle:on_done(fn)
   if type(fn) ~= "function" then
     return fail(self.loop.raise, argument_error("handle:on_done: argument 'fn' must be a function"))
@@ -365,6 +379,8 @@ end
 
 --- handle:wait([seconds]) -> result(); drives the loop (blocking the
 -- caller) until the call finishes, at most `seconds`.
+---@param seconds? number
+---@return any ... the call's values, as result()
 function Handle:wait(seconds)
   local raise = self.loop.raise
   if seconds ~= nil and not (type(seconds) == "number" and seconds >= 0 and seconds < 1e6) then

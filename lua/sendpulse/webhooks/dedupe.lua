@@ -6,7 +6,7 @@
 --
 --   local dedupe = require "sendpulse.webhooks.dedupe"
 --   dedupe.key(event)                       -> "sendpulse:webhook:<32 hex digits>"
---   dedupe.fresh(events, store, ttl)        -> new_events, failures
+--   dedupe.fresh(events, store, ttl)        -> new_events, nil, failures
 --
 -- The identifying fields:
 --   email    source, type, task_id, email, time, link_id
@@ -28,6 +28,11 @@ local fingerprint = core.fingerprint
 local null = json.null
 
 local _M = {}
+
+-- What a store of seen keys is (stores/), for editors (LuaLS): add(key,
+-- ttl) -> true (new) | false (seen within ttl) | nil, message (failed).
+---@class sendpulse.webhooks.Store
+---@field add fun(self: sendpulse.webhooks.Store, key: string, ttl: number): boolean?, string?
 
 _M.PREFIX = "sendpulse:webhook:"
 -- One day: SendPulse documents no retry schedule; repeats come within
@@ -94,6 +99,8 @@ local function id_of(obj)
 end
 
 --- The text a key is a digest of (exposed for the docs and the tests).
+---@param e sendpulse.webhooks.Event
+---@return string
 function _M.identity(e)
   local raw, out = e.raw or {}, { e.source or "unknown", "|" }
   if e.source == "email" then
@@ -114,15 +121,24 @@ function _M.identity(e)
 end
 
 --- The event's key: PREFIX and a 128-bit digest of its identity.
+---@param e sendpulse.webhooks.Event
+---@return string key "sendpulse:webhook:<32 hex digits>"
 function _M.key(e)
   local id = _M.identity(e)
   return _M.PREFIX .. fingerprint(id) .. fingerprint("\1" .. id)
 end
 
---- The events of `events` whose key `store` has not seen within `ttl`
--- seconds, in order, each key now remembered. A store that fails lets the
--- event through (a possible repeat beats a lost event) and adds
+--- fresh(events, store, ttl) -> new events, nil, failures: the events of
+-- `events` whose key `store` has not seen within `ttl` seconds, in order,
+-- each key now remembered. It never fails (the nil keeps the `res, err`
+-- shape: a second value is an error, docs/guide.md): a store that fails
+-- lets the event through (a possible repeat beats a lost event) and adds
 -- { event =, message = } to `failures`.
+---@param events sendpulse.webhooks.Event[]
+---@param store sendpulse.webhooks.Store
+---@param ttl number seconds a key is remembered
+---@return sendpulse.webhooks.Event[] new
+---@return { event: sendpulse.webhooks.Event, message: string }[] failures
 function _M.fresh(events, store, ttl)
   local new, failures = {}, {}
   for _, e in ipairs(events) do
@@ -134,7 +150,7 @@ function _M.fresh(events, store, ttl)
       failures[#failures + 1] = { event = e, message = tostring(err) }
     end
   end
-  return new, failures
+  return new, nil, failures
 end
 
 return _M

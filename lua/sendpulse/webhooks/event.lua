@@ -22,11 +22,29 @@ local tointeger = math.tointeger   -- nil on Lua 5.1 / LuaJIT
 
 local _M = {}
 
+-- The event, for editors (LuaLS): the fields above.
+---@class sendpulse.webhooks.Event
+---@field source "email"|"smtp"|"chatbot"|"unknown"
+---@field type? string the event's own name as sent ("delivered", "open", "new_subscriber", ...)
+---@field time? integer Unix seconds
+---@field email? string the address concerned
+---@field task_id? integer
+---@field message_id? integer
+---@field book_id? integer
+---@field link_id? integer
+---@field link_url? string
+---@field service? string chatbots: messenger, telegram, viber, instagram, livechat
+---@field bot? table chatbots: as sent
+---@field contact? table chatbots: as sent
+---@field raw table the object as it arrived (never changed)
+
 -- Whole numbers beyond 2^53 are no longer exact in a double; digit strings
 -- longer than 15 could be, and are refused rather than rounded.
 local MAX_EXACT = 2 ^ 53
 
 --- `v` (a number or a string of decimal digits) as an integer, or nil.
+---@param v any
+---@return integer?
 function _M.integer(v)
   local n
   if type(v) == "number" then
@@ -102,6 +120,8 @@ end
 
 --- The event for one decoded object (a table with string keys). `raw` is
 -- referenced, not copied, and never changed.
+---@param raw table
+---@return sendpulse.webhooks.Event
 function _M.normalise(raw)
   local e = { source = family(raw), raw = raw }
   normalisers[e.source](raw, e)
@@ -111,6 +131,8 @@ end
 --- Whether a decoded JSON value is an object. The decoder does not mark
 -- arrays, so an array is a table with an item at 1; `[]` and `{}` both
 -- decode to an empty table (parse.lua tells them apart from the text).
+---@param v any
+---@return boolean
 function _M.is_object(v)
   return type(v) == "table" and v[1] == nil
 end

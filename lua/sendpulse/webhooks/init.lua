@@ -9,7 +9,7 @@
 --   webhooks.receiver(opts)                      -> a receiver for any server (receiver.lua)
 --   webhooks.nginx_handler(opts)                 -> handler:handle() in content_by_lua (nginx.lua)
 --   webhooks.stores.memory/file/redis/shared_dict(...) -> dedupe stores (stores/)
---   webhooks.key(event), webhooks.fresh(events, store, ttl)   (dedupe.lua)
+--   webhooks.key(event), webhooks.fresh(events, store, ttl) -> new, nil, failures   (dedupe.lua)
 --   webhooks.equal(a, b)                         -> constant-time comparison (secret.lua)
 --   webhooks.subscribe(client, { url =, actions = }) -> what changed (subscriptions.lua)
 local require = require
@@ -20,6 +20,7 @@ local dedupe = require "sendpulse.webhooks.dedupe"
 local secret = require "sendpulse.webhooks.secret"
 local receiver = require "sendpulse.webhooks.receiver"
 
+---@class sendpulse.webhooks
 local _M = { _VERSION = require("sendpulse.version") }
 
 _M.MAX_BODY = parse.MAX_BODY
@@ -34,21 +35,47 @@ _M.equal = secret.equal
 _M.receiver = receiver.new
 _M.deliver = receiver.deliver
 
+--- nginx_handler(opts) -> handler; handler:handle() in content_by_lua (nginx.lua).
+---@param opts sendpulse.webhooks.HandlerOptions
+---@return sendpulse.webhooks.Handler handler
 function _M.nginx_handler(opts)
   return require("sendpulse.webhooks.nginx").new(opts)
 end
 
+--- subscribe(client, { url =, actions = }) -> what changed (subscriptions.lua).
+---@param client sendpulse.Client|sendpulse.SafeClient
+---@param spec sendpulse.webhooks.Declaration
+---@return sendpulse.webhooks.Changes? changes
+---@return sendpulse.Error? err a safe client's failure (err.changes: what was done before it)
 function _M.subscribe(client, spec)
   return require("sendpulse.webhooks.subscriptions").sync(client, spec)
 end
 
 -- Store constructors, loaded on first use.
-_M.stores = {
-  memory = function(opts) return require("sendpulse.webhooks.stores.memory").new(opts) end,
-  file = function(opts) return require("sendpulse.webhooks.stores.file").new(opts) end,
-  redis = function(opts) return require("sendpulse.webhooks.stores.redis").new(opts) end,
-  shared_dict = function(name) return require("sendpulse.webhooks.stores.shared_dict").new(name) end,
-}
+local stores = {}
+
+--- A store in this Lua state's memory (stores/memory.lua).
+---@param opts? { max_entries?: integer }
+---@return sendpulse.webhooks.Store
+function stores.memory(opts) return require("sendpulse.webhooks.stores.memory").new(opts) end
+
+--- A store in private files, for the processes of one host (stores/file.lua).
+---@param opts? { dir?: string, max_entries?: integer, lock_timeout?: number }
+---@return sendpulse.webhooks.Store
+function stores.file(opts) return require("sendpulse.webhooks.stores.file").new(opts) end
+
+--- A store in Redis, for receivers on several hosts (stores/redis.lua).
+---@param opts? { host?: string, port?: integer, password?: string, db?: integer, timeout?: number,
+---   prefix?: string, connection?: table }
+---@return sendpulse.webhooks.Store
+function stores.redis(opts) return require("sendpulse.webhooks.stores.redis").new(opts) end
+
+--- A store in an nginx shared dict, for all workers of one nginx (stores/shared_dict.lua).
+---@param name string|{ dict: string } the lua_shared_dict's name
+---@return sendpulse.webhooks.Store
+function stores.shared_dict(name) return require("sendpulse.webhooks.stores.shared_dict").new(name) end
+
+_M.stores = stores
 -- Its earlier name, documented in releases before the store families were
 -- named alike: kept so that code written against it goes on working.
 _M.stores.shdict = _M.stores.shared_dict

@@ -45,6 +45,17 @@ local _M = {}
 
 _M.MAX_PENDING = 100
 
+-- nginx_handler(opts)'s options, for editors (LuaLS).
+---@class sendpulse.webhooks.HandlerOptions : sendpulse.webhooks.ReceiverOptions
+---@field shared_dict? string the lua_shared_dict holding seen keys (or give `store`)
+---@field on_event fun(event: sendpulse.webhooks.Event) runs in a timer, where cosockets work
+---@field on_error? fun(err: any, event: sendpulse.webhooks.Event) default: logged at ERR with the event
+---@field secret_in? "path"|"query" where the secret is (default "path": the URL's last segment)
+---@field secret_arg? string the query argument holding it (default "secret")
+---@field max_pending? integer batches waiting for their timer, per worker (default 100)
+
+-- The handler has the receiver's authenticate, parse and fresh too.
+---@class sendpulse.webhooks.Handler : sendpulse.webhooks.Receiver
 local Handler = {}
 Handler.__index = Handler
 Handler.__name = "sendpulse.webhooks.nginx_handler"
@@ -67,6 +78,8 @@ end
 --   secret_in    "path" (the URL's last segment, the default) or "query"
 --   secret_arg   the query argument holding the secret ("secret")
 --   max_pending  batches waiting for their timer, per worker (100)
+---@param opts sendpulse.webhooks.HandlerOptions
+---@return sendpulse.webhooks.Handler
 function _M.new(opts)
   if type(opts) ~= "table" then bad("options must be a table") end
   local ngx = nginx.host()
@@ -150,7 +163,7 @@ end
 local function run(_premature, self, events)
   local ngx = self.ngx
   local ok, err = pcall(function()
-    local new, failures = self:fresh(events)
+    local new, _, failures = self:fresh(events)
     for i = 1, #failures do
       local f = failures[i]
       ngx.log(ngx.ERR, "sendpulse.webhooks: the dedupe store failed (", f.message,
@@ -163,6 +176,7 @@ local function run(_premature, self, events)
 end
 
 --- Handles the current request (content phase). Returns the status sent.
+---@return integer status
 function Handler:handle()
   local ngx = self.ngx
   if ngx.req.get_method() ~= "POST" then

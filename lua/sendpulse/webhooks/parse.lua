@@ -56,6 +56,8 @@ end
 
 --- Checks a limits table ({ max_body =, max_events = }); returns the
 -- limits in force. Raises an argument error naming a bad one.
+---@param limits? { max_body?: integer, max_events?: integer }
+---@return { max_body: integer, max_events: integer }
 function _M.limits(limits)
   if limits == nil then return { max_body = _M.MAX_BODY, max_events = _M.MAX_EVENTS } end
   if type(limits) ~= "table" then argument("'limits' must be a table or nil") end
@@ -124,6 +126,10 @@ end
 
 --- The error for a body of `size` bytes over `limit` (also for callers
 -- that learn the size from a Content-Length before reading the body).
+---@param size integer
+---@param limit integer
+---@return nil
+---@return sendpulse.Error err
 function _M.too_large(size, limit)
   return bad_content("size", format("%d bytes, more than max_body (%d)", size, limit),
     { size = size, limit = limit })
@@ -131,6 +137,11 @@ end
 
 --- Checks `body` against already checked limits and decodes it: the list
 -- of events, or nil and an error object (see the top of this file).
+---@param body string
+---@param headers? table<string, string>
+---@param limits { max_body: integer, max_events: integer }
+---@return sendpulse.webhooks.Event[]? events
+---@return sendpulse.Error? err
 function _M.checked(body, headers, limits)
   if #body > limits.max_body then return _M.too_large(#body, limits.max_body) end
   if headers then
@@ -173,6 +184,11 @@ function _M.checked(body, headers, limits)
 end
 
 --- parse(body [, headers [, limits]]) -> events | nil, err
+---@param body string the bytes SendPulse POSTed
+---@param headers? table<string, string> the request's headers (Content-Encoding is checked)
+---@param limits? { max_body?: integer, max_events?: integer }
+---@return sendpulse.webhooks.Event[]? events
+---@return sendpulse.Error? err kind "decode", `rule` naming the check (the top of this file)
 function _M.parse(body, headers, limits)
   if type(body) ~= "string" then argument("'body' must be a string, got " .. type(body)) end
   if headers ~= nil and type(headers) ~= "table" then

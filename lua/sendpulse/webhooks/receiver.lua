@@ -31,6 +31,16 @@ local stderr = io.stderr
 
 local _M = {}
 
+-- receiver(opts)'s options (the top of this file), for editors (LuaLS).
+---@class sendpulse.webhooks.ReceiverOptions
+---@field secret string|string[]|false a string of >= 16 URL-safe characters, a list of them, or false
+---@field allow? string[] source addresses allowed (CIDR)
+---@field store? sendpulse.webhooks.Store|false where seen keys live (default: memory); false: no deduplication
+---@field ttl? number seconds a key is remembered (default 86400)
+---@field max_body? integer bytes (default 1 MiB)
+---@field max_events? integer events in one body (default 1000)
+
+---@class sendpulse.webhooks.Receiver
 local Receiver = {}
 Receiver.__index = Receiver
 Receiver.__name = "sendpulse.webhooks.receiver"
@@ -44,6 +54,10 @@ end
 
 --- Checks the receiver options of `opts` (other keys are the caller's to
 -- check, named in `extra`). Returns the receiver's settings.
+---@param opts sendpulse.webhooks.ReceiverOptions
+---@param where string the caller's name, for messages
+---@param extra? string[] other option names the caller checks
+---@return table settings
 function _M.settings(opts, where, extra)
   if type(opts) ~= "table" then bad_option(where, "options must be a table") end
   local known = {}
@@ -93,6 +107,8 @@ function _M.settings(opts, where, extra)
 end
 
 --- receiver(opts) -> receiver
+---@param opts sendpulse.webhooks.ReceiverOptions
+---@return sendpulse.webhooks.Receiver
 function _M.new(opts)
   return setmetatable(_M.settings(opts, "sendpulse.webhooks.receiver"), Receiver)
 end
@@ -104,6 +120,10 @@ end
 --- Whether the request may be a SendPulse webhook: the secret taken from
 -- its URL (given; nil when it had none) and the peer address. true, or nil
 -- and an error object (kind "auth", rule "secret" or "address").
+---@param given? string the secret the request's URL carried
+---@param address? string the peer's address
+---@return true?
+---@return sendpulse.Error? err
 function Receiver:authenticate(given, address)
   if self.allowed and not self.allowed(address) then
     return refused("address", "the source address is not in the allow-list")
@@ -115,6 +135,10 @@ function Receiver:authenticate(given, address)
 end
 
 --- parse(body [, headers]) -> events | nil, err: see webhooks/parse.lua.
+---@param body string
+---@param headers? table<string, string>
+---@return sendpulse.webhooks.Event[]? events
+---@return sendpulse.Error? err
 function Receiver:parse(body, headers)
   if type(body) ~= "string" then
     error(errors.argument("receiver:parse: 'body' must be a string, got " .. type(body)), 2)
@@ -125,14 +149,25 @@ function Receiver:parse(body, headers)
   return parse.checked(body, headers, self.limits)
 end
 
---- The events not seen before, and the store's failures (see dedupe.fresh).
+--- fresh(events) -> the events not seen before, nil, and the store's
+-- failures (see dedupe.fresh).
+---@param events sendpulse.webhooks.Event[]
+---@return sendpulse.webhooks.Event[] new
+---@return nil
+---@return { event: sendpulse.webhooks.Event, message: string }[] failures
 function Receiver:fresh(events)
-  if not self.store then return events, {} end
+  if not self.store then return events, nil, {} end
   return dedupe.fresh(events, self.store, self.ttl)
 end
 
 --- One request: { body =, secret =, address =, headers = } ->
 --   200, new events, store failures | 403 or 400, error object.
+-- (Not the `res, err` shape on purpose: it always gives the HTTP status to
+-- answer first, the way a handler needs it.)
+---@param req { body?: string, secret?: string, address?: string, headers?: table<string, string> }
+---@return integer status 200, 403 or 400
+---@return sendpulse.webhooks.Event[]|sendpulse.Error events_or_err
+---@return { event: sendpulse.webhooks.Event, message: string }[]? failures
 function Receiver:receive(req)
   if type(req) ~= "table" then
     error(errors.argument("receiver:receive: 'request' must be a table"), 2)
@@ -141,11 +176,13 @@ function Receiver:receive(req)
   if not ok then return 403, err end
   local events, perr = self:parse(req.body or "", req.headers)
   if not events then return 400, perr end
-  local new, failures = self:fresh(events)
+  local new, _, failures = self:fresh(events)
   return 200, new, failures
 end
 
 --- The event as one line of JSON for logs (its original object).
+---@param event sendpulse.webhooks.Event|table
+---@return string
 function _M.describe(event)
   local ok, text = pcall(json.encode, type(event) == "table" and event.raw or event)
   if not ok then return "(an event that cannot be shown as JSON)" end
@@ -164,6 +201,11 @@ _M.default_on_error = default_on_error
 -- event), and one raised by on_error too is written to stderr: none is
 -- lost, none stops the other events. Returns how many succeeded, and the
 -- list of { event =, error = } that failed.
+---@param events sendpulse.webhooks.Event[]
+---@param on_event fun(event: sendpulse.webhooks.Event)
+---@param on_error? fun(err: any, event: sendpulse.webhooks.Event)
+---@return integer done
+---@return { event: sendpulse.webhooks.Event, error: any }[] failed
 function _M.deliver(events, on_event, on_error)
   on_error = on_error or default_on_error
   local done, failed = 0, {}
@@ -182,6 +224,13 @@ function _M.deliver(events, on_event, on_error)
   return done, failed
 end
 
+--- receiver:deliver(events, on_event [, on_error]): as deliver, its
+-- arguments checked.
+---@param events sendpulse.webhooks.Event[]
+---@param on_event fun(event: sendpulse.webhooks.Event)
+---@param on_error? fun(err: any, event: sendpulse.webhooks.Event)
+---@return integer done
+---@return { event: sendpulse.webhooks.Event, error: any }[] failed
 function Receiver:deliver(events, on_event, on_error)
   if type(on_event) ~= "function" then
     error(errors.argument("receiver:deliver: 'on_event' must be a function"), 2)

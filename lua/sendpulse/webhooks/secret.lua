@@ -24,6 +24,9 @@ _M.MAX_LENGTH = 512
 
 --- Compares `given` with `expected` in time that depends only on
 -- #expected. Both strings; returns true when equal.
+---@param given any
+---@param expected string
+---@return boolean
 function _M.equal(given, expected)
   if type(given) ~= "string" or type(expected) ~= "string" then return false end
   local n = #expected
@@ -60,6 +63,9 @@ end
 -- naming the bad secret. A list accepts any of its secrets (to rotate: add
 -- the new one, move the webhooks to it, drop the old one). Every secret is
 -- compared, whichever matches, so the time does not say which one did.
+---@param secrets string|string[]
+---@return (fun(given: string?): boolean)? check
+---@return string? message
 function _M.checker(secrets)
   local list = type(secrets) == "table" and secrets or { secrets }
   if #list == 0 then return nil, "'secret' must be a string or a non-empty list of strings" end
@@ -79,6 +85,8 @@ function _M.checker(secrets)
 end
 
 --- The last non-empty segment of a URL path ("/hooks/abc/" -> "abc"), or nil.
+---@param path string
+---@return string?
 function _M.from_path(path)
   if type(path) ~= "string" then return nil end
   return path:match("([^/]+)/*$")

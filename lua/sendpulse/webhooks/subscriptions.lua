@@ -33,6 +33,21 @@ local format = string.format
 
 local _M = {}
 
+-- subscribe's declaration and answer, for editors (LuaLS).
+---@class sendpulse.webhooks.Declaration
+---@field url string the URL that should receive the actions
+---@field actions string[] "delivered", "open", "unsubscribe", ...
+---@field owned? fun(url: string): any which rows are ours (default: those whose URL is `url`)
+---@field dry_run? boolean say what would change, change nothing
+
+---@alias sendpulse.webhooks.Row { id?: integer, url: string, action: string, user_id?: integer }
+
+---@class sendpulse.webhooks.Changes
+---@field created sendpulse.webhooks.Row[]
+---@field updated sendpulse.webhooks.Row[]
+---@field deleted sendpulse.webhooks.Row[]
+---@field kept sendpulse.webhooks.Row[]
+
 local KNOWN = { url = true, actions = true, owned = true, dry_run = true }
 
 local function check(client, spec)
@@ -142,6 +157,10 @@ local function array(t)
 end
 
 --- sync(client, spec) -> { created, updated, deleted, kept } (lists of rows)
+---@param client sendpulse.Client|sendpulse.SafeClient
+---@param spec sendpulse.webhooks.Declaration
+---@return sendpulse.webhooks.Changes? changes
+---@return sendpulse.Error? err
 function _M.sync(client, spec)
   local decl, why = check(client, spec)
   if not decl then

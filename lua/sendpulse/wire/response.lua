@@ -16,13 +16,19 @@
 -- required)") and the error object (err.field_errors, a list of { field =,
 -- message = }). The status is the error's `status`, said once by
 -- tostring(err); messages do not repeat it.
+--
+-- What an error code means (its kind, whether it passes, how long to wait)
+-- is sendpulse.errors' table; the HTTP status decides only where the code
+-- does not (no code, or one the table does not know). A wait the answer
+-- asks for in Retry-After wins over the code's own, and the message says
+-- it: "More than 10 requests per second (wait 30 s)".
 
 local json = require "sendpulse.json"
 local errors = require "sendpulse.errors"
 
 local type, tostring, pairs, ipairs, tonumber = type, tostring, pairs, ipairs, tonumber
 local format, concat, sort, min = string.format, table.concat, table.sort, math.min
-local new_error = errors.new
+local new_error, codes, duration = errors.new, errors.codes, errors.duration
 
 local _M = {}
 
@@ -174,17 +180,21 @@ local function api_error(status, t, ctx, body)
     if message == nil or message == fields[1].message then message = listed
     else message = message .. " (" .. listed .. ")" end
   end
-  message = message or ("the answer gives no message: " .. excerpt(body, ctx.scrub))
+  local entry = code and codes[code]
+  message = message or (entry and entry.hint) or ("the answer gives no message: " .. excerpt(body, ctx.scrub))
   local kind, retryable = "api", false
-  if code == 2020202020 or status == 429 then
+  if entry and entry.kind ~= "api" then
+    -- (rate_limit: 2020202020 and the waits, 711, 791, 1004)
+    kind, retryable = entry.kind, entry.retryable
+  elseif status == 429 then
     kind, retryable = "rate_limit", true
-  elseif code == 711 or code == 791 or code == 1004 then
-    kind = "rate_limit"
   elseif status == 401 or t.error == "invalid_client" then
     kind = "auth"
     if t.error == "invalid_client" then
       message = "SendPulse refused the client credentials (invalid_client): " .. message
     end
+  elseif entry and entry.retryable then
+    retryable = true
   elseif status >= 500 then
     retryable = true
   end
@@ -196,17 +206,21 @@ local function api_error(status, t, ctx, body)
   }
 end
 
--- Seconds a 429 asks to wait: its Retry-After header when it gives whole
--- seconds (up to a day), else 1. SendPulse's own refusal (2020202020) and
--- its plan quotas' plain 429 document no header; a proxy may send one.
-local MAX_RETRY_AFTER = 86400
-local function rate_wait(headers)
+-- Seconds an answer's Retry-After asks to wait, when it gives whole
+-- seconds (1 to errors.MAX_WAIT, a day); else nil. SendPulse's own refusal
+-- (2020202020) and its plan quotas' plain 429 document no header; a proxy
+-- in front of it may send one, and it knows best.
+local function asked_wait(headers)
   local v = headers["retry-after"]
   local n = type(v) == "string" and v:match("^%s*(%d%d?%d?%d?%d?)%s*$")
   n = n and tonumber(n)
-  if n and n >= 1 and n <= MAX_RETRY_AFTER then return n end
-  return 1
+  if n and n >= 1 and n <= errors.MAX_WAIT then return n end
+  return nil
 end
+
+--- The wait of a 429 that says nothing of one (no Retry-After, no code
+-- with a wait): a second, SendPulse's window.
+_M.DEFAULT_429_WAIT = 1
 
 local classify
 
@@ -214,12 +228,22 @@ local classify
 -- ctx = { method =, path =, scrub = } for the error's place; scrub(text)
 -- takes the client's secrets out of text quoted from the body. raw: a successful
 -- answer is returned as its bytes (a file download), errors still decoded.
--- A 429 is a rate_limit error whatever its body says, with retry_after.
+-- A 429 is a rate_limit error whatever its body says. retry_after: the
+-- answer's Retry-After, else its code's wait (sendpulse.errors), else for
+-- a 429 DEFAULT_429_WAIT.
 function _M.classify(status, body, headers, ctx, raw)
   local value, err = classify(status, body, headers, ctx, raw)
-  if err and status == 429 then
-    err.kind = "rate_limit"
-    if err.retry_after == nil then err.retry_after = rate_wait(headers) end
+  if err then
+    if status == 429 then err.kind, err.retryable = "rate_limit", true end
+    local asked = asked_wait(headers)
+    if asked then
+      err.retry_after = asked
+    elseif err.retry_after == nil and status == 429 then
+      err.retry_after = _M.DEFAULT_429_WAIT
+    end
+    if err.retry_after and (err.kind == "rate_limit" or asked) then
+      err.message = format("%s (wait %s)", err.message, duration(err.retry_after))
+    end
   end
   return value, err
 end

@@ -6,7 +6,7 @@
 -- by the same script, so a request is counted everywhere or nowhere.
 --
 --   local lim = require("sendpulse.account.limiter.redis").new {
---     conn = conn, key = "sendpulse:rate:<account>", rate = 10, burst = 1,
+--     connection = conn, key = "sendpulse:rate:<account>", rate = 10, burst = 1,
 --     guard = 0.003, windows = { per_day = 500000 },
 --     fallback = limiter, report = function(event) end }
 --   lim:take([lateness]) -> true | nil, wait, window   (the limiter interface)
@@ -32,8 +32,9 @@
 
 local core = require "sendpulse.core"
 local errors = require "sendpulse.errors"
-local options = require "sendpulse.client.options"
+local rate_rules = require "sendpulse.account.rate"
 local redis_connection = require "sendpulse.redis"
+local stores = require "sendpulse.stores"
 
 local setmetatable, tostring, type, pcall = setmetatable, tostring, type, pcall
 local ceil, floor, min, max = math.ceil, math.floor, math.min, math.max
@@ -192,17 +193,23 @@ local RedisLimiter = {}
 RedisLimiter.__index = RedisLimiter
 RedisLimiter.__name = "sendpulse.account.limiter.redis"
 
---- new{ conn, key, rate, burst, guard (seconds; default
--- options.DEFAULT_GUARD), windows = { per_minute =, per_hour =, per_day =
+local NAMES = { "connection", "host", "port", "password", "db", "timeout", "key", "rate", "burst", "guard",
+                "windows", "fallback", "fallback_kind", "report" }
+
+--- new{ connection (or host, port, password, db, timeout), key, rate, burst, guard (seconds; default
+-- rate_rules.DEFAULT_GUARD), windows = { per_minute =, per_hour =, per_day =
 -- }, fallback, fallback_kind ("host" or "process", for the report), report }
+-- (sendpulse.stores: the interface)
 function _M.new(o)
-  local guard = o.guard or options.DEFAULT_GUARD
+  o = stores.options(o, "limiter.redis.new", NAMES)
+  local conn = stores.redis_connection(o, "limiter.redis.new", true)
+  local guard = o.guard or rate_rules.DEFAULT_GUARD
   local interval = ceil(1e6 / o.rate) + floor(guard * 1e6)
   local windows = o.windows or {}
   local limits = {}
   for i = 1, 3 do limits[i] = windows[WINDOWS[i]] or 0 end
   return setmetatable({
-    conn = o.conn, key = o.key, interval = interval, rate = o.rate, burst = floor(o.burst),
+    conn = conn, key = o.key, interval = interval, rate = o.rate, burst = floor(o.burst),
     guard_s = guard, tolerance = (floor(o.burst) - 1) * interval,
     limits = limits,
     fallback = o.fallback, fallback_kind = o.fallback_kind, report = o.report or function() end,

@@ -27,8 +27,9 @@
 -- account's total stays within budget, and reports it (hook store_error).
 
 local core = require "sendpulse.core"
-local options = require "sendpulse.client.options"
+local rate_rules = require "sendpulse.account.rate"
 local nginx = require "sendpulse.nginx"
+local stores = require "sendpulse.stores"
 
 local setmetatable, format, tostring, pairs, ipairs = setmetatable, string.format, tostring, pairs, ipairs
 local ceil, floor, min, max = math.ceil, math.floor, math.min, math.max
@@ -48,12 +49,17 @@ local SPINS = 50
 local WINDOWS = { per_minute = 60, per_hour = 3600, per_day = 86400 }
 local BUCKETS = 60
 
---- new{ dict = shared dict, name = dict name, key = string, rate =, burst =,
---       guard = (seconds; default options.DEFAULT_GUARD),
+local NAMES = { "dict", "key", "rate", "burst", "guard", "windows", "fallback", "report" }
+
+--- new{ dict = the dict's name, key = string, rate =, burst =,
+--       guard = (seconds; default rate_rules.DEFAULT_GUARD),
 --       windows = { per_minute =, per_hour =, per_day = },
 --       fallback = limiter, report = function(operation, message) }
+-- (sendpulse.stores: the interface)
 function _M.new(o)
-  local guard = o.guard or options.DEFAULT_GUARD
+  o = stores.options(o, "limiter.shared_dict.new", NAMES)
+  local dict, dict_name = stores.shared_dict(o.dict, "limiter.shared_dict.new")
+  local guard = o.guard or rate_rules.DEFAULT_GUARD
   local interval = ceil(1e9 / o.rate) / 1e9 + guard
   local windows = {}
   for name, period in pairs(WINDOWS) do
@@ -64,7 +70,7 @@ function _M.new(o)
     end
   end
   return setmetatable({
-    dict = o.dict, name = o.name, key = o.key, lock_key = o.key .. ":lock",
+    dict = dict, name = dict_name, key = o.key, lock_key = o.key .. ":lock",
     rate = o.rate, burst = floor(o.burst), interval = interval, guard_s = guard,
     tolerance = (floor(o.burst) - 1) * interval,
     windows = windows, fallback = o.fallback, report = o.report,

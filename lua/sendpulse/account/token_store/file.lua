@@ -18,6 +18,7 @@
 -- reports that through the hook and carries on with a local token.
 
 local core = require "sendpulse.core"
+local stores = require "sendpulse.stores"
 
 local error, tonumber, type, setmetatable = error, tonumber, type, setmetatable
 local os_time, os_getenv = os.time, os.getenv
@@ -42,10 +43,10 @@ local FileStore = {}
 FileStore.__index = FileStore
 FileStore.__name = "sendpulse.account.token_store.file"
 
---- new{ dir = path } -> store. The folder is created (0700) on first use.
+--- new{ dir = path } -> store (sendpulse.stores: the interface). The
+-- folder is created (0700) on first use.
 function _M.new(opts)
-  opts = opts or {}
-  if type(opts) ~= "table" then error("token_store.file.new: argument must be a table or nil", 2) end
+  opts = stores.options(opts, "token_store.file.new", { "dir" })
   local dir = opts.dir
   if dir ~= nil and (type(dir) ~= "string" or dir == "") then
     error("token_store.file.new: 'dir' must be a non-empty path (string)", 2)

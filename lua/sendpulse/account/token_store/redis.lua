@@ -1,9 +1,12 @@
 --- A token store in Redis, for processes on several hosts.
 --
---   local store = require("sendpulse.account.token_store.redis").new(conn, "sendpulse:")
+--   local store = require("sendpulse.account.token_store.redis").new {
+--     connection = conn, prefix = "sendpulse:" }
 --
--- conn is a sendpulse.redis (or anything with the same
--- call and script methods, such as an adapter over the nginx cosocket client).
+-- conn is a sendpulse.redis connection (or anything with the same call and
+-- script methods, such as an adapter over the nginx cosocket client);
+-- without it, host, port, password, db and timeout make one
+-- (sendpulse.stores: the interface).
 -- The token is a key with an expiry (PX), so Redis drops it when it lapses;
 -- the lock is SET NX PX with a random owner, so a holder that dies frees it
 -- after `ttl` and a late unlock never frees someone else's lock.
@@ -16,6 +19,7 @@
 
 local core = require "sendpulse.core"
 local redis_connection = require "sendpulse.redis"
+local stores = require "sendpulse.stores"
 
 local error, tostring, type, setmetatable = error, tostring, type, setmetatable
 local floor = math.floor
@@ -58,12 +62,12 @@ local function owner_id()
     tostring(core.monotonic()), tostring({}), tostring(serial) }, "|"))
 end
 
-function _M.new(conn, prefix)
-  if type(conn) ~= "table" or type(conn.call) ~= "function" then
-    error("token_store.redis.new: argument 'conn' must be a Redis connection "
-      .. "(an object with call and script)", 2)
-  end
-  return setmetatable({ conn = conn, prefix = prefix or "", owner = owner_id() }, RedisStore)
+local NAMES = { "connection", "prefix", "host", "port", "password", "db", "timeout" }
+
+function _M.new(opts)
+  opts = stores.options(opts, "token_store.redis.new", NAMES)
+  local conn = stores.redis_connection(opts, "token_store.redis.new", true)
+  return setmetatable({ conn = conn, prefix = opts.prefix or "", owner = owner_id() }, RedisStore)
 end
 
 local function check(reply, err)

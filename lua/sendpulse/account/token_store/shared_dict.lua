@@ -2,7 +2,7 @@
 -- workers of one nginx use one token per account and only one of them
 -- fetches it (see sendpulse.account.shared_token for the protocol).
 --
---   local store = require("sendpulse.account.token_store.shared_dict").new("sendpulse")
+--   local store = require("sendpulse.account.token_store.shared_dict").new { dict = "sendpulse" }
 --   store:get(key) -> token, seconds_left | nil
 --   store:set(key, token, ttl)
 --   store:delete(key)
@@ -20,7 +20,7 @@
 -- The value keeps its own expiry (wall clock, ngx.now) in front of the
 -- token, so get needs neither resty.core's ttl() nor a second key.
 
-local nginx = require "sendpulse.nginx"
+local stores = require "sendpulse.stores"
 
 local tonumber, tostring, error, setmetatable = tonumber, tostring, error, setmetatable
 local format = string.format
@@ -32,11 +32,11 @@ local Store = {}
 Store.__index = Store
 Store.__name = "sendpulse.account.token_store.shared_dict"
 
---- new(name) -> store; raises when the dict does not exist.
-function _M.new(name)
-  local dict, why = nginx.shared_dict(name)
-  if not dict then error("sendpulse.account.token_store.shared_dict: " .. why, 2) end
-  return setmetatable({ dict = dict, name = name, ngx = nginx.host() }, Store)
+--- new{ dict = name } (or the name alone) -> store (sendpulse.stores: the
+-- interface); raises when the dict does not exist.
+function _M.new(opts)
+  local dict, name, ngx = stores.shared_dict(opts, "token_store.shared_dict.new")
+  return setmetatable({ dict = dict, name = name, ngx = ngx }, Store)
 end
 
 local function fail(self, op, err)

@@ -10,13 +10,17 @@ local json = require "sendpulse.sandbox.json"
 local base64 = require "sendpulse.sandbox.base64"
 local webhooks = require "sendpulse.sandbox.webhooks"
 local inbox = require "sendpulse.sandbox.inbox"
+local codes = require("sendpulse.errors").codes
 
 local type, pairs, ipairs, tostring = type, pairs, ipairs, tostring
 
 local _M = {}
 
-_M.LIST_WAIT = 900        -- 711
-_M.HOURLY_LIMIT = 4       -- 791
+-- The waits are the library's table's (sendpulse.errors), so the sandbox
+-- and the client never disagree on them.
+_M.LIST_WAIT = codes[711].wait    -- 711: 15 minutes
+_M.HOUR = codes[791].wait         -- 791: the window of HOURLY_LIMIT
+_M.HOURLY_LIMIT = 4               -- 791
 _M.FIRST_ID = 5001
 
 -- Campaign statuses as SendPulse numbers them (3 = sent, 13 = scheduled).
@@ -130,7 +134,7 @@ local function create(ctx)
   if body.is_test ~= true then
     local recent = 0
     for _, c in ipairs(list) do
-      if c.created > now - 3600 then recent = recent + 1 end
+      if c.created > now - _M.HOUR then recent = recent + 1 end
     end
     if recent >= _M.HOURLY_LIMIT then
       return reply.error(400, "API campaign limit exceeded: at most " .. _M.HOURLY_LIMIT .. " campaigns an hour", 791)

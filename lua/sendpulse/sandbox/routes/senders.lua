@@ -3,13 +3,14 @@
 -- 15 minutes of the last (sandbox clock) answers 1004.
 local reply = require "sendpulse.sandbox.reply"
 local json = require "sendpulse.sandbox.json"
+local codes = require("sendpulse.errors").codes
 
 local ipairs, lower = ipairs, string.lower
 
 local _M = {}
 
 _M.ACTIVATION_CODE = "sandbox-code"
-_M.CODE_WAIT = 900
+_M.CODE_WAIT = codes[1004].wait   -- the library's table's (sendpulse.errors): 15 minutes
 
 local function store(ctx)
   local d = ctx.state:data_of("senders", ctx.account)

@@ -21,8 +21,9 @@
 -- lock is bounded by lock_timeout seconds (then nil, message). Blocking
 -- file I/O: not for inside nginx (use the shared dict store there).
 local core = require "sendpulse.core"
+local stores = require "sendpulse.stores"
 
-local type, pairs, tostring, tonumber, setmetatable, error = type, pairs, tostring, tonumber, setmetatable, error
+local type, tostring, tonumber, setmetatable, error = type, tostring, tonumber, setmetatable, error
 local floor, ceil = math.floor, math.ceil
 local os_getenv, os_time = os.getenv, os.time
 local format, concat = string.format, table.concat
@@ -47,6 +48,7 @@ function _M.default_dir()
   return base .. "/webhooks", base
 end
 
+---@class sendpulse.webhooks.FileStore : sendpulse.webhooks.Store
 local Store = {}
 Store.__index = Store
 Store.__name = "sendpulse.webhooks.stores.file"
@@ -61,16 +63,12 @@ local function whole(opts, name, default, min)
   return v
 end
 
---- new{ dir =, max_entries =, lock_timeout = } -> store. The folder is
--- created (0700) on first use.
+--- new{ dir =, max_entries =, lock_timeout = } -> store (sendpulse.stores:
+-- the interface). The folder is created (0700) on first use.
+---@param opts? { dir?: string, max_entries?: integer, lock_timeout?: number }
+---@return sendpulse.webhooks.FileStore
 function _M.new(opts)
-  opts = opts or {}
-  if type(opts) ~= "table" then error("stores.file.new: argument must be a table or nil", 2) end
-  for k in pairs(opts) do
-    if k ~= "dir" and k ~= "max_entries" and k ~= "lock_timeout" then
-      error("stores.file.new: unknown option '" .. tostring(k) .. "' (known: dir, max_entries, lock_timeout)", 2)
-    end
-  end
+  opts = stores.options(opts, "stores.file.new", { "dir", "max_entries", "lock_timeout" })
   if opts.dir ~= nil and (type(opts.dir) ~= "string" or opts.dir == "") then
     error("stores.file.new: 'dir' must be a non-empty path (string)", 2)
   end
@@ -84,7 +82,9 @@ function _M.new(opts)
   }, Store)
 end
 
--- The folder, created (0700) and checked once, then kept open.
+--- The folder, created (0700) and checked once, then kept open.
+---@return userdata? folder
+---@return string? message
 function Store:prepare()
   if self.folder then return self.folder end
   if self.parent then
@@ -98,6 +98,12 @@ function Store:prepare()
   return folder
 end
 
+--- Locks bucket file `name` in `folder` (its companion lock file), within
+--- lock_timeout.
+---@param folder userdata
+---@param name string
+---@return userdata? lock
+---@return string? message
 function Store:lock(folder, name)
   local deadline = core.monotonic() + self.lock_timeout
   while true do
@@ -130,6 +136,10 @@ local function read_bucket(folder, name, now, max)
   return keys, times
 end
 
+---@param key string
+---@param ttl number seconds to remember it
+---@return boolean? new true: new; false: seen within ttl; nil: failed
+---@return string? message why it failed
 function Store:add(key, ttl)
   if type(key) ~= "string" or key:find("%s") then
     error("stores.file:add: 'key' must be a string without spaces", 2)

@@ -9,30 +9,28 @@
 -- first (an event repeated after that would pass again). Expired keys are
 -- dropped as new ones arrive, so memory follows the traffic of one ttl.
 local core = require "sendpulse.core"
+local stores = require "sendpulse.stores"
 
-local type, pairs, tostring, setmetatable, error, floor =
-  type, pairs, tostring, setmetatable, error, math.floor
+local type, setmetatable, error, floor = type, setmetatable, error, math.floor
 local monotonic = core.monotonic
 
 local _M = {}
 
 _M.MAX_ENTRIES = 100000
 
+---@class sendpulse.webhooks.MemoryStore : sendpulse.webhooks.Store
 local Store = {}
 Store.__index = Store
 Store.__name = "sendpulse.webhooks.stores.memory"
 
+--- new{ max_entries = } -> store (sendpulse.stores: the interface).
+---@param opts? { max_entries?: integer }
+---@return sendpulse.webhooks.MemoryStore
 function _M.new(opts)
-  opts = opts or {}
-  if type(opts) ~= "table" then error("stores.memory.new: argument must be a table or nil", 2) end
+  opts = stores.options(opts, "stores.memory.new", { "max_entries" })
   local max = opts.max_entries or _M.MAX_ENTRIES
   if type(max) ~= "number" or max < 1 or max ~= floor(max) then
     error("stores.memory.new: 'max_entries' must be a whole number >= 1", 2)
-  end
-  for k in pairs(opts) do
-    if k ~= "max_entries" then
-      error("stores.memory.new: unknown option '" .. tostring(k) .. "' (known: max_entries)", 2)
-    end
   end
   return setmetatable({
     max = max, count = 0,
@@ -43,6 +41,7 @@ end
 
 -- Drops the oldest queued key; it is forgotten unless it was added again
 -- since (then a later queue entry carries it).
+---@return nil
 function Store:drop_oldest()
   local h = self.head
   local key, at = self.queue_keys[h], self.queue_at[h]
@@ -54,6 +53,10 @@ function Store:drop_oldest()
   end
 end
 
+---@param key string
+---@param ttl number seconds to remember it
+---@return boolean? new true: new; false: seen within ttl; nil: failed
+---@return string? message why it failed
 function Store:add(key, ttl)
   local now = monotonic()
   -- Expired keys at the front of the queue go first.

@@ -20,43 +20,38 @@
 local core = require "sendpulse.core"
 local errors = require "sendpulse.errors"
 local redis_connection = require "sendpulse.redis"
+local stores = require "sendpulse.stores"
 
-local type, pairs, tostring, setmetatable, error, pcall, floor =
-  type, pairs, tostring, setmetatable, error, pcall, math.floor
+local type, pairs, setmetatable, error, pcall, floor =
+  type, pairs, setmetatable, error, pcall, math.floor
 local format = string.format
 local NULL = core.null   -- hiredis.null and ngx.null are this NULL light userdata
 
 local _M = {}
 
+---@class sendpulse.webhooks.RedisStore : sendpulse.webhooks.Store
 local Store = {}
 Store.__index = Store
 Store.__name = "sendpulse.webhooks.stores.redis"
 
+local NAMES = { "host", "port", "password", "db", "timeout", "prefix", "connection" }
 local KNOWN = { host = "string", port = "number", password = "string", db = "number",
                 timeout = "number", prefix = "string", connection = "table" }
 
+--- new{ connection = | host =, port =, password =, db =, timeout =; prefix = }
+-- -> store (sendpulse.stores: the interface).
+---@param opts? { host?: string, port?: integer, password?: string, db?: integer, timeout?: number,
+---   prefix?: string, connection?: table }
+---@return sendpulse.webhooks.RedisStore
 function _M.new(opts)
-  opts = opts or {}
-  if type(opts) ~= "table" then error("stores.redis.new: argument must be a table or nil", 2) end
+  opts = stores.options(opts, "stores.redis.new", NAMES)
   for k, v in pairs(opts) do
     local want = KNOWN[k]
-    if not want then
-      error("stores.redis.new: unknown option '" .. tostring(k)
-        .. "' (known: host, port, password, db, timeout, prefix, connection)", 2)
-    end
     if type(v) ~= want then
       error(format("stores.redis.new: '%s' must be a %s, got %s", k, want, type(v)), 2)
     end
   end
-  local conn = opts.connection
-  if conn then
-    if type(conn.call) ~= "function" then
-      error("stores.redis.new: 'connection' must have a call(self, command, ...) method", 2)
-    end
-  else
-    conn = redis_connection.connection { host = opts.host or "127.0.0.1", port = opts.port or 6379,
-      password = opts.password, db = opts.db or 0, timeout = opts.timeout or 1 }
-  end
+  local conn = stores.redis_connection(opts, "stores.redis.new")
   return setmetatable({ conn = conn, prefix = opts.prefix or "" }, Store)
 end
 
@@ -68,6 +63,10 @@ local function failure(err)
   return "redis: " .. text
 end
 
+---@param key string
+---@param ttl number seconds to remember it
+---@return boolean? new true: new; false: seen within ttl; nil: failed
+---@return string? message why it failed
 function Store:add(key, ttl)
   local ms = floor(ttl * 1000 + 0.5)
   if ms < 1 then ms = 1 end

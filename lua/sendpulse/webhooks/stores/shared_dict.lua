@@ -11,34 +11,42 @@
 -- in spec/webhooks_nginx_spec.lua), and an event repeated after its key
 -- was evicted would pass again. The first eviction in a worker is logged
 -- as a warning naming the dict.
-local nginx = require "sendpulse.nginx"
+local stores = require "sendpulse.stores"
 
-local type, tostring, setmetatable, error = type, tostring, setmetatable, error
+local tostring, setmetatable, error = tostring, setmetatable, error
 local format = string.format
 
 local _M = {}
 
+---@class sendpulse.webhooks.SharedDictStore : sendpulse.webhooks.Store
 local Store = {}
 Store.__index = Store
 Store.__name = "sendpulse.webhooks.stores.shared_dict"
 
---- open(name) -> store, or nil and why there is none.
-function _M.open(name)
-  if type(name) ~= "string" or name == "" then
-    return nil, "'shared_dict' must be the name of a lua_shared_dict (string)"
-  end
-  local dict, why = nginx.shared_dict(name)
-  if not dict then return nil, why end
-  return setmetatable({ dict = dict, name = name, ngx = nginx.host(), warned = false }, Store)
+--- open(name or { dict = name }) -> store, or nil and why there is none.
+---@param opts string|{ dict: string }
+---@return sendpulse.webhooks.SharedDictStore?
+---@return string? why
+function _M.open(opts)
+  local dict, name, ngx = stores.open_shared_dict(opts)
+  if not dict then return nil, name end
+  return setmetatable({ dict = dict, name = name, ngx = ngx, warned = false }, Store)
 end
 
---- new(name) -> store; raises when there is no such dict.
-function _M.new(name)
-  local store, why = _M.open(name)
+--- new(name or { dict = name }) -> store (sendpulse.stores: the
+-- interface); raises when there is no such dict.
+---@param opts string|{ dict: string } the lua_shared_dict's name
+---@return sendpulse.webhooks.SharedDictStore
+function _M.new(opts)
+  local store, why = _M.open(opts)
   if not store then error("stores.shared_dict.new: " .. why, 2) end
   return store
 end
 
+---@param key string
+---@param ttl number seconds to remember it
+---@return boolean? new true: new; false: seen within ttl; nil: failed
+---@return string? message why it failed
 function Store:add(key, ttl)
   local ok, err, forcible = self.dict:add(key, true, ttl)
   if forcible and not self.warned then
