@@ -39,6 +39,8 @@
  *                                      as append_private opens it
  *
  *   file:read([max]) -> the whole file | nil, message, "refused" (over max bytes)
+ *   file:read_at(offset, n) -> at most n bytes (up to 1 MiB) from offset,
+ *     fewer at the end | nil, message, fault   (the position unchanged)
  *   file:write(s) -> true | nil, message, fault   (at the file's position)
  *   file:sync() -> true | nil, message, fault
  *   file:size() -> bytes
@@ -500,6 +502,45 @@ static int file_read(lua_State *L)
     return 1;
 }
 
+/* At most n bytes from offset (fewer at the end of the file), without
+ * moving the position: a prefix of a file that may be large (the header of
+ * a rejects file a new run appends to). */
+#define SP_READ_AT_MAX (1 << 20)
+static int file_read_at(lua_State *L)
+{
+    sp_file *f = check_file(L, 1);
+    lua_Integer offset = sp_checkinteger(L, 2);
+    lua_Integer n = sp_checkinteger(L, 3);
+    luaL_Buffer b;
+    size_t got = 0;
+    sp_fs_err e;
+
+    luaL_argcheck(L, offset >= 0 && offset < ((lua_Integer)1 << 53), 2, "offset must be from 0 to 2^53");
+    luaL_argcheck(L, n >= 0 && n <= SP_READ_AT_MAX, 3, "n must be from 0 to 1 MiB");
+    luaL_buffinit(L, &b);
+    while (got < (size_t)n) {
+        size_t want = (size_t)n - got < LUAL_BUFFERSIZE ? (size_t)n - got : LUAL_BUFFERSIZE;
+        char *p = luaL_prepbuffer(&b);
+        ssize_t r = pread(f->fd, p, want, (off_t)offset + (off_t)got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int errnum = errno;
+            luaL_pushresult(&b);
+            lua_pop(L, 1);
+            e.fault = sp_fs_storage_errno(errnum) ? SP_FS_STORAGE : SP_FS_SYSTEM;
+            snprintf(e.text, sizeof e.text, "cannot read %s %s: %s", f->label, f->shown, strerror(errnum));
+            return push_err(L, &e);
+        }
+        if (r == 0)
+            break;
+        luaL_addsize(&b, (size_t)r);
+        got += (size_t)r;
+    }
+    luaL_pushresult(&b);
+    return 1;
+}
+
 static int file_write(lua_State *L)
 {
     sp_file *f = check_file(L, 1);
@@ -773,6 +814,7 @@ void sp_open_fs(lua_State *L)
     };
     static const luaL_Reg file_methods[] = {
         { "read", file_read },
+        { "read_at", file_read_at },
         { "write", file_write },
         { "sync", file_sync },
         { "size", file_size },

@@ -46,8 +46,9 @@ end
 --- fault ("storage" for a full disk, "refused" for a file that is not
 --- this import's).
 function _M.open(path, columns, keep)
-  local f, err, fault = core.open(path, { mode = keep and "append" or "create", append = true,
-                                          what = "rejects file" })
+  -- "create": read and write, at the position (a new run moves it to the
+  -- end below); "append": every write at the end
+  local f, err, fault = core.open(path, { mode = keep and "append" or "create", what = "rejects file" })
   if f == false then
     return nil, format("the rejects file %s is missing, but its journal says it holds %d bytes: delete the "
       .. "journal (or run the import with --restart) to start over", path, keep), "refused"
@@ -82,6 +83,9 @@ function _M.open(path, columns, keep)
         ok, err, fault = nil, "the rejects file " .. path .. " holds rows of another input (its first line is "
           .. "not " .. header:sub(1, -2) .. "): give another rejects file, or move this one away", "refused"
       end
+      -- this run's rows go after the earlier ones: the position to the end
+      -- (cut to its own size, nothing is removed)
+      if ok then ok, err, fault = f:truncate(size) end
     end
     if not ok then
       f:close()
