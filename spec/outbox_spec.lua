@@ -236,6 +236,18 @@ describe("outbox", function()
       assert.equal("store", e.kind)
     end)
 
+    it("refuses a journal with a second name (a hard link someone else could change it by)", function()
+      local a = file_store.new { dir = dir }
+      assert(a:status())
+      assert(outbox.new { client = client, store = "file", dir = dir }:enqueue("smtp", "send", message(1)))
+      assert(os.execute("ln " .. q(journal()) .. " " .. q(dir .. "/other-name")))
+      local st, err = file_store.new { dir = dir }:status()
+      assert.is_nil(st)
+      assert.matches("has 2 names %(hard links%)", err)
+      os.remove(dir .. "/other-name")
+      assert.equal(1, assert(file_store.new { dir = dir }:status()).pending)
+    end)
+
     it("is compacted past compact_bytes, the state kept, other processes following", function()
       local a = file_store.new { dir = dir, compact_bytes = 2000 }
       local b = file_store.new { dir = dir }

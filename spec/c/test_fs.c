@@ -306,6 +306,39 @@ static void test_full_disk_is_storage(void)
     CHECK(!sp_fs_storage_errno(EACCES) && !sp_fs_storage_errno(ENOENT));
 }
 
+/* The outbox's path-based calls (append_private, open_private) keep the
+ * same rules: a link, others' bits, a second name are refused. */
+static void test_path_calls(void)
+{
+    char p[256], q[256], text[512];
+    long long size = -1;
+    int fd;
+
+    path_of(p, sizeof p, "outbox-journal");
+    path_of(q, sizeof q, "outbox-link");
+    CHECK(sp_fs_open_private(p, &size, text, sizeof text) == -2);   /* none yet */
+    CHECK(sp_fs_append_private(p, "hello ", 6, 1, text, sizeof text) == 0);
+    CHECK(sp_fs_append_private(p, "world", 5, 0, text, sizeof text) == 0);
+    fd = sp_fs_open_private(p, &size, text, sizeof text);
+    CHECK(fd >= 0 && size == 11);
+    if (fd >= 0)
+        close(fd);
+    CHECK(symlink(p, q) == 0);
+    CHECK(sp_fs_append_private(q, "x", 1, 1, text, sizeof text) == -1);
+    CHECK(strstr(text, "is a symbolic link: refusing it") != NULL);
+    CHECK(sp_fs_open_private(q, &size, text, sizeof text) == -1);
+    unlink(q);
+    CHECK(chmod(p, 0644) == 0);
+    CHECK(sp_fs_append_private(p, "x", 1, 1, text, sizeof text) == -1);
+    CHECK(strstr(text, "mode 644") != NULL);
+    CHECK(chmod(p, 0600) == 0);
+    CHECK(link(p, q) == 0);
+    CHECK(sp_fs_open_private(p, &size, text, sizeof text) == -1);
+    CHECK(strstr(text, "has 2 names") != NULL);
+    unlink(q);
+    unlink(p);
+}
+
 int main(void)
 {
     char cmd[300];
@@ -322,6 +355,7 @@ int main(void)
     test_replace();
     test_temporaries();
     test_full_disk_is_storage();
+    test_path_calls();
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", dir);
