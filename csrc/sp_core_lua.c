@@ -8,8 +8,8 @@
  *   monotonic, sleep, wallclock   (sp_clock_lua.c)
  *   json_encode, null    (sp_json_encode_lua.c); json_decode (sp_json_decode_lua.c)
  *   urlencode, base64_encode, base64_decode, fingerprint, json_string_size   (sp_encode_lua.c)
- *   private_dir, write_private, try_lock, uid, fsync,
- *   append_private, read_private                           (sp_fs_lua.c)
+ *   dir, open, temp, uid, fsync, storage_errno,
+ *   private_dir, write_private, try_lock, append_private, read_private   (sp_fs_lua.c)
  *   limits               the bounds on an answer (sp_easy_lua.c)
  *   remove_on_signal     a file removed if a signal ends the process (sp_cleanup_lua.c) */
 #include "sp_lua.h"
@@ -18,7 +18,7 @@
 /* The interface between this core and the Lua files, not a release number
  * (that is set once, in lua/sendpulse/version.lua). Bumped whenever a
  * function's contract changes, so a stale core.so is refused at require. */
-#define SP_CORE_ABI 10
+#define SP_CORE_ABI 11
 
 /* Which Lua this core was compiled for, as text in the file itself. A core
  * built for another Lua never reaches luaopen: the dynamic linker refuses

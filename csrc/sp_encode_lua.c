@@ -2,9 +2,14 @@
  *   core.urlencode(s)      -> RFC 3986 percent-encoded s
  *   core.base64_encode(s)  -> Base64 of s
  *   core.base64_decode(s)  -> bytes, or nil, message
- *   core.fingerprint(s)    -> 16 hex digits (FNV-1a, 64 bit): a stable,
- *                             non-reversible-at-a-glance key for a secret;
- *                             not a cryptographic hash
+ *   core.fingerprint(s [, from]) -> 16 hex digits (FNV-1a, 64 bit): a
+ *                             stable, non-reversible-at-a-glance key for a
+ *                             secret; not a cryptographic hash. With `from`
+ *                             (an earlier result) it goes on from there:
+ *                             fingerprint(b, fingerprint(a)) ==
+ *                             fingerprint(a .. b), so a file can be
+ *                             fingerprinted piece by piece (the import's
+ *                             journal does)
  *   core.json_string_size(s [, init]) -> the bytes of s (from position
  *                             init, 1 by default) as a JSON string (quotes
  *                             and escapes included), or nil and the position
@@ -74,6 +79,15 @@ static int core_fingerprint(lua_State *L)
     const unsigned char *s = (const unsigned char *)luaL_checklstring(L, 1, &n);
     unsigned long long h = 14695981039346656037ull;
     char hex[17];
+    if (!lua_isnoneornil(L, 2)) {
+        size_t m;
+        const char *from = luaL_checklstring(L, 2, &m);
+        luaL_argcheck(L, m == 16 && strspn(from, "0123456789abcdef") == 16, 2,
+                      "an earlier fingerprint (16 lowercase hex digits)");
+        h = 0;
+        for (i = 0; i < 16; i++)
+            h = (h << 4) | (unsigned long long)(from[i] <= '9' ? from[i] - '0' : from[i] - 'a' + 10);
+    }
     for (i = 0; i < n; i++) {
         h ^= s[i];
         h *= 1099511628211ull;

@@ -3,11 +3,17 @@
  *
  *   core.limiter{ rate = 10, burst = 1, guard = 0.0008,
  *                 windows = { per_minute = n, per_hour = n, per_day = n },
- *                 file = path }
- *     -> limiter | nil, message (the file cannot be used)
+ *                 file = path, dir = folder }
+ *     -> limiter | nil, message, fault (the file cannot be used; fault as
+ *        core.dir's: "storage" for a full disk)
  *   With `file`, the budget and the window counts live in that
  *   memory-mapped file and are shared by every process of the host that
- *   opens it (see sp_shm.h).
+ *   opens it (see sp_shm.h). With `dir` (a core.dir object), `file` is a
+ *   name in that folder, opened relative to it.
+ *   The file's size is checked before every use: a file cut short under
+ *   the process (which would make the next access a SIGBUS) is left, and
+ *   the limiter goes on with a budget of its own (limiter:shared() turns
+ *   false, limiter:fault() says why).
  *   limiter:take([lateness]) -> true: a request may leave now (counted
  *                    everywhere); lateness: seconds this caller may be late
  *                    without moving the schedule (see sp_limiter.h)
@@ -22,11 +28,14 @@
  *                          it to `guard` if that is wider (never narrower)
  *   limiter:state() -> { per_second = { limit, burst, left, wait },
  *                        per_minute = { limit, used, left, wait, period }, ... }
+ *   limiter:fault() -> why the host-wide file was left, once (then nil)
  *
  * The limiter never sleeps itself: the caller waits with whatever its host
  * allows (os-level sleep, ngx.sleep, a coroutine yield), so one limiter
  * serves the blocking, nginx and event-loop transports alike. */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -56,6 +65,8 @@ typedef struct sp_limiter {
     sp_window         window[SP_SHM_WINDOWS];
     int               n_windows;    /* how many have a limit */
     sp_shm            shm;
+    char              path[256];    /* the file, for messages */
+    char              fault[512];   /* why the file was left, until read */
 } sp_limiter;
 
 static lua_Number opt_number(lua_State *L, int t, const char *field, lua_Number dflt)
@@ -76,9 +87,10 @@ static int limiter_new(lua_State *L)
 {
     sp_limiter *lim;
     lua_Number rate, burst, guard, limits[SP_SHM_WINDOWS] = { 0, 0, 0 };
-    const char *file = NULL;
-    char boot_id[SP_SHM_BOOT_ID_LEN], err[512];
-    int i;
+    const char *file = NULL, *dir_path = NULL;
+    char boot_id[SP_SHM_BOOT_ID_LEN];
+    sp_fs_err e;
+    int i, dirfd = AT_FDCWD;
 
     luaL_checktype(L, 1, LUA_TTABLE);
     rate = opt_number(L, 1, "rate", 10);
@@ -101,6 +113,12 @@ static int limiter_new(lua_State *L)
         if (n == 0 || strlen(file) != n)
             return luaL_error(L, "limiter: 'file' must be a non-empty path without NUL bytes");
     }
+    lua_getfield(L, 1, "dir");
+    if (!lua_isnil(L, -1)) {
+        if (file == NULL || strchr(file, '/') != NULL)
+            return luaL_error(L, "limiter: with 'dir', 'file' is a name in that folder");
+        dirfd = sp_dir_fd(L, lua_gettop(L), &dir_path);
+    }
     lim = sp_newuserdata(L, sizeof *lim);
     memset(lim, 0, sizeof *lim);
     if (sp_gcra_init(&lim->gcra, rate, burst, (uint64_t)(guard * 1e9)) != 0)
@@ -117,12 +135,18 @@ static int limiter_new(lua_State *L)
     lim->tat = &lim->local_tat;
     lim->counts = lim->local_counts;
     if (file != NULL) {
+        if (dir_path != NULL)
+            snprintf(lim->path, sizeof lim->path, "%s/%s", dir_path, file);
+        else
+            snprintf(lim->path, sizeof lim->path, "%s", file);
         sp_shm_boot_id(boot_id);
-        if (sp_shm_open(&lim->shm, file, boot_id, sp_clock_monotonic_ns(),
-                        SP_SHM_MAX_AHEAD_NS, err, sizeof err) != 0) {
+        if (sp_shm_open(&lim->shm, dirfd, file, lim->path, boot_id, sp_clock_monotonic_ns(),
+                        SP_SHM_MAX_AHEAD_NS, &e) != 0) {
             lua_pushnil(L);
-            lua_pushstring(L, err);
-            return 2;
+            lua_pushstring(L, e.text);
+            lua_pushstring(L, e.fault == SP_FS_STORAGE ? "storage" : e.fault == SP_FS_REFUSED ? "refused"
+                                                                                         : "system");
+            return 3;
         }
         lim->tat = &lim->shm.map->tat;
         lim->counts = lim->shm.map->windows;
@@ -133,10 +157,31 @@ static int limiter_new(lua_State *L)
     return 1;
 }
 
+/* Before every use of the mapped file: one cut short (truncated by hand,
+ * say) would make the next access a SIGBUS. Then the limiter leaves it and
+ * keeps a budget of its own, starting as if a request had just left (the
+ * file's last state can no longer be read), and says why in lim->fault. */
+static void check_file(sp_limiter *lim)
+{
+    long long size;
+
+    if (lim->shm.map == NULL || sp_shm_intact(&lim->shm, &size) == 0)
+        return;
+    lim->local_tat = sp_clock_monotonic_ns() + lim->gcra.interval_ns;
+    memset(lim->local_counts, 0, sizeof lim->local_counts);
+    lim->tat = &lim->local_tat;
+    lim->counts = lim->local_counts;
+    sp_shm_close(&lim->shm);
+    snprintf(lim->fault, sizeof lim->fault, "the budget file %s was cut to %lld bytes under this process "
+             "(it needs %u): this process keeps a budget of its own from now on", lim->path, size,
+             (unsigned)sizeof(sp_shm_file));
+}
+
 /* The window counts are read and written under the file lock when they
  * are shared; a process's own need none (one Lua state uses them). */
 static void lock_counts(lua_State *L, sp_limiter *lim)
 {
+    check_file(lim);
     if (lim->n_windows > 0 && lim->shm.map != NULL && sp_shm_lock(&lim->shm) != 0)
         luaL_error(L, "limiter: cannot lock the budget file: %s", strerror(errno));
 }
@@ -279,6 +324,7 @@ static int limiter_defer(lua_State *L)
     sp_limiter *lim = luaL_checkudata(L, 1, SP_LIMITER_MT);
     lua_Number s = luaL_checknumber(L, 2);
     luaL_argcheck(L, s >= 0 && s < 3600, 2, "seconds must be within [0, 3600)");
+    check_file(lim);
     sp_gcra_defer(lim->tat, &lim->gcra, sp_clock_monotonic_ns() + (uint64_t)(s * 1e9));
     return 0;
 }
@@ -288,6 +334,7 @@ static int limiter_push(lua_State *L)
     sp_limiter *lim = luaL_checkudata(L, 1, SP_LIMITER_MT);
     lua_Number s = luaL_checknumber(L, 2);
     luaL_argcheck(L, s >= 0 && s < 3600, 2, "seconds must be within [0, 3600)");
+    check_file(lim);
     sp_gcra_push(lim->tat, (uint64_t)(s * 1e9));
     return 0;
 }
@@ -313,6 +360,17 @@ static int limiter_shared(lua_State *L)
     return 1;
 }
 
+/* limiter:fault() -> why the host-wide file was left (once), or nil. */
+static int limiter_fault(lua_State *L)
+{
+    sp_limiter *lim = luaL_checkudata(L, 1, SP_LIMITER_MT);
+    if (lim->fault[0] == '\0')
+        return 0;
+    lua_pushstring(L, lim->fault);
+    lim->fault[0] = '\0';
+    return 1;
+}
+
 /* Unmaps the host-wide file; the file itself stays for other processes. */
 static int limiter_gc(lua_State *L)
 {
@@ -330,6 +388,7 @@ void sp_open_limiter(lua_State *L)
         { "peek", limiter_peek },
         { "state", limiter_state },
         { "shared", limiter_shared },
+        { "fault", limiter_fault },
         { "defer", limiter_defer },
         { "push", limiter_push },
         { "guard", limiter_guard },

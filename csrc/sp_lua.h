@@ -28,7 +28,8 @@
 #define SP_AUTH_MT     "sendpulse.auth"
 #define SP_LIMITER_MT  "sendpulse.limiter"
 #define SP_MULTI_MT    "sendpulse.multi"
-#define SP_FILELOCK_MT "sendpulse.filelock"
+#define SP_DIR_MT      "sendpulse.dir"
+#define SP_FILE_MT     "sendpulse.file"
 #define SP_HIREDIS_MT  "sendpulse.hiredis"
 #define SP_CLEANUP_MT  "sendpulse.cleanup"
 
@@ -65,6 +66,9 @@ void sp_open_encode(lua_State *L);        /* sp_encode_lua.c */
 void sp_open_fs(lua_State *L);            /* sp_fs_lua.c */
 void sp_open_easy(lua_State *L);          /* sp_easy_lua.c: core.limits */
 
+/* The descriptor of the folder object (core.dir) at i, raising for
+ * anything else; *path (when not NULL) gets its path (sp_fs_lua.c). */
+int sp_dir_fd(lua_State *L, int i, const char **path);
 /* sendpulse.hiredis (its own module): pushes a reply sp_resp_check said
  * DONE to (buf[0, len)) as Lua values: strings, integers, tables, and a
  * NULL light userdata for a null (sp_resp_lua.c). */

@@ -1,5 +1,4 @@
 #include "sp_shm.h"
-#include "sp_fs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,48 +29,65 @@ void sp_shm_boot_id(char out[SP_SHM_BOOT_ID_LEN])
     out[strcspn(out, "\r\n")] = '\0';
 }
 
-static int fail(char *err, size_t errlen, const char *what, const char *path, int e)
+static int fail(sp_fs_err *e, int errnum, const char *doing, const char *shown)
 {
-    snprintf(err, errlen, "%s %s: %s", what, path, strerror(e));
+    e->fault = sp_fs_storage_errno(errnum) ? SP_FS_STORAGE : SP_FS_SYSTEM;
+    e->errnum = errnum;
+    snprintf(e->text, sizeof e->text, "cannot %s budget file %s: %s", doing, shown, strerror(errnum));
     return -1;
 }
 
-int sp_shm_open(sp_shm *m, const char *path, const char *boot_id,
-                uint64_t now_ns, uint64_t max_ahead_ns, char *err, size_t errlen)
+int sp_shm_open(sp_shm *m, int dirfd, const char *name, const char *shown, const char *boot_id,
+                uint64_t now_ns, uint64_t max_ahead_ns, sp_fs_err *e)
 {
     struct stat st;
     sp_shm_file *f;
     char id[SP_SHM_BOOT_ID_LEN];
-    int fd;
+    int fd, rc;
 
     m->map = NULL;
     m->fd = -1;
     memset(id, 0, sizeof id);
     strncpy(id, boot_id, sizeof id - 1);
-    fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return fail(err, errlen, "cannot open", path, errno);
-    if (sp_fs_check_owned(fd, path, err, errlen) != 0)
-        goto out;
+    if (sp_fs_open(dirfd, name, "budget file", shown, SP_FS_WRITE | SP_FS_CREATE, &fd, e) != 0)
+        return -1;
     /* Only openers take the lock, and only to initialise: a process that
      * dies holding it releases it with its file descriptors. */
     while (flock(fd, LOCK_EX) != 0) {
         if (errno != EINTR) {
-            fail(err, errlen, "cannot lock", path, errno);
+            fail(e, errno, "lock", shown);
             goto out;
         }
     }
-    if (fstat(fd, &st) != 0) {
-        fail(err, errlen, "cannot inspect", path, errno);
+    /* Every block of the layout on the disk before it is mapped, also for
+     * a sparse file an older version made with ftruncate: on a full file
+     * system this fails here, instead of a SIGBUS at the first write. */
+    do
+        rc = posix_fallocate(fd, 0, sizeof *f);
+    while (rc == EINTR);
+    if (rc != 0) {
+        fail(e, rc, "allocate", shown);
         goto out;
     }
-    if ((size_t)st.st_size < sizeof *f && ftruncate(fd, sizeof *f) != 0) {
-        fail(err, errlen, "cannot size", path, errno);
+    if (fstat(fd, &st) != 0) {
+        fail(e, errno, "inspect", shown);
+        goto out;
+    }
+    if ((size_t)st.st_size < sizeof *f) {
+        fail(e, EIO, "size", shown);
         goto out;
     }
     f = mmap(NULL, sizeof *f, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (f == MAP_FAILED) {
-        fail(err, errlen, "cannot map", path, errno);
+        fail(e, errno, "map", shown);
+        goto out;
+    }
+    m->map = f;
+    m->fd = fd;
+    if (sp_shm_intact(m, NULL) != 0) {   /* cut between the fstat and the mmap */
+        sp_shm_close(m);
+        fail(e, EIO, "use", shown);
+        fd = -1;
         goto out;
     }
     if (memcmp(f->magic, MAGIC, sizeof MAGIC) != 0
@@ -84,16 +100,28 @@ int sp_shm_open(sp_shm *m, const char *path, const char *boot_id,
         memcpy(f->boot_id, id, sizeof id);
         memcpy(f->magic, MAGIC, sizeof MAGIC);
     }
-    m->map = f;
 out:
     /* Unlock explicitly: the mapping keeps the open file (and so a lock on
      * it) alive after close. */
-    flock(fd, LOCK_UN);
-    if (m->map != NULL)
-        m->fd = fd;      /* for sp_shm_lock */
-    else
-        close(fd);
+    if (fd >= 0) {
+        flock(fd, LOCK_UN);
+        if (m->map == NULL)
+            close(fd);
+    }
     return m->map ? 0 : -1;
+}
+
+int sp_shm_intact(const sp_shm *m, long long *size)
+{
+    struct stat st;
+
+    if (size != NULL)
+        *size = -1;
+    if (m->map == NULL || fstat(m->fd, &st) != 0)
+        return -1;
+    if (size != NULL)
+        *size = (long long)st.st_size;
+    return (size_t)st.st_size >= sizeof *m->map ? 0 : -1;
 }
 
 int sp_shm_lock(sp_shm *m)

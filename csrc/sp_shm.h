@@ -14,13 +14,20 @@
  * processes that use windows hold the file lock around them (sp_shm_lock):
  * flock, which the kernel drops when a holder dies. The TAT alone stays
  * lock-free. The layout only grew at the end: the TAT keeps its offset, and
- * an older 64-byte file is extended with zeroed counts. */
+ * an older 64-byte file is extended with zeroed counts.
+ *
+ * A mapped file is memory whose pages the file system must supply: a page
+ * it cannot supply (a full tmpfs, a file cut short) is a SIGBUS, which
+ * kills the process. So the file's blocks are allocated (posix_fallocate)
+ * before it is mapped, and the size is checked before every use
+ * (sp_shm_intact): a caller that finds it cut stops using the mapping. */
 #ifndef SP_SHM_H
 #define SP_SHM_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sp_fs.h"
 #include "sp_window.h"
 
 #define SP_SHM_BOOT_ID_LEN 48
@@ -46,12 +53,21 @@ typedef struct sp_shm {
  * the system does not tell. */
 void sp_shm_boot_id(char out[SP_SHM_BOOT_ID_LEN]);
 
-/* Maps the budget file at `path` (created 0600 when missing; it must be a
- * regular file owned by this user). boot_id: the current boot (see above).
- * A TAT more than `max_ahead_ns` after now_ns cannot come from this boot's
- * clock either, and is reset too. Returns 0, or -1 with a message in err. */
-int sp_shm_open(sp_shm *m, const char *path, const char *boot_id,
-                uint64_t now_ns, uint64_t max_ahead_ns, char *err, size_t errlen);
+/* Maps the budget file `name` in the folder dirfd (AT_FDCWD: the working
+ * folder), created 0600 when missing; it must be a private file (sp_fs.h).
+ * shown: its path for messages. boot_id: the current boot (see above). A
+ * TAT more than `max_ahead_ns` after now_ns cannot come from this boot's
+ * clock either, and is reset too. Returns 0, or -1 with e filled in (a full
+ * disk is e->fault SP_FS_STORAGE). */
+int sp_shm_open(sp_shm *m, int dirfd, const char *name, const char *shown, const char *boot_id,
+                uint64_t now_ns, uint64_t max_ahead_ns, sp_fs_err *e);
+
+/* Whether the file still holds the whole layout (fstat). 0 when it does;
+ * -1 when it was cut short (or cannot be inspected), with its size in
+ * *size (-1 when unknown): the mapping must not be touched any more. The
+ * check and the use that follows are not one step: a file cut between the
+ * two (a window of a few instructions) can still raise SIGBUS. */
+int sp_shm_intact(const sp_shm *m, long long *size);
 
 /* Takes (sp_shm_lock) and releases the file lock of the window counts.
  * Returns 0, or -1 (lock: with errno set). */

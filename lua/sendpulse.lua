@@ -14,7 +14,7 @@ local errors = require "sendpulse.errors"
 local json = require "sendpulse.json"
 
 -- The C core's interface version these Lua files were written against.
-local CORE_ABI = 10
+local CORE_ABI = 11
 if core.ABI ~= CORE_ABI then
   error(string.format("sendpulse: the C core has interface %s but the Lua code needs %d: rebuild it (make)",
     tostring(core.ABI), CORE_ABI), 2)

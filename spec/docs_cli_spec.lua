@@ -50,6 +50,10 @@ describe("docs/cli.md #cli", function()
     assert.matches("; canned answer (X-Sandbox-Canned: crm:get_pipelines): the example of SendPulse's OpenAPI file",
       out, 1, true)
     assert.matches("3,not an email address,not-an-email,Bad,", out, 1, true)
+    -- the journal's checks: a field of the wrong type, a journal others can read
+    assert.matches("is damaged: 'list' must be a whole number from 1 to 2^53, got \"1001\" (a string)", out, 1, true)
+    assert.matches("can be read or written by others (mode 644): refusing it; run: chmod 600", out, 1, true)
+    assert.matches("exit 2\n", out, 1, true)
     assert.matches("email,name", sys.read_file(dir .. "/contacts-export.csv"), 1, true)
     os.execute("rm -rf " .. q(dir))
   end)

@@ -119,6 +119,35 @@ describe("idempotency file store", function()
     os.execute("rm -rf '" .. dir .. "'")
   end)
 
+  it("keeps its buckets as private files: others' bits, a second name or a FIFO are refused", function()
+    -- csrc/sp_fs.h's rules, checked on the opened descriptor: a record
+    -- store that others can read, or reach by another name, is not ours
+    local dir = tmpdir()
+    local store = require("sendpulse.idempotency.stores.file").new { dir = dir }
+    assert.is_true(store:swap("k", false, '{"a":1}', 60))
+    local bucket = dir .. "/" .. core.fingerprint("k"):sub(1, 2) .. ".records"
+    assert(os.execute("chmod 644 '" .. bucket .. "'"))
+    local ok, err = store:get("k")
+    assert.is_nil(ok)
+    assert.matches("can be read or written by others %(mode 644%)", err)
+    ok, err = store:swap("k", '{"a":1}', '{"a":2}', 60)
+    assert.is_nil(ok)
+    assert.matches("mode 644", err)
+    assert(os.execute("chmod 600 '" .. bucket .. "'"))
+    assert.equal('{"a":1}', (store:get("k")))
+    assert(os.execute("ln '" .. bucket .. "' '" .. dir .. "/second-name'"))
+    ok, err = store:get("k")
+    assert.is_nil(ok)
+    assert.matches("has 2 names %(hard links%)", err)
+    os.remove(dir .. "/second-name")
+    os.remove(bucket)
+    assert(os.execute("mkfifo -m 600 '" .. bucket .. "'"))
+    ok, err = store:get("k")   -- at once: the open does not wait for a writer
+    assert.is_nil(ok)
+    assert.matches("is a FIFO, not a regular file", err)
+    os.execute("rm -rf '" .. dir .. "'")
+  end)
+
   it("refuses new keys when full rather than forget one", function()
     local store = require("sendpulse.idempotency.stores.memory").new { max_entries = 2 }
     assert.is_true(store:swap("a", false, "{}", 60))

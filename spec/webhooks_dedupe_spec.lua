@@ -194,7 +194,7 @@ describe("webhooks file store", function()
     local store = webhooks.stores.file { dir = "/proc/no-such-dir/x" }
     local ok, err = store:add("k", 1)
     assert.is_nil(ok)
-    assert.truthy(err:find("cannot create folder", 1, true), err)
+    assert.truthy(err:find("cannot create dedupe folder /proc/no-such-dir/x", 1, true), err)
     assert.has_error(function() webhooks.stores.file { dir = "" } end,
       "stores.file.new: 'dir' must be a non-empty path (string)")
     assert.has_error(function() webhooks.stores.file { max_entries = 5 } end,

@@ -15,6 +15,11 @@
 --               chunk sizes)
 --   decode      an answer that is not the JSON it should be
 --   argument    the call itself is wrong (names the argument and the rule)
+--   storage     a file could not be written because the disk (or the user's
+--               quota) is full, or the device failed: ENOSPC, EDQUOT, EFBIG,
+--               EIO (bulk import and export; the message names the file)
+--   busy        a file is locked by another run: a second import with the
+--               same journal (sendpulse.bulk.journal)
 --   cancelled   the call's client was closed while it ran (from a hook, say);
 --               transport = "multi": also the call was cancelled
 --   callback    transport = "multi": Lua code raised (a completion callback, the
@@ -216,6 +221,8 @@ end
 ---| "uncertain" # an earlier attempt with the key may have been sent
 ---| "store" # an idempotency ledger or an outbox store failed
 ---| "full" # the outbox holds max_pending entries
+---| "storage" # a file could not be written: the disk or the quota is full
+---| "busy" # another run holds the file's lock (an import's journal)
 
 ---@class sendpulse.Error
 ---@field kind sendpulse.ErrorKind what failed (the list at the top of sendpulse/errors.lua)

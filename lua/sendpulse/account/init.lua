@@ -11,9 +11,9 @@
 --   budget.lua           the budget as a call meets it: a line of waiting
 --                        calls in front of a limiter
 --   token_store/         where: file (one host), redis (many), shared_dict (nginx)
---   limiter/             the budget: redis (many hosts), shared_dict (nginx);
---                        a process's or one host's budget is the C limiter
---                        (a host's: a file it maps)
+--   limiter/             the budget: host (a file the C limiter maps),
+--                        redis (many hosts), shared_dict (nginx); a
+--                        process's budget is the C limiter alone
 -- (The Redis link of the Redis store and budget is sendpulse.redis.)
 
 local core = require "sendpulse.core"
@@ -146,22 +146,19 @@ local function process_limiter(cfg, rate)
 end
 
 -- The host's budget for the account: a mapped file in the token folder,
--- named by a fingerprint of the account. Falls back to the process budget
--- (reported) when the file cannot be used.
+-- named by a fingerprint of the account (sendpulse.account.limiter.host).
+-- Falls back to the process budget (reported) when the file cannot be
+-- used, or is cut short later.
 local function host_limiter(cfg, observe, rate)
   local rl = cfg.rate_limit
   rate = rate or rl.rate
-  local dir = cfg.token_dir or require("sendpulse.account.token_store.file").default_dir()
-  local ok, err = core.private_dir(dir)
-  local l
-  if ok then
-    l, err = core.limiter { rate = rate, burst = rl.burst, guard = rl.guard,
-      windows = scaled(rl.windows, rate / rl.rate),
-      file = format("%s/%s.budget", dir, core.fingerprint(_M.account_key(cfg))) }
-  end
-  if l then return l end
-  observe { event = "limiter_error", shared = "host", fallback = "process", message = err }
-  return process_limiter(cfg, rate)
+  return require("sendpulse.account.limiter.host").new {
+    dir = cfg.token_dir or require("sendpulse.account.token_store.file").default_dir(),
+    name = core.fingerprint(_M.account_key(cfg)) .. ".budget",
+    settings = { rate = rate, burst = rl.burst, guard = rl.guard, windows = scaled(rl.windows, rate / rl.rate) },
+    fallback = function() return process_limiter(cfg, rate) end,
+    report = observe,
+  }
 end
 
 -- The limiter behind the account's budget (see _M.limiter).

@@ -11,8 +11,9 @@
 -- get_mailing_list_variables gives them; a contact without a variable has
 -- an empty cell. The CSV rules are those of the import (sendpulse.bulk.csv),
 -- so importing an export gives back the same contacts and variables
--- (statuses are not exported). A path is written to a temporary file and
--- renamed when the export is complete, so it never holds half a list.
+-- (statuses are not exported). A path is written to a private temporary
+-- file (mode 0600) and renamed when the export is complete, so it never
+-- holds half a list (see sink below).
 --
 -- Cells a spreadsheet would run as a formula (starting with = + - @ TAB CR)
 -- get a ' in front (sendpulse.bulk.cells; raw_cells = true writes them as
@@ -24,20 +25,19 @@
 -- more contacts came than get_emails_total_count says the list holds (asked
 -- again when passed, since a list can grow during an export).
 --
--- The temporary file: removed if the export fails, or if SIGINT, SIGTERM,
--- SIGHUP or SIGQUIT ends the process while it is written (core.remove_on_signal,
--- where those signals have their default action); locked while it is written
--- (core.try_lock), so a later run knows one left by a SIGKILL or a power cut
--- (unlocked) from one being written (locked: refused): the stale one is
--- removed and written anew.
+-- The temporary file is private (core.temp): unnamed where the file system
+-- allows (O_TMPFILE), so a signal, a SIGKILL or a power cut leaves nothing
+-- behind and two exports to one path each publish a whole file (the last
+-- one wins); elsewhere `<out>.<uid>.tmp`, made with O_EXCL, one left by a
+-- killed run of this user replaced, anything else there refused.
 local core = require "sendpulse.core"
 local errors = require "sendpulse.errors"
 local call_options = require "sendpulse.operations.call_options"
 local csv = require "sendpulse.bulk.csv"
 local cells = require "sendpulse.bulk.cells"
 
-local type, pairs, ipairs, pcall, tostring, tonumber, rawget, error, assert =
-      type, pairs, ipairs, pcall, tostring, tonumber, rawget, error, assert
+local type, pairs, ipairs, pcall, tostring, tonumber, rawget, error =
+      type, pairs, ipairs, pcall, tostring, tonumber, rawget, error
 local format, concat = string.format, table.concat
 local monotonic = core.monotonic
 local neutralise_record = cells.neutralise_record
@@ -77,70 +77,58 @@ local function check(args)
   end
 end
 
-local function refuse(message)
-  error(errors.argument("email:export: " .. message), 0)
+-- A failure to write the output: a full disk is kind "storage", anything
+-- else "argument" (a path that cannot be written).
+local function write_error(message, fault)
+  return errors.new { kind = fault == "storage" and "storage" or "argument",
+                      message = "email:export: " .. tostring(message) }
 end
 
--- A temporary file left at `tmp` by an export that could not remove it
--- (SIGKILL, a power cut) is removed; one that a running export holds
--- locked is not (the same output written twice at once: refused). A path
--- that is not a regular file of ours (a symlink, another user's file) is
--- refused by try_lock and left alone.
-local function clear_stale(tmp)
-  local lock, err = core.try_lock(tmp)
-  if lock == nil then refuse("cannot use " .. tmp .. ": " .. tostring(err)) end
-  if lock == false then
-    refuse(format("%s is being written by another export to the same file (its lock is held)", tmp))
-  end
-  os.remove(tmp)
-  lock:unlock()
-end
+-- Lines are written in pieces of this many bytes.
+local FLUSH = 65536
 
--- Takes the lock of the temporary file this run made, and asks for it to
--- be removed if a signal ends the process. Returns a function that gives
--- both up.
-local function guard(tmp)
-  local lock, err = core.try_lock(tmp)
-  if not lock then
-    refuse(format("cannot lock %s: %s", tmp, lock == false and "another export took it" or tostring(err)))
-  end
-  -- best effort: with every slot taken, the file is still removed on a
-  -- failure and by the next run
-  local on_signal = core.remove_on_signal(tmp)
-  return function()
-    if on_signal then on_signal:release() end
-    lock:unlock()
-  end
-end
-
--- Where the lines go: write(line), finish(ok) -> true | nil, message.
+-- Where the lines go: write(line) (raises an error object), finish(ok) ->
+-- true | nil, err. A path is written through a private temporary file
+-- (core.temp: unnamed where the file system allows, so a killed export
+-- leaves nothing; never a file or link someone else put there), mode 0600,
+-- renamed over the path when the export is complete; a failed export
+-- removes it.
 local function sink(out)
   if type(out) == "function" then
     return out, function() return true end
   end
   if io.type(out) == "file" then
-    return function(line) assert(out:write(line)) end, function() out:flush() return true end
+    return function(line)
+      local ok, err, code = out:write(line)
+      if not ok then error(write_error(err, core.storage_errno(code) and "storage" or nil), 0) end
+    end, function() out:flush() return true end
   end
-  local tmp = format("%s.%d.tmp", out, core.uid() or 0)
-  clear_stale(tmp)
-  local f, err = io.open(tmp, "wb")
-  if not f then error(errors.argument("email:export: cannot write " .. tmp .. ": " .. tostring(err)), 0) end
-  local ok_guard, release = pcall(guard, tmp)
-  if not ok_guard then
-    f:close()
-    error(release, 0)
+  local f, err, fault = core.temp(out, "export")
+  if not f then error(write_error(err, fault), 0) end
+  local pending, size = {}, 0
+  local function flush()
+    if size == 0 then return true end
+    local ok, werr, wfault = f:write(concat(pending))
+    pending, size = {}, 0
+    if not ok then return nil, write_error(werr, wfault) end
+    return true
   end
-  return function(line) assert(f:write(line)) end, function(ok)
-    local closed, cerr = f:close()
-    local done, derr = true, nil
-    if not ok then os.remove(tmp)
-    elseif not closed then os.remove(tmp); done, derr = nil, tostring(cerr)
-    else
-      local renamed, rerr = os.rename(tmp, out)
-      if not renamed then os.remove(tmp); done, derr = nil, tostring(rerr) end
+  return function(line)
+    pending[#pending + 1] = line
+    size = size + #line
+    if size >= FLUSH then
+      local ok, werr = flush()
+      if not ok then error(werr, 0) end
     end
-    release()
-    return done, derr
+  end, function(ok)
+    if ok then
+      local done, ferr = flush()
+      if not done then f:close() return nil, ferr end
+      local published, perr, pfault = f:publish()
+      if not published then f:close() return nil, write_error(perr, pfault) end
+    end
+    f:close()   -- an unpublished temporary is removed
+    return true
   end
 end
 
@@ -243,7 +231,7 @@ local function run(service, args, call_opts)
   end)
   local done, ferr = finish(ok)
   if not ok then return nil, failure end
-  if not done then return nil, errors.argument("email:export: " .. ferr) end
+  if not done then return nil, ferr end
   summary.seconds = monotonic() - started
   return summary
 end

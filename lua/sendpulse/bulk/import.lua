@@ -8,7 +8,8 @@
 --                                       -- { email =, phone =, variables = {...} }
 --     batch = 500,                      -- contacts per call (1 .. 1000)
 --     batch_bytes = 2097152,            -- and at most about this many bytes of rows per call
---     journal = "contacts.csv.journal", -- resume from here (optional)
+--     journal = "contacts.csv.journal", -- resume from here (optional; locked while the run lasts)
+--     restart = false,                  -- true: start from the first row whatever the journal says
 --     rejects = "contacts.rejects.csv", -- rows not added, with line and reason (optional;
 --                                       -- appended to, never truncated: bulk/rejects.lua)
 --     progress = function(p) ... end,   -- after every batch (optional)
@@ -49,6 +50,14 @@
 -- the run after the client's own retries, the journal still at the batch
 -- that failed: the error is reported (err.import holds the summary) and the
 -- same call resumes there. Nothing after that batch was sent.
+--
+-- The journal and the rejects file are private files (sendpulse.bulk.journal,
+-- csrc/sp_fs.h): another user's file at their path is refused, never used.
+-- The journal is locked for the whole run: a second run with the same
+-- journal is refused at once (kind "busy"). A resumed run checks the
+-- journal's every field, and that the input's bytes before the journal's
+-- position are those the earlier run read (their fingerprint): so the
+-- position is where a record starts. A full disk is kind "storage".
 local core = require "sendpulse.core"
 local errors = require "sendpulse.errors"
 local call_options = require "sendpulse.operations.call_options"
@@ -61,7 +70,7 @@ local cells = require "sendpulse.bulk.cells"
 local type, pairs, ipairs, pcall, tostring, tonumber, rawget, setmetatable, math_type =
       type, pairs, ipairs, pcall, tostring, tonumber, rawget, setmetatable, math.type
 local floor = math.floor
-local format, concat, byte = string.format, table.concat, string.byte
+local format, byte = string.format, string.byte
 local QUOTE = 39   -- '
 local restore, neutralise_record = cells.restore, cells.neutralise_record
 local monotonic = core.monotonic
@@ -75,11 +84,11 @@ _M.MIN_BATCH_BYTES = 1024
 _M.MAX_BATCH_BYTES = 64 * 1024 * 1024
 _M.ROW_OVERHEAD = 64     -- bytes a row costs beyond its cells (its tables), in the batch's count
 _M.KEEP_REJECTS = 1000   -- rejects kept in the summary when there is no rejects file
-_M.PROBE = 64            -- bytes before the journal's position compared on resume
+_M.HASH_CHUNK = 65536    -- bytes read at a time to fingerprint the input
 _M.OPERATION = "add_emails_to_mailing_list"
 
 local ARGS = { id = true, rows = true, batch = true, journal = true, rejects = true, progress = true,
-               max_record = true, batch_bytes = true, raw_cells = true }
+               max_record = true, batch_bytes = true, raw_cells = true, restart = true }
 
 local function is_integer(v)
   if type(v) ~= "number" or v % 1 ~= 0 then return false end
@@ -111,6 +120,9 @@ local function check(args)
   if args.progress ~= nil and type(args.progress) ~= "function" then
     return "argument 'progress' must be a function(p)"
   end
+  if args.restart ~= nil and type(args.restart) ~= "boolean" then
+    return "argument 'restart' must be a boolean"
+  end
   if args.max_record ~= nil and not (is_integer(args.max_record) and args.max_record >= 1024) then
     return "argument 'max_record' must be an integer >= 1024 (bytes)"
   end
@@ -136,15 +148,24 @@ local function file_size(f)
   return size
 end
 
--- The bytes just before `offset` (how a resumed run checks that the file is
--- the one the journal was written for).
-local function probe(f, offset)
-  local from = offset > _M.PROBE and offset - _M.PROBE or 0
+-- The fingerprint (core.fingerprint, carried on) of the bytes [from, to)
+-- of f, `sum` being that of the bytes before `from`; f's position is kept
+-- (the CSV reader reads on from it). Returns the fingerprint, or nil when
+-- the file ends before `to`.
+local function fingerprint_range(f, from, to, sum)
   local here = f:seek()
   f:seek("set", from)
-  local bytes = f:read(offset - from) or ""
+  local at = from
+  while at < to do
+    local n = to - at
+    local piece = f:read(n < _M.HASH_CHUNK and n or _M.HASH_CHUNK)
+    if not piece or piece == "" then break end
+    sum = core.fingerprint(piece, sum)
+    at = at + #piece
+  end
   f:seek("set", here)
-  return bytes
+  if at < to then return nil end
+  return sum
 end
 
 local CsvSource = {}
@@ -177,18 +198,37 @@ local function csv_source(rows, max_record, raw_cells)
     if owned then file:close() end
     return nil, why
   end
-  return setmetatable({ file = file, owned = owned, reader = reader, map = map, columns = header,
+  return setmetatable({ kind = "csv", file = file, owned = owned, reader = reader, map = map, columns = header,
                         names = names, raw_cells = raw_cells,
                         size = file_size(file), start = where.next_offset, start_line = where.line + 1,
-                        offset = where.next_offset, line = where.line + 1 }, CsvSource)
+                        offset = where.next_offset, line = where.line + 1,
+                        hashed = { at = 0, sum = core.fingerprint("") } }, CsvSource)
 end
 
--- What identifies the input at a position (the offset of a journal).
+-- What identifies the input at a position (the offset of a journal): its
+-- size, and the fingerprint of every byte before the position. Positions
+-- only move on within a run, so the fingerprint is carried on from the
+-- last one (each byte is read once more in all).
 function CsvSource:identity(at)
-  return { kind = "csv", size = self.size, header = concat(self.columns, ","),
-           -- Base64: 64 bytes cut anywhere may split a UTF-8 character, and
-           -- the journal is JSON, whose strings must be UTF-8
-           probe = core.base64_encode(probe(self.file, at.offset)) }
+  local h = self.hashed
+  if at.offset < h.at then h.at, h.sum = 0, core.fingerprint("") end
+  h.sum = fingerprint_range(self.file, h.at, at.offset, h.sum) or "0000000000000000"
+  h.at = at.offset
+  return { kind = "csv", size = self.size, prefix = h.sum }
+end
+
+-- Whether a record can start at `offset`: where the first one does, or
+-- after a line end. (A line end inside a quoted field passes too: the
+-- fingerprint of the bytes before a journal's position is what ties it to
+-- a record the earlier run read.)
+function CsvSource:record_start(offset)
+  if offset == self.start then return true end
+  if offset < self.start or offset > self.size then return false end
+  local here = self.file:seek()
+  self.file:seek("set", offset - 1)
+  local before = self.file:read(1)
+  self.file:seek("set", here)
+  return before == "\n"
 end
 
 function CsvSource:position() return { offset = self.offset, line = self.line } end
@@ -236,7 +276,8 @@ local IterSource = {}
 IterSource.__index = IterSource
 
 local function iter_source(fn)
-  return setmetatable({ fn = fn, row = 0, columns = { "email" }, names = { "email" } }, IterSource)
+  return setmetatable({ kind = "iterator", fn = fn, row = 0, columns = { "email" }, names = { "email" } },
+                      IterSource)
 end
 
 function IterSource:identity() return { kind = "iterator" } end
@@ -345,7 +386,15 @@ local function memory_rejects(summary)
 end
 
 local function same_identity(a, b)
-  return a.kind == b.kind and a.size == b.size and a.header == b.header and a.probe == b.probe
+  return a.kind == b.kind and a.size == b.size and a.prefix == b.prefix
+end
+
+-- An error of the journal's or the rejects file's: a full disk is kind
+-- "storage", another run holding the journal "busy", the rest "argument"
+-- (a path that cannot be used, a file that breaks the rules).
+local function file_error(message, fault)
+  local kind = (fault == "storage" or fault == "busy") and fault or "argument"
+  return errors.new { kind = kind, message = "email:import: " .. tostring(message) }
 end
 
 -- The steps of a run (run, below).
@@ -359,23 +408,31 @@ local function open_source(args)
   return src
 end
 
--- The state args.journal holds: nil when there is no journal (or none
--- yet), or nil, err when it cannot be read.
+-- The journal args.journal, opened and locked for the whole run (a second
+-- run on it is kind "busy"), and the state it holds (nil: no journal, none
+-- yet, or args.restart). Returns log, state, or nil, nil, err.
 local function journal_state(args)
-  local state = args.journal and journal.load(args.journal) or nil
-  if args.journal and not state then
-    local _, jerr = journal.load(args.journal)
-    if jerr then return nil, errors.argument("email:import: " .. jerr) end
+  if not args.journal then return nil, nil end
+  local log, jerr, kind = journal.open(args.journal)
+  if not log then return nil, nil, file_error(jerr, kind) end
+  if args.restart then return log, nil end
+  local state
+  state, jerr = log:load()
+  if jerr then
+    log:close()
+    return nil, nil, file_error(jerr)
   end
-  return state
+  return log, state
 end
 
--- The run's summary, the source closed, and the rejects writer: summary,
--- or nil, err (an error object; err.import = summary).
-local function finished(summary, src, started, err)
+-- The run's summary, the source and the journal closed (its lock
+-- released), and the rejects writer: summary, or nil, err (an error
+-- object; err.import = summary).
+local function finished(summary, src, log, started, err)
   summary.seconds = monotonic() - started
   src:close()
   if summary.rejects_writer then summary.rejects_writer:close() end
+  if log then log:close() end
   summary.rejects_writer = nil
   if err then
     err.import = summary
@@ -393,11 +450,15 @@ local function resume(summary, state, src, args, id)
     return nil, errors.argument(format("email:import: the journal %s belongs to list %s, not %s "
       .. "(use another journal, or delete it)", args.journal, tostring(state.list), tostring(id)))
   end
-  -- The identity is checked at the journal's position: the probe is
-  -- the bytes just before it.
-  if type(state.input) ~= "table" or not same_identity(state.input, src:identity(state.position)) then
+  -- The identity is checked at the journal's position: the fingerprint
+  -- of every byte before it. (A size that differs is not read at all.)
+  local now = state.input.kind == src.kind
+    and (src.kind ~= "csv" or (state.input.size == src.size and src:record_start(state.position.offset)))
+    and src:identity(state.position)
+  if not now or not same_identity(state.input, now) then
     return nil, errors.argument(format("email:import: %s is not the file the journal %s was written for "
-      .. "(its size or content changed): delete the journal to start over", tostring(args.rows), args.journal))
+      .. "(its size or content changed, or the journal's position is not where a record starts): delete "
+      .. "the journal (or use --restart) to start over", tostring(args.rows), args.journal))
   end
   summary.resumed = true
   summary.skipped = state.counts.added + state.counts.rejected
@@ -412,16 +473,16 @@ local function resume(summary, state, src, args, id)
   return true
 end
 
--- Where the rejects go: the file args.rejects (appended to at the size the
--- journal recorded), or the summary's rejects_list. Returns the writer, or
--- nil, err.
+-- Where the rejects go: the file args.rejects (a private file, appended to
+-- at the size the journal recorded), or the summary's rejects_list.
+-- Returns the writer, or nil, err.
 local function open_rejects(summary, args, src, state)
   if args.rejects then
     -- a spreadsheet opens this file too: its cells are neutralised as an
     -- export's are (and restored when it is imported again)
     local header = args.raw_cells and src.names or neutralise_record(src.names)
-    local w, err = rejects_file.open(args.rejects, header, state and state.rejects_size or nil)
-    if not w then return nil, errors.argument("email:import: " .. tostring(err)) end
+    local w, err, fault = rejects_file.open(args.rejects, header, state and state.rejects_size or nil)
+    if not w then return nil, file_error(err, fault) end
     summary.rejects = args.rejects
     return w
   end
@@ -430,17 +491,18 @@ local function open_rejects(summary, args, src, state)
 end
 
 -- save(extra): records `current` with extra's position, batch in flight and
--- completeness in args.journal (atomic, synced; nothing without a
--- journal). Returns true, or nil, err.
-local function journal_saver(args, src, current)
+-- completeness in the journal `log` (replaced whole: written, synced,
+-- renamed, its lock kept; nothing without a journal). Returns true, or nil,
+-- err (kind "storage" for a full disk).
+local function journal_saver(log, src, current)
   return function(extra)
     current.position = extra.position or current.position
     current.in_flight = extra.in_flight
     current.complete = extra.complete or nil
-    if not args.journal then return true end
+    if not log then return true end
     current.input = src:identity(current.position)
-    local ok, err = journal.save(args.journal, current)
-    if not ok then return nil, errors.new { kind = "argument", message = "email:import: " .. err } end
+    local ok, err, fault = log:save(current)
+    if not ok then return nil, file_error(err, fault) end
     return true
   end
 end
@@ -504,10 +566,10 @@ local function run(service, args, call_opts)
   local started = monotonic()
   local summary = { added = 0, rejected = 0, skipped = 0, blank = 0, batches = 0, calls = 0,
                     resent = 0, resumed = false, complete = false, list = id }
-  local state
-  state, err = journal_state(args)
+  local log, state
+  log, state, err = journal_state(args)
   if err then src:close(); return nil, err end
-  local function finish(e) return finished(summary, src, started, e) end
+  local function finish(e) return finished(summary, src, log, started, e) end
 
   if state then
     local resumed
@@ -526,7 +588,7 @@ local function run(service, args, call_opts)
     rejects_size = state and state.rejects_size or (args.rejects and writer.size) or nil,
     runs = (state and state.runs or 0) + 1,
   }
-  local save = journal_saver(args, src, current)
+  local save = journal_saver(log, src, current)
   local ok
   ok, err = save({})
   if not ok then return finish(err) end
@@ -555,8 +617,8 @@ local function run(service, args, call_opts)
       if args.rejects and not args.raw_cells then fields = neutralise_record(fields) end
       writer:add(r[1], r[2], fields)
     end
-    local rsize, werr = writer:commit()
-    if not rsize then return finish(errors.argument("email:import: " .. werr)) end
+    local rsize, werr, wfault = writer:commit()
+    if not rsize then return finish(file_error(werr, wfault)) end
     count_batch(summary, counts, added, #refused, blanks)
     run_rows = run_rows + added + #refused
     if args.rejects then current.rejects_size = rsize end
@@ -576,7 +638,8 @@ end
 ---@field id integer the mailing list
 ---@field rows string|file*|fun(): { email?: string, phone?: string, variables?: table<string, any> }?
 ---@field batch? integer contacts per call (1 .. 1000, default 500)
----@field journal? string a path: resume from here
+---@field journal? string a path: resume from here (locked while the run lasts)
+---@field restart? boolean start from the first row whatever the journal says
 ---@field rejects? string a path: rows not added, appended to
 ---@field progress? fun(p: { rows: integer, added: integer, rejected: integer, skipped: integer,
 ---   fraction?: number, elapsed: number, rate: number, eta?: number, line?: integer, done: boolean })

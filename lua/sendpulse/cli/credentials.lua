@@ -15,13 +15,15 @@
 --   api_key = sandbox-api-key
 --   base_url = http://127.0.0.1:8765
 --
--- It is refused unless it belongs to the user and only the user can read or
--- write it (chmod 600), as ssh refuses a private key others can read. The
+-- It is refused unless it is a regular file that belongs to the user and
+-- only the user can read or write (chmod 600), as ssh refuses a private key
+-- others can read; it is checked on the file opened, never by its path
+-- first (see read). The
 -- base URL: --base-url, else SENDPULSE_BASE_URL, else the profile's base_url.
 -- No message ever holds a secret.
 local core = require "sendpulse.core"
 
-local format, match, gsub, tonumber, tostring = string.format, string.match, string.gsub, tonumber, tostring
+local format, match, gsub, gmatch, tostring = string.format, string.match, string.gsub, string.gmatch, tostring
 
 local _M = {}
 
@@ -40,54 +42,44 @@ function _M.path(getenv)
   return config .. "/sendpulse/credentials"
 end
 
-local function shell_quote(s) return "'" .. gsub(s, "'", "'\\''") .. "'" end
-
--- Owner uid and permission bits of `path` (stat from coreutils).
-local function stat(path)
-  local p = io.popen("stat -L -c '%u %a' -- " .. shell_quote(path) .. " 2>/dev/null")
-  local out = p and p:read("*a") or ""
-  if p then p:close() end
-  local uid, mode = match(out, "^(%d+) (%d+)")
-  if not uid then return nil end
-  return tonumber(uid), tonumber(mode, 8)
-end
+-- A profile file is a few lines: anything larger is not one.
+_M.MAX_SIZE = 65536
 
 --- Reads and checks the profile file. Returns { name = { key = value } },
---- or nil and a message.
+--- false when there is no such file, or nil and a message.
+-- The file is opened once and checked on what was opened (csrc/sp_fs.h):
+-- a regular file (a FIFO or a folder is refused without waiting), owned by
+-- the user, no permission for group or others. A symbolic link is followed
+-- (dotfile managers link this file), and the file it leads to is what is
+-- checked and read: replacing the link meanwhile changes nothing.
 function _M.read(path)
-  local uid, mode = stat(path)
-  if not uid then return nil, format("cannot read the profile file %s", path) end
-  if uid ~= core.uid() then
-    return nil, format("the profile file %s belongs to another user: refused", path)
-  end
-  if mode % 64 ~= 0 then   -- any bit for group or others
-    return nil, format("the profile file %s can be read or written by others (mode %o): "
-      .. "refused; run: chmod 600 %s", path, mode % 512, path)
-  end
-  local f, err = io.open(path, "r")
-  if not f then return nil, format("cannot read the profile file %s: %s", path, tostring(err)) end
+  local f, err = core.open(path, { mode = "read", what = "profile file", follow = true })
+  if f == false then return false end
+  if not f then return nil, err end
+  local text
+  text, err = f:read(_M.MAX_SIZE)
+  f:close()
+  if not text then return nil, err end
   local profiles, current, n = {}, nil, 0
-  for line in f:lines() do
+  for line in gmatch(text .. "\n", "([^\n]*)\n") do
     n = n + 1
     line = gsub(gsub(line, "\r$", ""), "^%s+", "")
     -- blank lines and # or ; comments are skipped
     if line:find("^%[") then
       local name = match(line, "^%[%s*([%w_.%-]+)%s*%]%s*$")
-      if not name then f:close() return nil, format("%s:%d: a section is [name]", path, n) end
+      if not name then return nil, format("%s:%d: a section is [name]", path, n) end
       current = profiles[name] or {}
       profiles[name] = current
     elseif line ~= "" and not line:find("^[#;]") then
       local key, value = match(line, "^([%w_]+)%s*=%s*(.-)%s*$")
-      if not key then f:close() return nil, format("%s:%d: expected key = value", path, n) end
-      if not current then f:close() return nil, format("%s:%d: %s before any [profile] line", path, n, key) end
+      if not key then return nil, format("%s:%d: expected key = value", path, n) end
+      if not current then return nil, format("%s:%d: %s before any [profile] line", path, n, key) end
       if not _M.KEYS[key] then
-        f:close()
         return nil, format("%s:%d: unknown key '%s' (known: api_key, base_url, client_id, client_secret)", path, n, key)
       end
       current[key] = value
     end
   end
-  f:close()
   return profiles
 end
 
@@ -104,14 +96,13 @@ function _M.resolve(opts, getenv)
   local env_id, env_secret = getenv("SENDPULSE_CLIENT_ID"), getenv("SENDPULSE_CLIENT_SECRET")
   local from_env = (env_key and env_key ~= "") or (env_id and env_id ~= "" and env_secret and env_secret ~= "")
   if chosen or not from_env then
-    local exists = path and io.open(path, "r")
-    if exists then exists:close() end
-    if chosen and not exists then
+    local profiles, err = false, nil
+    if path then profiles, err = _M.read(path) end
+    if profiles == nil then return nil, err end
+    if chosen and not profiles then
       return nil, format("--profile %s: no profile file (%s)", chosen, tostring(path))
     end
-    if exists then
-      local profiles, err = _M.read(path)
-      if not profiles then return nil, err end
+    if profiles then
       local name = chosen or "default"
       profile = profiles[name]
       if not profile and chosen then

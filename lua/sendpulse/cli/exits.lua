@@ -23,12 +23,14 @@ _M.BY_KIND = {
   uncertain = 12,   -- an earlier attempt with the key may have been sent: not settled yet
   store = 13,       -- an outbox or idempotency store failed (a file, Redis)
   full = 14,        -- the outbox holds max_pending entries: not enqueued
+  storage = 15,     -- a file could not be written: the disk or the quota is full (nothing half-written)
+  busy = 16,        -- another import holds the journal's lock
   cancelled = 70,
   callback = 70,
 }
 
 _M.ORDER = { "api", "usage", "auth", "rate_limit", "network", "timeout", "decode", "protocol", "too_large",
-             "in_progress", "uncertain", "store", "full" }
+             "in_progress", "uncertain", "store", "full", "storage", "busy" }
 
 --- The exit code for an error object (or anything else raised).
 function _M.for_error(err)

@@ -48,7 +48,8 @@ Credentials, in this order:
   2. SENDPULSE_API_KEY, or SENDPULSE_CLIENT_ID and SENDPULSE_CLIENT_SECRET
   3. the [default] section of the profile file, if there is one
 The profile file: $SENDPULSE_CREDENTIALS, else $XDG_CONFIG_HOME/sendpulse/credentials, else
-~/.config/sendpulse/credentials. Only its owner may read it (chmod 600), or it is refused.
+~/.config/sendpulse/credentials. It must be a regular file of yours that only you may read
+(chmod 600), or it is refused.
 
   [default]
   client_id = ...
@@ -71,7 +72,6 @@ function _M.did_you_mean(names)
 end
 
 function _M.exit_codes()
-  local lines = { "exit codes:", "  0   success" }
   local names = {
     api = "SendPulse answered with an error", usage = "usage: a wrong command line or argument",
     auth = "credentials or token refused",
@@ -81,11 +81,16 @@ function _M.exit_codes()
     too_large = "an answer or request over a size limit",
     in_progress = "another call holds the idempotency key", uncertain = "an earlier attempt may have been sent",
     store = "an outbox or idempotency store failed", full = "the outbox is full: not enqueued",
+    storage = "a file could not be written: the disk or the quota is full",
+    busy = "another import is running with the same journal",
   }
+  local rows = { { exits.REJECTED, "import finished; some rows are in the rejects file" } }
   for _, kind in ipairs(exits.ORDER) do
-    lines[#lines + 1] = format("  %-3d %s (%s)", exits.BY_KIND[kind], names[kind], kind)
+    rows[#rows + 1] = { exits.BY_KIND[kind], format("%s (%s)", names[kind], kind) }
   end
-  lines[#lines + 1] = format("  %-3d import finished; some rows are in the rejects file", exits.REJECTED)
+  table.sort(rows, function(a, b) return a[1] < b[1] end)
+  local lines = { "exit codes:", "  0   success" }
+  for _, r in ipairs(rows) do lines[#lines + 1] = format("  %-3d %s", r[1], r[2]) end
   lines[#lines + 1] = format("  %-3d internal error (a bug: please report it)", exits.INTERNAL)
   return concat(lines, "\n")
 end

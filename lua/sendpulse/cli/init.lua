@@ -260,7 +260,6 @@ function commands.import(a, ctx)
   local progress = require "sendpulse.cli.progress"
   local journal = not a.no_journal and (a.journal or a.file .. ".journal") or nil
   local rejects = a.rejects or a.file .. ".rejects.csv"
-  if a.restart and journal then os.remove(journal) end
   local show
   if a.progress == "json" then show = progress.json_lines(ctx.out.stderr)
   elseif a.progress == "auto" and output.isatty(2) then show = progress.terminal(ctx.out.stderr) end
@@ -269,7 +268,7 @@ function commands.import(a, ctx)
   local client = client_for(a, ctx)
   local ok, summary = pcall(client.email.import, client.email, {
     id = id, rows = a.file, batch = a.batch, batch_bytes = a.batch_bytes, journal = journal, rejects = rejects,
-    progress = show, raw_cells = a.raw_cells or nil,
+    progress = show, raw_cells = a.raw_cells or nil, restart = a.restart and true or nil,
   })
   client:close()
   if not ok then
@@ -277,7 +276,7 @@ function commands.import(a, ctx)
     if type(err) == "table" and err.import then
       ctx.out:error(err)
       ctx.out:value(import_summary(err.import, journal))
-      if journal and err.kind ~= "argument" then
+      if journal and err.kind ~= "argument" and err.kind ~= "busy" then
         ctx.out:note(format("sendpulse: the import stopped at line %s; run the same command again to resume "
           .. "(journal %s)", tostring(err.import.stopped_at or "?"), journal))
       end

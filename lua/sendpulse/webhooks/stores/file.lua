@@ -8,7 +8,11 @@
 -- Keys are spread over 256 bucket files by a hash. Adding a key locks its bucket (flock on a
 -- companion file: the kernel drops it if the holder dies), reads the
 -- bucket, drops expired lines, and writes it back whole by atomic rename,
--- mode 0600, in a folder of mode 0700 owned by the user. A second process
+-- mode 0600, in a folder of mode 0700 owned by the user. The folder is
+-- opened and checked once and every file opened relative to it and checked
+-- on its descriptor (csrc/sp_fs.h): a file another user planted, or a
+-- folder exchanged for theirs, is refused (nil, message: the receiver then
+-- delivers the event, failing open). A second process
 -- adding the same key waits for the lock and then finds it: exactly one of
 -- them gets true.
 --
@@ -21,7 +25,7 @@ local stores = require "sendpulse.stores"
 
 local type, tostring, tonumber, setmetatable, error = type, tostring, tonumber, setmetatable, error
 local floor, ceil = math.floor, math.ceil
-local io_open, os_getenv, os_time = io.open, os.getenv, os.time
+local os_getenv, os_time = os.getenv, os.time
 local format, concat = string.format, table.concat
 
 local _M = {}
@@ -30,6 +34,10 @@ _M.MAX_ENTRIES = 100000
 _M.LOCK_TIMEOUT = 2
 local BUCKETS = 256
 local HEADER = "sendpulse-webhook-keys 1\n"
+-- The most a bucket file is read of: far more than its share of the keys
+-- at any length a caller plausibly gives (the receiver's are 50 bytes), and
+-- a bound on the memory a damaged file can take.
+local MAX_BUCKET = 64 * 1024 * 1024
 
 --- The folder used when none is given: webhooks/ in the user's runtime
 -- folder, else in a folder of our own in /tmp named after the user id (the
@@ -68,51 +76,58 @@ function _M.new(opts)
   if not dir then dir, parent = _M.default_dir() end
   local max = whole(opts, "max_entries", _M.MAX_ENTRIES, BUCKETS)
   return setmetatable({
-    dir = dir, parent = parent, ready = false,
+    dir = dir, parent = parent, folder = nil,
     per_bucket = ceil(max / BUCKETS),
     lock_timeout = whole(opts, "lock_timeout", _M.LOCK_TIMEOUT, 0),
   }, Store)
 end
 
---- Makes the folder (0700) on first use.
----@return true? ok
+--- The folder, created (0700) and checked once, then kept open.
+---@return userdata? folder
 ---@return string? message
 function Store:prepare()
-  if self.ready then return true end
+  if self.folder then return self.folder end
   if self.parent then
-    local ok, err = core.private_dir(self.parent)
-    if not ok then return nil, err end
+    local parent, err = core.dir(self.parent, { what = "dedupe folder", create = true, private = true })
+    if not parent then return nil, err end
+    parent:close()
   end
-  local ok, err = core.private_dir(self.dir)
-  if not ok then return nil, err end
-  self.ready = true
-  return true
+  local folder, err = core.dir(self.dir, { what = "dedupe folder", create = true, private = true })
+  if not folder then return nil, err end
+  self.folder = folder
+  return folder
 end
 
---- Locks bucket file `path` (flock on its companion), within lock_timeout.
----@param path string
+--- Locks bucket file `name` in `folder` (its companion lock file), within
+--- lock_timeout.
+---@param folder userdata
+---@param name string
 ---@return userdata? lock
 ---@return string? message
-function Store:lock(path)
+function Store:lock(folder, name)
   local deadline = core.monotonic() + self.lock_timeout
   while true do
-    local lock, err = core.try_lock(path)
+    local lock, err = folder:open(name, { mode = "lock", what = "dedupe lock file" })
     if lock then return lock end
     if lock == nil then return nil, err end
     if core.monotonic() >= deadline then
-      return nil, format("waited %gs for the lock of %s", self.lock_timeout, path)
+      return nil, format("waited %gs for the lock of %s/%s", self.lock_timeout, self.dir, name)
     end
     core.sleep(0.001)
   end
 end
 
--- The bucket's live lines as two lists (keys, expiry times), oldest first.
-local function read_bucket(path, now)
+-- The bucket's live lines as two lists (keys, expiry times), oldest first;
+-- nil, message when the file is not one of ours.
+local function read_bucket(folder, name, now, max)
   local keys, times = {}, {}
-  local f = io_open(path, "rb")
-  if not f then return keys, times end
-  local text = f:read("*a") or ""
+  local f, err = folder:open(name, { mode = "read", what = "dedupe file" })
+  if f == false then return keys, times end
+  if not f then return nil, err end
+  local text
+  text, err = f:read(max)
   f:close()
+  if not text then return nil, err end
   if text:sub(1, #HEADER) ~= HEADER then return keys, times end   -- foreign or damaged: start over
   for at, key in text:gmatch("(%d+) (%S+)\n", #HEADER + 1) do
     local t = tonumber(at)
@@ -129,16 +144,20 @@ function Store:add(key, ttl)
   if type(key) ~= "string" or key:find("%s") then
     error("stores.file:add: 'key' must be a string without spaces", 2)
   end
-  local ok, err = self:prepare()
-  if not ok then return nil, err end
-  local path = format("%s/%s.keys", self.dir, core.fingerprint(key):sub(1, 2))
-  local lock, lerr = self:lock(path .. ".lock")
+  local folder, err = self:prepare()
+  if not folder then return nil, err end
+  local name = core.fingerprint(key):sub(1, 2) .. ".keys"
+  local lock, lerr = self:lock(folder, name .. ".lock")
   if not lock then return nil, lerr end
   local now = os_time()
-  local keys, times = read_bucket(path, now)
+  local keys, times = read_bucket(folder, name, now, MAX_BUCKET)
+  if not keys then
+    lock:close()
+    return nil, times
+  end
   for i = 1, #keys do
     if keys[i] == key then
-      lock:unlock()
+      lock:close()
       return false
     end
   end
@@ -147,8 +166,8 @@ function Store:add(key, ttl)
   if first < 1 then first = 1 end
   local lines = { HEADER }
   for i = first, #keys do lines[#lines + 1] = format("%d %s\n", times[i], keys[i]) end
-  local wok, werr = core.write_private(path, concat(lines))
-  lock:unlock()
+  local wok, werr = folder:replace(name, concat(lines), "dedupe file")
+  lock:close()
   if not wok then return nil, werr end
   return true
 end
