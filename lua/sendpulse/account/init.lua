@@ -146,13 +146,13 @@ local function process_limiter(cfg, rate)
 end
 
 -- The host's budget for the account: a mapped file in the token folder,
--- named by a fingerprint of the account (sendpulse.account.limiter.host).
+-- named by a fingerprint of the account (sendpulse.account.host_limiter).
 -- Falls back to the process budget (reported) when the file cannot be
 -- used, or is cut short later.
 local function host_limiter(cfg, observe, rate)
   local rl = cfg.rate_limit
   rate = rate or rl.rate
-  return require("sendpulse.account.limiter.host").new {
+  return require("sendpulse.account.host_limiter").new {
     dir = cfg.token_dir or require("sendpulse.account.token_store.file").default_dir(),
     name = core.fingerprint(_M.account_key(cfg)) .. ".budget",
     settings = { rate = rate, burst = rl.burst, guard = rl.guard, windows = scaled(rl.windows, rate / rl.rate) },

@@ -2,7 +2,7 @@
 -- limiter over a mapped file in the token folder (csrc/sp_shm.h), and what
 -- happens when that file cannot be used.
 --
---   local lim = require("sendpulse.account.limiter.host").new {
+--   local lim = require("sendpulse.account.host_limiter").new {
 --     dir = "/run/user/1000/lua-sendpulse", name = "<account>.budget",
 --     settings = { rate =, burst =, guard =, windows = },   -- core.limiter's
 --     fallback = function() return process_limiter end,
@@ -26,7 +26,7 @@ local _M = {}
 
 local Host = {}
 Host.__index = Host
-Host.__name = "sendpulse.account.limiter.host"
+Host.__name = "sendpulse.account.host_limiter"
 
 local function event(message)
   return { event = "limiter_error", shared = "host", fallback = "process", message = message }
