@@ -13,8 +13,8 @@ local box
 local function make(url)
   if box then return box end
   local client = assert(sendpulse.new { client_id = "sandbox-id", client_secret = "sandbox-secret",
-    -- guard: 10 ms a slot, as spec/support/outbox_child.lua says why
-    base_url = url, shared_dict = "sendpulse", timeout = 5, rate_limit = { guard = 0.01 },
+    -- guard: 25 ms a slot (support.loaded.GUARD), as spec/support/outbox_child.lua says why
+    base_url = url, shared_dict = "sendpulse", timeout = 5, rate_limit = { guard = 0.025 },
     metrics = metrics.new { shared_dict = "sendpulse_metrics" }, idempotency = { grace = 2 } })
   box = assert(outbox.new { client = client, store = "file", dir = os.getenv("OUTBOX_DIR"), lease = 15,
                             backoff_first = 0.5, backoff_max = 4 })
