@@ -29,20 +29,7 @@ describe("a full disk #files", function()
 
   -- bin/sendpulse with a clean environment (at most 60 s); stdout, stderr, code.
   local function run(args, extra)
-    local vars = {}
-    for k, v in pairs(env) do vars[k] = v end
-    for k, v in pairs(extra or {}) do vars[k] = v or nil end
-    local words = { "env -i", "PATH=" .. q(os.getenv("PATH")) }
-    for k, v in pairs(vars) do words[#words + 1] = k .. "=" .. q(v) end
-    local out, err = tmp(), tmp()
-    local p = io.popen(table.concat(words, " ") .. " timeout -s KILL 60 " .. LUA .. " bin/sendpulse " .. args
-      .. " >" .. out .. " 2>" .. err .. " </dev/null; echo $?")
-    local rc = tonumber(p:read("*a"))
-    p:close()
-    local o, e = sys.read_file(out), sys.read_file(err)
-    os.remove(out)
-    os.remove(err)
-    return o, e, rc
+    return sys.run_cli(LUA, args, env, extra, 60)
   end
 
   lazy_setup(function()

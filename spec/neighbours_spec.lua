@@ -54,19 +54,7 @@ describe("another user on the same machine #files", function()
   -- Runs `bin/sendpulse <args>` with a clean environment (at most 60 s: a
   -- blocked command is a failure, not a hung suite); stdout, stderr, code.
   local function run(args, extra)
-    local vars = {}
-    for k, v in pairs(env) do vars[k] = v end
-    for k, v in pairs(extra or {}) do vars[k] = v or nil end
-    local words = { "env -i", "PATH=" .. q(os.getenv("PATH")) }
-    for k, v in pairs(vars) do words[#words + 1] = k .. "=" .. q(v) end
-    local out, err = tmp(), tmp()
-    local p = io.popen(table.concat(words, " ") .. " timeout -s KILL 60 " .. LUA .. " bin/sendpulse " .. args
-      .. " >" .. out .. " 2>" .. err .. " </dev/null; echo $?")
-    local rc = tonumber(p:read("*a"))
-    p:close()
-    local o, e = sys.read_file(out), sys.read_file(err)
-    os.remove(out)
-    os.remove(err)
+    local o, e, rc = sys.run_cli(LUA, args, env, extra, 60)
     assert.is_nil(o:find(SECRET, 1, true), "the secret is on stdout")
     assert.is_nil(e:find(SECRET, 1, true), "the secret is on stderr")
     return o, e, rc

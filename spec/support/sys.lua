@@ -37,6 +37,28 @@ function _M.run(cmd)
   return ok and true or false, out
 end
 
+--- Runs `<lua> bin/sendpulse <args>` with no environment but PATH, `env`'s
+-- variables and `extra`'s (false there removes one of env's), stdin
+-- /dev/null, killed after `seconds` (a blocked command is a failure, not a
+-- hung suite). Returns its stdout, its stderr and its exit code.
+function _M.run_cli(lua, args, env, extra, seconds)
+  local q = _M.shell_quote
+  local vars = {}
+  for k, v in pairs(env or {}) do vars[k] = v end
+  for k, v in pairs(extra or {}) do vars[k] = v or nil end
+  local words = { "env -i", "PATH=" .. q(os.getenv("PATH")) }
+  for k, v in pairs(vars) do words[#words + 1] = k .. "=" .. q(v) end
+  local out, err = os.tmpname(), os.tmpname()
+  local p = io.popen(table.concat(words, " ") .. " timeout -s KILL " .. seconds .. " " .. lua .. " bin/sendpulse "
+    .. args .. " >" .. out .. " 2>" .. err .. " </dev/null; echo $?")
+  local rc = tonumber(p:read("*a"))
+  p:close()
+  local o, e = _M.read_file(out), _M.read_file(err)
+  os.remove(out)
+  os.remove(err)
+  return o, e, rc
+end
+
 --- A port nothing listens on right now (bind to 0, read it, let it go).
 function _M.free_port()
   local s = assert(socket.bind("127.0.0.1", 0))
