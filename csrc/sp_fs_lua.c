@@ -455,6 +455,18 @@ static int core_temp(lua_State *L)
     return n;
 }
 
+/* A read of f that failed with errnum: what was read so far is dropped,
+ * and the failure is returned as push_err returns one. */
+static int read_failed(lua_State *L, luaL_Buffer *b, const sp_file *f, int errnum)
+{
+    sp_fs_err e;
+    luaL_pushresult(b);
+    lua_pop(L, 1);
+    e.fault = sp_fs_storage_errno(errnum) ? SP_FS_STORAGE : SP_FS_SYSTEM;
+    snprintf(e.text, sizeof e.text, "cannot read %s %s: %s", f->label, f->shown, strerror(errnum));
+    return push_err(L, &e);
+}
+
 static int file_read(lua_State *L)
 {
     sp_file *f = check_file(L, 1);
@@ -477,14 +489,8 @@ static int file_read(lua_State *L)
         ssize_t n = pread(f->fd, p, LUAL_BUFFERSIZE, at);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0) {
-            int errnum = errno;
-            luaL_pushresult(&b);
-            lua_pop(L, 1);
-            e.fault = sp_fs_storage_errno(errnum) ? SP_FS_STORAGE : SP_FS_SYSTEM;
-            snprintf(e.text, sizeof e.text, "cannot read %s %s: %s", f->label, f->shown, strerror(errnum));
-            return push_err(L, &e);
-        }
+        if (n < 0)
+            return read_failed(L, &b, f, errno);
         if (n == 0)
             break;
         luaL_addsize(&b, (size_t)n);
@@ -513,7 +519,6 @@ static int file_read_at(lua_State *L)
     lua_Integer n = sp_checkinteger(L, 3);
     luaL_Buffer b;
     size_t got = 0;
-    sp_fs_err e;
 
     luaL_argcheck(L, offset >= 0 && offset < ((lua_Integer)1 << 53), 2, "offset must be from 0 to 2^53");
     luaL_argcheck(L, n >= 0 && n <= SP_READ_AT_MAX, 3, "n must be from 0 to 1 MiB");
@@ -524,14 +529,8 @@ static int file_read_at(lua_State *L)
         ssize_t r = pread(f->fd, p, want, (off_t)offset + (off_t)got);
         if (r < 0 && errno == EINTR)
             continue;
-        if (r < 0) {
-            int errnum = errno;
-            luaL_pushresult(&b);
-            lua_pop(L, 1);
-            e.fault = sp_fs_storage_errno(errnum) ? SP_FS_STORAGE : SP_FS_SYSTEM;
-            snprintf(e.text, sizeof e.text, "cannot read %s %s: %s", f->label, f->shown, strerror(errnum));
-            return push_err(L, &e);
-        }
+        if (r < 0)
+            return read_failed(L, &b, f, errno);
         if (r == 0)
             break;
         luaL_addsize(&b, (size_t)r);
