@@ -15,6 +15,10 @@ LUA_IMPL=${LUA_IMPL:-lua5.4}
 LUA=${LUA:-$LUA_IMPL}
 BUSTED=${BUSTED:-/usr/bin/busted}
 passed=0 failed=0 skipped=0
+# What failed, recalled just above the closing line: CI shows only the end of
+# a long log, and a failure in the first pass scrolls out of it.
+recap=$(mktemp)
+trap 'rm -f "$recap"' EXIT
 
 count() {  # count <text> <word>: the number before "<word>" on the last match
   printf '%s\n' "$1" | sed -n "s/.* \([0-9][0-9]*\) $2.*/\1/p" | tail -n 1
@@ -26,6 +30,7 @@ for t in "$@"; do
   p=$(count "$out" passed); f=$(count "$out" failed)
   passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
   if [ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then failed=$((failed + 1)); fi
+  if [ "$rc" -ne 0 ]; then echo "$t: exit $rc" >>"$recap"; fi
 done
 
 export LUA_CPATH="build/$LUA_IMPL/?.so;;"
@@ -63,11 +68,18 @@ run_busted() {
     pe=$(printf '%s' "$summary" | sed -n 's/.* \([0-9]*\) pending.*/\1/p')
     passed=$((passed + s)); failed=$((failed + fl + er)); skipped=$((skipped + pe))
   fi
+  # busted's report of each failure: "Failure -> file @ line" (an arrow in
+  # a UTF-8 locale), the test's full name, the first line of the message.
+  awk -v pass="$label" '
+    /^(Failure|Error) .* @ [0-9]+$/ { n = 2; printf "%s: %s", pass, $0; next }
+    n > 0 { n--; printf " | %s", substr($0, 1, 200); if (n == 0) print ""; }
+    END { if (n > 0) print "" }' "$log" >>"$recap"
+  if [ -z "$summary" ]; then echo "$label: did not finish" >>"$recap"; fi
   if [ -n "$vglog" ]; then
     # The valgrind pass counts once more, as one check: clean or not.
     if [ -s "$vglog" ]; then
       echo "valgrind found errors or leaks:"; cat "$vglog"
-      failed=$((failed + 1))
+      failed=$((failed + 1)); echo "$label: valgrind found errors or leaks" >>"$recap"
     else
       echo "valgrind: no errors, no leaks"
       passed=$((passed + 1))
@@ -81,7 +93,7 @@ run_busted() {
 check() {
   label=$1; shift
   if "$@"; then passed=$((passed + 1)); echo "$label: ok"
-  else failed=$((failed + 1)); echo "$label: FAILED"; fi
+  else failed=$((failed + 1)); echo "$label: FAILED"; echo "$label: FAILED" >>"$recap"; fi
 }
 if [ "${SP_LINT:-0}" = 1 ]; then
   # Only the folders that exist (bench/ comes with its own branch).
@@ -112,5 +124,6 @@ for impl in ${SP_ALSO_IMPLS:-}; do
   run_busted "busted ($impl)"
   LUA=$main_lua BUSTED_ARGS=$main_args
 done
+if [ -s "$recap" ]; then echo "== what failed"; cat "$recap"; fi
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
