@@ -339,6 +339,15 @@ document.getElementById("ui").submit();
     local seen = page:wait_for("document.querySelector('#rows').textContent.indexOf('Arrived live') >= 0", 15)
     assert.is_true(seen)
     assert.is_true(page:eval("window.__same_page === true"))
+    -- the stream counts from the version the page shows, so a message sent
+    -- before it opened is not missed (ui/live.lua; sandbox_ui_spec has the race)
+    page:call("Runtime.evaluate", { expression = "1" })   -- collect the events so far
+    local stream
+    for _, e in ipairs(page.events) do
+      local url = e.method == "Network.requestWillBeSent" and e.params.request.url
+      if url and url:find("/_sandbox/ui/events", 1, true) then stream = url end
+    end
+    assert.matches("/_sandbox/ui/events%?since=%d+$", stream or "no stream")
   end)
 
   it("reaches every control with Tab, and every control has a label", function()

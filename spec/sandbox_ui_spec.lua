@@ -126,6 +126,51 @@ describe("sandbox pages over HTTP", function()
     assert.equal(1, rows)
   end)
 
+  -- The live list's stream (ui/live.lua). `events(query, headers, seconds)`
+  -- opens /_sandbox/ui/events and returns the first `messages` event's id
+  -- (nil when none came within `seconds`), reading with a socket timeout.
+  local function events(query, headers, seconds)
+    local socket = require "socket"
+    local sock = assert(socket.connect(sb.host, sb.port))
+    local head = { "GET /_sandbox/ui/events" .. query .. " HTTP/1.1", "Host: 127.0.0.1:" .. sb.port }
+    for k, v in pairs(headers or {}) do head[#head + 1] = k .. ": " .. v end
+    sock:send(table.concat(head, "\r\n") .. "\r\n\r\n")
+    local deadline, id = socket.gettime() + seconds, nil
+    while not id and socket.gettime() < deadline do
+      sock:settimeout(math.max(0.01, deadline - socket.gettime()))
+      local line = sock:receive("*l")
+      if not line then break end
+      local n = line:match("^id: (%d+)$")
+      if n then
+        assert.equal("event: messages", sock:receive("*l"))
+        id = tonumber(n)
+      end
+    end
+    sock:close()
+    return id
+  end
+
+  local function shown_version()
+    return tonumber(call("GET", "/_sandbox/ui/messages").body:match('data%-version="(%d+)"'))
+  end
+
+  it("tells a live list of messages sent before its stream opened (since=, Last-Event-ID)", function()
+    local drawn = shown_version()
+    assert.is_number(drawn)
+    send(1)   -- after the page was drawn, before its stream opens
+    local now = shown_version()
+    assert.is_true(now > drawn)
+    -- from the page's version: told at once (at the stream's first look, POLL = 0.5 s)
+    assert.equal(now, events("?since=" .. drawn, nil, 10))
+    -- a reconnecting browser's Last-Event-ID wins over the page's since=
+    assert.is_nil(events("?since=" .. drawn, { ["Last-Event-ID"] = tostring(now) }, 1.2))
+    assert.equal(now, events("", { ["Last-Event-ID"] = tostring(drawn) }, 10))
+    -- anything but a plain version is no version: counted from the stream's start
+    for _, bad in ipairs { "?since=abc", "?since=-1", "?since=" .. string.rep("9", 16), "" } do
+      assert.is_nil(events(bad, nil, 1.2), bad)
+    end
+  end)
+
   it("escapes every value it writes", function()
     assert.equal("&lt;script&gt;&quot;x&quot;&amp;&#39;", html.esc("<script>\"x\"&'"))
     assert.equal("", html.esc(nil))

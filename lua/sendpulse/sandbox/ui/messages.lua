@@ -95,7 +95,7 @@ function _M.list(ctx)
     '<noscript> Reload the page to see new ones.</noscript></p>',
     html.table("Messages, newest first", COLUMNS, rows, { id = "messages", body_id = "rows", empty = empty }),
     html.pager(page, total, _M.PER_PAGE, function(n) return list_link(query, n) end),
-  }, { live = live })
+  }, { live = live, version = live and inbox.version })
 end
 
 local function message_of(ctx)

@@ -31,7 +31,11 @@ _M.JS = [[
       if (again) { again = false; refresh(); }
     });
   }
-  var source = new EventSource("]] .. html.BASE .. [[/events");
+  // the version this page shows: the stream then tells of anything sent
+  // since, even before it opened (ui/live.lua)
+  var version = document.body.getAttribute("data-version");
+  var source = new EventSource("]] .. html.BASE .. [[/events" +
+    (/^[0-9]+$/.test(version || "") ? "?since=" + version : ""));
   source.addEventListener("messages", refresh);
 })();
 ]]
