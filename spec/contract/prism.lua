@@ -81,13 +81,7 @@ function _M.start(file, port, log)
 end
 
 -- A loopback port that is free now (the kernel's choice).
-function _M.free_port()
-  local socket = require "socket"
-  local server = assert(socket.bind("127.0.0.1", 0))
-  local _, port = server:getsockname()
-  server:close()
-  return tonumber(port)
-end
+_M.free_port = require("support.sys").free_port
 
 -- Starts prism on a free port, trying another when the port was taken in
 -- between; returns the handle once prism listens, or nil, message.

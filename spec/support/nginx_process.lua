@@ -87,8 +87,7 @@ function _M.start(opts)
   local user_line = ""
   if uid == "0" then user_line = "user root root;" end
   for attempt = 1, 3 do
-    self.port, self.tls_port = free_port(), free_port()
-    self.badname_port, self.self_port, self.sslcert_port = free_port(), free_port(), free_port()
+    self.port, self.tls_port, self.badname_port, self.self_port, self.sslcert_port = sys.free_ports(5)
     local vars = { PREFIX = prefix, ROOT = root, PORT = self.port, TLS_PORT = self.tls_port,
                    SSLCERT_PORT = self.sslcert_port,
                    BADNAME_PORT = self.badname_port, SELF_PORT = self.self_port,

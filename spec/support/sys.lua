@@ -59,12 +59,24 @@ function _M.run_cli(lua, args, env, extra, seconds)
   return o, e, rc
 end
 
---- A port nothing listens on right now (bind to 0, read it, let it go).
+--- `n` (default 1) different ports nothing listens on right now: each is
+-- bound to 0 and read, and all are let go only once all are chosen. One at
+-- a time, the kernel may hand out a port it just took back: nginx was once
+-- given one port for a plain and a TLS server, and refused to start.
+function _M.free_ports(n)
+  local held, ports = {}, {}
+  for i = 1, n or 1 do
+    held[i] = assert(socket.bind("127.0.0.1", 0))
+    local _, port = held[i]:getsockname()
+    ports[i] = tonumber(port)
+  end
+  for _, s in ipairs(held) do s:close() end
+  return (table.unpack or unpack)(ports)   -- (Lua 5.1 and LuaJIT: unpack)
+end
+
+--- One port nothing listens on right now.
 function _M.free_port()
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return tonumber(port)
+  return (_M.free_ports(1))
 end
 
 --- Makes dir/ca.key + dir/ca.pem (a test CA) and, for each
