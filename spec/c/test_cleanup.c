@@ -29,12 +29,20 @@ static int exists(const char *path)
     return lstat(path, &st) == 0;
 }
 
-/* Runs `body` in a child; returns its wait status. */
+/* Runs `body` in a child; returns its wait status. The child starts with
+ * the default action for each signal the cases raise: a suite started in
+ * the background by a shell without job control inherits SIGINT and
+ * SIGQUIT ignored (nohup: SIGHUP), and sp_cleanup rightly keeps an ignored
+ * signal ignored, so the cases would test the parent's inheritance. */
 static int in_child(void (*body)(const char *), const char *path)
 {
     int status = 0;
     pid_t pid = fork();
     if (pid == 0) {
+        signal(SIGHUP, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGQUIT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
         body(path);
         _exit(0);
     }
